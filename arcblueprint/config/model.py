@@ -1,0 +1,259 @@
+"""The typed model of one stack's config (``Pulumi.<stack>.yaml``).
+
+Keys are camelCase under the project namespace (``arcblueprint:logging``), as ``pulumi config
+set`` writes them; ``aws:region`` comes from the AWS provider's namespace. Defaults are the
+secure and production-safe choice; ``Pulumi.dev.yaml`` relaxes them where dev should be cheaper.
+Each section is a frozen dataclass so components receive validated, immutable values.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from arcblueprint.config.schema import ConfigError, parse, setting
+
+__all__ = [
+    "LOG_RETENTION_DAYS",
+    "SERVICE_PATTERNS",
+    "EventBusSpec",
+    "FunctionDefaults",
+    "LoggingSpec",
+    "NetworkSpec",
+    "OnPremSpec",
+    "PolicySpec",
+    "ReleaseSpec",
+    "SecretSpec",
+    "ServiceSpec",
+    "StackConfig",
+    "WaiverSpec",
+]
+
+#: The values CloudWatch Logs accepts for ``retentionInDays`` (0, never expire, is not allowed here).
+LOG_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
+
+#: Tags every stack must set; ``environment`` and ``service`` are added by the blueprint.
+REQUIRED_TAGS = ("owner", "cost-center")
+
+
+def check_cidr(value: str, key: str) -> ipaddress.IPv4Network:
+    """Parse an IPv4 CIDR (strict: no host bits) or raise a one-line ConfigError."""
+    try:
+        return ipaddress.IPv4Network(value, strict=True)
+    except ValueError as error:
+        raise ConfigError(key, value, f"must be an IPv4 CIDR block without host bits ({error})") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionDefaults:
+    """Defaults for every Lambda function; a service may override per function."""
+
+    memory_mib: int = setting(256, minimum=128, maximum=10240, doc="Lambda memory size in MiB")
+    timeout_seconds: int = setting(10, minimum=1, maximum=900)
+    architecture: Literal["arm64", "x86_64"] = setting("arm64", doc="arm64 is cheaper per GB-second")
+    runtime: Literal["python3.12", "python3.13"] = "python3.13"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: Powertools layer version used for the public layer ARN.
+    powertools_layer_version: int = setting(18, minimum=1, maximum=1000)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseSpec:
+    """How new function versions reach traffic; services may override per function."""
+
+    strategy: Literal["all-at-once", "blue-green", "canary", "linear", "weighted-canary"] = "canary"
+    #: CodeDeploy predefined config suffix (``Canary10Percent5Minutes``) or ``custom``.
+    deployment_config: str = setting("Canary10Percent5Minutes")
+    custom_percent: int = setting(10, minimum=1, maximum=99)
+    custom_interval_minutes: int = setting(5, minimum=1, maximum=2880)
+    #: Weights (percent) the CI driver moves a weighted-alias canary through; ends at 100.
+    weighted_steps: tuple[int, ...] = setting(default_factory=lambda: (10, 50, 100))
+    #: Version the ``live`` alias points at besides the new one (blue-green rollback target).
+    previous_version: str | None = setting(None, pattern=r"[1-9][0-9]*")
+    #: Current weight of a weighted canary (set by the CI driver's ``promote``).
+    canary_weight_percent: int = setting(0, minimum=0, maximum=100)
+    extra_aliases: tuple[str, ...] = setting(default_factory=tuple)
+    error_alarm_threshold: int = setting(1, minimum=1, maximum=100000, doc="errors per minute")
+    throttle_alarm_threshold: int = setting(1, minimum=1, maximum=100000)
+    p99_duration_alarm_ms: int = setting(3000, minimum=10, maximum=900000)
+
+    def __post_init__(self) -> None:
+        steps = self.weighted_steps
+        if not steps or steps[-1] != 100 or any(b <= a for a, b in zip(steps, steps[1:], strict=False)) or steps[0] < 1:
+            raise ConfigError("weightedSteps", list(steps), "must rise strictly from 1 or more and end at 100")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoggingSpec:
+    """Retention of every log group and the central sink (Firehose to S3)."""
+
+    retention_days: int = setting(90, choices=LOG_RETENTION_DAYS)
+    sink_buffer_seconds: int = setting(300, minimum=0, maximum=900)
+    sink_buffer_mib: int = setting(5, minimum=1, maximum=128)
+    archive_after_days: int = setting(90, minimum=1, maximum=3650, doc="move to Glacier after")
+    expire_after_days: int = setting(730, minimum=1, maximum=36500)
+
+    def __post_init__(self) -> None:
+        if self.expire_after_days <= self.archive_after_days:
+            raise ConfigError("expireAfterDays", self.expire_after_days, "must be later than archiveAfterDays")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkSpec:
+    """Demand the application VPC must hold; the CIDR is computed from it, never typed in."""
+
+    peak_concurrent_executions: int = setting(1000, minimum=0, maximum=1_000_000)
+    #: ``hyperplane`` (current Lambda: one ENI per subnet+security group) or ``legacy`` (pre-2019).
+    eni_model: Literal["hyperplane", "legacy"] = "hyperplane"
+    security_group_combinations: int = setting(1, minimum=1, maximum=50)
+    availability_zones: int = setting(3, minimum=2, maximum=6)
+    headroom_percent: int = setting(100, minimum=0, maximum=1000)
+    other_addresses_per_az: int = setting(16, minimum=0, maximum=60000, doc="NAT, endpoints, other ENIs")
+    allowed_range: str = setting("10.0.0.0/8")
+    on_prem_ranges: tuple[str, ...] = setting(default_factory=tuple)
+    public_subnets: bool = False
+    isolated_subnets: bool = False
+    interface_endpoints: tuple[str, ...] = setting(
+        default_factory=lambda: ("secretsmanager", "logs", "events", "sqs"),
+        choices={"secretsmanager", "logs", "events", "sqs", "sns", "kinesis-streams", "ssm",
+                 "states", "xray", "monitoring", "kms", "lambda", "execute-api", "firehose"},
+    )
+    flow_log_traffic: Literal["ALL", "ACCEPT", "REJECT"] = "ALL"
+
+    def __post_init__(self) -> None:
+        check_cidr(self.allowed_range, "allowedRange")
+        for i, cidr in enumerate(self.on_prem_ranges):
+            check_cidr(cidr, f"onPremRanges[{i}]")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OnPremSpec:
+    """The small VPC connected to on-prem whose proxies the functions reach through PrivateLink."""
+
+    enabled: bool = False
+    proxy_instances: int = setting(2, minimum=1, maximum=32)
+    proxy_port: int = setting(3128, minimum=1, maximum=65535)
+    proxy_instance_type: str = setting("t4g.small", pattern=r"[a-z][a-z0-9-]*\.[a-z0-9]+")
+    allowed_range: str = setting("172.16.0.0/12")
+    #: Direct Connect gateway or VPN connection that already reaches on-prem (not created here).
+    attachment_id: str | None = setting(None, pattern=r"(dxgw|vpn|tgw)-[0-9a-f]{8,17}|[0-9a-f-]{36}")
+
+    def __post_init__(self) -> None:
+        check_cidr(self.allowed_range, "allowedRange")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventBusSpec:
+    """The shared EventBridge bus."""
+
+    archive_retention_days: int = setting(30, minimum=1, maximum=3650)
+    enable_schema_discovery: bool = False
+    target_maximum_retry_attempts: int = setting(8, minimum=0, maximum=185)
+    target_maximum_event_age_seconds: int = setting(3600, minimum=60, maximum=86400)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretSpec:
+    """A Secrets Manager secret; its value is set out of band, never in config."""
+
+    description: str = setting(pattern=r".{3,200}")
+    rotation_days: int | None = setting(None, minimum=1, maximum=1000)
+    rotation_function_arn: str | None = setting(None, pattern=r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:.+")
+
+    def __post_init__(self) -> None:
+        if (self.rotation_days is None) != (self.rotation_function_arn is None):
+            raise ConfigError("rotationDays", self.rotation_days,
+                              "rotationDays and rotationFunctionArn must be set together")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaiverSpec:
+    """Waive one policy for one resource, with a reason that reviewers can read."""
+
+    policy: str = setting(pattern=r"[a-z0-9-]+")
+    resource: str = setting(pattern=r"\S+", doc="the resource's logical name")
+    reason: str = setting(pattern=r".{10,500}", doc="at least 10 characters")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicySpec:
+    """How the policy pack enforces its rules in this stack."""
+
+    enforcement: Literal["mandatory", "advisory"] = "mandatory"
+    overrides: Mapping[str, Literal["mandatory", "advisory", "disabled"]] = setting(default_factory=dict)
+    waivers: tuple[WaiverSpec, ...] = setting(default_factory=tuple)
+
+
+#: Pattern name -> "module:Class" of its spec, imported only when a stack uses the pattern.
+SERVICE_PATTERNS: dict[str, str] = {
+    "comfortable-rest": "arcblueprint.services.comfortable_rest.spec:ComfortableRestSpec",
+    "cherry-pick": "arcblueprint.services.cherry_pick.spec:CherryPickSpec",
+    "strangler": "arcblueprint.services.strangler.spec:StranglerSpec",
+    "call-me-maybe": "arcblueprint.services.call_me_maybe.spec:CallMeMaybeSpec",
+    "big-fan": "arcblueprint.services.big_fan.spec:BigFanSpec",
+    "streamer": "arcblueprint.services.streamer.spec:StreamerSpec",
+}
+
+
+def service_spec_type(pattern: str) -> type:
+    module_name, _, class_name = SERVICE_PATTERNS[pattern].partition(":")
+    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+
+
+class ServiceSpec:
+    """A service entry: ``pattern`` picks which pattern's spec parses the rest."""
+
+    @staticmethod
+    def parse_config(value: Any, key: str) -> Any:
+        if not isinstance(value, Mapping):
+            raise ConfigError(key, value, "must be a mapping with a 'pattern' key")
+        pattern = value.get("pattern")
+        if pattern not in SERVICE_PATTERNS:
+            raise ConfigError(f"{key}.pattern", pattern, "must be one of " + ", ".join(SERVICE_PATTERNS))
+        body = {k: v for k, v in value.items() if k != "pattern"}
+        return parse(service_spec_type(pattern), body, key)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackConfig:
+    """Everything one stack is configured with, validated before any resource is declared."""
+
+    environment: Literal["dev", "staging", "prod"] = setting(doc="dev, staging or prod")
+    region: str = setting(pattern=r"[a-z]{2}(-gov)?-[a-z]+-\d", key="region", doc="from aws:region")
+    account_id: str = setting(pattern=r"\d{12}", doc="the 12-digit AWS account id")
+    organization_id: str | None = setting(None, pattern=r"o-[a-z0-9]{10,32}")
+    naming_prefix: str = setting(pattern=r"[a-z][a-z0-9-]{1,14}[a-z0-9]", doc="3-16 lowercase letters, digits, -")
+    tags: Mapping[str, str] = setting(default_factory=dict)
+    #: Protect stateful resources (``protect``, retain on delete, deletion windows, deletion protection).
+    protect_stateful_resources: bool = True
+    functions: FunctionDefaults = setting(default_factory=FunctionDefaults)
+    releases: ReleaseSpec = setting(default_factory=ReleaseSpec)
+    logging: LoggingSpec = setting(default_factory=LoggingSpec)
+    network: NetworkSpec = setting(default_factory=NetworkSpec)
+    on_prem: OnPremSpec = setting(default_factory=OnPremSpec)
+    event_bus: EventBusSpec = setting(default_factory=EventBusSpec)
+    secrets: Mapping[str, SecretSpec] = setting(default_factory=dict)
+    services: Mapping[str, ServiceSpec] = setting(default_factory=dict)
+    policy: PolicySpec = setting(default_factory=PolicySpec)
+
+    def __post_init__(self) -> None:
+        missing = [tag for tag in REQUIRED_TAGS if not self.tags.get(tag)]
+        if missing:
+            raise ConfigError("tags", dict(self.tags), "must set " + " and ".join(REQUIRED_TAGS))
+        for name in list(self.services) + list(self.secrets):
+            if not _is_name(name):
+                raise ConfigError("services", name, "service and secret names must be 2-24 lowercase letters, digits or -")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "prod"
+
+
+def _is_name(name: str) -> bool:
+    return re.fullmatch(r"[a-z][a-z0-9-]{0,22}[a-z0-9]", name) is not None

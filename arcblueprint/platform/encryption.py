@@ -1,0 +1,96 @@
+"""The platform's customer-managed KMS key, used by logs, queues, topics, streams, tables and secrets."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from arcblueprint.config.schema import setting
+from arcblueprint.platform.context import StackContext
+
+__all__ = ["EncryptionKey", "EncryptionKeyArgs"]
+
+# Services that encrypt on the platform's behalf. Each may only use the key through its own service.
+_SERVICE_PRINCIPALS = ("events", "sns", "sqs", "firehose", "s3", "states", "secretsmanager", "kinesis", "dynamodb")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EncryptionKeyArgs:
+    context: StackContext
+    purpose: str = setting("platform", doc="what the key protects; part of its alias")
+    deletion_window_days: int = setting(30, minimum=7, maximum=30, doc="default: the longest window AWS allows")
+
+
+class EncryptionKey(pulumi.ComponentResource):
+    """A KMS key with yearly rotation and a key policy that names who may use it and how.
+
+    Attributes
+    ----------
+    key : aws.kms.Key
+    arn : pulumi.Output[str]
+        The key ARN, for ``kmsKeyId``/``kmsMasterKeyId`` inputs.
+    """
+
+    def __init__(self, name: str, args: EncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("arcblueprint:platform:EncryptionKey", name, None, opts)
+        ctx = args.context
+        stack = ctx.stack
+        account_root = f"arn:{ctx.partition}:iam::{stack.account_id}:root"
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    # AWS requires the account to administer its keys; in a key policy "Resource": "*"
+                    # means "this key" (key policies cannot name other resources).
+                    "Sid": "AccountAdministers",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": account_root},
+                    "Action": [
+                        "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+                        "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
+                        "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+                        "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                        "kms:CreateGrant",
+                    ],
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
+                    "Effect": "Allow",
+                    "Principal": {"Service": f"logs.{stack.region}.amazonaws.com"},
+                    "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                    "Resource": "*",
+                    "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                              f"arn:{ctx.partition}:logs:{stack.region}:{stack.account_id}:log-group:*"}},
+                },
+                {
+                    "Sid": "ServicesUseTheKeyForThisAccount",
+                    "Effect": "Allow",
+                    "Principal": {"Service": [f"{service}.amazonaws.com" for service in _SERVICE_PRINCIPALS]},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": stack.account_id}},
+                },
+            ],
+        }
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"{ctx.name(args.purpose)}: encrypts the {args.purpose} data of {stack.environment}",
+            enable_key_rotation=True,
+            rotation_period_in_days=365,
+            deletion_window_in_days=args.deletion_window_days,
+            policy=json.dumps(policy),
+            tags=ctx.tags(args.purpose),
+            opts=ctx.stateful(pulumi.ResourceOptions(parent=self)),
+        )
+        self.alias = aws.kms.Alias(
+            f"{name}-alias",
+            name=f"alias/{ctx.name(args.purpose)}",
+            target_key_id=self.key.key_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.arn: pulumi.Output[str] = self.key.arn
+        self.register_outputs({"arn": self.arn})

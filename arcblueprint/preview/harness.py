@@ -1,0 +1,161 @@
+"""Run the real stack program in-process under Pulumi's mock runtime and keep the graph it declares.
+
+This is the one harness behind ``blueprint preview``/``graph``/``diff``, the policy gate and the
+tests. It starts the program the way the Pulumi CLI does (``runpy`` on the program directory,
+which puts that directory first on ``sys.path``; config passed as engine strings), with a mock
+monitor that records what ``pulumi up`` would send the engine: type, name, parent, inputs,
+resource options (protect, retain on delete, aliases) and dependencies.
+"""
+
+from __future__ import annotations
+
+import runpy
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.stack import wait_for_rpcs
+from pulumi.runtime.sync_await import _sync_await
+
+from arcblueprint.config import PROJECT, StackConfig, engine_config, read_stack_file, stack_config
+from arcblueprint.config.loader import stack_file
+from arcblueprint.preview.mocks import AwsMocks
+
+__all__ = ["REPO_ROOT", "GraphResource", "SynthesizedStack", "synthesize", "synthesize_values"]
+
+#: The project directory (where Pulumi.yaml is); the package is installed from it in editable mode.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PROGRAM_DIR = REPO_ROOT / "stacks"
+
+# The mock runtime is process-global: one program run at a time.
+_RUN_LOCK = threading.Lock()
+
+
+@dataclass
+class GraphResource:
+    """One resource as the engine would see it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    protect: bool = False
+    retain_on_delete: bool = False
+    dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    provider: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
+            "custom": self.custom, "protect": self.protect, "retainOnDelete": self.retain_on_delete,
+            "dependencies": self.dependencies, "inputs": self.inputs,
+        }
+
+
+@dataclass
+class SynthesizedStack:
+    """Everything one program run declared, plus its stack outputs."""
+
+    project: str
+    stack: str
+    preview: bool
+    config: StackConfig
+    resources: list[GraphResource]
+    outputs: dict[str, Any]
+
+    def by_type(self, type_token: str) -> list[GraphResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def by_urn(self) -> dict[str, GraphResource]:
+        return {r.urn: r for r in self.resources}
+
+    def children(self, urn: str) -> list[GraphResource]:
+        return [r for r in self.resources if r.parent == urn]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"project": self.project, "stack": self.stack, "preview": self.preview,
+                "resources": [r.as_json() for r in self.resources], "outputs": self.outputs}
+
+
+class _RecordingMonitor(MockMonitor):
+    """A mock monitor that also keeps the options and dependencies of each registration."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.graph: list[GraphResource] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the engine's RPC name
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = rpc.deserialize_properties(request.object)
+        registration = self.resources.get(response.urn)
+        self.graph.append(GraphResource(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent or None,
+            custom=bool(request.custom),
+            inputs=_plain(inputs),
+            outputs=_plain(dict(registration.state)) if registration else {},
+            protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
+            dependencies=list(request.dependencies),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            aliases=[a.spec.name or a.urn for a in request.aliasSpecs] if request.aliasSpecs else list(request.aliasURNs),
+            provider=request.provider or None,
+        ))
+        return response
+
+
+def _plain(value: Any) -> Any:
+    """Strip the SDK's wrappers (secrets, unknowns) so the graph serializes as JSON."""
+    if isinstance(value, Mapping):
+        if rpc._special_sig_key in value:  # a secret or a resource reference
+            return _plain(value.get("value", value.get("urn")))
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def synthesize(stack: str, *, preview: bool = True, project_dir: Path = REPO_ROOT,
+               overrides: Mapping[str, Any] | None = None) -> SynthesizedStack:
+    """Run the program for ``Pulumi.<stack>.yaml`` (optionally with some keys overridden)."""
+    values = read_stack_file(project_dir, stack)
+    values.update(overrides or {})
+    return synthesize_values(engine_config(values), stack, preview=preview,
+                             source=stack_file(project_dir, stack).name)
+
+
+def synthesize_values(values: Mapping[str, str], stack: str, *, preview: bool = True,
+                      source: str | None = None, program_dir: Path = PROGRAM_DIR) -> SynthesizedStack:
+    """Run the program with engine config ``values``; config errors surface before any resource."""
+    config = stack_config(values, stack, source=source)
+    mocks = AwsMocks(region=config.region, account_id=config.account_id, project=PROJECT, stack=stack)
+    monitor = _RecordingMonitor(mocks)
+    with _RUN_LOCK:
+        runtime_settings.ROOT.set(None)  # a fresh root Stack resource per run
+        pulumi.runtime.set_all_config(dict(values))
+        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+        runpy.run_path(str(program_dir), run_name="__main__")
+        _sync_await(wait_for_rpcs())
+        root = runtime_settings.get_root_resource()
+        outputs = {key: _sync_await(pulumi.Output.from_input(value).future())
+                   for key, value in getattr(root, "outputs", {}).items()}
+        _sync_await(wait_for_rpcs())
+    return SynthesizedStack(project=PROJECT, stack=stack, preview=preview, config=config,
+                            resources=monitor.graph, outputs=_plain(outputs))

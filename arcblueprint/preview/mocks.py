@@ -1,0 +1,191 @@
+"""Mocks for Pulumi's mock runtime that answer like AWS would.
+
+Ids, names and ARNs follow each service's real format with the stack's region and account,
+and are derived from the resource's logical name (a hash, not a counter), so two runs of the
+same program give the same graph and outputs look like what ``pulumi up`` would print.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pulumi
+
+__all__ = ["AwsMocks"]
+
+
+def _hex(seed: str, length: int) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:length]
+
+
+# Type token -> (ARN format, physical-name key). {r} region, {a} account, {n} physical name, {i} id.
+_ARNS: dict[str, str] = {
+    "aws:lambda/function:Function": "arn:aws:lambda:{r}:{a}:function:{n}",
+    "aws:lambda/layerVersion:LayerVersion": "arn:aws:lambda:{r}:{a}:layer:{n}:1",
+    "aws:sqs/queue:Queue": "arn:aws:sqs:{r}:{a}:{n}",
+    "aws:sns/topic:Topic": "arn:aws:sns:{r}:{a}:{n}",
+    "aws:sns/topicSubscription:TopicSubscription": "arn:aws:sns:{r}:{a}:{n}:{i}",
+    "aws:dynamodb/table:Table": "arn:aws:dynamodb:{r}:{a}:table/{n}",
+    "aws:s3/bucket:Bucket": "arn:aws:s3:::{n}",
+    "aws:s3/bucketV2:BucketV2": "arn:aws:s3:::{n}",
+    "aws:iam/role:Role": "arn:aws:iam::{a}:role/{n}",
+    "aws:iam/policy:Policy": "arn:aws:iam::{a}:policy/{n}",
+    "aws:kms/key:Key": "arn:aws:kms:{r}:{a}:key/{i}",
+    "aws:kms/alias:Alias": "arn:aws:kms:{r}:{a}:{n}",
+    "aws:cloudwatch/logGroup:LogGroup": "arn:aws:logs:{r}:{a}:log-group:{n}",
+    "aws:cloudwatch/eventBus:EventBus": "arn:aws:events:{r}:{a}:event-bus/{n}",
+    "aws:cloudwatch/eventRule:EventRule": "arn:aws:events:{r}:{a}:rule/{n}",
+    "aws:cloudwatch/eventArchive:EventArchive": "arn:aws:events:{r}:{a}:archive/{n}",
+    "aws:cloudwatch/metricAlarm:MetricAlarm": "arn:aws:cloudwatch:{r}:{a}:alarm:{n}",
+    "aws:kinesis/stream:Stream": "arn:aws:kinesis:{r}:{a}:stream/{n}",
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": "arn:aws:firehose:{r}:{a}:deliverystream/{n}",
+    "aws:secretsmanager/secret:Secret": "arn:aws:secretsmanager:{r}:{a}:secret:{n}-{s}",
+    "aws:sfn/stateMachine:StateMachine": "arn:aws:states:{r}:{a}:stateMachine:{n}",
+    "aws:apigateway/restApi:RestApi": "arn:aws:apigateway:{r}::/restapis/{i}",
+    "aws:apigateway/stage:Stage": "arn:aws:apigateway:{r}::/restapis/{i}/stages/{n}",
+    "aws:appsync/graphQLApi:GraphQLApi": "arn:aws:appsync:{r}:{a}:apis/{i}",
+    "aws:cognito/userPool:UserPool": "arn:aws:cognito-idp:{r}:{a}:userpool/{i}",
+    "aws:codedeploy/application:Application": "arn:aws:codedeploy:{r}:{a}:application:{n}",
+    "aws:codedeploy/deploymentGroup:DeploymentGroup": "arn:aws:codedeploy:{r}:{a}:deploymentgroup:{n}",
+    "aws:glue/catalogDatabase:CatalogDatabase": "arn:aws:glue:{r}:{a}:database/{n}",
+    "aws:glue/catalogTable:CatalogTable": "arn:aws:glue:{r}:{a}:table/{n}",
+    "aws:athena/workgroup:Workgroup": "arn:aws:athena:{r}:{a}:workgroup/{n}",
+    "aws:schemas/discoverer:Discoverer": "arn:aws:schemas:{r}:{a}:discoverer/{i}",
+    "aws:lb/loadBalancer:LoadBalancer": "arn:aws:elasticloadbalancing:{r}:{a}:loadbalancer/net/{n}/{h}",
+    "aws:lb/targetGroup:TargetGroup": "arn:aws:elasticloadbalancing:{r}:{a}:targetgroup/{n}/{h}",
+    "aws:lb/listener:Listener": "arn:aws:elasticloadbalancing:{r}:{a}:listener/net/{n}/{h}",
+}
+
+# Type token -> prefix of the id AWS gives such resources.
+_ID_PREFIXES: dict[str, str] = {
+    "aws:ec2/vpc:Vpc": "vpc-",
+    "aws:ec2/subnet:Subnet": "subnet-",
+    "aws:ec2/securityGroup:SecurityGroup": "sg-",
+    "aws:ec2/routeTable:RouteTable": "rtb-",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce-",
+    "aws:ec2/vpcEndpointService:VpcEndpointService": "vpce-svc-",
+    "aws:ec2/flowLog:FlowLog": "fl-",
+    "aws:ec2/internetGateway:InternetGateway": "igw-",
+    "aws:ec2/natGateway:NatGateway": "nat-",
+    "aws:ec2/eip:Eip": "eipalloc-",
+    "aws:ec2/instance:Instance": "i-",
+    "aws:ec2/launchTemplate:LaunchTemplate": "lt-",
+    "aws:ec2/vpnGateway:VpnGateway": "vgw-",
+    "aws:ec2/securityGroupRule:SecurityGroupRule": "sgr-",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr-",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-",
+}
+
+# Inputs that carry a resource's physical name, in order of preference.
+_NAME_INPUTS = ("name", "functionName", "bucket", "roleName", "streamName", "tableName")
+
+# AWS names these with a prefix in their name (``alias/...``) or hold names with a path.
+_UUID_ID_TYPES = {"aws:kms/key:Key", "aws:cognito/userPool:UserPool"}
+
+
+class AwsMocks(pulumi.runtime.Mocks):
+    """Answer resource registrations and provider calls with AWS-shaped values."""
+
+    def __init__(self, *, region: str, account_id: str, project: str, stack: str) -> None:
+        self.region = region
+        self.account_id = account_id
+        self.project = project
+        self.stack = stack
+
+    def _physical_name(self, args: pulumi.runtime.MockResourceArgs) -> str:
+        for key in _NAME_INPUTS:
+            value = args.inputs.get(key)
+            if isinstance(value, str) and value:
+                return value
+        prefix = args.inputs.get("namePrefix")
+        base = prefix if isinstance(prefix, str) and prefix else f"{args.name}-"
+        return base + _hex(f"{self.stack}/{args.typ}/{args.name}", 7)
+
+    def _id(self, args: pulumi.runtime.MockResourceArgs, physical_name: str) -> str:
+        seed = f"{self.stack}/{args.typ}/{args.name}"
+        if args.typ in _ID_PREFIXES:
+            return _ID_PREFIXES[args.typ] + _hex(seed, 17)
+        if args.typ in _UUID_ID_TYPES or args.typ.startswith("aws:apigateway/") or args.typ.startswith("aws:appsync/"):
+            digits = _hex(seed, 32)
+            if args.typ == "aws:kms/key:Key":
+                return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+            if args.typ == "aws:cognito/userPool:UserPool":
+                return f"{self.region}_{digits[:9]}"
+            return digits[:10]
+        return physical_name
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if not args.custom:
+            return None, {}  # component resources have no provider state
+        name = self._physical_name(args)
+        resource_id = self._id(args, name)
+        state: dict[str, Any] = dict(args.inputs)
+        state.setdefault("name", name)
+        fmt = _ARNS.get(args.typ)
+        if fmt is not None or args.typ.startswith("aws:"):
+            service = args.typ.split(":")[1].split("/")[0]
+            arn = (fmt or "arn:aws:" + service + ":{r}:{a}:" + args.typ.rsplit(":", 1)[-1].lower() + "/{i}").format(
+                r=self.region, a=self.account_id, n=name, i=resource_id, h=_hex(name, 16), s=_hex(name, 6))
+            state.setdefault("arn", arn)
+        state.update(self._extras(args, name, resource_id, state))
+        return resource_id, state
+
+    def _extras(self, args: pulumi.runtime.MockResourceArgs, name: str, resource_id: str,
+                state: dict[str, Any]) -> dict[str, Any]:
+        r, a, typ = self.region, self.account_id, args.typ
+        extras: dict[str, Any] = {}
+        if typ == "aws:lambda/function:Function":
+            version = "1" if args.inputs.get("publish") else "$LATEST"
+            extras = {"version": version, "qualifiedArn": f"{state['arn']}:{version}",
+                      "invokeArn": f"arn:aws:apigateway:{r}:lambda:path/2015-03-31/functions/{state['arn']}/invocations"}
+        elif typ == "aws:lambda/alias:Alias":
+            function_name = args.inputs.get("functionName", "fn")
+            function_arn = function_name if str(function_name).startswith("arn:") else \
+                f"arn:aws:lambda:{r}:{a}:function:{function_name}"
+            arn = f"{function_arn}:{args.inputs.get('name', name)}"
+            extras = {"arn": arn,
+                      "invokeArn": f"arn:aws:apigateway:{r}:lambda:path/2015-03-31/functions/{arn}/invocations"}
+        elif typ == "aws:sqs/queue:Queue":
+            extras = {"url": f"https://sqs.{r}.amazonaws.com/{a}/{name}"}
+        elif typ == "aws:dynamodb/table:Table" and args.inputs.get("streamEnabled"):
+            extras = {"streamArn": f"{state['arn']}/stream/2026-01-01T00:00:00.000"}
+        elif typ == "aws:apigateway/restApi:RestApi":
+            extras = {"rootResourceId": _hex(resource_id, 10), "executionArn": f"arn:aws:execute-api:{r}:{a}:{resource_id}"}
+        elif typ == "aws:apigateway/stage:Stage":
+            rest_api = args.inputs.get("restApi", "api")
+            stage = args.inputs.get("stageName", "live")
+            extras = {"invokeUrl": f"https://{rest_api}.execute-api.{r}.amazonaws.com/{stage}",
+                      "executionArn": f"arn:aws:execute-api:{r}:{a}:{rest_api}/{stage}"}
+        elif typ == "aws:appsync/graphQLApi:GraphQLApi":
+            extras = {"uris": {"GRAPHQL": f"https://{resource_id}.appsync-api.{r}.amazonaws.com/graphql"}}
+        elif typ == "aws:cognito/userPool:UserPool":
+            extras = {"endpoint": f"cognito-idp.{r}.amazonaws.com/{resource_id}"}
+        elif typ == "aws:lb/loadBalancer:LoadBalancer":
+            extras = {"dnsName": f"{name}-{_hex(name, 10)}.elb.{r}.amazonaws.com"}
+        elif typ == "aws:ec2/vpcEndpointService:VpcEndpointService":
+            extras = {"serviceName": f"com.amazonaws.vpce.{r}.{resource_id}"}
+        elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
+            extras = {"dnsEntries": [{"dnsName": f"{resource_id}.{r}.vpce.amazonaws.com", "hostedZoneId": "Z7HUB22UULQXV"}]}
+        elif typ == "aws:kms/key:Key":
+            extras = {"keyId": resource_id}
+        elif typ == "aws:ec2/vpc:Vpc":
+            extras = {"defaultSecurityGroupId": "sg-" + _hex(resource_id, 17),
+                      "mainRouteTableId": "rtb-" + _hex(resource_id, 17)}
+        elif typ == "aws:s3/bucketV2:BucketV2" or typ == "aws:s3/bucket:Bucket":
+            extras = {"bucket": name, "bucketDomainName": f"{name}.s3.amazonaws.com"}
+        return extras
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        token = args.token
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            names = [f"{self.region}{letter}" for letter in "abcdef"]
+            return {"names": names, "zoneIds": [f"euw1-az{i}" for i in range(1, 7)], "id": self.region}, None
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:user/ci",
+                    "userId": "AIDA" + _hex(self.account_id, 16).upper(), "id": self.account_id}, None
+        if token in ("aws:index/getRegion:getRegion", "aws:index/getRegion:getRegionResult"):
+            return {"name": self.region, "region": self.region, "id": self.region}, None
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
+        return {}, None
