@@ -1,0 +1,66 @@
+"""What services receive from the shared platform: typed handles, never raw config.
+
+The stack program builds the platform components and hands one :class:`Platform` to every
+service. Services and the function component depend on these small interfaces only, so the
+platform can change how it builds things without touching them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import pulumi
+    import pulumi_aws as aws
+
+    from arcblueprint.platform.context import StackContext
+
+__all__ = ["EventRules", "LogGroups", "Platform", "VpcAttachment"]
+
+
+class LogGroups(Protocol):
+    """Creates log groups that follow the platform's logging rules."""
+
+    def log_group(self, resource_name: str, log_group_name: str, *, service: str,
+                  parent: pulumi.Resource) -> aws.cloudwatch.LogGroup:
+        """A log group with the stack's retention, the platform KMS key and a subscription to the sink.
+
+        ``log_group_name`` is the physical name (``/aws/lambda/<function>``); the group is a child of
+        ``parent`` and protected like every stateful resource in stacks that protect them.
+        """
+        ...
+
+
+class EventRules(Protocol):
+    """Declares EventBridge rules on the shared bus, each target with a DLQ and a retry policy."""
+
+    def add_rule(self, resource_name: str, *, service: str, event_pattern: Mapping[str, object],
+                 target_arn: pulumi.Input[str], parent: pulumi.Resource,
+                 target_role_arn: pulumi.Input[str] | None = None) -> aws.cloudwatch.EventRule:
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class VpcAttachment:
+    """Where VPC-attached functions go: the same subnets and one shared security group, so that
+    Lambda's Hyperplane ENIs (one per subnet + security group combination) are shared by all."""
+
+    subnet_ids: pulumi.Input[Sequence[str]]
+    security_group_id: pulumi.Input[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Platform:
+    """Everything a service needs from the shared platform."""
+
+    context: StackContext
+    kms_key_arn: pulumi.Input[str]
+    log_groups: LogGroups
+    vpc: VpcAttachment | None = None
+    event_rules: EventRules | None = None
+    event_bus_name: pulumi.Input[str] | None = None
+    event_bus_arn: pulumi.Input[str] | None = None
+    #: Secret name (as in stack config) -> secret ARN.
+    secret_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)

@@ -1,0 +1,69 @@
+"""Shared fixtures: sample events, and one synthesized graph per (stack, mode) for the whole run.
+
+Pulumi's mock runtime is process-global, so programs are synthesized through the one harness
+(`arcblueprint.preview.harness`) and cached: tests that read the same graph share it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import settings
+
+from arcblueprint.preview.harness import REPO_ROOT, SynthesizedStack, synthesize
+
+settings.register_profile("default", deadline=None)
+settings.register_profile("ci", deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+#: Real AWS sample events (copied byte for byte from shared/events; see tests/events/SOURCES.md).
+EVENTS_DIRS = [REPO_ROOT / "tests" / "events"]
+
+
+@functools.cache
+def _synthesized(stack: str, preview: bool) -> SynthesizedStack:
+    return synthesize(stack, preview=preview)
+
+
+@pytest.fixture(scope="session")
+def synthesized():
+    """``synthesized("prod")`` -> the prod graph (preview mode), built once per test session."""
+
+    def get(stack: str, *, preview: bool = True) -> SynthesizedStack:
+        return _synthesized(stack, preview)
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def load_event():
+    """``load_event("sqsEvent.json")`` -> a real AWS sample event as a dict."""
+
+    def load(name: str) -> dict[str, Any]:
+        for folder in EVENTS_DIRS:
+            path = folder / name
+            if path.exists():
+                return json.loads(path.read_text())
+        raise FileNotFoundError(f"sample event {name} not found in {EVENTS_DIRS}")
+
+    return load
+
+
+@pytest.fixture(autouse=True)
+def _aws_test_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Handler code under test never reaches a real AWS account."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "arcblueprint-tests")
+
+
+def repo_path(*parts: str) -> Path:
+    return REPO_ROOT.joinpath(*parts)
