@@ -67,3 +67,41 @@ def _aws_test_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def repo_path(*parts: str) -> Path:
     return REPO_ROOT.joinpath(*parts)
+
+
+@pytest.fixture(scope="session")
+def stack_values():
+    """``stack_values("dev", **overrides)`` -> the engine config map of a shipped stack file.
+
+    Overrides use namespaced keys with YAML values: ``{"arcblueprint:network": {...}}``.
+    """
+    from arcblueprint.config import engine_config, read_stack_file
+
+    def get(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, str]:
+        values = read_stack_file(REPO_ROOT, stack)
+        values.update(overrides or {})
+        return engine_config(values)
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def run_component():
+    """``run_component(program, stack="dev")`` -> the graph a small program declares under the mocks.
+
+    ``program(context)`` receives the stack's :class:`StackContext` and declares resources.
+    """
+    from arcblueprint.config import stack_config
+    from arcblueprint.platform.context import StackContext
+    from arcblueprint.preview.harness import run_program
+
+    def run(program, stack: str = "dev", *, values: dict[str, str] | None = None,
+            preview: bool = True) -> SynthesizedStack:
+        from arcblueprint.config import engine_config, read_stack_file
+
+        values = values or engine_config(read_stack_file(REPO_ROOT, stack))
+        config = stack_config(values, stack)
+        return run_program(lambda: program(StackContext(stack=config)), values, stack,
+                           preview=preview, config=config)
+
+    return run

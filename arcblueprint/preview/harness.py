@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import runpy
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from arcblueprint.config import PROJECT, StackConfig, engine_config, read_stack_
 from arcblueprint.config.loader import stack_file
 from arcblueprint.preview.mocks import AwsMocks
 
-__all__ = ["REPO_ROOT", "GraphResource", "SynthesizedStack", "synthesize", "synthesize_values"]
+__all__ = ["REPO_ROOT", "GraphResource", "SynthesizedStack", "run_program", "synthesize", "synthesize_values"]
 
 #: The project directory (where Pulumi.yaml is); the package is installed from it in editable mode.
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -145,13 +145,25 @@ def synthesize_values(values: Mapping[str, str], stack: str, *, preview: bool = 
                       source: str | None = None, program_dir: Path = PROGRAM_DIR) -> SynthesizedStack:
     """Run the program with engine config ``values``; config errors surface before any resource."""
     config = stack_config(values, stack, source=source)
+    return run_program(lambda: runpy.run_path(str(program_dir), run_name="__main__"), values, stack,
+                       preview=preview, config=config)
+
+
+def run_program(program: Callable[[], object], values: Mapping[str, str], stack: str, *,
+                preview: bool = True, config: StackConfig | None = None) -> SynthesizedStack:
+    """Run ``program`` (any callable that declares resources) under the mocks with ``values`` as config.
+
+    Component tests use this with a small program of their own; the stack program goes through
+    :func:`synthesize_values`. ``pulumi.export`` calls become the returned ``outputs``.
+    """
+    config = config or stack_config(values, stack)
     mocks = AwsMocks(region=config.region, account_id=config.account_id, project=PROJECT, stack=stack)
     monitor = _RecordingMonitor(mocks)
     with _RUN_LOCK:
         runtime_settings.ROOT.set(None)  # a fresh root Stack resource per run
         pulumi.runtime.set_all_config(dict(values))
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
-        runpy.run_path(str(program_dir), run_name="__main__")
+        program()
         _sync_await(wait_for_rpcs())
         root = runtime_settings.get_root_resource()
         outputs = {key: _sync_await(pulumi.Output.from_input(value).future())
