@@ -99,8 +99,10 @@ def _decode(value: str, hint: Any) -> Any:
         return value
 
 
-def stack_config(values: Mapping[str, str], stack: str, source: str | None = None) -> StackConfig:
-    """Validate engine config values into a :class:`StackConfig`.
+def stack_config(values: Mapping[str, Any], stack: str, source: str | None = None) -> StackConfig:
+    """Validate config values into a :class:`StackConfig`.
+
+    ``values`` are either engine strings (inside a program run) or YAML values (offline).
 
     Raises :class:`ConfigError` naming the namespaced key (``arcblueprint:network.availabilityZones``).
     """
@@ -133,5 +135,5 @@ def _namespaced(key: str) -> str:
 
 def load(project_dir: Path, stack: str) -> StackConfig:
     """Read and validate ``Pulumi.<stack>.yaml`` (what the offline commands start with)."""
-    values = engine_config(read_stack_file(project_dir, stack))
+    values = read_stack_file(project_dir, stack)  # YAML types kept: stricter than the engine's strings
     return stack_config(values, stack, source=stack_file(project_dir, stack).name)

@@ -137,8 +137,11 @@ def synthesize(stack: str, *, preview: bool = True, project_dir: Path = REPO_ROO
     """Run the program for ``Pulumi.<stack>.yaml`` (optionally with some keys overridden)."""
     values = read_stack_file(project_dir, stack)
     values.update(overrides or {})
-    return synthesize_values(engine_config(values), stack, preview=preview,
-                             source=stack_file(project_dir, stack).name)
+    source = stack_file(project_dir, stack).name
+    # Validate the YAML values with their YAML types first: the CLI stringifies everything, so a
+    # boolean typed where a name belongs would otherwise pass as the text "false".
+    stack_config(values, stack, source=source)
+    return synthesize_values(engine_config(values), stack, preview=preview, source=source)
 
 
 def synthesize_values(values: Mapping[str, str], stack: str, *, preview: bool = True,

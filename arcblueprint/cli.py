@@ -1,0 +1,131 @@
+"""``blueprint``: the offline preview, graph and diff of a stack, and the CI/CD deployment driver.
+
+Exit codes: 0 success, 2 invalid config or usage, 3 mandatory policy violation; the deployment
+commands add their own (see ``docs/deploy.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from arcblueprint.preview.harness import SynthesizedStack
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_CONFIG = 2
+EXIT_POLICY = 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit 2 with one line (no usage dump into CI logs)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_CONFIG, f"blueprint: {message} (see 'blueprint {self.prog.split()[-1]} --help')\n")
+
+
+def _synthesize(stack: str, *, preview: bool = True) -> SynthesizedStack:
+    from arcblueprint.preview.harness import synthesize
+
+    return synthesize(stack, preview=preview)
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from arcblueprint.policy.offline import evaluate
+    from arcblueprint.preview import render
+
+    started = time.perf_counter()
+    graph = _synthesize(args.stack, preview=not args.update)
+    elapsed = time.perf_counter() - started
+    report = evaluate(graph)
+    if args.json:
+        document = graph.as_json()
+        document["policy"] = report.as_json()
+        text = json.dumps(document, indent=2, sort_keys=True, default=str)
+        if args.json == "-":
+            print(text)
+            return EXIT_POLICY if report.mandatory else EXIT_OK
+        Path(args.json).write_text(text + "\n", encoding="utf-8")
+    print(render.tree(graph))
+    print("\nResources by type:")
+    print(render.counts_text(graph))
+    print("\nOutputs:")
+    print(render.outputs_text(graph))
+    print(f"\nPolicies ({len(report.mandatory)} mandatory, {len(report.advisory)} advisory violations, "
+          f"{len(report.waived)} waived):")
+    for line in report.summary_lines():
+        print(f"  {line}")
+    print(f"\nSynthesized {len(graph.resources)} resources for stack '{args.stack}' offline in {elapsed:.2f}s "
+          f"({'preview' if not args.update else 'update'} mode, mock runtime; nothing was deployed).")
+    if args.json:
+        print(f"Wrote the full graph to {args.json}.")
+    return EXIT_POLICY if report.mandatory else EXIT_OK
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from arcblueprint.preview import render
+
+    graph = _synthesize(args.stack)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{args.stack}.mmd").write_text(render.mermaid(graph), encoding="utf-8")
+    (out / f"{args.stack}.dot").write_text(render.dot(graph), encoding="utf-8")
+    print(f"Wrote {out / (args.stack + '.mmd')} and {out / (args.stack + '.dot')} ({len(graph.resources)} resources).")
+    return EXIT_OK
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from arcblueprint.preview import render
+
+    lines = render.diff_stacks(_synthesize(args.left), _synthesize(args.right))
+    print("\n".join(lines) if lines else f"No input differs between {args.left} and {args.right}.")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="blueprint", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    preview = commands.add_parser("preview", help="run the stack program offline under mocks and check policies")
+    preview.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    preview.add_argument("--json", metavar="FILE", help="write the synthesized graph as JSON ('-' for stdout)")
+    preview.add_argument("--update", action="store_true", help="run in update mode instead of preview mode")
+    preview.set_defaults(handler=_preview)
+
+    graph = commands.add_parser("graph", help="write the resource graph as Mermaid and DOT")
+    graph.add_argument("--stack", required=True)
+    graph.add_argument("--out", default="out", help="output folder (default: out/)")
+    graph.set_defaults(handler=_graph)
+
+    diff = commands.add_parser("diff", help="show per resource the inputs that differ between two stacks")
+    diff.add_argument("left")
+    diff.add_argument("right")
+    diff.set_defaults(handler=_diff)
+
+    from arcblueprint.deploy.cli import register
+
+    register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from arcblueprint.config import ConfigError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except ConfigError as error:
+        print(f"blueprint: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The shipped stack configs load, and prod is stricter than dev where it should be."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from arcblueprint.config import ConfigError, engine_config, load, read_stack_file, stack_config
+from arcblueprint.preview.harness import REPO_ROOT
+
+
+def test_shipped_stacks_validate_and_prod_is_stricter_than_dev():
+    dev, prod = load(REPO_ROOT, "dev"), load(REPO_ROOT, "prod")
+    assert (dev.environment, prod.environment) == ("dev", "prod")
+    assert prod.protect_stateful_resources and not dev.protect_stateful_resources
+    assert prod.logging.retention_days > dev.logging.retention_days
+    assert prod.releases.strategy in {"canary", "linear", "blue-green"}
+    assert dev.releases.strategy == "all-at-once"
+    assert prod.policy.enforcement == "mandatory" and dev.policy.enforcement == "advisory"
+    assert prod.network.availability_zones >= dev.network.availability_zones
+
+
+def test_engine_config_is_what_the_cli_passes():
+    """The CLI hands the program strings; structured values as JSON. Parsing them back is lossless."""
+    raw = read_stack_file(REPO_ROOT, "prod")
+    values = engine_config(raw)
+    assert all(isinstance(v, str) for v in values.values())
+    assert json.loads(values["arcblueprint:network"]) == raw["arcblueprint:network"]
+    assert values["arcblueprint:accountId"] == "222222222222"  # a quoted number stays a string
+    assert stack_config(values, "prod") == load(REPO_ROOT, "prod")
+
+
+def test_unnamespaced_keys_get_the_project_namespace(tmp_path):
+    (tmp_path / "Pulumi.x.yaml").write_text("config:\n  environment: dev\n")
+    assert read_stack_file(tmp_path, "x") == {"arcblueprint:environment": "dev"}
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "key_in_message"),
+    [
+        ("config:\n  arcblueprint:logging: {retentionDays: 13}\n", "arcblueprint:logging.retentionDays"),
+        ("config:\n  arcblueprint:network: {availabilityZones: 'three'}\n", "arcblueprint:network.availabilityZones"),
+        ("config:\n  arcblueprint:network: {availabilityZones: 9}\n", "arcblueprint:network.availabilityZones"),
+        ("config:\n  arcblueprint:netwrk: {}\n", "arcblueprint:netwrk"),
+        ("config:\n  arcblueprint:releases: {strategy: yolo}\n", "arcblueprint:releases.strategy"),
+        ("config:\n  arcblueprint:releases: {weightedSteps: [50, 10, 100]}\n", "arcblueprint:releases.weightedSteps"),
+        ("config:\n  arcblueprint:tags: {owner: me}\n", "arcblueprint:tags"),
+        ("config:\n  arcblueprint:network: {onPremRanges: ['10.0.0.1/8']}\n", "arcblueprint:network.onPremRanges[0]"),
+        ("config:\n  aws:region: mars-1\n", "aws:region"),
+        ("config:\n  arcblueprint:network: [1, 2]\n", "arcblueprint:network"),
+        ("config:\n  arcblueprint:logging: {retentionDays: 30\n", "Pulumi.bad.yaml"),
+        ("- just\n- a list\n", "Pulumi.bad.yaml"),
+    ],
+)
+def test_bad_values_give_one_line_naming_key_and_stack(tmp_path, yaml_text, key_in_message):
+    base = (REPO_ROOT / "Pulumi.dev.yaml").read_text()
+    text = yaml_text if not yaml_text.startswith("config:") else base + yaml_text.replace("config:\n", "", 1)
+    (tmp_path / "Pulumi.bad.yaml").write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, "bad")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert key_in_message in message
+    assert "stack 'bad'" in message
+
+
+def test_missing_stack_file_names_the_file_and_stack(tmp_path):
+    with pytest.raises(ConfigError, match=r"Pulumi\.qa\.yaml .*stack 'qa'.*pulumi stack init qa"):
+        load(tmp_path, "qa")
+
+
+def test_secure_values_are_refused_with_a_reason(tmp_path):
+    (tmp_path / "Pulumi.s.yaml").write_text("config:\n  arcblueprint:token:\n    secure: v1:abc\n")
+    with pytest.raises(ConfigError, match="arcblueprint:token .*Secrets Manager"):
+        load(tmp_path, "s")
