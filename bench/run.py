@@ -1,0 +1,77 @@
+"""Benchmarks: each figure is printed with a baseline measured in the same run, and their ratio.
+
+    .venv/bin/python bench/run.py            # everything but the test-suite timing
+    .venv/bin/python bench/run.py --suite    # also time the full test suite
+
+Not part of the tests: timings belong here, assertions on behaviour belong in tests/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+ROWS: list[tuple[str, str, str, str, str]] = []
+
+
+def row(name: str, value: float, baseline: float, unit: str, target: str) -> None:
+    ratio = value / baseline if baseline else float("inf")
+    ROWS.append((name, f"{value:,.3f} {unit}", f"{baseline:,.3f} {unit}", f"{ratio:.2f}x", target))
+
+
+def median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def bench_imports(repeats: int = 3) -> None:
+    code = "import time; t=time.perf_counter(); import pulumi, pulumi_aws; print(time.perf_counter()-t)"
+    bare = "import time; t=time.perf_counter(); import json; print(time.perf_counter()-t)"
+    run = lambda c: float(subprocess.run([sys.executable, "-c", c], capture_output=True, text=True, check=True).stdout)
+    value = statistics.median(run(code) for _ in range(repeats))
+    baseline = statistics.median(run(bare) for _ in range(repeats))
+    row("import pulumi + pulumi_aws (fresh interpreter)", value, baseline, "s", "info (baseline: import json)")
+
+
+def bench_preview(stack: str, repeats: int = 5) -> None:
+    from floor import floor_program
+
+    from arcblueprint.config import engine_config, read_stack_file
+    from arcblueprint.preview.harness import run_program, synthesize
+
+    graph = synthesize(stack)  # warm-up: imports, caches
+    values = engine_config(read_stack_file(ROOT, stack))
+    value = median_seconds(lambda: synthesize(stack), repeats)
+    program = floor_program(graph)
+    baseline = median_seconds(lambda: run_program(program, values, stack, config=graph.config), repeats)
+    row(f"preview {stack} ({len(graph.resources)} resources) vs floor", value, baseline, "s", "<= 1.5x")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", action="store_true", help="also time the full test suite")
+    args = parser.parse_args()
+    bench_imports()
+    for stack in ("dev", "prod"):
+        bench_preview(stack)
+    widths = [max(len(r[i]) for r in [("benchmark", "value", "baseline", "ratio", "target"), *ROWS]) for i in range(5)]
+    header = ("benchmark", "value", "baseline", "ratio", "target")
+    for line in [header, tuple("-" * w for w in widths), *ROWS]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
