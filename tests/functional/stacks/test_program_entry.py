@@ -30,12 +30,14 @@ from arcblueprint.preview.mocks import AwsMocks
 seen = {}
 
 class ObserveProgramImports:
-    # The program's first import of the config package happens inside the program run:
-    # record there what the program sees (sys.path, the stdlib platform module).
+    # runpy looks up the program's ``__main__`` with the program directory already on sys.path:
+    # record there what the program sees, and where a fresh lookup of ``platform`` resolves to.
     def find_spec(self, name, path=None, target=None):
-        if name == "arcblueprint.config" and not seen:
+        if name == "__main__" and not seen:
             import platform
-            seen.update(sys_path0=sys.path[0], system=platform.system(), platform_file=platform.__file__)
+            from importlib.machinery import PathFinder
+            spec = PathFinder.find_spec("platform")
+            seen.update(sys_path0=sys.path[0], system=platform.system(), platform_file=spec.origin)
         return None
 
 sys.meta_path.insert(0, ObserveProgramImports())
