@@ -1,0 +1,86 @@
+"""Fixtures for components under the mock runtime: a stand-in for the shared platform.
+
+Services and the function component depend only on the :class:`Platform` handle, so their tests can
+run without building the whole network; the real platform is covered by the stack tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from arcblueprint.platform.context import StackContext
+from arcblueprint.platform.handles import Platform, VpcAttachment
+
+
+class FakeLogGroups:
+    """Log groups with the stack's retention and a KMS key, as the real logging component makes them."""
+
+    def __init__(self, context: StackContext, kms_key_arn: pulumi.Input[str]) -> None:
+        self.context = context
+        self.kms_key_arn = kms_key_arn
+        self.created: list[str] = []
+
+    def log_group(self, resource_name: str, log_group_name: str, *, service: str,
+                  parent: pulumi.Resource) -> aws.cloudwatch.LogGroup:
+        self.created.append(log_group_name)
+        return aws.cloudwatch.LogGroup(
+            resource_name, name=log_group_name, retention_in_days=self.context.stack.logging.retention_days,
+            kms_key_id=self.kms_key_arn, tags=self.context.tags(service),
+            opts=self.context.stateful(pulumi.ResourceOptions(parent=parent)))
+
+
+class FakeEventRules:
+    """Rules on a bus with a DLQ and retry policy on each target, as the real event bus declares them."""
+
+    def __init__(self, context: StackContext, bus_name: str) -> None:
+        self.context = context
+        self.bus_name = bus_name
+
+    def add_rule(self, resource_name: str, *, service: str, event_pattern: Mapping[str, object],
+                 target_arn: pulumi.Input[str], parent: pulumi.Resource,
+                 target_role_arn: pulumi.Input[str] | None = None) -> aws.cloudwatch.EventRule:
+        import json
+
+        opts = pulumi.ResourceOptions(parent=parent)
+        rule = aws.cloudwatch.EventRule(resource_name, event_bus_name=self.bus_name,
+                                        event_pattern=json.dumps(event_pattern), opts=opts)
+        dlq = aws.sqs.Queue(f"{resource_name}-dlq", kms_master_key_id="alias/aws/sqs", opts=opts)
+        aws.cloudwatch.EventTarget(f"{resource_name}-target", rule=rule.name, event_bus_name=self.bus_name,
+                                   arn=target_arn, role_arn=target_role_arn,
+                                   dead_letter_config={"arn": dlq.arn},
+                                   retry_policy={"maximum_retry_attempts": 8, "maximum_event_age_in_seconds": 3600},
+                                   opts=opts)
+        return rule
+
+
+@pytest.fixture(scope="session")
+def fake_platform():
+    """``fake_platform(context, with_vpc=False, with_bus=False, secrets=())`` -> a :class:`Platform`.
+
+    Call it inside a ``run_component`` program: it declares a KMS key (and nothing else that a
+    component under test would not see).
+    """
+
+    def build(context: StackContext, *, with_vpc: bool = False, with_bus: bool = False,
+              secrets: tuple[str, ...] = ()) -> Platform:
+        key = aws.kms.Key("fake-platform-key", enable_key_rotation=True)
+        region, account = context.stack.region, context.stack.account_id
+        bus_name = context.name("bus")
+        return Platform(
+            context=context,
+            kms_key_arn=key.arn,
+            log_groups=FakeLogGroups(context, key.arn),
+            vpc=VpcAttachment(subnet_ids=["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
+                              security_group_id="sg-0aaaaaaaaaaaaaaa1") if with_vpc else None,
+            event_rules=FakeEventRules(context, bus_name) if with_bus else None,
+            event_bus_name=bus_name if with_bus else None,
+            event_bus_arn=f"arn:aws:events:{region}:{account}:event-bus/{bus_name}" if with_bus else None,
+            secret_arns={name: f"arn:aws:secretsmanager:{region}:{account}:secret:{context.name(name)}-AbCdEf"
+                         for name in secrets},
+        )
+
+    return build
