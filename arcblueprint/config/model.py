@@ -74,8 +74,9 @@ class ReleaseSpec:
     custom_interval_minutes: int = setting(5, minimum=1, maximum=2880)
     #: Weights (percent) the CI driver moves a weighted-alias canary through; ends at 100.
     weighted_steps: tuple[int, ...] = setting(default_factory=lambda: (10, 50, 100))
-    #: Version the ``live`` alias points at besides the new one (blue-green rollback target).
-    previous_version: str | None = setting(None, pattern=r"[1-9][0-9]*")
+    #: Version the ``live`` alias points at besides the new one (blue-green rollback target). A number,
+    #: because ``pulumi config set --path`` (and the CI driver) store digit strings as numbers.
+    previous_version: int | None = setting(None, minimum=1, maximum=10**9)
     #: Current weight of a weighted canary (set by the CI driver's ``promote``).
     canary_weight_percent: int = setting(0, minimum=0, maximum=100)
     extra_aliases: tuple[str, ...] = setting(default_factory=tuple)
