@@ -4,6 +4,8 @@ The Pulumi CLI runs this file with ``stacks/`` first on ``sys.path``; all code i
 the installed ``arcblueprint`` package, so nothing here can shadow the standard library.
 """
 
+import os
+
 import pulumi
 
 from arcblueprint.config import ConfigError, from_runtime, stack_config
@@ -22,3 +24,5 @@ platform_key = EncryptionKey("platform", EncryptionKeyArgs(context=context))
 pulumi.export("environment", config.environment)
 pulumi.export("region", config.region)
 pulumi.export("platformKeyArn", platform_key.arn)
+# The CI driver sets BLUEPRINT_COMMIT; prod's gate reads this output of dev ("unknown" for manual runs).
+pulumi.export("deployedCommit", os.environ.get("BLUEPRINT_COMMIT", "unknown"))

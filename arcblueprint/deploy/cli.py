@@ -1,0 +1,141 @@
+"""``blueprint deploy|plan|refresh|destroy|promote|rollback|outputs``: the driver CI runs.
+
+Each command prints progress, writes a JSON summary when ``--summary`` is given, and exits with
+an :class:`~arcblueprint.deploy.errors.ExitCode` (see ``docs/deploy.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from arcblueprint.deploy.errors import DeployError, ExitCode
+
+__all__ = ["build_driver", "current_commit", "register", "secret_config_from_env"]
+
+SECRET_CONFIG_ENV = "BLUEPRINT_SECRET_CONFIG"
+
+
+def current_commit(repo: Path, environ: dict[str, str] | None = None) -> str:
+    environ = dict(os.environ) if environ is None else environ
+    for key in ("GITHUB_SHA", "CI_COMMIT_SHA", "BUILD_SOURCEVERSION"):
+        if environ.get(key):
+            return environ[key]
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
+                              check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def secret_config_from_env(environ: dict[str, str]) -> dict[str, str]:
+    """Secret config values CI injects: a JSON object ``{"arcblueprint:key": "value"}`` in one variable."""
+    raw = environ.get(SECRET_CONFIG_ENV)
+    if not raw:
+        return {}
+    try:
+        values = json.loads(raw)
+    except ValueError:
+        raise DeployError(f"{SECRET_CONFIG_ENV} must be a JSON object of namespaced keys to strings",
+                          ExitCode.CONFIG) from None
+    if not isinstance(values, dict) or not all(isinstance(k, str) and ":" in k and isinstance(v, str)
+                                               for k, v in values.items()):
+        raise DeployError(f"{SECRET_CONFIG_ENV} must map namespaced keys ('arcblueprint:name') to strings",
+                          ExitCode.CONFIG)
+    return values
+
+
+def build_driver(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Any:
+    from arcblueprint.config import load
+    from arcblueprint.deploy.alarms import firing_alarms
+    from arcblueprint.deploy.automation import AutomationEngine, require_cli
+    from arcblueprint.deploy.backend import backend_settings
+    from arcblueprint.deploy.driver import Driver
+    from arcblueprint.preview.harness import REPO_ROOT
+
+    environ = dict(os.environ) if environ is None else environ
+    require_cli()  # first: without the CLI nothing else matters
+    commit = args.commit or current_commit(REPO_ROOT, environ)
+
+    def pack_config(stack: str) -> dict[str, Any]:
+        from arcblueprint.policy.config import pack_config_for
+
+        return pack_config_for(load(REPO_ROOT, stack))
+
+    engine = AutomationEngine(REPO_ROOT, backend_settings(environ, REPO_ROOT), commit=commit,
+                              policy_pack=REPO_ROOT / "policies", policy_pack_config=pack_config,
+                              secret_config=secret_config_from_env(environ))
+    return Driver(engine, load_config=lambda stack: load(REPO_ROOT, stack), offline_gate=_offline_gate,
+                  commit=commit, stream=sys.stdout,
+                  firing_alarms=lambda names, region: firing_alarms(names, region=region))
+
+
+def _offline_gate(stack: str) -> Any:
+    from arcblueprint.policy.offline import evaluate
+    from arcblueprint.preview.harness import synthesize
+
+    return evaluate(synthesize(stack))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from arcblueprint.deploy.driver import write_summary
+
+    try:
+        driver = build_driver(args)
+        summary = args.operation(driver, args)
+    except DeployError as error:
+        print(f"blueprint: {error}", file=sys.stderr)
+        return int(error.exit_code)
+    if args.summary:
+        write_summary(summary, Path(args.summary))
+    if summary.exit_code:
+        print(f"blueprint: {summary.message}", file=sys.stderr)
+    else:
+        print(f"{summary.operation} of '{summary.stack}' succeeded in {summary.duration_seconds:.1f}s")
+    return summary.exit_code
+
+
+def _outputs(args: argparse.Namespace) -> int:
+    try:
+        outputs = build_driver(args).engine.outputs(args.stack)
+    except DeployError as error:
+        print(f"blueprint: {error}", file=sys.stderr)
+        return int(error.exit_code)
+    print(json.dumps(outputs, indent=2, sort_keys=True, default=str))
+    return int(ExitCode.OK)
+
+
+def register(commands: Any) -> None:
+    """Add the deployment commands to the ``blueprint`` parser."""
+
+    def command(name: str, help_text: str, operation: Any) -> argparse.ArgumentParser:
+        parser = commands.add_parser(name, help=help_text)
+        parser.add_argument("--stack", required=True, help="stack name (Pulumi.<stack>.yaml)")
+        parser.add_argument("--summary", metavar="FILE", help="write the machine-readable JSON summary here")
+        parser.add_argument("--commit", help="commit being deployed (default: $GITHUB_SHA or git HEAD)")
+        parser.set_defaults(handler=_run, operation=operation)
+        return parser
+
+    deploy = command("deploy", "offline gate, engine preview with the policy pack, then pulumi up",
+                     lambda d, a: d.deploy(a.stack, force_reason=a.force))
+    deploy.add_argument("--force", metavar="REASON", help="deploy to prod a commit that dev does not run (recorded)")
+    command("plan", "offline gate and the engine preview with the policy pack (changes nothing)",
+            lambda d, a: d.plan(a.stack))
+    command("refresh", "pulumi refresh", lambda d, a: d.refresh(a.stack))
+    destroy = command("destroy", "pulumi destroy (protected resources stop it)",
+                      lambda d, a: d.destroy(a.stack, confirm=a.confirm))
+    destroy.add_argument("--confirm", metavar="STACK", help="the stack name again")
+    promote = command("promote", "move a weighted canary through releases.weightedSteps, rolling back on alarm",
+                      lambda d, a: d.promote(a.stack, max_steps=a.max_steps, bake_seconds=a.bake_seconds))
+    promote.add_argument("--max-steps", type=int, help="move at most this many steps in this run")
+    promote.add_argument("--bake-seconds", type=float, help="wait between steps (default: customIntervalMinutes)")
+    command("rollback", "send all traffic back to the previous version at once", lambda d, a: d.rollback(a.stack))
+    outputs = commands.add_parser("outputs", help="print the stack outputs as JSON")
+    outputs.add_argument("--stack", required=True)
+    outputs.add_argument("--commit", help=argparse.SUPPRESS)
+    outputs.set_defaults(handler=_outputs)

@@ -1,0 +1,275 @@
+"""The deployment orchestration CI runs: gates in order, one summary, one exit code.
+
+``deploy``: offline preview + policy gate -> environment gate (prod needs the same commit
+deployed to dev) -> engine preview with the policy pack -> replacement gate (prod) -> update.
+``promote`` / ``rollback`` move a weighted-alias canary, one config change + update per step.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
+
+from arcblueprint.deploy.engine import Engine, EventLog, Outcome, total_steps
+from arcblueprint.deploy.errors import DeployError, ExitCode
+from arcblueprint.deploy.progress import Progress
+from arcblueprint.deploy.promotion import PromotionResult, promote, rollback
+
+if TYPE_CHECKING:
+    from pulumi.automation.events import EngineEvent
+
+    from arcblueprint.config.model import StackConfig
+
+__all__ = ["Driver", "OfflineGate", "Summary", "UPSTREAM_ENVIRONMENT", "WEIGHT_KEY"]
+
+#: An environment deploys a commit only after it was deployed to this one.
+UPSTREAM_ENVIRONMENT = {"prod": "dev", "staging": "dev"}
+#: The stack output in which every successful update records the commit it deployed.
+COMMIT_OUTPUT = "deployedCommit"
+#: The stack output listing the rollback alarms of weighted-canary functions.
+ALARMS_OUTPUT = "rollbackAlarmNames"
+WEIGHT_KEY = "arcblueprint:releases.canaryWeightPercent"
+
+
+class OfflineReport(Protocol):
+    mandatory: list[Any]
+
+    def summary_lines(self) -> list[str]: ...
+    def as_json(self) -> dict[str, Any]: ...
+
+
+OfflineGate = Callable[[str], OfflineReport]
+
+
+@dataclass
+class Summary:
+    """What CI keeps as an artifact: one JSON document per driver run."""
+
+    stack: str
+    operation: str
+    commit: str
+    result: str = "running"
+    exit_code: int = 0
+    message: str = ""
+    duration_seconds: float = 0.0
+    forced_reason: str | None = None
+    offline_policy: dict[str, Any] | None = None
+    engine_policy: list[dict[str, Any]] = field(default_factory=list)
+    change_summary: dict[str, int] = field(default_factory=dict)
+    changes_by_type: dict[str, dict[str, int]] = field(default_factory=dict)
+    replacements: list[dict[str, Any]] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    promotion: dict[str, Any] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack, "operation": self.operation, "commit": self.commit, "result": self.result,
+            "exitCode": self.exit_code, "message": self.message, "durationSeconds": round(self.duration_seconds, 3),
+            "forcedReason": self.forced_reason, "offlinePolicy": self.offline_policy,
+            "enginePolicy": self.engine_policy, "changeSummary": self.change_summary,
+            "changesByType": self.changes_by_type, "replacements": self.replacements, "outputs": self.outputs,
+            "promotion": self.promotion,
+        }
+
+
+class Driver:
+    """Runs one operation against one stack and always produces a :class:`Summary`."""
+
+    def __init__(self, engine: Engine, *, load_config: Callable[[str], StackConfig], offline_gate: OfflineGate,
+                 commit: str, stream: TextIO, firing_alarms: Callable[[list[str], str], list[str]],
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 interactive: bool | None = None) -> None:
+        self.engine = engine
+        self.load_config = load_config
+        self.offline_gate = offline_gate
+        self.commit = commit
+        self.stream = stream
+        self.firing_alarms = firing_alarms
+        self.sleep = sleep
+        self.clock = clock
+        self.interactive = interactive
+
+    # -- operations ---------------------------------------------------------------------------
+    def deploy(self, stack: str, *, force_reason: str | None = None) -> Summary:
+        return self._timed(Summary(stack, "deploy", self.commit, forced_reason=force_reason),
+                           lambda summary: self._deploy(stack, summary, force_reason))
+
+    def plan(self, stack: str) -> Summary:
+        """Offline gate + engine preview with the policy pack; changes nothing."""
+        return self._timed(Summary(stack, "plan", self.commit), lambda summary: self._plan(stack, summary))
+
+    def refresh(self, stack: str) -> Summary:
+        return self._timed(Summary(stack, "refresh", self.commit),
+                           lambda summary: self._update(stack, summary, self.engine.refresh, total=0))
+
+    def destroy(self, stack: str, *, confirm: str | None) -> Summary:
+        def run(summary: Summary) -> None:
+            if confirm != stack:
+                raise DeployError(f"destroy needs --confirm {stack} (the stack name typed again)", ExitCode.CONFIG)
+            self._update(stack, summary, self.engine.destroy, total=0)
+
+        return self._timed(Summary(stack, "destroy", self.commit), run)
+
+    def promote(self, stack: str, *, max_steps: int | None = None, bake_seconds: float | None = None) -> Summary:
+        return self._timed(Summary(stack, "promote", self.commit),
+                           lambda summary: self._promote(stack, summary, max_steps, bake_seconds))
+
+    def rollback(self, stack: str) -> Summary:
+        def run(summary: Summary) -> None:
+            self._weighted_release(stack)
+            result = rollback(lambda weight: self._apply_weight(stack, weight, summary))
+            summary.promotion = _promotion_json(result)
+
+        return self._timed(Summary(stack, "rollback", self.commit), run)
+
+    # -- steps --------------------------------------------------------------------------------
+    def _deploy(self, stack: str, summary: Summary, force_reason: str | None) -> None:
+        config = self._plan(stack, summary, gate=lambda c: self._commit_gate(stack, c, force_reason))
+        if config.is_production and summary.replacements:
+            listed = ", ".join(f"{r['urn']}{' (protected)' if r['protected'] else ''}" for r in summary.replacements)
+            raise DeployError(f"prod preview replaces {len(summary.replacements)} resource(s): {listed}; "
+                              "fix the program or replace them deliberately outside the pipeline", ExitCode.GATE)
+        self._update(stack, summary, self.engine.up, total=total_steps(summary.change_summary))
+
+    def _plan(self, stack: str, summary: Summary,
+              gate: Callable[[StackConfig], None] | None = None) -> StackConfig:
+        config = self.load_config(stack)
+        report = self.offline_gate(stack)
+        summary.offline_policy = report.as_json()
+        self._say(f"offline preview of '{stack}': {len(report.mandatory)} mandatory policy violation(s)")
+        if report.mandatory:
+            for line in report.summary_lines():
+                self._say(f"  {line}")
+            raise DeployError(f"{len(report.mandatory)} mandatory policy violation(s) in the offline preview",
+                              ExitCode.POLICY)
+        if gate is not None:
+            gate(config)
+        log = EventLog()
+        outcome = self.engine.preview(stack, on_event=log)
+        self._record(summary, log, outcome)
+        summary.replacements = [{"urn": c.urn, "type": c.type, "op": c.op, "protected": c.protected}
+                                for c in log.replacements]
+        if log.mandatory_violations:
+            raise DeployError(f"{len(log.mandatory_violations)} mandatory policy violation(s) in the engine preview",
+                              ExitCode.POLICY)
+        if not outcome.succeeded:
+            raise DeployError(f"preview of '{stack}' failed: {outcome.message or '; '.join(log.diagnostics[-1:])}",
+                              ExitCode.PREVIEW)
+        self._say(f"preview of '{stack}': {_changes_text(outcome.change_summary)}")
+        return config
+
+    def _commit_gate(self, stack: str, config: StackConfig, force_reason: str | None) -> None:
+        upstream = UPSTREAM_ENVIRONMENT.get(config.environment)
+        if upstream is None:
+            return
+        deployed = self.engine.outputs(upstream).get(COMMIT_OUTPUT)
+        if deployed == self.commit:
+            self._say(f"gate: commit {self.commit[:12]} was deployed to '{upstream}'")
+            return
+        if force_reason:
+            self._say(f"gate FORCED for '{stack}': commit {self.commit[:12]} is not what '{upstream}' runs "
+                      f"({str(deployed)[:12]}); reason: {force_reason}")
+            return
+        raise DeployError(f"'{stack}' deploys only commits already deployed to '{upstream}' "
+                          f"('{upstream}' runs {deployed or 'nothing recorded'}, this is {self.commit}); "
+                          "deploy it there first or pass --force with a reason", ExitCode.GATE)
+
+    def _update(self, stack: str, summary: Summary, operation: Callable[..., Outcome], *, total: int) -> None:
+        log = EventLog()
+        progress = Progress(self.stream, total=total, interactive=self.interactive, clock=self.clock)
+
+        def on_event(event: EngineEvent) -> None:
+            log(event)
+            progress(event)
+
+        outcome = operation(stack, on_event=on_event)
+        self._record(summary, log, outcome)
+        summary.outputs = outcome.outputs
+        if log.mandatory_violations:
+            raise DeployError(f"{len(log.mandatory_violations)} mandatory policy violation(s) during the update",
+                              ExitCode.POLICY)
+        if not outcome.succeeded or log.failures:
+            failed = "; ".join(log.failures[:5]) or outcome.message
+            raise DeployError(f"update of '{stack}' failed: {failed}", ExitCode.UPDATE)
+
+    def _promote(self, stack: str, summary: Summary, max_steps: int | None, bake_seconds: float | None) -> None:
+        release = self._weighted_release(stack)
+        outputs = self.engine.outputs(stack)
+        alarm_names = list(outputs.get(ALARMS_OUTPUT) or [])
+        if not alarm_names:
+            raise DeployError(f"stack '{stack}' exports no {ALARMS_OUTPUT}: a canary without rollback alarms "
+                              "cannot be promoted safely", ExitCode.GATE)
+        config = self.load_config(stack)
+        bake = release.custom_interval_minutes * 60.0 if bake_seconds is None else bake_seconds
+
+        def firing() -> list[str]:
+            names = self.firing_alarms(alarm_names, config.region)
+            if names:
+                self._say(f"ALARM: {', '.join(names)}: rolling back")
+            return names
+
+        def wait(weight: int) -> None:
+            if weight < 100:
+                self._say(f"baking at {weight}% for {bake:.0f}s")
+                self.sleep(bake)
+
+        result = promote(release.weighted_steps, release.canary_weight_percent, max_steps=max_steps,
+                         apply=lambda weight: self._apply_weight(stack, weight, summary),
+                         firing_alarms=firing, bake=wait)
+        summary.promotion = _promotion_json(result)
+        if result.status == "rolled-back":
+            raise DeployError(f"canary of '{stack}' rolled back: {', '.join(result.alarms)} in ALARM", ExitCode.UPDATE)
+
+    def _weighted_release(self, stack: str) -> Any:
+        release = self.load_config(stack).releases
+        if release.strategy != "weighted-canary":
+            raise DeployError(f"promote/rollback move weighted-alias canaries; stack '{stack}' uses "
+                              f"releases.strategy={release.strategy} (CodeDeploy shifts canary/linear traffic itself)",
+                              ExitCode.CONFIG)
+        return release
+
+    def _apply_weight(self, stack: str, weight: int, summary: Summary) -> None:
+        self._say(f"setting {WEIGHT_KEY}={weight} and updating '{stack}'")
+        self.engine.set_config(stack, WEIGHT_KEY, str(weight))
+        self._update(stack, summary, self.engine.up, total=0)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _timed(self, summary: Summary, body: Callable[[Summary], None]) -> Summary:
+        started = self.clock()
+        try:
+            body(summary)
+            summary.result, summary.exit_code = "succeeded", int(ExitCode.OK)
+        except DeployError as error:
+            summary.result, summary.exit_code, summary.message = "failed", int(error.exit_code), str(error)
+        finally:
+            summary.duration_seconds = self.clock() - started
+        return summary
+
+    def _record(self, summary: Summary, log: EventLog, outcome: Outcome) -> None:
+        summary.change_summary = outcome.change_summary
+        summary.changes_by_type = log.changes_by_type()
+        summary.engine_policy += [{"policy": v.policy, "enforcementLevel": v.enforcement_level, "urn": v.urn,
+                                   "message": v.message} for v in log.policy_violations]
+
+    def _say(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def _changes_text(change_summary: dict[str, int]) -> str:
+    parts = [f"{count} to {op}" for op, count in sorted(change_summary.items()) if op != "same" and count]
+    return ", ".join(parts) or "no changes"
+
+
+def _promotion_json(result: PromotionResult) -> dict[str, Any]:
+    return {"status": result.status, "applied": result.applied, "alarms": result.alarms,
+            "finalWeight": result.final_weight}
+
+
+def write_summary(summary: Summary, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary.as_json(), indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
