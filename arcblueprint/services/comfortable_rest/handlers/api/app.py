@@ -1,0 +1,288 @@
+"""CRUD over one DynamoDB resource, per owner, behind API Gateway (REST) with a Cognito authorizer.
+
+Writes are conditional: create fails with 409 if the id exists, update carries the version the
+client read (optimistic locking) and fails with 409 if someone wrote since, delete fails with 404
+when there is nothing of the caller's to delete. Lists are paginated with an opaque ``nextToken``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.exceptions import (
+    BadRequestError,
+    NotFoundError,
+    ServiceError,
+    ServiceUnavailableError,
+    UnauthorizedError,
+)
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+TABLE_NAME = os.environ.get("TABLE_NAME", "")
+OWNER_INDEX = os.environ.get("OWNER_INDEX", "byOwner")
+RESOURCE = os.environ.get("RESOURCE_NAME", "items")
+DEFAULT_PAGE_SIZE = int(os.environ.get("DEFAULT_PAGE_SIZE", "20"))
+MAX_PAGE_SIZE = int(os.environ.get("MAX_PAGE_SIZE", "100"))
+_ORIGIN = os.environ.get("CORS_ALLOW_ORIGIN")
+
+app = APIGatewayRestResolver(cors=CORSConfig(allow_origin=_ORIGIN, max_age=300) if _ORIGIN else None)
+table = boto3.resource("dynamodb").Table(TABLE_NAME) if TABLE_NAME else None
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+#: Body of POST /{resource}; the same schema is a request model in API Gateway.
+CREATE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "quantity"],
+    "properties": {
+        "id": {"type": "string", "pattern": ID_PATTERN},
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "quantity": {"type": "integer", "minimum": 0, "maximum": 1000000},
+        "description": {"type": "string", "maxLength": 500},
+    },
+}
+
+#: Body of PUT /{resource}/{id}: the full item plus the version the client last read.
+UPDATE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "quantity", "version"],
+    "properties": {
+        "name": CREATE_SCHEMA["properties"]["name"],
+        "quantity": CREATE_SCHEMA["properties"]["quantity"],
+        "description": CREATE_SCHEMA["properties"]["description"],
+        "version": {"type": "integer", "minimum": 1},
+    },
+}
+
+
+class ConflictError(ServiceError):
+    """409: the write's condition did not hold (the item exists, or changed since it was read)."""
+
+    def __init__(self, msg: str) -> None:
+        super().__init__(409, msg)
+
+
+# ---------------------------------------------------------------- business logic (plain functions)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    """The item as the API shows it: no owner, numbers as ints."""
+    return {k: int(v) if isinstance(v, Decimal) else v for k, v in item.items() if k != "owner"}
+
+
+def _downstream(error: ClientError, operation: str) -> ServiceError:
+    code = error.response.get("Error", {}).get("Code", "Unknown")
+    logger.exception("DynamoDB call failed", extra={"operation": operation, "error_code": code})
+    metrics.add_metric(name="DownstreamErrors", unit=MetricUnit.Count, value=1)
+    return ServiceUnavailableError("The item store is unavailable; retry later")
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def validated(body: Any, schema: dict[str, Any]) -> dict[str, Any]:
+    try:
+        validate(event=body, schema=schema)
+    except SchemaValidationError as error:
+        raise BadRequestError(f"Invalid request body: {error.validation_message}") from None
+    return body
+
+
+def encode_token(last_key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(last_key, sort_keys=True, default=str).encode()).decode()
+
+
+def decode_token(token: str, owner: str) -> dict[str, Any]:
+    """The ``ExclusiveStartKey`` in a token; only the caller's own tokens are accepted."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise BadRequestError("nextToken is not a token this API issued") from None
+    if not isinstance(key, dict) or key.get("owner") != owner or set(key) != {"owner", "createdAt", "id"}:
+        raise BadRequestError("nextToken is not a token this API issued")
+    return key
+
+
+def page_size(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_PAGE_SIZE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+        raise BadRequestError(f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}")
+    return int(raw)
+
+
+def list_items(store: Any, owner: str, limit: int, token: str | None) -> dict[str, Any]:
+    query: dict[str, Any] = {"IndexName": OWNER_INDEX, "KeyConditionExpression": Key("owner").eq(owner),
+                             "Limit": limit, "ScanIndexForward": False}
+    if token:
+        query["ExclusiveStartKey"] = decode_token(token, owner)
+    try:
+        page = store.query(**query)
+    except ClientError as error:
+        raise _downstream(error, "list") from None
+    body: dict[str, Any] = {"items": [_public(i) for i in page.get("Items", [])]}
+    if "LastEvaluatedKey" in page:
+        body["nextToken"] = encode_token(page["LastEvaluatedKey"])
+    return body
+
+
+def create_item(store: Any, owner: str, payload: dict[str, Any]) -> dict[str, Any]:
+    now = _now()
+    item = {**payload, "id": payload.get("id") or uuid.uuid4().hex, "owner": owner, "version": 1,
+            "createdAt": now, "updatedAt": now}
+    try:
+        store.put_item(Item=item, ConditionExpression=Attr("id").not_exists())
+    except ClientError as error:
+        if _is_condition_failure(error):
+            metrics.add_metric(name="WriteConflicts", unit=MetricUnit.Count, value=1)
+            raise ConflictError(f"{RESOURCE} {item['id']} already exists") from None
+        raise _downstream(error, "create") from None
+    metrics.add_metric(name="ItemsCreated", unit=MetricUnit.Count, value=1)
+    logger.info("Item created", extra={"item_id": item["id"]})
+    return _public(item)
+
+
+def get_item(store: Any, owner: str, item_id: str) -> dict[str, Any]:
+    try:
+        item = store.get_item(Key={"id": item_id}).get("Item")
+    except ClientError as error:
+        raise _downstream(error, "get") from None
+    if item is None or item.get("owner") != owner:  # someone else's item is "not found", not "forbidden"
+        raise NotFoundError(f"{RESOURCE} {item_id} not found")
+    return _public(item)
+
+
+def update_item(store: Any, owner: str, item_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    expected = payload["version"]
+    names = {"#name": "name", "#quantity": "quantity", "#version": "version", "#updatedAt": "updatedAt",
+             "#owner": "owner", "#description": "description"}
+    values = {":name": payload["name"], ":quantity": payload["quantity"], ":expected": expected,
+              ":next": expected + 1, ":now": _now(), ":owner": owner}
+    update = "SET #name = :name, #quantity = :quantity, #version = :next, #updatedAt = :now"
+    if "description" in payload:
+        update += ", #description = :description"
+        values[":description"] = payload["description"]
+    else:
+        update += " REMOVE #description"
+    try:
+        result = store.update_item(
+            Key={"id": item_id}, UpdateExpression=update, ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
+            ConditionExpression="attribute_exists(id) AND #owner = :owner AND #version = :expected")
+    except ClientError as error:
+        if not _is_condition_failure(error):
+            raise _downstream(error, "update") from None
+        current = get_item(store, owner, item_id)  # raises 404 when missing or not the caller's
+        metrics.add_metric(name="WriteConflicts", unit=MetricUnit.Count, value=1)
+        raise ConflictError(f"{RESOURCE} {item_id} is at version {current['version']}, not {expected}") from None
+    metrics.add_metric(name="ItemsUpdated", unit=MetricUnit.Count, value=1)
+    return _public(result["Attributes"])
+
+
+def delete_item(store: Any, owner: str, item_id: str) -> None:
+    try:
+        store.delete_item(Key={"id": item_id}, ConditionExpression=Attr("owner").eq(owner))
+    except ClientError as error:
+        if _is_condition_failure(error):
+            raise NotFoundError(f"{RESOURCE} {item_id} not found") from None
+        raise _downstream(error, "delete") from None
+    metrics.add_metric(name="ItemsDeleted", unit=MetricUnit.Count, value=1)
+
+
+# ---------------------------------------------------------------- routes (thin)
+
+
+def _owner() -> str:
+    """The caller's Cognito ``sub`` (or IAM caller) as put in the event by API Gateway's authorizer."""
+    context = app.current_event.request_context
+    claims = (context.authorizer.claims or {}) if context.authorizer else {}
+    owner = claims.get("sub") or (context.identity.caller if context.identity else None)
+    if not owner:  # API Gateway authorizes these routes; this only guards a misconfigured stage
+        raise UnauthorizedError("Unauthorized")
+    return owner
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    try:
+        body = app.current_event.json_body
+    except (json.JSONDecodeError, TypeError):
+        raise BadRequestError("Request body must be JSON") from None
+    return validated(body, schema)
+
+
+def _item_id(item_id: str) -> str:
+    if not re.fullmatch(ID_PATTERN.strip("^$"), item_id):
+        raise BadRequestError("id must be 1-64 letters, digits, _ or -")
+    return item_id
+
+
+@app.get("/health")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.get(f"/{RESOURCE}")
+@tracer.capture_method
+def list_route() -> dict[str, Any]:
+    params = app.current_event.query_string_parameters or {}
+    return list_items(table, _owner(), page_size(params.get("limit")), params.get("nextToken"))
+
+
+@app.post(f"/{RESOURCE}")
+@tracer.capture_method
+def create_route() -> Response:
+    item = create_item(table, _owner(), _body(CREATE_SCHEMA))
+    return Response(status_code=201, content_type="application/json", body=item,
+                    headers={"Location": f"/{RESOURCE}/{item['id']}"})
+
+
+@app.get(f"/{RESOURCE}/<item_id>")
+@tracer.capture_method
+def get_route(item_id: str) -> dict[str, Any]:
+    return get_item(table, _owner(), _item_id(item_id))
+
+
+@app.put(f"/{RESOURCE}/<item_id>")
+@tracer.capture_method
+def update_route(item_id: str) -> dict[str, Any]:
+    return update_item(table, _owner(), _item_id(item_id), _body(UPDATE_SCHEMA))
+
+
+@app.delete(f"/{RESOURCE}/<item_id>")
+@tracer.capture_method
+def delete_route(item_id: str) -> Response:
+    delete_item(table, _owner(), _item_id(item_id))
+    return Response(status_code=204, content_type="application/json", body=None)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)
