@@ -1,0 +1,286 @@
+"""Call me maybe handlers against moto: signature checks, masking, buffering, idempotent partial batches."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import hmac
+import importlib.util
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from moto import mock_aws
+
+HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "call_me_maybe" / "handlers"
+SECRET = "s3cr3t-shared-with-the-sender"
+REGION = "eu-west-1"
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "arcbp-dev-hooks-consumer"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:111111111111:function:arcbp-dev-hooks-consumer:live"
+    aws_request_id: str = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def load_handler(folder: str, unique: str):
+    """Import ``handlers/<folder>/app.py`` as Lambda would (its folder is the zip root)."""
+    path = HANDLERS / folder
+    sys.path.insert(0, str(path))
+    try:
+        for local in ("app", "masking"):
+            sys.modules.pop(local, None)
+        spec = importlib.util.spec_from_file_location(unique, path / "app.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(path))
+
+
+def sign(body: str, timestamp: int, secret: str = SECRET) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
+
+
+def api_event(load_event, body: str, headers: dict[str, str]) -> dict:
+    event = copy.deepcopy(load_event("apiGatewayProxyEvent.json"))
+    event.update(path="/webhook", resource="/webhook", httpMethod="POST", body=body, isBase64Encoded=False,
+                 headers=headers, multiValueHeaders={k: [v] for k, v in headers.items()})
+    event["requestContext"].update(httpMethod="POST", path="/webhook", resourcePath="/webhook")
+    return event
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    with mock_aws():
+        monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+        sm = boto3.client("secretsmanager", region_name=REGION)
+        secret_arn = sm.create_secret(Name="arcbp-dev-webhook-signing", SecretString=SECRET)["ARN"]
+        sqs = boto3.client("sqs", region_name=REGION)
+        dlq_url = sqs.create_queue(QueueName="hooks-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_url = sqs.create_queue(QueueName="hooks", Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})})["QueueUrl"]
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        for table, key in (("hooks-idempotency", "id"), ("hooks-status", "webhookId")):
+            ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                             KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                             AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}])
+        monkeypatch.setenv("SIGNING_SECRET_ID", secret_arn)
+        monkeypatch.setenv("QUEUE_URL", queue_url)
+        monkeypatch.setenv("SENSITIVE_FIELDS", "card.number,customer.email")
+        monkeypatch.setenv("IDEMPOTENCY_TABLE", "hooks-idempotency")
+        monkeypatch.setenv("STATUS_TABLE", "hooks-status")
+        monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "hooks")
+        yield {"sqs": sqs, "ddb": ddb, "queue_url": queue_url, "dlq_url": dlq_url}
+
+
+def drain(sqs, url: str) -> list[dict]:
+    messages = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        messages += batch
+        for m in batch:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return messages
+
+
+def count(sqs, url: str) -> int:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
+                                                                        "ApproximateNumberOfMessagesNotVisible"])
+    return sum(int(v) for v in attributes["Attributes"].values())
+
+
+# --- receiver ------------------------------------------------------------------------------------
+
+def test_signed_webhook_is_masked_buffered_and_tracked(aws, load_event):
+    receiver = load_handler("receiver", "cmm_receiver_ok")
+    body = json.dumps({"type": "payment", "card": {"number": "4111111111111111", "brand": "visa"},
+                       "customer": {"email": "a@example.com", "id": "c-1"}})
+    now = int(time.time())
+    response = receiver.lambda_handler(api_event(load_event, body, {
+        "X-Signature": "sha256=" + sign(body, now), "X-Timestamp": str(now), "x-webhook-id": "evt_42"}), FakeContext())
+    assert response["statusCode"] == 202
+    assert json.loads(response["body"]) == {"webhookId": "evt_42"}
+    [message] = drain(aws["sqs"], aws["queue_url"])
+    envelope = json.loads(message["Body"])
+    assert envelope["webhookId"] == "evt_42"
+    assert envelope["payload"]["card"] == {"number": "*****", "brand": "visa"}
+    assert envelope["payload"]["customer"] == {"email": "*****", "id": "c-1"}
+    assert "4111111111111111" not in message["Body"] and "a@example.com" not in message["Body"]
+    row = aws["ddb"].get_item(TableName="hooks-status", Key={"webhookId": {"S": "evt_42"}})["Item"]
+    assert row["status"]["S"] == "RECEIVED"
+
+
+@pytest.mark.parametrize("case", ["wrong-secret", "tampered-body", "expired", "future", "missing", "not-a-number"])
+def test_invalid_signature_is_401_and_nothing_is_enqueued(aws, load_event, case):
+    receiver = load_handler("receiver", f"cmm_receiver_{case.replace('-', '_')}")
+    body = json.dumps({"type": "payment", "amount": 10})
+    now = int(time.time())
+    headers = {"X-Signature": sign(body, now), "X-Timestamp": str(now)}
+    if case == "wrong-secret":
+        headers["X-Signature"] = sign(body, now, secret="guessed")
+    elif case == "tampered-body":
+        body = body.replace("10", "10000")
+    elif case == "expired":
+        headers = {"X-Signature": sign(body, now - 301), "X-Timestamp": str(now - 301)}
+    elif case == "future":
+        headers = {"X-Signature": sign(body, now + 301), "X-Timestamp": str(now + 301)}
+    elif case == "missing":
+        headers = {"X-Timestamp": str(now)}
+    else:
+        headers["X-Timestamp"] = "yesterday"
+    response = receiver.lambda_handler(api_event(load_event, body, headers), FakeContext())
+    assert response["statusCode"] == 401
+    assert count(aws["sqs"], aws["queue_url"]) == 0
+    assert aws["ddb"].scan(TableName="hooks-status")["Count"] == 0
+
+
+def test_kinesis_buffer_orders_by_the_configured_field(aws, load_event, monkeypatch):
+    kinesis = boto3.client("kinesis", region_name=REGION)
+    kinesis.create_stream(StreamName="hooks-stream", ShardCount=1)
+    monkeypatch.setenv("BUFFER", "kinesis")
+    monkeypatch.setenv("STREAM_NAME", "hooks-stream")
+    monkeypatch.setenv("PARTITION_KEY_FIELD", "order.id")
+    monkeypatch.delenv("STATUS_TABLE")
+    receiver = load_handler("receiver", "cmm_receiver_kinesis")
+    body = json.dumps({"order": {"id": "o-7"}, "card": {"number": "4111"}})
+    now = int(time.time())
+    response = receiver.lambda_handler(api_event(load_event, body, {"X-Signature": sign(body, now),
+                                                                   "X-Timestamp": str(now)}), FakeContext())
+    assert response["statusCode"] == 202
+    shard = kinesis.describe_stream(StreamName="hooks-stream")["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName="hooks-stream", ShardId=shard,
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    [record] = kinesis.get_records(ShardIterator=iterator)["Records"]
+    assert record["PartitionKey"] == "o-7"
+    envelope = json.loads(record["Data"])
+    assert envelope["payload"]["card"]["number"] == "*****"
+    assert envelope["webhookId"] == hashlib.sha256(body.encode()).hexdigest()
+    assert count(aws["sqs"], aws["queue_url"]) == 0
+
+
+# --- consumer ------------------------------------------------------------------------------------
+
+def sqs_event(load_event, messages: list[dict]) -> dict:
+    template = load_event("sqsEvent.json")["Records"][0]
+    records = []
+    for m in messages:
+        record = copy.deepcopy(template)
+        record.update(messageId=m["MessageId"], receiptHandle=m["ReceiptHandle"], body=m["Body"],
+                      eventSourceARN="arn:aws:sqs:eu-west-1:111111111111:hooks", messageAttributes={})
+        records.append(record)
+    return {"Records": records}
+
+
+def webhook(i: int) -> str:
+    return json.dumps({"webhookId": f"wh-{i}", "receivedAt": 1, "payload": {"n": i}})
+
+
+def run_poller(consumer, aws, load_event, *, batch_size: int = 10, lose_deletes: int = 0) -> int:
+    """What the Lambda SQS poller does: receive, invoke, delete what succeeded; failures become visible again
+    and SQS moves them to the DLQ after maxReceiveCount receives. ``lose_deletes`` skips the first deletes
+    (a timeout after success), so those messages are redelivered. Returns the number of invocations."""
+    sqs, url, invocations = aws["sqs"], aws["queue_url"], 0
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=batch_size,
+                                          VisibilityTimeout=0).get("Messages", []):
+        invocations += 1
+        try:
+            response = consumer.lambda_handler(sqs_event(load_event, messages), FakeContext())
+            failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+        except BatchProcessingError:  # every record failed: the invocation errors, nothing is deleted
+            failed = {m["MessageId"] for m in messages}
+        for m in messages:
+            if m["MessageId"] in failed:
+                continue
+            if lose_deletes > 0:
+                lose_deletes -= 1
+                continue
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return invocations
+
+
+@pytest.fixture
+def consumer(aws, monkeypatch):
+    module = load_handler("consumer", f"cmm_consumer_{time.monotonic_ns()}")
+    delivered: Counter[str] = Counter()
+    monkeypatch.setattr(module, "deliver", lambda message: delivered.update([message["webhookId"]]))
+    module.delivered = delivered
+    return module
+
+
+def test_poison_records_are_the_only_failures_and_the_rest_are_processed_once(aws, consumer, load_event):
+    poison = ["not json", json.dumps({"no": "webhook id"}), json.dumps(["a", "list"])]
+    bodies = [webhook(i) for i in range(7)] + poison
+    for body in bodies:
+        aws["sqs"].send_message(QueueUrl=aws["queue_url"], MessageBody=body)
+    messages = aws["sqs"].receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 10
+    response = consumer.lambda_handler(sqs_event(load_event, messages), FakeContext())
+    failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+    assert failed == {m["MessageId"] for m in messages if m["Body"] in poison}
+    assert consumer.delivered == Counter({f"wh-{i}": 1 for i in range(7)})
+    assert aws["ddb"].get_item(TableName="hooks-status", Key={"webhookId": {"S": "wh-3"}})["Item"]["status"]["S"] == "PROCESSED"
+    # The same batch again (a redelivery after a lost delete): nothing is delivered twice.
+    response = consumer.lambda_handler(sqs_event(load_event, messages), FakeContext())
+    assert {item["itemIdentifier"] for item in response["batchItemFailures"]} == failed
+    assert consumer.delivered == Counter({f"wh-{i}": 1 for i in range(7)})
+
+
+def test_kinesis_records_are_consumed_with_partial_failures(aws, load_event, monkeypatch):
+    monkeypatch.setenv("BUFFER", "kinesis")
+    module = load_handler("consumer", "cmm_consumer_kinesis")
+    delivered: Counter[str] = Counter()
+    monkeypatch.setattr(module, "deliver", lambda message: delivered.update([message["webhookId"]]))
+    template = load_event("kinesisStreamEvent.json")["Records"][0]
+    records = []
+    for i, body in enumerate([webhook(1), "poison", webhook(2), webhook(1)]):
+        record = copy.deepcopy(template)
+        record["kinesis"]["data"] = base64.b64encode(body.encode()).decode()
+        record["kinesis"]["sequenceNumber"] = f"4959{i:040d}"
+        records.append(record)
+    response = module.lambda_handler({"Records": records}, FakeContext())
+    assert response["batchItemFailures"] == [{"itemIdentifier": records[1]["kinesis"]["sequenceNumber"]}]
+    assert delivered == Counter({"wh-1": 1, "wh-2": 1})
+
+
+def test_loss_n_messages_k_poison_redeliveries_and_duplicates(aws, consumer, load_event, monkeypatch):
+    """Issue 9: every webhook is processed exactly once, or is in the DLQ; nothing is lost."""
+    n, poison_ids = 60, {5, 17, 33, 48}
+    flaky = {8, 21}  # the downstream fails the first time for these: retried, then processed once
+    attempts: Counter[str] = Counter()
+
+    def deliver(message):
+        attempts.update([message["webhookId"]])
+        if int(message["webhookId"].split("-")[1]) in flaky and attempts[message["webhookId"]] == 1:
+            raise ConnectionError("downstream busy")
+        consumer.delivered.update([message["webhookId"]])
+
+    monkeypatch.setattr(consumer, "deliver", deliver)
+    sent = []
+    for i in range(n):
+        body = "{broken" if i in poison_ids else webhook(i)
+        sent.append(body)
+        aws["sqs"].send_message(QueueUrl=aws["queue_url"], MessageBody=body)
+    for i in (2, 40, 59):  # the sender delivers these webhooks twice
+        aws["sqs"].send_message(QueueUrl=aws["queue_url"], MessageBody=webhook(i))
+    invocations = run_poller(consumer, aws, load_event, lose_deletes=5)
+    dead = drain(aws["sqs"], aws["dlq_url"])
+    good = {f"wh-{i}" for i in range(n) if i not in poison_ids}
+    print(f"\nloss test (call-me-maybe): sent={n + 3} (3 duplicates) poison={len(poison_ids)} "
+          f"invocations={invocations} processed={sum(consumer.delivered.values())} "
+          f"unique={len(consumer.delivered)} dlq={len(dead)} queue_left={count(aws['sqs'], aws['queue_url'])}")
+    assert consumer.delivered == Counter(dict.fromkeys(good, 1))
+    assert sorted(m["Body"] for m in dead) == ["{broken"] * len(poison_ids)
+    assert count(aws["sqs"], aws["queue_url"]) == 0
