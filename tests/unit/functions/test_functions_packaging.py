@@ -1,0 +1,86 @@
+"""Packaging: only the handler folder's own files, the same bytes every time; the public Powertools layer."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+
+import pytest
+
+from arcblueprint.config.schema import ConfigError
+from arcblueprint.platform.functions.layers import powertools_layer_arn
+from arcblueprint.platform.functions.packaging import (
+    PackagingError,
+    package_files,
+    package_sha256,
+    package_size,
+    package_zip,
+)
+
+
+@pytest.fixture
+def handler_dir(tmp_path):
+    folder = tmp_path / "handlers" / "orders"
+    (folder / "__pycache__").mkdir(parents=True)
+    (folder / "lib").mkdir()
+    (folder / "app.py").write_text("def lambda_handler(event, context):\n    return {'ok': True}\n")
+    (folder / "lib" / "rules.py").write_text("LIMIT = 3\n")
+    (folder / "__pycache__" / "app.cpython-313.pyc").write_bytes(b"\x00compiled")
+    (folder / ".env").write_text("SECRET=nope\n")
+    (folder / "schema.json").write_text("{}")
+    (tmp_path / "handlers" / "sibling.py").write_text("# another service's code\n")
+    return folder
+
+
+def test_only_the_folders_own_files_are_packaged(handler_dir) -> None:
+    names = [name for name, _ in package_files(handler_dir, "app.lambda_handler")]
+    assert names == ["app.py", "lib/rules.py", "schema.json"]
+    with zipfile.ZipFile(io.BytesIO(package_zip(handler_dir))) as archive:
+        assert archive.namelist() == names
+        assert archive.read("lib/rules.py") == b"LIMIT = 3\n"
+
+
+def test_the_zip_depends_on_content_only(handler_dir) -> None:
+    first = package_zip(handler_dir)
+    os.utime(handler_dir / "app.py", (1, 1))
+    assert package_zip(handler_dir) == first
+    assert package_size(handler_dir) == len(first)
+    before = package_sha256(handler_dir)
+    (handler_dir / "app.py").write_text("def lambda_handler(event, context):\n    return None\n")
+    assert package_sha256(handler_dir) != before
+
+
+def test_a_missing_handler_module_fails_before_deploy(handler_dir, tmp_path) -> None:
+    with pytest.raises(PackagingError, match="main.py"):
+        package_files(handler_dir, "main.handler")
+    with pytest.raises(PackagingError, match="module.function"):
+        package_files(handler_dir, "handler")
+    with pytest.raises(PackagingError, match="not a folder"):
+        package_files(tmp_path / "absent")
+
+
+@pytest.mark.parametrize(("region", "arch", "runtime", "expected"), [
+    ("eu-west-1", "arm64", "python3.13",
+     "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:18"),
+    ("us-east-1", "x86_64", "python3.12",
+     "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:18"),
+    ("cn-north-1", "arm64", "python3.13",
+     "arn:aws-cn:lambda:cn-north-1:498634801083:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:18"),
+])
+def test_powertools_layer_arn_per_region_and_architecture(region, arch, runtime, expected) -> None:
+    assert powertools_layer_arn(region, architecture=arch, runtime=runtime, version=18) == expected
+
+
+@pytest.mark.parametrize(("kwargs", "key"), [
+    ({"region": "us-gov-west-1"}, "region"),
+    ({"runtime": "python3.9"}, "functions.runtime"),
+    ({"architecture": "arm"}, "functions.architecture"),
+    ({"version": 0}, "functions.powertoolsLayerVersion"),
+])
+def test_powertools_layer_arn_rejects_what_is_not_published(kwargs, key) -> None:
+    args = {"region": "eu-west-1", "architecture": "arm64", "runtime": "python3.13", "version": 18, **kwargs}
+    region = args.pop("region")
+    with pytest.raises(ConfigError) as caught:
+        powertools_layer_arn(region, **args)
+    assert caught.value.key == key
