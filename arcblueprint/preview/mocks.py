@@ -165,8 +165,12 @@ class AwsMocks(pulumi.runtime.Mocks):
             extras = {"dnsName": f"{name}-{_hex(name, 10)}.elb.{r}.amazonaws.com"}
         elif typ == "aws:ec2/vpcEndpointService:VpcEndpointService":
             extras = {"serviceName": f"com.amazonaws.vpce.{r}.{resource_id}"}
+        elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint" and args.inputs.get("vpcEndpointType") == "Gateway":
+            extras = {"prefixListId": "pl-" + _hex(resource_id, 8)}
         elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
             extras = {"dnsEntries": [{"dnsName": f"{resource_id}.{r}.vpce.amazonaws.com", "hostedZoneId": "Z7HUB22UULQXV"}]}
+        elif typ == "aws:route53/zone:Zone":
+            extras = {"zoneId": "Z" + _hex(resource_id, 20).upper()}
         elif typ == "aws:kms/key:Key":
             extras = {"keyId": resource_id}
         elif typ == "aws:ec2/vpc:Vpc":
@@ -176,16 +180,17 @@ class AwsMocks(pulumi.runtime.Mocks):
             extras = {"bucket": name, "bucketDomainName": f"{name}.s3.amazonaws.com"}
         return extras
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        # Failures must be a list (empty when none): the mock monitor iterates it.
         token = args.token
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{self.region}{letter}" for letter in "abcdef"]
-            return {"names": names, "zoneIds": [f"euw1-az{i}" for i in range(1, 7)], "id": self.region}, None
+            return {"names": names, "zoneIds": [f"euw1-az{i}" for i in range(1, 7)], "id": self.region}, []
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:user/ci",
-                    "userId": "AIDA" + _hex(self.account_id, 16).upper(), "id": self.account_id}, None
+                    "userId": "AIDA" + _hex(self.account_id, 16).upper(), "id": self.account_id}, []
         if token in ("aws:index/getRegion:getRegion", "aws:index/getRegion:getRegionResult"):
-            return {"name": self.region, "region": self.region, "id": self.region}, None
+            return {"name": self.region, "region": self.region, "id": self.region}, []
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
-        return {}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+        return {}, []

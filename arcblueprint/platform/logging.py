@@ -1,0 +1,219 @@
+"""Centralized logging: every log group the blueprint creates, and the sink they all feed.
+
+Each log group gets the stack's retention (CloudWatch's default is "never expire"), the platform
+KMS key, and a subscription filter to one Kinesis Data Firehose stream that writes GZIP objects
+to an encrypted, versioned, access-blocked S3 bucket with lifecycle rules. Function logs, API
+access logs and VPC flow logs all take this path. The convention for what goes in them is
+structured JSON from powertools ``Logger``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from arcblueprint.platform.context import StackContext
+
+__all__ = ["CentralLogging", "CentralLoggingArgs"]
+
+_SERVICE = "logging"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CentralLoggingArgs:
+    context: StackContext
+    #: The platform key: encrypts log groups, the Firehose stream and the bucket.
+    kms_key_arn: pulumi.Input[str]
+
+
+class CentralLogging(pulumi.ComponentResource):
+    """The log sink (Firehose -> S3) and the factory of log groups subscribed to it.
+
+    Implements :class:`arcblueprint.platform.handles.LogGroups`.
+
+    Attributes
+    ----------
+    bucket : aws.s3.Bucket
+        Where every log ends up (GZIP objects under ``logs/``).
+    delivery_stream : aws.kinesis.FirehoseDeliveryStream
+    destination_arn : pulumi.Output[str]
+        The Firehose stream ARN subscription filters deliver to.
+    subscription_role_arn : pulumi.Output[str]
+        The role CloudWatch Logs assumes to put records on the stream.
+    """
+
+    def __init__(self, name: str, args: CentralLoggingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("arcblueprint:platform:CentralLogging", name, None, opts)
+        self._context = ctx = args.context
+        self._kms_key_arn = args.kms_key_arn
+        stack = ctx.stack
+        spec = stack.logging
+        child = pulumi.ResourceOptions(parent=self)
+        tags = ctx.tags(_SERVICE)
+        arn_prefix = f"arn:{ctx.partition}"
+
+        self.bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            bucket=ctx.name("logs", stack.account_id, stack.region, max_length=63),
+            tags=tags,
+            opts=ctx.stateful(child),
+        )
+        bucket_id = self.bucket.id
+        aws.s3.BucketOwnershipControls(
+            f"{name}-bucket-ownership", bucket=bucket_id,
+            rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-bucket-public-access", bucket=bucket_id, block_public_acls=True, block_public_policy=True,
+            ignore_public_acls=True, restrict_public_buckets=True, opts=child)
+        aws.s3.BucketVersioning(
+            f"{name}-bucket-versioning", bucket=bucket_id,
+            versioning_configuration={"status": "Enabled"}, opts=child)
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-bucket-encryption", bucket=bucket_id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
+                                                                 "kms_master_key_id": args.kms_key_arn},
+                    "bucket_key_enabled": True}],
+            opts=child)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-bucket-lifecycle", bucket=bucket_id,
+            rules=[{
+                "id": "archive-then-expire",
+                "status": "Enabled",
+                "filter": {"prefix": ""},
+                "transitions": [{"days": spec.archive_after_days, "storage_class": "GLACIER"}],
+                "expiration": {"days": spec.expire_after_days},
+                # Versioning keeps overwritten objects; they expire on the same clock.
+                "noncurrent_version_expiration": {"noncurrent_days": spec.expire_after_days},
+                "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+            }],
+            opts=child)
+        aws.s3.BucketPolicy(
+            f"{name}-bucket-policy", bucket=bucket_id,
+            policy=pulumi.Output.json_dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [self.bucket.arn, pulumi.Output.concat(self.bucket.arn, "/*")],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }],
+            }),
+            opts=child)
+
+        # Firehose's own delivery errors. It is the one log group not subscribed to the sink:
+        # a failing stream must not be asked to deliver its own failures.
+        self.error_log_group = aws.cloudwatch.LogGroup(
+            f"{name}-firehose-errors",
+            name=f"/aws/kinesisfirehose/{ctx.name('logs')}",
+            retention_in_days=spec.retention_days,
+            kms_key_id=args.kms_key_arn,
+            tags={**tags, "arcblueprint:sink": "self"},
+            opts=ctx.stateful(child),
+        )
+        aws.cloudwatch.LogStream(f"{name}-firehose-errors-s3", name="S3Delivery",
+                                 log_group_name=self.error_log_group.name, opts=child)
+
+        self.firehose_role = aws.iam.Role(
+            f"{name}-firehose-role",
+            name=ctx.name("logs-firehose"),
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"},
+                               "Action": "sts:AssumeRole",
+                               "Condition": {"StringEquals": {"sts:ExternalId": stack.account_id}}}],
+            }),
+            tags=tags, opts=child)
+        aws.iam.RolePolicy(
+            f"{name}-firehose-policy", role=self.firehose_role.id,
+            policy=pulumi.Output.json_dumps({
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Sid": "WriteTheLogBucket", "Effect": "Allow",
+                     "Action": ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket",
+                                "s3:ListBucketMultipartUploads", "s3:PutObject"],
+                     "Resource": [self.bucket.arn, pulumi.Output.concat(self.bucket.arn, "/*")]},
+                    {"Sid": "EncryptWithThePlatformKeyForS3", "Effect": "Allow",
+                     "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                     "Resource": [args.kms_key_arn],
+                     "Condition": {"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}}},
+                    {"Sid": "ReportDeliveryErrors", "Effect": "Allow", "Action": ["logs:PutLogEvents"],
+                     "Resource": [pulumi.Output.concat(self.error_log_group.arn, ":log-stream:*")]},
+                ],
+            }),
+            opts=child)
+
+        self.delivery_stream = aws.kinesis.FirehoseDeliveryStream(
+            f"{name}-stream",
+            name=ctx.name("logs"),
+            destination="extended_s3",
+            server_side_encryption={"enabled": True, "key_type": "CUSTOMER_MANAGED_CMK", "key_arn": args.kms_key_arn},
+            extended_s3_configuration={
+                "bucket_arn": self.bucket.arn,
+                "role_arn": self.firehose_role.arn,
+                "buffering_interval": spec.sink_buffer_seconds,
+                "buffering_size": spec.sink_buffer_mib,
+                "compression_format": "GZIP",
+                "kms_key_arn": args.kms_key_arn,
+                "prefix": "logs/!{timestamp:yyyy/MM/dd}/",
+                "error_output_prefix": "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/",
+                "cloudwatch_logging_options": {"enabled": True, "log_group_name": self.error_log_group.name,
+                                               "log_stream_name": "S3Delivery"},
+            },
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.firehose_role]),
+        )
+
+        self.subscription_role = aws.iam.Role(
+            f"{name}-subscription-role",
+            name=ctx.name("logs-subscription"),
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": "logs.amazonaws.com"},
+                               "Action": "sts:AssumeRole",
+                               "Condition": {"StringLike": {"aws:SourceArn":
+                                             f"{arn_prefix}:logs:{stack.region}:{stack.account_id}:*"}}}],
+            }),
+            tags=tags, opts=child)
+        self._subscription_policy = aws.iam.RolePolicy(
+            f"{name}-subscription-policy", role=self.subscription_role.id,
+            policy=pulumi.Output.json_dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Sid": "PutOnTheSinkOnly", "Effect": "Allow",
+                               "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
+                               "Resource": [self.delivery_stream.arn]}],
+            }),
+            opts=child)
+
+        self.destination_arn: pulumi.Output[str] = self.delivery_stream.arn
+        self.subscription_role_arn: pulumi.Output[str] = self.subscription_role.arn
+        self.bucket_name: pulumi.Output[str] = self.bucket.bucket
+        self.register_outputs({"destinationArn": self.destination_arn, "bucketName": self.bucket_name,
+                               "subscriptionRoleArn": self.subscription_role_arn})
+
+    def log_group(self, resource_name: str, log_group_name: str, *, service: str,
+                  parent: pulumi.Resource) -> aws.cloudwatch.LogGroup:
+        """A log group with the stack's retention, the platform key and a subscription to the sink."""
+        ctx = self._context
+        group = aws.cloudwatch.LogGroup(
+            resource_name,
+            name=log_group_name,
+            retention_in_days=ctx.stack.logging.retention_days,
+            kms_key_id=self._kms_key_arn,
+            tags=ctx.tags(service),
+            opts=ctx.stateful(pulumi.ResourceOptions(parent=parent)),
+        )
+        aws.cloudwatch.LogSubscriptionFilter(
+            f"{resource_name}-to-sink",
+            name="central-sink",
+            log_group=group.name,
+            filter_pattern="",  # everything: the sink is the complete record
+            destination_arn=self.destination_arn,
+            role_arn=self.subscription_role_arn,
+            opts=pulumi.ResourceOptions(parent=group, depends_on=[self._subscription_policy]),
+        )
+        return group
