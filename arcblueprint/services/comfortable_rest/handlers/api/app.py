@@ -15,6 +15,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -49,31 +50,11 @@ table = boto3.resource("dynamodb").Table(TABLE_NAME) if TABLE_NAME else None
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
-#: Body of POST /{resource}; the same schema is a request model in API Gateway.
-CREATE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["name", "quantity"],
-    "properties": {
-        "id": {"type": "string", "pattern": ID_PATTERN},
-        "name": {"type": "string", "minLength": 1, "maxLength": 100},
-        "quantity": {"type": "integer", "minimum": 0, "maximum": 1000000},
-        "description": {"type": "string", "maxLength": 500},
-    },
-}
-
-#: Body of PUT /{resource}/{id}: the full item plus the version the client last read.
-UPDATE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["name", "quantity", "version"],
-    "properties": {
-        "name": CREATE_SCHEMA["properties"]["name"],
-        "quantity": CREATE_SCHEMA["properties"]["quantity"],
-        "description": CREATE_SCHEMA["properties"]["description"],
-        "version": {"type": "integer", "minimum": 1},
-    },
-}
+# One copy of the request schemas: API Gateway validates with them (request models) before Lambda
+# runs, and the handler validates again so that it is correct when called any other way.
+_SCHEMAS = json.loads((Path(__file__).parent / "schemas.json").read_text())
+CREATE_SCHEMA: dict[str, Any] = _SCHEMAS["create"]
+UPDATE_SCHEMA: dict[str, Any] = _SCHEMAS["update"]
 
 
 class ConflictError(ServiceError):
