@@ -60,8 +60,9 @@ class ComfortableRestSpec:
     authorizer: Literal["cognito", "iam"] = "cognito"
     #: User pool whose tokens are accepted; default: a user pool is created with the service.
     user_pool_arn: str | None = setting(None, pattern=r"arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[\w-]+_\w+")
-    #: Operations callable without credentials (default: only the health check).
-    public_operations: tuple[str, ...] = setting(default_factory=lambda: ("health",), choices=set(OPERATIONS))
+    #: Operations callable without credentials: only the health check may be (items belong to a caller,
+    #: so anonymous reads or writes have no owner); ``[]`` makes the health check authorized too.
+    public_operations: tuple[str, ...] = setting(default_factory=lambda: ("health",), choices={"health"})
     #: Stage-wide throttle (every method), and the usage plan's throttle.
     throttle: ThrottleSpec = setting(default_factory=_default_throttle)
     #: Per-operation throttles, stricter than the stage's (e.g. writes).

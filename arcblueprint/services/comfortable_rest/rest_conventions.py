@@ -1,0 +1,58 @@
+"""How REST API (API Gateway v1) stages are logged and throttled (pure: no Pulumi here).
+
+Shared by the Comfortable REST and Strangler patterns, which both front Lambda with a REST API.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+__all__ = ["ACCESS_LOG_FORMAT", "method_settings_path", "usage_plan_throttle_path"]
+
+#: One JSON object per request (CloudWatch Logs Insights reads the fields without parsing rules).
+#: Covers who called (sub/caller), what (method, resource), the outcome (status, error) and timing.
+ACCESS_LOG_FIELDS: Mapping[str, str] = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "requestTime": "$context.requestTime",
+    "requestTimeEpoch": "$context.requestTimeEpoch",
+    "ip": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
+    "caller": "$context.identity.caller",
+    "sub": "$context.authorizer.claims.sub",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "path": "$context.path",
+    "protocol": "$context.protocol",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integration.latency",
+    "integrationStatus": "$context.integration.status",
+    "integrationError": "$context.integration.error",
+    "authorizerError": "$context.authorizer.error",
+    "errorMessage": "$context.error.message",
+    "errorType": "$context.error.responseType",
+    "xrayTraceId": "$context.xrayTraceId",
+}
+
+ACCESS_LOG_FORMAT = json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":"))
+
+
+def method_settings_path(resource_path: str, http_method: str) -> str:
+    """``method_path`` of ``aws.apigateway.MethodSettings`` for one method.
+
+    API Gateway addresses stage method settings with JSON-Pointer paths (``/{resource}/{method}/...``),
+    so the slashes inside a resource path are escaped as ``~1``: ``/orders/{id}`` GET ->
+    ``orders~1{id}/GET``. Unescaped nested paths are accepted but silently not applied
+    (terraform-provider-aws#9738).
+    """
+    if not resource_path.startswith("/"):
+        raise ValueError(f"resource path must start with '/': {resource_path!r}")
+    return f"{resource_path[1:].replace('~', '~0').replace('/', '~1')}/{http_method.upper()}"
+
+
+def usage_plan_throttle_path(resource_path: str, http_method: str) -> str:
+    """``path`` of a usage plan's per-method throttle: ``/orders/{id}/GET`` (plain slashes)."""
+    return f"{resource_path}/{http_method.upper()}"
