@@ -1,0 +1,98 @@
+"""Compose the shared platform of one stack and hand services a :class:`Platform`.
+
+Order matters only through data: the key encrypts everything, logging provides the log groups
+the network's flow logs use, the on-prem VPC is planned away from the application VPC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from arcblueprint.platform.cidr import NetworkDemand, plan_onprem_vpc, plan_vpc
+from arcblueprint.platform.encryption import EncryptionKey, EncryptionKeyArgs
+from arcblueprint.platform.event_bus import EventBus, EventBusArgs
+from arcblueprint.platform.handles import Platform
+from arcblueprint.platform.logging import CentralLogging, CentralLoggingArgs
+from arcblueprint.platform.network import Network, NetworkArgs
+from arcblueprint.platform.onprem import OnPremAccess, OnPremAccessArgs
+from arcblueprint.platform.secrets import Secrets, SecretsArgs
+
+if TYPE_CHECKING:
+    import pulumi
+
+    from arcblueprint.platform.context import StackContext
+
+__all__ = ["PlatformBuild", "build_platform"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlatformBuild:
+    """The platform handle for services, the stack outputs, and the components behind them."""
+
+    platform: Platform
+    #: Stack output name -> value: only names, ids, ARNs and DNS names, never a secret value.
+    outputs: Mapping[str, pulumi.Input[Any]]
+    key: EncryptionKey
+    logging: CentralLogging
+    network: Network
+    event_bus: EventBus
+    secrets: Secrets
+    on_prem: OnPremAccess | None = None
+
+    def finish(self) -> None:
+        """Call after every service is built: declares the secrets' reader-only resource policies."""
+        self.secrets.seal()
+
+
+def build_platform(context: StackContext) -> PlatformBuild:
+    """Declare the platform components the stack config asks for (network always, on-prem if enabled)."""
+    stack = context.stack
+    key = EncryptionKey("platform", EncryptionKeyArgs(context=context))
+    logging = CentralLogging("logging", CentralLoggingArgs(context=context, kms_key_arn=key.arn))
+    app_plan = plan_vpc(NetworkDemand.from_spec(stack.network))
+    network = Network("network", NetworkArgs(context=context, log_groups=logging, plan=app_plan))
+    bus = EventBus("events", EventBusArgs(context=context, kms_key_arn=key.arn))
+    secrets = Secrets("secrets", SecretsArgs(context=context, kms_key_arn=key.arn))
+    on_prem = None
+    if stack.on_prem.enabled:
+        onprem_plan = plan_onprem_vpc(stack.on_prem.proxy_instances, stack.on_prem.allowed_range,
+                                      avoid=(app_plan.cidr, *stack.network.on_prem_ranges))
+        on_prem = OnPremAccess("onprem", OnPremAccessArgs(context=context, app_network=network, log_groups=logging,
+                                                          kms_key_arn=key.arn, plan=onprem_plan))
+
+    platform = Platform(
+        context=context,
+        kms_key_arn=key.arn,
+        log_groups=logging,
+        vpc=network.attachment,
+        event_rules=bus,
+        event_bus_name=bus.name_output,
+        event_bus_arn=bus.arn,
+        secret_arns=dict(secrets.arns),
+    )
+    outputs: dict[str, pulumi.Input[Any]] = {
+        "platformKeyArn": key.arn,
+        "eventBusName": bus.name_output,
+        "eventBusArn": bus.arn,
+        "eventArchiveArn": bus.archive_arn,
+        "logDestinationArn": logging.destination_arn,
+        "logBucketName": logging.bucket_name,
+        "vpcId": network.vpc_id,
+        "vpcCidr": app_plan.cidr,
+        "privateSubnetIds": network.private_subnet_ids,
+        "lambdaSecurityGroupId": network.lambda_security_group.id,
+        "endpointSecurityGroupId": network.endpoint_security_group.id,
+        "interfaceEndpointDns": network.endpoint_dns,
+        "secretArns": dict(secrets.arns),
+    }
+    if on_prem is not None:
+        outputs.update({
+            "onPremVpcCidr": on_prem.plan.cidr,
+            "onPremProxyHost": on_prem.proxy_host,
+            "onPremEndpointDns": on_prem.endpoint_dns,
+            "onPremEndpointServiceName": on_prem.endpoint_service.service_name,
+        })
+    return PlatformBuild(platform=platform, outputs=outputs, key=key, logging=logging, network=network,
+                         event_bus=bus, secrets=secrets, on_prem=on_prem)

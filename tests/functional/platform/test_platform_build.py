@@ -1,0 +1,239 @@
+"""The whole platform under the mock runtime, for dev and prod: logging, event targets, security
+groups, secrets and protection rules hold for every resource it declares."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from arcblueprint.platform.build import build_platform
+from arcblueprint.platform.cidr import NetworkDemand, plan_vpc
+
+STACKS = ("dev", "prod")
+SECRETS = {
+    "db-password": {"description": "Password of the orders database"},
+    "partner-key": {"description": "API key of the payment partner", "rotationDays": 30,
+                    "rotationFunctionArn": "arn:aws:lambda:eu-west-1:111111111111:function:rotate-partner-key"},
+}
+READER_ROLE = "arn:aws:iam::{account}:role/orders-api"
+#: Types that hold data: protected and retained in prod, neither in dev.
+STATEFUL_TYPES = {
+    "aws:s3/bucket:Bucket", "aws:cloudwatch/logGroup:LogGroup", "aws:secretsmanager/secret:Secret",
+    "aws:cloudwatch/eventArchive:EventArchive", "aws:sqs/queue:Queue", "aws:kms/key:Key",
+}
+
+
+def program(context) -> None:
+    """The platform plus what one service would do with it: a rule on the bus and a secret reader."""
+    build = build_platform(context)
+    target = aws.sqs.Queue("orders-inbox", kms_master_key_id=build.platform.kms_key_arn)
+    build.platform.event_rules.add_rule("orders-created", service="orders",
+                                        event_pattern={"source": ["orders"], "detail-type": ["OrderCreated"]},
+                                        target_arn=target.arn, parent=target)
+    build.platform.log_groups.log_group("orders-fn-logs", "/aws/lambda/orders", service="orders", parent=target)
+    build.secrets.allow_readers("db-password", [READER_ROLE.format(account=context.stack.account_id)])
+    build.finish()
+    for key, value in build.outputs.items():
+        pulumi.export(key, value)
+
+
+@pytest.fixture(scope="module")
+def graphs(run_component, stack_values):
+    return {stack: run_component(program, stack, values=stack_values(stack, {"arcblueprint:secrets": SECRETS}),
+                                 preview=False)
+            for stack in STACKS}
+
+
+@pytest.fixture(params=STACKS)
+def graph(request, graphs):
+    return graphs[request.param]
+
+
+def test_every_log_group_has_retention_kms_and_a_subscription_to_the_sink(graph) -> None:
+    config = graph.config
+    [stream] = graph.by_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
+    [key] = graph.by_type("aws:kms/key:Key")
+    filters = {f.inputs["logGroup"]: f for f in graph.by_type("aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter")}
+    groups = graph.by_type("aws:cloudwatch/logGroup:LogGroup")
+    exempt = [g for g in groups if g.inputs.get("tags", {}).get("arcblueprint:sink") == "self"]
+    # Only Firehose's own error log may skip the sink (it cannot deliver its own failures).
+    assert [g.inputs["name"] for g in exempt] == [f"/aws/kinesisfirehose/{config.naming_prefix}-logs"]
+    names = {g.inputs["name"] for g in groups}
+    assert {"/aws/lambda/orders", f"/aws/vpc/flow-logs/{config.naming_prefix}-vpc"} <= names
+    for group in groups:
+        assert group.inputs["retentionInDays"] == config.logging.retention_days, group.name
+        assert group.inputs["kmsKeyId"] == key.outputs["arn"], group.name
+        if group in exempt:
+            continue
+        subscription = filters.get(group.inputs["name"])
+        assert subscription is not None, f"{group.name} is not subscribed to the sink"
+        assert subscription.inputs["destinationArn"] == stream.outputs["arn"]
+        assert subscription.inputs["filterPattern"] == ""
+
+
+def test_the_sink_compresses_encrypts_and_keeps_logs_per_config(graph) -> None:
+    spec = graph.config.logging
+    [stream] = graph.by_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
+    s3 = stream.inputs["extendedS3Configuration"]
+    assert s3["compressionFormat"] == "GZIP"
+    assert (s3["bufferingInterval"], s3["bufferingSize"]) == (spec.sink_buffer_seconds, spec.sink_buffer_mib)
+    assert stream.inputs["serverSideEncryption"]["keyType"] == "CUSTOMER_MANAGED_CMK"
+    [lifecycle] = graph.by_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    [rule] = lifecycle.inputs["rules"]
+    assert rule["transitions"] == [{"days": spec.archive_after_days, "storageClass": "GLACIER"}]
+    assert rule["expiration"]["days"] == spec.expire_after_days
+    [block] = graph.by_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    assert all(block.inputs[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                                  "restrictPublicBuckets"))
+    [versioning] = graph.by_type("aws:s3/bucketVersioning:BucketVersioning")
+    assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+    [policy] = graph.by_type("aws:s3/bucketPolicy:BucketPolicy")
+    [deny] = json.loads(policy.inputs["policy"])["Statement"]
+    assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+
+
+def test_every_event_target_has_a_dlq_and_the_configured_retry_policy(graph) -> None:
+    spec = graph.config.event_bus
+    targets = graph.by_type("aws:cloudwatch/eventTarget:EventTarget")
+    assert targets, "the test program declares one rule"
+    queues = {q.outputs["arn"]: q for q in graph.by_type("aws:sqs/queue:Queue")}
+    for target in targets:
+        dlq = queues.get(target.inputs.get("deadLetterConfig", {}).get("arn"))
+        assert dlq is not None, f"{target.name} has no dead-letter queue"
+        assert dlq.inputs.get("kmsMasterKeyId"), f"{dlq.name} is not encrypted"
+        assert target.inputs["retryPolicy"] == {
+            "maximumRetryAttempts": spec.target_maximum_retry_attempts,
+            "maximumEventAgeInSeconds": spec.target_maximum_event_age_seconds}
+
+
+def test_the_bus_accepts_events_from_the_account_and_organization_only(graph) -> None:
+    stack = graph.config
+    [policy] = graph.by_type("aws:cloudwatch/eventBusPolicy:EventBusPolicy")
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    for statement in statements:
+        assert statement["Action"] == "events:PutEvents"
+        if statement["Principal"] == "*":
+            assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": stack.organization_id}}
+        else:
+            assert statement["Principal"] == {"AWS": f"arn:aws:iam::{stack.account_id}:root"}
+    assert len(statements) == (2 if stack.organization_id else 1)
+    [archive] = graph.by_type("aws:cloudwatch/eventArchive:EventArchive")
+    assert archive.inputs["retentionDays"] == stack.event_bus.archive_retention_days
+    assert len(graph.by_type("aws:schemas/discoverer:Discoverer")) == int(stack.event_bus.enable_schema_discovery)
+
+
+OPEN = {"0.0.0.0/0", "::/0"}
+
+
+def test_no_security_group_opens_ingress_to_the_internet(graph) -> None:
+    groups = graph.by_type("aws:ec2/securityGroup:SecurityGroup") + \
+        graph.by_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert groups
+    for group in groups:
+        for rule in group.inputs.get("ingress", []):
+            assert not OPEN & set(rule.get("cidrBlocks", []) + rule.get("ipv6CidrBlocks", [])), group.name
+    ingress = graph.by_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert ingress
+    for rule in ingress:
+        assert rule.inputs.get("cidrIpv4") not in OPEN and rule.inputs.get("cidrIpv6") not in OPEN, rule.name
+    for rule in graph.by_type("aws:ec2/securityGroupRule:SecurityGroupRule"):
+        if rule.inputs.get("type") == "ingress":
+            assert not OPEN & set(rule.inputs.get("cidrBlocks", []) + rule.inputs.get("ipv6CidrBlocks", []))
+    # Default security groups are declared empty so nothing uses AWS's allow-all-within-group defaults.
+    for default in graph.by_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"):
+        assert not default.inputs.get("ingress") and not default.inputs.get("egress")
+
+
+def test_the_lambda_group_reaches_endpoints_only_and_the_proxy_endpoint_admits_only_it(graph) -> None:
+    by_name = {r.name: r for r in graph.resources}
+    lambda_sg = graph.outputs["lambdaSecurityGroupId"]
+    egress = [r for r in graph.by_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+              if r.inputs["securityGroupId"] == lambda_sg]
+    assert {r.name for r in egress} >= {"network-lambda-to-endpoints", "network-lambda-to-s3",
+                                        "network-lambda-to-dynamodb"}
+    assert all("cidrIpv4" not in r.inputs for r in egress), "the Lambda group has no CIDR egress"
+    if graph.config.on_prem.enabled:
+        rule = by_name["onprem-endpoint-from-lambda"]
+        assert rule.inputs["referencedSecurityGroupId"] == lambda_sg
+        assert rule.inputs["fromPort"] == rule.inputs["toPort"] == graph.config.on_prem.proxy_port
+        service = by_name["onprem-service"]
+        assert service.inputs["allowedPrincipals"] == [f"arn:aws:iam::{graph.config.account_id}:root"]
+
+
+def test_the_vpcs_follow_the_planner_and_do_not_overlap(graph) -> None:
+    stack = graph.config
+    plan = plan_vpc(NetworkDemand.from_spec(stack.network))
+    vpcs = {r.name: r.inputs["cidrBlock"] for r in graph.by_type("aws:ec2/vpc:Vpc")}
+    assert vpcs["network-vpc"] == plan.cidr == graph.outputs["vpcCidr"]
+    subnets = [r for r in graph.by_type("aws:ec2/subnet:Subnet") if r.name.startswith("network-private-")]
+    assert sorted(s.inputs["cidrBlock"] for s in subnets) == sorted(plan.private_subnets)
+    assert len({s.inputs["availabilityZone"] for s in subnets}) == stack.network.availability_zones
+    if stack.on_prem.enabled:
+        onprem = ipaddress.IPv4Network(vpcs["onprem-vpc"])
+        assert not onprem.overlaps(ipaddress.IPv4Network(plan.cidr))
+        assert onprem.prefixlen >= 26, "the on-prem VPC stays small"
+    endpoints = {r.inputs["serviceName"].rsplit(".", 1)[-1]: r for r in graph.by_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+                 if r.inputs["vpcEndpointType"] == "Interface" and r.name.startswith("network-")}
+    assert set(endpoints) == set(stack.network.interface_endpoints)
+    assert all(e.inputs["privateDnsEnabled"] is True for e in endpoints.values())
+
+
+def test_secret_values_appear_nowhere(graph) -> None:
+    # The platform declares containers only: no secret version, no value-carrying input anywhere.
+    assert not graph.by_type("aws:secretsmanager/secretVersion:SecretVersion")
+    text = json.dumps([r.inputs for r in graph.resources] + [graph.outputs], default=str)
+    assert not re.search(r'"(secretString|secretBinary|secretStringWo)"', text)
+    arns = graph.outputs["secretArns"]
+    assert set(arns) == set(SECRETS)
+    assert all(re.fullmatch(r"arn:aws:secretsmanager:[a-z0-9-]+:\d{12}:secret:[a-z0-9-]+-\w{6}", a)
+               for a in arns.values())
+
+
+def test_secrets_are_readable_only_by_granted_roles(graph) -> None:
+    stack = graph.config
+    secrets = {r.name: r for r in graph.by_type("aws:secretsmanager/secret:Secret")}
+    assert {r.inputs["recoveryWindowInDays"] for r in secrets.values()} == \
+        {30 if stack.protect_stateful_resources else 7}
+    policies = {r.name: json.loads(r.inputs["policy"])
+                for r in graph.by_type("aws:secretsmanager/secretPolicy:SecretPolicy")}
+    assert set(policies) == {"secrets-db-password-policy", "secrets-partner-key-policy"}
+    reader = READER_ROLE.format(account=stack.account_id)
+    deny = policies["secrets-db-password-policy"]["Statement"][0]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [reader]}}
+    [nobody] = policies["secrets-partner-key-policy"]["Statement"]
+    assert nobody["Effect"] == "Deny" and "Condition" not in nobody
+    [rotation] = graph.by_type("aws:secretsmanager/secretRotation:SecretRotation")
+    assert rotation.inputs["rotationRules"]["automaticallyAfterDays"] == 30
+
+
+def test_stateful_resources_are_protected_in_prod_only(graph) -> None:
+    protect = graph.config.protect_stateful_resources
+    assert protect == (graph.stack == "prod")
+    stateful = [r for r in graph.resources if r.type in STATEFUL_TYPES and r.name != "orders-inbox"]
+    assert {r.type for r in stateful} == STATEFUL_TYPES
+    for resource in stateful:
+        assert (resource.protect, resource.retain_on_delete) == (protect, protect), resource.name
+
+
+def test_proxies_use_imdsv2_and_encrypted_volumes(graph) -> None:
+    if not graph.config.on_prem.enabled:
+        pytest.skip(f"on-prem access is disabled in {graph.stack}")
+    [template] = graph.by_type("aws:ec2/launchTemplate:LaunchTemplate")
+    assert template.inputs["metadataOptions"]["httpTokens"] == "required"
+    assert all(m["ebs"]["encrypted"] == "true" and m["ebs"]["kmsKeyId"] for m in template.inputs["blockDeviceMappings"])
+    assert len(graph.by_type("aws:ec2/instance:Instance")) == graph.config.on_prem.proxy_instances
+
+
+def test_outputs_are_names_ids_and_arns(graph) -> None:
+    outputs = graph.outputs
+    assert outputs["eventBusName"] == f"{graph.config.naming_prefix}-bus"
+    assert len(outputs["privateSubnetIds"]) == graph.config.network.availability_zones
+    assert all(s.startswith("subnet-") for s in outputs["privateSubnetIds"])
+    assert outputs["lambdaSecurityGroupId"].startswith("sg-")
+    assert set(outputs["interfaceEndpointDns"]) == set(graph.config.network.interface_endpoints)
+    assert outputs["logDestinationArn"].startswith("arn:aws:firehose:")
