@@ -1,0 +1,101 @@
+"""The pack config for one stack: enforcement levels, rule parameters and waivers.
+
+``pack_config_for(stack)`` returns the JSON object that ``pulumi preview --policy-pack-config``
+and the Automation API's ``policy_pack_configs`` take, keyed by policy name::
+
+    {"tags-required": {"enforcementLevel": "mandatory",
+                       "requiredTags": ["owner", "environment", "service", "cost-center"],
+                       "waivers": [{"resource": "legacy-bucket", "reason": "..."}]}, ...}
+
+The offline preview evaluates the same policies with the same config, so both agree. Write it
+for the real CLI with ``python -m arcblueprint.policy.config --stack prod > policy-config.prod.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from arcblueprint.config.schema import ConfigError
+
+if TYPE_CHECKING:
+    from arcblueprint.config.model import StackConfig
+
+__all__ = ["pack_config_for", "planned_prefix_length", "policy_parameters"]
+
+#: Tags the blueprint adds itself (``StackContext.tags``) on top of the stack's required ones.
+_BLUEPRINT_TAGS = ("environment", "service")
+
+
+def planned_prefix_length(stack: StackConfig) -> int:
+    """The VPC prefix length the CIDR planner computes for the stack's network demand (with headroom)."""
+    from arcblueprint.platform.cidr import NetworkDemand, plan_vpc
+
+    return int(plan_vpc(NetworkDemand.from_spec(stack.network)).prefix_length)
+
+
+def _public_routes(stack: StackConfig) -> list[str]:
+    """Routes services declare public (``publicRoutes`` in a service spec), if their pattern has any."""
+    routes: list[str] = []
+    for spec in stack.services.values():
+        routes.extend(str(r) for r in getattr(spec, "public_routes", ()) or ())
+    return sorted(set(routes))
+
+
+def policy_parameters(stack: StackConfig) -> dict[str, dict[str, Any]]:
+    """Per policy name, the parameters the stack config determines."""
+    from arcblueprint.config.model import REQUIRED_TAGS
+
+    required_tags = [*REQUIRED_TAGS, *(t for t in _BLUEPRINT_TAGS if t not in REQUIRED_TAGS)]
+    return {
+        "tags-required": {"requiredTags": required_tags},
+        "release-safety": {"environment": stack.environment},
+        "stateful-protected": {"environment": stack.environment},
+        "vpc-cidr-within-plan": {"plannedPrefixLength": planned_prefix_length(stack)},
+        "api-method-authorized": {"publicRoutes": _public_routes(stack)},
+    }
+
+
+def pack_config_for(stack: StackConfig) -> dict[str, dict[str, Any]]:
+    """The policy pack config for ``stack``; raises ConfigError for overrides/waivers of unknown policies."""
+    from arcblueprint.policy.pack import all_policies
+
+    names = [p.name for p in all_policies()]
+    spec = stack.policy
+    for key, name in [*((f"policy.overrides.{n}", n) for n in spec.overrides),
+                      *((f"policy.waivers[{i}].policy", w.policy) for i, w in enumerate(spec.waivers))]:
+        if name not in names:
+            raise ConfigError(key, name, "must name a policy of the pack: " + ", ".join(names))
+    parameters = policy_parameters(stack)
+    config: dict[str, dict[str, Any]] = {}
+    for name in names:
+        entry: dict[str, Any] = {"enforcementLevel": spec.overrides.get(name, spec.enforcement)}
+        entry.update(parameters.get(name, {}))
+        waivers = [{"resource": w.resource, "reason": w.reason} for w in spec.waivers if w.policy == name]
+        if waivers:
+            entry["waivers"] = waivers
+        config[name] = entry
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the pack config of a stack as JSON (for ``--policy-pack-config``)."""
+    from arcblueprint.config import load
+    from arcblueprint.preview.harness import REPO_ROOT
+
+    parser = argparse.ArgumentParser(prog="python -m arcblueprint.policy.config", description=main.__doc__)
+    parser.add_argument("--stack", required=True)
+    args = parser.parse_args(argv)
+    try:
+        stack = load(REPO_ROOT, args.stack)
+        print(json.dumps(pack_config_for(stack), indent=2, sort_keys=True))
+    except ConfigError as error:
+        print(f"{parser.prog}: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,310 @@
+"""Lambda: tracing, log retention, concurrency for protected downstreams, async failure handling,
+no ``$LATEST`` behind event sources and integrations, supported runtimes, no plaintext secrets."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from arcblueprint.policy.base import (
+    FUNCTION,
+    dig,
+    function_reference_is_qualified,
+    functions_behind,
+    number,
+    resource_policy,
+    resources_of,
+    stack_policy,
+    tags_of,
+)
+
+if TYPE_CHECKING:
+    from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
+
+__all__ = [
+    "ASYNC_FAILURE_DESTINATION",
+    "CONCURRENCY_FOR_PROTECTED_DOWNSTREAM",
+    "FUNCTION_LOG_GROUPS",
+    "LOG_GROUP_RETENTION",
+    "NO_PLAINTEXT_SECRETS",
+    "NO_UNQUALIFIED_INVOCATION",
+    "POLICIES",
+    "RUNTIME_SUPPORTED",
+    "TRACING_ACTIVE",
+    "secret_findings",
+]
+
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+EVENT_SOURCE_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+PERMISSION = "aws:lambda/permission:Permission"
+
+#: Runtimes AWS has not deprecated (Lambda runtime deprecation schedule); override via config.
+SUPPORTED_RUNTIMES = (
+    "python3.12", "python3.13", "python3.14", "nodejs20.x", "nodejs22.x", "java21", "java17",
+    "dotnet8", "ruby3.3", "ruby3.4", "provided.al2023", "provided.al2",
+)
+
+
+# --- tracing -------------------------------------------------------------------------------------
+
+
+def validate_tracing_active(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """X-Ray active tracing: every invocation is sampled and traced end to end (Serverless Lens OPS)."""
+    mode = dig(args.props, "tracingConfig", "mode")
+    if mode != "Active":
+        report_violation(f"Lambda function '{args.name}' has tracingConfig.mode {mode!r}; set it to 'Active'.")
+
+
+TRACING_ACTIVE = resource_policy(
+    "lambda-tracing-active", "Lambda functions have X-Ray active tracing.",
+    validate_tracing_active, types=[FUNCTION],
+)
+
+
+# --- log retention -------------------------------------------------------------------------------
+
+
+def validate_log_group_retention(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Log groups keep logs for a finite number of days (never-expire logs grow cost without bound)."""
+    days = number(args.props.get("retentionInDays"))
+    if not days:
+        report_violation(f"Log group '{args.name}' has no finite retentionInDays; set one (e.g. 30, 90, 365).")
+    if not args.props.get("kmsKeyId"):
+        report_violation(f"Log group '{args.name}' is not encrypted with a KMS key; set kmsKeyId.")
+
+
+LOG_GROUP_RETENTION = resource_policy(
+    "log-group-retention", "CloudWatch log groups have a finite retention and a KMS key.",
+    validate_log_group_retention, types=[LOG_GROUP],
+)
+
+
+def validate_function_log_groups(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """Each function writes to a log group the stack declares, with a finite retention.
+
+    Without it Lambda creates ``/aws/lambda/<name>`` itself on first invocation, with no
+    retention and no KMS key, outside the program.
+    """
+    groups = {str(g.props.get("name")): g for g in resources_of(args, LOG_GROUP) if g.props.get("name")}
+    for function in resources_of(args, FUNCTION):
+        custom = dig(function.props, "loggingConfig", "logGroup")
+        name = custom or (f"/aws/lambda/{function.props['name']}" if function.props.get("name") else None)
+        if name is None:
+            report_violation(f"Lambda function '{function.name}' has no name, so its log group cannot be "
+                             "declared; set name or loggingConfig.logGroup.", function.urn)
+            continue
+        group = groups.get(name)
+        if group is None:
+            report_violation(f"Lambda function '{function.name}' logs to '{name}', which the stack does not "
+                             "declare; declare it with a retention.", function.urn)
+        elif not number(group.props.get("retentionInDays")):
+            report_violation(f"Lambda function '{function.name}' logs to '{name}', which never expires; "
+                             "set retentionInDays.", function.urn)
+
+
+FUNCTION_LOG_GROUPS = stack_policy(
+    "lambda-log-group-declared", "Every Lambda function's log group is declared with a finite retention.",
+    validate_function_log_groups,
+)
+
+
+# --- concurrency for protected downstreams -------------------------------------------------------
+
+
+def _mappings_of(function: Any, args: StackValidationArgs) -> list[Any]:
+    return [m for m in resources_of(args, EVENT_SOURCE_MAPPING)
+            if function in functions_behind(m, "functionName", args.resources)]
+
+
+def validate_protected_downstream_concurrency(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """A function tagged ``protected-downstream=true`` (it drains a buffer into something that must not be
+    flooded: a database, an on-prem system) has reserved concurrency, or every event source
+    mapping feeding it caps ``scalingConfig.maximumConcurrency``."""
+    for function in resources_of(args, FUNCTION):
+        if tags_of(function.props).get("protected-downstream") != "true":
+            continue
+        if (number(function.props.get("reservedConcurrentExecutions")) or 0) > 0:
+            continue
+        mappings = _mappings_of(function, args)
+        if mappings and all((number(dig(m.props, "scalingConfig", "maximumConcurrency")) or 0) > 0
+                            for m in mappings):
+            continue
+        report_violation(f"Lambda function '{function.name}' protects a downstream but has neither "
+                         "reservedConcurrentExecutions nor a maximumConcurrency on every event source mapping.",
+                         function.urn)
+
+
+CONCURRENCY_FOR_PROTECTED_DOWNSTREAM = stack_policy(
+    "lambda-protected-downstream-concurrency",
+    "Functions that feed a protected downstream have their concurrency capped.",
+    validate_protected_downstream_concurrency,
+)
+
+
+# --- async failure destinations ------------------------------------------------------------------
+
+
+def validate_async_failure_destination(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """Asynchronously invoked functions send failed events somewhere (DLQ or on-failure destination):
+    after Lambda's two retries an event is otherwise dropped silently."""
+    configs = list(resources_of(args, EVENT_INVOKE_CONFIG))
+    covered: set[str] = set()
+    for config in configs:
+        if dig(config.props, "destinationConfig", "onFailure", "destination"):
+            covered.update(f.urn for f in functions_behind(config, "functionName", args.resources))
+        else:
+            report_violation(f"Event invoke config '{config.name}' has no destinationConfig.onFailure; "
+                             "failed async events would be dropped.", config.urn)
+    for function in resources_of(args, FUNCTION):
+        if tags_of(function.props).get("invocation") != "async":
+            continue
+        if dig(function.props, "deadLetterConfig", "targetArn") or function.urn in covered:
+            continue
+        report_violation(f"Lambda function '{function.name}' is invoked asynchronously but has no dead-letter "
+                         "queue and no on-failure destination.", function.urn)
+
+
+ASYNC_FAILURE_DESTINATION = stack_policy(
+    "lambda-async-failure-destination",
+    "Asynchronously invoked functions have a DLQ or an on-failure destination.",
+    validate_async_failure_destination,
+)
+
+
+# --- no $LATEST ----------------------------------------------------------------------------------
+
+_INVOKE_ARN = re.compile(r":lambda:path/[^/]+/functions/(?P<function>.+)/invocations$")
+
+
+def _lambda_reference(args: ResourceValidationArgs) -> tuple[str | None, Any, Any]:
+    """(what is wired, the function reference, a separate qualifier) for resources that invoke Lambda."""
+    props, kind = args.props, args.resource_type
+    if kind == EVENT_SOURCE_MAPPING:
+        return "event source mapping", props.get("functionName"), None
+    if kind == PERMISSION:
+        return "permission", props.get("function"), props.get("qualifier")
+    if kind == EVENT_INVOKE_CONFIG:
+        return "event invoke config", props.get("functionName"), props.get("qualifier") or "$LATEST"
+    if kind in ("aws:apigateway/integration:Integration", "aws:apigatewayv2/integration:Integration"):
+        uri = props.get("uri") if kind.startswith("aws:apigateway/") else props.get("integrationUri")
+        if not isinstance(uri, str) or ":lambda:" not in uri:
+            return None, None, None
+        match = _INVOKE_ARN.search(uri)
+        return "API integration", match.group("function") if match else uri, None
+    if kind == "aws:cloudwatch/eventTarget:EventTarget":
+        arn = props.get("arn")
+        return ("EventBridge target", arn, None) if isinstance(arn, str) and ":function:" in arn else (None, None, None)
+    if kind == "aws:sns/topicSubscription:TopicSubscription":
+        return ("SNS subscription", props.get("endpoint"), None) if props.get("protocol") == "lambda" else (None, None, None)
+    if kind == "aws:appsync/dataSource:DataSource":
+        arn = dig(props, "lambdaConfig", "functionArn")
+        return ("AppSync data source", arn, None) if arn else (None, None, None)
+    return None, None, None
+
+
+def validate_no_unqualified_invocation(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Event sources and integrations invoke an alias (or version), never ``$LATEST``: otherwise a deploy
+    changes live traffic at once and the alias-based canary and rollback do not apply."""
+    what, reference, qualifier = _lambda_reference(args)
+    if what is None or reference is None:
+        return
+    if not function_reference_is_qualified(reference, qualifier):
+        report_violation(f"The {what} '{args.name}' invokes {reference!r} without an alias or version "
+                         "(that is $LATEST); point it at the function's alias.")
+
+
+NO_UNQUALIFIED_INVOCATION = resource_policy(
+    "lambda-no-latest-invocation",
+    "Event sources, permissions and integrations target a Lambda alias or version, never $LATEST.",
+    validate_no_unqualified_invocation,
+    types=[EVENT_SOURCE_MAPPING, PERMISSION, EVENT_INVOKE_CONFIG, "aws:apigateway/integration:Integration",
+           "aws:apigatewayv2/integration:Integration", "aws:cloudwatch/eventTarget:EventTarget",
+           "aws:sns/topicSubscription:TopicSubscription", "aws:appsync/dataSource:DataSource"],
+)
+
+
+# --- runtime -------------------------------------------------------------------------------------
+
+
+def validate_runtime_supported(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Runtimes past deprecation get no security patches and eventually block updates."""
+    runtime = args.props.get("runtime")
+    if runtime is None:  # container images bring their own runtime
+        return
+    supported = args.get_config().get("supportedRuntimes") or SUPPORTED_RUNTIMES
+    if runtime not in supported:
+        report_violation(f"Lambda function '{args.name}' uses runtime {runtime!r}, which is not supported; "
+                         f"use one of {', '.join(supported)}.")
+
+
+RUNTIME_SUPPORTED = resource_policy(
+    "lambda-runtime-supported", "Lambda functions use a runtime AWS still supports.",
+    validate_runtime_supported, types=[FUNCTION],
+    parameters={"supportedRuntimes": {"type": "array", "items": {"type": "string"},
+                                      "default": list(SUPPORTED_RUNTIMES)}},
+)
+
+
+# --- plaintext secrets ---------------------------------------------------------------------------
+
+_SECRET_NAME = re.compile(r"SECRET|PASSW(OR)?D|PASSPHRASE|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH",
+                          re.IGNORECASE)
+#: Names that hold a pointer to a secret, not the secret (``DB_SECRET_ARN``, ``TOKEN_TABLE_NAME``).
+_REFERENCE_SUFFIXES = ("_ARN", "_NAME", "_ID", "_URL", "_PATH", "_PARAMETER", "_REGION", "_TTL", "_SECONDS")
+_AWS_ACCESS_KEY = re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")
+_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+_REFERENCE_VALUE = re.compile(r"^(arn:|https?://|/|\{\{resolve:)")
+_MIN_ENTROPY_LENGTH = 24
+_MIN_ENTROPY_BITS_PER_CHAR = 4.0
+
+
+def _entropy(text: str) -> float:
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def _character_classes(text: str) -> int:
+    """Random tokens mix lower, upper, digits and symbols; names like ``arcbp-prod-orders`` do not."""
+    return sum((any(c.islower() for c in text), any(c.isupper() for c in text), any(c.isdigit() for c in text),
+                any(not c.isalnum() for c in text)))
+
+
+def secret_findings(name: str, value: Any) -> list[str]:
+    """Why an environment variable looks like a plaintext secret (empty list: it does not)."""
+    findings: list[str] = []
+    text = value if isinstance(value, str) else ""
+    if _AWS_ACCESS_KEY.search(text):
+        findings.append("its value contains an AWS access key id")
+    if _PRIVATE_KEY.search(text):
+        findings.append("its value contains a private key")
+    upper = name.upper()
+    if (_SECRET_NAME.search(upper) and not upper.endswith(_REFERENCE_SUFFIXES) and text
+            and not _REFERENCE_VALUE.match(text)):
+        findings.append("its name says it holds a secret")
+    if (len(text) >= _MIN_ENTROPY_LENGTH and " " not in text and not _REFERENCE_VALUE.match(text)
+            and _character_classes(text) >= 3 and _entropy(text) >= _MIN_ENTROPY_BITS_PER_CHAR):
+        findings.append("its value is a long high-entropy string")
+    return findings
+
+
+def validate_no_plaintext_secrets(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Secrets come from Secrets Manager/Parameter Store at run time (Powertools parameters), never from
+    environment variables, which anyone with ``lambda:GetFunctionConfiguration`` can read."""
+    variables = dig(args.props, "environment", "variables") or {}
+    for name, value in sorted(variables.items()):
+        findings = secret_findings(str(name), value)
+        if findings:
+            report_violation(f"Lambda function '{args.name}' sets environment variable {name} in plaintext and "
+                             f"{' and '.join(findings)}; pass the secret's ARN and read it at run time.")
+
+
+NO_PLAINTEXT_SECRETS = resource_policy(
+    "lambda-no-plaintext-secrets", "Lambda environment variables hold no plaintext secrets.",
+    validate_no_plaintext_secrets, types=[FUNCTION],
+)
+
+POLICIES = [TRACING_ACTIVE, LOG_GROUP_RETENTION, FUNCTION_LOG_GROUPS, CONCURRENCY_FOR_PROTECTED_DOWNSTREAM,
+            ASYNC_FAILURE_DESTINATION, NO_UNQUALIFIED_INVOCATION, RUNTIME_SUPPORTED, NO_PLAINTEXT_SECRETS]

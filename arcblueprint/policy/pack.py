@@ -1,0 +1,27 @@
+"""The list of policies the pack enforces; ``policies/__main__.py`` hands it to ``PolicyPack``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pulumi_policy import Policy
+
+__all__ = ["PACK_NAME", "all_policies"]
+
+PACK_NAME = "arcblueprint"
+
+
+def all_policies() -> list[Policy]:
+    """Every policy of the pack, in a stable order (the same objects the offline preview runs)."""
+    from arcblueprint.policy import api, data, iam, lambda_, messaging, network, release, tagging
+
+    policies: list[Policy] = [
+        *lambda_.POLICIES, *release.POLICIES, *api.POLICIES, *messaging.POLICIES, *data.POLICIES,
+        *network.POLICIES, *iam.POLICIES, *tagging.POLICIES,
+    ]
+    names = [p.name for p in policies]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:  # the engine keys config and results by name
+        raise ValueError(f"duplicate policy names: {', '.join(duplicates)}")
+    return policies
