@@ -1,0 +1,162 @@
+"""Comfortable REST under the mock runtime: every method authorized, validated, throttled and logged;
+the table on-demand, recoverable, encrypted and protected in prod."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from arcblueprint.config.schema import parse
+from arcblueprint.services.comfortable_rest.spec import ComfortableRestSpec
+
+SPEC = {
+    "resourceName": "orders",
+    "throttle": {"rateLimit": 100, "burstLimit": 200},
+    "operationThrottles": {"create": {"rateLimit": 10, "burstLimit": 20}, "delete": {"rateLimit": 2, "burstLimit": 5}},
+    "quota": {"limit": 50000, "period": "DAY"},
+    "corsAllowOrigin": "https://app.example.com",
+}
+
+
+def _program(fake_platform, spec_data):
+    def program(context):
+        from arcblueprint.services.comfortable_rest.component import (
+            ComfortableRestService,
+            ComfortableRestServiceArgs,
+        )
+
+        spec = parse(ComfortableRestSpec, spec_data, "services.orders")
+        service = ComfortableRestService("orders", ComfortableRestServiceArgs(platform=fake_platform(context), spec=spec))
+        import pulumi
+
+        pulumi.export("outputs", service.outputs)
+
+    return program
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def graph(request, run_component, fake_platform):
+    return run_component(_program(fake_platform, SPEC), stack=request.param, preview=False)
+
+
+@pytest.fixture(scope="module")
+def iam_graph(run_component, fake_platform):
+    return run_component(_program(fake_platform, {"authorizer": "iam", "publicOperations": []}), stack="dev",
+                         preview=False)
+
+
+def _methods(graph):
+    return [m for m in graph.by_type("aws:apigateway/method:Method") if m.inputs["httpMethod"] != "OPTIONS"]
+
+
+def test_every_method_but_health_uses_the_cognito_authorizer(graph):
+    (authorizer,) = graph.by_type("aws:apigateway/authorizer:Authorizer")
+    assert authorizer.inputs["type"] == "COGNITO_USER_POOLS"
+    assert authorizer.inputs["identitySource"] == "method.request.header.Authorization"
+    (pool,) = graph.by_type("aws:cognito/userPool:UserPool")
+    assert authorizer.inputs["providerArns"] == [pool.outputs["arn"]]
+    methods = _methods(graph)
+    assert len(methods) == 6
+    for method in methods:
+        if method.name == "orders-health":
+            assert method.inputs["authorization"] == "NONE"
+        else:
+            assert method.inputs["authorization"] == "COGNITO_USER_POOLS", method.name
+            assert method.inputs["authorizerId"], method.name
+            assert authorizer.urn in method.property_dependencies["authorizerId"], method.name
+
+
+def test_iam_authorizer_signs_every_method_including_health(iam_graph):
+    assert not iam_graph.by_type("aws:apigateway/authorizer:Authorizer")
+    assert not iam_graph.by_type("aws:cognito/userPool:UserPool")
+    assert {m.inputs["authorization"] for m in _methods(iam_graph)} == {"AWS_IAM"}
+
+
+def test_bodies_and_parameters_are_validated_before_lambda(graph):
+    validators = {v.urn: v.inputs for v in graph.by_type("aws:apigateway/requestValidator:RequestValidator")}
+    models = {m.inputs["name"]: json.loads(m.inputs["schema"]) for m in graph.by_type("aws:apigateway/model:Model")}
+    assert set(models) == {"CreateItem", "UpdateItem"}
+    for method in _methods(graph):
+        (validator_urn,) = method.property_dependencies["requestValidatorId"]
+        validator = validators[validator_urn]
+        assert validator["validateRequestParameters"] is True
+        if method.inputs["httpMethod"] in ("POST", "PUT"):
+            assert validator["validateRequestBody"] is True
+            assert method.inputs["requestModels"]["application/json"] in models
+    get_one = next(m for m in _methods(graph) if m.name == "orders-get")
+    assert get_one.inputs["requestParameters"] == {"method.request.path.id": True}
+
+
+def test_every_method_has_an_explicit_throttle_and_the_usage_plan_repeats_it(graph):
+    settings = {s.inputs["methodPath"]: s.inputs["settings"] for s in graph.by_type("aws:apigateway/methodSettings:MethodSettings")}
+    expected = {"health/GET": 100, "orders/GET": 100, "orders/POST": 10, "orders~1{id}/GET": 100,
+                "orders~1{id}/PUT": 100, "orders~1{id}/DELETE": 2, "*/*": 100}
+    assert {path: s["throttlingRateLimit"] for path, s in settings.items()} == expected
+    assert settings["orders~1{id}/DELETE"]["throttlingBurstLimit"] == 5
+    assert all(s["metricsEnabled"] and s["dataTraceEnabled"] is False for s in settings.values())
+    (plan,) = graph.by_type("aws:apigateway/usagePlan:UsagePlan")
+    assert plan.inputs["throttleSettings"] == {"rateLimit": 100, "burstLimit": 200}
+    assert plan.inputs["quotaSettings"] == {"limit": 50000, "period": "DAY"}
+    paths = {t["path"]: t["rateLimit"] for t in plan.inputs["apiStages"][0]["throttles"]}
+    assert paths["/orders/POST"] == 10 and paths["/orders/{id}/DELETE"] == 2 and len(paths) == 6
+
+
+def test_the_stage_logs_json_access_logs_and_traces(graph):
+    (stage,) = graph.by_type("aws:apigateway/stage:Stage")
+    assert stage.inputs["xrayTracingEnabled"] is True
+    logs = {g.outputs["arn"]: g for g in graph.by_type("aws:cloudwatch/logGroup:LogGroup")}
+    destination = logs[stage.inputs["accessLogSettings"]["destinationArn"]]
+    assert destination.inputs["name"].startswith("/aws/apigateway/") and destination.inputs["kmsKeyId"]
+    fields = json.loads(stage.inputs["accessLogSettings"]["format"])
+    assert {"requestId", "status", "sub", "xrayTraceId", "integrationLatency"} <= set(fields)
+    level = "ERROR" if graph.stack == "prod" else "INFO"
+    all_methods = next(s for s in graph.by_type("aws:apigateway/methodSettings:MethodSettings")
+                       if s.inputs["methodPath"] == "*/*")
+    assert all_methods.inputs["settings"]["loggingLevel"] == level
+
+
+def test_the_api_is_regional_and_integrates_with_the_live_alias(graph):
+    (api,) = graph.by_type("aws:apigateway/restApi:RestApi")
+    assert api.inputs["endpointConfiguration"]["types"] == "REGIONAL"
+    integrations = graph.by_type("aws:apigateway/integration:Integration")
+    assert len(integrations) == 6 + 2  # CRUD + health, and the two CORS preflights
+    for integration in integrations:
+        assert integration.inputs["type"] == "AWS_PROXY" and integration.inputs["integrationHttpMethod"] == "POST"
+        assert integration.inputs["uri"].endswith(":live/invocations")
+
+
+def test_only_this_stage_may_invoke_the_alias(graph):
+    (stage,) = graph.by_type("aws:apigateway/stage:Stage")
+    permissions = [p for p in graph.by_type("aws:lambda/permission:Permission")
+                   if p.inputs["principal"] == "apigateway.amazonaws.com"]
+    assert len(permissions) == 1
+    assert permissions[0].inputs["sourceArn"] == stage.outputs["executionArn"] + "/*/*"
+
+
+def test_the_table_is_on_demand_recoverable_encrypted_and_protected_in_prod(graph):
+    (table,) = graph.by_type("aws:dynamodb/table:Table")
+    assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
+    assert table.inputs["pointInTimeRecovery"]["enabled"] is True
+    (key,) = graph.by_type("aws:kms/key:Key")
+    assert table.inputs["serverSideEncryption"] == {"enabled": True, "kmsKeyArn": key.outputs["arn"]}
+    prod = graph.stack == "prod"
+    assert table.inputs["deletionProtectionEnabled"] is prod
+    assert table.protect is prod and table.retain_on_delete is prod
+    (pool,) = graph.by_type("aws:cognito/userPool:UserPool")
+    assert pool.inputs["deletionProtection"] == ("ACTIVE" if prod else "INACTIVE") and pool.protect is prod
+
+
+def test_the_function_gets_read_write_on_its_table_only(graph):
+    (table,) = graph.by_type("aws:dynamodb/table:Table")
+    policies = [p for p in graph.by_type("aws:iam/rolePolicy:RolePolicy") if table.outputs["arn"] in p.inputs["policy"]]
+    assert policies, "no role policy names the table"
+    assert all("*" not in json.dumps(json.loads(p.inputs["policy"]).get("Statement", [{}])[0].get("Action", []))
+               for p in policies)
+
+
+def test_outputs_name_the_endpoint_and_the_table(graph):
+    outputs = graph.outputs["outputs"]
+    assert outputs["url"].startswith("https://") and outputs["url"].endswith("/v1")
+    assert outputs["tableName"].endswith("-orders-orders")
+    assert outputs["userPoolId"] and outputs["userPoolClientId"]
