@@ -48,6 +48,8 @@ _ARNS: dict[str, str] = {
     "aws:cognito/userPool:UserPool": "arn:aws:cognito-idp:{r}:{a}:userpool/{i}",
     "aws:codedeploy/application:Application": "arn:aws:codedeploy:{r}:{a}:application:{n}",
     "aws:codedeploy/deploymentGroup:DeploymentGroup": "arn:aws:codedeploy:{r}:{a}:deploymentgroup:{n}",
+    "aws:codedeploy/deploymentConfig:DeploymentConfig": "arn:aws:codedeploy:{r}:{a}:deploymentconfig:{n}",
+    "aws:lambda/eventSourceMapping:EventSourceMapping": "arn:aws:lambda:{r}:{a}:event-source-mapping:{i}",
     "aws:glue/catalogDatabase:CatalogDatabase": "arn:aws:glue:{r}:{a}:database/{n}",
     "aws:glue/catalogTable:CatalogTable": "arn:aws:glue:{r}:{a}:table/{n}",
     "aws:athena/workgroup:Workgroup": "arn:aws:athena:{r}:{a}:workgroup/{n}",
@@ -78,7 +80,8 @@ _ID_PREFIXES: dict[str, str] = {
 }
 
 # Inputs that carry a resource's physical name, in order of preference.
-_NAME_INPUTS = ("name", "functionName", "bucket", "roleName", "streamName", "tableName")
+_NAME_INPUTS = ("name", "functionName", "bucket", "roleName", "streamName", "tableName", "deploymentGroupName",
+                "deploymentConfigName")
 
 # AWS names these with a prefix in their name (``alias/...``) or hold names with a path.
 _UUID_ID_TYPES = {"aws:kms/key:Key", "aws:cognito/userPool:UserPool"}
@@ -138,7 +141,17 @@ class AwsMocks(pulumi.runtime.Mocks):
         if typ == "aws:lambda/function:Function":
             version = "1" if args.inputs.get("publish") else "$LATEST"
             extras = {"version": version, "qualifiedArn": f"{state['arn']}:{version}",
-                      "invokeArn": f"arn:aws:apigateway:{r}:lambda:path/2015-03-31/functions/{state['arn']}/invocations"}
+                      "invokeArn": f"arn:aws:apigateway:{r}:lambda:path/2015-03-31/functions/{state['arn']}/invocations",
+                      "qualifiedInvokeArn": f"arn:aws:apigateway:{r}:lambda:path/2015-03-31/functions/"
+                                            f"{state['arn']}:{version}/invocations"}
+        elif typ == "aws:codedeploy/deploymentGroup:DeploymentGroup":
+            group = args.inputs.get("deploymentGroupName", name)
+            extras = {"arn": f"arn:aws:codedeploy:{r}:{a}:deploymentgroup:{args.inputs.get('appName', 'app')}/{group}",
+                      "deploymentGroupId": _hex(resource_id, 8) + "-" + _hex(name, 4) + "-4" + _hex(group, 3)}
+        elif typ == "aws:lambda/eventSourceMapping:EventSourceMapping":
+            digits = _hex(f"{self.stack}/{typ}/{args.name}", 32)
+            uuid = f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+            extras = {"uuid": uuid, "arn": f"arn:aws:lambda:{r}:{a}:event-source-mapping:{uuid}"}
         elif typ == "aws:lambda/alias:Alias":
             function_name = args.inputs.get("functionName", "fn")
             function_arn = function_name if str(function_name).startswith("arn:") else \

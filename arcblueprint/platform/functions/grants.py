@@ -197,6 +197,16 @@ def vpc_network_interfaces(*, partition: str, region: str, account_id: str) -> l
     ]
 
 
+def failure_destination(destination_arn: str) -> list[Statement]:
+    """Send records that failed to an on-failure destination (an SQS queue or an SNS topic)."""
+    match = _ARN.fullmatch(destination_arn) if isinstance(destination_arn, str) else None
+    if match is not None and match["service"] == "sns":
+        return topic_publish(destination_arn)
+    if match is not None and match["service"] == "sqs":
+        return queue_send(destination_arn)
+    raise GrantError(f"on-failure destination must be an SQS queue or SNS topic ARN, got {destination_arn!r}")
+
+
 def codedeploy_hook_status(deployment_group_arn: str) -> list[Statement]:
     """The one permission a CodeDeploy lifecycle hook needs: reporting its result to its deployment group."""
     _check_arn(deployment_group_arn, "codedeploy", "deployment_group_arn")
@@ -209,4 +219,4 @@ def function_invoke(function_arn: str) -> list[Statement]:
     return [_allow("InvokeFunction", ["lambda:InvokeFunction"], [function_arn])]
 
 
-__all__ += ["GrantError"]
+__all__ += ["GrantError", "failure_destination"]
