@@ -160,3 +160,13 @@ def test_outputs_name_the_endpoint_and_the_table(graph):
     assert outputs["url"].startswith("https://") and outputs["url"].endswith("/v1")
     assert outputs["tableName"].endswith("-orders-orders")
     assert outputs["userPoolId"] and outputs["userPoolClientId"]
+
+
+def test_the_function_is_the_shared_component_with_the_handler_env(graph):
+    functions = graph.by_type("aws:lambda/function:Function")
+    assert len(functions) == 1
+    variables = functions[0].inputs["environment"]["variables"]
+    (table,) = graph.by_type("aws:dynamodb/table:Table")
+    assert variables["TABLE_NAME"] == table.outputs["name"] and variables["RESOURCE_NAME"] == "orders"
+    assert variables["CORS_ALLOW_ORIGIN"] == "https://app.example.com"
+    assert graph.by_type("arcblueprint:functions:ServerlessFunction")
