@@ -1,0 +1,115 @@
+"""Config of an "I'm a Streamer" service (``pattern: streamer``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from arcblueprint.config.schema import ConfigError, setting
+
+__all__ = ["DomainSpec", "StreamConsumerSpec", "StreamerSpec", "PARTITION_COLUMNS"]
+
+_NAME = re.compile(r"[a-z][a-z0-9-]{0,22}[a-z0-9]")
+_COLUMN = re.compile(r"[a-z_][a-z0-9_]{0,127}")
+_FIELD_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*")
+#: Hive types Glue/Parquet conversion accepts (complex types are checked for balanced brackets only).
+_PRIMITIVE = re.compile(r"string|boolean|tinyint|smallint|int|bigint|float|double|date|timestamp|binary"
+                        r"|decimal\(\d{1,2},\d{1,2}\)|(var)?char\(\d{1,5}\)")
+_COMPLEX = re.compile(r"(array|map|struct)<.+>")
+#: Partition columns the data lake adds from each record's date (dynamic partitioning).
+PARTITION_COLUMNS = ("year", "month", "day")
+
+
+def _check_type(type_name: str, key: str) -> None:
+    if _PRIMITIVE.fullmatch(type_name):
+        return
+    if _COMPLEX.fullmatch(type_name) and type_name.count("<") == type_name.count(">"):
+        return
+    raise ConfigError(key, type_name, "must be a Hive type (string, int, bigint, double, boolean, timestamp, "
+                                      "date, decimal(p,s), array<...>, map<...>, struct<...>)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainSpec:
+    """One business domain: its own Firehose, Glue table and S3 prefix (the talk: a Firehose per domain)."""
+
+    #: Column name -> Hive type of the Parquet table; records are converted with this schema.
+    columns: Mapping[str, str] = setting(doc="column name -> Hive type")
+    #: Fields removed before the data lands in the lake (dotted paths).
+    remove_fields: tuple[str, ...] = setting(default_factory=tuple)
+    #: Fields kept but masked (``*****``).
+    mask_fields: tuple[str, ...] = setting(default_factory=tuple)
+    #: Record field holding the event time (ISO 8601 or epoch seconds); default: the arrival time.
+    timestamp_field: str | None = setting(None, pattern=_FIELD_PATH.pattern)
+    buffer_size_mib: int = setting(128, minimum=64, maximum=128, doc="Parquet conversion needs at least 64")
+    buffer_interval_seconds: int = setting(300, minimum=60, maximum=900)
+    parquet_compression: Literal["SNAPPY", "GZIP", "UNCOMPRESSED"] = "SNAPPY"
+    backup_compression: Literal["GZIP", "Snappy", "ZIP", "HADOOP_SNAPPY", "UNCOMPRESSED"] = "GZIP"
+
+    def __post_init__(self) -> None:
+        if not self.columns:
+            raise ConfigError("columns", {}, "must declare at least one column")
+        for column, type_name in self.columns.items():
+            if not _COLUMN.fullmatch(column):
+                raise ConfigError(f"columns.{column}", column, "column names are lowercase letters, digits and _")
+            if column in PARTITION_COLUMNS:
+                raise ConfigError(f"columns.{column}", column, "year, month and day are the partition columns")
+            if not isinstance(type_name, str):
+                raise ConfigError(f"columns.{column}", type_name, "must be a Hive type name")
+            _check_type(type_name, f"columns.{column}")
+        for key, paths in (("removeFields", self.remove_fields), ("maskFields", self.mask_fields)):
+            for i, path in enumerate(paths):
+                if not _FIELD_PATH.fullmatch(path):
+                    raise ConfigError(f"{key}[{i}]", path, "must be a dotted JSON field path like user.email")
+        for i, path in enumerate(self.mask_fields):
+            column_type = self.columns.get(path)
+            if column_type is not None and column_type != "string" and not column_type.startswith(("char", "varchar")):
+                raise ConfigError(f"maskFields[{i}]", path,
+                                  f"a masked column must be a string (it is {column_type}); remove it instead")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamConsumerSpec:
+    """A Lambda reading the stream directly (besides the Firehoses)."""
+
+    enhanced_fan_out: bool = setting(False, doc="dedicated 2 MB/s per shard and lower latency, at a cost")
+    #: Domains whose records the consumer receives (Lambda event filtering); default: all.
+    domains: tuple[str, ...] = setting(default_factory=tuple)
+    batch_size: int = setting(100, minimum=1, maximum=10000)
+    maximum_batching_window_seconds: int = setting(0, minimum=0, maximum=300)
+    parallelization_factor: int = setting(1, minimum=1, maximum=10)
+    maximum_record_age_seconds: int = setting(3600, minimum=60, maximum=604800)
+    maximum_retry_attempts: int = setting(3, minimum=0, maximum=10000)
+    reserved_concurrency: int | None = setting(None, minimum=1, maximum=10000)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamerSpec:
+    """A Kinesis stream, a Firehose per domain into a Parquet data lake, and Athena to query it."""
+
+    domains: Mapping[str, DomainSpec] = setting(doc="domain name -> its schema and delivery settings")
+    #: Record field naming the domain; each domain's Firehose drops the other domains' records.
+    domain_field: str = setting("domain", pattern=_FIELD_PATH.pattern)
+    shard_count: int | None = setting(None, minimum=1, maximum=500, doc="default: on-demand capacity")
+    retention_hours: int = setting(24, minimum=24, maximum=8760)
+    raw_backup_expire_days: int = setting(30, minimum=1, maximum=3650)
+    transition_to_ia_days: int = setting(30, minimum=30, maximum=3650)
+    noncurrent_version_expire_days: int = setting(30, minimum=1, maximum=3650)
+    athena_bytes_scanned_cutoff_mib: int = setting(1024, minimum=10, maximum=1_048_576)
+    athena_results_expire_days: int = setting(7, minimum=1, maximum=365)
+    transform_timeout_seconds: int = setting(60, minimum=1, maximum=900)
+    consumer: StreamConsumerSpec | None = None
+
+    def __post_init__(self) -> None:
+        if not self.domains:
+            raise ConfigError("domains", {}, "must name at least one domain")
+        for name in self.domains:
+            if not _NAME.fullmatch(name):
+                raise ConfigError(f"domains.{name}", name, "domain names are 2-24 lowercase letters, digits or -")
+        if self.consumer is not None:
+            for i, domain in enumerate(self.consumer.domains):
+                if domain not in self.domains:
+                    raise ConfigError(f"consumer.domains[{i}]", domain,
+                                      "unknown domain (known: " + ", ".join(sorted(self.domains)) + ")")

@@ -1,0 +1,135 @@
+"""Streamer handlers: the Firehose transformation returns valid response records without sensitive data;
+the stream consumer reports exactly the poison records."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "streamer" / "handlers"
+STREAM = "arcbp-dev-lake-orders"
+RULES = {STREAM: {"domain": "orders", "remove": ["customer.email", "card"], "mask": ["customer.name"],
+                  "timestampField": "occurredAt"}}
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "arcbp-dev-lake-transform"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:111111111111:function:arcbp-dev-lake-transform:live"
+    aws_request_id: str = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def load(folder: str, unique: str):
+    path = HANDLERS / folder
+    sys.path.insert(0, str(path))
+    try:
+        for local in ("app", "masking"):
+            sys.modules.pop(local, None)
+        spec = importlib.util.spec_from_file_location(unique, path / "app.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(path))
+
+
+@pytest.fixture
+def transform(monkeypatch):
+    monkeypatch.setenv("DELIVERY_STREAMS", json.dumps(RULES))
+    monkeypatch.setenv("DOMAIN_FIELD", "domain")
+    return load("transform", "streamer_transform")
+
+
+def firehose_event(load_event, documents: list) -> dict:
+    event = copy.deepcopy(load_event("kinesisFirehoseKinesisEvent.json"))
+    template = event["records"][0]
+    event["deliveryStreamArn"] = f"arn:aws:firehose:eu-west-1:111111111111:deliverystream/{STREAM}"
+    records = []
+    for i, document in enumerate(documents):
+        record = copy.deepcopy(template)
+        raw = document if isinstance(document, bytes) else json.dumps(document).encode()
+        record.update(recordId=f"r{i}", data=base64.b64encode(raw).decode())
+        records.append(record)
+    event["records"] = records
+    return event
+
+
+def test_transformation_output_is_valid_firehose_records_without_sensitive_fields(transform, load_event):
+    documents = [
+        {"domain": "orders", "id": "o-1", "occurredAt": "2026-03-09T23:59:59+01:00", "card": {"number": "4111"},
+         "customer": {"email": "a@example.com", "name": "Ada", "tier": "gold"}},
+        {"domain": "payments", "id": "p-1"},
+        b"not json at all",
+        {"domain": "orders", "id": "o-2", "occurredAt": 1773100800},
+        {"domain": "orders", "id": "o-3", "occurredAt": "last tuesday"},
+        ["a", "list"],
+        {"domain": "orders", "id": "o-4"},
+    ]
+    event = firehose_event(load_event, documents)
+    response = transform.lambda_handler(event, FakeContext())
+    records = response["records"]
+    assert [r["recordId"] for r in records] == [r["recordId"] for r in event["records"]]
+    assert [r["result"] for r in records] == ["Ok", "Dropped", "ProcessingFailed", "Ok", "ProcessingFailed",
+                                              "ProcessingFailed", "Ok"]
+    for sent, record in zip(event["records"], records, strict=True):
+        assert set(record) <= {"recordId", "result", "data", "metadata"}
+        decoded = base64.b64decode(record["data"], validate=True)
+        if record["result"] != "Ok":
+            assert record["data"] == sent["data"]  # Firehose keeps the original in the error output
+            continue
+        assert decoded.endswith(b"\n") and decoded.count(b"\n") == 1
+        assert set(record["metadata"]["partitionKeys"]) == {"year", "month", "day"}
+    first = json.loads(base64.b64decode(records[0]["data"]))
+    assert first == {"domain": "orders", "id": "o-1", "occurredAt": "2026-03-09T23:59:59+01:00",
+                     "customer": {"name": "*****", "tier": "gold"}}
+    assert b"4111" not in base64.b64decode(records[0]["data"]) and b"example.com" not in base64.b64decode(records[0]["data"])
+    assert records[0]["metadata"]["partitionKeys"] == {"year": "2026", "month": "03", "day": "09"}  # UTC date
+    assert records[3]["metadata"]["partitionKeys"] == {"year": "2026", "month": "03", "day": "10"}
+    arrival = event["records"][6]["approximateArrivalTimestamp"]
+    from datetime import UTC, datetime
+
+    day = datetime.fromtimestamp(arrival / 1000, tz=UTC)
+    assert records[6]["metadata"]["partitionKeys"]["day"] == f"{day.day:02d}"
+
+
+def test_unknown_delivery_stream_fails_the_invocation(transform, load_event):
+    event = firehose_event(load_event, [{"domain": "orders"}])
+    event["deliveryStreamArn"] = "arn:aws:firehose:eu-west-1:111111111111:deliverystream/someone-else"
+    with pytest.raises(RuntimeError, match="someone-else"):
+        transform.lambda_handler(event, FakeContext())
+
+
+def test_masking_copies_are_identical():
+    """masking.py ships in two functions' zips; the copies must not drift."""
+    services = HANDLERS.parents[1]
+    receiver = services / "call_me_maybe" / "handlers" / "receiver" / "masking.py"
+    assert (HANDLERS / "transform" / "masking.py").read_bytes() == receiver.read_bytes()
+
+
+def test_stream_consumer_reports_only_poison_records(load_event, monkeypatch):
+    consumer = load("consumer", "streamer_consumer")
+    seen = []
+    monkeypatch.setattr(consumer, "handle", lambda document: seen.append(document["id"]))
+    template = load_event("kinesisStreamEvent.json")["Records"][0]
+    records = []
+    for i, body in enumerate([{"domain": "orders", "id": 1}, "garbage", {"id": 2}, {"domain": "orders", "id": 3}]):
+        record = copy.deepcopy(template)
+        raw = body if isinstance(body, str) else json.dumps(body)
+        record["kinesis"]["data"] = base64.b64encode(raw.encode()).decode()
+        record["kinesis"]["sequenceNumber"] = f"4960{i:040d}"
+        records.append(record)
+    response = consumer.lambda_handler({"Records": records}, FakeContext())
+    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == [
+        records[1]["kinesis"]["sequenceNumber"], records[2]["kinesis"]["sequenceNumber"]]
+    assert seen == [1, 3]
