@@ -220,7 +220,7 @@ def plan_vpc(demand: NetworkDemand, *, avoid: Sequence[str] = ()) -> VpcPlan:
         raise CidrPlanError(
             f"{section}.peakConcurrentExecutions", demand.peak_concurrent_executions,
             f"{len(sizes)} subnets of {needed} addresses (and other tiers) need {total} addresses, more than a "
-            "/16 VPC; lower the demand or headroomPercent, or fewer availabilityZones/tiers")
+            "/16 VPC; lower the demand or headroomPercent, or drop public/isolated tiers")
     vpc = _first_free_block(vpc_prefix, demand.allowed_range, (*demand.on_prem_ranges, *avoid),
                             key=f"{section}.allowedRange")
     tiers = _carve(vpc, sizes)
