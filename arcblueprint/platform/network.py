@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
+from arcblueprint.config.schema import ConfigError
 from arcblueprint.platform.cidr import NetworkDemand, VpcPlan, plan_vpc
 from arcblueprint.platform.handles import VpcAttachment
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from arcblueprint.platform.context import StackContext
     from arcblueprint.platform.handles import LogGroups
 
-__all__ = ["Network", "NetworkArgs", "vpc_flow_logs"]
+__all__ = ["Network", "NetworkArgs", "vpc_flow_logs", "zone_name"]
 
 _SERVICE = "network"
 _GATEWAY_SERVICES = ("s3", "dynamodb")
@@ -80,7 +81,7 @@ class Network(pulumi.ComponentResource):
         def subnets(tier: str, cidrs: tuple[str, ...]) -> list[aws.ec2.Subnet]:
             return [aws.ec2.Subnet(
                 f"{name}-{tier}-{i}", vpc_id=vpc_id, cidr_block=cidr,
-                availability_zone=zones.names.apply(lambda names, i=i: names[i]),
+                availability_zone=zones.names.apply(lambda names, i=i: zone_name(names, i)),
                 map_public_ip_on_launch=False, tags={**tagged(f"{tier}-{i}"), "tier": tier}, opts=child)
                 for i, cidr in enumerate(cidrs)]
 
@@ -169,6 +170,14 @@ class Network(pulumi.ComponentResource):
             "lambdaSecurityGroupId": self.lambda_security_group.id,
             "endpointSecurityGroupId": self.endpoint_security_group.id,
         })
+
+
+def zone_name(names: list[str], index: int) -> str:
+    """The ``index``-th available AZ, or a one-line error naming the config key that asked for it."""
+    if index >= len(names):
+        raise ConfigError("network.availabilityZones", index + 1,
+                          f"the region has {len(names)} available zones ({', '.join(names)})")
+    return names[index]
 
 
 def vpc_flow_logs(name: str, ctx: StackContext, log_groups: LogGroups, *, vpc_id: pulumi.Input[str], label: str,

@@ -23,7 +23,7 @@ import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.platform.cidr import VpcPlan, plan_onprem_vpc
-from arcblueprint.platform.network import vpc_flow_logs
+from arcblueprint.platform.network import vpc_flow_logs, zone_name
 
 if TYPE_CHECKING:
     from arcblueprint.platform.context import StackContext
@@ -84,7 +84,7 @@ class OnPremAccess(pulumi.ComponentResource):
         self.subnets = []
         for i, cidr in enumerate(plan.private_subnets):
             subnet = aws.ec2.Subnet(f"{name}-subnet-{i}", vpc_id=self.vpc.id, cidr_block=cidr,
-                                    availability_zone=zones.names.apply(lambda names, i=i: names[i]),
+                                    availability_zone=zones.names.apply(lambda names, i=i: zone_name(names, i)),
                                     map_public_ip_on_launch=False, tags=tagged(f"subnet-{i}"), opts=child)
             # Routes to on-prem are propagated from the attachment (``attachmentId``), declared outside.
             table = aws.ec2.RouteTable(f"{name}-rt-{i}", vpc_id=self.vpc.id, tags=tagged(f"rt-{i}"), opts=child)

@@ -237,3 +237,29 @@ def test_outputs_are_names_ids_and_arns(graph) -> None:
     assert outputs["lambdaSecurityGroupId"].startswith("sg-")
     assert set(outputs["interfaceEndpointDns"]) == set(graph.config.network.interface_endpoints)
     assert outputs["logDestinationArn"].startswith("arn:aws:firehose:")
+
+
+def test_tiers_and_on_prem_follow_the_config(run_component, stack_values) -> None:
+    values = stack_values("dev", {
+        "arcblueprint:network": {"peakConcurrentExecutions": 500, "availabilityZones": 3, "publicSubnets": True,
+                                 "isolatedSubnets": True, "interfaceEndpoints": ["secretsmanager"]},
+        "arcblueprint:onPrem": {"enabled": False},
+    })
+    graph = run_component(lambda context: build_platform(context).finish(), "dev", values=values, preview=False)
+    tiers = [r.inputs["tags"]["tier"] for r in graph.by_type("aws:ec2/subnet:Subnet")]
+    assert sorted(tiers) == sorted(["private", "public", "isolated"] * 3)
+    assert len(graph.by_type("aws:ec2/internetGateway:InternetGateway")) == 1
+    assert not [r for r in graph.resources if r.type == "arcblueprint:platform:OnPremAccess"]
+    assert not graph.by_type("aws:ec2/vpcEndpointService:VpcEndpointService")
+    gateways = [r for r in graph.by_type("aws:ec2/vpcEndpoint:VpcEndpoint") if r.inputs["vpcEndpointType"] == "Gateway"]
+    # S3 and DynamoDB are reachable from the private and isolated tiers (3 + 1 route tables).
+    assert [len(g.inputs["routeTableIds"]) for g in gateways] == [4, 4]
+
+
+def test_asking_for_more_zones_than_the_region_has_is_a_config_error() -> None:
+    from arcblueprint.config.schema import ConfigError
+    from arcblueprint.platform.network import zone_name
+
+    assert zone_name(["eu-west-1a", "eu-west-1b"], 1) == "eu-west-1b"
+    with pytest.raises(ConfigError, match=r"^network\.availabilityZones = 3 is invalid: the region has 2"):
+        zone_name(["eu-west-1a", "eu-west-1b"], 2)
