@@ -1,0 +1,107 @@
+"""The config of a Strangler facade: where legacy lives and who owns each route (pure: no Pulumi)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from arcblueprint.config.schema import ConfigError, setting
+from arcblueprint.services.comfortable_rest.spec import ThrottleSpec
+
+__all__ = ["NEW_FUNCTIONS", "LegacySpec", "RouteSpec", "StranglerSpec", "route_nodes"]
+
+_HANDLERS = Path(__file__).resolve().parent / "handlers"
+#: Lambda services a route may move to: the handler folders next to this file (the router is not one).
+NEW_FUNCTIONS = frozenset(p.name for p in _HANDLERS.iterdir() if p.is_dir() and (p / "app.py").exists()) - {"router"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouteSpec:
+    """One path prefix (and everything below it) and who serves it."""
+
+    path: str = setting(pattern=r"(/[a-z0-9][a-z0-9_-]*)+", doc="e.g. /notifications")
+    #: ``legacy``: proxied to the legacy backend; ``new``: the Lambda ``function``; ``weighted``:
+    #: ``percentNew`` percent of callers to the function, the rest to legacy.
+    target: Literal["legacy", "new", "weighted"] = setting(doc="the route's owner: legacy, new or weighted")
+    percent_new: int | None = setting(None, minimum=0, maximum=100)
+    function: str | None = setting(None, pattern=r"[a-z][a-z0-9_]*")
+
+    def __post_init__(self) -> None:
+        if self.target == "weighted" and self.percent_new is None:
+            raise ConfigError("percentNew", None, "is required when target is weighted (0-100)", show_value=False)
+        if self.target != "weighted" and self.percent_new is not None:
+            raise ConfigError("percentNew", self.percent_new, "only applies when target is weighted")
+        if self.target == "legacy" and self.function is not None:
+            raise ConfigError("function", self.function, "only applies when target is new or weighted")
+        if self.target != "legacy":
+            if self.function is None:
+                raise ConfigError("function", None, f"is required when target is {self.target} (one of "
+                                  + ", ".join(sorted(NEW_FUNCTIONS)) + ")", show_value=False)
+            if self.function not in NEW_FUNCTIONS:
+                raise ConfigError("function", self.function, "must be one of " + ", ".join(sorted(NEW_FUNCTIONS)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class LegacySpec:
+    """The legacy backend: an HTTP(S) base URL, reached directly or through a VPC link to an NLB."""
+
+    #: Base URL; with a VPC link, the address behind the NLB (the corporate load balancer's virtual IP).
+    url: str = setting(pattern=r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~-]+)*", doc="no trailing slash")
+    #: NLB in the VPC that forwards to the corporate load balancer; default: ``url`` is reached directly.
+    vpc_link_target_arn: str | None = setting(
+        None, pattern=r"arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer/net/[\w-]+/[0-9a-f]+")
+    timeout_ms: int = setting(10000, minimum=50, maximum=29000)
+
+
+def _default_throttle() -> ThrottleSpec:
+    return ThrottleSpec(rate_limit=100, burst_limit=200)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StranglerSpec:
+    """A facade whose route table says, per path, legacy, new or weighted; moving a route is a config change."""
+
+    legacy: LegacySpec = setting(doc="the legacy backend (url, optional vpcLinkTargetArn)")
+    routes: tuple[RouteSpec, ...] = setting(default_factory=tuple)
+    authorizer: Literal["cognito", "iam"] = "cognito"
+    user_pool_arn: str | None = setting(None, pattern=r"arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[\w-]+_\w+")
+    throttle: ThrottleSpec = setting(default_factory=_default_throttle)
+    #: Weighted split key: ``caller`` keeps each caller on one side (their ``sub``), ``request`` splits per request.
+    stickiness: Literal["caller", "request"] = "caller"
+    memory_mib: int | None = setting(None, minimum=128, maximum=10240)
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        functions: set[str] = set()
+        for i, route in enumerate(self.routes):
+            if route.path in seen:
+                raise ConfigError(f"routes[{i}].path", route.path, "must be unique (each path has one owner)")
+            seen.add(route.path)
+            if route.function in functions:
+                raise ConfigError(f"routes[{i}].function", route.function, "serves one route only (it is mounted at its path)")
+            if route.function:
+                functions.add(route.function)
+        if self.user_pool_arn is not None and self.authorizer != "cognito":
+            raise ConfigError("userPoolArn", self.user_pool_arn, "only applies when authorizer is cognito")
+
+    def owner(self, path: str) -> RouteSpec | None:
+        return next((r for r in self.routes if r.path == path), None)
+
+
+def route_nodes(spec: StranglerSpec) -> dict[str, RouteSpec]:
+    """Every resource path the facade declares -> the route that serves it and its subtree.
+
+    Parents of configured paths get a node too (served by legacy), because API Gateway does not
+    fall back to a shorter greedy path once a longer resource matches: ``/api/other`` would be a
+    403 if ``/api/orders`` existed without ``/api/{proxy+}``. ``/`` is the root (legacy by default).
+    """
+    nodes: dict[str, RouteSpec] = {"/": RouteSpec(path="/root", target="legacy")}
+    for route in spec.routes:
+        parts = route.path.strip("/").split("/")
+        for depth in range(1, len(parts)):
+            parent = "/" + "/".join(parts[:depth])
+            if spec.owner(parent) is None:
+                nodes.setdefault(parent, RouteSpec(path=parent, target="legacy"))
+        nodes[route.path] = route
+    return dict(sorted(nodes.items(), key=lambda item: (item[0].count("/"), item[0])))
