@@ -92,12 +92,15 @@ def record_body(record: Any) -> str:
     return record.body
 
 
-@tracer.capture_method
 def record_handler(record: Any) -> dict[str, str]:
     message = parse_envelope(record_body(record))
-    result = process_webhook(message=message)
-    metrics.add_metric(name="WebhookProcessed", unit=MetricUnit.Count, value=1)
-    return result
+    return process_webhook(message=message)
+
+
+def add_batch_metrics(records: int, failures: int) -> None:
+    """One metric per batch, not per record: per-record metrics and trace subsegments cost more than the work."""
+    metrics.add_metric(name="WebhookProcessed", unit=MetricUnit.Count, value=records - failures)
+    metrics.add_metric(name="WebhookFailed", unit=MetricUnit.Count, value=failures)
 
 
 @logger.inject_lambda_context
@@ -105,4 +108,7 @@ def record_handler(record: Any) -> dict[str, str]:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     idempotency_config.register_lambda_context(context)
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                        context=context)
+    add_batch_metrics(len(event["Records"]), len(response["batchItemFailures"]))
+    return response
