@@ -1,0 +1,48 @@
+"""Tagging: required tags on taggable types; the taggable list matches the SDK."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import pytest
+
+from arcblueprint.policy import tagging
+from arcblueprint.policy.testing import run_resource
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # importing pulumi_aws.s3 warns about V2 types
+
+TAGS = {"owner": "o", "environment": "prod", "service": "orders", "cost-center": "cc-1"}
+
+
+def test_tagged_resource_passes_and_missing_tags_are_named():
+    assert run_resource(tagging.TAGS_REQUIRED, "aws:sqs/queue:Queue", {"tags": TAGS}).messages == []
+    found = run_resource(tagging.TAGS_REQUIRED, "aws:sqs/queue:Queue", {"tags": {"owner": "o"}}, name="orders-queue")
+    assert "'orders-queue'" in found.messages[0] and "environment, service, cost-center" in found.messages[0]
+
+
+def test_listed_type_without_tags_is_caught_and_untaggable_type_is_not():
+    assert run_resource(tagging.TAGS_REQUIRED, "aws:dynamodb/table:Table", {}).messages
+    assert run_resource(tagging.TAGS_REQUIRED, "aws:kms/alias:Alias", {}).messages == []
+    assert run_resource(tagging.TAGS_REQUIRED, "arcblueprint:platform:EncryptionKey", {}).messages == []
+
+
+def test_provider_default_tags_count():
+    assert run_resource(tagging.TAGS_REQUIRED, "aws:sns/topic:Topic", {"tagsAll": TAGS}).messages == []
+
+
+def test_required_tags_come_from_config():
+    found = run_resource(tagging.TAGS_REQUIRED, "aws:sns/topic:Topic", {"tags": TAGS},
+                         config={"requiredTags": ["owner", "data-classification"]})
+    assert "data-classification" in found.messages[0]
+
+
+def sdk_class(token: str):
+    module = token.split(":")[1].split("/")[0]
+    module = {"lambda": "lambda_"}.get(module, module)
+    return getattr(importlib.import_module(f"pulumi_aws.{module}"), token.rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize("token", sorted(tagging.TAGGABLE_TYPES))
+def test_listed_types_take_a_tags_map_in_the_sdk(token):
+    assert "tags" in inspect.signature(sdk_class(token)._internal_init).parameters
