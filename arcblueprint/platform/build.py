@@ -71,6 +71,7 @@ def build_platform(context: StackContext) -> PlatformBuild:
         event_bus_name=bus.name_output,
         event_bus_arn=bus.arn,
         secret_arns=dict(secrets.arns),
+        secret_access=secrets,
     )
     outputs: dict[str, pulumi.Input[Any]] = {
         "platformKeyArn": key.arn,

@@ -70,7 +70,8 @@ class EncryptionKey(pulumi.ComponentResource):
                     "Sid": "ServicesUseTheKeyForThisAccount",
                     "Effect": "Allow",
                     "Principal": {"Service": [f"{service}.amazonaws.com" for service in _SERVICE_PRINCIPALS]},
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    # EventBridge describes the key before it encrypts a bus or an archive with it.
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
                     "Resource": "*",
                     "Condition": {"StringEquals": {"aws:SourceAccount": stack.account_id}},
                 },

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from arcblueprint.platform.context import StackContext
 
-__all__ = ["EventRules", "LogGroups", "Platform", "VpcAttachment"]
+__all__ = ["EventRules", "LogGroups", "Platform", "ReleaseRegistry", "SecretAccess", "VpcAttachment"]
 
 
 class LogGroups(Protocol):
@@ -42,6 +42,29 @@ class EventRules(Protocol):
         ...
 
 
+class SecretAccess(Protocol):
+    """Adds roles to a secret's resource policy: only the roles named here may read the secret."""
+
+    def allow_readers(self, name: str, role_arns: Sequence[pulumi.Input[str]]) -> None: ...
+
+
+class ReleaseRegistry:
+    """Collects what each function's release needs at deploy time (alias, versions, alarms).
+
+    The function component records itself here; the stack program exports the collection so the
+    CI driver can read the rollback alarms of weighted canaries and the CodeDeploy targets.
+    """
+
+    def __init__(self) -> None:
+        self.releases: dict[str, pulumi.Input[Mapping[str, object]]] = {}
+        self.weighted_alarm_names: list[pulumi.Input[str]] = []
+
+    def record(self, function: str, info: pulumi.Input[Mapping[str, object]], *,
+               weighted_alarm_names: Sequence[pulumi.Input[str]] = ()) -> None:
+        self.releases[function] = info
+        self.weighted_alarm_names.extend(weighted_alarm_names)
+
+
 @dataclass(frozen=True, kw_only=True)
 class VpcAttachment:
     """Where VPC-attached functions go: the same subnets and one shared security group, so that
@@ -64,3 +87,7 @@ class Platform:
     event_bus_arn: pulumi.Input[str] | None = None
     #: Secret name (as in stack config) -> secret ARN.
     secret_arns: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    #: Where a function's ``grant_secret_read`` also registers its role as a reader of the secret.
+    secret_access: SecretAccess | None = None
+    #: Where each function records its release (exported as the ``releases`` stack output).
+    releases: ReleaseRegistry = field(default_factory=ReleaseRegistry)
