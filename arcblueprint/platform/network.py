@@ -130,7 +130,7 @@ class Network(pulumi.ComponentResource):
             opts=child)
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-endpoints-https-in", security_group_id=self.endpoint_security_group.id, ip_protocol="tcp",
-            from_port=443, to_port=443, cidr_ipv4=plan.cidr, description="HTTPS from the VPC", opts=child)
+            from_port=443, to_port=443, cidr_ipv4=plan.cidr, description="HTTPS from the VPC", tags=tags, opts=child)
 
         private_subnet_ids = [s.id for s in self.private_subnets]
         self.interface_endpoints = {
@@ -153,12 +153,12 @@ class Network(pulumi.ComponentResource):
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-lambda-to-endpoints", security_group_id=self.lambda_security_group.id, ip_protocol="tcp",
             from_port=443, to_port=443, referenced_security_group_id=self.endpoint_security_group.id,
-            description="HTTPS to interface endpoints", opts=child)
+            description="HTTPS to interface endpoints", tags=tags, opts=child)
         for service, endpoint in self.gateway_endpoints.items():
             aws.vpc.SecurityGroupEgressRule(
                 f"{name}-lambda-to-{service}", security_group_id=self.lambda_security_group.id, ip_protocol="tcp",
                 from_port=443, to_port=443, prefix_list_id=endpoint.prefix_list_id,
-                description=f"HTTPS to {service} through its gateway endpoint", opts=child)
+                description=f"HTTPS to {service} through its gateway endpoint", tags=tags, opts=child)
 
         self.private_subnet_ids: pulumi.Output[list[str]] = pulumi.Output.all(*private_subnet_ids)
         self.vpc_id: pulumi.Output[str] = vpc_id

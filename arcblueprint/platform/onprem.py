@@ -102,11 +102,11 @@ class OnPremAccess(pulumi.ComponentResource):
             f"{name}-proxy-in", security_group_id=self.proxy_security_group.id, ip_protocol="tcp",
             from_port=spec.proxy_port, to_port=spec.proxy_port, cidr_ipv4=plan.cidr,
             # PrivateLink traffic reaches the targets from the NLB's addresses in this VPC.
-            description="Proxy port from the NLB (PrivateLink) inside this VPC", opts=child)
+            description="Proxy port from the NLB (PrivateLink) inside this VPC", tags=tags, opts=child)
         for i, cidr in enumerate(stack.network.on_prem_ranges):
             aws.vpc.SecurityGroupEgressRule(
                 f"{name}-proxy-out-{i}", security_group_id=self.proxy_security_group.id, ip_protocol="tcp",
-                from_port=0, to_port=65535, cidr_ipv4=cidr, description="To on-prem services", opts=child)
+                from_port=0, to_port=65535, cidr_ipv4=cidr, description="To on-prem services", tags=tags, opts=child)
 
         arch = "arm64" if _GRAVITON.match(spec.proxy_instance_type) else "x86_64"
         self.launch_template = aws.ec2.LaunchTemplate(
@@ -154,7 +154,7 @@ class OnPremAccess(pulumi.ComponentResource):
                                          target_id=proxy.id, port=spec.proxy_port, opts=child)
         aws.lb.Listener(
             f"{name}-listener", load_balancer_arn=self.load_balancer.arn, port=spec.proxy_port, protocol="TCP",
-            default_actions=[{"type": "forward", "target_group_arn": self.target_group.arn}], opts=child)
+            default_actions=[{"type": "forward", "target_group_arn": self.target_group.arn}], tags=tags, opts=child)
 
         self.endpoint_service = aws.ec2.VpcEndpointService(
             f"{name}-service",
@@ -173,12 +173,12 @@ class OnPremAccess(pulumi.ComponentResource):
             f"{name}-endpoint-from-lambda", security_group_id=self.endpoint_security_group.id, ip_protocol="tcp",
             from_port=spec.proxy_port, to_port=spec.proxy_port,
             referenced_security_group_id=network.lambda_security_group.id,
-            description="Proxy port from VPC-attached functions", opts=child)
+            description="Proxy port from VPC-attached functions", tags=tags, opts=child)
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-lambda-to-endpoint", security_group_id=network.lambda_security_group.id, ip_protocol="tcp",
             from_port=spec.proxy_port, to_port=spec.proxy_port,
             referenced_security_group_id=self.endpoint_security_group.id,
-            description="Proxy port to the on-prem proxy endpoint", opts=child)
+            description="Proxy port to the on-prem proxy endpoint", tags=tags, opts=child)
         self.endpoint = aws.ec2.VpcEndpoint(
             f"{name}-endpoint", vpc_id=network.vpc_id, vpc_endpoint_type="Interface",
             service_name=self.endpoint_service.service_name,
