@@ -175,10 +175,13 @@ def deployment_config_name(plan: ReleasePlan, custom_name: str) -> str | None:
 
 
 def live_version(plan: ReleasePlan, new_version: str) -> str:
-    """The version the ``live`` alias is declared with: the new one, or the previous one on a blue-green rollback."""
+    """The version ``live`` is declared with: the new one, or the previous one on a blue-green rollback
+    or a weighted canary at 0 percent."""
     _check_version(new_version, "new_version")
     if plan.rollback and plan.previous_version is not None:
         return plan.previous_version
+    if plan.strategy == "weighted-canary" and plan.canary_weight_percent == 0 and plan.previous_version is not None:
+        return plan.previous_version  # nothing on the new version yet (or rolled back): no routing needed
     return new_version
 
 
@@ -191,8 +194,8 @@ def alias_weights(plan: ReleasePlan, new_version: str) -> dict[str, float] | Non
     _check_version(new_version, "new_version")
     if plan.strategy != "weighted-canary" or plan.previous_version is None or plan.previous_version == new_version:
         return None
-    if plan.canary_weight_percent >= 100:
-        return None
+    if plan.canary_weight_percent in (0, 100):
+        return None  # 0: live points at the previous version itself; 100: all on the new one
     return {plan.previous_version: round(1 - plan.canary_weight_percent / 100, 2)}
 
 

@@ -159,7 +159,9 @@ def test_blue_green_rollback_points_live_at_the_previous_version() -> None:
 def test_weighted_canary_gives_the_previous_version_the_rest(weight, previous, new) -> None:
     plan = plan_release(ReleaseSpec(strategy="weighted-canary", previous_version=previous, canary_weight_percent=weight))
     weights = alias_weights(plan, str(new))
-    if weight == 100 or previous == new:
+    live = live_version(plan, str(new))
+    assert live == (str(previous) if weight == 0 else str(new))
+    if weight in (0, 100) or previous == new:
         assert weights is None
     else:
         assert weights == {str(previous): pytest.approx(1 - weight / 100)}
