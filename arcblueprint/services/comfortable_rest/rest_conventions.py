@@ -43,14 +43,18 @@ ACCESS_LOG_FORMAT = json.dumps(ACCESS_LOG_FIELDS, separators=(",", ":"))
 def method_settings_path(resource_path: str, http_method: str) -> str:
     """``method_path`` of ``aws.apigateway.MethodSettings`` for one method.
 
-    API Gateway addresses stage method settings with JSON-Pointer paths (``/{resource}/{method}/...``),
-    so the slashes inside a resource path are escaped as ``~1``: ``/orders/{id}`` GET ->
-    ``orders~1{id}/GET``. Unescaped nested paths are accepted but silently not applied
+    Stage method settings are addressed with JSON Pointers (``/<resource path>/<method>/throttling/...``),
+    so every ``/`` of the resource path is escaped as ``~1``, the leading one included, as
+    CloudFormation documents for ``MethodSetting.ResourcePath``: ``/orders/{id}`` GET ->
+    ``~1orders~1{id}/GET``; the root resource is a bare ``/`` (``/GET``). A nested path left
+    unescaped is stored under a key no method matches and silently not applied
     (terraform-provider-aws#9738).
     """
     if not resource_path.startswith("/"):
         raise ValueError(f"resource path must start with '/': {resource_path!r}")
-    return f"{resource_path[1:].replace('~', '~0').replace('/', '~1')}/{http_method.upper()}"
+    if resource_path == "/":
+        return f"/{http_method.upper()}"
+    return f"{resource_path.replace('~', '~0').replace('/', '~1')}/{http_method.upper()}"
 
 
 def usage_plan_throttle_path(resource_path: str, http_method: str) -> str:

@@ -90,10 +90,10 @@ def test_bodies_and_parameters_are_validated_before_lambda(graph):
 
 def test_every_method_has_an_explicit_throttle_and_the_usage_plan_repeats_it(graph):
     settings = {s.inputs["methodPath"]: s.inputs["settings"] for s in graph.by_type("aws:apigateway/methodSettings:MethodSettings")}
-    expected = {"health/GET": 100, "orders/GET": 100, "orders/POST": 10, "orders~1{id}/GET": 100,
-                "orders~1{id}/PUT": 100, "orders~1{id}/DELETE": 2, "*/*": 100}
+    expected = {"~1health/GET": 100, "~1orders/GET": 100, "~1orders/POST": 10, "~1orders~1{id}/GET": 100,
+                "~1orders~1{id}/PUT": 100, "~1orders~1{id}/DELETE": 2, "*/*": 100}
     assert {path: s["throttlingRateLimit"] for path, s in settings.items()} == expected
-    assert settings["orders~1{id}/DELETE"]["throttlingBurstLimit"] == 5
+    assert settings["~1orders~1{id}/DELETE"]["throttlingBurstLimit"] == 5
     assert all(s["metricsEnabled"] and s["dataTraceEnabled"] is False for s in settings.values())
     (plan,) = graph.by_type("aws:apigateway/usagePlan:UsagePlan")
     assert plan.inputs["throttleSettings"] == {"rateLimit": 100, "burstLimit": 200}

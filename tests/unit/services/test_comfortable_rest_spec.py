@@ -73,7 +73,8 @@ def test_method_settings_paths_escape_inner_slashes(parts, method):
     encoded = method_settings_path(path, method)
     resource, _, verb = encoded.rpartition("/")
     assert verb == method.upper() and "/" not in resource
-    assert resource.replace("~1", "/") == path[1:]
+    assert resource.replace("~1", "/").replace("~0", "~") == path
+    assert method_settings_path("/", method) == f"/{method.upper()}"
     assert usage_plan_throttle_path(path, method) == f"{path}/{method.upper()}"
 
 

@@ -1,0 +1,223 @@
+"""The Strangler's router (weighted split) and its first moved service, with real API Gateway events.
+
+Legacy is a real HTTP server on localhost; the new service's synchronous invoke goes through
+botocore's Stubber (moto cannot run Lambda code without Docker).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import io
+import json
+import sys
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
+from hypothesis import given
+from hypothesis import strategies as st
+
+HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint/services/strangler/handlers"
+NEW_ARN = "arn:aws:lambda:eu-west-1:111111111111:function:arcbp-dev-facade-notifications:live"
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "arcbp-dev-facade-router"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:111111111111:function:arcbp-dev-facade-router:live"
+    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+
+
+def _load(folder: str, name: str):
+    spec = importlib.util.spec_from_file_location(name, HANDLERS / folder / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class Legacy(BaseHTTPRequestHandler):
+    seen: list[dict] = []
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        Legacy.seen.append({"method": self.command, "path": self.path, "body": body,
+                            "xff": self.headers.get("X-Forwarded-For")})
+        status = 404 if self.path.startswith("/missing") else 200
+        payload = json.dumps({"served_by": "legacy", "path": self.path}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def legacy_url():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Legacy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture
+def router(monkeypatch, legacy_url, capsys):
+    monkeypatch.setenv("ROUTES", json.dumps({"/api/notifications": {"percent": 30, "function": NEW_ARN},
+                                             "/api/everyone": {"percent": 100, "function": NEW_ARN},
+                                             "/api/nobody": {"percent": 0, "function": NEW_ARN}}))
+    monkeypatch.setenv("LEGACY_URL", legacy_url)
+    monkeypatch.setenv("LEGACY_TIMEOUT_SECONDS", "2")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "facade")
+    module = _load("router", "strangler_router_app_under_test")
+    Legacy.seen.clear()
+    yield module
+    sys.modules.pop("strangler_router_app_under_test", None)
+
+
+def _event(load_event, resource: str, path: str, sub: str = "user-1", method: str = "GET", body=None) -> dict:
+    event = copy.deepcopy(load_event("apiGatewayProxyEventCognitoAuthorizer.json"))
+    event.update(resource=resource, path=path, httpMethod=method, body=body,
+                 multiValueQueryStringParameters={"page": ["2"]}, queryStringParameters={"page": "2"})
+    event["requestContext"]["authorizer"]["claims"]["sub"] = sub
+    return event
+
+
+def _call(module, event, capsys):
+    capsys.readouterr()
+    module.logger.logger_handler.stream = sys.stdout  # powertools keeps one logger per service per process
+    response = module.lambda_handler(event, FakeContext())
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    return response, out
+
+
+def _metric(out, name):
+    return sum(sum(d[name]) if isinstance(d[name], list) else d[name] for d in out if name in d and "_aws" in d)
+
+
+def _invoke_response(payload: dict, function_error: str | None = None) -> dict:
+    raw = json.dumps(payload).encode()
+    response = {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(raw), len(raw))}
+    if function_error:
+        response["FunctionError"] = function_error
+    return response
+
+
+@given(route=st.text(min_size=1, max_size=20), key=st.text(max_size=40), percent=st.integers(0, 100))
+def test_the_split_is_stable_per_caller_and_monotonic_in_percent(route, key, percent):
+    spec = importlib.util.spec_from_file_location("strangler_router_pure", HANDLERS / "router" / "app.py")
+    module = sys.modules.get("strangler_router_pure") or importlib.util.module_from_spec(spec)
+    if "strangler_router_pure" not in sys.modules:
+        sys.modules["strangler_router_pure"] = module
+        spec.loader.exec_module(module)
+    side = module.choose(route, percent, key)
+    assert side == module.choose(route, percent, key)
+    assert 0 <= module.bucket(route, key) < 100
+    if side == "new":  # a caller moved to new stays there as the percentage grows
+        assert all(module.choose(route, p, key) == "new" for p in range(percent, 101))
+    assert module.choose(route, 0, key) == "legacy" and module.choose(route, 100, key) == "new"
+
+
+def test_the_observed_split_is_close_to_the_configured_percent(router):
+    sides = [router.choose("/api/notifications", 30, f"user-{i}") for i in range(4000)]
+    share = sides.count("new") / len(sides)
+    assert 0.27 < share < 0.33
+
+
+def test_legacy_side_proxies_method_path_query_and_body(router, load_event, capsys):
+    event = _event(load_event, "/api/nobody/{proxy+}", "/api/nobody/items/7", method="POST", body='{"a": 1}')
+    response, out = _call(router, event, capsys)
+    assert response["statusCode"] == 200 and json.loads(response["body"])["served_by"] == "legacy"
+    (seen,) = Legacy.seen
+    assert seen["method"] == "POST" and seen["path"] == "/api/nobody/items/7?page=2" and seen["body"] == '{"a": 1}'
+    assert seen["xff"].endswith("15.248.3.126")
+    assert _metric(out, "RoutedToLegacy") == 1
+    routed = [d for d in out if d.get("message") == "Routed"]
+    assert routed[0]["side"] == "legacy" and routed[0]["route"] == "/api/nobody"
+
+
+def test_legacy_errors_pass_through_with_their_status(router, load_event, capsys):
+    event = _event(load_event, "/api/nobody/{proxy+}", "/api/nobody/x")
+    event["path"] = "/missing/x"
+    response, _ = _call(router, event, capsys)
+    assert response["statusCode"] == 404
+
+
+def test_new_side_invokes_the_alias_with_the_same_event(router, load_event, capsys):
+    event = _event(load_event, "/api/everyone", "/api/everyone")
+    with Stubber(router.lambda_client) as stub:
+        stub.add_response("invoke", _invoke_response({"statusCode": 201, "body": "{\"served_by\": \"new\"}"}),
+                          {"FunctionName": NEW_ARN, "InvocationType": "RequestResponse",
+                           "Payload": json.dumps(event).encode()})
+        response, out = _call(router, event, capsys)
+        stub.assert_no_pending_responses()
+    assert response["statusCode"] == 201 and Legacy.seen == []
+    assert _metric(out, "RoutedToNew") == 1
+
+
+def test_a_failing_new_service_is_a_502_with_a_metric(router, load_event, capsys):
+    event = _event(load_event, "/api/everyone/{proxy+}", "/api/everyone/x")
+    with Stubber(router.lambda_client) as stub:
+        stub.add_response("invoke", _invoke_response({"errorMessage": "boom"}, function_error="Unhandled"))
+        response, out = _call(router, event, capsys)
+    assert response["statusCode"] == 502 and _metric(out, "NewServiceErrors") == 1
+    with Stubber(router.lambda_client) as stub:
+        stub.add_client_error("invoke", service_error_code="TooManyRequestsException", http_status_code=429)
+        response, out = _call(router, event, capsys)
+    assert response["statusCode"] == 502 and any(d.get("level") == "ERROR" for d in out)
+
+
+def test_an_unreachable_legacy_backend_is_a_502_with_a_metric(router, load_event, capsys):
+    router.LEGACY_URL = "http://127.0.0.1:9"  # discard port: nothing listens
+    response, out = _call(router, _event(load_event, "/api/nobody", "/api/nobody"), capsys)
+    assert response["statusCode"] == 502 and _metric(out, "LegacyErrors") == 1
+
+
+def test_requests_for_routes_that_are_not_weighted_are_404(router, load_event, capsys):
+    response, _ = _call(router, _event(load_event, "/api/other", "/api/other"), capsys)
+    assert response["statusCode"] == 404 and Legacy.seen == []
+
+
+@pytest.fixture
+def notifications(monkeypatch):
+    monkeypatch.setenv("ROUTE_PATH", "/api/notifications")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "facade")
+    yield _load("notifications", "strangler_notifications_app_under_test")
+    sys.modules.pop("strangler_notifications_app_under_test", None)
+
+
+@pytest.mark.parametrize(("platform", "check"), [
+    ("ios", lambda p: p["aps"]["alert"]["title"] == "Hi" and p["aps"]["badge"] == 2),
+    ("android", lambda p: p["message"]["notification"]["body"] == "There" and p["message"]["data"] == {"k": "1"}),
+    ("web", lambda p: p["notification"]["data"] == {"k": 1}),
+])
+def test_notifications_render_per_platform(notifications, load_event, capsys, platform, check):
+    body = {"platform": platform, "title": "Hi", "body": "There", "badge": 2, "data": {"k": 1}}
+    event = _event(load_event, "/api/notifications/{proxy+}", "/api/notifications/render", method="POST",
+                   body=json.dumps(body))
+    response, out = _call(notifications, event, capsys)
+    assert response["statusCode"] == 200
+    result = json.loads(response["body"])
+    assert result["platform"] == platform and check(result["payload"])
+    assert _metric(out, "NotificationsRendered") == 1
+
+
+def test_invalid_notifications_are_400_and_unknown_paths_404(notifications, load_event, capsys):
+    bad = _event(load_event, "/api/notifications/{proxy+}", "/api/notifications/render", method="POST",
+                 body=json.dumps({"platform": "pager", "title": "x", "body": "y"}))
+    response, _ = _call(notifications, bad, capsys)
+    assert response["statusCode"] == 400 and "platform" in json.loads(response["body"])["message"]
+    unknown = _event(load_event, "/api/notifications/{proxy+}", "/api/notifications/nope")
+    assert _call(notifications, unknown, capsys)[0]["statusCode"] == 404
