@@ -1,0 +1,104 @@
+"""An encrypted SQS queue with its dead-letter queue, redrive, TLS-only policies and a DLQ depth alarm."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from arcblueprint.platform.handles import Platform
+
+__all__ = ["DurableQueue", "DurableQueueArgs", "dead_letter_alarm", "queue_policy"]
+
+_DAY = 86400
+
+
+@dataclass(frozen=True, kw_only=True)
+class DurableQueueArgs:
+    platform: Platform
+    service: str
+    #: Physical name suffix under the service (``<prefix>-<service>-<suffix>``).
+    suffix: str
+    #: Six times the consumer's timeout (AWS guidance), so a slow batch is not delivered twice.
+    visibility_timeout_seconds: int = 180
+    message_retention_days: int = 4
+    #: Receives before a message moves to the DLQ.
+    max_receive_count: int = 5
+    dlq_alarm_threshold: int = 1
+    #: An SNS topic allowed to send to the queue (default: none; only IAM principals of the account).
+    topic_arn: pulumi.Input[str] | None = None
+
+
+def queue_policy(queue_arn: str, topic_arn: str | None = None) -> str:
+    """TLS-only access; if ``topic_arn`` is set, that topic (and only it) may send."""
+    statements: list[dict[str, object]] = [{
+        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sqs:*",
+        "Resource": queue_arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]
+    if topic_arn:
+        statements.append({"Sid": "OnlyTheTopicSends", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+                           "Action": "sqs:SendMessage", "Resource": queue_arn,
+                           "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}}})
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def dead_letter_alarm(name: str, *, queue: aws.sqs.Queue, threshold: int, description: str,
+                      tags: dict[str, str], parent: pulumi.Resource) -> aws.cloudwatch.MetricAlarm:
+    """Pages when messages wait in a dead-letter queue: each one is a request that was not served."""
+    return aws.cloudwatch.MetricAlarm(
+        name, name=queue.name.apply(lambda n: f"{n}-depth"), alarm_description=description,
+        namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible", dimensions={"QueueName": queue.name},
+        statistic="Maximum", period=60, evaluation_periods=1, threshold=threshold,
+        comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="notBreaching",
+        tags=tags, opts=pulumi.ResourceOptions(parent=parent))
+
+
+class DurableQueue(pulumi.ComponentResource):
+    """A queue whose failures are kept (DLQ, 14 days), visible (alarm) and replayable (redrive allowed
+    from this queue only).
+
+    Attributes
+    ----------
+    queue, dead_letter_queue : aws.sqs.Queue
+    alarm : aws.cloudwatch.MetricAlarm
+    arn, url, dead_letter_arn, dead_letter_url : pulumi.Output[str]
+    """
+
+    def __init__(self, name: str, args: DurableQueueArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("arcblueprint:services:DurableQueue", name, None, opts)
+        ctx = args.platform.context
+        tags = ctx.tags(args.service)
+        child = pulumi.ResourceOptions(parent=self)
+        encryption = {"kms_master_key_id": args.platform.kms_key_arn,
+                      "kms_data_key_reuse_period_seconds": 3600}  # fewer KMS calls; one hour is the AWS maximum
+        self.dead_letter_queue = aws.sqs.Queue(
+            f"{name}-dlq", name=ctx.name(args.service, args.suffix, "dlq", max_length=80),
+            message_retention_seconds=14 * _DAY, tags=tags, opts=ctx.stateful(child), **encryption)
+        self.queue = aws.sqs.Queue(
+            f"{name}-queue", name=ctx.name(args.service, args.suffix, max_length=80),
+            visibility_timeout_seconds=args.visibility_timeout_seconds,
+            message_retention_seconds=args.message_retention_days * _DAY,
+            redrive_policy=self.dead_letter_queue.arn.apply(lambda arn: json.dumps(
+                {"deadLetterTargetArn": arn, "maxReceiveCount": args.max_receive_count})),
+            tags=tags, opts=ctx.stateful(child), **encryption)
+        aws.sqs.RedriveAllowPolicy(
+            f"{name}-redrive-allow", queue_url=self.dead_letter_queue.url,
+            redrive_allow_policy=self.queue.arn.apply(lambda arn: json.dumps(
+                {"redrivePermission": "byQueue", "sourceQueueArns": [arn]})), opts=child)
+        aws.sqs.QueuePolicy(
+            f"{name}-policy", queue_url=self.queue.url,
+            policy=pulumi.Output.all(self.queue.arn, args.topic_arn).apply(lambda v: queue_policy(v[0], v[1])),
+            opts=child)
+        aws.sqs.QueuePolicy(
+            f"{name}-dlq-policy", queue_url=self.dead_letter_queue.url,
+            policy=self.dead_letter_queue.arn.apply(queue_policy), opts=child)
+        self.alarm = dead_letter_alarm(
+            f"{name}-dlq-alarm", queue=self.dead_letter_queue, threshold=args.dlq_alarm_threshold, tags=tags,
+            description=f"{args.service}: messages that failed {args.max_receive_count} times wait in the DLQ",
+            parent=self)
+        self.arn: pulumi.Output[str] = self.queue.arn
+        self.url: pulumi.Output[str] = self.queue.url
+        self.dead_letter_arn: pulumi.Output[str] = self.dead_letter_queue.arn
+        self.dead_letter_url: pulumi.Output[str] = self.dead_letter_queue.url
+        self.register_outputs({"url": self.url, "deadLetterUrl": self.dead_letter_url})
