@@ -154,13 +154,23 @@ _FULL_BACKUP = {
 }
 
 
+def _transforms(section: Any) -> bool:
+    return truthy(dig(section, "processingConfiguration", "enabled")) or truthy(
+        dig(section, "dataFormatConversionConfiguration", "enabled"))
+
+
 def validate_firehose(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     """Firehose encrypts what it buffers and keeps a copy of every source record, so a bad transform or
-    destination outage can be replayed. A stream read from Kinesis is encrypted by its source stream."""
+    a destination outage can be replayed. A stream read from Kinesis is encrypted by its source stream;
+    an S3 destination without a transform needs no backup (what it delivers is the source record)."""
     props = args.props
     if not props.get("kinesisSourceConfiguration") and not truthy(dig(props, "serverSideEncryption", "enabled")):
         report_violation(f"Firehose delivery stream '{args.name}' has no server-side encryption.")
     section, mode = _FULL_BACKUP.get(str(props.get("destination")), (None, None))
+    if section == "extendedS3Configuration" and not _transforms(props[section] if section in props else {}):
+        # Without a transform or format conversion, the objects delivered to S3 *are* the source
+        # records: AWS only offers source record backup for S3 when records are transformed.
+        return
     if section is not None and dig(props, section, "s3BackupMode") != mode:
         report_violation(f"Firehose delivery stream '{args.name}' does not back up source records; set "
                          f"{section}.s3BackupMode to {mode!r}.")

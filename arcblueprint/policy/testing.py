@@ -132,6 +132,9 @@ COMPLIANT_PROPS: dict[str, dict[str, Any]] = {
         "destination": "extended_s3", "serverSideEncryption": {"enabled": True, "keyType": "CUSTOMER_MANAGED_CMK",
                                                                "keyArn": _KEY},
         "extendedS3Configuration": {"bucketArn": "arn:aws:s3:::lake", "roleArn": "r", "s3BackupMode": "Enabled",
+                                    "processingConfiguration": {"enabled": True, "processors": [
+                                        {"type": "Lambda", "parameters": [{"parameterName": "LambdaArn",
+                                                                           "parameterValue": f"{_FN}:live"}]}]},
                                     "s3BackupConfiguration": {"bucketArn": "arn:aws:s3:::raw", "roleArn": "r"}},
         "tags": _TAGS},
     "aws:dynamodb/table:Table": {"hashKey": "pk", "pointInTimeRecovery": {"enabled": True},

@@ -83,3 +83,13 @@ def test_kinesis_and_firehose():
     no_backup = props(FIREHOSE)
     no_backup["extendedS3Configuration"]["s3BackupMode"] = "Disabled"
     assert "s3BackupMode" in run_resource(messaging.FIREHOSE_ENCRYPTED_BACKED_UP, FIREHOSE, no_backup).messages[0]
+
+
+def test_s3_delivery_without_transform_needs_no_source_backup():
+    plain = props(FIREHOSE)
+    del plain["extendedS3Configuration"]["processingConfiguration"]
+    plain["extendedS3Configuration"]["s3BackupMode"] = "Disabled"
+    assert run_resource(messaging.FIREHOSE_ENCRYPTED_BACKED_UP, FIREHOSE, plain).messages == []
+    http = {"destination": "http_endpoint", "serverSideEncryption": {"enabled": True},
+            "httpEndpointConfiguration": {"url": "https://example.com", "s3BackupMode": "FailedDataOnly"}}
+    assert "AllData" in run_resource(messaging.FIREHOSE_ENCRYPTED_BACKED_UP, FIREHOSE, http).messages[0]
