@@ -37,10 +37,16 @@ def planned_prefix_length(stack: StackConfig) -> int:
 
 
 def _public_routes(stack: StackConfig) -> list[str]:
-    """Routes services declare public (``publicRoutes`` in a service spec), if their pattern has any."""
+    """Methods/routes the service specs declare public, as ``api-method-authorized`` matches them.
+
+    A spec may list ``public_routes`` (HTTP API route keys such as ``GET /health``, or logical
+    names) or ``public_operations`` (comfortable-rest: operation names; its component names each
+    method ``<service>-<operation>`` and is itself named after the service).
+    """
     routes: list[str] = []
-    for spec in stack.services.values():
+    for service, spec in stack.services.items():
         routes.extend(str(r) for r in getattr(spec, "public_routes", ()) or ())
+        routes.extend(f"{service}-{op}" for op in getattr(spec, "public_operations", ()) or ())
     return sorted(set(routes))
 
 
