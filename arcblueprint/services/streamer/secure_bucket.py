@@ -1,0 +1,83 @@
+"""An S3 bucket that is private, KMS-encrypted, versioned, TLS-only and expires what it no longer needs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from arcblueprint.platform.handles import Platform
+
+__all__ = ["BucketLifecycle", "SecureBucket", "SecureBucketArgs"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BucketLifecycle:
+    """What happens to objects under ``prefix`` (``""``: the whole bucket)."""
+
+    rule_id: str
+    prefix: str = ""
+    expire_days: int | None = None
+    transition_to_ia_days: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecureBucketArgs:
+    platform: Platform
+    service: str
+    suffix: str
+    lifecycle: Sequence[BucketLifecycle] = ()
+    #: Old versions are kept this long (recovery from overwrites and deletes), then expire.
+    noncurrent_version_expire_days: int = 30
+
+
+class SecureBucket(pulumi.ComponentResource):
+    """Attributes: ``bucket`` (aws.s3.Bucket), ``arn`` and ``bucket_name`` (pulumi.Output[str])."""
+
+    def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("arcblueprint:services:SecureBucket", name, None, opts)
+        ctx = args.platform.context
+        child = pulumi.ResourceOptions(parent=self)
+        # Bucket names are global: the account id keeps two accounts' stacks from colliding.
+        self.bucket = aws.s3.Bucket(
+            f"{name}-bucket", bucket=ctx.name(args.service, args.suffix, ctx.stack.account_id, max_length=63),
+            force_destroy=not ctx.stack.protect_stateful_resources, tags=ctx.tags(args.service),
+            opts=ctx.stateful(child))
+        bucket_id = self.bucket.id
+        self.public_access_block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access", bucket=bucket_id, block_public_acls=True, block_public_policy=True,
+            ignore_public_acls=True, restrict_public_buckets=True, opts=child)
+        aws.s3.BucketOwnershipControls(f"{name}-ownership", bucket=bucket_id,
+                                       rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption", bucket=bucket_id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
+                                                                "kms_master_key_id": args.platform.kms_key_arn},
+                    "bucket_key_enabled": True}],  # one KMS data key per bucket, not per object: cheaper
+            opts=child)
+        aws.s3.BucketVersioning(f"{name}-versioning", bucket=bucket_id,
+                                versioning_configuration={"status": "Enabled"}, opts=child)
+        rules = [{
+            "id": rule.rule_id, "status": "Enabled", "filter": {"prefix": rule.prefix},
+            "expiration": {"days": rule.expire_days} if rule.expire_days else None,
+            "transitions": [{"days": rule.transition_to_ia_days, "storage_class": "STANDARD_IA"}]
+            if rule.transition_to_ia_days else None,
+            "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_version_expire_days},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+        } for rule in args.lifecycle] or [{
+            "id": "old-versions", "status": "Enabled", "filter": {"prefix": ""},
+            "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_version_expire_days},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}]
+        aws.s3.BucketLifecycleConfiguration(f"{name}-lifecycle", bucket=bucket_id, rules=rules, opts=child)
+        aws.s3.BucketPolicy(
+            f"{name}-policy", bucket=bucket_id,
+            policy=self.bucket.arn.apply(lambda arn: json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.public_access_block]))
+        self.arn: pulumi.Output[str] = self.bucket.arn
+        self.bucket_name: pulumi.Output[str] = self.bucket.bucket
+        self.register_outputs({"bucket": self.bucket_name})
