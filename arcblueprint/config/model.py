@@ -77,6 +77,8 @@ class ReleaseSpec:
     #: Version the ``live`` alias points at besides the new one (blue-green rollback target). A number,
     #: because ``pulumi config set --path`` (and the CI driver) store digit strings as numbers.
     previous_version: int | None = setting(None, minimum=1, maximum=10**9)
+    #: Blue-green only: point ``live`` back at ``previousVersion`` (one config change + ``pulumi up``).
+    rollback: bool = False
     #: Current weight of a weighted canary (set by the CI driver's ``promote``).
     canary_weight_percent: int = setting(0, minimum=0, maximum=100)
     extra_aliases: tuple[str, ...] = setting(default_factory=tuple)

@@ -302,6 +302,11 @@ class ServerlessFunction(pulumi.ComponentResource):
             self._async_invocation(name, args.async_invocation)
 
         self.release_info: pulumi.Output[dict[str, Any]] = self._release_info()
+        # The CI driver reads these from the stack outputs: CodeDeploy targets, and the alarms that
+        # gate a weighted canary's promotion.
+        weighted = self.plan.strategy == "weighted-canary"
+        platform.releases.record(name, self.release_info,
+                                 weighted_alarm_names=[alarm.name for alarm in self.alarms] if weighted else [])
         self.register_outputs({"functionName": self.function_name, "aliasArn": self.alias_arn,
                                "roleArn": self.role_arn, "releaseInfo": self.release_info})
 
@@ -465,6 +470,8 @@ class ServerlessFunction(pulumi.ComponentResource):
         if secret_name not in secret_arns:
             known = ", ".join(sorted(secret_arns)) or "none"
             raise ValueError(f"{self._name}: secret {secret_name!r} is not in the stack's secrets (known: {known})")
+        if self._platform.secret_access is not None:  # the secret's resource policy names this role too
+            self._platform.secret_access.allow_readers(secret_name, [self.role.arn])
         return self._grant("secret-read", grants.secret_read, secret_arns[secret_name], kms="decrypt")
 
     def grant_bucket_read(self, bucket_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
