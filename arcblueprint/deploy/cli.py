@@ -70,8 +70,14 @@ def build_driver(args: argparse.Namespace, environ: dict[str, str] | None = None
     engine = AutomationEngine(REPO_ROOT, backend_settings(environ, REPO_ROOT), commit=commit,
                               policy_pack=REPO_ROOT / "policies", policy_pack_config=pack_config,
                               secret_config=secret_config_from_env(environ))
+    def run_releases(stack: str, config: Any, releases: dict[str, Any]) -> list[dict[str, Any]]:
+        from arcblueprint.deploy import codedeploy
+
+        return codedeploy.run(releases, region=config.region, description=f"{stack} {commit[:12]}",
+                              say=lambda text: print(text, flush=True))
+
     return Driver(engine, load_config=lambda stack: load(REPO_ROOT, stack), offline_gate=_offline_gate,
-                  commit=commit, stream=sys.stdout,
+                  commit=commit, stream=sys.stdout, run_releases=run_releases,
                   firing_alarms=lambda names, region: firing_alarms(names, region=region))
 
 

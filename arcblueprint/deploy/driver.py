@@ -64,6 +64,7 @@ class Summary:
     replacements: list[dict[str, Any]] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     promotion: dict[str, Any] | None = None
+    deployments: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -72,7 +73,7 @@ class Summary:
             "forcedReason": self.forced_reason, "offlinePolicy": self.offline_policy,
             "enginePolicy": self.engine_policy, "changeSummary": self.change_summary,
             "changesByType": self.changes_by_type, "replacements": self.replacements, "outputs": self.outputs,
-            "promotion": self.promotion,
+            "promotion": self.promotion, "deployments": self.deployments,
         }
 
 
@@ -82,7 +83,8 @@ class Driver:
     def __init__(self, engine: Engine, *, load_config: Callable[[str], StackConfig], offline_gate: OfflineGate,
                  commit: str, stream: TextIO, firing_alarms: Callable[[list[str], str], list[str]],
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 interactive: bool | None = None) -> None:
+                 interactive: bool | None = None,
+                 run_releases: Callable[[str, StackConfig, dict[str, Any]], list[dict[str, Any]]] | None = None) -> None:
         self.engine = engine
         self.load_config = load_config
         self.offline_gate = offline_gate
@@ -92,6 +94,8 @@ class Driver:
         self.sleep = sleep
         self.clock = clock
         self.interactive = interactive
+        #: Starts and waits for CodeDeploy deployments after an update (canary/linear functions).
+        self.run_releases = run_releases
 
     # -- operations ---------------------------------------------------------------------------
     def deploy(self, stack: str, *, force_reason: str | None = None) -> Summary:
@@ -134,6 +138,9 @@ class Driver:
             raise DeployError(f"prod preview replaces {len(summary.replacements)} resource(s): {listed}; "
                               "fix the program or replace them deliberately outside the pipeline", ExitCode.GATE)
         self._update(stack, summary, self.engine.up, total=total_steps(summary.change_summary))
+        releases = summary.outputs.get("releases") or {}
+        if self.run_releases is not None and releases:
+            summary.deployments = self.run_releases(stack, config, releases)
 
     def _plan(self, stack: str, summary: Summary,
               gate: Callable[[StackConfig], None] | None = None) -> StackConfig:

@@ -92,7 +92,7 @@ class Report:
 @pytest.fixture
 def make_driver(stack_values):
     def make(engine: FakeEngine, *, offline: Report | None = None, releases: dict | None = None,
-             alarms: list[str] | None = None):
+             alarms: list[str] | None = None, run_releases=None):
         def load(stack):
             overrides = {"arcblueprint:releases": releases} if releases else None
             return stack_config(stack_values(stack, overrides), stack)
@@ -105,7 +105,8 @@ def make_driver(stack_values):
             return list(alarms or [])
 
         driver = Driver(engine, load_config=load, offline_gate=lambda stack: offline or Report(), commit=COMMIT,
-                        stream=out, firing_alarms=firing, sleep=lambda s: None, interactive=False)
+                        stream=out, firing_alarms=firing, sleep=lambda s: None, interactive=False,
+                        run_releases=run_releases)
         driver.out, driver.checked = out, checked
         return driver
 
@@ -233,3 +234,17 @@ def test_destroy_needs_the_stack_name_confirmed(make_driver):
     engine = FakeEngine()
     assert make_driver(engine).destroy("dev", confirm=None).exit_code == ExitCode.CONFIG and engine.calls == []
     assert make_driver(engine).destroy("dev", confirm="dev").exit_code == ExitCode.OK
+
+
+def test_codedeploy_releases_run_after_a_successful_update(make_driver):
+    engine = FakeEngine()
+    engine.up = lambda stack, *, on_event: Outcome(succeeded=True, outputs={"releases": {"api": {"targetVersion": "4"}}})
+    seen = []
+
+    def run_releases(stack, config, releases):
+        seen.append((stack, config.environment, releases))
+        return [{"function": "api", "status": "Succeeded"}]
+
+    summary = make_driver(engine, run_releases=run_releases).deploy("dev")
+    assert summary.exit_code == ExitCode.OK and seen == [("dev", "dev", {"api": {"targetVersion": "4"}})]
+    assert summary.as_json()["deployments"] == [{"function": "api", "status": "Succeeded"}]
