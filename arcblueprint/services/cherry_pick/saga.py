@@ -128,7 +128,7 @@ def validate_saga(definition: dict[str, Any]) -> list[str]:
     forward = [n for n, s in states.items() if s["Type"] == "Task" and n not in compensations and
                not any(c["Next"] == "CompensationFailed" for c in s.get("Catch", []))]
     for name in forward:
-        target = states[name]["Catch"][0]["Next"]
-        if states.get(target, {}).get("Type") != "Task":
+        catches = states[name].get("Catch", [])
+        if not catches or states.get(catches[0]["Next"], {}).get("Type") != "Task":
             problems.append(f"{name} does not catch into a compensation")
     return problems
