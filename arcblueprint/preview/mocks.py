@@ -186,6 +186,9 @@ class AwsMocks(pulumi.runtime.Mocks):
             extras = {"zoneId": "Z" + _hex(resource_id, 20).upper()}
         elif typ == "aws:kms/key:Key":
             extras = {"keyId": resource_id}
+        elif typ == "aws:kinesis/streamConsumer:StreamConsumer":  # <stream ARN>/consumer/<name>:<creation epoch>
+            extras = {"arn": f"{args.inputs.get('streamArn', 'arn:aws:kinesis:' + r + ':' + a + ':stream/s')}"
+                             f"/consumer/{name}:1767225600"}
         elif typ == "aws:ec2/vpc:Vpc":
             extras = {"defaultSecurityGroupId": "sg-" + _hex(resource_id, 17),
                       "mainRouteTableId": "rtb-" + _hex(resource_id, 17)}
