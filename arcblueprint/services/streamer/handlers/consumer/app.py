@@ -4,7 +4,8 @@ The event source bisects a failing batch, gives up on records older than the max
 what it gives up on to the on-failure destination; reporting the failed sequence number lets Lambda
 checkpoint everything before it, so one bad record neither blocks the shard nor replays the rest.
 
-Environment: ``DOMAIN_FIELD``.
+Environment: ``DOMAIN_FIELD``, ``CONSUMER_DOMAINS`` (comma list; default: every domain). Records of other
+domains are skipped, not failed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 
 DOMAIN_FIELD = os.environ.get("DOMAIN_FIELD", "domain")
+CONSUMER_DOMAINS = frozenset(d for d in os.environ.get("CONSUMER_DOMAINS", "").split(",") if d)
 
 
 class PoisonRecordError(ValueError):
@@ -45,7 +47,9 @@ def handle(document: dict[str, Any]) -> None:
 
 
 def record_handler(record: Any) -> None:
-    handle(parse_record(record.kinesis.data_as_text()))
+    document = parse_record(record.kinesis.data_as_text())
+    if not CONSUMER_DOMAINS or document[DOMAIN_FIELD] in CONSUMER_DOMAINS:
+        handle(document)
 
 
 def add_batch_metrics(records: int, failures: int) -> None:

@@ -1,0 +1,145 @@
+"""Streamer under the mock runtime: KMS stream, a Firehose per domain with source backup, Lambda
+transformation, Parquet conversion from the Glue table, date partitions, secure lake, Athena limits."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from arcblueprint.config.schema import parse
+from arcblueprint.services.streamer.spec import StreamerSpec
+
+SPEC = {
+    "domains": {
+        "orders": {"columns": {"id": "string", "amount": "decimal(10,2)", "customer": "struct<tier:string>"},
+                   "removeFields": ["card"], "maskFields": ["customer.name"], "timestampField": "occurredAt",
+                   "bufferSizeMib": 64, "bufferIntervalSeconds": 120},
+        "payments": {"columns": {"id": "string", "status": "string"}, "parquetCompression": "GZIP"},
+    },
+    "shardCount": 2,
+    "athenaBytesScannedCutoffMib": 500,
+    "consumer": {"enhancedFanOut": True, "domains": ["orders"], "maximumRecordAgeSeconds": 600},
+}
+
+
+def _program(fake_platform, spec_data):
+    def program(context):
+        import pulumi
+
+        from arcblueprint.services.streamer.component import StreamerService, StreamerServiceArgs
+
+        service = StreamerService("lake", StreamerServiceArgs(platform=fake_platform(context),
+                                                              spec=parse(StreamerSpec, spec_data, "services.lake")))
+        pulumi.export("outputs", service.outputs)
+
+    return program
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def graph(request, run_component, fake_platform):
+    return run_component(_program(fake_platform, SPEC), stack=request.param, preview=False)
+
+
+def _streams(graph):
+    return {s.name: s for s in graph.by_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")}
+
+
+def test_stream_is_provisioned_and_encrypted(graph):
+    [stream] = graph.by_type("aws:kinesis/stream:Stream")
+    assert stream.inputs["shardCount"] == 2 and stream.inputs["encryptionType"] == "KMS"
+
+
+def test_one_firehose_per_domain_with_backup_transform_parquet_and_date_partitions(graph):
+    streams = _streams(graph)
+    assert set(streams) == {"lake-orders-delivery", "lake-payments-delivery"}
+    [stream] = graph.by_type("aws:kinesis/stream:Stream")
+    [transform] = [f for f in graph.by_type("aws:lambda/alias:Alias") if f.name.startswith("lake-transform-alias")]
+    tables = {t.name: t for t in graph.by_type("aws:glue/catalogTable:CatalogTable")}
+    for domain in ("orders", "payments"):
+        firehose = streams[f"lake-{domain}-delivery"].inputs
+        assert firehose["kinesisSourceConfiguration"]["kinesisStreamArn"] == stream.outputs["arn"]
+        s3 = firehose["extendedS3Configuration"]
+        assert s3["s3BackupMode"] == "Enabled" and s3["s3BackupConfiguration"]["prefix"] == f"raw/{domain}/"
+        assert s3["prefix"].startswith(f"data/{domain}/year=!{{partitionKeyFromLambda:year}}")
+        assert s3["dynamicPartitioningConfiguration"]["enabled"] is True
+        [processor] = s3["processingConfiguration"]["processors"]
+        assert {p["parameterName"]: p["parameterValue"] for p in processor["parameters"]}["LambdaArn"] == transform.outputs["arn"]
+        conversion = s3["dataFormatConversionConfiguration"]
+        assert conversion["schemaConfiguration"]["tableName"] == tables[f"lake-{domain}-table"].outputs["name"]
+        assert "parquetSerDe" in conversion["outputFormatConfiguration"]["serializer"]
+        assert s3["compressionFormat"] == "UNCOMPRESSED" and s3["kmsKeyArn"].startswith("arn:aws:kms:")
+    orders = streams["lake-orders-delivery"].inputs["extendedS3Configuration"]
+    assert (orders["bufferingSize"], orders["bufferingInterval"]) == (64, 120)
+    payments = streams["lake-payments-delivery"].inputs["extendedS3Configuration"]
+    assert payments["dataFormatConversionConfiguration"]["outputFormatConfiguration"]["serializer"][
+        "parquetSerDe"]["compression"] == "GZIP"
+
+
+def test_transform_knows_each_delivery_stream_and_its_sensitive_fields(graph):
+    [fn] = [f for f in graph.by_type("aws:lambda/function:Function") if f.name == "lake-transform-function"]
+    rules = json.loads(fn.inputs["environment"]["variables"]["DELIVERY_STREAMS"])
+    streams = _streams(graph)
+    orders_name = streams["lake-orders-delivery"].inputs["name"]
+    assert rules[orders_name] == {"domain": "orders", "remove": ["card"], "mask": ["customer.name"],
+                                  "timestampField": "occurredAt"}
+    assert {r["domain"] for r in rules.values()} == {"orders", "payments"}
+
+
+def test_glue_tables_use_the_spec_columns_and_date_partitions(graph):
+    tables = {t.name: t for t in graph.by_type("aws:glue/catalogTable:CatalogTable")}
+    orders = tables["lake-orders-table"].inputs
+    assert orders["storageDescriptor"]["columns"] == [{"name": "id", "type": "string"},
+                                                      {"name": "amount", "type": "decimal(10,2)"},
+                                                      {"name": "customer", "type": "struct<tier:string>"}]
+    assert [k["name"] for k in orders["partitionKeys"]] == ["year", "month", "day"]
+    assert orders["parameters"]["projection.enabled"] == "true"
+
+
+def test_each_firehose_role_writes_only_its_domain_prefixes(graph):
+    policies = {p.name: json.loads(p.inputs["policy"]) for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
+                if p.name.endswith("-delivery-policy")}
+    assert set(policies) == {"lake-orders-delivery-policy", "lake-payments-delivery-policy"}
+    [write] = [s for s in policies["lake-orders-delivery-policy"]["Statement"] if s["Sid"] == "WriteItsPrefixes"]
+    assert all("/orders/" in r for r in write["Resource"])
+    for policy in policies.values():
+        for statement in policy["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert all("*" not in a for a in actions) and statement["Resource"] != "*"
+
+
+def test_lake_bucket_is_private_encrypted_versioned_tls_only_with_lifecycle(graph):
+    buckets = {b.name: b for b in graph.by_type("aws:s3/bucket:Bucket")}
+    assert set(buckets) == {"lake-lake-bucket", "lake-athena-bucket"}
+    blocks = graph.by_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    assert len(blocks) == 2 and all(all(b.inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy",
+                                                               "ignorePublicAcls", "restrictPublicBuckets")) for b in blocks)
+    versioning = graph.by_type("aws:s3/bucketVersioning:BucketVersioning")
+    assert all(v.inputs["versioningConfiguration"]["status"] == "Enabled" for v in versioning)
+    encryption = graph.by_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    assert all(e.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms" for e in encryption)
+    [lake_rules] = [lc.inputs["rules"] for lc in graph.by_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+                    if lc.name == "lake-lake-lifecycle"]
+    assert {r["id"] for r in lake_rules} == {"curated", "raw-backup", "errors"}
+    for policy in graph.by_type("aws:s3/bucketPolicy:BucketPolicy"):
+        [statement] = json.loads(policy.inputs["policy"])["Statement"]
+        assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_athena_workgroup_encrypts_results_and_caps_bytes_scanned(graph):
+    [workgroup] = graph.by_type("aws:athena/workgroup:Workgroup")
+    config = workgroup.inputs["configuration"]
+    assert config["enforceWorkgroupConfiguration"] is True
+    assert config["bytesScannedCutoffPerQuery"] == 500 * 1024 * 1024
+    assert config["resultConfiguration"]["encryptionConfiguration"]["encryptionOption"] == "SSE_KMS"
+
+
+def test_enhanced_fan_out_consumer_bisects_ages_out_and_has_a_failure_destination(graph):
+    [efo] = graph.by_type("aws:kinesis/streamConsumer:StreamConsumer")
+    [mapping] = graph.by_type("aws:lambda/eventSourceMapping:EventSourceMapping")
+    assert mapping.inputs["eventSourceArn"] == efo.outputs["arn"]
+    assert mapping.inputs["bisectBatchOnFunctionError"] is True and mapping.inputs["maximumRecordAgeInSeconds"] == 600
+    [failures] = [q for q in graph.by_type("aws:sqs/queue:Queue") if q.name == "lake-consumer-failures"]
+    assert mapping.inputs["destinationConfig"]["onFailure"]["destinationArn"] == failures.outputs["arn"]
+    [fn] = [f for f in graph.by_type("aws:lambda/function:Function") if f.name == "lake-consumer-function"]
+    assert fn.inputs["environment"]["variables"]["CONSUMER_DOMAINS"] == "orders"
