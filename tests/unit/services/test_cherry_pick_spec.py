@@ -110,3 +110,15 @@ def test_invalid_specs_name_the_key(data, key, fragment):
 def test_valid_cache_ttls_parse(ttl):
     spec = parse(CherryPickSpec, {"caching": {"ttlSeconds": ttl, "resolvers": ["Query.listBookings"]}}, "s")
     assert spec.caching.ttl_seconds == ttl
+
+
+def test_the_stack_example_parses_and_only_prod_caches():
+    import yaml
+
+    data = yaml.safe_load((HERE / "stack-example.yaml").read_text())
+    specs = {}
+    for stack in ("dev", "prod"):
+        ((name, entry),) = data[stack].items()
+        assert entry.pop("pattern") == "cherry-pick"
+        specs[stack] = parse(CherryPickSpec, entry, f"services.{name}")
+    assert specs["dev"].caching is None and specs["prod"].caching.ttl_seconds == 300
