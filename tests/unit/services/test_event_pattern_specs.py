@@ -180,3 +180,20 @@ def test_unknown_domain_message_lists_the_known_ones():
     error = error_of(StreamerSpec, {"domains": {"orders": {"columns": {"id": "string"}}},
                                     "consumer": {"domains": ["payments"]}})
     assert "unknown domain" in str(error) and "orders" in str(error)
+
+
+@pytest.mark.parametrize("service", ["call_me_maybe", "big_fan", "streamer"])
+def test_stack_examples_parse_in_both_stacks(service):
+    from pathlib import Path
+
+    import yaml
+
+    from arcblueprint.config.model import ServiceSpec
+
+    path = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / service / "stack-example.yaml"
+    document = yaml.safe_load(path.read_text())
+    assert set(document) == {"dev", "prod"}
+    for stack in ("dev", "prod"):
+        [(name, entry)] = document[stack].items()
+        assert entry["pattern"] == service.replace("_", "-")
+        ServiceSpec.parse_config(entry, f"services.{name}")
