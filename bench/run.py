@@ -59,6 +59,61 @@ def bench_preview(stack: str, repeats: int = 5) -> None:
     row(f"preview {stack} ({len(graph.resources)} resources) vs floor", value, baseline, "s", "<= 1.5x")
 
 
+def bench_scaling(sizes: tuple[int, ...] = (1, 10, 50, 100), repeats: int = 3) -> None:
+    from floor import floor_program
+    from scaling import stack_with_services
+
+    from arcblueprint.config import engine_config
+    from arcblueprint.preview.harness import run_program, synthesize
+
+    times: dict[int, float] = {}
+    for count in sizes:
+        values = stack_with_services(count)
+        graph = synthesize("dev", overrides=values)
+        value = median_seconds(lambda v=values: synthesize("dev", overrides=v), repeats)
+        engine_values = engine_config(values)
+        baseline = median_seconds(lambda g=graph, e=engine_values: run_program(floor_program(g), e, "dev",
+                                                                               config=g.config), repeats)
+        times[count] = value
+        row(f"preview {count} services ({len(graph.resources)} resources) vs floor", value, baseline, "s", "<= 1.5x")
+        row(f"  per service ({count} services)", value / count, baseline / count, "s", "info")
+    if 10 in times and 100 in times:
+        row("linearity: 100 services vs 10 services", times[100], times[10], "s", "<= 11x")
+
+
+def bench_handlers(repeats: int = 5) -> None:
+    import handlers
+
+    bare = handlers.bare_cold_init_seconds(repeats)
+    for code_dir in handlers.handler_dirs():
+        label = str(code_dir.relative_to(handlers.ROOT / "arcblueprint" / "services"))
+        row(f"cold init {label}", handlers.cold_init_seconds(code_dir, repeats), bare, "s", "<= 1.3x")
+    for code_dir in handlers.handler_dirs():
+        label = str(code_dir.relative_to(handlers.ROOT / "arcblueprint" / "services"))
+        row(f"package {label}", handlers.package_bytes(code_dir) / 1024, 100.0, "KiB", "<= 1.0x (100 KiB)")
+
+
+def bench_batches() -> None:
+    try:
+        import batch_handlers
+    except ImportError:  # pragma: no cover - the batch benchmark ships with the event patterns
+        return
+    for name in ("webhook_consumer", "fan_out_consumer", "firehose_transform", "stream_consumer"):
+        measure = getattr(batch_handlers, name, None)
+        if measure is not None:
+            value, baseline = measure(20000, 100)
+            row(f"batch {name} (records/s; ratio = share of the bare loop's rate)", value, baseline, "rec/s",
+                ">= 20000 rec/s")
+
+
+def bench_suite() -> None:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider"], cwd=ROOT,
+                   check=False, capture_output=True)
+    value = time.perf_counter() - started
+    row("full test suite (pytest -n 2)", value, 180.0, "s", "<= 1.0x (180 s)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", action="store_true", help="also time the full test suite")
@@ -66,6 +121,11 @@ def main() -> int:
     bench_imports()
     for stack in ("dev", "prod"):
         bench_preview(stack)
+    bench_scaling()
+    bench_handlers()
+    bench_batches()
+    if args.suite:
+        bench_suite()
     widths = [max(len(r[i]) for r in [("benchmark", "value", "baseline", "ratio", "target"), *ROWS]) for i in range(5)]
     header = ("benchmark", "value", "baseline", "ratio", "target")
     for line in [header, tuple("-" * w for w in widths), *ROWS]:
