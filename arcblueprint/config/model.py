@@ -68,8 +68,9 @@ class ReleaseSpec:
     """How new function versions reach traffic; services may override per function."""
 
     strategy: Literal["all-at-once", "blue-green", "canary", "linear", "weighted-canary"] = "canary"
-    #: CodeDeploy predefined config suffix (``Canary10Percent5Minutes``) or ``custom``.
-    deployment_config: str = setting("Canary10Percent5Minutes")
+    #: CodeDeploy predefined config suffix (``Linear10PercentEvery1Minute``) or ``custom``;
+    #: default: ``Canary10Percent5Minutes`` for canary, ``Linear10PercentEvery1Minute`` for linear.
+    deployment_config: str | None = setting(None)
     custom_percent: int = setting(10, minimum=1, maximum=99)
     custom_interval_minutes: int = setting(5, minimum=1, maximum=2880)
     #: Weights (percent) the CI driver moves a weighted-alias canary through; ends at 100.
@@ -90,6 +91,9 @@ class ReleaseSpec:
         steps = self.weighted_steps
         if not steps or steps[-1] != 100 or any(b <= a for a, b in zip(steps, steps[1:], strict=False)) or steps[0] < 1:
             raise ConfigError("weightedSteps", list(steps), "must rise strictly from 1 or more and end at 100")
+        from arcblueprint.platform.functions.releases import plan_release  # pure; imported late (no cycle)
+
+        plan_release(self, key="")  # strategy/config/percent/interval/rollback rules, before any resource
 
 
 @dataclass(frozen=True, kw_only=True)

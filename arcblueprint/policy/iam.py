@@ -37,6 +37,16 @@ STAR_RESOURCE_ACTIONS: dict[str, str] = {
     "ec2:UnassignPrivateIpAddresses": "VPC Lambda releases addresses on ENIs whose ids are not known.",
     "ecr:GetAuthorizationToken": "The registry login token is account-wide; it has no resource.",
     "sts:GetCallerIdentity": "Always allowed and has no resource.",
+    # Step Functions (and other vended logs) deliver to CloudWatch Logs through log deliveries; AWS's
+    # Step Functions guide requires these on "*": deliveries have no ARN before they exist.
+    "logs:CreateLogDelivery": "Vended log deliveries have no ARN before they are created (Step Functions logging).",
+    "logs:GetLogDelivery": "Vended log deliveries support no resource-level permissions.",
+    "logs:UpdateLogDelivery": "Vended log deliveries support no resource-level permissions.",
+    "logs:DeleteLogDelivery": "Vended log deliveries support no resource-level permissions.",
+    "logs:ListLogDeliveries": "List calls have no resource.",
+    "logs:PutResourcePolicy": "The CloudWatch Logs resource policy is account-wide (used by vended log delivery).",
+    "logs:DescribeResourcePolicies": "The CloudWatch Logs resource policy is account-wide.",
+    "logs:DescribeLogGroups": "Describe of log groups supports no resource-level permissions for delivery setup.",
 }
 STAR_RESOURCE_ALLOWLIST = tuple(STAR_RESOURCE_ACTIONS)
 

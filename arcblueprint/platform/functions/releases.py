@@ -118,6 +118,14 @@ def schedule(kind: Kind, percent: int, interval_minutes: int) -> tuple[TrafficSt
     return tuple(TrafficStep(min(100, percent * (i + 1)), interval_minutes * i) for i in range(count))
 
 
+#: The CodeDeploy config a strategy uses when ``releases.deploymentConfig`` is not set.
+DEFAULT_DEPLOYMENT_CONFIGS = {"canary": "Canary10Percent5Minutes", "linear": "Linear10PercentEvery1Minute"}
+
+
+def _key(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
 def plan_release(spec: ReleaseSpec, *, key: str = "releases") -> ReleasePlan:
     """Validate ``spec`` for its strategy and turn it into a plan; errors name ``<key>.<camelKey>``."""
     strategy = spec.strategy
@@ -126,22 +134,22 @@ def plan_release(spec: ReleaseSpec, *, key: str = "releases") -> ReleasePlan:
     rollback = bool(getattr(spec, "rollback", False))
     previous = None if spec.previous_version is None else str(spec.previous_version)
     if previous is not None and not _VERSION.fullmatch(previous):
-        raise ConfigError(f"{key}.previousVersion", spec.previous_version, "must be a published version number")
+        raise ConfigError(_key(key, "previousVersion"), spec.previous_version, "must be a published version number")
     for i, alias in enumerate(spec.extra_aliases):
         if not _ALIAS_NAME.fullmatch(alias) or alias in _RESERVED_ALIASES:
-            raise ConfigError(f"{key}.extraAliases[{i}]", alias,
+            raise ConfigError(_key(key, f"extraAliases[{i}]"), alias,
                               "must be 1-128 letters, digits, - or _ (not only digits, not live or previous)")
     if len(set(spec.extra_aliases)) != len(spec.extra_aliases):
-        raise ConfigError(f"{key}.extraAliases", list(spec.extra_aliases), "must not repeat a name")
+        raise ConfigError(_key(key, "extraAliases"), list(spec.extra_aliases), "must not repeat a name")
     if rollback and strategy != "blue-green":
-        raise ConfigError(f"{key}.rollback", True, "is a blue-green setting (other strategies roll back by themselves)")
+        raise ConfigError(_key(key, "rollback"), True, "is a blue-green setting (other strategies roll back by themselves)")
     if rollback and spec.previous_version is None:
-        raise ConfigError(f"{key}.previousVersion", None, "must be set to roll back to it", show_value=False)
+        raise ConfigError(_key(key, "previousVersion"), None, "must be set to roll back to it", show_value=False)
     if strategy in CODEDEPLOY_STRATEGIES:
-        deployment_config = spec.deployment_config
+        deployment_config = spec.deployment_config or DEFAULT_DEPLOYMENT_CONFIGS[strategy]
         if deployment_config == "custom":
-            _check_percent(spec.custom_percent, f"{key}.customPercent")
-            _check_interval(spec.custom_interval_minutes, f"{key}.customIntervalMinutes")
+            _check_percent(spec.custom_percent, _key(key, "customPercent"))
+            _check_interval(spec.custom_interval_minutes, _key(key, "customIntervalMinutes"))
             kind: Kind = "canary" if strategy == "canary" else "linear"
             custom = CustomTrafficConfig("TimeBasedCanary" if kind == "canary" else "TimeBasedLinear",
                                          spec.custom_percent, spec.custom_interval_minutes)
@@ -150,11 +158,11 @@ def plan_release(spec: ReleaseSpec, *, key: str = "releases") -> ReleasePlan:
             kind, percent, interval = PREDEFINED_CONFIGS[deployment_config]
             if kind not in (strategy, "all-at-once"):
                 allowed = sorted(n for n, (k, _, _) in PREDEFINED_CONFIGS.items() if k in (strategy, "all-at-once"))
-                raise ConfigError(f"{key}.deploymentConfig", deployment_config,
+                raise ConfigError(_key(key, "deploymentConfig"), deployment_config,
                                   f"is a {kind} config; strategy {strategy} takes {', '.join(allowed)} or custom")
             steps = schedule(kind, percent, interval)
         else:
-            raise ConfigError(f"{key}.deploymentConfig", deployment_config,
+            raise ConfigError(_key(key, "deploymentConfig"), deployment_config,
                               "must be custom or one of " + ", ".join(PREDEFINED_CONFIGS))
     elif strategy == "weighted-canary":
         steps = tuple(TrafficStep(p, 0 if i == 0 else None) for i, p in enumerate(spec.weighted_steps))

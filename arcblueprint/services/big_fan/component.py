@@ -103,7 +103,9 @@ class BigFanService(pulumi.ComponentResource):
             undelivered = aws.sqs.Queue(
                 f"{base}-undelivered", name=ctx.name(name, consumer_name, "undelivered", max_length=80),
                 message_retention_seconds=14 * 86400, kms_master_key_id=platform.kms_key_arn,
-                kms_data_key_reuse_period_seconds=3600, tags=tags, opts=ctx.stateful(child))
+                kms_data_key_reuse_period_seconds=3600,
+                # It is SNS's dead-letter queue: no SQS queue may redrive into it.
+                redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}), tags=tags, opts=ctx.stateful(child))
             aws.sqs.QueuePolicy(f"{base}-undelivered-policy", queue_url=undelivered.url,
                                 policy=pulumi.Output.all(undelivered.arn, self.topic.arn).apply(
                                     lambda v: queue_policy(v[0], v[1])), opts=child)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
 
@@ -22,6 +22,11 @@ class CallMeMaybeSpec:
     Defaults are the production-safe choice: SQS with a DLQ, signature and replay window checked,
     idempotent consumer. Kinesis is for ordered, high-volume sources.
     """
+
+    #: The webhook method is public by design: senders are third parties without AWS or Cognito
+    #: identities, so each request is authenticated by its HMAC signature and timestamp in the
+    #: receiver (401, nothing enqueued, otherwise). The policy pack reads this (``<service>-post``).
+    public_operations: ClassVar[tuple[str, ...]] = ("post",)
 
     #: Name of the shared HMAC secret in the stack's ``arcblueprint:secrets``.
     signing_secret: str = setting("webhook-signing", pattern=r"[a-z][a-z0-9-]{0,22}[a-z0-9]")

@@ -103,7 +103,7 @@ class StreamerService(pulumi.ComponentResource):
             lifecycle=[BucketLifecycle(rule_id="results", expire_days=spec.athena_results_expire_days)]), opts=child)
         self.database = aws.glue.CatalogDatabase(
             f"{name}-database", name=glue_name(ctx.name(name)), description=f"{name}: curated stream data",
-            opts=child)
+            tags=tags, opts=child)
 
         stream_names = {domain: ctx.name(name, domain) for domain in spec.domains}
         rules = {stream_names[domain]: {"domain": domain, "remove": list(d.remove_fields), "mask": list(d.mask_fields),
@@ -240,7 +240,8 @@ class StreamerService(pulumi.ComponentResource):
         failures = aws.sqs.Queue(
             f"{name}-consumer-failures", name=ctx.name(name, "consumer-failures"), message_retention_seconds=14 * 86400,
             kms_master_key_id=platform.kms_key_arn, kms_data_key_reuse_period_seconds=3600, tags=ctx.tags(name),
-            opts=ctx.stateful(child))
+            # The consumer's on-failure destination, a dead end: no SQS queue may redrive into it.
+            redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}), opts=ctx.stateful(child))
         aws.sqs.QueuePolicy(f"{name}-consumer-failures-policy", queue_url=failures.url,
                             policy=failures.arn.apply(queue_policy), opts=child)
         dead_letter_alarm(f"{name}-consumer-failures-alarm", queue=failures, threshold=1, tags=ctx.tags(name),
