@@ -46,7 +46,7 @@ def bench_imports(repeats: int = 3) -> None:
 
 
 def bench_preview(stack: str, repeats: int = 5) -> None:
-    from floor import floor_program
+    from floor import fidelity, floor_program
 
     from arcblueprint.config import engine_config, read_stack_file
     from arcblueprint.preview.harness import run_program, synthesize
@@ -55,8 +55,10 @@ def bench_preview(stack: str, repeats: int = 5) -> None:
     values = engine_config(read_stack_file(ROOT, stack))
     value = median_seconds(lambda: synthesize(stack), repeats)
     program = floor_program(graph)
+    same = fidelity(graph, run_program(program, values, stack, config=graph.config))
     baseline = median_seconds(lambda: run_program(program, values, stack, config=graph.config), repeats)
-    row(f"preview {stack} ({len(graph.resources)} resources) vs floor", value, baseline, "s", "<= 1.5x")
+    row(f"preview {stack} ({len(graph.resources)} resources, floor same inputs: {same:.0%}) vs floor",
+        value, baseline, "s", "<= 1.5x")
 
 
 def bench_scaling(sizes: tuple[int, ...] = (1, 10, 50, 100), repeats: int = 3) -> None:
