@@ -137,6 +137,13 @@ class NetworkSpec:
         check_cidr(self.allowed_range, "allowedRange")
         for i, cidr in enumerate(self.on_prem_ranges):
             check_cidr(cidr, f"onPremRanges[{i}]")
+        # The demand must fit before any resource is declared: plan the VPC now (pure, fast).
+        from arcblueprint.platform.cidr import NetworkDemand, plan_vpc
+
+        try:
+            plan_vpc(NetworkDemand.from_spec(self))
+        except ConfigError as error:
+            raise ConfigError(error.key.removeprefix("network."), error.value, error.allowed) from None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -37,7 +37,11 @@ def merged(stack: str, sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
 @st.composite
 def contradictions(draw: st.DrawFn) -> tuple[dict[str, Any], str, str]:
     stack = draw(st.sampled_from(["dev", "prod"]))
-    case = draw(st.sampled_from(["expiry", "steps", "secret-rotation", "retention"]))
+    case = draw(st.sampled_from(["expiry", "steps", "secret-rotation", "retention", "demand"]))
+    if case == "demand":  # legacy ENIs: one address per execution, far beyond a /16
+        values = merged(stack, {"network": {"eniModel": "legacy", "peakConcurrentExecutions": draw(
+            st.integers(200_000, 1_000_000))}})
+        return values, stack, "network.peakConcurrentExecutions"
     if case == "expiry":
         archive = draw(st.integers(2, 3000))
         values = merged(stack, {"logging": {"archiveAfterDays": archive,
@@ -88,10 +92,11 @@ def valid_configs(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
                       "logLevel": draw(st.sampled_from(["DEBUG", "INFO", "WARNING", "ERROR"]))},
         "logging": {"retentionDays": draw(st.sampled_from(sorted(LOG_RETENTION_DAYS))),
                     "archiveAfterDays": archive, "expireAfterDays": draw(st.integers(archive + 1, 4000))},
-        "network": {"peakConcurrentExecutions": draw(st.integers(0, 20000)),
+        # Legacy ENIs need an address per execution: keep that demand inside a /16 (4,000 x 4 + extras).
+        "network": {"eniModel": (eni := draw(st.sampled_from(["hyperplane", "legacy"]))),
+                    "peakConcurrentExecutions": draw(st.integers(0, 20000 if eni == "hyperplane" else 4000)),
                     "availabilityZones": draw(st.integers(2, 6)),
                     "headroomPercent": draw(st.integers(0, 300)),
-                    "eniModel": draw(st.sampled_from(["hyperplane", "legacy"])),
                     "publicSubnets": draw(st.booleans()), "isolatedSubnets": draw(st.booleans())},
         "onPrem": {"enabled": draw(st.booleans()), "proxyInstances": draw(st.integers(1, 8))},
         "eventBus": {"archiveRetentionDays": draw(st.integers(1, 3650)),
