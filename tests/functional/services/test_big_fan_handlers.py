@@ -4,13 +4,10 @@ idempotent partial batches and the loss test."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import random
-import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -19,6 +16,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from moto import mock_aws
 
 from arcblueprint.config.schema import parse
+from arcblueprint.services.testing import LambdaContext, load_handler as _load_handler
 from arcblueprint.services.big_fan.publisher import publish
 from arcblueprint.services.big_fan.spec import BigFanSpec
 
@@ -27,29 +25,10 @@ REGION = "eu-west-1"
 BUCKET = "arcbp-dev-fan-payloads"
 
 
-@dataclass
-class FakeContext:
-    function_name: str = "arcbp-dev-fan-billing"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:111111111111:function:arcbp-dev-fan-billing:live"
-    aws_request_id: str = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def load_consumer(unique: str):
-    path = HANDLERS / "consumer"
-    sys.path.insert(0, str(path))
-    try:
-        for local in ("app", "payloads"):
-            sys.modules.pop(local, None)
-        spec = importlib.util.spec_from_file_location(unique, path / "app.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(path))
+    return _load_handler(HANDLERS / "consumer", unique)
 
 
 SPEC = parse(BigFanSpec, {"consumers": {
@@ -150,7 +129,7 @@ def test_consumer_reads_raw_enveloped_compressed_and_claim_checked_payloads(fan,
     assert len(fan["s3"].list_objects_v2(Bucket=BUCKET)["Contents"]) == 1  # only the incompressible one
     consumer = fan["consumer"]
     for batch in (raw, enveloped):
-        response = consumer.lambda_handler(sqs_event(load_event, batch), FakeContext())
+        response = consumer.lambda_handler(sqs_event(load_event, batch), LambdaContext(function_name="arcbp-dev-fan-billing"))
         assert response == {"batchItemFailures": []}
     payloads = [m["payload"] for m in fan["received"]]
     assert sorted(map(json.dumps, payloads)) == sorted(map(json.dumps, [small, medium, large]))
@@ -169,7 +148,7 @@ def test_poison_messages_fail_alone(fan, load_event):
                                           "amount": {"DataType": "Number", "StringValue": "100"}})
     messages = receive(fan, "billing")
     assert len(messages) == 7
-    response = fan["consumer"].lambda_handler(sqs_event(load_event, messages), FakeContext())
+    response = fan["consumer"].lambda_handler(sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-fan-billing"))
     poison = {m["MessageId"] for m in messages if "order." not in json.dumps(m["MessageAttributes"]) or
               m["MessageAttributes"]["eventType"]["StringValue"] in ("order.bad", "order.evil")}
     assert {f["itemIdentifier"] for f in response["batchItemFailures"]} == poison
@@ -197,7 +176,7 @@ def test_loss_fan_out_consumer_exactly_once_or_dlq(fan, load_event):
     while messages := receive(fan, "billing"):
         invocations += 1
         try:
-            response = fan["consumer"].lambda_handler(sqs_event(load_event, messages), FakeContext())
+            response = fan["consumer"].lambda_handler(sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-fan-billing"))
             failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
         except BatchProcessingError:
             failed = {m["MessageId"] for m in messages}

@@ -6,12 +6,9 @@ import base64
 import copy
 import hashlib
 import hmac
-import importlib.util
 import json
-import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -19,35 +16,17 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
 
+from arcblueprint.services.testing import LambdaContext, load_handler as _load_handler
+
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "call_me_maybe" / "handlers"
 SECRET = "s3cr3t-shared-with-the-sender"
 REGION = "eu-west-1"
 
 
-@dataclass
-class FakeContext:
-    function_name: str = "arcbp-dev-hooks-consumer"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:111111111111:function:arcbp-dev-hooks-consumer:live"
-    aws_request_id: str = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def load_handler(folder: str, unique: str):
-    """Import ``handlers/<folder>/app.py`` as Lambda would (its folder is the zip root)."""
-    path = HANDLERS / folder
-    sys.path.insert(0, str(path))
-    try:
-        for local in ("app", "masking"):
-            sys.modules.pop(local, None)
-        spec = importlib.util.spec_from_file_location(unique, path / "app.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(path))
+    return _load_handler(HANDLERS / folder, unique)
 
 
 def sign(body: str, timestamp: int, secret: str = SECRET) -> str:
@@ -110,7 +89,7 @@ def test_signed_webhook_is_masked_buffered_and_tracked(aws, load_event):
                        "customer": {"email": "a@example.com", "id": "c-1"}})
     now = int(time.time())
     response = receiver.lambda_handler(api_event(load_event, body, {
-        "X-Signature": "sha256=" + sign(body, now), "X-Timestamp": str(now), "x-webhook-id": "evt_42"}), FakeContext())
+        "X-Signature": "sha256=" + sign(body, now), "X-Timestamp": str(now), "x-webhook-id": "evt_42"}), LambdaContext(function_name="arcbp-dev-hooks-consumer"))
     assert response["statusCode"] == 202
     assert json.loads(response["body"]) == {"webhookId": "evt_42"}
     [message] = drain(aws["sqs"], aws["queue_url"])
@@ -141,7 +120,7 @@ def test_invalid_signature_is_401_and_nothing_is_enqueued(aws, load_event, case)
         headers = {"X-Timestamp": str(now)}
     else:
         headers["X-Timestamp"] = "yesterday"
-    response = receiver.lambda_handler(api_event(load_event, body, headers), FakeContext())
+    response = receiver.lambda_handler(api_event(load_event, body, headers), LambdaContext(function_name="arcbp-dev-hooks-consumer"))
     assert response["statusCode"] == 401
     assert count(aws["sqs"], aws["queue_url"]) == 0
     assert aws["ddb"].scan(TableName="hooks-status")["Count"] == 0
@@ -158,7 +137,7 @@ def test_kinesis_buffer_orders_by_the_configured_field(aws, load_event, monkeypa
     body = json.dumps({"order": {"id": "o-7"}, "card": {"number": "4111"}})
     now = int(time.time())
     response = receiver.lambda_handler(api_event(load_event, body, {"X-Signature": sign(body, now),
-                                                                   "X-Timestamp": str(now)}), FakeContext())
+                                                                   "X-Timestamp": str(now)}), LambdaContext(function_name="arcbp-dev-hooks-consumer"))
     assert response["statusCode"] == 202
     shard = kinesis.describe_stream(StreamName="hooks-stream")["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = kinesis.get_shard_iterator(StreamName="hooks-stream", ShardId=shard,
@@ -197,7 +176,7 @@ def run_poller(consumer, aws, load_event, *, batch_size: int = 10, lose_deletes:
                                           VisibilityTimeout=0).get("Messages", []):
         invocations += 1
         try:
-            response = consumer.lambda_handler(sqs_event(load_event, messages), FakeContext())
+            response = consumer.lambda_handler(sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-hooks-consumer"))
             failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
         except BatchProcessingError:  # every record failed: the invocation errors, nothing is deleted
             failed = {m["MessageId"] for m in messages}
@@ -227,13 +206,13 @@ def test_poison_records_are_the_only_failures_and_the_rest_are_processed_once(aw
         aws["sqs"].send_message(QueueUrl=aws["queue_url"], MessageBody=body)
     messages = aws["sqs"].receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10)["Messages"]
     assert len(messages) == 10
-    response = consumer.lambda_handler(sqs_event(load_event, messages), FakeContext())
+    response = consumer.lambda_handler(sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-hooks-consumer"))
     failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
     assert failed == {m["MessageId"] for m in messages if m["Body"] in poison}
     assert consumer.delivered == Counter({f"wh-{i}": 1 for i in range(7)})
     assert aws["ddb"].get_item(TableName="hooks-status", Key={"webhookId": {"S": "wh-3"}})["Item"]["status"]["S"] == "PROCESSED"
     # The same batch again (a redelivery after a lost delete): nothing is delivered twice.
-    response = consumer.lambda_handler(sqs_event(load_event, messages), FakeContext())
+    response = consumer.lambda_handler(sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-hooks-consumer"))
     assert {item["itemIdentifier"] for item in response["batchItemFailures"]} == failed
     assert consumer.delivered == Counter({f"wh-{i}": 1 for i in range(7)})
 
@@ -250,7 +229,7 @@ def test_kinesis_records_are_consumed_with_partial_failures(aws, load_event, mon
         record["kinesis"]["data"] = base64.b64encode(body.encode()).decode()
         record["kinesis"]["sequenceNumber"] = f"4959{i:040d}"
         records.append(record)
-    response = module.lambda_handler({"Records": records}, FakeContext())
+    response = module.lambda_handler({"Records": records}, LambdaContext(function_name="arcbp-dev-hooks-consumer"))
     assert response["batchItemFailures"] == [{"itemIdentifier": records[1]["kinesis"]["sequenceNumber"]}]
     assert delivered == Counter({"wh-1": 1, "wh-2": 1})
 

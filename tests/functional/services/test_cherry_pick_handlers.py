@@ -3,36 +3,25 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from arcblueprint.services.testing import LambdaContext, load_handler as _load_handler
 from arcblueprint.services.cherry_pick.saga import build_saga
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint/services/cherry_pick/handlers"
 SUB = "192879fc-a240-4bf1-ab5a-d6a00f3063f9"  # the caller in the sample event
 
 
-@dataclass
-class FakeContext:
-    function_name: str = "arcbp-dev-bookings-bookings"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:111111111111:function:arcbp-dev-bookings-bookings:live"
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
 
 
 def _load(folder: str, name: str):
-    spec = importlib.util.spec_from_file_location(name, HANDLERS / folder / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return _load_handler(HANDLERS / folder, name)
 
 
 @pytest.fixture
@@ -64,7 +53,7 @@ def resolver(aws_env, load_event, capsys):
         capsys.readouterr()
         module.logger.logger_handler.stream = sys.stdout  # powertools keeps one logger per service per process
         try:
-            result, error = module.lambda_handler(event, FakeContext()), None
+            result, error = module.lambda_handler(event, LambdaContext(function_name="arcbp-dev-bookings-bookings")), None
         except module.BookingError as raised:
             result, error = None, raised
         out = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
@@ -138,18 +127,18 @@ def test_forward_steps_then_compensations_end_cancelled(steps):
     for action, status in (("reserve_flight", "RESERVED"), ("reserve_flight", "RESERVED"),  # retried: idempotent
                            ("collect_payment", "PAID"), ("refund_payment", "RESERVED"),
                            ("cancel_reservation", "CANCELLED")):
-        assert steps.lambda_handler({**event, "action": action}, FakeContext())["status"] == status
+        assert steps.lambda_handler({**event, "action": action}, LambdaContext(function_name="arcbp-dev-bookings-bookings"))["status"] == status
         assert _status() == status
 
 
 def test_an_out_of_order_step_fails_so_the_saga_compensates(steps):
     with pytest.raises(steps.StepFailedError):
-        steps.lambda_handler({"booking": {"id": "b-1"}, "action": "confirm_booking"}, FakeContext())
+        steps.lambda_handler({"booking": {"id": "b-1"}, "action": "confirm_booking"}, LambdaContext(function_name="arcbp-dev-bookings-bookings"))
     assert _status() == "PENDING"
 
 
 def test_a_store_failure_is_retryable(steps):
     boto3.client("dynamodb").delete_table(TableName="bookings")
     with pytest.raises(steps.StepRetryableError):
-        steps.lambda_handler({"booking": {"id": "b-1"}, "action": "reserve_flight"}, FakeContext())
+        steps.lambda_handler({"booking": {"id": "b-1"}, "action": "reserve_flight"}, LambdaContext(function_name="arcbp-dev-bookings-bookings"))
     assert "StepRetryableError" in build_saga("arn:aws:lambda:eu-west-1:1:function:f")["States"]["ReserveFlight"]["Retry"][0]["ErrorEquals"]

@@ -12,7 +12,6 @@ import io
 import json
 import sys
 import threading
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,24 +21,16 @@ from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
+from arcblueprint.services.testing import LambdaContext, load_handler as _load_handler
+
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint/services/strangler/handlers"
 NEW_ARN = "arn:aws:lambda:eu-west-1:111111111111:function:arcbp-dev-facade-notifications:live"
 
 
-@dataclass
-class FakeContext:
-    function_name: str = "arcbp-dev-facade-router"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:111111111111:function:arcbp-dev-facade-router:live"
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
 
 
 def _load(folder: str, name: str):
-    spec = importlib.util.spec_from_file_location(name, HANDLERS / folder / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return _load_handler(HANDLERS / folder, name)
 
 
 class Legacy(BaseHTTPRequestHandler):
@@ -98,7 +89,7 @@ def _event(load_event, resource: str, path: str, sub: str = "user-1", method: st
 def _call(module, event, capsys):
     capsys.readouterr()
     module.logger.logger_handler.stream = sys.stdout  # powertools keeps one logger per service per process
-    response = module.lambda_handler(event, FakeContext())
+    response = module.lambda_handler(event, LambdaContext(function_name="arcbp-dev-facade-router"))
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     return response, out
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import base64
 import copy
-import importlib.util
 import json
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from arcblueprint.services.testing import LambdaContext, load_handler as _load_handler
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "streamer" / "handlers"
 STREAM = "arcbp-dev-lake-orders"
@@ -19,29 +18,10 @@ RULES = {STREAM: {"domain": "orders", "remove": ["customer.email", "card"], "mas
                   "timestampField": "occurredAt"}}
 
 
-@dataclass
-class FakeContext:
-    function_name: str = "arcbp-dev-lake-transform"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:111111111111:function:arcbp-dev-lake-transform:live"
-    aws_request_id: str = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 def load(folder: str, unique: str):
-    path = HANDLERS / folder
-    sys.path.insert(0, str(path))
-    try:
-        for local in ("app", "masking"):
-            sys.modules.pop(local, None)
-        spec = importlib.util.spec_from_file_location(unique, path / "app.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(path))
+    return _load_handler(HANDLERS / folder, unique)
 
 
 @pytest.fixture
@@ -77,7 +57,7 @@ def test_transformation_output_is_valid_firehose_records_without_sensitive_field
         {"domain": "orders", "id": "o-4"},
     ]
     event = firehose_event(load_event, documents)
-    response = transform.lambda_handler(event, FakeContext())
+    response = transform.lambda_handler(event, LambdaContext(function_name="arcbp-dev-lake-transform", remaining_time_in_millis=60_000))
     records = response["records"]
     assert [r["recordId"] for r in records] == [r["recordId"] for r in event["records"]]
     assert [r["result"] for r in records] == ["Ok", "Dropped", "ProcessingFailed", "Ok", "ProcessingFailed",
@@ -107,7 +87,7 @@ def test_unknown_delivery_stream_fails_the_invocation(transform, load_event):
     event = firehose_event(load_event, [{"domain": "orders"}])
     event["deliveryStreamArn"] = "arn:aws:firehose:eu-west-1:111111111111:deliverystream/someone-else"
     with pytest.raises(RuntimeError, match="someone-else"):
-        transform.lambda_handler(event, FakeContext())
+        transform.lambda_handler(event, LambdaContext(function_name="arcbp-dev-lake-transform", remaining_time_in_millis=60_000))
 
 
 def test_masking_copies_are_identical():
@@ -129,7 +109,7 @@ def test_stream_consumer_reports_only_poison_records(load_event, monkeypatch):
         record["kinesis"]["data"] = base64.b64encode(raw.encode()).decode()
         record["kinesis"]["sequenceNumber"] = f"4960{i:040d}"
         records.append(record)
-    response = consumer.lambda_handler({"Records": records}, FakeContext())
+    response = consumer.lambda_handler({"Records": records}, LambdaContext(function_name="arcbp-dev-lake-transform", remaining_time_in_millis=60_000))
     assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == [
         records[1]["kinesis"]["sequenceNumber"], records[2]["kinesis"]["sequenceNumber"]]
     assert seen == [1, 3]
