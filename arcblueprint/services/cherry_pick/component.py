@@ -183,9 +183,10 @@ class CherryPickService(pulumi.ComponentResource):
                 data_source=ddb_source.name, code=(HERE / "resolvers" / code).read_text(),
                 runtime={"name": "APPSYNC_JS", "runtime_version": "1.0.0"}, caching_config=caching, opts=child))
         # Direct Lambda resolver: no mapping code, AppSync passes the full context to the function.
-        resolvers.append(aws.appsync.Resolver(
-            f"{name}-mutation-createBooking", api_id=self.api.id, type="Mutation", field="createBooking",
-            kind="UNIT", data_source=lambda_source.name, opts=child))
+        for mutation in ("createBooking", "confirmBooking"):
+            resolvers.append(aws.appsync.Resolver(
+                f"{name}-mutation-{mutation}", api_id=self.api.id, type="Mutation", field=mutation,
+                kind="UNIT", data_source=lambda_source.name, opts=child))
         if spec.caching:
             aws.appsync.ApiCache(
                 f"{name}-cache", api_id=self.api.id, api_caching_behavior="PER_RESOLVER_CACHING",

@@ -46,10 +46,10 @@ def resolver(aws_env, load_event, capsys):
     module = _load("bookings", "cherry_pick_bookings_app_under_test")
     template = load_event("appSyncDirectResolver.json")
 
-    def call(arguments):
+    def call(arguments, field="createBooking"):
         event = copy.deepcopy(template)
         event["arguments"] = arguments
-        event["info"].update(parentTypeName="Mutation", fieldName="createBooking")
+        event["info"].update(parentTypeName="Mutation", fieldName=field)
         capsys.readouterr()
         module.logger.logger_handler.stream = sys.stdout  # powertools keeps one logger per service per process
         try:
@@ -100,6 +100,28 @@ def test_invalid_input_is_a_validation_error_and_writes_nothing(resolver, bad):
     _, error, _ = resolver({"input": {**INPUT, **bad}})
     assert type(error).__name__ == "ValidationError"
     assert boto3.client("dynamodb").scan(TableName="bookings")["Count"] == 0
+
+
+def test_confirm_settles_an_open_booking_once_and_never_reopens_it(resolver):
+    booking = resolver({"input": INPUT})[0]
+    confirmed, error, out = resolver({"id": booking["id"], "status": "CONFIRMED"}, field="confirmBooking")
+    assert error is None and confirmed["status"] == "CONFIRMED" and confirmed["seats"] == 2
+    assert _metric(out, "BookingsConfirmed") == 1
+    again, error, _ = resolver({"id": booking["id"], "status": "CONFIRMED"}, field="confirmBooking")
+    assert error is None and again["status"] == "CONFIRMED"  # a retried call gets the same answer
+    _, error, _ = resolver({"id": booking["id"], "status": "CANCELLED"}, field="confirmBooking")
+    assert type(error).__name__ == "ConflictError"
+    stored = boto3.resource("dynamodb").Table("bookings").get_item(Key={"id": booking["id"]})["Item"]
+    assert stored["status"] == "CONFIRMED"
+
+
+@pytest.mark.parametrize(("booking_id", "status", "expected"), [
+    ("nobody:missing", "CONFIRMED", "NotFoundError"), (None, "PENDING", "ValidationError"),
+    (None, "LOST", "ValidationError")])
+def test_confirm_rejects_unknown_bookings_and_statuses(resolver, booking_id, status, expected):
+    booking = resolver({"input": INPUT})[0]
+    _, error, _ = resolver({"id": booking_id or booking["id"], "status": status}, field="confirmBooking")
+    assert type(error).__name__ == expected
 
 
 def test_when_the_saga_cannot_start_the_booking_is_removed(resolver, monkeypatch):

@@ -1,4 +1,5 @@
-"""createBooking: validates the request, records the booking once (idempotent) and starts the saga.
+"""createBooking validates the request, records the booking once (idempotent) and starts the saga;
+confirmBooking (IAM callers only) records how the saga settled.
 
 Complex logic lives in Lambda (the talk's "use Lambda for complex logic"); the long transaction
 itself runs in Step Functions so this resolver returns in milliseconds with a PENDING booking.
@@ -48,6 +49,15 @@ class UnavailableError(BookingError):
     pass
 
 
+class NotFoundError(BookingError):
+    pass
+
+
+#: Statuses a booking may settle into, and the ones it may leave (settled bookings stay settled).
+SETTLED = ("CONFIRMED", "CANCELLED")
+OPEN = ("PENDING", "RESERVED", "PAID")
+
+
 def validate_input(data: dict[str, Any]) -> dict[str, Any]:
     seats = data.get("seats")
     if not isinstance(seats, int) or not 1 <= seats <= MAX_SEATS:
@@ -91,6 +101,32 @@ def create_booking(store: Any, states: Any, owner: str, data: dict[str, Any]) ->
     return booking
 
 
+def confirm_booking(store: Any, booking_id: str, status: str) -> dict[str, Any]:
+    """Move an open booking to its final or next status; a settled booking is never reopened."""
+    if status not in OPEN + SETTLED or status == "PENDING":
+        raise ValidationError(f"status must be one of RESERVED, PAID, {', '.join(SETTLED)}")
+    try:
+        updated = store.update_item(
+            Key={"id": booking_id}, UpdateExpression="SET #s = :s, updatedAt = :t",
+            ConditionExpression=Attr("id").exists() & Attr("status").is_in(list(OPEN)),
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": status, ":t": datetime.now(UTC).isoformat(timespec="milliseconds")},
+            ReturnValues="ALL_NEW")["Attributes"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            logger.exception("Booking store failed")
+            metrics.add_metric(name="DownstreamErrors", unit=MetricUnit.Count, value=1)
+            raise UnavailableError("Bookings are unavailable; retry later") from None
+        existing = store.get_item(Key={"id": booking_id}).get("Item")
+        if existing is None:
+            raise NotFoundError(f"booking {booking_id} does not exist") from None
+        if existing.get("status") == status:
+            return {**existing, "seats": int(existing["seats"])}  # a repeated call: same answer
+        raise ConflictError(f"booking {booking_id} is already {existing.get('status')}") from None
+    metrics.add_metric(name=f"Bookings{status.title()}", unit=MetricUnit.Count, value=1)
+    return {**updated, "seats": int(updated["seats"])}
+
+
 def _execution_name(booking_id: str) -> str:
     import hashlib
 
@@ -105,6 +141,12 @@ def create_booking_resolver(input: dict[str, Any]) -> dict[str, Any]:  # noqa: A
     if not owner:
         raise ValidationError("caller identity is required")
     return create_booking(table, sfn, owner, input)
+
+
+@app.resolver(type_name="Mutation", field_name="confirmBooking")
+@tracer.capture_method
+def confirm_booking_resolver(id: str, status: str) -> dict[str, Any]:  # noqa: A002 (GraphQL argument name)
+    return confirm_booking(table, id, status)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.APPSYNC_RESOLVER)
