@@ -105,6 +105,8 @@ class LoggingSpec:
     sink_buffer_mib: int = setting(5, minimum=1, maximum=128)
     archive_after_days: int = setting(90, minimum=1, maximum=3650, doc="move to Glacier after")
     expire_after_days: int = setting(730, minimum=1, maximum=36500)
+    #: Set API Gateway's account-level CloudWatch role (needed for stage logs; one per account+region).
+    manage_api_gateway_account: bool = True
 
     def __post_init__(self) -> None:
         if self.expire_after_days <= self.archive_after_days:

@@ -189,11 +189,29 @@ class CentralLogging(pulumi.ComponentResource):
             }),
             opts=child)
 
+        if stack.logging.manage_api_gateway_account:
+            self._api_gateway_account(name, tags, child)
+
         self.destination_arn: pulumi.Output[str] = self.delivery_stream.arn
         self.subscription_role_arn: pulumi.Output[str] = self.subscription_role.arn
         self.bucket_name: pulumi.Output[str] = self.bucket.bucket
         self.register_outputs({"destinationArn": self.destination_arn, "bucketName": self.bucket_name,
                                "subscriptionRoleArn": self.subscription_role_arn})
+
+    def _api_gateway_account(self, name: str, tags: dict[str, str], child: pulumi.ResourceOptions) -> None:
+        """API Gateway writes stage access and execution logs only once its account-level CloudWatch
+        role is set (one setting per account and region, so a stack can opt out where another owns it)."""
+        role = aws.iam.Role(
+            f"{name}-apigateway-role", name=self._context.name("apigateway-logs"),
+            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+            tags=tags, opts=child)
+        # AWS's managed policy for exactly this role: API Gateway creates the log groups it writes to.
+        aws.iam.RolePolicyAttachment(
+            f"{name}-apigateway-logs", role=role.name,
+            policy_arn=f"arn:{self._context.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+            opts=child)
+        aws.apigateway.Account(f"{name}-apigateway-account", cloudwatch_role_arn=role.arn, opts=child)
 
     def log_group(self, resource_name: str, log_group_name: str, *, service: str,
                   parent: pulumi.Resource) -> aws.cloudwatch.LogGroup:
