@@ -18,6 +18,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 BARE_HANDLER = "import boto3\n\ndef lambda_handler(event, context):\n    return {'ok': True}\n"
 
+#: What every Powertools handler pays before its own code: Logger, Tracer (the X-Ray SDK) and Metrics.
+POWERTOOLS_HANDLER = """import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return {"ok": True}
+"""
+
 PROBE = ("import sys, time; sys.path.insert(0, sys.argv[1]); t = time.perf_counter(); import app; "
          "app.lambda_handler; print(time.perf_counter() - t)")
 
@@ -50,10 +66,14 @@ def cold_init_seconds(code_dir: Path, repeats: int) -> float:
     return statistics.median(runs)
 
 
-def bare_cold_init_seconds(repeats: int) -> float:
+def bare_cold_init_seconds(repeats: int, source: str = BARE_HANDLER) -> float:
     with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "app.py").write_text(BARE_HANDLER)
+        (Path(folder) / "app.py").write_text(source)
         return cold_init_seconds(Path(folder), repeats)
+
+
+def powertools_cold_init_seconds(repeats: int) -> float:
+    return bare_cold_init_seconds(repeats, POWERTOOLS_HANDLER)
 
 
 def package_bytes(code_dir: Path) -> int:
