@@ -16,11 +16,9 @@ import base64
 import contextlib
 import copy
 import hashlib
-import importlib.util
 import io
 import json
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,16 +50,9 @@ class Context:
 
 
 def load(folder: Path, unique: str):
-    sys.path.insert(0, str(folder))
-    try:
-        for local in ("app", "masking", "payloads"):
-            sys.modules.pop(local, None)
-        spec = importlib.util.spec_from_file_location(unique, folder / "app.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(folder))
+    from arcblueprint.services.testing import load_handler
+
+    return load_handler(folder, unique)
 
 
 def in_memory_persistence():

@@ -34,7 +34,8 @@ def lambda_handler(event, context):
     return {"ok": True}
 """
 
-PROBE = ("import sys, time; sys.path.insert(0, sys.argv[1]); t = time.perf_counter(); import app; "
+#: argv[1:] = the handler folder and the folders of its shared modules (all at the zip root in Lambda).
+PROBE = ("import sys, time; sys.path[:0] = sys.argv[1:]; t = time.perf_counter(); import app; "
          "app.lambda_handler; print(time.perf_counter() - t)")
 
 #: What a function's component sets; handlers read the rest lazily on the first invocation.
@@ -61,7 +62,10 @@ def handler_env(code_dir: Path) -> dict[str, str]:
 
 def cold_init_seconds(code_dir: Path, repeats: int) -> float:
     env = handler_env(code_dir)
-    runs = [float(subprocess.run([sys.executable, "-c", PROBE, str(code_dir)], env=env, capture_output=True,
+    from arcblueprint.platform.functions.packaging import shared_modules
+
+    folders = [str(code_dir), *dict.fromkeys(str(path.parent) for path in shared_modules(code_dir))]
+    runs = [float(subprocess.run([sys.executable, "-c", PROBE, *folders], env=env, capture_output=True,
                                  text=True, check=True, timeout=60).stdout) for _ in range(repeats)]
     return statistics.median(runs)
 

@@ -31,9 +31,14 @@ class LambdaContext:
 
 def load_handler(code_dir: Path, module_name: str) -> ModuleType:
     """Import ``code_dir/app.py`` as a fresh module called ``module_name`` (one per test, so module
-    state such as clients and caches starts clean), with ``code_dir`` first on ``sys.path``."""
-    siblings = {path.stem for path in code_dir.glob("*.py")}
-    sys.path.insert(0, str(code_dir))
+    state such as clients and caches starts clean), with ``code_dir`` and the folders of its shared
+    modules (``shared.txt``) first on ``sys.path``, as they sit at the root of its zip."""
+    from arcblueprint.platform.functions.packaging import shared_modules
+
+    shared = shared_modules(code_dir)  # packaged at the zip root: importable by their bare names
+    siblings = {path.stem for path in [*code_dir.glob("*.py"), *shared]}
+    paths = [str(code_dir), *dict.fromkeys(str(path.parent) for path in shared)]
+    sys.path[:0] = paths
     try:
         for name in siblings:
             sys.modules.pop(name, None)  # another handler folder may have a module of the same name
@@ -44,4 +49,5 @@ def load_handler(code_dir: Path, module_name: str) -> ModuleType:
         spec.loader.exec_module(module)
         return module
     finally:
-        sys.path.remove(str(code_dir))
+        for path in paths:
+            sys.path.remove(path)

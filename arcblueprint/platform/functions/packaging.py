@@ -25,6 +25,28 @@ class PackagingError(ValueError):
     """The handler folder cannot be packaged (missing, empty, or without the handler module)."""
 
 
+#: A handler folder may list, one per line, modules shared with other functions (paths relative to
+#: the folder); each is packaged at the zip root, next to the handler.
+SHARED_LIST = "shared.txt"
+
+
+def shared_modules(code_dir: Path) -> list[Path]:
+    """The shared modules ``code_dir/shared.txt`` names (blank lines and ``#`` comments skipped)."""
+    listing = Path(code_dir) / SHARED_LIST
+    if not listing.is_file():
+        return []
+    modules = []
+    for line in listing.read_text(encoding="utf-8").splitlines():
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        path = (Path(code_dir) / entry).resolve()
+        if not path.is_file() or path.suffix != ".py":
+            raise PackagingError(f"{SHARED_LIST} of {str(code_dir)!r} names {entry!r}, which is not a Python file")
+        modules.append(path)
+    return modules
+
+
 def package_files(code_dir: Path, handler: str | None = None) -> list[tuple[str, Path]]:
     """``(archive path, file)`` for every file that belongs in the package, sorted by archive path.
 
@@ -42,6 +64,12 @@ def package_files(code_dir: Path, handler: str | None = None) -> list[tuple[str,
             continue
         if path.is_file() and path.suffix not in _SKIPPED_SUFFIXES:
             files.append((relative.as_posix(), path))
+    files = [(name, path) for name, path in files if name != SHARED_LIST]
+    for shared in shared_modules(root):
+        if any(name == shared.name for name, _ in files):
+            raise PackagingError(f"{shared.name} in {SHARED_LIST} of {str(root)!r} clashes with a file of the folder")
+        files.append((shared.name, shared))
+    files.sort()
     if not files:
         raise PackagingError(f"code_dir {str(root)!r} holds no files to package")
     if handler is not None:

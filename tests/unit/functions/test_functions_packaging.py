@@ -84,3 +84,28 @@ def test_powertools_layer_arn_rejects_what_is_not_published(kwargs, key) -> None
     with pytest.raises(ConfigError) as caught:
         powertools_layer_arn(region, **args)
     assert caught.value.key == key
+
+
+def test_shared_modules_listed_in_shared_txt_go_to_the_zip_root(tmp_path):
+    import io
+    import zipfile
+
+    from arcblueprint.platform.functions.packaging import PackagingError, package_zip
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "masking.py").write_text("def mask(x):\n    return x\n")
+    handler = tmp_path / "handler"
+    handler.mkdir()
+    (handler / "app.py").write_text("from masking import mask\n")
+    (handler / "shared.txt").write_text("# shared\n../lib/masking.py\n\n")
+    names = zipfile.ZipFile(io.BytesIO(package_zip(handler))).namelist()
+    assert names == ["app.py", "masking.py"]
+
+    (handler / "shared.txt").write_text("../lib/missing.py\n")
+    with pytest.raises(PackagingError, match="not a Python file"):
+        package_zip(handler)
+    (handler / "masking.py").write_text("")
+    (handler / "shared.txt").write_text("../lib/masking.py\n")
+    with pytest.raises(PackagingError, match="clashes"):
+        package_zip(handler)
