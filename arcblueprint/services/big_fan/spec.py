@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
 from arcblueprint.services.big_fan.filter_policy import FilterPolicyError, validate_filter_policy
+from arcblueprint.services.consumer_settings import check_sqs_consumer
 
 __all__ = ["BigFanSpec", "ConsumerSpec"]
 
@@ -41,13 +42,8 @@ class ConsumerSpec:
             except FilterPolicyError as error:
                 key = f"filterPolicy.{error.path}" if error.path else "filterPolicy"
                 raise ConfigError(key, error.value, f"is not valid SNS filter policy syntax: {error.message}") from None
-        if self.batch_size > 10 and self.maximum_batching_window_seconds < 1:
-            raise ConfigError("batchSize", self.batch_size,
-                              "an SQS batch above 10 needs maximumBatchingWindowSeconds of at least 1")
-        if (self.maximum_concurrency is not None and self.reserved_concurrency is not None
-                and self.reserved_concurrency < self.maximum_concurrency):
-            raise ConfigError("reservedConcurrency", self.reserved_concurrency,
-                              f"must be at least maximumConcurrency ({self.maximum_concurrency})")
+        check_sqs_consumer(batch_size=self.batch_size, maximum_batching_window_seconds=self.maximum_batching_window_seconds,
+                           maximum_concurrency=self.maximum_concurrency, reserved_concurrency=self.reserved_concurrency)
 
     @property
     def filter_policy_json(self) -> str | None:

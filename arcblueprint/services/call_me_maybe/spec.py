@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
+from arcblueprint.services.consumer_settings import check_sqs_consumer
 
 __all__ = ["CallMeMaybeSpec", "FIELD_PATH_PATTERN"]
 
@@ -79,13 +80,9 @@ class CallMeMaybeSpec:
             for key, value in (("shardCount", self.shard_count), ("partitionKeyField", self.partition_key_field)):
                 if value is not None:
                     raise ConfigError(key, value, "applies to the kinesis buffer only")
-            if self.batch_size > 10 and self.maximum_batching_window_seconds < 1:
-                raise ConfigError("batchSize", self.batch_size,
-                                  "an SQS batch above 10 needs maximumBatchingWindowSeconds of at least 1")
-        if (self.maximum_concurrency is not None and self.reserved_concurrency is not None
-                and self.reserved_concurrency < self.maximum_concurrency):
-            raise ConfigError("reservedConcurrency", self.reserved_concurrency,
-                              f"must be at least maximumConcurrency ({self.maximum_concurrency}) or pollers are throttled")
+            check_sqs_consumer(batch_size=self.batch_size,
+                               maximum_batching_window_seconds=self.maximum_batching_window_seconds,
+                               maximum_concurrency=self.maximum_concurrency, reserved_concurrency=self.reserved_concurrency)
         if self.throttling_burst_limit < self.throttling_rate_limit:
             raise ConfigError("throttlingBurstLimit", self.throttling_burst_limit, "must be at least throttlingRateLimit")
 
