@@ -51,7 +51,7 @@ class CherryPickService(pulumi.ComponentResource):
         super().__init__("arcblueprint:services:CherryPickService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = ctx.tags(name)
-        region, account, partition = ctx.stack.region, ctx.stack.account_id, ctx.partition
+        region = ctx.stack.region
 
         self.table = aws.dynamodb.Table(
             f"{name}-table", name=ctx.name(name, "bookings"), billing_mode="PAY_PER_REQUEST", hash_key="id",
