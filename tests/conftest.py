@@ -17,8 +17,10 @@ from hypothesis import settings
 
 from arcblueprint.preview.harness import REPO_ROOT, SynthesizedStack, synthesize
 
-settings.register_profile("default", deadline=None)
-settings.register_profile("ci", deadline=None, print_blob=True)
+# The default run (and CI) is derandomized: the same generated examples every time, so a red run
+# is reproducible. HYPOTHESIS_PROFILE=explore draws new examples on each run to look for more.
+settings.register_profile("default", deadline=None, derandomize=True, print_blob=True)
+settings.register_profile("explore", deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 #: Real AWS sample events (copied byte for byte from shared/events; see tests/events/SOURCES.md).
