@@ -46,14 +46,15 @@ def method_settings_path(resource_path: str, http_method: str) -> str:
     Stage method settings are addressed with JSON Pointers (``/<resource path>/<method>/throttling/...``),
     so every ``/`` of the resource path is escaped as ``~1``, the leading one included, as
     CloudFormation documents for ``MethodSetting.ResourcePath``: ``/orders/{id}`` GET ->
-    ``~1orders~1{id}/GET``; the root resource is a bare ``/`` (``/GET``). A nested path left
+    ``~1orders~1{id}/GET``; the root resource is an escaped bare ``/`` (``~1/GET``: the provider
+    prepends the pointer's own ``/``, so an unescaped ``/GET`` would become ``//GET``). A nested path left
     unescaped is stored under a key no method matches and silently not applied
     (terraform-provider-aws#9738).
     """
     if not resource_path.startswith("/"):
         raise ValueError(f"resource path must start with '/': {resource_path!r}")
     if resource_path == "/":
-        return f"/{http_method.upper()}"
+        return f"~1/{http_method.upper()}"
     return f"{resource_path.replace('~', '~0').replace('/', '~1')}/{http_method.upper()}"
 
 

@@ -68,7 +68,7 @@ def test_every_method_is_authorized_and_throttled(weighted):
         assert authorizer.urn in method.property_dependencies["authorizerId"]
     settings = {s.inputs["methodPath"]: s.inputs["settings"] for s in weighted.by_type("aws:apigateway/methodSettings:MethodSettings")}
     assert "~1api~1notifications~1{proxy+}/ANY" in settings and "api~1notifications/ANY" not in settings
-    assert "~1{proxy+}/ANY" in settings and "/ANY" in settings
+    assert "~1{proxy+}/ANY" in settings and "~1/ANY" in settings and "/ANY" not in settings
     assert len(settings) == 9 and all(s["throttlingRateLimit"] == 200 for s in settings.values())
     (stage,) = weighted.by_type("aws:apigateway/stage:Stage")
     assert stage.inputs["xrayTracingEnabled"] is True and json.loads(stage.inputs["accessLogSettings"]["format"])

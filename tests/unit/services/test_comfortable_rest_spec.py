@@ -74,7 +74,7 @@ def test_method_settings_paths_escape_inner_slashes(parts, method):
     resource, _, verb = encoded.rpartition("/")
     assert verb == method.upper() and "/" not in resource
     assert resource.replace("~1", "/").replace("~0", "~") == path
-    assert method_settings_path("/", method) == f"/{method.upper()}"
+    assert method_settings_path("/", method) == f"~1/{method.upper()}"
     assert usage_plan_throttle_path(path, method) == f"{path}/{method.upper()}"
 
 
