@@ -84,3 +84,25 @@ def fake_platform():
         )
 
     return build
+
+
+@pytest.fixture(scope="session")
+def service_program(fake_platform):
+    """``service_program("orders", "comfortable-rest", {...}, with_vpc=True)`` -> a program for ``run_component``.
+
+    The spec goes through the same parsing and the same dispatch (``build_service``) as in the
+    stack program; the platform is the stand-in above (keyword arguments go to ``fake_platform``).
+    The service's outputs are exported as ``outputs``.
+    """
+    from arcblueprint.config.model import ServiceSpec
+    from arcblueprint.services import build_service
+
+    def make(name: str, pattern: str, spec_data: Mapping[str, object], **platform: object):
+        def program(context: StackContext) -> None:
+            spec = ServiceSpec.parse_config({"pattern": pattern, **spec_data}, f"services.{name}")
+            service = build_service(name, spec, fake_platform(context, **platform))
+            pulumi.export("outputs", service.outputs)
+
+        return program
+
+    return make

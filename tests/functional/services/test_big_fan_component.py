@@ -7,8 +7,6 @@ import json
 
 import pytest
 
-from arcblueprint.config.schema import parse
-from arcblueprint.services.big_fan.spec import BigFanSpec
 
 SPEC = {
     "consumers": {
@@ -22,22 +20,9 @@ SPEC = {
 }
 
 
-def _program(fake_platform, spec_data):
-    def program(context):
-        import pulumi
-
-        from arcblueprint.services.big_fan.component import BigFanService, BigFanServiceArgs
-
-        service = BigFanService("fan", BigFanServiceArgs(platform=fake_platform(context),
-                                                         spec=parse(BigFanSpec, spec_data, "services.fan")))
-        pulumi.export("outputs", service.outputs)
-
-    return program
-
-
 @pytest.fixture(scope="module", params=["dev", "prod"])
-def graph(request, run_component, fake_platform):
-    return run_component(_program(fake_platform, SPEC), stack=request.param, preview=False)
+def graph(request, run_component, service_program):
+    return run_component(service_program("fan", "big-fan", SPEC), stack=request.param, preview=False)
 
 
 def test_api_publishes_to_sns_directly_with_a_publish_only_role(graph):

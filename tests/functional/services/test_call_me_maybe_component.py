@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from arcblueprint.config.schema import ConfigError, parse
-from arcblueprint.services.call_me_maybe.spec import CallMeMaybeSpec
+from arcblueprint.config.schema import ConfigError
 
 SQS_SPEC = {"maximumConcurrency": 5, "reservedConcurrency": 10, "sensitiveFields": ["card.number"],
             "statusTracking": True, "maxReceiveCount": 4}
@@ -16,28 +15,16 @@ KINESIS_SPEC = {"buffer": "kinesis", "shardCount": 2, "batchSize": 50, "maximumB
                 "partitionKeyField": "order.id", "reservedConcurrency": 2}
 
 
-def _program(fake_platform, spec_data, secrets=("webhook-signing",), with_bus=True):
-    def program(context):
-        import pulumi
-
-        from arcblueprint.services.call_me_maybe.component import CallMeMaybeService, CallMeMaybeServiceArgs
-
-        spec = parse(CallMeMaybeSpec, spec_data, "services.hooks")
-        service = CallMeMaybeService("hooks", CallMeMaybeServiceArgs(
-            platform=fake_platform(context, secrets=secrets, with_bus=with_bus), spec=spec))
-        pulumi.export("outputs", service.outputs)
-
-    return program
-
-
 @pytest.fixture(scope="module", params=["dev", "prod"])
-def graph(request, run_component, fake_platform):
-    return run_component(_program(fake_platform, SQS_SPEC), stack=request.param, preview=False)
+def graph(request, run_component, service_program):
+    program = service_program("hooks", "call-me-maybe", SQS_SPEC, secrets=("webhook-signing",), with_bus=True)
+    return run_component(program, stack=request.param, preview=False)
 
 
 @pytest.fixture(scope="module")
-def kinesis_graph(run_component, fake_platform):
-    return run_component(_program(fake_platform, KINESIS_SPEC, with_bus=False), stack="prod", preview=False)
+def kinesis_graph(run_component, service_program):
+    program = service_program("hooks", "call-me-maybe", KINESIS_SPEC, with_bus=False, secrets=("webhook-signing",))
+    return run_component(program, stack="prod", preview=False)
 
 
 def _function(graph, suffix):
@@ -118,8 +105,8 @@ def test_kinesis_buffer_is_ordered_encrypted_and_failures_have_a_destination(kin
         "redrivePolicy" not in q.inputs for q in kinesis_graph.by_type("aws:sqs/queue:Queue"))
 
 
-def test_unknown_signing_secret_is_a_config_error(run_component, fake_platform):
+def test_unknown_signing_secret_is_a_config_error(run_component, service_program):
     with pytest.raises(Exception) as error:
-        run_component(_program(fake_platform, {}, secrets=("other",)), stack="dev")
+        run_component(service_program("hooks", "call-me-maybe", {}, secrets=("other",), with_bus=True), stack="dev")
     assert "signingSecret" in str(error.value) and "webhook-signing" in str(error.value)
     assert isinstance(error.value, ConfigError) or "ConfigError" in repr(error.value) or "is invalid" in str(error.value)

@@ -7,9 +7,7 @@ import json
 
 import pytest
 
-from arcblueprint.config.schema import parse
 from arcblueprint.services.cherry_pick.saga import validate_saga
-from arcblueprint.services.cherry_pick.spec import CherryPickSpec
 
 SPECS = {
     "dev": {},
@@ -19,16 +17,8 @@ SPECS = {
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
-def graph(request, run_component, fake_platform):
-    def program(context):
-        import pulumi
-
-        from arcblueprint.services.cherry_pick.component import CherryPickService, CherryPickServiceArgs
-
-        spec = parse(CherryPickSpec, SPECS[context.stack.environment], "services.bookings")
-        service = CherryPickService("bookings", CherryPickServiceArgs(platform=fake_platform(context), spec=spec))
-        pulumi.export("outputs", service.outputs)
-
+def graph(request, run_component, service_program):
+    program = service_program("bookings", "cherry-pick", SPECS[request.param])
     return run_component(program, stack=request.param, preview=False)
 
 

@@ -7,8 +7,6 @@ import json
 
 import pytest
 
-from arcblueprint.config.schema import parse
-from arcblueprint.services.comfortable_rest.spec import ComfortableRestSpec
 
 SPEC = {
     "resourceName": "orders",
@@ -19,30 +17,14 @@ SPEC = {
 }
 
 
-def _program(fake_platform, spec_data):
-    def program(context):
-        from arcblueprint.services.comfortable_rest.component import (
-            ComfortableRestService,
-            ComfortableRestServiceArgs,
-        )
-
-        spec = parse(ComfortableRestSpec, spec_data, "services.orders")
-        service = ComfortableRestService("orders", ComfortableRestServiceArgs(platform=fake_platform(context), spec=spec))
-        import pulumi
-
-        pulumi.export("outputs", service.outputs)
-
-    return program
-
-
 @pytest.fixture(scope="module", params=["dev", "prod"])
-def graph(request, run_component, fake_platform):
-    return run_component(_program(fake_platform, SPEC), stack=request.param, preview=False)
+def graph(request, run_component, service_program):
+    return run_component(service_program("orders", "comfortable-rest", SPEC), stack=request.param, preview=False)
 
 
 @pytest.fixture(scope="module")
-def iam_graph(run_component, fake_platform):
-    return run_component(_program(fake_platform, {"authorizer": "iam", "publicOperations": []}), stack="dev",
+def iam_graph(run_component, service_program):
+    return run_component(service_program("orders", "comfortable-rest", {"authorizer": "iam", "publicOperations": []}), stack="dev",
                          preview=False)
 
 

@@ -24,34 +24,21 @@ MOVED = _spec([{"path": "/api/notifications", "target": "new", "function": "noti
                {"path": "/api/orders", "target": "legacy"}])
 
 
-def _program(fake_platform, data, **platform):
-    def program(context):
-        import pulumi
-
-        from arcblueprint.services.strangler.component import StranglerService, StranglerServiceArgs
-
-        spec = parse(StranglerSpec, data, "services.facade")
-        service = StranglerService("facade", StranglerServiceArgs(platform=fake_platform(context, **platform), spec=spec))
-        pulumi.export("outputs", service.outputs)
-
-    return program
-
-
 @pytest.fixture(scope="module", params=["dev", "prod"])
-def weighted(request, run_component, fake_platform):
-    return run_component(_program(fake_platform, WEIGHTED), stack=request.param, preview=False)
+def weighted(request, run_component, service_program):
+    return run_component(service_program("facade", "strangler", WEIGHTED), stack=request.param, preview=False)
 
 
 @pytest.fixture(scope="module")
-def moved(run_component, fake_platform):
-    return run_component(_program(fake_platform, MOVED), stack="dev", preview=False)
+def moved(run_component, service_program):
+    return run_component(service_program("facade", "strangler", MOVED), stack="dev", preview=False)
 
 
 @pytest.fixture(scope="module")
-def vpc_link(run_component, fake_platform):
+def vpc_link(run_component, service_program):
     data = _spec([{"path": "/api/notifications", "target": "weighted", "percentNew": 50, "function": "notifications"}],
                  url="http://10.20.0.10:8080", vpcLinkTargetArn=NLB)
-    return run_component(_program(fake_platform, data, with_vpc=True), stack="dev", preview=False)
+    return run_component(service_program("facade", "strangler", data, with_vpc=True), stack="dev", preview=False)
 
 
 def _integrations(graph) -> dict[str, dict]:
@@ -118,11 +105,11 @@ def test_legacy_through_a_vpc_link_to_the_corporate_load_balancer(vpc_link):
     assert router.inputs["vpcConfig"]["subnetIds"]  # it calls legacy from inside the VPC
 
 
-def test_a_vpc_link_with_weighted_routes_needs_the_platform_vpc(run_component, fake_platform):
+def test_a_vpc_link_with_weighted_routes_needs_the_platform_vpc(run_component, service_program):
     data = _spec([{"path": "/api/notifications", "target": "weighted", "percentNew": 5, "function": "notifications"}],
                  url="http://10.20.0.10", vpcLinkTargetArn=NLB)
     with pytest.raises(Exception, match="platform VPC"):
-        run_component(_program(fake_platform, data), stack="dev", preview=False)
+        run_component(service_program("facade", "strangler", data), stack="dev", preview=False)
 
 
 def test_outputs_show_the_route_table(weighted):

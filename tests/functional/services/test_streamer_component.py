@@ -7,8 +7,6 @@ import json
 
 import pytest
 
-from arcblueprint.config.schema import parse
-from arcblueprint.services.streamer.spec import StreamerSpec
 
 SPEC = {
     "domains": {
@@ -23,22 +21,9 @@ SPEC = {
 }
 
 
-def _program(fake_platform, spec_data):
-    def program(context):
-        import pulumi
-
-        from arcblueprint.services.streamer.component import StreamerService, StreamerServiceArgs
-
-        service = StreamerService("lake", StreamerServiceArgs(platform=fake_platform(context),
-                                                              spec=parse(StreamerSpec, spec_data, "services.lake")))
-        pulumi.export("outputs", service.outputs)
-
-    return program
-
-
 @pytest.fixture(scope="module", params=["dev", "prod"])
-def graph(request, run_component, fake_platform):
-    return run_component(_program(fake_platform, SPEC), stack=request.param, preview=False)
+def graph(request, run_component, service_program):
+    return run_component(service_program("lake", "streamer", SPEC), stack=request.param, preview=False)
 
 
 def _streams(graph):
