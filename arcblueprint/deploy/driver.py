@@ -124,7 +124,7 @@ class Driver:
 
     def rollback(self, stack: str) -> Summary:
         def run(summary: Summary) -> None:
-            self._weighted_release(stack)
+            self._weighted_release(stack, self.load_config(stack))
             result = rollback(lambda weight: self._apply_weight(stack, weight, summary))
             summary.promotion = _promotion_json(result)
 
@@ -204,13 +204,13 @@ class Driver:
             raise DeployError(f"update of '{stack}' failed: {failed}", ExitCode.UPDATE)
 
     def _promote(self, stack: str, summary: Summary, max_steps: int | None, bake_seconds: float | None) -> None:
-        release = self._weighted_release(stack)
+        config = self.load_config(stack)
+        release = self._weighted_release(stack, config)
         outputs = self.engine.outputs(stack)
         alarm_names = list(outputs.get(ALARMS_OUTPUT) or [])
         if not alarm_names:
             raise DeployError(f"stack '{stack}' exports no {ALARMS_OUTPUT}: a canary without rollback alarms "
                               "cannot be promoted safely", ExitCode.GATE)
-        config = self.load_config(stack)
         bake = release.custom_interval_minutes * 60.0 if bake_seconds is None else bake_seconds
 
         def firing() -> list[str]:
@@ -231,8 +231,8 @@ class Driver:
         if result.status == "rolled-back":
             raise DeployError(f"canary of '{stack}' rolled back: {', '.join(result.alarms)} in ALARM", ExitCode.UPDATE)
 
-    def _weighted_release(self, stack: str) -> Any:
-        release = self.load_config(stack).releases
+    def _weighted_release(self, stack: str, config: StackConfig) -> Any:
+        release = config.releases
         if release.strategy != "weighted-canary":
             raise DeployError(f"promote/rollback move weighted-alias canaries; stack '{stack}' uses "
                               f"releases.strategy={release.strategy} (CodeDeploy shifts canary/linear traffic itself)",
