@@ -42,6 +42,21 @@ LOG_RETENTION_DAYS = frozenset(
 REQUIRED_TAGS = ("owner", "cost-center")
 
 
+_ZONE_ID = re.compile(r"[a-z]{2,5}\d-az\d{1,2}")
+
+
+def check_zone_ids(values: tuple[str, ...], key: str, count: int, count_key: str) -> None:
+    """Pinned availability zone ids: well formed, distinct, as many as the section uses."""
+    for i, value in enumerate(values):
+        if not _ZONE_ID.fullmatch(value):
+            raise ConfigError(f"{key}[{i}]", value, "must be an availability zone id such as euw1-az1 "
+                              "(ids name the same zone in every account; names such as eu-west-1a do not)")
+    if len(set(values)) != len(values):
+        raise ConfigError(key, list(values), "must not repeat a zone")
+    if values and len(values) != count:
+        raise ConfigError(key, list(values), f"must list exactly {count} zones ({count_key} = {count})")
+
+
 def check_cidr(value: str, key: str) -> ipaddress.IPv4Network:
     """Parse an IPv4 CIDR (strict: no host bits) or raise a one-line ConfigError."""
     try:
@@ -122,6 +137,8 @@ class NetworkSpec:
     eni_model: Literal["hyperplane", "legacy"] = "hyperplane"
     security_group_combinations: int = setting(1, minimum=1, maximum=50)
     availability_zones: int = setting(3, minimum=2, maximum=6)
+    #: default: the region's first ``availabilityZones`` zones. Pin zone ids, never names.
+    availability_zone_ids: tuple[str, ...] = setting(default_factory=tuple)
     headroom_percent: int = setting(100, minimum=0, maximum=1000)
     other_addresses_per_az: int = setting(16, minimum=0, maximum=60000, doc="NAT, endpoints, other ENIs")
     allowed_range: str = setting("10.0.0.0/8")
@@ -137,6 +154,8 @@ class NetworkSpec:
 
     def __post_init__(self) -> None:
         check_cidr(self.allowed_range, "allowedRange")
+        check_zone_ids(self.availability_zone_ids, "availabilityZoneIds", self.availability_zones,
+                       "availabilityZones")
         for i, cidr in enumerate(self.on_prem_ranges):
             check_cidr(cidr, f"onPremRanges[{i}]")
         # The demand must fit before any resource is declared: plan the VPC now (pure, fast).
@@ -159,9 +178,17 @@ class OnPremSpec:
     allowed_range: str = setting("172.16.0.0/12")
     #: Direct Connect gateway or VPN connection that already reaches on-prem (not created here).
     attachment_id: str | None = setting(None, pattern=r"(dxgw|vpn|tgw)-[0-9a-f]{8,17}|[0-9a-f-]{36}")
+    #: default: the application VPC's first zones, so the endpoint (in the application VPC) can reach
+    #: every zone the proxies' load balancer serves. Pinned ids need ``network.availabilityZoneIds``.
+    availability_zone_ids: tuple[str, ...] = setting(default_factory=tuple)
+
+    #: The proxy VPC spans this many zones (its load balancer serves exactly these).
+    AVAILABILITY_ZONES = 2
 
     def __post_init__(self) -> None:
         check_cidr(self.allowed_range, "allowedRange")
+        check_zone_ids(self.availability_zone_ids, "availabilityZoneIds", self.AVAILABILITY_ZONES,
+                       "the proxy VPC's zone count")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -265,6 +292,29 @@ class StackConfig:
         for name in list(self.services) + list(self.secrets):
             if not _is_name(name):
                 raise ConfigError("services", name, "service and secret names must be 2-24 lowercase letters, digits or -")
+        if self.on_prem.enabled:
+            self.endpoint_zone_indexes()  # an endpoint that could reach no proxy stops here
+
+    def endpoint_zone_indexes(self) -> tuple[int, ...]:
+        """Indexes of the application VPC's zones that the on-prem proxies' load balancer also serves.
+
+        The on-prem interface endpoint lives in the application VPC and ``CreateVpcEndpoint``
+        rejects a subnet in a zone the endpoint service's load balancer does not serve, so the
+        endpoint takes the application subnets of these zones only. Zones are matched by id.
+        """
+        app, proxy = self.network.availability_zone_ids, self.on_prem.availability_zone_ids
+        if proxy and not app:
+            raise ConfigError("onPrem.availabilityZoneIds", list(proxy),
+                              "pinning the proxy VPC's zones needs network.availabilityZoneIds pinned too "
+                              "(the endpoint must be placed in zones both VPCs use)")
+        if not proxy:  # the proxy VPC takes the application VPC's first zones
+            return tuple(range(min(self.network.availability_zones, self.on_prem.AVAILABILITY_ZONES)))
+        shared = tuple(i for i, zone in enumerate(app) if zone in proxy)
+        if not shared:
+            raise ConfigError("onPrem.availabilityZoneIds", list(proxy),
+                              f"shares no zone with network.availabilityZoneIds {list(app)}: the on-prem "
+                              "endpoint would have no subnet in a zone the proxies' load balancer serves")
+        return shared
 
     @property
     def is_production(self) -> bool:

@@ -10,8 +10,9 @@ to a log group of the central logging component, like every other log.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from arcblueprint.platform.context import StackContext
     from arcblueprint.platform.handles import LogGroups
 
-__all__ = ["Network", "NetworkArgs", "vpc_flow_logs", "zone_name"]
+__all__ = ["Network", "NetworkArgs", "vpc_flow_logs", "zone_id"]
 
 _SERVICE = "network"
 _GATEWAY_SERVICES = ("s3", "dynamodb")
@@ -81,7 +82,7 @@ class Network(pulumi.ComponentResource):
         def subnets(tier: str, cidrs: tuple[str, ...]) -> list[aws.ec2.Subnet]:
             return [aws.ec2.Subnet(
                 f"{name}-{tier}-{i}", vpc_id=vpc_id, cidr_block=cidr,
-                availability_zone=zones.names.apply(lambda names, i=i: zone_name(names, i)),
+                availability_zone_id=zone_id(zones, spec.availability_zone_ids, i, "network.availabilityZones"),
                 map_public_ip_on_launch=False, tags={**tagged(f"{tier}-{i}"), "tier": tier}, opts=child)
                 for i, cidr in enumerate(cidrs)]
 
@@ -172,12 +173,26 @@ class Network(pulumi.ComponentResource):
         })
 
 
-def zone_name(names: list[str], index: int) -> str:
-    """The ``index``-th available AZ, or a one-line error naming the config key that asked for it."""
-    if index >= len(names):
-        raise ConfigError("network.availabilityZones", index + 1,
-                          f"the region has {len(names)} available zones ({', '.join(names)})")
-    return names[index]
+def zone_id(zones: pulumi.Output[Any], pinned: Sequence[str], index: int, key: str) -> pulumi.Output[str]:
+    """The id of the ``index``-th zone: the pinned one, else the region's ``index``-th available zone.
+
+    Subnets are placed by zone *id*: names map to different physical zones in every account, ids
+    do not, and what must match across VPCs (an endpoint and its service's load balancer) is the
+    physical zone. A pinned id the region does not offer, or an index past the region's zones,
+    is a one-line error naming the config key.
+    """
+
+    def pick(ids: list[str]) -> str:
+        if pinned:
+            if pinned[index] not in ids:
+                raise ConfigError(key.rsplit(".", 1)[0] + ".availabilityZoneIds", list(pinned),
+                                  f"{pinned[index]} is not an available zone of the region ({', '.join(ids)})")
+            return pinned[index]
+        if index >= len(ids):
+            raise ConfigError(key, index + 1, f"the region has {len(ids)} available zones ({', '.join(ids)})")
+        return ids[index]
+
+    return zones.zone_ids.apply(pick)
 
 
 def vpc_flow_logs(name: str, ctx: StackContext, log_groups: LogGroups, *, vpc_id: pulumi.Input[str], label: str,

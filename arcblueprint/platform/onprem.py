@@ -23,7 +23,7 @@ import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.platform.cidr import VpcPlan, plan_onprem_vpc
-from arcblueprint.platform.network import vpc_flow_logs, zone_name
+from arcblueprint.platform.network import vpc_flow_logs, zone_id
 
 if TYPE_CHECKING:
     from arcblueprint.platform.context import StackContext
@@ -83,8 +83,12 @@ class OnPremAccess(pulumi.ComponentResource):
         zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
         self.subnets = []
         for i, cidr in enumerate(plan.private_subnets):
+            # Default: the application VPC's first zones (see OnPremSpec.availability_zone_ids).
+            zone = (zone_id(zones, spec.availability_zone_ids, i, "onPrem.availabilityZones")
+                    if spec.availability_zone_ids else
+                    zone_id(zones, stack.network.availability_zone_ids, i, "network.availabilityZones"))
             subnet = aws.ec2.Subnet(f"{name}-subnet-{i}", vpc_id=self.vpc.id, cidr_block=cidr,
-                                    availability_zone=zones.names.apply(lambda names, i=i: zone_name(names, i)),
+                                    availability_zone_id=zone,
                                     map_public_ip_on_launch=False, tags=tagged(f"subnet-{i}"), opts=child)
             # Routes to on-prem are propagated from the attachment (``attachmentId``), declared outside.
             table = aws.ec2.RouteTable(f"{name}-rt-{i}", vpc_id=self.vpc.id, tags=tagged(f"rt-{i}"), opts=child)
@@ -184,7 +188,8 @@ class OnPremAccess(pulumi.ComponentResource):
             service_name=self.endpoint_service.service_name,
             # The service has no verified private_dns_name (see module docstring): the private zone below names it.
             private_dns_enabled=False,
-            subnet_ids=[s.id for s in network.private_subnets],
+            # Only zones the load balancer serves: CreateVpcEndpoint rejects any other.
+            subnet_ids=[network.private_subnets[i].id for i in stack.endpoint_zone_indexes()],
             security_group_ids=[self.endpoint_security_group.id],
             tags=tagged("endpoint"), opts=child)
 

@@ -66,18 +66,25 @@ def policy_parameters(stack: StackConfig) -> dict[str, dict[str, Any]]:
 
 def pack_config_for(stack: StackConfig) -> dict[str, dict[str, Any]]:
     """The policy pack config for ``stack``; raises ConfigError for overrides/waivers of unknown policies."""
-    from arcblueprint.policy.pack import all_policies
+    from arcblueprint.policy.pack import all_policies, correctness_policy_names
 
     names = [p.name for p in all_policies()]
+    correctness = correctness_policy_names()
     spec = stack.policy
     for key, name in [*((f"policy.overrides.{n}", n) for n in spec.overrides),
                       *((f"policy.waivers[{i}].policy", w.policy) for i, w in enumerate(spec.waivers))]:
         if name not in names:
             raise ConfigError(key, name, "must name a policy of the pack: " + ", ".join(names))
+    for name, level in spec.overrides.items():
+        if name in correctness and level != "mandatory":
+            raise ConfigError(f"policy.overrides.{name}", level, "is a correctness rule (AWS would reject the "
+                              "deploy or the feature would not work), mandatory in every stack: waive one "
+                              "resource with a reason in policy.waivers instead")
     parameters = policy_parameters(stack)
     config: dict[str, dict[str, Any]] = {}
     for name in names:
-        entry: dict[str, Any] = {"enforcementLevel": spec.overrides.get(name, spec.enforcement)}
+        level = "mandatory" if name in correctness else spec.overrides.get(name, spec.enforcement)
+        entry: dict[str, Any] = {"enforcementLevel": level}
         entry.update(parameters.get(name, {}))
         waivers = [{"resource": w.resource, "reason": w.reason} for w in spec.waivers if w.policy == name]
         if waivers:

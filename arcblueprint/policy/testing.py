@@ -5,8 +5,10 @@ Uses pulumi_policy's own classes, so a policy sees exactly the objects the engin
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import copy
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pulumi_policy import (
     Policy,
@@ -18,7 +20,11 @@ from pulumi_policy import (
 )
 from pulumi_policy.policy import _NotApplicableError
 
-__all__ = ["Recorder", "options", "resource", "run_resource", "run_stack", "urn_of"]
+if TYPE_CHECKING:
+    from arcblueprint.policy.offline import Violation
+    from arcblueprint.preview.harness import GraphResource, SynthesizedStack
+
+__all__ = ["Recorder", "mutated", "options", "resource", "run_resource", "run_stack", "urn_of", "violations_of"]
 
 
 def urn_of(resource_type: str, name: str, stack: str = "test") -> str:
@@ -77,6 +83,36 @@ def run_stack(policy: Policy, resources: Sequence[PolicyResource],
     except _NotApplicableError:
         pass
     return recorder
+
+
+def mutated(graph: SynthesizedStack, name: str, change: Callable[[GraphResource], None], *,
+            resource_type: str | None = None) -> SynthesizedStack:
+    """A copy of ``graph`` in which ``change`` edited the resource with logical name ``name``.
+
+    ``change`` receives the copied :class:`GraphResource` and may edit its inputs, outputs or
+    dependencies in place. This is how correctness rules are tested: the real synthesized stack,
+    turned back into the defect the rule exists for, must fail; the stack as shipped must pass.
+    """
+    copied = dataclasses.replace(graph, resources=copy.deepcopy(graph.resources))  # the config is immutable
+    matches = [r for r in copied.resources
+               if r.name == name and (resource_type is None or r.type == resource_type)]
+    if len(matches) != 1:
+        raise LookupError(f"{len(matches)} resources named {name!r} in stack {graph.stack!r}")
+    change(matches[0])
+    return copied
+
+
+def violations_of(graph: SynthesizedStack, policy_name: str) -> list[Violation]:
+    """What one policy of the pack reports on ``graph`` with the stack's own pack config (waivers included)."""
+    from arcblueprint.policy.config import pack_config_for
+    from arcblueprint.policy.offline import evaluate
+    from arcblueprint.policy.pack import all_policies
+
+    policies = [p for p in all_policies() if p.name == policy_name]
+    if not policies:
+        raise LookupError(f"no policy named {policy_name!r} in the pack")
+    report = evaluate(graph, policies=policies, config=pack_config_for(graph.config))
+    return [*report.mandatory, *report.advisory]
 
 
 _KEY = "arn:aws:kms:eu-west-1:222222222222:key/0a1b2c3d-0000-4000-8000-000000000000"

@@ -26,7 +26,7 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
-from arcblueprint.config import PROJECT, StackConfig, engine_config, read_stack_file, stack_config
+from arcblueprint.config import PROJECT, ConfigError, StackConfig, engine_config, read_stack_file, stack_config
 from arcblueprint.config.loader import stack_file
 from arcblueprint.preview.mocks import AwsMocks
 
@@ -172,6 +172,17 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _config_error_in(error: BaseException) -> ConfigError | None:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ConfigError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def run_program(program: Callable[[], object], values: Mapping[str, str], stack: str, *,
                 preview: bool = True, config: StackConfig | None = None) -> SynthesizedStack:
     """Run ``program`` (any callable that declares resources) under the mocks with ``values`` as config.
@@ -186,8 +197,16 @@ def run_program(program: Callable[[], object], values: Mapping[str, str], stack:
         runtime_settings.ROOT.set(None)  # a fresh root Stack resource per run
         pulumi.runtime.set_all_config(dict(values))
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
-        program()
-        _sync_await(wait_for_rpcs())
+        try:
+            program()
+            _sync_await(wait_for_rpcs())
+        except Exception as error:
+            # A config check that needs a provider answer (the region's zones) fails inside an
+            # Output; the SDK wraps it in one ValueError per resource and input. Show the config error.
+            cause = _config_error_in(error)
+            if cause is None:
+                raise
+            raise (cause if cause.stack else cause.in_stack(stack, cause.source)) from None
         root = runtime_settings.get_root_resource()
         outputs = {key: _sync_await(pulumi.Output.from_input(value).future())
                    for key, value in getattr(root, "outputs", {}).items()}

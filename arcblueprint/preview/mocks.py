@@ -12,11 +12,36 @@ from typing import Any
 
 import pulumi
 
-__all__ = ["AwsMocks"]
+__all__ = ["AwsMocks", "zone_ids", "zone_names"]
 
 
 def _hex(seed: str, length: int) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()[:length]
+
+
+#: Availability zones per region (the default for regions not listed); eu-west-1 has three.
+_ZONE_COUNTS = {"us-east-1": 6, "us-west-2": 4}
+_DEFAULT_ZONE_COUNT = 3
+
+
+def zone_names(region: str) -> list[str]:
+    """The region's zone names (``eu-west-1a`` ...), as ``getAvailabilityZones`` lists them."""
+    return [f"{region}{letter}" for letter in "abcdef"[: _ZONE_COUNTS.get(region, _DEFAULT_ZONE_COUNT)]]
+
+
+def zone_ids(region: str, account_id: str) -> dict[str, str]:
+    """Zone name -> zone id for one account.
+
+    AWS maps zone names to physical zones independently per account (``eu-west-1a`` of one account
+    may be ``euw1-az3``); only the ids name the same zone everywhere. The mock shuffles the mapping
+    per account, so code that pairs subnets by name instead of by id is caught offline.
+    """
+    names = zone_names(region)
+    parts = region.split("-")
+    short = parts[0] + "".join(p[0] for p in parts[1:-1]) + parts[-1]  # eu-west-1 -> euw1
+    ids = sorted((f"{short}-az{i}" for i in range(1, len(names) + 1)),
+                 key=lambda zone: _hex(f"{account_id}/{zone}", 8))
+    return dict(zip(names, ids, strict=True))
 
 
 # Type token -> (ARN format, physical-name key). {r} region, {a} account, {n} physical name, {i} id.
@@ -189,6 +214,11 @@ class AwsMocks(pulumi.runtime.Mocks):
         elif typ == "aws:kinesis/streamConsumer:StreamConsumer":  # <stream ARN>/consumer/<name>:<creation epoch>
             extras = {"arn": f"{args.inputs.get('streamArn', 'arn:aws:kinesis:' + r + ':' + a + ':stream/s')}"
                              f"/consumer/{name}:1767225600"}
+        elif typ == "aws:ec2/subnet:Subnet":  # AWS fills in whichever of zone name and zone id was not given
+            mapping = zone_ids(r, a)
+            by_id = {zone: name for name, zone in mapping.items()}
+            name_in, id_in = args.inputs.get("availabilityZone"), args.inputs.get("availabilityZoneId")
+            extras = {"availabilityZone": name_in or by_id.get(id_in), "availabilityZoneId": id_in or mapping.get(name_in)}
         elif typ == "aws:ec2/vpc:Vpc":
             extras = {"defaultSecurityGroupId": "sg-" + _hex(resource_id, 17),
                       "mainRouteTableId": "rtb-" + _hex(resource_id, 17)}
@@ -200,8 +230,8 @@ class AwsMocks(pulumi.runtime.Mocks):
         # Failures must be a list (empty when none): the mock monitor iterates it.
         token = args.token
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            names = [f"{self.region}{letter}" for letter in "abcdef"]
-            return {"names": names, "zoneIds": [f"euw1-az{i}" for i in range(1, 7)], "id": self.region}, []
+            mapping = zone_ids(self.region, self.account_id)
+            return {"names": list(mapping), "zoneIds": list(mapping.values()), "id": self.region}, []
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:user/ci",
                     "userId": "AIDA" + _hex(self.account_id, 16).upper(), "id": self.account_id}, []

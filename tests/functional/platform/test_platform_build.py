@@ -172,7 +172,7 @@ def test_the_vpcs_follow_the_planner_and_do_not_overlap(graph) -> None:
     assert vpcs["network-vpc"] == plan.cidr == graph.outputs["vpcCidr"]
     subnets = [r for r in graph.by_type("aws:ec2/subnet:Subnet") if r.name.startswith("network-private-")]
     assert sorted(s.inputs["cidrBlock"] for s in subnets) == sorted(plan.private_subnets)
-    assert len({s.inputs["availabilityZone"] for s in subnets}) == stack.network.availability_zones
+    assert len({s.inputs["availabilityZoneId"] for s in subnets}) == stack.network.availability_zones
     if stack.on_prem.enabled:
         onprem = ipaddress.IPv4Network(vpcs["onprem-vpc"])
         assert not onprem.overlaps(ipaddress.IPv4Network(plan.cidr))
@@ -256,10 +256,13 @@ def test_tiers_and_on_prem_follow_the_config(run_component, stack_values) -> Non
     assert [len(g.inputs["routeTableIds"]) for g in gateways] == [4, 4]
 
 
-def test_asking_for_more_zones_than_the_region_has_is_a_config_error() -> None:
+def test_asking_for_more_zones_than_the_region_has_is_a_one_line_config_error() -> None:
     from arcblueprint.config.schema import ConfigError
-    from arcblueprint.platform.network import zone_name
+    from arcblueprint.preview.harness import synthesize
 
-    assert zone_name(["eu-west-1a", "eu-west-1b"], 1) == "eu-west-1b"
-    with pytest.raises(ConfigError, match=r"^network\.availabilityZones = 3 is invalid: the region has 2"):
-        zone_name(["eu-west-1a", "eu-west-1b"], 2)
+    # The mocks give eu-west-1 its three zones, as AWS does.
+    with pytest.raises(ConfigError, match=r"^network\.availabilityZones = 4 is invalid in stack 'dev': the region has 3"):
+        synthesize("dev", overrides={"arcblueprint:network": {"peakConcurrentExecutions": 100, "availabilityZones": 4}})
+    with pytest.raises(ConfigError, match=r"^network\.availabilityZoneIds = .* euw1-az9 is not an available zone"):
+        synthesize("dev", overrides={"arcblueprint:network": {"peakConcurrentExecutions": 100, "availabilityZones": 2,
+                                                              "availabilityZoneIds": ["euw1-az1", "euw1-az9"]}})
