@@ -9,6 +9,7 @@ resource options (protect, retain on delete, aliases) and dependencies.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 
@@ -172,6 +173,20 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _cancel_leftover_tasks() -> None:
+    """Cancel what a failed program left on the event loop (registrations, outputs still resolving)."""
+    loop = asyncio.get_event_loop()
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    # The runtime keeps the output tasks it still has to await (failed ones included) across runs.
+    with runtime_settings.SETTINGS.lock:
+        runtime_settings.SETTINGS.outputs.clear()
+    runtime_settings.SETTINGS.rpc_manager.clear()
+
+
 def _config_error_in(error: BaseException) -> ConfigError | None:
     seen: set[int] = set()
     current: BaseException | None = error
@@ -201,6 +216,7 @@ def run_program(program: Callable[[], object], values: Mapping[str, str], stack:
             program()
             _sync_await(wait_for_rpcs())
         except Exception as error:
+            _cancel_leftover_tasks()  # or they run, and fail, inside the next program run
             # A config check that needs a provider answer (the region's zones) fails inside an
             # Output; the SDK wraps it in one ValueError per resource and input. Show the config error.
             cause = _config_error_in(error)
