@@ -86,8 +86,8 @@ def validate_logging_after_account(args: StackValidationArgs, report_violation: 
     for resource in graph.of_type(STAGE, METHOD_SETTINGS):
         if not _writes_logs(resource) or any(graph.waits_for(resource, a) for a in accounts):
             continue
-        kind = "REST stage" if resource.resource_type == STAGE else "Method settings"
-        what = "writes access logs" if resource.resource_type == STAGE else "set an execution logging level"
+        kind = "REST stage" if resource.resource_type == STAGE else "MethodSettings"
+        what = "writes access logs" if resource.resource_type == STAGE else "sets an execution logging level"
         target = (f"the API Gateway account setting ({', '.join(sorted(a.name for a in accounts))})" if accounts
                   else "an API Gateway account setting (aws.apigateway.Account with a cloudwatchRoleArn; none in "
                        "the stack)")

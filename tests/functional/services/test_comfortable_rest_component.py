@@ -198,3 +198,15 @@ def test_the_function_stops_a_second_before_the_integration_gives_up(graph, iam_
         assert function.inputs["timeout"] == runs_s
         assert {i.inputs["timeoutMilliseconds"] for i in subject.by_type("aws:apigateway/integration:Integration")} \
             == {waits_ms}
+
+
+def test_a_rest_stage_refuses_a_quota_that_no_key_would_count():
+    from arcblueprint.services.comfortable_rest.rest_stage import RestStageArgs
+
+    common = {"platform": None, "service": "orders", "rest_api": None, "rate_limit": 10, "burst_limit": 20,
+              "method_throttles": ()}
+    with pytest.raises(ValueError, match="quota_limit = 5 is invalid: .* needs api_clients"):
+        RestStageArgs(**common, quota_limit=5)
+    with pytest.raises(ValueError, match="must be unique"):
+        RestStageArgs(**common, api_clients=("web", "web"))
+    assert RestStageArgs(**common, api_clients=("web",), quota_limit=5).quota_limit == 5
