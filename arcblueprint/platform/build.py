@@ -72,6 +72,7 @@ def build_platform(context: StackContext) -> PlatformBuild:
         event_bus_arn=bus.arn,
         secret_arns=dict(secrets.arns),
         secret_access=secrets,
+        api_logging_depends_on=[logging.api_gateway_account] if logging.api_gateway_account is not None else [],
     )
     outputs: dict[str, pulumi.Input[Any]] = {
         "platformKeyArn": key.arn,

@@ -91,3 +91,8 @@ class Platform:
     secret_access: SecretAccess | None = None
     #: Where each function records its release (exported as the ``releases`` stack output).
     releases: ReleaseRegistry = field(default_factory=ReleaseRegistry)
+    #: What an API Gateway stage that writes CloudWatch logs (access logs, or method settings with a
+    #: logging level) must be created after: the account-level CloudWatch role setting, which API
+    #: Gateway requires before it accepts such a stage. Empty where the stack does not manage that
+    #: setting (``logging.manageApiGatewayAccount: false``): the role must then already be set.
+    api_logging_depends_on: Sequence[pulumi.Resource] = ()

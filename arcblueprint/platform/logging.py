@@ -43,6 +43,9 @@ class CentralLogging(pulumi.ComponentResource):
         The Firehose stream ARN subscription filters deliver to.
     subscription_role_arn : pulumi.Output[str]
         The role CloudWatch Logs assumes to put records on the stream.
+    api_gateway_account : aws.apigateway.Account | None
+        API Gateway's account-level CloudWatch role setting (``logging.manageApiGatewayAccount``);
+        ``None`` where another owner sets it. Stages that log must be created after it.
     """
 
     def __init__(self, name: str, args: CentralLoggingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -189,8 +192,8 @@ class CentralLogging(pulumi.ComponentResource):
             }),
             opts=child)
 
-        if stack.logging.manage_api_gateway_account:
-            self._api_gateway_account(name, tags, child)
+        self.api_gateway_account: aws.apigateway.Account | None = (
+            self._api_gateway_account(name, tags, child) if spec.manage_api_gateway_account else None)
 
         self.destination_arn: pulumi.Output[str] = self.delivery_stream.arn
         self.subscription_role_arn: pulumi.Output[str] = self.subscription_role.arn
@@ -198,20 +201,30 @@ class CentralLogging(pulumi.ComponentResource):
         self.register_outputs({"destinationArn": self.destination_arn, "bucketName": self.bucket_name,
                                "subscriptionRoleArn": self.subscription_role_arn})
 
-    def _api_gateway_account(self, name: str, tags: dict[str, str], child: pulumi.ResourceOptions) -> None:
+    def _api_gateway_account(self, name: str, tags: dict[str, str],
+                             child: pulumi.ResourceOptions) -> aws.apigateway.Account:
         """API Gateway writes stage access and execution logs only once its account-level CloudWatch
-        role is set (one setting per account and region, so a stack can opt out where another owns it)."""
+        role is set (one setting per account and region, so a stack can opt out where another owns it).
+
+        Until it is set, creating a stage with access logs or a logging level fails with "CloudWatch
+        Logs role ARN must be set in account settings to enable logging"; services therefore wait for
+        it (:attr:`Platform.api_logging_depends_on`).
+        """
         role = aws.iam.Role(
             f"{name}-apigateway-role", name=self._context.name("apigateway-logs"),
             assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
             tags=tags, opts=child)
         # AWS's managed policy for exactly this role: API Gateway creates the log groups it writes to.
-        aws.iam.RolePolicyAttachment(
+        push_policy = aws.iam.RolePolicyAttachment(
             f"{name}-apigateway-logs", role=role.name,
             policy_arn=f"arn:{self._context.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
             opts=child)
-        aws.apigateway.Account(f"{name}-apigateway-account", cloudwatch_role_arn=role.arn, opts=child)
+        # UpdateAccount checks that API Gateway can assume the role and write logs with it ("The role
+        # ARN does not have required permissions set to API Gateway"): the policy is attached first.
+        return aws.apigateway.Account(
+            f"{name}-apigateway-account", cloudwatch_role_arn=role.arn,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[push_policy]))
 
     def log_group(self, resource_name: str, log_group_name: str, *, service: str,
                   parent: pulumi.Resource) -> aws.cloudwatch.LogGroup:

@@ -61,6 +61,7 @@ def policy_parameters(stack: StackConfig) -> dict[str, dict[str, Any]]:
         "stateful-protected": {"environment": stack.environment},
         "vpc-cidr-within-plan": {"plannedPrefixLength": planned_prefix_length(stack)},
         "api-method-authorized": {"publicRoutes": _public_routes(stack)},
+        "apigateway-logging-after-account": {"manageApiGatewayAccount": stack.logging.manage_api_gateway_account},
     }
 
 

@@ -61,14 +61,18 @@ class FakeEventRules:
 def fake_platform():
     """``fake_platform(context, with_vpc=False, with_bus=False, secrets=())`` -> a :class:`Platform`.
 
-    Call it inside a ``run_component`` program: it declares a KMS key (and nothing else that a
-    component under test would not see).
+    Call it inside a ``run_component`` program: it declares a KMS key and API Gateway's account-level
+    CloudWatch role setting (which logging stages must wait for), and nothing else that a component
+    under test would not see.
     """
 
     def build(context: StackContext, *, with_vpc: bool = False, with_bus: bool = False,
               secrets: tuple[str, ...] = ()) -> Platform:
         key = aws.kms.Key("fake-platform-key", enable_key_rotation=True)
         region, account = context.stack.region, context.stack.account_id
+        api_account = aws.apigateway.Account(
+            "fake-apigateway-account",
+            cloudwatch_role_arn=f"arn:aws:iam::{account}:role/{context.name('apigateway-logs')}")
         bus_name = context.name("bus")
         return Platform(
             context=context,
@@ -81,6 +85,7 @@ def fake_platform():
             event_bus_arn=f"arn:aws:events:{region}:{account}:event-bus/{bus_name}" if with_bus else None,
             secret_arns={name: f"arn:aws:secretsmanager:{region}:{account}:secret:{context.name(name)}-AbCdEf"
                          for name in secrets},
+            api_logging_depends_on=[api_account],
         )
 
     return build

@@ -14,6 +14,7 @@ from arcblueprint.platform.handles import Platform
 from arcblueprint.services.big_fan.durable_queue import DurableQueue, DurableQueueArgs, dead_letter_alarm, queue_policy
 from arcblueprint.services.call_me_maybe.spec import CallMeMaybeSpec
 from arcblueprint.services.call_me_maybe.tables import ttl_table
+from arcblueprint.services.comfortable_rest.rest_conventions import function_timeout_seconds
 from arcblueprint.services.comfortable_rest.rest_stage import MethodThrottle, RestStage, RestStageArgs
 
 __all__ = ["CallMeMaybeService", "CallMeMaybeServiceArgs"]
@@ -21,6 +22,8 @@ __all__ = ["CallMeMaybeService", "CallMeMaybeServiceArgs"]
 HANDLERS = Path(__file__).resolve().parent / "handlers"
 WEBHOOK_PATH = "webhook"
 STAGE_NAME = "v1"
+#: Senders expect a fast acknowledgement and retry on a 504; the receiver only verifies and buffers.
+RECEIVER_INTEGRATION_TIMEOUT_MS = 5000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +104,9 @@ class CallMeMaybeService(pulumi.ComponentResource):
         self.receiver = ServerlessFunction(f"{name}-receiver", FunctionArgs(
             platform=platform, service=name, code_dir=HANDLERS / "receiver",
             description=f"{name}: verify, mask and buffer webhooks",
+            # Stops before API Gateway does, so a slow request is the receiver's own error, not a
+            # 504 for a webhook that then gets buffered anyway (and buffered again on the retry).
+            timeout_seconds=function_timeout_seconds(RECEIVER_INTEGRATION_TIMEOUT_MS),
             environment={
                 **buffer_env, **status_env,
                 "SIGNING_SECRET_ID": platform.secret_arns[spec.signing_secret],
@@ -161,7 +167,7 @@ class CallMeMaybeService(pulumi.ComponentResource):
         integration = aws.apigateway.Integration(
             f"{name}-post-integration", rest_api=self.rest_api.id, resource_id=resource.id,
             http_method=method.http_method, type="AWS_PROXY", integration_http_method="POST",
-            uri=self.receiver.alias_invoke_arn, timeout_milliseconds=5000, opts=child)
+            uri=self.receiver.alias_invoke_arn, timeout_milliseconds=RECEIVER_INTEGRATION_TIMEOUT_MS, opts=child)
         self.stage = RestStage(f"{name}-stage", RestStageArgs(
             platform=platform, service=name, rest_api=self.rest_api, stage_name=STAGE_NAME,
             rate_limit=spec.throttling_rate_limit, burst_limit=spec.throttling_burst_limit,

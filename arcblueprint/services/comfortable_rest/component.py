@@ -32,8 +32,10 @@ class ComfortableRestService(pulumi.ComponentResource):
     """API Gateway (REST) -> Lambda (``live`` alias) -> DynamoDB, for one resource.
 
     Every method is authorized (Cognito user pool or IAM) unless the spec lists it as public,
-    validated (request models and parameters) before Lambda runs, throttled (stage, per method,
-    usage plan) and logged (JSON access logs, X-Ray, Lambda JSON logs and EMF metrics).
+    validated (request models and parameters) before Lambda runs, throttled (stage and per method;
+    per API key too when the spec names ``apiClients``: then every non-public method requires the
+    client's key and a usage plan meters each key) and logged (JSON access logs, X-Ray, Lambda JSON
+    logs and EMF metrics). The function times out 1 s before the integration does.
 
     Attributes
     ----------
@@ -42,7 +44,8 @@ class ComfortableRestService(pulumi.ComponentResource):
     rest_api : aws.apigateway.RestApi
     stage : RestStage
     outputs : dict[str, pulumi.Input]
-        ``url``, ``tableName``, ``functionName``, ``userPoolId``, ``userPoolClientId``.
+        ``url``, ``tableName``, ``functionName``, ``userPoolId``, ``userPoolClientId``, and with
+        ``apiClients`` ``apiKeyIds`` (client -> key id; the key values are never exported).
     """
 
     def __init__(self, name: str, args: ComfortableRestServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -81,7 +84,7 @@ class ComfortableRestService(pulumi.ComponentResource):
             FunctionArgs(platform=platform, service=name, code_dir=HANDLERS / "api",
                          description=f"{name}: CRUD on /{spec.resource_name}",
                          memory_mib=spec.memory_mib, reserved_concurrency=spec.reserved_concurrency,
-                         environment=environment),
+                         timeout_seconds=spec.function_timeout_seconds, environment=environment),
             opts=child,
         )
         self.function.grant_table_read_write(self.table.arn)
@@ -91,6 +94,7 @@ class ComfortableRestService(pulumi.ComponentResource):
             name=ctx.name(name),
             description=f"{name}: /{spec.resource_name} CRUD",
             endpoint_configuration={"types": "REGIONAL"},  # clients in-region; HTTP/2 and no CloudFront hop
+            api_key_source="HEADER",  # keyed clients send X-API-Key (only methods that require a key read it)
             tags=tags,
             opts=child,
         )
@@ -152,6 +156,7 @@ class ComfortableRestService(pulumi.ComponentResource):
                 request_validator_id=(validators["body"] if op in BODY_OPERATIONS else validators["params"]).id,
                 request_models={"application/json": models[op].name} if op in BODY_OPERATIONS else None,
                 request_parameters=params or None,
+                api_key_required=spec.requires_api_key(op),
                 operation_name=f"{op}{spec.resource_name.title().replace('-', '')}",
                 opts=child,
             )
@@ -174,9 +179,11 @@ class ComfortableRestService(pulumi.ComponentResource):
                           deployment_triggers={"routes": json.dumps(sorted(routes.items())),
                                                "public": ",".join(spec.public_operations),
                                                "authorizer": spec.authorizer, "schemas": json.dumps(schemas),
-                                               "cors": spec.cors_allow_origin or ""},
+                                               "cors": spec.cors_allow_origin or "",
+                                               "apiKeyRequired": str(bool(spec.api_clients))},
                           depends_on=created,
                           execution_logging_level="ERROR" if ctx.stack.is_production else "INFO",
+                          api_clients=spec.api_clients,
                           quota_limit=spec.quota.limit if spec.quota else None,
                           quota_period=spec.quota.period if spec.quota else "DAY"),
             opts=child,
@@ -192,6 +199,8 @@ class ComfortableRestService(pulumi.ComponentResource):
         }
         if user_pool_id is not None:
             self.outputs.update(userPoolId=user_pool_id, userPoolClientId=client_id)
+        if self.stage.api_keys:
+            self.outputs["apiKeyIds"] = {client: key.id for client, key in self.stage.api_keys.items()}
         self.register_outputs(self.outputs)
 
     def _resources(self, name: str, routes) -> dict[str, pulumi.Input[str]]:

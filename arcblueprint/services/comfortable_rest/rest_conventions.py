@@ -8,7 +8,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-__all__ = ["ACCESS_LOG_FORMAT", "method_settings_path", "usage_plan_throttle_path"]
+__all__ = ["ACCESS_LOG_FORMAT", "INTEGRATION_MARGIN_MS", "function_timeout_seconds", "method_settings_path",
+           "usage_plan_throttle_path"]
+
+#: How much sooner than its API Gateway integration a Lambda function times out. The integration's
+#: clock runs from the request, through a cold start, to the response; a function allowed as long
+#: as the integration waits is cut off by a 504 while it still works (and the caller retries).
+INTEGRATION_MARGIN_MS = 1000
 
 #: One JSON object per request (CloudWatch Logs Insights reads the fields without parsing rules).
 #: Covers who called (sub/caller), what (method, resource), the outcome (status, error) and timing.
@@ -61,3 +67,17 @@ def method_settings_path(resource_path: str, http_method: str) -> str:
 def usage_plan_throttle_path(resource_path: str, http_method: str) -> str:
     """``path`` of a usage plan's per-method throttle: ``/orders/{id}/GET`` (plain slashes)."""
     return f"{resource_path}/{http_method.upper()}"
+
+
+def function_timeout_seconds(integration_timeout_ms: int) -> int:
+    """The Lambda timeout (whole seconds) of a function behind an integration that waits ``integration_timeout_ms``.
+
+    The function stops at least :data:`INTEGRATION_MARGIN_MS` before API Gateway gives up, so a
+    slow request ends as the function's own error response (or a logged timeout), never as a 504
+    for work that then finishes unseen: 5000 ms -> 4 s, 10000 ms -> 9 s, 29000 ms -> 28 s.
+    """
+    seconds = (integration_timeout_ms - INTEGRATION_MARGIN_MS) // 1000
+    if seconds < 1:
+        raise ValueError(f"integration timeout {integration_timeout_ms} ms leaves no whole second for the function "
+                         f"(at least {1000 + INTEGRATION_MARGIN_MS} ms)")
+    return seconds

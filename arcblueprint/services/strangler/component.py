@@ -14,7 +14,13 @@ from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction
 from arcblueprint.platform.handles import Platform
 from arcblueprint.services.comfortable_rest.rest_stage import MethodThrottle, RestStage, RestStageArgs
 from arcblueprint.services.comfortable_rest.user_pool import ApiUserPool, ApiUserPoolArgs
-from arcblueprint.services.strangler.spec import RouteSpec, StranglerSpec, route_nodes
+from arcblueprint.services.strangler.spec import (
+    LAMBDA_INTEGRATION_TIMEOUT_MS,
+    ROUTER_TIMEOUT_SECONDS,
+    RouteSpec,
+    StranglerSpec,
+    route_nodes,
+)
 
 __all__ = ["StranglerService", "StranglerServiceArgs"]
 
@@ -40,6 +46,8 @@ class StranglerService(pulumi.ComponentResource):
       callers to the service and the rest to legacy (see ``handlers/router``).
 
     Every method is authorized (Cognito or IAM), throttled and access-logged by the one stage.
+    Lambda routes wait up to 29 s; the router stops 1 s earlier, and what it calls (the weighted
+    route's function, legacy) 1 s before the router.
 
     Attributes
     ----------
@@ -69,7 +77,8 @@ class StranglerService(pulumi.ComponentResource):
                 f"{name}-{route.function}",
                 FunctionArgs(platform=platform, service=name, code_dir=HANDLERS / route.function,
                              description=f"{name}: {route.path} (moved from legacy)",
-                             memory_mib=spec.memory_mib, environment={"ROUTE_PATH": route.path}),
+                             memory_mib=spec.memory_mib, timeout_seconds=spec.function_timeout_seconds(route),
+                             environment={"ROUTE_PATH": route.path}),
                 opts=child)
         self.router: ServerlessFunction | None = None
         if weighted:
@@ -81,7 +90,7 @@ class StranglerService(pulumi.ComponentResource):
                 FunctionArgs(platform=platform, service=name, code_dir=HANDLERS / "router",
                              description=f"{name}: splits weighted routes between Lambda and legacy",
                              memory_mib=spec.memory_mib,
-                             timeout_seconds=max(3, spec.legacy.timeout_ms // 1000 + 1),
+                             timeout_seconds=ROUTER_TIMEOUT_SECONDS,
                              attach_to_vpc=vpc_link_needed,
                              environment={"ROUTES": routes_env, "LEGACY_URL": spec.legacy.url,
                                           "LEGACY_TIMEOUT_SECONDS": str(spec.legacy.timeout_ms / 1000),
@@ -187,7 +196,7 @@ class StranglerService(pulumi.ComponentResource):
         else:
             target = self.functions[route.function] if route.target == "new" else self.router
             integration_args = {"type": "AWS_PROXY", "integration_http_method": "POST",
-                                "uri": target.alias_invoke_arn, "timeout_milliseconds": 29000}
+                                "uri": target.alias_invoke_arn, "timeout_milliseconds": LAMBDA_INTEGRATION_TIMEOUT_MS}
         integration = aws.apigateway.Integration(
             f"{name}-any{suffix}-integration", rest_api=self.rest_api.id, resource_id=resource_id,
             http_method=method.http_method, opts=pulumi.ResourceOptions(parent=self), **integration_args)

@@ -7,13 +7,23 @@ from pathlib import Path
 from typing import Literal
 
 from arcblueprint.config.schema import ConfigError, setting
+from arcblueprint.services.comfortable_rest.rest_conventions import function_timeout_seconds
 from arcblueprint.services.comfortable_rest.spec import ThrottleSpec
 
-__all__ = ["NEW_FUNCTIONS", "LegacySpec", "RouteSpec", "StranglerSpec", "route_nodes"]
+__all__ = ["LAMBDA_INTEGRATION_TIMEOUT_MS", "NEW_FUNCTIONS", "ROUTER_TIMEOUT_SECONDS", "LegacySpec", "RouteSpec",
+           "StranglerSpec", "route_nodes"]
 
 _HANDLERS = Path(__file__).resolve().parent / "handlers"
 #: Lambda services a route may move to: the handler folders next to this file (the router is not one).
 NEW_FUNCTIONS = frozenset(p.name for p in _HANDLERS.iterdir() if p.is_dir() and (p / "app.py").exists()) - {"router"}
+
+#: How long API Gateway waits for a Lambda route (new or weighted): the REST API default and maximum.
+LAMBDA_INTEGRATION_TIMEOUT_MS = 29000
+#: The router, like every function behind an integration, stops 1 s before API Gateway gives up.
+ROUTER_TIMEOUT_SECONDS = function_timeout_seconds(LAMBDA_INTEGRATION_TIMEOUT_MS)
+#: What the router waits for (a weighted route's function, or legacy) ends 1 s before the router
+#: does, so the router still answers with its own 502/504 rather than being cut off.
+ROUTER_BACKEND_TIMEOUT_SECONDS = ROUTER_TIMEOUT_SECONDS - 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,9 +94,21 @@ class StranglerSpec:
                 functions.add(route.function)
         if self.user_pool_arn is not None and self.authorizer != "cognito":
             raise ConfigError("userPoolArn", self.user_pool_arn, "only applies when authorizer is cognito")
+        limit_ms = ROUTER_BACKEND_TIMEOUT_SECONDS * 1000
+        if any(r.target == "weighted" for r in self.routes) and self.legacy.timeout_ms > limit_ms:
+            raise ConfigError("legacy.timeoutMs", self.legacy.timeout_ms,
+                              f"must be at most {limit_ms} when a route is weighted: the router calls legacy and "
+                              f"must answer within its own {ROUTER_TIMEOUT_SECONDS} s timeout, which ends 1 s "
+                              f"before API Gateway's {LAMBDA_INTEGRATION_TIMEOUT_MS} ms")
 
     def owner(self, path: str) -> RouteSpec | None:
         return next((r for r in self.routes if r.path == path), None)
+
+    def function_timeout_seconds(self, route: RouteSpec) -> int:
+        """A new route's function stops 1 s before its integration; a weighted one 1 s before the router."""
+        if route.target == "weighted":
+            return ROUTER_BACKEND_TIMEOUT_SECONDS
+        return function_timeout_seconds(LAMBDA_INTEGRATION_TIMEOUT_MS)
 
 
 def route_nodes(spec: StranglerSpec) -> dict[str, RouteSpec]:

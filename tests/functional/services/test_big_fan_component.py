@@ -96,3 +96,11 @@ def test_consumers_report_partial_failures_and_read_claim_checks(graph):
         assert function.inputs["environment"]["variables"]["PAYLOAD_BUCKET"] == bucket.outputs["bucket"]
     [lifecycle] = graph.by_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
     assert lifecycle.inputs["rules"][0]["expiration"] == {"days": 14}
+
+
+def test_the_publish_stage_waits_for_the_account_role_setting_and_has_no_usage_plan(graph):
+    [account] = graph.by_type("aws:apigateway/account:Account")
+    logging = [*graph.by_type("aws:apigateway/stage:Stage"),
+               *graph.by_type("aws:apigateway/methodSettings:MethodSettings")]
+    assert logging and all(account.urn in r.dependencies for r in logging)
+    assert graph.by_type("aws:apigateway/usagePlan:UsagePlan") == []  # publishers sign with IAM; stage throttles

@@ -110,3 +110,17 @@ def test_unknown_signing_secret_is_a_config_error(run_component, service_program
         run_component(service_program("hooks", "call-me-maybe", {}, secrets=("other",), with_bus=True), stack="dev")
     assert "signingSecret" in str(error.value) and "webhook-signing" in str(error.value)
     assert isinstance(error.value, ConfigError) or "ConfigError" in repr(error.value) or "is invalid" in str(error.value)
+
+
+def test_the_receiver_stops_before_the_webhook_integration_gives_up(graph):
+    [integration] = graph.by_type("aws:apigateway/integration:Integration")
+    assert integration.inputs["timeoutMilliseconds"] == 5000  # senders expect a fast acknowledgement
+    assert _function(graph, "receiver").inputs["timeout"] == 4
+    assert graph.by_type("aws:apigateway/usagePlan:UsagePlan") == []  # senders are throttled by the stage
+
+
+def test_the_logging_stage_waits_for_the_account_role_setting(graph):
+    [account] = graph.by_type("aws:apigateway/account:Account")
+    logging = [*graph.by_type("aws:apigateway/stage:Stage"),
+               *graph.by_type("aws:apigateway/methodSettings:MethodSettings")]
+    assert logging and all(account.urn in r.dependencies for r in logging)

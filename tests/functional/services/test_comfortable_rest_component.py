@@ -12,8 +12,10 @@ SPEC = {
     "resourceName": "orders",
     "throttle": {"rateLimit": 100, "burstLimit": 200},
     "operationThrottles": {"create": {"rateLimit": 10, "burstLimit": 20}, "delete": {"rateLimit": 2, "burstLimit": 5}},
+    "apiClients": ["web", "partner-acme"],
     "quota": {"limit": 50000, "period": "DAY"},
     "corsAllowOrigin": "https://app.example.com",
+    "integrationTimeoutMs": 6500,
 }
 
 
@@ -70,7 +72,7 @@ def test_bodies_and_parameters_are_validated_before_lambda(graph):
     assert get_one.inputs["requestParameters"] == {"method.request.path.id": True}
 
 
-def test_every_method_has_an_explicit_throttle_and_the_usage_plan_repeats_it(graph):
+def test_every_method_has_an_explicit_throttle_and_each_clients_usage_plan_repeats_it(graph):
     settings = {s.inputs["methodPath"]: s.inputs["settings"] for s in graph.by_type("aws:apigateway/methodSettings:MethodSettings")}
     expected = {"~1health/GET": 100, "~1orders/GET": 100, "~1orders/POST": 10, "~1orders~1{id}/GET": 100,
                 "~1orders~1{id}/PUT": 100, "~1orders~1{id}/DELETE": 2, "*/*": 100}
@@ -152,3 +154,59 @@ def test_the_function_is_the_shared_component_with_the_handler_env(graph):
     assert variables["TABLE_NAME"] == table.outputs["name"] and variables["RESOURCE_NAME"] == "orders"
     assert variables["CORS_ALLOW_ORIGIN"] == "https://app.example.com"
     assert graph.by_type("arcblueprint:functions:ServerlessFunction")
+
+
+def test_each_api_client_has_a_generated_key_on_the_plan_and_sends_it_on_every_non_public_method(graph):
+    (api,) = graph.by_type("aws:apigateway/restApi:RestApi")
+    assert api.inputs["apiKeySource"] == "HEADER"
+    keys = {k.urn: k for k in graph.by_type("aws:apigateway/apiKey:ApiKey")}
+    assert sorted(k.inputs["name"] for k in keys.values()) == sorted(
+        f"{graph.config.naming_prefix}-orders-{client}" for client in ("web", "partner-acme"))
+    assert all("value" not in k.inputs and k.inputs["enabled"] is True for k in keys.values())  # AWS generates it
+    (plan,) = graph.by_type("aws:apigateway/usagePlan:UsagePlan")
+    links = graph.by_type("aws:apigateway/usagePlanKey:UsagePlanKey")
+    assert sorted(u for link in links for u in link.property_dependencies["keyId"]) == sorted(keys)
+    assert all(link.property_dependencies["usagePlanId"] == [plan.urn] and link.inputs["keyType"] == "API_KEY"
+               for link in links)
+    for method in graph.by_type("aws:apigateway/method:Method"):
+        public = method.name == "orders-health" or method.inputs["httpMethod"] == "OPTIONS"
+        assert method.inputs.get("apiKeyRequired", False) is not public, method.name
+    ids = graph.outputs["outputs"]["apiKeyIds"]  # ids for `get-api-key --include-value`; never the values
+    assert set(ids) == {"web", "partner-acme"} and len(set(ids.values())) == 2
+    assert all(isinstance(i, str) and i.isalnum() for i in ids.values())
+
+
+def test_without_api_clients_there_is_no_usage_plan_and_no_method_requires_a_key(iam_graph):
+    for kind in ("usagePlan:UsagePlan", "apiKey:ApiKey", "usagePlanKey:UsagePlanKey"):
+        assert iam_graph.by_type(f"aws:apigateway/{kind}") == []
+    assert not any(m.inputs.get("apiKeyRequired") for m in iam_graph.by_type("aws:apigateway/method:Method"))
+    assert "apiKeyIds" not in iam_graph.outputs["outputs"]
+
+
+def test_logging_stage_and_method_settings_wait_for_the_account_role_setting(graph):
+    (account,) = graph.by_type("aws:apigateway/account:Account")  # the platform's (here the fake's)
+    logging = [*graph.by_type("aws:apigateway/stage:Stage"),
+               *graph.by_type("aws:apigateway/methodSettings:MethodSettings")]
+    assert len(logging) == 1 + 7
+    for resource in logging:
+        assert account.urn in resource.dependencies, resource.name
+
+
+def test_the_function_stops_a_second_before_the_integration_gives_up(graph, iam_graph):
+    for subject, waits_ms, runs_s in ((graph, 6500, 5), (iam_graph, 10000, 9)):  # 10000 ms: the default
+        (function,) = subject.by_type("aws:lambda/function:Function")
+        assert function.inputs["timeout"] == runs_s
+        assert {i.inputs["timeoutMilliseconds"] for i in subject.by_type("aws:apigateway/integration:Integration")} \
+            == {waits_ms}
+
+
+def test_a_rest_stage_refuses_a_quota_that_no_key_would_count():
+    from arcblueprint.services.comfortable_rest.rest_stage import RestStageArgs
+
+    common = {"platform": None, "service": "orders", "rest_api": None, "rate_limit": 10, "burst_limit": 20,
+              "method_throttles": ()}
+    with pytest.raises(ValueError, match="quota_limit = 5 is invalid: .* needs api_clients"):
+        RestStageArgs(**common, quota_limit=5)
+    with pytest.raises(ValueError, match="must be unique"):
+        RestStageArgs(**common, api_clients=("web", "web"))
+    assert RestStageArgs(**common, api_clients=("web",), quota_limit=5).quota_limit == 5

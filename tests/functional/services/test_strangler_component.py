@@ -154,3 +154,38 @@ def test_the_stack_example_parses_for_both_stacks():
         assert entry.pop("pattern") == "strangler"
         spec = parse(StranglerSpec, entry, f"services.{name}")
         assert spec.routes and spec.legacy.url
+
+
+def _timeout(graph, function):
+    (fn,) = [f for f in graph.by_type("aws:lambda/function:Function") if f.name == f"facade-{function}-function"]
+    return fn.inputs["timeout"]
+
+
+def test_functions_stop_before_what_waits_for_them(weighted, moved):
+    lambda_routes = [i for g in (weighted, moved) for i in g.by_type("aws:apigateway/integration:Integration")
+                     if i.inputs["type"] == "AWS_PROXY"]
+    assert lambda_routes and {i.inputs["timeoutMilliseconds"] for i in lambda_routes} == {29000}
+    # API Gateway waits 29 s for the router; the router waits for the weighted route's function.
+    assert (_timeout(weighted, "router"), _timeout(weighted, "notifications")) == (28, 27)
+    assert _timeout(moved, "notifications") == 28  # a moved route answers API Gateway itself
+    router = next(f for f in weighted.by_type("aws:lambda/function:Function") if f.name == "facade-router-function")
+    assert float(router.inputs["environment"]["variables"]["LEGACY_TIMEOUT_SECONDS"]) < 28
+
+
+def test_the_facade_has_stage_throttles_and_no_usage_plan(weighted):
+    assert weighted.by_type("aws:apigateway/usagePlan:UsagePlan") == []
+    (account,) = weighted.by_type("aws:apigateway/account:Account")
+    (stage,) = weighted.by_type("aws:apigateway/stage:Stage")
+    assert account.urn in stage.dependencies
+
+
+def test_legacy_slower_than_the_router_can_wait_is_a_config_error():
+    routes = [{"path": "/a", "target": "weighted", "percentNew": 5, "function": "notifications"}]
+    assert parse(StranglerSpec, _spec(routes, timeoutMs=27000), "services.facade").legacy.timeout_ms == 27000
+    with pytest.raises(ConfigError) as caught:
+        parse(StranglerSpec, _spec(routes, timeoutMs=27001), "services.facade")
+    assert caught.value.key == "services.facade.legacy.timeoutMs" and "\n" not in str(caught.value)
+    assert "router" in str(caught.value) and "27000" in str(caught.value)
+    # Without a weighted route API Gateway itself waits for legacy (up to 29 s): nothing to contradict.
+    legacy_only = _spec([{"path": "/a", "target": "legacy"}], timeoutMs=29000)
+    assert parse(StranglerSpec, legacy_only, "services.facade").legacy.timeout_ms == 29000

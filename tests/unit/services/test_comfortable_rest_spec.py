@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from arcblueprint.config.schema import ConfigError, parse
 from arcblueprint.services.comfortable_rest.rest_conventions import (
     ACCESS_LOG_FORMAT,
+    function_timeout_seconds,
     method_settings_path,
     usage_plan_throttle_path,
 )
@@ -49,7 +50,13 @@ def test_valid_specs_parse(rate, burst, op, name):
     ({"authorizer": "iam", "userPoolArn": "arn:aws:cognito-idp:eu-west-1:111111111111:userpool/eu-west-1_abc"},
      "services.orders.userPoolArn", "cognito"),
     ({"quota": {"limit": 10, "period": "HOUR"}}, "services.orders.quota.period", "DAY"),
+    ({"quota": {"limit": 10}}, "services.orders.quota", "needs apiClients"),
+    ({"quota": {"limit": 10}, "apiClients": []}, "services.orders.quota", "needs apiClients"),
+    ({"apiClients": ["Web App"]}, "services.orders.apiClients[0]", "must match"),
+    ({"apiClients": ["web", "partner", "web"]}, "services.orders.apiClients[2]", "unique"),
+    ({"apiClients": "web"}, "services.orders.apiClients", "must be a list"),
     ({"integrationTimeoutMs": 30000}, "services.orders.integrationTimeoutMs", "29000"),
+    ({"integrationTimeoutMs": 1999}, "services.orders.integrationTimeoutMs", "from 2000"),
     ({"throttel": {}}, "services.orders.throttel", "did you mean 'throttle'"),
 ])
 def test_invalid_specs_name_the_key(data, key, fragment):
@@ -99,3 +106,24 @@ def test_the_stack_example_parses_for_both_stacks_and_prod_is_stricter():
         assert entry.pop("pattern") == "comfortable-rest"
         specs[stack] = parse(ComfortableRestSpec, entry, f"services.{name}")
     assert specs["prod"].cors_allow_origin != "*" and specs["prod"].quota is not None
+    assert len(specs["prod"].api_clients) == 2 and not specs["dev"].api_clients  # the quota meters each key
+
+
+@given(waits_ms=st.integers(2000, 29000))
+def test_the_function_stops_at_least_a_second_before_its_integration_and_at_most_two(waits_ms):
+    spec = parse(ComfortableRestSpec, {"integrationTimeoutMs": waits_ms}, KEY)
+    runs_s = spec.function_timeout_seconds
+    assert runs_s == function_timeout_seconds(waits_ms) >= 1
+    assert waits_ms - 2000 < runs_s * 1000 <= waits_ms - 1000
+
+
+def test_function_timeout_needs_a_whole_second_inside_the_integration():
+    assert function_timeout_seconds(5000) == 4 and function_timeout_seconds(29000) == 28
+    with pytest.raises(ValueError, match="1999 ms"):
+        function_timeout_seconds(1999)
+
+
+def test_only_keyed_clients_make_methods_require_a_key_and_never_the_public_ones():
+    keyed = parse(ComfortableRestSpec, {"apiClients": ["web"], "quota": {"limit": 5}}, KEY)
+    assert [op for op in OPERATIONS if keyed.requires_api_key(op)] == [op for op in OPERATIONS if op != "health"]
+    assert not any(parse(ComfortableRestSpec, {}, KEY).requires_api_key(op) for op in OPERATIONS)
