@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from arcblueprint.config.schema import ConfigError, parse, setting
+from arcblueprint.vpc_access import INTERFACE_ENDPOINT_SERVICES
 
 __all__ = [
     "LOG_RETENTION_DAYS",
@@ -145,10 +146,11 @@ class NetworkSpec:
     on_prem_ranges: tuple[str, ...] = setting(default_factory=tuple)
     public_subnets: bool = False
     isolated_subnets: bool = False
+    #: Interface endpoints wanted whatever the functions need (PrivateLink service names). The network
+    #: adds, on demand, one for each AWS API a VPC-attached function is granted (docs/network.md).
     interface_endpoints: tuple[str, ...] = setting(
         default_factory=lambda: ("secretsmanager", "logs", "events", "sqs"),
-        choices={"secretsmanager", "logs", "events", "sqs", "sns", "kinesis-streams", "ssm",
-                 "states", "xray", "monitoring", "kms", "lambda", "execute-api", "firehose"},
+        choices=INTERFACE_ENDPOINT_SERVICES,
     )
     flow_log_traffic: Literal["ALL", "ACCEPT", "REJECT"] = "ALL"
 

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
     from arcblueprint.platform.context import StackContext
 
-__all__ = ["EventRules", "LogGroups", "Platform", "ReleaseRegistry", "SecretAccess", "VpcAttachment"]
+__all__ = ["EventRules", "LogGroups", "Platform", "ReleaseRegistry", "SecretAccess", "ServiceEndpoints",
+           "VpcAttachment"]
 
 
 class LogGroups(Protocol):
@@ -65,13 +66,30 @@ class ReleaseRegistry:
         self.weighted_alarm_names.extend(weighted_alarm_names)
 
 
+class ServiceEndpoints(Protocol):
+    """Gives VPC-attached functions a network path to the AWS APIs their roles let them call."""
+
+    def require(self, api: str) -> None:
+        """Make sure the VPC's functions reach the API of IAM prefix ``api`` (``lambda``, ``sqs``...).
+
+        Idempotent: the first request declares the interface endpoint (private DNS, the shared
+        subnets and endpoint security group); S3 and DynamoDB go through the gateway endpoints.
+        """
+        ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class VpcAttachment:
     """Where VPC-attached functions go: the same subnets and one shared security group, so that
-    Lambda's Hyperplane ENIs (one per subnet + security group combination) are shared by all."""
+    Lambda's Hyperplane ENIs (one per subnet + security group combination) are shared by all.
+
+    A VPC function reaches AWS only through the VPC's endpoints (no NAT), so each grant that lets
+    its code call an AWS API asks ``endpoints`` for that API's endpoint.
+    """
 
     subnet_ids: pulumi.Input[Sequence[str]]
     security_group_id: pulumi.Input[str]
+    endpoints: ServiceEndpoints
 
 
 @dataclass(frozen=True, kw_only=True)

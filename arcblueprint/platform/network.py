@@ -2,9 +2,12 @@
 
 Private subnets reach AWS services through VPC endpoints only (gateway endpoints for S3 and
 DynamoDB, interface endpoints with private DNS for the rest), so there is no NAT and no route
-to the internet from them. All VPC-attached functions share one security group and the same
-subnets: Lambda then needs one Hyperplane ENI per subnet, not one per function. Flow logs go
-to a log group of the central logging component, like every other log.
+to the internet from them. Interface endpoints are those the stack config asks for plus, on
+demand, one for every AWS API a VPC-attached function is granted (:meth:`Network.require`): a
+function in this VPC can call an API only if its endpoint exists. All VPC-attached functions
+share one security group and the same subnets: Lambda then needs one Hyperplane ENI per subnet,
+not one per function. Flow logs go to a log group of the central logging component, like every
+other log.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pulumi_aws as aws
 from arcblueprint.config.schema import ConfigError
 from arcblueprint.platform.cidr import NetworkDemand, VpcPlan, plan_vpc
 from arcblueprint.platform.handles import VpcAttachment
+from arcblueprint.vpc_access import GATEWAY_SERVICES, endpoint_service, service_name
 
 if TYPE_CHECKING:
     from arcblueprint.platform.context import StackContext
@@ -28,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["Network", "NetworkArgs", "vpc_flow_logs", "zone_id"]
 
 _SERVICE = "network"
-_GATEWAY_SERVICES = ("s3", "dynamodb")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,10 +54,12 @@ class Network(pulumi.ComponentResource):
         The one group every VPC-attached function uses; egress only to the VPC's endpoints.
     endpoint_security_group : aws.ec2.SecurityGroup
         On interface endpoints: HTTPS from inside the VPC, nothing else.
+    interface_endpoints : dict[str, aws.ec2.VpcEndpoint]
+        Endpoint service name -> interface endpoint: the configured ones, then those functions required.
     endpoint_dns : dict[str, pulumi.Output[str]]
-        Interface endpoint service -> its regional DNS name.
+        Interface endpoint service -> its regional DNS name (grows as functions require endpoints).
     attachment : VpcAttachment
-        What functions receive.
+        What functions receive; its ``endpoints`` is this component.
     """
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -120,9 +125,9 @@ class Network(pulumi.ComponentResource):
         self.gateway_endpoints = {
             service: aws.ec2.VpcEndpoint(
                 f"{name}-{service}-gateway", vpc_id=vpc_id, vpc_endpoint_type="Gateway",
-                service_name=f"com.amazonaws.{stack.region}.{service}",
+                service_name=service_name(stack.region, service),
                 route_table_ids=[t.id for t in route_tables], tags=tagged(f"{service}-gateway"), opts=child)
-            for service in _GATEWAY_SERVICES
+            for service in GATEWAY_SERVICES
         }
 
         self.endpoint_security_group = aws.ec2.SecurityGroup(
@@ -134,18 +139,11 @@ class Network(pulumi.ComponentResource):
             from_port=443, to_port=443, cidr_ipv4=plan.cidr, description="HTTPS from the VPC", tags=tags, opts=child)
 
         private_subnet_ids = [s.id for s in self.private_subnets]
-        self.interface_endpoints = {
-            service: aws.ec2.VpcEndpoint(
-                f"{name}-{service}-endpoint", vpc_id=vpc_id, vpc_endpoint_type="Interface",
-                service_name=f"com.amazonaws.{stack.region}.{service}", private_dns_enabled=True,
-                subnet_ids=private_subnet_ids, security_group_ids=[self.endpoint_security_group.id],
-                tags=tagged(f"{service}-endpoint"), opts=child)
-            for service in spec.interface_endpoints
-        }
-        self.endpoint_dns: dict[str, pulumi.Output[str]] = {
-            service: endpoint.dns_entries.apply(lambda entries: entries[0]["dns_name"] if entries else "")
-            for service, endpoint in self.interface_endpoints.items()
-        }
+        self._name, self._region, self._tagged = name, stack.region, tagged
+        self.interface_endpoints: dict[str, aws.ec2.VpcEndpoint] = {}
+        self.endpoint_dns: dict[str, pulumi.Output[str]] = {}
+        for service in spec.interface_endpoints:
+            self._interface_endpoint(service)
 
         self.lambda_security_group = aws.ec2.SecurityGroup(
             f"{name}-lambda-sg", vpc_id=vpc_id, name=ctx.name("lambda"),
@@ -165,12 +163,37 @@ class Network(pulumi.ComponentResource):
         self.vpc_id: pulumi.Output[str] = vpc_id
         self.cidr: str = plan.cidr
         self.attachment = VpcAttachment(subnet_ids=self.private_subnet_ids,
-                                        security_group_id=self.lambda_security_group.id)
+                                        security_group_id=self.lambda_security_group.id, endpoints=self)
         self.register_outputs({
             "vpcId": vpc_id, "cidr": plan.cidr, "privateSubnetIds": self.private_subnet_ids,
             "lambdaSecurityGroupId": self.lambda_security_group.id,
             "endpointSecurityGroupId": self.endpoint_security_group.id,
         })
+
+    def require(self, api: str) -> None:
+        """Give the VPC's functions a path to the API of IAM prefix ``api`` (see :class:`ServiceEndpoints`).
+
+        S3 and DynamoDB are reached through the gateway endpoints every private route table has and
+        the Lambda group's egress to their prefix lists; any other API gets its interface endpoint,
+        declared once, on the shared subnets and endpoint security group, with private DNS so the
+        SDK's default endpoint resolves to it.
+        """
+        service = endpoint_service(api)
+        if service not in GATEWAY_SERVICES:
+            self._interface_endpoint(service)
+
+    def _interface_endpoint(self, service: str) -> aws.ec2.VpcEndpoint:
+        if service in self.interface_endpoints:
+            return self.interface_endpoints[service]
+        endpoint = aws.ec2.VpcEndpoint(
+            f"{self._name}-{service}-endpoint", vpc_id=self.vpc.id, vpc_endpoint_type="Interface",
+            service_name=service_name(self._region, service), private_dns_enabled=True,
+            subnet_ids=[s.id for s in self.private_subnets], security_group_ids=[self.endpoint_security_group.id],
+            tags=self._tagged(f"{service}-endpoint"), opts=pulumi.ResourceOptions(parent=self))
+        self.interface_endpoints[service] = endpoint
+        self.endpoint_dns[service] = endpoint.dns_entries.apply(
+            lambda entries: entries[0]["dns_name"] if entries else "")
+        return endpoint
 
 
 def zone_id(zones: pulumi.Output[Any], pinned: Sequence[str], index: int, key: str) -> pulumi.Output[str]:

@@ -30,8 +30,11 @@ STAR_RESOURCE_ACTIONS: dict[str, str] = {
     "xray:GetSamplingRules": "X-Ray has no resource-level permissions for reading sampling rules.",
     "xray:GetSamplingTargets": "X-Ray has no resource-level permissions for sampling targets.",
     "cloudwatch:PutMetricData": "CloudWatch metrics have no ARN; scope with the cloudwatch:namespace condition.",
+    # VPC Lambda: as in AWSLambdaVPCAccessExecutionRole. Lambda checks the role when a function's VPC
+    # settings are saved, in a way AWS does not document for resource-scoped statements.
     "ec2:CreateNetworkInterface": "VPC Lambda: the ENI does not exist yet, so it has no ARN to name.",
     "ec2:DescribeNetworkInterfaces": "Describe* calls in EC2 do not support resource-level permissions.",
+    "ec2:DescribeSubnets": "Describe* calls in EC2 do not support resource-level permissions (VPC Lambda).",
     "ec2:DeleteNetworkInterface": "VPC Lambda deletes Hyperplane ENIs it created; their ids are not known.",
     "ec2:AssignPrivateIpAddresses": "VPC Lambda assigns addresses on ENIs whose ids are not known.",
     "ec2:UnassignPrivateIpAddresses": "VPC Lambda releases addresses on ENIs whose ids are not known.",

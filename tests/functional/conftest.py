@@ -33,6 +33,17 @@ class FakeLogGroups:
             opts=self.context.stateful(pulumi.ResourceOptions(parent=parent)))
 
 
+class FakeEndpoints:
+    """Records the APIs VPC functions ask the network for, as the real network would declare endpoints."""
+
+    def __init__(self) -> None:
+        self.required: list[str] = []
+
+    def require(self, api: str) -> None:
+        if api not in self.required:
+            self.required.append(api)
+
+
 class FakeEventRules:
     """Rules on a bus with a DLQ and retry policy on each target, as the real event bus declares them."""
 
@@ -63,7 +74,8 @@ def fake_platform():
 
     Call it inside a ``run_component`` program: it declares a KMS key and API Gateway's account-level
     CloudWatch role setting (which logging stages must wait for), and nothing else that a component
-    under test would not see.
+    under test would not see. With a VPC, ``platform.vpc.endpoints.required`` lists the APIs the
+    functions asked endpoints for (:class:`FakeEndpoints`).
     """
 
     def build(context: StackContext, *, with_vpc: bool = False, with_bus: bool = False,
@@ -79,7 +91,8 @@ def fake_platform():
             kms_key_arn=key.arn,
             log_groups=FakeLogGroups(context, key.arn),
             vpc=VpcAttachment(subnet_ids=["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
-                              security_group_id="sg-0aaaaaaaaaaaaaaa1") if with_vpc else None,
+                              security_group_id="sg-0aaaaaaaaaaaaaaa1",
+                              endpoints=FakeEndpoints()) if with_vpc else None,
             event_rules=FakeEventRules(context, bus_name) if with_bus else None,
             event_bus_name=bus_name if with_bus else None,
             event_bus_arn=f"arn:aws:events:{region}:{account}:event-bus/{bus_name}" if with_bus else None,
@@ -97,7 +110,8 @@ def service_program(fake_platform):
 
     The spec goes through the same parsing and the same dispatch (``build_service``) as in the
     stack program; the platform is the stand-in above (keyword arguments go to ``fake_platform``).
-    The service's outputs are exported as ``outputs``.
+    The service's outputs are exported as ``outputs``; with a VPC, the APIs its VPC functions asked
+    endpoints for as ``endpointsRequired``.
     """
     from arcblueprint.config.model import ServiceSpec
     from arcblueprint.services import build_service
@@ -105,8 +119,11 @@ def service_program(fake_platform):
     def make(name: str, pattern: str, spec_data: Mapping[str, object], **platform: object):
         def program(context: StackContext) -> None:
             spec = ServiceSpec.parse_config({"pattern": pattern, **spec_data}, f"services.{name}")
-            service = build_service(name, spec, fake_platform(context, **platform))
+            handle = fake_platform(context, **platform)
+            service = build_service(name, spec, handle)
             pulumi.export("outputs", service.outputs)
+            if handle.vpc is not None:
+                pulumi.export("endpointsRequired", handle.vpc.endpoints.required)
 
         return program
 

@@ -133,7 +133,8 @@ class FunctionArgs:
     reserved_concurrency: int | None = None
     #: Plain configuration only; secrets come from Secrets Manager through ``grant_secret_read``.
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    #: default: not in a VPC. ``True``: the platform's subnets and its one shared security group.
+    #: default: not in a VPC. ``True``: the platform's subnets and its one shared security group; each
+    #: grant then asks the platform's network for the endpoint of the API it lets the code call.
     attach_to_vpc: bool = False
     #: default: the stack's ``releases``.
     release: ReleaseSpec | None = None
@@ -191,6 +192,8 @@ class ServerlessFunction(pulumi.ComponentResource):
         self._name = name
         self._platform = platform
         self._policy_counts: dict[str, int] = {}
+        #: Where grants ask for the endpoints of the APIs they let the code call (VPC functions only).
+        self._endpoints = platform.vpc.endpoints if args.attach_to_vpc and platform.vpc is not None else None
         self.plan = plan_release(args.release or stack.releases, key="releases")
         plan = self.plan
         if (args.pre_traffic_hook or args.post_traffic_hook) and not plan.uses_codedeploy:
@@ -221,13 +224,12 @@ class ServerlessFunction(pulumi.ComponentResource):
         base_policies = [
             self._grant("logs", grants.log_write, self.log_group.arn),
             self._grant("xray", grants.xray_write),
-            self._grant("env-key", lambda key: grants.kms_use(key, encrypt=False), platform.kms_key_arn),
+            self._grant("env-key", grants.env_decrypt, platform.kms_key_arn),
         ]
         vpc_config = None
         if args.attach_to_vpc:
             assert platform.vpc is not None
-            base_policies.append(self._grant("vpc", lambda: grants.vpc_network_interfaces(
-                partition=ctx.partition, region=stack.region, account_id=stack.account_id)))
+            base_policies.append(self._grant("vpc", grants.vpc_network_interfaces))
             vpc_config = aws.lambda_.FunctionVpcConfigArgs(
                 subnet_ids=platform.vpc.subnet_ids, security_group_ids=[platform.vpc.security_group_id])
 
@@ -380,7 +382,8 @@ class ServerlessFunction(pulumi.ComponentResource):
                 message_retention_seconds=1209600,  # 14 days, the most SQS keeps
                 tags=self.tags, opts=ctx.stateful(pulumi.ResourceOptions(parent=self)))
             queue_arn = self.dead_letter_queue.arn
-        send = self.grant_queue_send(queue_arn)
+        # Lambda, not the code, sends failed events there (an on-behalf grant, no endpoint needed).
+        send = self._grant("queue-send", grants.failure_destination, queue_arn, kms="encrypt")
         self.async_config = aws.lambda_.FunctionEventInvokeConfig(
             f"{name}-async",
             function_name=self.function.name,
@@ -420,7 +423,15 @@ class ServerlessFunction(pulumi.ComponentResource):
 
     def _grant(self, suffix: str, build: Callable[..., list[grants.Statement]], *arns: pulumi.Input[str],
                kms: str | None = None) -> aws.iam.RolePolicy:
-        """One inline policy with the statements ``build`` makes from the resolved ``arns``."""
+        """One inline policy with the statements ``build`` makes from the resolved ``arns``.
+
+        ``kms`` (``"decrypt"``/``"encrypt"``) adds the platform key for the service's server-side
+        encryption; the service calls KMS, so those statements are marked on-behalf. In a VPC, the
+        API ``build`` declares (:func:`grants.api_of`) gets its endpoint now, before any ARN is known.
+        """
+        api = grants.api_of(build)
+        if api is not None and self._endpoints is not None:
+            self._endpoints.require(api)
         count = self._policy_counts.get(suffix, 0) + 1
         self._policy_counts[suffix] = count
         policy_name = suffix if count == 1 else f"{suffix}-{count}"
@@ -429,7 +440,7 @@ class ServerlessFunction(pulumi.ComponentResource):
         def document(values: list[str]) -> str:
             statements = build(*values[: len(arns)])
             if kms:
-                statements = statements + grants.kms_use(values[-1], encrypt=kms == "encrypt")
+                statements = statements + grants.on_behalf(grants.kms_use(values[-1], encrypt=kms == "encrypt"))
             return json.dumps(grants.policy_document(statements))
 
         return aws.iam.RolePolicy(
@@ -446,12 +457,14 @@ class ServerlessFunction(pulumi.ComponentResource):
         return self._grant("queue-send", grants.queue_send, queue_arn, kms="encrypt")
 
     def grant_queue_consume(self, queue_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
+        """What Lambda's poller needs for an SQS event source (used by :meth:`add_sqs_source`)."""
         return self._grant("queue-consume", grants.queue_consume, queue_arn, kms="decrypt")
 
     def grant_topic_publish(self, topic_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
         return self._grant("topic-publish", grants.topic_publish, topic_arn, kms="encrypt")
 
     def grant_stream_read(self, stream_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
+        """What Lambda's poller needs for a stream event source (used by :meth:`add_stream_source`)."""
         return self._grant("stream-read", grants.stream_read, stream_arn, kms="decrypt")
 
     def grant_stream_write(self, stream_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:

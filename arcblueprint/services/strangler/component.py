@@ -97,6 +97,7 @@ class StranglerService(pulumi.ComponentResource):
                                           "STICKINESS": spec.stickiness}),
                 opts=child)
             for route in weighted:
+                # In the VPC this also gives the router the Lambda API's endpoint: no NAT, no other path.
                 self.router.grant_invoke(self.functions[route.function].alias_arn)
 
         self.rest_api = aws.apigateway.RestApi(

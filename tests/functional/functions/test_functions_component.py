@@ -71,6 +71,7 @@ def graph(run_component, fake_platform):
         reader = function("vpc-b", ReleaseSpec(strategy="all-at-once"), attach_to_vpc=True)
         reader.add_stream_source("clicks", StreamSource(stream_arn=STREAM, on_failure_destination_arn=FAILURES))
         pulumi.export("canaryRelease", canary.release_info)
+        pulumi.export("endpointsRequired", platform.vpc.endpoints.required)
 
     return run_component(program, stack="prod")
 
@@ -205,6 +206,46 @@ def test_vpc_functions_share_the_subnets_and_one_security_group(graph) -> None:
     assert len(configs) == 2
     assert {tuple(c["subnetIds"]) for c in configs} == {("subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2")}
     assert {tuple(c["securityGroupIds"]) for c in configs} == {("sg-0aaaaaaaaaaaaaaa1",)}
+
+
+def test_vpc_pollers_and_destinations_need_no_endpoint(graph) -> None:
+    """Lambda's pollers and destinations use the role outside the VPC: an SQS consumer and a stream
+    reader with an on-failure destination need an endpoint for X-Ray only (their one code-side call)."""
+    assert graph.outputs["endpointsRequired"] == ["xray"]
+    policies = {p.name: json.loads(p.inputs["policy"]) for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")}
+    for name in ("vpc-a-queue-consume", "vpc-b-stream-read", "vpc-b-failure-destination", "canary-queue-send"):
+        assert all(s["Sid"].startswith("OnBehalf") for s in policies[name]["Statement"]), name
+    assert [s["Sid"] for s in policies["canary-table-read-write"]["Statement"]] == [
+        "TableReadWrite", "OnBehalfPlatformKeyEncrypt"]  # the code calls DynamoDB; DynamoDB calls KMS
+
+
+def test_a_vpc_function_and_its_hooks_get_the_endpoints_their_code_calls(run_component, fake_platform) -> None:
+    from arcblueprint.policy.wiring.reachability import called_apis
+
+    def program(context):
+        platform = fake_platform(context, with_vpc=True)
+        router = ServerlessFunction("router", FunctionArgs(platform=platform, service="orders", code_dir=HELLO,
+                                                           attach_to_vpc=True, pre_traffic_hook=True,
+                                                           post_traffic_hook=True))
+        router.grant_table_read_write("arn:aws:dynamodb:eu-west-1:222222222222:table/orders")
+        router.grant_queue_send(QUEUE)
+        outside = ServerlessFunction("outside", FunctionArgs(platform=platform, service="orders", code_dir=HELLO))
+        outside.grant_topic_publish("arn:aws:sns:eu-west-1:222222222222:orders")
+        pulumi.export("endpointsRequired", platform.vpc.endpoints.required)
+
+    graph = run_component(program, stack="prod")
+    # The router: X-Ray, DynamoDB (a gateway endpoint), SQS; its hooks, in the VPC too: CodeDeploy and Lambda.
+    # No KMS: SQS and DynamoDB use the key; no SNS: the function that publishes is not in the VPC.
+    assert sorted(graph.outputs["endpointsRequired"]) == ["codedeploy", "dynamodb", "lambda", "sqs", "xray"]
+    in_vpc = [f for f in graph.by_type("aws:lambda/function:Function") if f.inputs.get("vpcConfig")]
+    assert sorted(f.name for f in in_vpc) == ["router-function", "router-post-hook-function",
+                                              "router-pre-hook-function"]
+    for function in in_vpc:
+        (role,) = function.property_dependencies["role"]
+        documents = [json.loads(p.inputs["policy"]) for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
+                     if role in p.property_dependencies["role"]]
+        # What the reachability rule will demand of the function is what it asked the network for.
+        assert set(called_apis(documents)) <= set(graph.outputs["endpointsRequired"]), function.name
 
 
 def test_event_sources_permissions_and_async_config_target_the_alias(graph) -> None:

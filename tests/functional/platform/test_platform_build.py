@@ -21,6 +21,9 @@ SECRETS = {
                     "rotationFunctionArn": "arn:aws:lambda:eu-west-1:111111111111:function:rotate-partner-key"},
 }
 READER_ROLE = "arn:aws:iam::{account}:role/orders-api"
+#: IAM prefixes a VPC function's grants ask the network for, and the endpoint services that serve them.
+ON_DEMAND_APIS = ("lambda", "cloudwatch", "dynamodb")
+ON_DEMAND_INTERFACE_ENDPOINTS = {"lambda", "monitoring"}  # DynamoDB: the gateway endpoint
 #: Types that hold data: protected and retained in prod, neither in dev.
 STATEFUL_TYPES = {
     "aws:s3/bucket:Bucket", "aws:cloudwatch/logGroup:LogGroup", "aws:secretsmanager/secret:Secret",
@@ -37,6 +40,9 @@ def program(context) -> None:
                                         target_arn=target.arn, parent=target)
     build.platform.log_groups.log_group("orders-fn-logs", "/aws/lambda/orders", service="orders", parent=target)
     build.secrets.allow_readers("db-password", [READER_ROLE.format(account=context.stack.account_id)])
+    # What VPC functions' grants do: ask for the APIs they call (twice, and one already configured in prod).
+    for api in ON_DEMAND_APIS * 2:
+        build.platform.vpc.endpoints.require(api)
     build.finish()
     for key, value in build.outputs.items():
         pulumi.export(key, value)
@@ -177,10 +183,22 @@ def test_the_vpcs_follow_the_planner_and_do_not_overlap(graph) -> None:
         onprem = ipaddress.IPv4Network(vpcs["onprem-vpc"])
         assert not onprem.overlaps(ipaddress.IPv4Network(plan.cidr))
         assert onprem.prefixlen >= 26, "the on-prem VPC stays small"
-    endpoints = {r.inputs["serviceName"].rsplit(".", 1)[-1]: r for r in graph.by_type("aws:ec2/vpcEndpoint:VpcEndpoint")
-                 if r.inputs["vpcEndpointType"] == "Interface" and r.name.startswith("network-")}
-    assert set(endpoints) == set(stack.network.interface_endpoints)
-    assert all(e.inputs["privateDnsEnabled"] is True for e in endpoints.values())
+    interface = [r for r in graph.by_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+                 if r.inputs["vpcEndpointType"] == "Interface" and r.name.startswith("network-")]
+    endpoints = {r.inputs["serviceName"].rsplit(".", 1)[-1]: r for r in interface}
+    assert len(endpoints) == len(interface), "each endpoint service once, however often it was required"
+    assert set(endpoints) == set(stack.network.interface_endpoints) | ON_DEMAND_INTERFACE_ENDPOINTS
+    private = sorted(s.urn for s in subnets)
+    by_name = {r.name: r for r in graph.resources}
+    for service, endpoint in endpoints.items():
+        assert endpoint.name == f"network-{service}-endpoint"
+        assert endpoint.inputs["serviceName"] == f"com.amazonaws.{stack.region}.{service}"
+        assert endpoint.inputs["privateDnsEnabled"] is True
+        assert sorted(endpoint.property_dependencies["subnetIds"]) == private
+        assert endpoint.property_dependencies["securityGroupIds"] == [by_name["network-endpoints-sg"].urn]
+    gateways = {r.inputs["serviceName"].rsplit(".", 1)[-1] for r in graph.by_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+                if r.inputs["vpcEndpointType"] == "Gateway"}
+    assert gateways == {"s3", "dynamodb"}
 
 
 def test_secret_values_appear_nowhere(graph) -> None:
@@ -235,7 +253,8 @@ def test_outputs_are_names_ids_and_arns(graph) -> None:
     assert len(outputs["privateSubnetIds"]) == graph.config.network.availability_zones
     assert all(s.startswith("subnet-") for s in outputs["privateSubnetIds"])
     assert outputs["lambdaSecurityGroupId"].startswith("sg-")
-    assert set(outputs["interfaceEndpointDns"]) == set(graph.config.network.interface_endpoints)
+    assert set(outputs["interfaceEndpointDns"]) == \
+        set(graph.config.network.interface_endpoints) | ON_DEMAND_INTERFACE_ENDPOINTS
     assert outputs["logDestinationArn"].startswith("arn:aws:firehose:")
 
 

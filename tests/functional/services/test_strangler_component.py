@@ -103,6 +103,8 @@ def test_legacy_through_a_vpc_link_to_the_corporate_load_balancer(vpc_link):
     assert all(link.urn in i.property_dependencies["connectionId"] for i in legacy)
     router = next(f for f in vpc_link.by_type("aws:lambda/function:Function") if "router" in f.name)
     assert router.inputs["vpcConfig"]["subnetIds"]  # it calls legacy from inside the VPC
+    # ...and invokes the new service through the Lambda API, so the network must give it that endpoint.
+    assert sorted(vpc_link.outputs["endpointsRequired"]) == ["lambda", "xray"]
 
 
 def test_a_vpc_link_with_weighted_routes_needs_the_platform_vpc(run_component, service_program):

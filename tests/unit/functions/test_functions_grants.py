@@ -37,6 +37,9 @@ def resource_grants(draw):
         (grants.codedeploy_hook_status, f"arn:aws:codedeploy:{r}:{a}:deploymentgroup:{n}/{n}-dg"),
         (grants.function_invoke, f"arn:aws:lambda:{r}:{a}:function:{n}:live"),
         (lambda arn: grants.kms_use(arn, encrypt=True), f"arn:aws:kms:{r}:{a}:key/{n}"),
+        (grants.env_decrypt, f"arn:aws:kms:{r}:{a}:key/{n}"),
+        (grants.failure_destination, f"arn:aws:sqs:{r}:{a}:{n}"),
+        (grants.failure_destination, f"arn:aws:sns:{r}:{a}:{n}"),
     ]))
 
 
@@ -65,12 +68,60 @@ def test_resource_grants_never_use_a_star_action_or_resource(pair) -> None:
         assert all(res.startswith(arn.partition("/consumer/")[0]) for res in statement["Resource"])
 
 
-@given(regions, accounts)
-def test_only_xray_and_eni_describe_need_any_resource(region, account) -> None:
-    statements = grants.xray_write() + grants.vpc_network_interfaces(partition="aws", region=region, account_id=account)
+def test_only_xray_and_the_lambda_eni_actions_need_any_resource() -> None:
+    statements = grants.xray_write() + grants.vpc_network_interfaces()
     _assert_least_privilege(statements)
     starred = {a for s in statements if "*" in s["Resource"] for a in s["Action"]}
-    assert starred == {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "ec2:DescribeNetworkInterfaces"}
+    assert starred == {"xray:PutTraceSegments", "xray:PutTelemetryRecords", *VPC_ACCESS_EC2_ACTIONS}
+
+
+#: The EC2 actions of AWS's AWSLambdaVPCAccessExecutionRole, policy version v3 (edited 2024-01-05), as
+#: published in the AWS Managed Policy Reference; all on "Resource": "*".
+VPC_ACCESS_EC2_ACTIONS = {"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+                          "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+                          "ec2:UnassignPrivateIpAddresses"}
+
+
+def test_eni_permissions_are_those_of_the_aws_managed_vpc_policy() -> None:
+    (statement,) = grants.vpc_network_interfaces()
+    assert set(statement["Action"]) == VPC_ACCESS_EC2_ACTIONS and statement["Resource"] == ["*"]
+    assert statement["Sid"].startswith(AWS_REQUIRES_ANY_RESOURCE)
+    from arcblueprint.policy.iam import STAR_RESOURCE_ACTIONS
+
+    assert VPC_ACCESS_EC2_ACTIONS <= set(STAR_RESOURCE_ACTIONS), "each '*' action has its reason in the IAM rule"
+
+
+@given(resource_grants())
+def test_each_builder_declares_exactly_the_api_its_code_calls(pair) -> None:
+    """What a builder declares (the endpoint a VPC function gets) is what the reachability rule will demand."""
+    from arcblueprint.policy.wiring.reachability import called_apis
+
+    builder, arn = pair
+    declared = grants.api_of(grants.kms_use if builder.__name__ == "<lambda>" else builder)
+    demanded = set(called_apis([grants.policy_document(builder(arn))]))
+    assert demanded == ({declared} if declared else set()), (builder.__name__, demanded)
+
+
+def test_argument_free_builders_declare_their_api_too() -> None:
+    from arcblueprint.policy.wiring.reachability import called_apis
+
+    assert grants.api_of(grants.xray_write) == "xray" == next(iter(called_apis([{"Statement": grants.xray_write()}])))
+    assert grants.api_of(grants.vpc_network_interfaces) is None
+    assert called_apis([{"Statement": grants.vpc_network_interfaces()}]) == {}
+    with pytest.raises(GrantError, match="does not declare the API"):
+        grants.api_of(lambda arn: [])
+
+
+def test_service_side_statements_are_marked_on_behalf_once() -> None:
+    key = "arn:aws:kms:eu-west-1:111111111111:key/k"
+    (decrypt,) = grants.env_decrypt(key)
+    assert decrypt["Sid"] == "OnBehalfLambdaEnvDecrypt" and decrypt["Action"] == ["kms:Decrypt"]
+    marked = grants.on_behalf(grants.kms_use(key, encrypt=True))
+    assert grants.on_behalf(marked) == marked and marked[0]["Sid"] == "OnBehalfPlatformKeyEncrypt"
+    (send,) = grants.failure_destination("arn:aws:sqs:eu-west-1:111111111111:dlq")
+    assert send["Sid"].startswith("OnBehalf") and send["Action"] == ["sqs:SendMessage"]
+    (code_send,) = grants.queue_send("arn:aws:sqs:eu-west-1:111111111111:dlq")
+    assert code_send["Sid"] == "QueueSend"
 
 
 def test_grants_name_exactly_the_documented_actions() -> None:

@@ -1,0 +1,387 @@
+"""VPC reachability: a VPC-attached function has a network path to every AWS API its role lets it call.
+
+Attached to a VPC, a function's traffic leaves through Lambda's Hyperplane ENIs in its subnets,
+under its security groups; Lambda gives it no internet access there. It reaches an AWS API only
+through (AWS Lambda guide, "Giving Lambda functions access to resources in an Amazon VPC"):
+
+* an interface endpoint of that API in its VPC with private DNS (so the SDK's default host
+  resolves to the endpoint), whose security group admits HTTPS from the function's group (or
+  CIDR) and to which the function's group allows HTTPS out;
+* for S3 and DynamoDB, a gateway endpoint on the route tables of all the function's subnets,
+  with HTTPS egress to its prefix list;
+* or a ``0.0.0.0/0`` route to a NAT gateway from those route tables, with HTTPS egress anywhere.
+
+Nothing fails at deploy time without a path: the SDK call times out when the function runs (the
+Strangler's router could not invoke the new service this way). So each Allow action of the
+function's role (inline policies, ``RolePolicy`` resources, attached managed policies whose
+document is in the stack) needs a path to its service, except the calls AWS makes with the role
+on the function's behalf, which do not leave through the function's VPC:
+
+* :data:`LAMBDA_OWN_ACTIONS`: Lambda itself writes the function's logs and manages its ENIs;
+* :data:`ON_BEHALF_ACTIONS`, in statements whose Sid starts with ``OnBehalf``
+  (:data:`arcblueprint.vpc_access.ON_BEHALF`) or, for KMS, whose use is bound to other services by
+  ``kms:ViaService``: event-source pollers, destinations, environment decryption, server-side KMS.
+
+Not checked here yet: hosts the function calls that are not AWS APIs (a URL in its environment,
+such as the router's ``LEGACY_URL``). TODO(issue 13): once clients go through the on-prem proxy
+(``HTTPS_PROXY`` to the proxy endpoint), check that each such host is reached through a proxy
+whose endpoint the function's group may reach, or through a route that covers the host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from arcblueprint.policy.base import as_list, dig, json_document, number, stack_policy, truthy
+from arcblueprint.policy.graph import StackGraph
+from arcblueprint.vpc_access import GATEWAY_SERVICES, ON_BEHALF, endpoint_service
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+
+__all__ = ["LAMBDA_OWN_ACTIONS", "ON_BEHALF_ACTIONS", "POLICIES", "REACHES_ITS_APIS", "called_apis", "exempt"]
+
+FUNCTION = "aws:lambda/function:Function"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+MANAGED_POLICY = "aws:iam/policy:Policy"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+VPC = "aws:ec2/vpc:Vpc"
+SUBNET = "aws:ec2/subnet:Subnet"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+ROUTE = "aws:ec2/route:Route"
+NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
+EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+
+HTTPS = 443
+ANYWHERE = ipaddress.IPv4Network("0.0.0.0/0")
+
+_LOGS = ("Lambda captures the function's output and sends it to CloudWatch Logs with the role "
+         "(Lambda guide, 'Sending Lambda function logs to CloudWatch Logs').")
+_ENI = ("Lambda uses the role to create and manage the function's network interfaces (Lambda guide, "
+        "'Execution role and user permissions'; AWSLambdaVPCAccessExecutionRole).")
+#: Actions only Lambda itself performs with the role, whoever's Sid: no call from the function's VPC.
+LAMBDA_OWN_ACTIONS: dict[str, str] = {
+    "logs:CreateLogGroup": _LOGS,
+    "logs:CreateLogStream": _LOGS,
+    "logs:PutLogEvents": _LOGS,
+    "ec2:CreateNetworkInterface": _ENI,
+    "ec2:DescribeNetworkInterfaces": _ENI,
+    "ec2:DescribeSubnets": _ENI,
+    "ec2:DeleteNetworkInterface": _ENI,
+    "ec2:AssignPrivateIpAddresses": _ENI,
+    "ec2:UnassignPrivateIpAddresses": _ENI,
+}
+
+_KMS = ("KMS use for data at rest is made by the service holding the data, with the caller's "
+        "permissions ('When Amazon Kinesis Data Streams calls AWS KMS on your behalf...'), and Lambda "
+        "decrypts environment variables with the role before the code runs (a denial fails the Invoke "
+        "API call with KMSAccessDeniedException).")
+_POLLER = ("'When you use an event source mapping to invoke your function, Lambda uses the execution role "
+           "to read event data' (Lambda guide); the poller runs in Lambda, not in the function's VPC.")
+_DESTINATION = ("Lambda sends records of failed invocations to the destination (Lambda guide, 'Capturing "
+                "records of Lambda asynchronous invocations': failures show as its DestinationDeliveryFailures).")
+#: Actions AWS services perform with the role on the function's behalf; exempt only in statements
+#: marked so (Sid prefix ``OnBehalf``), because the function's code could call them too.
+ON_BEHALF_ACTIONS: dict[str, str] = {
+    "kms:Decrypt": _KMS,
+    "kms:GenerateDataKey": _KMS,
+    "sqs:ReceiveMessage": _POLLER,
+    "sqs:DeleteMessage": _POLLER,
+    "sqs:GetQueueAttributes": _POLLER,
+    "sqs:ChangeMessageVisibility": _POLLER,
+    "kinesis:GetRecords": _POLLER,
+    "kinesis:GetShardIterator": _POLLER,
+    "kinesis:DescribeStream": _POLLER,
+    "kinesis:DescribeStreamSummary": _POLLER,
+    "kinesis:ListShards": _POLLER,
+    "kinesis:SubscribeToShard": _POLLER,
+    "kinesis:DescribeStreamConsumer": _POLLER,
+    "dynamodb:GetRecords": _POLLER,
+    "dynamodb:GetShardIterator": _POLLER,
+    "dynamodb:DescribeStream": _POLLER,
+    "dynamodb:ListStreams": _POLLER,
+    "sqs:SendMessage": _DESTINATION,
+    "sns:Publish": _DESTINATION,
+}
+
+
+def exempt(statement: dict[str, Any], action: str) -> bool:
+    """Whether ``action`` of Allow ``statement`` is used by AWS on the function's behalf, not by its code."""
+    if action in LAMBDA_OWN_ACTIONS:
+        return True
+    if action not in ON_BEHALF_ACTIONS:
+        return False
+    if str(statement.get("Sid") or "").startswith(ON_BEHALF):
+        return True
+    # kms:ViaService limits the statement to requests other services make: the code cannot use it directly.
+    return action.startswith("kms:") and any(
+        isinstance(keys, dict) and any(str(k).lower() == "kms:viaservice" for k in keys)
+        for keys in (statement.get("Condition") or {}).values())
+
+
+def called_apis(documents: Iterable[Any]) -> dict[str, list[str]]:
+    """IAM prefix -> the Allow actions of ``documents`` the function's code may call (exemptions removed)."""
+    apis: dict[str, set[str]] = {}
+    for document in documents:
+        for statement in as_list(dig(document, "Statement")):
+            if not isinstance(statement, dict) or statement.get("Effect", "Allow") != "Allow":
+                continue
+            for action in as_list(statement.get("Action")):
+                if isinstance(action, str) and ":" in action and not exempt(statement, action):
+                    apis.setdefault(action.split(":", 1)[0].lower(), set()).add(action)
+    return {api: sorted(actions) for api, actions in sorted(apis.items())}
+
+
+# --- the network as the rule sees it -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One security group rule: what it lets through, and to (egress) or from (ingress) whom."""
+
+    group: str
+    egress: bool
+    protocol: str
+    from_port: float | None
+    to_port: float | None
+    groups: frozenset[str] = frozenset()
+    cidrs: tuple[str, ...] = ()
+    prefix_lists: frozenset[str] = frozenset()
+
+    def carries_https(self) -> bool:
+        if self.protocol in ("-1", "all"):
+            return True
+        if self.protocol not in ("tcp", "6"):
+            return False
+        low, high = self.from_port, self.to_port
+        return low is not None and high is not None and low <= HTTPS <= high
+
+
+def _protocol(value: Any) -> str:
+    return str(value).lower() if value is not None else ""
+
+
+def _security_group_rules(graph: StackGraph) -> list[_Rule]:
+    """Every rule of every security group in the stack, whichever resource type declares it."""
+    rules: list[_Rule] = []
+    for resource in graph.of_type(EGRESS_RULE, INGRESS_RULE):
+        group = graph.ref(resource, "securityGroupId", SECURITY_GROUP)
+        if group is None:
+            continue
+        p = resource.props
+        rules.append(_Rule(
+            group.urn, resource.resource_type == EGRESS_RULE, _protocol(p.get("ipProtocol")),
+            number(p.get("fromPort")), number(p.get("toPort")),
+            frozenset(g.urn for g in graph.refs(resource, "referencedSecurityGroupId", SECURITY_GROUP)),
+            tuple(c for c in (p.get("cidrIpv4"),) if isinstance(c, str)),
+            frozenset(e.urn for e in graph.refs(resource, "prefixListId", ENDPOINT))))
+    for resource in graph.of_type(SG_RULE):
+        group = graph.ref(resource, "securityGroupId", SECURITY_GROUP)
+        if group is None:
+            continue
+        p = resource.props
+        peers = {g.urn for g in graph.refs(resource, "sourceSecurityGroupId", SECURITY_GROUP)}
+        if truthy(p.get("self")):
+            peers.add(group.urn)
+        rules.append(_Rule(
+            group.urn, p.get("type") == "egress", _protocol(p.get("protocol")),
+            number(p.get("fromPort")), number(p.get("toPort")), frozenset(peers),
+            tuple(c for c in as_list(p.get("cidrBlocks")) if isinstance(c, str)),
+            frozenset(e.urn for e in graph.refs(resource, "prefixListIds", ENDPOINT))))
+    for group in graph.of_type(SECURITY_GROUP):
+        for direction in ("ingress", "egress"):
+            # Inline rules: the engine records the referenced groups per property, not per rule.
+            referenced = frozenset(g.urn for g in graph.refs(group, direction, SECURITY_GROUP))
+            lists = frozenset(e.urn for e in graph.refs(group, direction, ENDPOINT))
+            for inline in as_list(group.props.get(direction)):
+                if not isinstance(inline, dict):
+                    continue
+                peers = set(referenced if as_list(inline.get("securityGroups")) else ())
+                if truthy(inline.get("self")):
+                    peers.add(group.urn)
+                rules.append(_Rule(
+                    group.urn, direction == "egress", _protocol(inline.get("protocol")),
+                    number(inline.get("fromPort")), number(inline.get("toPort")), frozenset(peers),
+                    tuple(c for c in as_list(inline.get("cidrBlocks")) if isinstance(c, str)),
+                    lists if as_list(inline.get("prefixListIds")) else frozenset()))
+    return rules
+
+
+def _covers(cidrs: Iterable[str], targets: Iterable[str | None]) -> bool:
+    """Whether every target CIDR lies inside one of ``cidrs`` (an unknown target is not covered)."""
+    try:
+        networks = [ipaddress.ip_network(c, strict=False) for c in cidrs]
+        wanted = [ipaddress.ip_network(t, strict=False) if t else None for t in targets]
+    except ValueError:
+        return False
+    return bool(wanted) and all(
+        w is not None and any(w.version == n.version and w.subnet_of(n) for n in networks) for w in wanted)
+
+
+def _cidr(subnet: PolicyResource) -> str | None:
+    value = subnet.props.get("cidrBlock")
+    return value if isinstance(value, str) and value else None
+
+
+@dataclass
+class _Placement:
+    """Where a VPC function sits: its VPC(s), subnets, security groups and the route tables of those subnets."""
+
+    vpcs: set[str]
+    subnets: list[PolicyResource]
+    groups: set[str]
+    #: Subnet urn -> route tables associated with it (empty: the VPC's main table, not in the stack).
+    route_tables: dict[str, set[str]] = field(default_factory=dict)
+
+
+class _Network:
+    def __init__(self, graph: StackGraph) -> None:
+        self.graph = graph
+        self.rules = _security_group_rules(graph)
+
+    def placement(self, function: PolicyResource) -> _Placement | None:
+        graph = self.graph
+        subnets = graph.refs(function, "vpcConfig", SUBNET)
+        groups = {g.urn for g in graph.refs(function, "vpcConfig", SECURITY_GROUP)}
+        if not subnets or not groups:
+            return None  # attached to subnets or groups outside the stack: nothing to judge them by
+        vpcs = {v.urn for s in subnets for v in graph.refs(s, "vpcId", VPC)}
+        tables = {s.urn: {t.urn for a in graph.referrers(s, ASSOCIATION, prop="subnetId")
+                          for t in graph.refs(a, "routeTableId", ROUTE_TABLE)} for s in subnets}
+        return _Placement(vpcs, subnets, groups, tables)
+
+    def endpoints(self, placement: _Placement, service: str, kind: str) -> list[PolicyResource]:
+        """The ``kind`` (Interface/Gateway) endpoints of ``service`` in the function's VPC."""
+        found = []
+        for endpoint in self.graph.of_type(ENDPOINT):
+            name = endpoint.props.get("serviceName")
+            parts = name.split(".", 3) if isinstance(name, str) else []
+            if (endpoint.props.get("vpcEndpointType") == kind and len(parts) == 4 and parts[3] == service
+                    and {v.urn for v in self.graph.refs(endpoint, "vpcId", VPC)} & placement.vpcs):
+                found.append(endpoint)
+        return found
+
+    def _https(self, egress: bool, groups: set[str]) -> Iterator[_Rule]:
+        return (r for r in self.rules if r.egress == egress and r.group in groups and r.carries_https())
+
+    def interface_problems(self, placement: _Placement, endpoint: PolicyResource) -> list[str]:
+        """Why ``endpoint`` does not serve the function (empty: it does)."""
+        graph = self.graph
+        problems = []
+        if not truthy(endpoint.props.get("privateDnsEnabled")):
+            problems.append("has private DNS off, so the SDK's default host does not resolve to it")
+        groups = {g.urn for g in graph.refs(endpoint, "securityGroupIds", SECURITY_GROUP)}
+        own = [_cidr(s) for s in placement.subnets]
+        if not any(r.groups & placement.groups or _covers(r.cidrs, own) for r in self._https(False, groups)):
+            problems.append("admits no HTTPS (443) from the function's security group or subnets")
+        where = [_cidr(s) for s in graph.refs(endpoint, "subnetIds", SUBNET)]
+        if not any(r.groups & groups or _covers(r.cidrs, where) for r in self._https(True, placement.groups)):
+            problems.append("is not a destination the function's security group allows HTTPS (443) to")
+        return problems
+
+    def through_gateway(self, placement: _Placement, service: str) -> bool:
+        tables = set().union(*placement.route_tables.values()) if placement.route_tables else set()
+        if not all(placement.route_tables.values()):
+            return False
+        for endpoint in self.endpoints(placement, service, "Gateway"):
+            routed = {t.urn for t in self.graph.refs(endpoint, "routeTableIds", ROUTE_TABLE)}
+            if tables <= routed and any(endpoint.urn in r.prefix_lists or _covers(r.cidrs, [str(ANYWHERE)])
+                                        for r in self._https(True, placement.groups)):
+                return True
+        return False
+
+    def through_nat(self, placement: _Placement) -> bool:
+        if not placement.route_tables or not all(placement.route_tables.values()):
+            return False
+        to_nat = set()
+        for route in self.graph.of_type(ROUTE):
+            if route.props.get("destinationCidrBlock") == str(ANYWHERE) and (
+                    route.props.get("natGatewayId") or self.graph.refs(route, "natGatewayId", NAT_GATEWAY)):
+                to_nat |= {t.urn for t in self.graph.refs(route, "routeTableId", ROUTE_TABLE)}
+        for table in self.graph.of_type(ROUTE_TABLE):
+            if any(isinstance(r, dict) and r.get("cidrBlock") == str(ANYWHERE) and r.get("natGatewayId")
+                   for r in as_list(table.props.get("routes"))):
+                to_nat.add(table.urn)
+        every_subnet = all(tables & to_nat for tables in placement.route_tables.values())
+        return every_subnet and any(_covers(r.cidrs, [str(ANYWHERE)]) for r in self._https(True, placement.groups))
+
+
+def _role_documents(graph: StackGraph, role: PolicyResource) -> Iterator[Any]:
+    """The identity policy documents of ``role`` the stack holds (unknown ones, in preview, are skipped)."""
+    for inline in as_list(role.props.get("inlinePolicies")):
+        yield json_document(dig(inline, "policy"))
+    for policy in graph.referrers(role, ROLE_POLICY, prop="role"):
+        yield json_document(policy.props.get("policy"))
+    for attachment in graph.referrers(role, ATTACHMENT, prop="role"):
+        for managed in graph.refs(attachment, "policyArn", MANAGED_POLICY):
+            yield json_document(managed.props.get("policy"))
+
+
+def _region(graph: StackGraph, function: PolicyResource) -> str:
+    """The function's region, for the endpoint service name in messages (from its ARN, else any endpoint's)."""
+    arn = function.props.get("arn")
+    if isinstance(arn, str) and arn.count(":") >= 4 and arn.split(":")[3]:
+        return arn.split(":")[3]
+    for endpoint in graph.of_type(ENDPOINT):
+        name = endpoint.props.get("serviceName")
+        if isinstance(name, str) and name.startswith("com.amazonaws.") and name.count(".") >= 3:
+            return name.split(".")[2]
+    return "<region>"
+
+
+def validate_reaches_its_apis(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """Each VPC-attached function has an endpoint, gateway or NAT path to every API its role lets its code call."""
+    graph = StackGraph(args.resources)
+    network = _Network(graph)
+    for function in graph.of_type(FUNCTION):
+        if not function.props.get("vpcConfig"):
+            continue
+        placement = network.placement(function)
+        role = graph.ref(function, "role", ROLE)
+        if placement is None or role is None:
+            continue
+        for api, actions in called_apis(d for d in _role_documents(graph, role) if d is not None).items():
+            service = endpoint_service(api)
+            endpoints = network.endpoints(placement, service, "Interface")
+            problems = {e.name: network.interface_problems(placement, e) for e in endpoints}
+            if any(not p for p in problems.values()) or network.through_nat(placement) or (
+                    service in GATEWAY_SERVICES and network.through_gateway(placement, service)):
+                continue
+            shown = ", ".join(actions[:3]) + (", ..." if len(actions) > 3 else "")
+            if problems:
+                why = "; ".join(f"interface endpoint '{name}' {' and '.join(p)}" for name, p in problems.items())
+                fix = ("Enable private DNS on the endpoint and allow HTTPS (443) from the function's security group "
+                       "to the endpoint's group and into it.")
+            else:
+                why = (f"its VPC has no interface endpoint for com.amazonaws.{_region(graph, function)}.{service}"
+                       + (" nor a gateway endpoint on its route tables" if service in GATEWAY_SERVICES else "")
+                       + ", and its subnets have no route to a NAT gateway")
+                fix = (f"Declare the '{service}' interface endpoint with private DNS in the function's VPC "
+                       f"(ServerlessFunction grants ask the platform network for it: platform.vpc.endpoints."
+                       f"require('{api}')), or route 0.0.0.0/0 to a NAT gateway.")
+            report_violation(
+                f"VPC-attached function '{function.name}' cannot reach the {api} API its role allows ({shown}): "
+                f"{why}. The call times out when the function runs. {fix}", function.urn)
+
+
+REACHES_ITS_APIS = stack_policy(
+    "vpc-function-reaches-its-apis",
+    "Every VPC-attached function has a network path (interface endpoint, gateway endpoint or NAT) to each AWS "
+    "API its role lets its code call.",
+    validate_reaches_its_apis,
+    remediation_steps="Let the function's grants declare the endpoints they need (platform.vpc.endpoints), or "
+                      "add the endpoint to network.interfaceEndpoints; keep HTTPS open between the function's "
+                      "and the endpoints' security groups.",
+)
+
+POLICIES = [REACHES_ITS_APIS]

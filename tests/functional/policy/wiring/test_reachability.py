@@ -1,0 +1,206 @@
+"""vpc-function-reaches-its-apis: the Strangler's router in the prod VPC can reach what its role lets it call."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from arcblueprint.policy.testing import mutated, violations_of
+from arcblueprint.policy.wiring.reachability import called_apis
+from arcblueprint.preview.harness import GraphResource
+
+POLICY = "vpc-function-reaches-its-apis"
+ROUTER = "facade-router-function"
+NAT = "aws:ec2/natGateway:NatGateway"
+ROUTE = "aws:ec2/route:Route"
+
+
+def _by_name(graph, name):
+    (resource,) = [r for r in graph.resources if r.name == name]
+    return resource
+
+
+def _without(graph, *names):
+    """The graph with the named resources (and every edge to them) gone."""
+    assert all(any(r.name == n for r in graph.resources) for n in names)
+    return dataclasses.replace(graph, resources=[r for r in graph.resources if r.name not in names])
+
+
+def _router_documents(graph):
+    (role,) = _by_name(graph, ROUTER).property_dependencies["role"]
+    return {p.name: json.loads(p.inputs["policy"]) for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
+            if role in p.property_dependencies["role"]}
+
+
+def test_the_shipped_stacks_pass_and_prod_is_really_checked(synthesized):
+    assert violations_of(synthesized("dev"), POLICY) == []
+    prod = synthesized("prod")
+    assert violations_of(prod, POLICY) == []
+    # Not vacuous: the prod router is in the VPC and its code calls Lambda (invoke) and X-Ray.
+    assert _by_name(prod, ROUTER).inputs["vpcConfig"]["subnetIds"]
+    assert set(called_apis(_router_documents(prod).values())) == {"lambda", "xray"}
+    assert _by_name(prod, "network-lambda-endpoint").inputs["privateDnsEnabled"] is True
+
+
+def test_prod_without_the_lambda_endpoint_names_the_router_and_the_fix(synthesized):
+    [violation] = violations_of(_without(synthesized("prod"), "network-lambda-endpoint"), POLICY)
+    assert violation.urn.endswith(f"::{ROUTER}") and violation.level == "mandatory"
+    assert "cannot reach the lambda API" in violation.message and "lambda:InvokeFunction" in violation.message
+    assert "no interface endpoint for com.amazonaws.eu-west-1.lambda" in violation.message
+    assert "Declare the 'lambda' interface endpoint with private DNS" in violation.message
+
+
+def test_prod_without_https_egress_to_the_endpoints_cuts_every_api(synthesized):
+    def to_the_proxy_port(rule):
+        rule.inputs["fromPort"] = rule.inputs["toPort"] = 3128.0
+
+    broken = mutated(synthesized("prod"), "network-lambda-to-endpoints", to_the_proxy_port)
+    violations = violations_of(broken, POLICY)
+    assert sorted(v.message.split(" API ")[0].rsplit(" ", 1)[-1] for v in violations) == ["lambda", "xray"]
+    for violation in violations:
+        assert violation.urn.endswith(f"::{ROUTER}")
+        assert "is not a destination the function's security group allows HTTPS (443) to" in violation.message
+        assert "allow HTTPS (443) from the function's security group" in violation.message
+
+
+def test_an_endpoint_without_private_dns_or_ingress_does_not_count(synthesized):
+    def private_dns_off(endpoint):
+        endpoint.inputs["privateDnsEnabled"] = False
+
+    [violation] = violations_of(mutated(synthesized("prod"), "network-lambda-endpoint", private_dns_off), POLICY)
+    assert "'network-lambda-endpoint' has private DNS off" in violation.message
+    no_ingress = violations_of(_without(synthesized("prod"), "network-endpoints-https-in"), POLICY)
+    assert {v.urn.rsplit("::", 1)[-1] for v in no_ingress} == {ROUTER}
+    assert all("admits no HTTPS (443) from the function's security group" in v.message for v in no_ingress)
+
+
+def _with_nat(graph, route_tables):
+    """``graph`` plus a NAT gateway, a default route to it from ``route_tables`` and HTTPS egress anywhere.
+
+    The rule follows the edges (property dependencies); ids are placeholders, as in a preview.
+    """
+    stack = graph.resources[0].urn.split("::")[0]
+    nat = GraphResource(urn=f"{stack}::arcblueprint::{NAT}::test-nat", type=NAT, name="test-nat", parent=None,
+                        custom=True, inputs={"connectivityType": "public"}, outputs={"id": "nat-0123456789abcdef0"})
+    added = [nat]
+    for table in route_tables:
+        added.append(GraphResource(
+            urn=f"{stack}::arcblueprint::{ROUTE}::{table.name}-default", type=ROUTE, name=f"{table.name}-default",
+            parent=None, custom=True,
+            inputs={"destinationCidrBlock": "0.0.0.0/0", "natGatewayId": "nat-0123456789abcdef0",
+                    "routeTableId": "rtb-0123456789abcdef0"},
+            property_dependencies={"routeTableId": [table.urn], "natGatewayId": [nat.urn]}))
+    lambda_sg = _by_name(graph, "network-lambda-sg")
+    egress = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+    added.append(GraphResource(
+        urn=f"{stack}::arcblueprint::{egress}::test-https-anywhere", type=egress, name="test-https-anywhere",
+        parent=None, custom=True,
+        inputs={"securityGroupId": "sg-0123456789abcdef0", "ipProtocol": "tcp", "fromPort": 443.0, "toPort": 443.0,
+                "cidrIpv4": "0.0.0.0/0"},
+        property_dependencies={"securityGroupId": [lambda_sg.urn]}))
+    return dataclasses.replace(graph, resources=[*graph.resources, *added])
+
+
+def test_a_nat_route_from_every_subnet_is_a_path_too(synthesized):
+    no_lambda = _without(synthesized("prod"), "network-lambda-endpoint")
+    tables = [r for r in no_lambda.by_type("aws:ec2/routeTable:RouteTable") if r.name.startswith("network-private-rt-")]
+    assert len(tables) == 3
+    assert violations_of(_with_nat(no_lambda, tables), POLICY) == []
+    # One AZ without the route: the function runs there too, so the API is not reachable.
+    [violation] = violations_of(_with_nat(no_lambda, tables[:2]), POLICY)
+    assert violation.urn.endswith(f"::{ROUTER}") and "route to a NAT gateway" in violation.message
+
+
+def _add_statement(statement):
+    def change(policy):
+        document = json.loads(policy.inputs["policy"])
+        document["Statement"].append(statement)
+        policy.inputs["policy"] = json.dumps(document)
+        if "policy" in policy.outputs:
+            policy.outputs["policy"] = policy.inputs["policy"]
+
+    return change
+
+
+def test_dynamodb_goes_through_the_gateway_on_every_route_table(synthesized):
+    prod = synthesized("prod")
+    reads = _add_statement({"Sid": "TableRead", "Effect": "Allow", "Action": ["dynamodb:GetItem"],
+                            "Resource": ["arn:aws:dynamodb:eu-west-1:222222222222:table/orders"]})
+    with_reads = mutated(prod, "facade-router-invoke", reads)
+    assert violations_of(with_reads, POLICY) == []
+    gateway = _by_name(with_reads, "network-dynamodb-gateway")
+    routed = gateway.property_dependencies["routeTableIds"]
+    one_table_short = mutated(with_reads, "network-dynamodb-gateway",
+                              lambda g: g.property_dependencies.update(routeTableIds=routed[1:]))
+    [violation] = violations_of(one_table_short, POLICY)
+    assert "cannot reach the dynamodb API" in violation.message and "nor a gateway endpoint" in violation.message
+
+
+@pytest.mark.parametrize(("sid", "reported"), [("OnBehalfLambdaEnvDecrypt", False), ("EnvDecrypt", True)])
+def test_kms_used_by_lambda_needs_no_path_but_kms_called_by_code_does(synthesized, sid, reported):
+    """The env-key statement is Lambda's (decrypted before the code runs); the same action unmarked is the code's."""
+
+    def resid(policy):
+        document = json.loads(policy.inputs["policy"])
+        document["Statement"][0]["Sid"] = sid
+        policy.inputs["policy"] = json.dumps(document)
+
+    broken = _without(mutated(synthesized("prod"), "facade-router-env-key", resid), "network-kms-endpoint")
+    violations = violations_of(broken, POLICY)
+    assert bool(violations) == reported
+    if reported:
+        [violation] = violations
+        assert "cannot reach the kms API" in violation.message and "kms:Decrypt" in violation.message
+
+
+def test_dev_cannot_weaken_the_rule():
+    from arcblueprint.config import load
+    from arcblueprint.policy.config import pack_config_for
+    from arcblueprint.preview.harness import REPO_ROOT
+
+    assert pack_config_for(load(REPO_ROOT, "dev"))[POLICY]["enforcementLevel"] == "mandatory"
+
+
+def _added(graph, resource_type, name, inputs, depends):
+    stack = graph.resources[0].urn.split("::")[0]
+    return GraphResource(urn=f"{stack}::arcblueprint::{resource_type}::{name}", type=resource_type, name=name,
+                         parent=None, custom=True, inputs=inputs, property_dependencies=depends)
+
+
+@pytest.mark.parametrize("form", ["inline", "ec2-rule", None])
+def test_every_way_of_writing_the_egress_rule_counts(synthesized, form):
+    """The HTTPS egress to the endpoints' group as an inline rule or an aws:ec2 SecurityGroupRule is the same path."""
+    prod = _without(synthesized("prod"), "network-lambda-to-endpoints")
+    lambda_sg, endpoints_sg = _by_name(prod, "network-lambda-sg"), _by_name(prod, "network-endpoints-sg")
+    if form == "inline":
+        def inline(group):
+            group.inputs["egress"] = [{"protocol": "tcp", "fromPort": 443.0, "toPort": 443.0,
+                                       "securityGroups": ["sg-0123456789abcdef0"]}]
+            group.property_dependencies["egress"] = [endpoints_sg.urn]
+
+        prod = mutated(prod, "network-lambda-sg", inline)
+    elif form == "ec2-rule":
+        rule_type = "aws:ec2/securityGroupRule:SecurityGroupRule"
+        rule = _added(prod, rule_type, "test-egress", {
+            "type": "egress", "protocol": "tcp", "fromPort": 443.0, "toPort": 443.0,
+            "securityGroupId": "sg-0123456789abcdef0", "sourceSecurityGroupId": "sg-0123456789abcdef1"},
+            {"securityGroupId": [lambda_sg.urn], "sourceSecurityGroupId": [endpoints_sg.urn]})
+        prod = dataclasses.replace(prod, resources=[*prod.resources, rule])
+    violations = violations_of(prod, POLICY)
+    assert bool(violations) == (form is None)
+
+
+@pytest.mark.parametrize("endpoint", [True, False])
+def test_attached_managed_policies_count_like_inline_ones(synthesized, endpoint):
+    prod = _without(synthesized("prod"), "facade-router-invoke", *(() if endpoint else ("network-lambda-endpoint",)))
+    role = _by_name(prod, "facade-router-role")
+    policy_type, attachment_type = "aws:iam/policy:Policy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+    policy = _added(prod, policy_type, "test-invoke", {"policy": json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Invoke", "Effect": "Allow", "Action": "lambda:InvokeFunction",
+         "Resource": "arn:aws:lambda:eu-west-1:222222222222:function:arcbp-prod-facade-notifications:live"}]})}, {})
+    attachment = _added(prod, attachment_type, "test-invoke-attachment", {"role": "r", "policyArn": "arn"},
+                        {"role": [role.urn], "policyArn": [policy.urn]})
+    violations = violations_of(dataclasses.replace(prod, resources=[*prod.resources, policy, attachment]), POLICY)
+    assert [v.urn.rsplit("::", 1)[-1] for v in violations] == ([] if endpoint else [ROUTER])
