@@ -48,7 +48,7 @@ def _dead_letter_queues(graph: StackGraph, source: PolicyResource) -> list[Polic
 
 
 def _days(seconds: float) -> str:
-    return f"{seconds:g} s ({seconds / 86400:g} days)"
+    return f"{seconds:.0f} s ({seconds / 86400:g} days)"
 
 
 def validate_dlq_outlives_source(args: StackValidationArgs, report_violation: ReportViolation) -> None:
