@@ -240,7 +240,8 @@ def test_outputs_are_names_ids_and_arns(graph) -> None:
     assert outputs["lambdaSecurityGroupId"].startswith("sg-")
     assert set(outputs["interfaceEndpointDns"]) == set(graph.config.network.interface_endpoints)
     assert outputs["logDestinationArn"].startswith("arn:aws:firehose:")
-    assert outputs["alarmTopicArn"] == f"arn:aws:sns:eu-west-1:{graph.config.account_id}:{graph.config.naming_prefix}-alarms"
+    config = graph.config
+    assert outputs["alarmTopicArn"] == f"arn:aws:sns:eu-west-1:{config.account_id}:{config.naming_prefix}-alarms"
 
 
 def test_tiers_and_on_prem_follow_the_config(run_component, stack_values) -> None:

@@ -118,10 +118,11 @@ def test_unknown_signing_secret_is_a_config_error(run_component, service_program
 def test_a_buffer_that_keeps_messages_as_long_as_its_dlq_is_refused_with_the_reason(run_component, service_program):
     program = service_program("hooks", "call-me-maybe", {**SQS_SPEC, "messageRetentionDays": 14},
                               secrets=("webhook-signing",))
-    with pytest.raises(ConfigError, match=r"^services\.hooks\.messageRetentionDays = 14 is invalid in stack 'prod': must be at most "
-                                          r"13: SQS keeps a message's first enqueue time when it dead-letters it"):
+    with pytest.raises(ConfigError, match=r"^services\.hooks\.messageRetentionDays = 14 is invalid in stack 'prod': "
+                                          r"must be at most 13: SQS keeps a message's first enqueue time"):
         run_component(program, stack="prod")
     from arcblueprint.services.big_fan.durable_queue import DurableQueueArgs
 
     with pytest.raises(ValueError, match=r"message_retention_days = 14 is invalid: must be 1 to 13"):
-        DurableQueueArgs(platform=None, service="hooks", suffix="buffer", message_retention_days=14)  # type: ignore[arg-type]
+        DurableQueueArgs(platform=None, service="hooks", suffix="buffer",  # type: ignore[arg-type]
+                         message_retention_days=14)
