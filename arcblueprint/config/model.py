@@ -25,6 +25,7 @@ __all__ = [
     "FunctionDefaults",
     "LoggingSpec",
     "NetworkSpec",
+    "NotificationsSpec",
     "OnPremSpec",
     "PolicySpec",
     "ReleaseSpec",
@@ -198,9 +199,51 @@ class EventBusSpec:
     """The shared EventBridge bus."""
 
     archive_retention_days: int = setting(30, minimum=1, maximum=3650)
+    #: Must stay false: kept as a key so that asking for discovery says why it cannot be had.
     enable_schema_discovery: bool = False
     target_maximum_retry_attempts: int = setting(8, minimum=0, maximum=185)
     target_maximum_event_age_seconds: int = setting(3600, minimum=60, maximum=86400)
+
+    def __post_init__(self) -> None:
+        if self.enable_schema_discovery:
+            raise ConfigError("enableSchemaDiscovery", True, "EventBridge rejects schema discovery on a bus "
+                              "encrypted with a customer managed key, and the platform bus always uses the "
+                              "platform key; publish the event schemas to a registry instead")
+
+
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+_HTTPS_URL = re.compile(r"https://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/\S*)?")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationsSpec:
+    """Who hears the alarms: every alarm's ALARM and OK transitions go to one encrypted topic with these subscribers.
+
+    Email and HTTPS subscriptions stay pending until the address's owner (or the endpoint) confirms
+    them; the URLs are plain stack config, so an endpoint whose URL carries a credential does not
+    belong here.
+    """
+
+    emails: tuple[str, ...] = setting(default_factory=tuple, doc="addresses that receive alarm emails")
+    #: An incident tool or chat relay; each must confirm the subscription SNS posts to it.
+    https_endpoints: tuple[str, ...] = setting(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        for key, values, pattern, allowed in (
+            ("emails", self.emails, _EMAIL, "must be an email address such as ops@example.com"),
+            ("httpsEndpoints", self.https_endpoints, _HTTPS_URL,
+             "must be an https:// URL (SNS sends alarms to plain http endpoints unencrypted)"),
+        ):
+            for i, value in enumerate(values):
+                if not pattern.fullmatch(value):
+                    raise ConfigError(f"{key}[{i}]", value, allowed)
+            if len(set(values)) != len(values):
+                raise ConfigError(key, list(values), "must not repeat an endpoint")
+
+    @property
+    def has_subscribers(self) -> bool:
+        return bool(self.emails or self.https_endpoints)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -283,6 +326,7 @@ class StackConfig:
     network: NetworkSpec = setting(default_factory=NetworkSpec)
     on_prem: OnPremSpec = setting(default_factory=OnPremSpec)
     event_bus: EventBusSpec = setting(default_factory=EventBusSpec)
+    notifications: NotificationsSpec = setting(default_factory=NotificationsSpec)
     secrets: Mapping[str, SecretSpec] = setting(default_factory=dict)
     services: Mapping[str, ServiceSpec] = setting(default_factory=dict)
     policy: PolicySpec = setting(default_factory=PolicySpec)

@@ -1,7 +1,8 @@
 """Compose the shared platform of one stack and hand services a :class:`Platform`.
 
-Order matters only through data: the key encrypts everything, logging provides the log groups
-the network's flow logs use, the on-prem VPC is planned away from the application VPC.
+Order matters only through data: the key encrypts everything, the notification topic receives
+every alarm, logging provides the log groups the network's flow logs use, the on-prem VPC is
+planned away from the application VPC.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from arcblueprint.platform.event_bus import EventBus, EventBusArgs
 from arcblueprint.platform.handles import Platform
 from arcblueprint.platform.logging import CentralLogging, CentralLoggingArgs
 from arcblueprint.platform.network import Network, NetworkArgs
+from arcblueprint.platform.notifications import AlarmNotifications, AlarmNotificationsArgs
 from arcblueprint.platform.onprem import OnPremAccess, OnPremAccessArgs
 from arcblueprint.platform.secrets import Secrets, SecretsArgs
 
@@ -35,6 +37,7 @@ class PlatformBuild:
     #: Stack output name -> value: only names, ids, ARNs and DNS names, never a secret value.
     outputs: Mapping[str, pulumi.Input[Any]]
     key: EncryptionKey
+    notifications: AlarmNotifications
     logging: CentralLogging
     network: Network
     event_bus: EventBus
@@ -50,6 +53,7 @@ def build_platform(context: StackContext) -> PlatformBuild:
     """Declare the platform components the stack config asks for (network always, on-prem if enabled)."""
     stack = context.stack
     key = EncryptionKey("platform", EncryptionKeyArgs(context=context))
+    notifications = AlarmNotifications("alarms", AlarmNotificationsArgs(context=context, kms_key_arn=key.arn))
     logging = CentralLogging("logging", CentralLoggingArgs(context=context, kms_key_arn=key.arn))
     app_plan = plan_vpc(NetworkDemand.from_spec(stack.network))
     network = Network("network", NetworkArgs(context=context, log_groups=logging, plan=app_plan))
@@ -66,6 +70,7 @@ def build_platform(context: StackContext) -> PlatformBuild:
         context=context,
         kms_key_arn=key.arn,
         log_groups=logging,
+        alarm_actions=notifications.actions,
         vpc=network.attachment,
         event_rules=bus,
         event_bus_name=bus.name_output,
@@ -76,6 +81,7 @@ def build_platform(context: StackContext) -> PlatformBuild:
     )
     outputs: dict[str, pulumi.Input[Any]] = {
         "platformKeyArn": key.arn,
+        "alarmTopicArn": notifications.topic_arn,
         "eventBusName": bus.name_output,
         "eventBusArn": bus.arn,
         "eventArchiveArn": bus.archive_arn,
@@ -96,5 +102,5 @@ def build_platform(context: StackContext) -> PlatformBuild:
             "onPremEndpointDns": on_prem.endpoint_dns,
             "onPremEndpointServiceName": on_prem.endpoint_service.service_name,
         })
-    return PlatformBuild(platform=platform, outputs=outputs, key=key, logging=logging, network=network,
-                         event_bus=bus, secrets=secrets, on_prem=on_prem)
+    return PlatformBuild(platform=platform, outputs=outputs, key=key, notifications=notifications, logging=logging,
+                         network=network, event_bus=bus, secrets=secrets, on_prem=on_prem)

@@ -67,6 +67,17 @@ class EncryptionKey(pulumi.ComponentResource):
                                               f"arn:{ctx.partition}:logs:{stack.region}:{stack.account_id}:log-group:*"}},
                 },
                 {
+                    # An alarm publishing to a topic encrypted with this key: CloudWatch encrypts the
+                    # notification itself, so without this grant every alarm action fails with KMS
+                    # AccessDenied and nobody is notified. No source condition: AWS documents the grant
+                    # without one, and the topic's own policy admits only this account's alarms.
+                    "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                },
+                {
                     "Sid": "ServicesUseTheKeyForThisAccount",
                     "Effect": "Allow",
                     "Principal": {"Service": [f"{service}.amazonaws.com" for service in _SERVICE_PRINCIPALS]},

@@ -31,7 +31,7 @@ class EventBusArgs:
 
 
 class EventBus(pulumi.ComponentResource):
-    """A custom bus limited to this account (and organization), with an archive and optional schema discovery.
+    """A custom bus encrypted with the platform key, limited to this account (and organization), with an archive.
 
     Implements :class:`arcblueprint.platform.handles.EventRules`.
 
@@ -89,11 +89,8 @@ class EventBus(pulumi.ComponentResource):
             description="Every event on the shared bus, for replay",
             opts=ctx.stateful(child),
         )
-        self.discoverer: aws.schemas.Discoverer | None = None
-        if spec.enable_schema_discovery:
-            self.discoverer = aws.schemas.Discoverer(
-                f"{name}-discoverer", source_arn=self.bus.arn,
-                description="Infers schemas of the events on the shared bus", tags=ctx.tags(_SERVICE), opts=child)
+        # No schema discoverer: EventBridge rejects CreateDiscoverer on a bus encrypted with a
+        # customer managed key (config refuses eventBus.enableSchemaDiscovery for that reason).
 
         self.name_output: pulumi.Output[str] = self.bus.name
         self.arn: pulumi.Output[str] = self.bus.arn

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
     from arcblueprint.platform.context import StackContext
 
-__all__ = ["EventRules", "LogGroups", "Platform", "ReleaseRegistry", "SecretAccess", "ServiceEndpoints",
-           "VpcAttachment"]
+__all__ = ["AlarmActions", "EventRules", "LogGroups", "Platform", "ReleaseRegistry", "SecretAccess",
+           "ServiceEndpoints", "VpcAttachment"]
 
 
 class LogGroups(Protocol):
@@ -93,12 +93,31 @@ class VpcAttachment:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AlarmActions:
+    """What every alarm does when its state changes: the one place that says so.
+
+    An alarm without actions changes colour in the console and tells nobody; CodeDeploy reading
+    the same alarms is no substitute, it only rolls back. Both ALARM and OK go to the platform's
+    notification topic, so whoever was paged also learns that it is over.
+    """
+
+    #: The platform notification topic (KMS-encrypted; its key and policy let CloudWatch publish).
+    topic_arn: pulumi.Input[str]
+
+    def metric_alarm_args(self) -> dict[str, list[pulumi.Input[str]]]:
+        """Keyword arguments for ``aws.cloudwatch.MetricAlarm`` (and ``CompositeAlarm``)."""
+        return {"alarm_actions": [self.topic_arn], "ok_actions": [self.topic_arn]}
+
+
+@dataclass(frozen=True, kw_only=True)
 class Platform:
     """Everything a service needs from the shared platform."""
 
     context: StackContext
     kms_key_arn: pulumi.Input[str]
     log_groups: LogGroups
+    #: Every alarm a service or the function component declares takes its actions from here.
+    alarm_actions: AlarmActions
     vpc: VpcAttachment | None = None
     event_rules: EventRules | None = None
     event_bus_name: pulumi.Input[str] | None = None

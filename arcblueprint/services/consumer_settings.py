@@ -1,10 +1,26 @@
-"""Rules for an SQS consumer's event source that every pattern with one shares (pure: no Pulumi)."""
+"""Rules for an SQS consumer's queue and event source that every pattern with one shares (pure: no Pulumi)."""
 
 from __future__ import annotations
 
 from arcblueprint.config.schema import ConfigError
 
-__all__ = ["check_sqs_consumer"]
+__all__ = ["DEAD_LETTER_RETENTION_DAYS", "MAX_SOURCE_RETENTION_DAYS", "check_source_retention", "check_sqs_consumer"]
+
+#: The longest SQS keeps a message; every dead-letter queue keeps its messages that long.
+DEAD_LETTER_RETENTION_DAYS = 14
+#: SQS keeps a message's original enqueue time when it moves it to a standard DLQ, so the message
+#: expires there once its total age passes the DLQ's retention: the DLQ must keep messages longer
+#: than its source, which therefore keeps them at most 13 days.
+MAX_SOURCE_RETENTION_DAYS = DEAD_LETTER_RETENTION_DAYS - 1
+
+
+def check_source_retention(days: int, key: str) -> None:
+    """A queue with a DLQ keeps messages for less time than its DLQ (14 days)."""
+    if days > MAX_SOURCE_RETENTION_DAYS:
+        raise ConfigError(key, days, f"must be at most {MAX_SOURCE_RETENTION_DAYS}: SQS keeps a message's first "
+                          f"enqueue time when it dead-letters it and the DLQ keeps messages "
+                          f"{DEAD_LETTER_RETENTION_DAYS} days, so a message could expire moments after it is "
+                          "dead-lettered")
 
 
 def check_sqs_consumer(*, batch_size: int, maximum_batching_window_seconds: int,

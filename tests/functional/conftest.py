@@ -13,7 +13,7 @@ import pulumi_aws as aws
 import pytest
 
 from arcblueprint.platform.context import StackContext
-from arcblueprint.platform.handles import Platform, VpcAttachment
+from arcblueprint.platform.handles import AlarmActions, Platform, VpcAttachment
 
 
 class FakeLogGroups:
@@ -68,6 +68,11 @@ class FakeEventRules:
         return rule
 
 
+def fake_alarm_topic_arn(context: StackContext) -> str:
+    """The notification topic of the fake platform (the real one is ``AlarmNotifications``)."""
+    return f"arn:aws:sns:{context.stack.region}:{context.stack.account_id}:{context.name('alarms')}"
+
+
 @pytest.fixture(scope="session")
 def fake_platform():
     """``fake_platform(context, with_vpc=False, with_bus=False, secrets=())`` -> a :class:`Platform`.
@@ -75,7 +80,8 @@ def fake_platform():
     Call it inside a ``run_component`` program: it declares a KMS key and API Gateway's account-level
     CloudWatch role setting (which logging stages must wait for), and nothing else that a component
     under test would not see. With a VPC, ``platform.vpc.endpoints.required`` lists the APIs the
-    functions asked endpoints for (:class:`FakeEndpoints`).
+    functions asked endpoints for (:class:`FakeEndpoints`). Alarms notify the topic
+    ``fake_alarm_topic_arn(context)`` names.
     """
 
     def build(context: StackContext, *, with_vpc: bool = False, with_bus: bool = False,
@@ -90,6 +96,7 @@ def fake_platform():
             context=context,
             kms_key_arn=key.arn,
             log_groups=FakeLogGroups(context, key.arn),
+            alarm_actions=AlarmActions(topic_arn=fake_alarm_topic_arn(context)),
             vpc=VpcAttachment(subnet_ids=["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
                               security_group_id="sg-0aaaaaaaaaaaaaaa1",
                               endpoints=FakeEndpoints()) if with_vpc else None,

@@ -178,7 +178,8 @@ class ServerlessFunction(pulumi.ComponentResource):
     alias : aws.lambda_.Alias
         ``live``: what event sources, integrations and permissions target.
     alarms : list[aws.cloudwatch.MetricAlarm]
-        Errors, throttles and p99 duration of the alias; CodeDeploy rolls back on them.
+        Errors, throttles and p99 duration of the alias; CodeDeploy rolls back on them, and their
+        ALARM and OK transitions notify the platform topic (``platform.alarm_actions``).
     release_info : pulumi.Output[dict]
         What the CI driver needs to run the release (see ``docs/releases.md``).
     """
@@ -352,7 +353,8 @@ class ServerlessFunction(pulumi.ComponentResource):
             f"{name}-alarm-{suffix}",
             name=ctx.name(name, suffix, max_length=255),
             alarm_description=f"{self.physical_name}:{LIVE_ALIAS} {suffix}; stops and rolls back a release",
-            **common, **values, opts=pulumi.ResourceOptions(parent=self)) for suffix, values in specs]
+            **common, **values, **self._platform.alarm_actions.metric_alarm_args(),
+            opts=pulumi.ResourceOptions(parent=self)) for suffix, values in specs]
 
     def _hook(self, name: str, args: FunctionArgs, phase: str, target_arn: pulumi.Input[str]) -> ServerlessFunction:
         assert self.codedeploy is not None

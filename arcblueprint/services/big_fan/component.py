@@ -110,7 +110,8 @@ class BigFanService(pulumi.ComponentResource):
                                 policy=pulumi.Output.all(undelivered.arn, self.topic.arn).apply(
                                     lambda v: queue_policy(v[0], v[1])), opts=child)
             dead_letter_alarm(f"{base}-undelivered-alarm", queue=undelivered, threshold=spec.dlq_alarm_threshold,
-                              description=f"{name}: SNS could not deliver to {consumer_name}", tags=tags, parent=self)
+                              description=f"{name}: SNS could not deliver to {consumer_name}",
+                              actions=platform.alarm_actions, tags=tags, parent=self)
             aws.sns.TopicSubscription(
                 f"{base}-subscription", topic=self.topic.arn, protocol="sqs", endpoint=queue.arn,
                 raw_message_delivery=consumer.raw_message_delivery,

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from arcblueprint.platform.handles import Platform
+from arcblueprint.platform.handles import AlarmActions, Platform
+from arcblueprint.services.consumer_settings import DEAD_LETTER_RETENTION_DAYS, MAX_SOURCE_RETENTION_DAYS
 
 __all__ = ["DurableQueue", "DurableQueueArgs", "dead_letter_alarm", "queue_policy"]
 
@@ -23,12 +24,20 @@ class DurableQueueArgs:
     suffix: str
     #: Six times the consumer's timeout (AWS guidance), so a slow batch is not delivered twice.
     visibility_timeout_seconds: int = 180
+    #: At most ``MAX_SOURCE_RETENTION_DAYS``: the DLQ (14 days) must outlive the source.
     message_retention_days: int = 4
     #: Receives before a message moves to the DLQ.
     max_receive_count: int = 5
     dlq_alarm_threshold: int = 1
     #: An SNS topic allowed to send to the queue (default: none; only IAM principals of the account).
     topic_arn: pulumi.Input[str] | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.message_retention_days <= MAX_SOURCE_RETENTION_DAYS:
+            raise ValueError(
+                f"DurableQueueArgs.message_retention_days = {self.message_retention_days} is invalid: must be 1 to "
+                f"{MAX_SOURCE_RETENTION_DAYS}, so the dead-letter queue ({DEAD_LETTER_RETENTION_DAYS} days) keeps a "
+                "dead-lettered message longer than the source did")
 
 
 def queue_policy(queue_arn: str, topic_arn: str | None = None) -> str:
@@ -43,20 +52,21 @@ def queue_policy(queue_arn: str, topic_arn: str | None = None) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-def dead_letter_alarm(name: str, *, queue: aws.sqs.Queue, threshold: int, description: str,
+def dead_letter_alarm(name: str, *, queue: aws.sqs.Queue, threshold: int, description: str, actions: AlarmActions,
                       tags: dict[str, str], parent: pulumi.Resource) -> aws.cloudwatch.MetricAlarm:
-    """Pages when messages wait in a dead-letter queue: each one is a request that was not served."""
+    """Pages (through ``actions``, the platform's) when messages wait in a dead-letter queue: each one is a
+    request that was not served."""
     return aws.cloudwatch.MetricAlarm(
         name, name=queue.name.apply(lambda n: f"{n}-depth"), alarm_description=description,
         namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible", dimensions={"QueueName": queue.name},
         statistic="Maximum", period=60, evaluation_periods=1, threshold=threshold,
         comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="notBreaching",
-        tags=tags, opts=pulumi.ResourceOptions(parent=parent))
+        **actions.metric_alarm_args(), tags=tags, opts=pulumi.ResourceOptions(parent=parent))
 
 
 class DurableQueue(pulumi.ComponentResource):
-    """A queue whose failures are kept (DLQ, 14 days), visible (alarm) and replayable (redrive allowed
-    from this queue only).
+    """A queue whose failures are kept (DLQ, 14 days, longer than the queue keeps messages), visible
+    (alarm) and replayable (redrive allowed from this queue only).
 
     Attributes
     ----------
@@ -74,7 +84,8 @@ class DurableQueue(pulumi.ComponentResource):
                       "kms_data_key_reuse_period_seconds": 3600}  # fewer KMS calls; one hour is the AWS maximum
         self.dead_letter_queue = aws.sqs.Queue(
             f"{name}-dlq", name=ctx.name(args.service, args.suffix, "dlq", max_length=80),
-            message_retention_seconds=14 * _DAY, tags=tags, opts=ctx.stateful(child), **encryption)
+            message_retention_seconds=DEAD_LETTER_RETENTION_DAYS * _DAY, tags=tags, opts=ctx.stateful(child),
+            **encryption)
         self.queue = aws.sqs.Queue(
             f"{name}-queue", name=ctx.name(args.service, args.suffix, max_length=80),
             visibility_timeout_seconds=args.visibility_timeout_seconds,
@@ -96,7 +107,7 @@ class DurableQueue(pulumi.ComponentResource):
         self.alarm = dead_letter_alarm(
             f"{name}-dlq-alarm", queue=self.dead_letter_queue, threshold=args.dlq_alarm_threshold, tags=tags,
             description=f"{args.service}: messages that failed {args.max_receive_count} times wait in the DLQ",
-            parent=self)
+            actions=args.platform.alarm_actions, parent=self)
         self.arn: pulumi.Output[str] = self.queue.arn
         self.url: pulumi.Output[str] = self.queue.url
         self.dead_letter_arn: pulumi.Output[str] = self.dead_letter_queue.arn

@@ -96,7 +96,8 @@ class CallMeMaybeService(pulumi.ComponentResource):
             aws.sqs.QueuePolicy(f"{name}-failures-policy", queue_url=self.failure_queue.url,
                                 policy=self.failure_queue.arn.apply(queue_policy), opts=child)
             dead_letter_alarm(f"{name}-failures-alarm", queue=self.failure_queue, threshold=spec.dlq_alarm_threshold,
-                              description=f"{name}: webhooks the consumer gave up on", tags=tags, parent=self)
+                              description=f"{name}: webhooks the consumer gave up on",
+                              actions=platform.alarm_actions, tags=tags, parent=self)
             buffer_env = {"BUFFER": "kinesis", "STREAM_NAME": self.stream.name}
             dead_letter_url = self.failure_queue.url
 

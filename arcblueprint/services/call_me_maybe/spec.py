@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
-from arcblueprint.services.consumer_settings import check_sqs_consumer
+from arcblueprint.services.consumer_settings import check_source_retention, check_sqs_consumer
 
 __all__ = ["CallMeMaybeSpec", "FIELD_PATH_PATTERN"]
 
@@ -49,6 +49,7 @@ class CallMeMaybeSpec:
 
     # SQS buffer
     max_receive_count: int = setting(5, minimum=1, maximum=1000, doc="deliveries before a message moves to the DLQ")
+    #: At most 13: the DLQ keeps messages 14 days (the SQS maximum) and must outlive the buffer.
     message_retention_days: int = setting(4, minimum=1, maximum=14)
     dlq_alarm_threshold: int = setting(1, minimum=1, maximum=100000, doc="visible DLQ messages that page someone")
 
@@ -67,6 +68,7 @@ class CallMeMaybeSpec:
     throttling_burst_limit: int = setting(200, minimum=1, maximum=5000)
 
     def __post_init__(self) -> None:
+        check_source_retention(self.message_retention_days, "messageRetentionDays")
         for i, path in enumerate(self.sensitive_fields):
             if not re.fullmatch(FIELD_PATH_PATTERN, path):
                 raise ConfigError(f"sensitiveFields[{i}]", path, "must be a dotted JSON field path like card.number")

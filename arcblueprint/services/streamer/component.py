@@ -245,7 +245,8 @@ class StreamerService(pulumi.ComponentResource):
         aws.sqs.QueuePolicy(f"{name}-consumer-failures-policy", queue_url=failures.url,
                             policy=failures.arn.apply(queue_policy), opts=child)
         dead_letter_alarm(f"{name}-consumer-failures-alarm", queue=failures, threshold=1, tags=ctx.tags(name),
-                          description=f"{name}: stream records the consumer gave up on", parent=self)
+                          description=f"{name}: stream records the consumer gave up on",
+                          actions=platform.alarm_actions, parent=self)
         self.consumer = ServerlessFunction(f"{name}-consumer", FunctionArgs(
             platform=platform, service=name, code_dir=HANDLERS / "consumer",
             description=f"{name}: stream consumer", reserved_concurrency=consumer.reserved_concurrency,

@@ -28,6 +28,11 @@ STREAM = "arn:aws:kinesis:eu-west-1:222222222222:stream/arcbp-prod-clicks"
 FAILURES = "arn:aws:sqs:eu-west-1:222222222222:arcbp-prod-clicks-failed"
 
 
+def fake_alarm_topic_arn_of(graph) -> str:
+    """The topic the fake platform's ``alarm_actions`` name (tests/functional/conftest.py)."""
+    return f"arn:aws:sns:{graph.config.region}:{graph.config.account_id}:{graph.config.naming_prefix}-alarms"
+
+
 def _children(graph, parent_urn, type_token):
     return [r for r in graph.resources if r.parent == parent_urn and r.type == type_token]
 
@@ -133,6 +138,9 @@ def test_prod_canary_gets_a_codedeploy_group_with_alarms_and_rollback(graph) -> 
         "enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST"]}
     alarms = _children(graph, canary.urn, "aws:cloudwatch/metricAlarm:MetricAlarm")
     assert sorted(group.inputs["alarmConfiguration"]["alarms"]) == sorted(a.inputs["name"] for a in alarms)
+    # The alarms CodeDeploy rolls back on also tell people: ALARM and OK go to the platform's topic.
+    topic = fake_alarm_topic_arn_of(graph)
+    assert all(a.inputs["alarmActions"] == a.inputs["okActions"] == [topic] for a in alarms)
     app = _only(graph, release[0].urn, "aws:codedeploy/application:Application")
     assert app.inputs["computePlatform"] == "Lambda"
     attachment = _only(graph, release[0].urn, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
@@ -180,6 +188,14 @@ def test_custom_linear_config_and_alarm_thresholds_come_from_config(graph) -> No
     assert alarms["linear-alarm-p99-duration"]["extendedStatistic"] == "p99"
     for alarm in alarms.values():
         assert alarm["dimensions"] == {"FunctionName": "arcbp-prod-linear", "Resource": "arcbp-prod-linear:live"}
+
+
+def test_every_function_alarm_notifies_the_platform_topic_on_alarm_and_ok(graph) -> None:
+    alarms = graph.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert len(alarms) >= 3 * len(graph.by_type("aws:lambda/function:Function"))
+    topic = fake_alarm_topic_arn_of(graph)
+    assert {(tuple(a.inputs.get("alarmActions", ())), tuple(a.inputs.get("okActions", ()))) for a in alarms} == {
+        ((topic,), (topic,))}
 
 
 def test_blue_green_keeps_the_previous_version_behind_its_own_alias(graph) -> None:

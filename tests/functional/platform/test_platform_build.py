@@ -130,7 +130,10 @@ def test_the_bus_accepts_events_from_the_account_and_organization_only(graph) ->
     assert len(statements) == (2 if stack.organization_id else 1)
     [archive] = graph.by_type("aws:cloudwatch/eventArchive:EventArchive")
     assert archive.inputs["retentionDays"] == stack.event_bus.archive_retention_days
-    assert len(graph.by_type("aws:schemas/discoverer:Discoverer")) == int(stack.event_bus.enable_schema_discovery)
+    # EventBridge rejects schema discovery on a bus with a customer managed key, and this bus has one.
+    [bus] = graph.by_type("aws:cloudwatch/eventBus:EventBus")
+    assert bus.inputs["kmsKeyIdentifier"] == graph.outputs["platformKeyArn"]
+    assert not graph.by_type("aws:schemas/discoverer:Discoverer")
 
 
 OPEN = {"0.0.0.0/0", "::/0"}
@@ -256,6 +259,8 @@ def test_outputs_are_names_ids_and_arns(graph) -> None:
     assert set(outputs["interfaceEndpointDns"]) == \
         set(graph.config.network.interface_endpoints) | ON_DEMAND_INTERFACE_ENDPOINTS
     assert outputs["logDestinationArn"].startswith("arn:aws:firehose:")
+    config = graph.config
+    assert outputs["alarmTopicArn"] == f"arn:aws:sns:eu-west-1:{config.account_id}:{config.naming_prefix}-alarms"
 
 
 def test_tiers_and_on_prem_follow_the_config(run_component, stack_values) -> None:

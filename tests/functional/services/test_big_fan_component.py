@@ -62,10 +62,14 @@ def test_each_consumer_has_a_filtered_subscription_with_its_own_dlqs(graph):
     assert audit["filterPolicyScope"] == "MessageBody" and audit["rawMessageDelivery"] is False
     assert "filterPolicy" not in subscriptions["fan-search-index-subscription"].inputs
     for consumer in ("billing", "audit", "search-index"):
-        redrive = json.loads(queues[f"fan-{consumer}-queue"].inputs["redrivePolicy"])
-        assert redrive["deadLetterTargetArn"] == queues[f"fan-{consumer}-dlq"].outputs["arn"]
-    alarms = {a.name for a in graph.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
-    assert {"fan-billing-dlq-alarm", "fan-billing-undelivered-alarm"} <= alarms
+        source, dlq = queues[f"fan-{consumer}-queue"].inputs, queues[f"fan-{consumer}-dlq"]
+        assert json.loads(source["redrivePolicy"])["deadLetterTargetArn"] == dlq.outputs["arn"]
+        # A dead-lettered message keeps its first enqueue time: the DLQ must keep it longer than the queue did.
+        assert dlq.inputs["messageRetentionSeconds"] == 14 * 86400 > source["messageRetentionSeconds"]
+    alarms = {a.name: a.inputs for a in graph.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert {"fan-billing-dlq-alarm", "fan-billing-undelivered-alarm"} <= set(alarms)
+    topic = f"arn:aws:sns:{graph.config.region}:{graph.config.account_id}:{graph.config.naming_prefix}-alarms"
+    assert all(a["alarmActions"] == a["okActions"] == [topic] for a in alarms.values())
 
 
 def test_only_the_topic_may_send_to_consumer_queues(graph):

@@ -42,6 +42,9 @@ def test_buffer_queue_is_encrypted_with_a_dlq_redrive_and_depth_alarm(graph):
     [alarm] = [a for a in graph.by_type("aws:cloudwatch/metricAlarm:MetricAlarm") if a.name == "hooks-buffer-dlq-alarm"]
     assert alarm.inputs["dimensions"] == {"QueueName": dlq.outputs["name"]}
     assert alarm.inputs["metricName"] == "ApproximateNumberOfMessagesVisible" and alarm.inputs["threshold"] == 1
+    topic = f"arn:aws:sns:{graph.config.region}:{graph.config.account_id}:{graph.config.naming_prefix}-alarms"
+    assert alarm.inputs["alarmActions"] == alarm.inputs["okActions"] == [topic]
+    assert dlq.inputs["messageRetentionSeconds"] == 14 * 86400 > buffer.inputs["messageRetentionSeconds"]
     policies = [json.loads(p.inputs["policy"]) for p in graph.by_type("aws:sqs/queuePolicy:QueuePolicy")]
     assert all(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
                for p in policies for s in p["Statement"] if s["Effect"] == "Deny")
@@ -124,3 +127,14 @@ def test_the_logging_stage_waits_for_the_account_role_setting(graph):
     logging = [*graph.by_type("aws:apigateway/stage:Stage"),
                *graph.by_type("aws:apigateway/methodSettings:MethodSettings")]
     assert logging and all(account.urn in r.dependencies for r in logging)
+def test_a_buffer_that_keeps_messages_as_long_as_its_dlq_is_refused_with_the_reason(run_component, service_program):
+    program = service_program("hooks", "call-me-maybe", {**SQS_SPEC, "messageRetentionDays": 14},
+                              secrets=("webhook-signing",))
+    with pytest.raises(ConfigError, match=r"^services\.hooks\.messageRetentionDays = 14 is invalid in stack 'prod': "
+                                          r"must be at most 13: SQS keeps a message's first enqueue time"):
+        run_component(program, stack="prod")
+    from arcblueprint.services.big_fan.durable_queue import DurableQueueArgs
+
+    with pytest.raises(ValueError, match=r"message_retention_days = 14 is invalid: must be 1 to 13"):
+        DurableQueueArgs(platform=None, service="hooks", suffix="buffer",  # type: ignore[arg-type]
+                         message_retention_days=14)

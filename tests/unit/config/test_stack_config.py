@@ -74,3 +74,36 @@ def test_secure_values_are_refused_with_a_reason(tmp_path):
     (tmp_path / "Pulumi.s.yaml").write_text("config:\n  arcblueprint:token:\n    secure: v1:abc\n")
     with pytest.raises(ConfigError, match="arcblueprint:token .*Secrets Manager"):
         load(tmp_path, "s")
+
+
+@pytest.mark.parametrize(
+    ("section", "key_in_message", "reason"),
+    [
+        ("arcblueprint:eventBus: {enableSchemaDiscovery: true}", "arcblueprint:eventBus.enableSchemaDiscovery",
+         "rejects schema discovery on a bus encrypted with a customer managed key"),
+        ("arcblueprint:notifications: {emails: [ops.example.com]}", "arcblueprint:notifications.emails[0]",
+         "must be an email address"),
+        ("arcblueprint:notifications: {emails: [a@example.com, b@example.com, a@example.com]}",
+         "arcblueprint:notifications.emails", "must not repeat"),
+        ("arcblueprint:notifications: {httpsEndpoints: ['http://alerts.example.com/sns']}",
+         "arcblueprint:notifications.httpsEndpoints[0]", "must be an https:// URL"),
+        ("arcblueprint:notifications: {httpsEndpoints: ['https://alerts example.com']}",
+         "arcblueprint:notifications.httpsEndpoints[0]", "must be an https:// URL"),
+        ("arcblueprint:notifications: {email: [ops@example.com]}", "arcblueprint:notifications.email",
+         "did you mean 'emails'"),
+    ],
+)
+def test_event_bus_and_notification_errors_are_one_line_with_the_reason(tmp_path, section, key_in_message, reason):
+    (tmp_path / "Pulumi.bad.yaml").write_text((REPO_ROOT / "Pulumi.dev.yaml").read_text() + f"  {section}\n")
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, "bad")
+    message = str(caught.value)
+    assert "\n" not in message and "stack 'bad'" in message
+    assert key_in_message in message and reason in message
+
+
+def test_every_shipped_stack_has_someone_to_notify():
+    for stack in ("dev", "prod"):
+        notifications = load(REPO_ROOT, stack).notifications
+        assert notifications.has_subscribers, stack
+        assert all(url.startswith("https://") for url in notifications.https_endpoints)
