@@ -18,7 +18,8 @@ STACKS = ("dev", "prod")
 SECRETS = {
     "db-password": {"description": "Password of the orders database"},
     "partner-key": {"description": "API key of the payment partner", "rotationDays": 30,
-                    "rotationFunctionArn": "arn:aws:lambda:eu-west-1:111111111111:function:rotate-partner-key"},
+                    "rotationFunctionArn": "arn:aws:lambda:eu-west-1:111111111111:function:rotate-partner-key",
+                    "rotationRoleArn": "arn:aws:iam::111111111111:role/rotate-partner-key"},
 }
 READER_ROLE = "arn:aws:iam::{account}:role/orders-api"
 #: Types that hold data: protected and retained in prod, neither in dev.
@@ -205,10 +206,13 @@ def test_secrets_are_readable_only_by_granted_roles(graph) -> None:
     reader = READER_ROLE.format(account=stack.account_id)
     deny = policies["secrets-db-password-policy"]["Statement"][0]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [reader]}}
-    [nobody] = policies["secrets-partner-key-policy"]["Statement"]
-    assert nobody["Effect"] == "Deny" and "Condition" not in nobody
+    # No reader yet, but the rotation function must read what it rotates: it alone is exempt.
+    [only_rotation] = policies["secrets-partner-key-policy"]["Statement"]
+    assert only_rotation["Effect"] == "Deny" and only_rotation["Action"] == "secretsmanager:GetSecretValue"
+    assert only_rotation["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [SECRETS["partner-key"]["rotationRoleArn"]]}}
     [rotation] = graph.by_type("aws:secretsmanager/secretRotation:SecretRotation")
     assert rotation.inputs["rotationRules"]["automaticallyAfterDays"] == 30
+    assert rotation.inputs["rotateImmediately"] is False  # the value is put out of band, after the deploy
 
 
 def test_stateful_resources_are_protected_in_prod_only(graph) -> None:
