@@ -81,6 +81,10 @@ def test_the_sink_compresses_encrypts_and_keeps_logs_per_config(graph) -> None:
     spec = graph.config.logging
     [stream] = graph.by_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
     s3 = stream.inputs["extendedS3Configuration"]
+    # CloudWatch Logs' gzipped batches are unpacked, one per line, and gzipped once for S3.
+    assert s3["processingConfiguration"] == {"enabled": True, "processors": [
+        {"type": "Decompression", "parameters": [{"parameterName": "CompressionFormat", "parameterValue": "GZIP"}]},
+        {"type": "AppendDelimiterToRecord"}]}
     assert s3["compressionFormat"] == "GZIP"
     assert (s3["bufferingInterval"], s3["bufferingSize"]) == (spec.sink_buffer_seconds, spec.sink_buffer_mib)
     assert stream.inputs["serverSideEncryption"]["keyType"] == "CUSTOMER_MANAGED_CMK"
@@ -96,6 +100,38 @@ def test_the_sink_compresses_encrypts_and_keeps_logs_per_config(graph) -> None:
     [policy] = graph.by_type("aws:s3/bucketPolicy:BucketPolicy")
     [deny] = json.loads(policy.inputs["policy"])["Statement"]
     assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+
+
+def test_the_log_table_reads_what_the_sink_writes_where_it_writes_it(graph, load_event) -> None:
+    import base64
+    import gzip
+
+    from arcblueprint.platform.logging import LOG_TABLE_COLUMNS, events_query
+
+    [stream] = graph.by_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
+    [bucket] = [b for b in graph.by_type("aws:s3/bucket:Bucket") if b.name == "logging-bucket"]
+    [database] = graph.by_type("aws:glue/catalogDatabase:CatalogDatabase")
+    [table] = graph.by_type("aws:glue/catalogTable:CatalogTable")
+    assert table.inputs["databaseName"] == database.inputs["name"] == graph.outputs["logDatabaseName"]
+    # Partitions: the table projects exactly the prefix and date format Firehose writes under.
+    prefix = stream.inputs["extendedS3Configuration"]["prefix"]
+    match = re.fullmatch(r"(.*)!\{timestamp:([^}]+)\}/", prefix)
+    assert match, prefix
+    parameters = table.inputs["parameters"]
+    location = f"s3://{bucket.outputs['bucket']}/{match.group(1)}"
+    assert table.inputs["storageDescriptor"]["location"] == location
+    assert parameters["storage.location.template"] == location + "${day}/"
+    assert parameters["projection.day.type"] == "date" and parameters["projection.day.format"] == match.group(2)
+    assert [k["name"] for k in table.inputs["partitionKeys"]] == ["day"]
+    # Columns: what one line holds after decompression, a real subscription batch (AWS's sample event).
+    batch = json.loads(gzip.decompress(base64.b64decode(load_event("cloudWatchLogEvent.json")["awslogs"]["data"])))
+    assert {key.lower() for key in batch} == set(LOG_TABLE_COLUMNS)
+    event_fields = re.fullmatch(r"array<struct<(.*)>>", LOG_TABLE_COLUMNS["logevents"]).group(1)
+    assert {f.split(":")[0] for f in event_fields.split(",")} == set(batch["logEvents"][0])
+    assert isinstance(batch["logEvents"][0]["timestamp"], int)  # bigint, milliseconds
+    assert table.inputs["storageDescriptor"]["serDeInfo"]["serializationLibrary"].endswith("JsonSerDe")
+    query = events_query(database.inputs["name"], "2026/01/31")
+    assert all(column in query for column in ("loggroup", "logevents", "messagetype"))
 
 
 def test_every_event_target_has_a_dlq_and_the_configured_retry_policy(graph) -> None:
