@@ -245,7 +245,8 @@ def test_secrets_are_readable_only_by_granted_roles(graph) -> None:
     # No reader yet, but the rotation function must read what it rotates: it alone is exempt.
     [only_rotation] = policies["secrets-partner-key-policy"]["Statement"]
     assert only_rotation["Effect"] == "Deny" and only_rotation["Action"] == "secretsmanager:GetSecretValue"
-    assert only_rotation["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [SECRETS["partner-key"]["rotationRoleArn"]]}}
+    rotation_role = SECRETS["partner-key"]["rotationRoleArn"]
+    assert only_rotation["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [rotation_role]}}
     [rotation] = graph.by_type("aws:secretsmanager/secretRotation:SecretRotation")
     assert rotation.inputs["rotationRules"]["automaticallyAfterDays"] == 30
     assert rotation.inputs["rotateImmediately"] is False  # the value is put out of band, after the deploy

@@ -7,6 +7,7 @@ import copy
 import hashlib
 import hmac
 import json
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -131,8 +132,6 @@ NEW_KEY = "n3w-key-the-sender-switches-to"
 
 def _rotate(*, finish: bool) -> None:
     """What a rotation function does to the signing secret: a new key labelled AWSPENDING, then promoted."""
-    import os
-
     sm = boto3.client("secretsmanager", region_name=REGION)
     secret = os.environ["SIGNING_SECRET_ID"]
     pending = sm.put_secret_value(SecretId=secret, SecretString=NEW_KEY, VersionStages=["AWSPENDING"])["VersionId"]
@@ -155,8 +154,6 @@ def _post(receiver, load_event, key: str) -> int:
     (True, "AWSPREVIOUS", "AWSCURRENT"),   # rotation done: the sender may not have switched yet
 ])
 def test_both_keys_of_a_rotation_are_accepted_and_no_other(aws, load_event, finish, stage_of_old, stage_of_new):
-    import os
-
     _rotate(finish=finish)
     sm = boto3.client("secretsmanager", region_name=REGION)
     stages = {v: sm.get_secret_value(SecretId=os.environ["SIGNING_SECRET_ID"], VersionStage=v)["SecretString"]
