@@ -253,11 +253,18 @@ class SecretSpec:
     description: str = setting(pattern=r".{3,200}")
     rotation_days: int | None = setting(None, minimum=1, maximum=1000)
     rotation_function_arn: str | None = setting(None, pattern=r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:.+")
+    #: The rotation function's execution role: the secret's resource policy exempts it from the
+    #: readers-only Deny, or rotation could never read the value it rotates.
+    rotation_role_arn: str | None = setting(None, pattern=r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
 
     def __post_init__(self) -> None:
         if (self.rotation_days is None) != (self.rotation_function_arn is None):
             raise ConfigError("rotationDays", self.rotation_days,
                               "rotationDays and rotationFunctionArn must be set together")
+        if (self.rotation_function_arn is None) != (self.rotation_role_arn is None):
+            raise ConfigError("rotationRoleArn", self.rotation_role_arn,
+                              "rotationRoleArn (the rotation function's execution role, exempted from the secret's "
+                              "readers-only Deny) and rotationFunctionArn must be set together")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -87,6 +87,7 @@ def build_platform(context: StackContext) -> PlatformBuild:
         "eventArchiveArn": bus.archive_arn,
         "logDestinationArn": logging.destination_arn,
         "logBucketName": logging.bucket_name,
+        "logDatabaseName": logging.database_name,
         "vpcId": network.vpc_id,
         "vpcCidr": app_plan.cidr,
         "privateSubnetIds": network.private_subnet_ids,

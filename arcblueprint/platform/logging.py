@@ -5,6 +5,15 @@ KMS key, and a subscription filter to one Kinesis Data Firehose stream that writ
 to an encrypted, versioned, access-blocked S3 bucket with lifecycle rules. Function logs, API
 access logs and VPC flow logs all take this path. The convention for what goes in them is
 structured JSON from powertools ``Logger``.
+
+CloudWatch Logs hands Firehose each batch gzipped. The stream decompresses it (Firehose's
+CloudWatch Logs decompression) and writes one JSON document per line: the batch as CloudWatch
+Logs sends it (``messageType``, ``owner``, ``logGroup``, ``logStream``, ``logEvents``), gzipped
+once for S3. The batch is kept whole rather than reduced to its messages (Firehose's message
+extraction) because the sink mixes sources, JSON and text (flow logs), and the log group is
+what tells them apart. CloudWatch Logs' health checks arrive as ``CONTROL_MESSAGE`` batches with
+no log group; the ``events`` query filters them out. A Glue table with date partition
+projection over ``logs/<yyyy>/<MM>/<dd>/`` makes the bucket queryable from Athena.
 """
 
 from __future__ import annotations
@@ -17,9 +26,29 @@ import pulumi_aws as aws
 
 from arcblueprint.platform.context import StackContext
 
-__all__ = ["CentralLogging", "CentralLoggingArgs"]
+__all__ = ["LOG_TABLE_COLUMNS", "CentralLogging", "CentralLoggingArgs", "events_query"]
 
 _SERVICE = "logging"
+#: Where Firehose writes, by arrival day (UTC); the Glue table projects the same layout.
+LOG_PREFIX = "logs/"
+_DAY_FORMAT = "yyyy/MM/dd"
+#: One CloudWatch Logs subscription batch per line, as Firehose writes it after decompression.
+LOG_TABLE_COLUMNS: dict[str, str] = {
+    "messagetype": "string", "owner": "string", "loggroup": "string", "logstream": "string",
+    "subscriptionfilters": "array<string>",
+    "logevents": "array<struct<id:string,timestamp:bigint,message:string>>",
+}
+LOG_TABLE = "central_logs"
+_JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"  # maps messageType to messagetype (case-insensitive)
+_TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"  # reads .gz objects transparently
+_TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+
+
+def events_query(database: str, day: str) -> str:
+    """One row per log event of ``day`` (``yyyy/MM/dd``), health checks left out (docs/platform.md)."""
+    return (f"SELECT loggroup, logstream, from_unixtime(e.timestamp / 1000) AS at, e.message "
+            f"FROM {database}.{LOG_TABLE} CROSS JOIN UNNEST(logevents) AS t(e) "
+            f"WHERE day = '{day}' AND messagetype = 'DATA_MESSAGE'")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,9 +189,16 @@ class CentralLogging(pulumi.ComponentResource):
                 "role_arn": self.firehose_role.arn,
                 "buffering_interval": spec.sink_buffer_seconds,
                 "buffering_size": spec.sink_buffer_mib,
+                # Subscription batches arrive gzipped: decompressed here, each on its own line, and the
+                # object gzipped once (GZIP on gzipped records made objects Athena could not read).
+                "processing_configuration": {"enabled": True, "processors": [
+                    {"type": "Decompression", "parameters": [
+                        {"parameter_name": "CompressionFormat", "parameter_value": "GZIP"}]},
+                    {"type": "AppendDelimiterToRecord"},
+                ]},
                 "compression_format": "GZIP",
                 "kms_key_arn": args.kms_key_arn,
-                "prefix": "logs/!{timestamp:yyyy/MM/dd}/",
+                "prefix": f"{LOG_PREFIX}!{{timestamp:{_DAY_FORMAT}}}/",
                 "error_output_prefix": "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/",
                 "cloudwatch_logging_options": {"enabled": True, "log_group_name": self.error_log_group.name,
                                                "log_stream_name": "S3Delivery"},
@@ -192,14 +228,46 @@ class CentralLogging(pulumi.ComponentResource):
             }),
             opts=child)
 
+        self.database, self.table = self._catalog(name, tags, child)
         self.api_gateway_account: aws.apigateway.Account | None = (
             self._api_gateway_account(name, tags, child) if spec.manage_api_gateway_account else None)
 
         self.destination_arn: pulumi.Output[str] = self.delivery_stream.arn
         self.subscription_role_arn: pulumi.Output[str] = self.subscription_role.arn
         self.bucket_name: pulumi.Output[str] = self.bucket.bucket
+        self.database_name: pulumi.Output[str] = self.database.name
         self.register_outputs({"destinationArn": self.destination_arn, "bucketName": self.bucket_name,
-                               "subscriptionRoleArn": self.subscription_role_arn})
+                               "subscriptionRoleArn": self.subscription_role_arn,
+                               "databaseName": self.database_name})
+
+    def _catalog(self, name: str, tags: dict[str, str],
+                 child: pulumi.ResourceOptions) -> tuple[aws.glue.CatalogDatabase, aws.glue.CatalogTable]:
+        """The Glue database and table Athena reads the bucket through (partitions projected, no crawler)."""
+        ctx = self._context
+        database = aws.glue.CatalogDatabase(
+            f"{name}-database", name=ctx.name("logs").replace("-", "_"),
+            description="Central logs: every subscribed log group, one CloudWatch Logs batch per row",
+            tags=tags, opts=child)
+        location = self.bucket.bucket.apply(lambda bucket: f"s3://{bucket}/{LOG_PREFIX}")
+        table = aws.glue.CatalogTable(
+            f"{name}-table", name=LOG_TABLE, database_name=database.name, table_type="EXTERNAL_TABLE",
+            description="CloudWatch Logs subscription batches; messagetype CONTROL_MESSAGE rows are health checks",
+            parameters=location.apply(lambda loc: {
+                "classification": "json", "EXTERNAL": "TRUE", "compressionType": "gzip",
+                # The day Firehose wrote the object (UTC), exactly the prefix it writes under.
+                "projection.enabled": "true",
+                "projection.day.type": "date", "projection.day.format": _DAY_FORMAT,
+                "projection.day.range": "2024/01/01,NOW",
+                "projection.day.interval": "1", "projection.day.interval.unit": "DAYS",
+                "storage.location.template": loc + "${day}/"}),
+            partition_keys=[{"name": "day", "type": "string"}],
+            storage_descriptor={
+                "location": location, "input_format": _TEXT_INPUT, "output_format": _TEXT_OUTPUT,
+                "ser_de_info": {"serialization_library": _JSON_SERDE},
+                "columns": [{"name": column, "type": type_name} for column, type_name in LOG_TABLE_COLUMNS.items()],
+            },
+            opts=child)
+        return database, table
 
     def _api_gateway_account(self, name: str, tags: dict[str, str],
                              child: pulumi.ResourceOptions) -> aws.apigateway.Account:

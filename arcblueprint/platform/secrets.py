@@ -12,7 +12,17 @@ invocations::
         return parameters.get_secret(os.environ["DB_SECRET_ARN"], max_age=300)
 
 Each secret's resource policy denies ``GetSecretValue`` to every principal except the roles
-granted with :meth:`Secrets.allow_readers`, so an over-broad IAM policy elsewhere cannot read it.
+granted with :meth:`Secrets.allow_readers` and the rotation function's execution role
+(``rotationRoleArn``), so an over-broad IAM policy elsewhere cannot read it while rotation still can.
+
+Rotation is configured with ``rotate_immediately=False``: the secret has no value until one is
+put out of band, and a first rotation against an empty secret fails (the function has no
+AWSCURRENT to start from). Secrets Manager still tests the configuration (the function's
+``testSecret`` step) when the rotation is set up; the first real rotation comes
+``rotationDays`` later, or on demand once the value is set::
+
+    aws secretsmanager put-secret-value --secret-id <arn> --secret-string file://value
+    aws secretsmanager rotate-secret --secret-id <arn>     # optional: rotate now that a value exists
 """
 
 from __future__ import annotations
@@ -83,6 +93,8 @@ class Secrets(pulumi.ComponentResource):
                     secret_id=secret.id,
                     rotation_lambda_arn=spec.rotation_function_arn,
                     rotation_rules={"automatically_after_days": spec.rotation_days},
+                    # The provider's default (true) rotates at once, before any value exists.
+                    rotate_immediately=False,
                     opts=pulumi.ResourceOptions(parent=secret),
                 )
             self.secrets[key] = secret
@@ -109,29 +121,34 @@ class Secrets(pulumi.ComponentResource):
         self._sealed = True
         for key, secret in self.secrets.items():
             readers = self._readers[key]
+            # The rotation function reads (and writes) the value it rotates: exempt from the Deny,
+            # though not a reader of this policy's Allow (its own role policy grants what it does).
+            rotation_role = self._context.stack.secrets[key].rotation_role_arn
+            exempt: list[pulumi.Input[str]] = [*readers, *([rotation_role] if rotation_role else [])]
             statements: list[dict[str, object]] = []
-            if readers:
+            if exempt:
                 statements.append({
-                    "Sid": "NamedReadersOnly",
+                    "Sid": "NamedReadersOnly" if readers else "OnlyRotationReads",
                     "Effect": "Deny",
                     "Principal": "*",
                     "Action": "secretsmanager:GetSecretValue",
                     # A resource policy's Resource "*" means "this secret".
                     "Resource": "*",
-                    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": readers}},
-                })
-                statements.append({
-                    "Sid": "NamedReadersRead",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": readers},
-                    "Action": "secretsmanager:GetSecretValue",
-                    "Resource": "*",
+                    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": exempt}},
                 })
             else:
                 statements.append({
                     "Sid": "NobodyReadsUntilGranted",
                     "Effect": "Deny",
                     "Principal": "*",
+                    "Action": "secretsmanager:GetSecretValue",
+                    "Resource": "*",
+                })
+            if readers:
+                statements.append({
+                    "Sid": "NamedReadersRead",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": readers},
                     "Action": "secretsmanager:GetSecretValue",
                     "Resource": "*",
                 })

@@ -62,6 +62,10 @@ def policy_parameters(stack: StackConfig) -> dict[str, dict[str, Any]]:
         "vpc-cidr-within-plan": {"plannedPrefixLength": planned_prefix_length(stack)},
         "api-method-authorized": {"publicRoutes": _public_routes(stack)},
         "apigateway-logging-after-account": {"manageApiGatewayAccount": stack.logging.manage_api_gateway_account},
+        # Rotation functions live outside the stack: their roles are known from config only.
+        "secret-rotation-not-denied": {"rotationRoles": {
+            spec.rotation_function_arn: spec.rotation_role_arn for spec in stack.secrets.values()
+            if spec.rotation_function_arn and spec.rotation_role_arn}},
     }
 
 

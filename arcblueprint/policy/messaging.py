@@ -154,9 +154,18 @@ _FULL_BACKUP = {
 }
 
 
+#: Built-in processors that change only the encoding of a record, never its content: what they
+#: deliver is the source record (one Firehose cannot decompress goes to the error prefix as it came).
+_LOSSLESS_PROCESSORS = frozenset({"Decompression", "AppendDelimiterToRecord"})
+
+
 def _transforms(section: Any) -> bool:
-    return truthy(dig(section, "processingConfiguration", "enabled")) or truthy(
-        dig(section, "dataFormatConversionConfiguration", "enabled"))
+    processing = dig(section, "processingConfiguration")
+    if truthy(dig(processing, "enabled")):
+        kinds = {p.get("type") for p in dig(processing, "processors") or () if isinstance(p, dict)}
+        if not kinds or not kinds <= _LOSSLESS_PROCESSORS:
+            return True
+    return truthy(dig(section, "dataFormatConversionConfiguration", "enabled"))
 
 
 def validate_firehose(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

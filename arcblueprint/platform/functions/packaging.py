@@ -3,16 +3,25 @@
 A function's package is its handler folder and nothing else: Powertools comes from the public
 layer and boto3 from the runtime, so the zip stays small (cold starts grow with package size)
 and a change to one service's handler never republishes another service's function.
+
+Every import of the packaged code must resolve in Lambda: to a module of the zip, the standard
+library, the runtime's AWS SDK or the Powertools layer. Anything else (a shared module whose
+``shared.txt`` did not ship, a library never declared) stops packaging with a
+:class:`PackagingError` instead of a function that fails its first invocation with
+``Runtime.ImportModuleError``.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import io
+import sys
 import zipfile
 from pathlib import Path
 
-__all__ = ["PackagingError", "code_archive", "package_files", "package_sha256", "package_size", "package_zip"]
+__all__ = ["LAYER_MODULES", "RUNTIME_MODULES", "PackagingError", "code_archive", "imported_modules", "package_files",
+           "package_sha256", "package_size", "package_zip"]
 
 #: Folders and files that are build or editor leftovers, never code.
 _SKIPPED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv", "node_modules"})
@@ -47,6 +56,77 @@ def shared_modules(code_dir: Path) -> list[Path]:
     return modules
 
 
+#: What the Lambda Python runtime provides besides the standard library: the AWS SDK.
+RUNTIME_MODULES = frozenset({"boto3", "botocore"})
+#: What the public Powertools layer (``layers.py``) holds: Powertools, its dependencies and every
+#: extra of ``aws-lambda-powertools[all]`` (Powertools' docs: the layer ships all extras).
+LAYER_MODULES = frozenset({
+    "aws_lambda_powertools", "jmespath", "typing_extensions",  # core
+    "aws_xray_sdk", "fastjsonschema", "pydantic", "pydantic_settings",  # tracer, validation, parser
+    "aws_encryption_sdk", "jsonpath_ng", "cryptography", "jwt", "urllib3",  # datamasking, jwt, oauth2
+})
+
+
+def imported_modules(source: str, filename: str = "<handler>") -> set[str]:
+    """Top-level names of the modules ``source`` imports when it runs.
+
+    Relative imports are left out (they name the package's own files), and so are imports that
+    cannot run: under ``if TYPE_CHECKING:`` or in a ``try`` whose handler catches ``ImportError``.
+    """
+    found: set[str] = set()
+
+    def visit(nodes: list[ast.stmt]) -> None:
+        for node in nodes:
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".", 1)[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level == 0 and node.module:
+                    found.add(node.module.split(".", 1)[0])
+            elif isinstance(node, ast.If) and _is_type_checking(node.test):
+                visit(node.orelse)
+            elif isinstance(node, ast.Try) and any(_catches_import_error(h) for h in node.handlers):
+                for handler in node.handlers:  # the fallback imports must resolve
+                    visit(handler.body)
+                visit(node.orelse)
+                visit(node.finalbody)
+            else:  # functions, classes, with, loops, ifs: their imports run when they do
+                for child in ast.iter_child_nodes(node):
+                    if isinstance(child, ast.stmt):
+                        visit([child])
+                    elif isinstance(child, ast.ExceptHandler | ast.match_case):
+                        visit(child.body)
+
+    visit(ast.parse(source, filename=filename).body)
+    return found
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError") for n in names)
+
+
+def _check_imports(files: list[tuple[str, Path]], root: Path) -> None:
+    """Every import of the packaged code resolves in Lambda, or one line says which does not and where."""
+    packaged = {name.split("/", 1)[0].removesuffix(".py") for name, _ in files
+                if name.endswith(".py") or "/" in name}
+    available = packaged | set(sys.stdlib_module_names) | RUNTIME_MODULES | LAYER_MODULES
+    for name, path in files:
+        if not name.endswith(".py"):
+            continue
+        missing = sorted(imported_modules(path.read_text(encoding="utf-8"), name) - available)
+        if missing:
+            raise PackagingError(
+                f"{name} in the package of {str(root)!r} imports {', '.join(missing)}, which is neither in the "
+                f"package, the standard library, the Lambda runtime ({', '.join(sorted(RUNTIME_MODULES))}) nor "
+                f"the Powertools layer; ship it with the handler (a module shared with other functions is listed "
+                f"in {SHARED_LIST}, and the package must include {SHARED_LIST} files)")
+
+
 def package_files(code_dir: Path, handler: str | None = None) -> list[tuple[str, Path]]:
     """``(archive path, file)`` for every file that belongs in the package, sorted by archive path.
 
@@ -72,6 +152,7 @@ def package_files(code_dir: Path, handler: str | None = None) -> list[tuple[str,
     files.sort()
     if not files:
         raise PackagingError(f"code_dir {str(root)!r} holds no files to package")
+    _check_imports(files, root)
     if handler is not None:
         module, _, function = handler.rpartition(".")
         if not module or not function:

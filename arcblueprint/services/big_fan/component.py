@@ -153,11 +153,14 @@ class BigFanService(pulumi.ComponentResource):
     def _api(self, name: str, spec: BigFanSpec, platform: Platform) -> RestStage:
         ctx = platform.context
         child = pulumi.ResourceOptions(parent=self)
+        # No confused-deputy condition in the trust policy: API Gateway does not put aws:SourceAccount (nor,
+        # as far as anyone has shown, aws:SourceArn) in the request context when it assumes an integration's
+        # credentials role, so any such condition denies every AssumeRole and each POST answers 500. What
+        # bounds the role instead is its permission policy: sns:Publish on this one topic, nothing else.
         role = aws.iam.Role(
             f"{name}-api-role", name=ctx.name(name, "api-publish"), description=f"API Gateway publishes to {name}",
             assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": ctx.stack.account_id}}}]}),
+                "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
             tags=ctx.tags(name), opts=child)
         publish_policy = aws.iam.RolePolicy(
             f"{name}-api-publish", role=role.id, name="publish",

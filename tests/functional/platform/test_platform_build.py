@@ -18,7 +18,8 @@ STACKS = ("dev", "prod")
 SECRETS = {
     "db-password": {"description": "Password of the orders database"},
     "partner-key": {"description": "API key of the payment partner", "rotationDays": 30,
-                    "rotationFunctionArn": "arn:aws:lambda:eu-west-1:111111111111:function:rotate-partner-key"},
+                    "rotationFunctionArn": "arn:aws:lambda:eu-west-1:111111111111:function:rotate-partner-key",
+                    "rotationRoleArn": "arn:aws:iam::111111111111:role/rotate-partner-key"},
 }
 READER_ROLE = "arn:aws:iam::{account}:role/orders-api"
 #: IAM prefixes a VPC function's grants ask the network for, and the endpoint services that serve them.
@@ -86,6 +87,10 @@ def test_the_sink_compresses_encrypts_and_keeps_logs_per_config(graph) -> None:
     spec = graph.config.logging
     [stream] = graph.by_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
     s3 = stream.inputs["extendedS3Configuration"]
+    # CloudWatch Logs' gzipped batches are unpacked, one per line, and gzipped once for S3.
+    assert s3["processingConfiguration"] == {"enabled": True, "processors": [
+        {"type": "Decompression", "parameters": [{"parameterName": "CompressionFormat", "parameterValue": "GZIP"}]},
+        {"type": "AppendDelimiterToRecord"}]}
     assert s3["compressionFormat"] == "GZIP"
     assert (s3["bufferingInterval"], s3["bufferingSize"]) == (spec.sink_buffer_seconds, spec.sink_buffer_mib)
     assert stream.inputs["serverSideEncryption"]["keyType"] == "CUSTOMER_MANAGED_CMK"
@@ -101,6 +106,38 @@ def test_the_sink_compresses_encrypts_and_keeps_logs_per_config(graph) -> None:
     [policy] = graph.by_type("aws:s3/bucketPolicy:BucketPolicy")
     [deny] = json.loads(policy.inputs["policy"])["Statement"]
     assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+
+
+def test_the_log_table_reads_what_the_sink_writes_where_it_writes_it(graph, load_event) -> None:
+    import base64
+    import gzip
+
+    from arcblueprint.platform.logging import LOG_TABLE_COLUMNS, events_query
+
+    [stream] = graph.by_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
+    [bucket] = [b for b in graph.by_type("aws:s3/bucket:Bucket") if b.name == "logging-bucket"]
+    [database] = graph.by_type("aws:glue/catalogDatabase:CatalogDatabase")
+    [table] = graph.by_type("aws:glue/catalogTable:CatalogTable")
+    assert table.inputs["databaseName"] == database.inputs["name"] == graph.outputs["logDatabaseName"]
+    # Partitions: the table projects exactly the prefix and date format Firehose writes under.
+    prefix = stream.inputs["extendedS3Configuration"]["prefix"]
+    match = re.fullmatch(r"(.*)!\{timestamp:([^}]+)\}/", prefix)
+    assert match, prefix
+    parameters = table.inputs["parameters"]
+    location = f"s3://{bucket.outputs['bucket']}/{match.group(1)}"
+    assert table.inputs["storageDescriptor"]["location"] == location
+    assert parameters["storage.location.template"] == location + "${day}/"
+    assert parameters["projection.day.type"] == "date" and parameters["projection.day.format"] == match.group(2)
+    assert [k["name"] for k in table.inputs["partitionKeys"]] == ["day"]
+    # Columns: what one line holds after decompression, a real subscription batch (AWS's sample event).
+    batch = json.loads(gzip.decompress(base64.b64decode(load_event("cloudWatchLogEvent.json")["awslogs"]["data"])))
+    assert {key.lower() for key in batch} == set(LOG_TABLE_COLUMNS)
+    event_fields = re.fullmatch(r"array<struct<(.*)>>", LOG_TABLE_COLUMNS["logevents"]).group(1)
+    assert {f.split(":")[0] for f in event_fields.split(",")} == set(batch["logEvents"][0])
+    assert isinstance(batch["logEvents"][0]["timestamp"], int)  # bigint, milliseconds
+    assert table.inputs["storageDescriptor"]["serDeInfo"]["serializationLibrary"].endswith("JsonSerDe")
+    query = events_query(database.inputs["name"], "2026/01/31")
+    assert all(column in query for column in ("loggroup", "logevents", "messagetype"))
 
 
 def test_every_event_target_has_a_dlq_and_the_configured_retry_policy(graph) -> None:
@@ -226,10 +263,14 @@ def test_secrets_are_readable_only_by_granted_roles(graph) -> None:
     reader = READER_ROLE.format(account=stack.account_id)
     deny = policies["secrets-db-password-policy"]["Statement"][0]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [reader]}}
-    [nobody] = policies["secrets-partner-key-policy"]["Statement"]
-    assert nobody["Effect"] == "Deny" and "Condition" not in nobody
+    # No reader yet, but the rotation function must read what it rotates: it alone is exempt.
+    [only_rotation] = policies["secrets-partner-key-policy"]["Statement"]
+    assert only_rotation["Effect"] == "Deny" and only_rotation["Action"] == "secretsmanager:GetSecretValue"
+    rotation_role = SECRETS["partner-key"]["rotationRoleArn"]
+    assert only_rotation["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [rotation_role]}}
     [rotation] = graph.by_type("aws:secretsmanager/secretRotation:SecretRotation")
     assert rotation.inputs["rotationRules"]["automaticallyAfterDays"] == 30
+    assert rotation.inputs["rotateImmediately"] is False  # the value is put out of band, after the deploy
 
 
 def test_stateful_resources_are_protected_in_prod_only(graph) -> None:

@@ -7,6 +7,7 @@ import copy
 import hashlib
 import hmac
 import json
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -124,6 +125,59 @@ def test_invalid_signature_is_401_and_nothing_is_enqueued(aws, load_event, case)
     assert response["statusCode"] == 401
     assert count(aws["sqs"], aws["queue_url"]) == 0
     assert aws["ddb"].scan(TableName="hooks-status")["Count"] == 0
+
+
+NEW_KEY = "n3w-key-the-sender-switches-to"
+
+
+def _rotate(*, finish: bool) -> None:
+    """What a rotation function does to the signing secret: a new key labelled AWSPENDING, then promoted."""
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    secret = os.environ["SIGNING_SECRET_ID"]
+    pending = sm.put_secret_value(SecretId=secret, SecretString=NEW_KEY, VersionStages=["AWSPENDING"])["VersionId"]
+    if finish:
+        current = next(v["VersionId"] for v in sm.list_secret_version_ids(SecretId=secret)["Versions"]
+                       if "AWSCURRENT" in v["VersionStages"])
+        sm.update_secret_version_stage(SecretId=secret, VersionStage="AWSCURRENT", MoveToVersionId=pending,
+                                       RemoveFromVersionId=current)
+
+
+def _post(receiver, load_event, key: str) -> int:
+    body = json.dumps({"type": "payment", "amount": 10})
+    now = int(time.time())
+    event = api_event(load_event, body, {"X-Signature": sign(body, now, secret=key), "X-Timestamp": str(now)})
+    return receiver.lambda_handler(event, LambdaContext(function_name="arcbp-dev-hooks-receiver"))["statusCode"]
+
+
+@pytest.mark.parametrize(("finish", "stage_of_old", "stage_of_new"), [
+    (False, "AWSCURRENT", "AWSPENDING"),   # rotation under way: the sender may already use the new key
+    (True, "AWSPREVIOUS", "AWSCURRENT"),   # rotation done: the sender may not have switched yet
+])
+def test_both_keys_of_a_rotation_are_accepted_and_no_other(aws, load_event, finish, stage_of_old, stage_of_new):
+    _rotate(finish=finish)
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    stages = {v: sm.get_secret_value(SecretId=os.environ["SIGNING_SECRET_ID"], VersionStage=v)["SecretString"]
+              for v in (stage_of_old, stage_of_new)}
+    assert stages == {stage_of_old: SECRET, stage_of_new: NEW_KEY}  # moto labelled the versions as AWS does
+    receiver = load_handler("receiver", f"cmm_receiver_rotation_{finish}")
+    assert _post(receiver, load_event, SECRET) == 202
+    assert _post(receiver, load_event, NEW_KEY) == 202
+    assert _post(receiver, load_event, "a-key-nobody-was-given") == 401
+    assert count(aws["sqs"], aws["queue_url"]) == 2
+
+
+def test_outside_a_rotation_only_the_current_key_is_accepted_and_misses_are_cached(aws, load_event):
+    receiver = load_handler("receiver", "cmm_receiver_no_rotation")
+    calls = Counter()
+    receiver._secretsmanager.meta.events.register(
+        "provide-client-params.secrets-manager.GetSecretValue",
+        lambda params, **_: calls.update([params.get("VersionStage")]))
+    for _ in range(3):
+        assert _post(receiver, load_event, "a-key-nobody-was-given") == 401
+    assert _post(receiver, load_event, NEW_KEY) == 401  # the next key is not valid before it is pending
+    assert _post(receiver, load_event, SECRET) == 202
+    # One call per label for four bad and one good request: values and absences are both cached.
+    assert calls == {"AWSCURRENT": 1, "AWSPENDING": 1, "AWSPREVIOUS": 1}
 
 
 def test_kinesis_buffer_orders_by_the_configured_field(aws, load_event, monkeypatch):

@@ -49,6 +49,14 @@ def test_unnamespaced_keys_get_the_project_namespace(tmp_path):
         ("config:\n  arcblueprint:network: {onPremRanges: ['10.0.0.1/8']}\n", "arcblueprint:network.onPremRanges[0]"),
         ("config:\n  aws:region: mars-1\n", "aws:region"),
         ("config:\n  arcblueprint:network: [1, 2]\n", "arcblueprint:network"),
+        # A rotated secret names its rotation role (exempted from the readers-only Deny), and only then.
+        ("config:\n  arcblueprint:secrets: {k1: {description: key, rotationDays: 30, rotationFunctionArn: "
+         "'arn:aws:lambda:eu-west-1:111111111111:function:rot'}}\n", "arcblueprint:secrets.k1.rotationRoleArn"),
+        ("config:\n  arcblueprint:secrets: {k1: {description: key, "
+         "rotationRoleArn: 'arn:aws:iam::111111111111:role/rot'}}\n", "arcblueprint:secrets.k1.rotationRoleArn"),
+        ("config:\n  arcblueprint:secrets: {k1: {description: key, rotationDays: 30, rotationFunctionArn: "
+         "'arn:aws:lambda:eu-west-1:111111111111:function:rot', rotationRoleArn: 'rot'}}\n",
+         "arcblueprint:secrets.k1.rotationRoleArn"),
         ("config:\n  arcblueprint:logging: {retentionDays: 30\n", "Pulumi.bad.yaml"),
         ("- just\n- a list\n", "Pulumi.bad.yaml"),
     ],

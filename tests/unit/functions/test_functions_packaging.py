@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from pathlib import Path
 
 import pytest
+
+import arcblueprint
 
 from arcblueprint.config.schema import ConfigError
 from arcblueprint.platform.functions.layers import powertools_layer_arn
@@ -109,3 +112,45 @@ def test_shared_modules_listed_in_shared_txt_go_to_the_zip_root(tmp_path):
     (handler / "shared.txt").write_text("../lib/masking.py\n")
     with pytest.raises(PackagingError, match="clashes"):
         package_zip(handler)
+
+
+def test_an_import_lambda_cannot_resolve_stops_packaging_with_one_line(tmp_path):
+    """The wheel defect: shared.txt did not ship, so the zip held app.py without the masking it imports."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "masking.py").write_text("import json\n")
+    handler = tmp_path / "handler"
+    (handler / "rules").mkdir(parents=True)
+    (handler / "app.py").write_text(
+        "from __future__ import annotations\nimport os\nfrom typing import TYPE_CHECKING\n"
+        "import boto3\nfrom botocore.exceptions import ClientError\n"
+        "from aws_lambda_powertools import Logger\nfrom pydantic import BaseModel\n"
+        "from rules.limits import LIMIT\nfrom masking import mask\n"
+        "if TYPE_CHECKING:\n    from mypy_boto3_sqs import SQSClient\n"
+        "try:\n    import orjson as fast_json\nexcept ImportError:\n    import json as fast_json\n")
+    (handler / "rules" / "limits.py").write_text("LIMIT = 3\n")
+    with pytest.raises(PackagingError) as caught:
+        package_files(handler, "app.lambda_handler")
+    message = str(caught.value)
+    assert "\n" not in message and "app.py" in message and "imports masking," in message
+    assert "shared.txt" in message
+
+    (handler / "shared.txt").write_text("../lib/masking.py\n")
+    assert [name for name, _ in package_files(handler, "app.lambda_handler")] == [
+        "app.py", "masking.py", "rules/limits.py"]
+
+    (handler / "rules" / "limits.py").write_text("import requests  # not in the runtime, not in the layer\n")
+    with pytest.raises(PackagingError, match=r"^rules/limits\.py .* imports requests, "):
+        package_zip(handler)
+
+
+#: Every handler folder the blueprint ships (each function's code_dir).
+PACKAGE_ROOT = Path(arcblueprint.__file__).parent
+HANDLER_DIRS = sorted({path.parent for path in PACKAGE_ROOT.rglob("app.py")
+                       if "handlers" in path.parts or path.parent.name == "hooks"})
+
+
+@pytest.mark.parametrize("code_dir", HANDLER_DIRS, ids=lambda p: p.relative_to(PACKAGE_ROOT).as_posix())
+def test_every_shipped_handler_packages_with_its_imports(code_dir):
+    names = {name for name, _ in package_files(code_dir, "app.lambda_handler")}
+    assert "app.py" in names

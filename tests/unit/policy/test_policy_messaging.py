@@ -93,3 +93,17 @@ def test_s3_delivery_without_transform_needs_no_source_backup():
     http = {"destination": "http_endpoint", "serverSideEncryption": {"enabled": True},
             "httpEndpointConfiguration": {"url": "https://example.com", "s3BackupMode": "FailedDataOnly"}}
     assert "AllData" in run_resource(messaging.FIREHOSE_ENCRYPTED_BACKED_UP, FIREHOSE, http).messages[0]
+
+
+@pytest.mark.parametrize(("processors", "needs_backup"), [
+    # The central log sink: gunzip CloudWatch Logs batches and end each with a newline; nothing is lost.
+    ([{"type": "Decompression"}, {"type": "AppendDelimiterToRecord"}], False),
+    ([{"type": "Decompression"}, {"type": "CloudWatchLogProcessing"}], True),  # extraction drops metadata
+    ([{"type": "Decompression"}, {"type": "Lambda"}], True),
+    ([], True),  # enabled with no processor named: assume a transform
+])
+def test_lossless_processors_are_not_a_transform(processors, needs_backup):
+    stream = props(FIREHOSE)
+    stream["extendedS3Configuration"]["processingConfiguration"] = {"enabled": True, "processors": processors}
+    stream["extendedS3Configuration"]["s3BackupMode"] = "Disabled"
+    assert bool(run_resource(messaging.FIREHOSE_ENCRYPTED_BACKED_UP, FIREHOSE, stream).messages) is needs_backup

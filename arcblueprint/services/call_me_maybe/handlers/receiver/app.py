@@ -7,6 +7,12 @@ Environment (set by the component): ``SIGNING_SECRET_ID`` (secret name/ARN, neve
 ``BUFFER`` (``sqs``/``kinesis``), ``QUEUE_URL`` or ``STREAM_NAME``, ``SIGNATURE_HEADER``,
 ``TIMESTAMP_HEADER``, ``ID_HEADER``, ``REPLAY_WINDOW_SECONDS``, ``SENSITIVE_FIELDS`` (comma list),
 ``PARTITION_KEY_FIELD``, ``STATUS_TABLE`` (optional).
+
+The signing key is shared with the sender, so a rotation cannot switch both sides at one instant.
+A signature is accepted if it matches the key labelled AWSCURRENT, or, during a rotation, the new
+key (AWSPENDING, before the rotation function promotes it) or the old one (AWSPREVIOUS, until the
+sender has switched: the label moves on at the next rotation, or an operator removes it). Any
+other key is refused.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import hmac
 import json
 import os
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import boto3
@@ -24,7 +31,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters import GetParameterError, SecretsProvider
 
 from masking import mask_fields
 
@@ -49,6 +56,17 @@ sqs = boto3.client("sqs") if BUFFER == "sqs" else None
 kinesis = boto3.client("kinesis") if BUFFER == "kinesis" else None
 dynamodb = boto3.client("dynamodb") if STATUS_TABLE else None
 
+#: Staging labels whose key signs a valid webhook, in the order they are tried (the usual one first).
+SIGNING_STAGES = ("AWSCURRENT", "AWSPENDING", "AWSPREVIOUS")
+SECRET_MAX_AGE_SECONDS = 300
+# Powertools caches a secret by name only (not by VersionStage), so each label gets its own
+# provider, and so its own cache; the three share one client.
+_secretsmanager = boto3.client("secretsmanager")
+_signing_keys = {stage: SecretsProvider(boto3_client=_secretsmanager) for stage in SIGNING_STAGES}
+#: Label -> until when it is known to have no version (outside a rotation): a flood of bad
+#: signatures must not turn into a flood of GetSecretValue calls.
+_absent_until: dict[str, float] = {}
+
 UNAUTHORIZED = Response(status_code=401, content_type="application/json", body='{"message":"Unauthorized"}')
 
 
@@ -61,9 +79,12 @@ def expected_signature(secret: str, timestamp: str, body: str) -> str:
     return hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
 
 
-def verify(*, secret: str, signature: str | None, timestamp: str | None, body: str, now: float,
+def verify(*, secret: str | Iterable[str], signature: str | None, timestamp: str | None, body: str, now: float,
            window_seconds: int) -> None:
-    """Raise :class:`SignatureError` unless the signature matches and the timestamp is within the window."""
+    """Raise :class:`SignatureError` unless the signature matches and the timestamp is within the window.
+
+    ``secret`` is one key or the keys valid right now (tried in order, fetched lazily if an iterator).
+    """
     if not signature or not timestamp:
         raise SignatureError("missing signature or timestamp")
     try:
@@ -73,8 +94,10 @@ def verify(*, secret: str, signature: str | None, timestamp: str | None, body: s
     if abs(now - signed_at) > window_seconds:
         raise SignatureError("timestamp outside the replay window")
     candidate = signature.removeprefix("sha256=").strip().lower()
-    if not hmac.compare_digest(candidate, expected_signature(secret, timestamp, body)):
-        raise SignatureError("signature mismatch")
+    for key in [secret] if isinstance(secret, str) else secret:
+        if hmac.compare_digest(candidate, expected_signature(key, timestamp, body)):
+            return
+    raise SignatureError("signature mismatch")
 
 
 def webhook_id(delivery_id: str | None, body: str) -> str:
@@ -116,8 +139,26 @@ def record_status(message_id: str, received_at: int) -> None:
                                    ":ttl": {"N": str(received_at + STATUS_TTL_SECONDS)}})
 
 
-def signing_secret() -> str:
-    return parameters.get_secret(os.environ["SIGNING_SECRET_ID"], max_age=300)  # type: ignore[return-value]
+def signing_key(stage: str) -> str | None:
+    """The key labelled ``stage``, or None when no version carries the label (cached either way)."""
+    if _absent_until.get(stage, 0.0) > time.monotonic():
+        return None
+    try:
+        return _signing_keys[stage].get(os.environ["SIGNING_SECRET_ID"], max_age=SECRET_MAX_AGE_SECONDS,
+                                        VersionStage=stage)  # type: ignore[return-value]
+    except GetParameterError:
+        if stage == "AWSCURRENT":
+            raise  # no current key (or no access to it) is a fault, not a bad signature
+        _absent_until[stage] = time.monotonic() + SECRET_MAX_AGE_SECONDS
+        return None
+
+
+def signing_keys() -> Iterator[str]:
+    """The keys a sender may sign with now, current first; the others are fetched only when it does not match."""
+    for stage in SIGNING_STAGES:
+        key = signing_key(stage)
+        if key is not None:
+            yield key
 
 
 @app.post("/webhook")
@@ -128,7 +169,7 @@ def receive() -> Response | dict[str, Any]:
     if event.is_base64_encoded:
         body = base64.b64decode(body).decode()
     try:
-        verify(secret=signing_secret(), signature=event.headers.get(SIGNATURE_HEADER),
+        verify(secret=signing_keys(), signature=event.headers.get(SIGNATURE_HEADER),
                timestamp=event.headers.get(TIMESTAMP_HEADER), body=body,
                now=time.time(), window_seconds=REPLAY_WINDOW_SECONDS)
     except SignatureError as error:
