@@ -119,7 +119,8 @@ class LoggingSpec:
 
     retention_days: int = setting(90, choices=LOG_RETENTION_DAYS)
     sink_buffer_seconds: int = setting(300, minimum=0, maximum=900)
-    sink_buffer_mib: int = setting(5, minimum=1, maximum=128)
+    #: Firehose needs 64 MiB or more when dynamic partitioning routes health checks away from the logs.
+    sink_buffer_mib: int = setting(64, minimum=64, maximum=128)
     archive_after_days: int = setting(90, minimum=1, maximum=3650, doc="move to Glacier after")
     expire_after_days: int = setting(730, minimum=1, maximum=36500)
     #: Set API Gateway's account-level CloudWatch role (needed for stage logs; one per account+region).

@@ -12,7 +12,7 @@ Logs sends it (``messageType``, ``owner``, ``logGroup``, ``logStream``, ``logEve
 once for S3. The batch is kept whole rather than reduced to its messages (Firehose's message
 extraction) because the sink mixes sources, JSON and text (flow logs), and the log group is
 what tells them apart. CloudWatch Logs' health checks arrive as ``CONTROL_MESSAGE`` batches with
-no log group; the ``events`` query filters them out. A Glue table with date partition
+no log group: dynamic partitioning routes them to ``control/`` (expired after a day). A Glue table with date partition
 projection over ``logs/<yyyy>/<MM>/<dd>/`` makes the bucket queryable from Athena.
 """
 
@@ -31,6 +31,11 @@ __all__ = ["LOG_TABLE_COLUMNS", "CentralLogging", "CentralLoggingArgs", "events_
 _SERVICE = "logging"
 #: Where Firehose writes, by arrival day (UTC); the Glue table projects the same layout.
 LOG_PREFIX = "logs/"
+#: Where CloudWatch Logs' CONTROL_MESSAGE batches (destination health checks) go; they expire after a day.
+CONTROL_PREFIX = "control/"
+#: The dynamic-partitioning key: data batches under LOG_PREFIX, everything else under CONTROL_PREFIX.
+_ROUTE_QUERY = ('{route: (if .messageType == "DATA_MESSAGE" then "' + LOG_PREFIX.rstrip("/")
+                + '" else "' + CONTROL_PREFIX.rstrip("/") + '" end)}')
 _DAY_FORMAT = "yyyy/MM/dd"
 #: One CloudWatch Logs subscription batch per line, as Firehose writes it after decompression.
 LOG_TABLE_COLUMNS: dict[str, str] = {
@@ -120,6 +125,13 @@ class CentralLogging(pulumi.ComponentResource):
                 # Versioning keeps overwritten objects; they expire on the same clock.
                 "noncurrent_version_expiration": {"noncurrent_days": spec.expire_after_days},
                 "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+            }, {
+                # Health checks carry no log data: S3 honours the shorter of two overlapping expirations.
+                "id": "expire-control-messages",
+                "status": "Enabled",
+                "filter": {"prefix": CONTROL_PREFIX},
+                "expiration": {"days": 1},
+                "noncurrent_version_expiration": {"noncurrent_days": 1},
             }],
             opts=child)
         aws.s3.BucketPolicy(
@@ -191,14 +203,20 @@ class CentralLogging(pulumi.ComponentResource):
                 "buffering_size": spec.sink_buffer_mib,
                 # Subscription batches arrive gzipped: decompressed here, each on its own line, and the
                 # object gzipped once (GZIP on gzipped records made objects Athena could not read).
+                # CloudWatch Logs' destination health checks (CONTROL_MESSAGE) are routed to CONTROL_PREFIX
+                # (kept a day) by dynamic partitioning, so the table under LOG_PREFIX holds log data only.
                 "processing_configuration": {"enabled": True, "processors": [
                     {"type": "Decompression", "parameters": [
                         {"parameter_name": "CompressionFormat", "parameter_value": "GZIP"}]},
+                    {"type": "MetadataExtraction", "parameters": [
+                        {"parameter_name": "JsonParsingEngine", "parameter_value": "JQ-1.6"},
+                        {"parameter_name": "MetadataExtractionQuery", "parameter_value": _ROUTE_QUERY}]},
                     {"type": "AppendDelimiterToRecord"},
                 ]},
+                "dynamic_partitioning_configuration": {"enabled": True, "retry_options": {"duration_in_seconds": 300}},
                 "compression_format": "GZIP",
                 "kms_key_arn": args.kms_key_arn,
-                "prefix": f"{LOG_PREFIX}!{{timestamp:{_DAY_FORMAT}}}/",
+                "prefix": f"!{{partitionKeyFromQuery:route}}/!{{timestamp:{_DAY_FORMAT}}}/",
                 "error_output_prefix": "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/",
                 "cloudwatch_logging_options": {"enabled": True, "log_group_name": self.error_log_group.name,
                                                "log_stream_name": "S3Delivery"},
@@ -251,7 +269,7 @@ class CentralLogging(pulumi.ComponentResource):
         location = self.bucket.bucket.apply(lambda bucket: f"s3://{bucket}/{LOG_PREFIX}")
         table = aws.glue.CatalogTable(
             f"{name}-table", name=LOG_TABLE, database_name=database.name, table_type="EXTERNAL_TABLE",
-            description="CloudWatch Logs subscription batches; messagetype CONTROL_MESSAGE rows are health checks",
+            description="CloudWatch Logs subscription batches (data only: health checks go to control/)",
             parameters=location.apply(lambda loc: {
                 "classification": "json", "EXTERNAL": "TRUE", "compressionType": "gzip",
                 # The day Firehose wrote the object (UTC), exactly the prefix it writes under.

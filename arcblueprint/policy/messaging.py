@@ -154,9 +154,10 @@ _FULL_BACKUP = {
 }
 
 
-#: Built-in processors that change only the encoding of a record, never its content: what they
-#: deliver is the source record (one Firehose cannot decompress goes to the error prefix as it came).
-_LOSSLESS_PROCESSORS = frozenset({"Decompression", "AppendDelimiterToRecord"})
+#: Built-in processors that change only the encoding of a record or where it is written, never its
+#: content: what they deliver is the source record (one Firehose cannot decompress goes to the error
+#: prefix as it came; MetadataExtraction only computes the dynamic-partitioning key).
+_LOSSLESS_PROCESSORS = frozenset({"Decompression", "AppendDelimiterToRecord", "MetadataExtraction"})
 
 
 def _transforms(section: Any) -> bool:

@@ -31,7 +31,7 @@ def tuned(stack: str) -> dict:
     values[ns + "functions"] = {**values.get(ns + "functions", {}), "memoryMib": 1024, "timeoutSeconds": 20,
                                 "logLevel": "DEBUG"}
     values[ns + "logging"] = {**values.get(ns + "logging", {}), "retentionDays": 30 if stack == "dev" else 731,
-                              "sinkBufferSeconds": 120, "sinkBufferMib": 16}
+                              "sinkBufferSeconds": 120, "sinkBufferMib": 96}
     values[ns + "releases"] = {**values.get(ns + "releases", {}), "errorAlarmThreshold": 5,
                                "throttleAlarmThreshold": 7, "p99DurationAlarmMs": 2500}
     values[ns + "eventBus"] = {**values.get(ns + "eventBus", {}), "archiveRetentionDays": 90,

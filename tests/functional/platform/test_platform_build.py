@@ -87,15 +87,23 @@ def test_the_sink_compresses_encrypts_and_keeps_logs_per_config(graph) -> None:
     spec = graph.config.logging
     [stream] = graph.by_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
     s3 = stream.inputs["extendedS3Configuration"]
-    # CloudWatch Logs' gzipped batches are unpacked, one per line, and gzipped once for S3.
-    assert s3["processingConfiguration"] == {"enabled": True, "processors": [
-        {"type": "Decompression", "parameters": [{"parameterName": "CompressionFormat", "parameterValue": "GZIP"}]},
-        {"type": "AppendDelimiterToRecord"}]}
+    # CloudWatch Logs' gzipped batches are unpacked, routed by message type, one per line, gzipped once.
+    processors = s3["processingConfiguration"]["processors"]
+    assert [p["type"] for p in processors] == ["Decompression", "MetadataExtraction", "AppendDelimiterToRecord"]
+    assert processors[0]["parameters"] == [{"parameterName": "CompressionFormat", "parameterValue": "GZIP"}]
+    query = {p["parameterName"]: p["parameterValue"] for p in processors[1]["parameters"]}["MetadataExtractionQuery"]
+    assert '.messageType == "DATA_MESSAGE" then "logs"' in query and 'else "control"' in query
+    assert s3["prefix"].startswith("!{partitionKeyFromQuery:route}/")
+    # Health checks expire after a day; the table reads the data prefix only.
+    [lifecycle] = [r for r in graph.by_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+                   if r.name == "logging-bucket-lifecycle"]
+    control = [r for r in lifecycle.inputs["rules"] if r["filter"].get("prefix") == "control/"]
+    assert control and control[0]["expiration"]["days"] == 1
     assert s3["compressionFormat"] == "GZIP"
     assert (s3["bufferingInterval"], s3["bufferingSize"]) == (spec.sink_buffer_seconds, spec.sink_buffer_mib)
+    assert s3["bufferingSize"] >= 64 and s3["dynamicPartitioningConfiguration"]["enabled"] is True
     assert stream.inputs["serverSideEncryption"]["keyType"] == "CUSTOMER_MANAGED_CMK"
-    [lifecycle] = graph.by_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
-    [rule] = lifecycle.inputs["rules"]
+    [rule] = [r for r in lifecycle.inputs["rules"] if r["id"] == "archive-then-expire"]
     assert rule["transitions"] == [{"days": spec.archive_after_days, "storageClass": "GLACIER"}]
     assert rule["expiration"]["days"] == spec.expire_after_days
     [block] = graph.by_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
@@ -120,7 +128,11 @@ def test_the_log_table_reads_what_the_sink_writes_where_it_writes_it(graph, load
     [table] = graph.by_type("aws:glue/catalogTable:CatalogTable")
     assert table.inputs["databaseName"] == database.inputs["name"] == graph.outputs["logDatabaseName"]
     # Partitions: the table projects exactly the prefix and date format Firehose writes under.
-    prefix = stream.inputs["extendedS3Configuration"]["prefix"]
+    s3 = stream.inputs["extendedS3Configuration"]
+    query = {p["parameterName"]: p["parameterValue"] for processor in s3["processingConfiguration"]["processors"]
+             for p in processor.get("parameters", [])}["MetadataExtractionQuery"]
+    data_route = re.search(r'"DATA_MESSAGE" then "([^"]+)"', query).group(1)  # where data batches go
+    prefix = s3["prefix"].replace("!{partitionKeyFromQuery:route}", data_route)
     match = re.fullmatch(r"(.*)!\{timestamp:([^}]+)\}/", prefix)
     assert match, prefix
     parameters = table.inputs["parameters"]
