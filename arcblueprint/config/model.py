@@ -118,7 +118,8 @@ class LoggingSpec:
     """Retention of every log group and the central sink (Firehose to S3)."""
 
     retention_days: int = setting(90, choices=LOG_RETENTION_DAYS)
-    sink_buffer_seconds: int = setting(300, minimum=0, maximum=900)
+    #: Zero buffering is not available with dynamic partitioning (how the sink drops health checks).
+    sink_buffer_seconds: int = setting(300, minimum=60, maximum=900)
     #: Firehose needs 64 MiB or more when dynamic partitioning routes health checks away from the logs.
     sink_buffer_mib: int = setting(64, minimum=64, maximum=128)
     archive_after_days: int = setting(90, minimum=1, maximum=3650, doc="move to Glacier after")

@@ -120,7 +120,9 @@ class CentralLogging(pulumi.ComponentResource):
                 "id": "archive-then-expire",
                 "status": "Enabled",
                 "filter": {"prefix": ""},
-                "transitions": [{"days": spec.archive_after_days, "storage_class": "GLACIER"}],
+                # Instant Retrieval: GET works without a restore, so Athena still reads archived logs
+                # (it skips GLACIER Flexible Retrieval objects unless they are restored first).
+                "transitions": [{"days": spec.archive_after_days, "storage_class": "GLACIER_IR"}],
                 "expiration": {"days": spec.expire_after_days},
                 # Versioning keeps overwritten objects; they expire on the same clock.
                 "noncurrent_version_expiration": {"noncurrent_days": spec.expire_after_days},
@@ -213,7 +215,7 @@ class CentralLogging(pulumi.ComponentResource):
                         {"parameter_name": "MetadataExtractionQuery", "parameter_value": _ROUTE_QUERY}]},
                     {"type": "AppendDelimiterToRecord"},
                 ]},
-                "dynamic_partitioning_configuration": {"enabled": True, "retry_options": {"duration_in_seconds": 300}},
+                "dynamic_partitioning_configuration": {"enabled": True, "retry_duration": 300},
                 "compression_format": "GZIP",
                 "kms_key_arn": args.kms_key_arn,
                 "prefix": f"!{{partitionKeyFromQuery:route}}/!{{timestamp:{_DAY_FORMAT}}}/",

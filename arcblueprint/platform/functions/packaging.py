@@ -23,6 +23,17 @@ from pathlib import Path
 __all__ = ["LAYER_MODULES", "RUNTIME_MODULES", "PackagingError", "code_archive", "imported_modules", "package_files",
            "package_sha256", "package_size", "package_zip"]
 
+#: Standard-library modules gone from the Lambda runtimes the blueprint allows (python3.12, python3.13),
+#: though the build machine's Python may still have them: 3.12 removed distutils, imp, asynchat,
+#: asyncore and smtpd; 3.13 removed the PEP 594 "dead batteries" and lib2to3.
+_REMOVED_BY_312_313 = frozenset({
+    "distutils", "imp", "asynchat", "asyncore", "smtpd",
+    "aifc", "audioop", "cgi", "cgitb", "chunk", "crypt", "imghdr", "mailcap", "msilib", "nis", "nntplib",
+    "ossaudiodev", "pipes", "sndhdr", "spwd", "sunau", "telnetlib", "uu", "xdrlib", "lib2to3",
+})
+#: What a handler can import from the standard library in every runtime the blueprint allows.
+LAMBDA_STDLIB = frozenset(sys.stdlib_module_names) - _REMOVED_BY_312_313
+
 #: Folders and files that are build or editor leftovers, never code.
 _SKIPPED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv", "node_modules"})
 _SKIPPED_SUFFIXES = frozenset({".pyc", ".pyo"})
@@ -114,7 +125,7 @@ def _check_imports(files: list[tuple[str, Path]], root: Path) -> None:
     """Every import of the packaged code resolves in Lambda, or one line says which does not and where."""
     packaged = {name.split("/", 1)[0].removesuffix(".py") for name, _ in files
                 if name.endswith(".py") or "/" in name}
-    available = packaged | set(sys.stdlib_module_names) | RUNTIME_MODULES | LAYER_MODULES
+    available = packaged | LAMBDA_STDLIB | RUNTIME_MODULES | LAYER_MODULES
     for name, path in files:
         if not name.endswith(".py"):
             continue

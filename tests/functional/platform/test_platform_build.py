@@ -104,7 +104,7 @@ def test_the_sink_compresses_encrypts_and_keeps_logs_per_config(graph) -> None:
     assert s3["bufferingSize"] >= 64 and s3["dynamicPartitioningConfiguration"]["enabled"] is True
     assert stream.inputs["serverSideEncryption"]["keyType"] == "CUSTOMER_MANAGED_CMK"
     [rule] = [r for r in lifecycle.inputs["rules"] if r["id"] == "archive-then-expire"]
-    assert rule["transitions"] == [{"days": spec.archive_after_days, "storageClass": "GLACIER"}]
+    assert rule["transitions"] == [{"days": spec.archive_after_days, "storageClass": "GLACIER_IR"}]
     assert rule["expiration"]["days"] == spec.expire_after_days
     [block] = graph.by_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
     assert all(block.inputs[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",

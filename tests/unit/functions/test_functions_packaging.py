@@ -144,6 +144,14 @@ def test_an_import_lambda_cannot_resolve_stops_packaging_with_one_line(tmp_path)
         package_zip(handler)
 
 
+@pytest.mark.parametrize("module", ["cgi", "telnetlib", "distutils", "imp"])
+def test_a_module_the_lambda_runtime_no_longer_ships_fails_packaging(tmp_path, module):
+    """python3.12/3.13 dropped these though the build machine's Python (3.11) still has them."""
+    (tmp_path / "app.py").write_text(f"import {module}\nimport json\n")
+    with pytest.raises(PackagingError, match=rf"imports {module}, "):
+        package_files(tmp_path, "app.lambda_handler")
+
+
 #: Every handler folder the blueprint ships (each function's code_dir).
 PACKAGE_ROOT = Path(arcblueprint.__file__).parent
 HANDLER_DIRS = sorted({path.parent for path in PACKAGE_ROOT.rglob("app.py")
