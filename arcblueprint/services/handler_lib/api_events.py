@@ -13,10 +13,12 @@ Pure and dependency-free, shipped into each API function's zip by ``shared.txt``
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 
-__all__ = ["MALFORMED", "bad_request", "rest_event"]
+__all__ = ["MALFORMED", "BodyError", "bad_request", "json_body", "rest_event"]
 
 #: The answer to an event that is not a request.
 MALFORMED = "Malformed request"
@@ -75,6 +77,62 @@ def rest_event(event: Any) -> dict[str, Any] | None:
             context.pop(key, None)
     clean["requestContext"] = context
     return clean
+
+
+class BodyError(ValueError):
+    """The body is not a JSON document this API takes: ``status`` 400, or 413 when it is too large."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _has_lone_surrogate(document: Any) -> bool:
+    """Whether a string in ``document`` is not valid Unicode (JSON's ``\\udc80`` escapes allow it)."""
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(value, dict):
+            stack += [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            stack += value
+    return False
+
+
+def json_body(body: Any, is_base64: Any, *, max_bytes: int) -> Any:
+    """The request body as a JSON document: UTF-8 (base64 when ``is_base64``), at most ``max_bytes``,
+    no ``NaN``/``Infinity``, no integer over Python's digit limit, no nesting beyond the parser's
+    stack, no unpaired surrogates. Anything else is a ``BodyError`` with a message for the client."""
+    if not isinstance(body, str) or not body:
+        raise BodyError("Request body must be JSON")
+    try:
+        raw = base64.b64decode(body, validate=True) if is_base64 is True else body.encode("utf-8")
+    except binascii.Error:
+        raise BodyError("Request body is not valid base64") from None
+    except ValueError:  # a str with unpaired surrogates
+        raise BodyError("Request body must be UTF-8") from None
+    if len(raw) > max_bytes:
+        raise BodyError(f"Request body is over {max_bytes} bytes", status=413)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BodyError("Request body must be UTF-8") from None
+    try:
+        document = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):  # JSONDecodeError, NaN, over-long integers, nesting past the parser
+        raise BodyError("Request body must be JSON") from None
+    if _has_lone_surrogate(document):
+        raise BodyError("Request body must be UTF-8")
+    return document
 
 
 def bad_request(message: str = MALFORMED) -> dict[str, Any]:

@@ -11,8 +11,6 @@ naming a key the rendered payload owns (``aps``). Anything unexpected is a 500 w
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 from typing import Any
@@ -24,7 +22,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 
-from api_events import bad_request, rest_event
+from api_events import BodyError, bad_request, json_body, rest_event
 from masking import masked_json
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a card number or an always-masked field
@@ -59,24 +57,12 @@ class PayloadTooLargeError(ServiceError):
         super().__init__(413, msg)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_body(body: Any, is_base64: Any) -> Any:
     """The request's JSON document; a 4xx for anything else (never an exception of the parser's)."""
-    if not isinstance(body, str) or not body:
-        raise BadRequestError("Request body must be JSON")
     try:
-        raw = base64.b64decode(body, validate=True) if is_base64 is True else body.encode("utf-8")
-    except (binascii.Error, ValueError, UnicodeEncodeError):
-        raise BadRequestError("Request body must be UTF-8 JSON") from None
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLargeError(f"Request body is over {MAX_BODY_BYTES} bytes")
-    try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, NaN, over-long integers
-        raise BadRequestError("Request body must be UTF-8 JSON") from None
+        return json_body(body, is_base64, max_bytes=MAX_BODY_BYTES)
+    except BodyError as error:
+        raise (PayloadTooLargeError(str(error)) if error.status == 413 else BadRequestError(str(error))) from None
 
 
 def _depth(value: Any) -> int:
