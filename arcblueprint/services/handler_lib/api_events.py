@@ -16,9 +16,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
-__all__ = ["MALFORMED", "BodyError", "bad_request", "json_body", "rest_event"]
+__all__ = ["MALFORMED", "BodyError", "bad_request", "json_body", "rest_event", "schema_message"]
 
 #: The answer to an event that is not a request.
 MALFORMED = "Malformed request"
@@ -133,6 +134,21 @@ def json_body(body: Any, is_base64: Any, *, max_bytes: int) -> Any:
     if _has_lone_surrogate(document):
         raise BodyError("Request body must be UTF-8")
     return document
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+def schema_message(error: Any, document: Any) -> str:
+    """A schema validation message for the client. Unknown properties are named only when their names
+    are plain (letters, digits, ``_``, ``-``): the message never echoes arbitrary client text."""
+    if getattr(error, "rule", None) == "additionalProperties" and isinstance(document, dict):
+        allowed = set((getattr(error, "definition", None) or {}).get("properties", {}))
+        unknown = sorted(k for k in document if k not in allowed)
+        plain = [k for k in unknown if isinstance(k, str) and _PLAIN_NAME.fullmatch(k)]
+        named = ", ".join(plain[:5]) + (" and others" if len(plain) < len(unknown) or len(plain) > 5 else "")
+        return f"{getattr(error, 'name', 'data')} has properties that are not allowed: {named or 'unnamed'}"
+    return str(getattr(error, "validation_message", "") or "does not match the schema")
 
 
 def bad_request(message: str = MALFORMED) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import contract_strategies as cs
 import pytest
+from hypothesis import event as note
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -50,7 +51,8 @@ def _document(body: str | None, is_base64: bool):
        body=cs.bodies(messages.flatmap(cs.with_junk)))
 def test_every_request_gets_a_4xx_or_a_rendering_never_a_crash(notifications, event, body):
     event["body"], event["isBase64Encoded"] = body
-    status, payload = cs.assert_api_contract(notifications.lambda_handler(event, CONTEXT))
+    status, payload = cs.assert_api_contract(notifications.lambda_handler(event, CONTEXT), sent=str(body))
+    note(f"-> {status}")
     if status != 200:
         return
     sent = _document(*body)

@@ -42,7 +42,7 @@ from aws_lambda_powertools.utilities.validation import SchemaValidationError, va
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import BotoCoreError, ClientError
 
-from api_events import BodyError, bad_request, json_body, rest_event
+from api_events import BodyError, bad_request, json_body, rest_event, schema_message
 from masking import masked_json
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a card number or an always-masked field
@@ -111,7 +111,7 @@ def validated(body: Any, schema: dict[str, Any]) -> dict[str, Any]:
     try:
         validate(event=body, schema=schema)
     except SchemaValidationError as error:
-        raise BadRequestError(f"Invalid request body: {error.validation_message}") from None
+        raise BadRequestError(f"Invalid request body: {schema_message(error, body)}") from None
     for name, rules in schema.get("properties", {}).items():
         # JSON Schema counts 1.0 as an integer; the item store (and the API's promise) do not.
         if rules.get("type") == "integer" and name in body and type(body[name]) is not int:

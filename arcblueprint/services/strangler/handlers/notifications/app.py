@@ -22,7 +22,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 
-from api_events import BodyError, bad_request, json_body, rest_event
+from api_events import BodyError, bad_request, json_body, rest_event, schema_message
 from masking import masked_json
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a card number or an always-masked field
@@ -81,7 +81,7 @@ def validated(message: Any) -> dict[str, Any]:
     try:
         validate(event=message, schema=SCHEMA)
     except SchemaValidationError as error:
-        raise BadRequestError(f"Invalid notification: {error.validation_message}") from None
+        raise BadRequestError(f"Invalid notification: {schema_message(error, message)}") from None
     if "badge" in message and type(message["badge"]) is not int:  # JSON 1.0 and true are not badges
         raise BadRequestError("Invalid notification: data.badge must be a whole number")
     data = message.get("data", {})
