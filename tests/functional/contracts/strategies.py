@@ -77,6 +77,15 @@ junk = st.one_of(st.none(), st.booleans(), st.integers(), big_numbers, st.floats
                  st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3))
 
 
+def either(first: st.SearchStrategy[Any], second: st.SearchStrategy[Any], *, first_in: int = 2
+           ) -> st.SearchStrategy[Any]:
+    """``first`` in ``first_in - 1`` draws of ``first_in``, else ``second`` (half and half by default).
+
+    ``st.one_of`` flattens nested ``one_of``s, so a many-branched strategy would crowd out the other."""
+    picks = [True] * (first_in - 1) + [False]  # hypothesis leans to the first item: the valid one
+    return st.sampled_from(picks).flatmap(lambda pick: first if pick else second)
+
+
 def with_junk(valid: dict[str, Any], *, keep: Sequence[str] = ()) -> st.SearchStrategy[dict[str, Any]]:
     """``valid`` with one field removed, one replaced by junk, one extra field, or unchanged."""
     keys = [k for k in valid if k not in keep]
@@ -89,7 +98,7 @@ def with_junk(valid: dict[str, Any], *, keep: Sequence[str] = ()) -> st.SearchSt
     if keys:
         changed += [st.sampled_from(keys).map(removed),
                     st.tuples(st.sampled_from(keys), junk).map(lambda kv: {**valid, kv[0]: kv[1]})]
-    return st.one_of(st.just(valid), st.one_of(changed))  # half valid, half not
+    return either(st.just(valid), st.one_of(changed))  # half valid, half not
 
 
 # ---------------------------------------------------------------- bodies (API Gateway, REST)
@@ -114,7 +123,7 @@ def bodies(documents: st.SearchStrategy[Any]) -> st.SearchStrategy[tuple[str | N
     as_json = documents.map(dumps)
     documents_sent = st.one_of(as_json.map(lambda text: (text, False)),
                                as_json.map(lambda text: (_b64(text.encode("utf-8", "surrogatepass")), True)))
-    return st.one_of(documents_sent, _not_documents)  # half documents, half not
+    return either(documents_sent, _not_documents)  # half documents, half not
 
 
 _not_documents: st.SearchStrategy[tuple[str | None, bool]] = st.deferred(lambda: st.one_of(
