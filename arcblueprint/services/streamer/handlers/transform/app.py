@@ -67,13 +67,21 @@ def field_value(document: dict[str, Any], path: str) -> Any:
     return value
 
 
+def arrival_time(arrival_ms: Any) -> datetime:
+    """When Firehose received the record (its ``approximateArrivalTimestamp``), else now."""
+    try:
+        if isinstance(arrival_ms, int | float) and not isinstance(arrival_ms, bool):
+            return datetime.fromtimestamp(arrival_ms / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    return datetime.now(UTC)
+
+
 def event_time(document: dict[str, Any], timestamp_field: str | None, arrival_ms: Any) -> datetime:
     value = field_value(document, timestamp_field) if timestamp_field else None
+    if value is None:
+        return arrival_time(arrival_ms)
     try:
-        if value is None:
-            if isinstance(arrival_ms, int | float) and not isinstance(arrival_ms, bool):
-                return datetime.fromtimestamp(arrival_ms / 1000, tz=UTC)
-            return datetime.now(UTC)
         if isinstance(value, int | float) and not isinstance(value, bool):
             return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=UTC)
         if not isinstance(value, str) or len(value) > 64:
