@@ -43,7 +43,8 @@ _MAX_SEGMENTS = 8
 #: A run of digits with single spaces or dashes between them, long enough to hold a card number.
 _DIGIT_RUN = re.compile(r"(?<!\d)\d(?:[ \-\u00a0\u2010-\u2015]?\d){12,}(?!\d)")
 _SEPARATORS = re.compile(r"[ \-\u00a0\u2010-\u2015]")
-#: First digits of the card networks (2 Mastercard, 3 Amex/Diners/JCB, 4 Visa, 5 Mastercard/Maestro, 6 Discover/UnionPay).
+#: First digits of the card networks: 2 and 5 Mastercard (5 Maestro too), 3 Amex/Diners/JCB, 4 Visa,
+#: 6 Discover/UnionPay.
 _CARD_FIRST_DIGITS = frozenset("23456")
 
 

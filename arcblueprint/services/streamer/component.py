@@ -71,7 +71,8 @@ class StreamerService(pulumi.ComponentResource):
     The source backup (``raw/``) and the error output (``errors/``) hold records before the transform
     removed or masked anything, so they expire within ``rawBackupExpireDays`` (at most 7; their old
     versions a day later) and the backup is encrypted with its own KMS key (``backup_key``): its key
-    policy admits no service principal, and of this program's roles only the Firehose roles name it. Unroutable records (no domain, an unknown one, undecodable)
+    policy admits no service principal, and of this program's roles only the Firehose roles name it.
+    Unroutable records (no domain, an unknown one, undecodable)
     land under the errors prefix of one stream, the first domain by name.
 
     Attributes

@@ -63,8 +63,8 @@ def deep_json_text(depth: int) -> str:
 
 
 #: Strings that break naive parsing: unicode digits, lone surrogates, NUL, RTL marks, full-width text.
-tricky_text = st.sampled_from(["²", "١٢٣", "Ⅻ", "\udc80", "\x00", "\u202e", "ｉｄ", "-0", "1e309", "NaN", "  ", "",
-                               "%%%", "../..", "null", "true", "0x10", "9" * 30, "é" * 65])
+tricky_text = st.sampled_from(["²", "١٢٣", "Ⅻ", "\udc80", "\x00", "\u202e", "ｉｄ", "-0", "1e309", "NaN", "  ",
+                               "", "%%%", "../..", "null", "true", "0x10", "9" * 30, "é" * 65])
 huge_text = st.integers(min_value=1_000, max_value=40_000).map(lambda n: "x" * n)
 big_numbers = st.sampled_from([10**40, -(10**40), 2**63, 2**64 + 1, 1e308, -1e308, 0.5, 1.0, -1, 0])
 #: Built once: a 100k-deep value takes a while to build and handlers only read what they are given.

@@ -74,9 +74,9 @@ identities = {"createBooking": cs.either(st.sampled_from([SAMPLE["identity"], BA
 
 
 @cs.contract
-@given(field=st.sampled_from(["createBooking", "confirmBooking"]), data=st.data(), mutation=cs.mutated({"info": SAMPLE["info"], "request": SAMPLE["request"],
-                                                  "source": None, "prev": None, "stash": {}},
-                                                 protect=[("info", "fieldName"), ("info", "parentTypeName")]))
+@given(field=st.sampled_from(["createBooking", "confirmBooking"]), data=st.data(),
+       mutation=cs.mutated({"info": SAMPLE["info"], "request": SAMPLE["request"], "source": None, "prev": None,
+                            "stash": {}}, protect=[("info", "fieldName"), ("info", "parentTypeName")]))
 def test_the_resolver_raises_only_its_client_errors_and_moves_only_by_the_table(aws, field, data, mutation):
     module = aws["bookings"]
     arguments = data.draw(create_arguments if field == "createBooking" else confirm_arguments)

@@ -25,14 +25,16 @@ CONTEXT = LambdaContext(function_name="arcbp-dev-orders-api")
 
 ids = st.one_of(st.sampled_from(["o-1", "theirs", "x" * 64]), st.text(max_size=70), cs.tricky_text)
 items = st.fixed_dictionaries({"name": st.text(min_size=1, max_size=20), "quantity": st.integers(0, 10)},
-                              optional={"id": st.sampled_from(["o-1", "theirs", "o-2"]), "description": st.text(max_size=20),
+                              optional={"id": st.sampled_from(["o-1", "theirs", "o-2"]),
+                                        "description": st.text(max_size=20),
                                         "version": st.one_of(st.integers(1, 3), cs.big_numbers)})
 queries = st.one_of(st.none(), st.fixed_dictionaries({}, optional={
     "limit": st.one_of(st.sampled_from(["1", "2", "50", "0", "101"]), cs.tricky_text, st.text(max_size=5)),
     "nextToken": st.one_of(cs.tricky_text, st.text(max_size=40), cs.huge_text,
                            st.dictionaries(st.sampled_from(["owner", "createdAt", "id"]),
                                            st.one_of(st.just(OWNER), st.text(max_size=5), st.integers()),
-                                           ).map(lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode()))}))
+                                           ).map(lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).decode())
+                           )}))
 #: Writes weigh more: they are where bad bodies meet the store.
 routes = st.sampled_from([("POST", "/orders", False), ("GET", "/orders", False), ("PUT", "/orders/{id}", True),
                           ("POST", "/orders", False), ("GET", "/orders/{id}", True), ("PUT", "/orders/{id}", True),
@@ -65,7 +67,8 @@ def api():
 @given(route=routes, item_id=ids, query=queries, body=cs.bodies(items.flatmap(cs.with_junk)),
        mutation=cs.mutated({"headers": SAMPLE["headers"], "requestContext": SAMPLE["requestContext"],
                             "multiValueHeaders": SAMPLE["multiValueHeaders"], "stageVariables": None}))
-def test_every_request_gets_an_answer_below_500_and_never_another_owners_data(api, route, item_id, query, body, mutation):
+def test_every_request_gets_an_answer_below_500_and_never_another_owners_data(api, route, item_id, query, body,
+                                                                              mutation):
     method, resource, has_id = route
     path = resource.replace("{id}", item_id) if has_id else resource
     event = cs.api_event(SAMPLE, method=method, path=path, resource=resource, body=body[0], is_base64=body[1],

@@ -88,8 +88,8 @@ def test_exactly_the_bad_records_fail_and_the_good_ones_carry_nothing_sensitive(
     assert [r["recordId"] for r in results] == [r["recordId"] for r in event["records"]]
     own, owner = STREAMS[stream]["domain"], STREAMS[stream]["unroutable"]
     for (label, _), result in zip(batch, results, strict=True):
-        expected = {own: "Ok", f"{own}-bad": "ProcessingFailed", "unroutable": "ProcessingFailed" if owner else "Dropped"
-                    }.get(label, "Dropped")
+        unroutable = "ProcessingFailed" if owner else "Dropped"
+        expected = {own: "Ok", f"{own}-bad": "ProcessingFailed", "unroutable": unroutable}.get(label, "Dropped")
         note(f"{label} -> {result['result']}")
         assert result["result"] == expected, (label, result)
         if expected != "Ok":

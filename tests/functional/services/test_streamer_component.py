@@ -139,7 +139,8 @@ def test_the_source_backup_has_its_own_key_and_raw_and_errors_expire_within_a_we
     assert backup_key.inputs["enableKeyRotation"] is True and backup_key.protect is (graph.stack == "prod")
     statements = json.loads(backup_key.inputs["policy"])["Statement"]
     # Only the account (so IAM policies decide): no service may use it on its own.
-    assert [set(s["Principal"]) for s in statements] == [{"AWS"}] and statements[0]["Principal"]["AWS"].endswith(":root")
+    assert [set(s["Principal"]) for s in statements] == [{"AWS"}]
+    assert statements[0]["Principal"]["AWS"].endswith(":root")
     for firehose in _streams(graph).values():
         s3 = firehose.inputs["extendedS3Configuration"]
         assert s3["s3BackupConfiguration"]["kmsKeyArn"] == backup_key.outputs["arn"]
@@ -147,8 +148,8 @@ def test_the_source_backup_has_its_own_key_and_raw_and_errors_expire_within_a_we
     policies = [json.loads(p.inputs["policy"]) for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
                 if backup_key.outputs["arn"] in p.inputs["policy"]]
     assert len(policies) == 2  # the two Firehose roles, nobody else
-    [lake_rules] = [lc.inputs["rules"] for lc in graph.by_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
-                    if lc.name == "lake-lake-lifecycle"]
+    [lake_rules] = [lc.inputs["rules"] for lc in graph.by_type(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration") if lc.name == "lake-lake-lifecycle"]
     for rule in (r for r in lake_rules if r["id"] in ("raw-backup", "errors")):
         assert rule["expiration"]["days"] <= 7
         assert rule["noncurrentVersionExpiration"]["noncurrentDays"] == 1

@@ -129,7 +129,8 @@ def test_a_100k_deep_record_fails_alone_and_its_batch_is_delivered(transform, lo
         cursor = cursor["x"]
     documents = [{"domain": "orders", "id": "a"}, deep, json.dumps(nested).encode(),
                  {"domain": "orders", "id": "b", "card": {"cvc": "123"}, "note": "paid 4111 1111 1111 1111"}]
-    response, logged = logs(transform, capsys, lambda: transform.lambda_handler(firehose_event(load_event, documents), CONTEXT))
+    response, logged = logs(transform, capsys,
+                            lambda: transform.lambda_handler(firehose_event(load_event, documents), CONTEXT))
     records = response["records"]
     assert [r["result"] for r in records] == ["Ok", "ProcessingFailed", "ProcessingFailed", "Ok"]
     last = json.loads(base64.b64decode(records[3]["data"]))
@@ -141,7 +142,8 @@ def test_a_100k_deep_record_fails_alone_and_its_batch_is_delivered(transform, lo
 def test_failure_reasons_never_carry_record_content(transform, load_event, capsys):
     documents = [{"domain": "orders", "occurredAt": "4111 1111 1111 1111"},
                  {"domain": "4111111111111111"}]
-    response, logged = logs(transform, capsys, lambda: transform.lambda_handler(firehose_event(load_event, documents), CONTEXT))
+    response, logged = logs(transform, capsys,
+                            lambda: transform.lambda_handler(firehose_event(load_event, documents), CONTEXT))
     assert [r["result"] for r in response["records"]] == ["ProcessingFailed", "ProcessingFailed"]
     assert [d["message"] for d in logged if "message" in d] == ["Record failed", "Record failed"]
     assert "4111" not in json.dumps(logged)

@@ -64,7 +64,15 @@ def test_numbers_that_are_not_cards_are_kept(text):
 
 
 def test_card_shaped_integers_are_masked_and_timestamps_are_not():
-    assert masking.mask_fields({"n": 4111111111111111, "ts": 1700000000000, "q": 3}) == {"n": MASK, "ts": 1700000000000, "q": 3}
+    masked = masking.mask_fields({"n": 4111111111111111, "ts": 1700000000000, "q": 3})
+    assert masked == {"n": MASK, "ts": 1700000000000, "q": 3}
+
+
+def test_the_dev_config_that_leaves_out_card_cvc_still_masks_it():
+    """dev's sensitiveFields are [card.number, customer.email]: the receiver's DEBUG log must not show the cvc."""
+    masked = masking.mask_fields({"card": {"number": "4111111111111111", "cvc": "123", "brand": "visa"},
+                                  "customer": {"email": "a@example.com"}}, ["card.number", "customer.email"])
+    assert masked == {"card": {"number": MASK, "cvc": MASK, "brand": "visa"}, "customer": {"email": MASK}}
 
 
 def test_remove_fields_drops_names_at_any_depth():

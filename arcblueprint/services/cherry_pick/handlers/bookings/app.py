@@ -105,7 +105,8 @@ def validate_input(data: Any) -> dict[str, Any]:
     seats = data.get("seats")
     if type(seats) is not int or not 1 <= seats <= MAX_SEATS:
         raise ValidationError(f"seats must be from 1 to {MAX_SEATS}")
-    return {"seats": seats, **{key: _text(data.get(key), key) for key in ("idempotencyKey", "flightId", "paymentToken")}}
+    texts = {key: _text(data.get(key), key) for key in ("idempotencyKey", "flightId", "paymentToken")}
+    return {"seats": seats, **texts}
 
 
 def public(item: dict[str, Any]) -> dict[str, Any]:
@@ -117,8 +118,8 @@ def public(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _unavailable(operation: str, error: Exception) -> UnavailableError:
-    code = error.response.get("Error", {}).get("Code", "Unknown") if isinstance(error, ClientError) \
-        else type(error).__name__
+    code = (error.response.get("Error", {}).get("Code", "Unknown") if isinstance(error, ClientError)
+            else type(error).__name__)
     logger.error("Downstream call failed", extra={"operation": operation, "error_code": code})
     metrics.add_metric(name="DownstreamErrors", unit=MetricUnit.Count, value=1)
     return UnavailableError(UNAVAILABLE)

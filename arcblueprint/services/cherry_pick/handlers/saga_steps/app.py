@@ -70,7 +70,8 @@ def apply(store: Any, action: str, booking_id: str, owner: str) -> dict[str, Any
     try:
         store.update_item(
             Key={"id": booking_id}, ConditionExpression=condition, ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values, UpdateExpression="SET #s = :target, sagaExecution = :owner, updatedAt = :now")
+            ExpressionAttributeValues=values,
+            UpdateExpression="SET #s = :target, sagaExecution = :owner, updatedAt = :now")
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "Unknown")
         if code != "ConditionalCheckFailedException":

@@ -97,7 +97,8 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _downstream(error: ClientError | BotoCoreError, operation: str) -> ServiceError:
-    code = error.response.get("Error", {}).get("Code", "Unknown") if isinstance(error, ClientError) else type(error).__name__
+    code = (error.response.get("Error", {}).get("Code", "Unknown") if isinstance(error, ClientError)
+            else type(error).__name__)
     logger.exception("DynamoDB call failed", extra={"operation": operation, "error_code": code})
     metrics.add_metric(name="DownstreamErrors", unit=MetricUnit.Count, value=1)
     return ServiceUnavailableError("The item store is unavailable; retry later")
