@@ -156,7 +156,7 @@ class OnPremAccess(pulumi.ComponentResource):
 
         self.squid = SquidConfig.for_stack(stack, plan.cidr)
         self.fleet = ProxyFleet(f"{name}-proxy", ProxyFleetArgs(
-            context=ctx, log_groups=args.log_groups, vpc_id=self.vpc.id, vpc_cidr=plan.cidr, subnets=self.subnets,
+            context=ctx, log_groups=args.log_groups, vpc_id=self.vpc.id, subnets=self.subnets,
             route_tables=self.route_tables, target_group_arn=self.target_group.arn,
             load_balancer_security_group_id=self.load_balancer_security_group.id, squid=self.squid, tags=tags,
             previous_parent=self), opts=child)

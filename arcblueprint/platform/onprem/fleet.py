@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,6 +35,8 @@ from arcblueprint.platform.proxy_config import PROXY_INSTANCE_ENDPOINTS, SquidCo
 from arcblueprint.vpc_access import service_name
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from arcblueprint.platform.context import StackContext
     from arcblueprint.platform.handles import LogGroups
 
@@ -54,7 +55,6 @@ class ProxyFleetArgs:
     context: StackContext
     log_groups: LogGroups
     vpc_id: pulumi.Input[str]
-    vpc_cidr: str
     subnets: Sequence[aws.ec2.Subnet]
     route_tables: Sequence[aws.ec2.RouteTable]
     #: The load balancer's target group; the group registers every instance in it.
@@ -195,8 +195,8 @@ class ProxyFleet(pulumi.ComponentResource):
                                 {"resource_type": "volume", "tags": tagged("proxy")}],
             tags=tagged("proxy"),
             # The profile's role must carry its policies before an instance boots with it.
-            opts=pulumi.ResourceOptions.merge(moved(f"{name}-lt"),
-                                              pulumi.ResourceOptions(depends_on=[self.instance_profile, *role_policies])),
+            opts=pulumi.ResourceOptions.merge(
+                moved(f"{name}-lt"), pulumi.ResourceOptions(depends_on=[self.instance_profile, *role_policies])),
         )
 
         capacity = spec.proxies

@@ -13,11 +13,14 @@ The gateway is the network team's (``onPrem.gatewayId``), never created here:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["OnPremRouting", "OnPremRoutingArgs"]
 

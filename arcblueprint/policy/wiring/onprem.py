@@ -125,9 +125,9 @@ class _Chain:
         template_spec = known(props, "launchTemplate")
         version = known(template_spec, "version") if isinstance(template_spec, dict) else None
         if version in ("$Latest", "$Default") or known(props, "instanceRefresh") is None:
-            self.fail(group, f"Auto Scaling group '{group.name}' does not roll out launch template changes (an explicit "
-                             "version and instanceRefresh are needed; $Latest/$Default start no refresh): running "
-                             "proxies keep the old configuration.")
+            self.fail(group, f"Auto Scaling group '{group.name}' does not roll out launch template changes (an "
+                             "explicit version and instanceRefresh are needed; $Latest/$Default start no refresh): "
+                             "running proxies keep the old configuration.")
         templates = graph.refs(group, "launchTemplate", LAUNCH_TEMPLATE)
         if not templates:
             self.fail(group, f"Auto Scaling group '{group.name}' launches from no launch template of the stack.")
@@ -136,8 +136,8 @@ class _Chain:
         subnets = graph.refs(group, "vpcZoneIdentifiers", SUBNET)
         zones = {z for s in subnets if isinstance(z := known(s.props, "availabilityZoneId"), str)}
         if served and zones - served:
-            self.fail(group, f"Auto Scaling group '{group.name}' runs proxies in zones the load balancer does not serve "
-                             f"({', '.join(sorted(zones - served))}): they never receive traffic.")
+            self.fail(group, f"Auto Scaling group '{group.name}' runs proxies in zones the load balancer does not "
+                             f"serve ({', '.join(sorted(zones - served))}): they never receive traffic.")
         self.routes(group, subnets, templates)
 
     def launch_template(self, template: PolicyResource) -> None:
@@ -215,8 +215,8 @@ class _Chain:
             attachments = [a for a in graph.of_type(VGW_ATTACHMENT) if known(a.props, "vpnGatewayId") == gateway
                            and {v.urn for v in graph.refs(a, "vpcId", VPC)} & vpcs]
             if not attachments:
-                return (f"Route '{route.name}' sends {cidr} to virtual private gateway {gateway}, which is not attached "
-                        "to this VPC in the stack: declare the VPN gateway attachment.")
+                return (f"Route '{route.name}' sends {cidr} to virtual private gateway {gateway}, which is not "
+                        "attached to this VPC in the stack: declare the VPN gateway attachment.")
             if not any(graph.waits_for(route, a) for a in attachments):
                 return (f"Route '{route.name}' is not created after the VPN gateway attachment: the first deploy races "
                         "it and fails. Make the route depend on the attachment.")

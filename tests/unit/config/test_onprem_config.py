@@ -27,8 +27,10 @@ def test_the_base_case_loads(tmp_path):
 
 @pytest.mark.parametrize(("change", "key", "reason"), [
     # Destinations the proxies would send into one of the VPCs (prod: app 10.0.0.0/24, proxies 192.168.0.0/27).
-    ("destinations: [10.0.0.0/25]", "onPrem.destinations[0] = '10.0.0.0/25'", "overlaps the application VPC 10.0.0.0/24"),
-    ("destinations: [.corp.example.com, 192.168.0.0/28]", "onPrem.destinations[1]", "overlaps the proxy VPC 192.168.0.0/27"),
+    ("destinations: [10.0.0.0/25]", "onPrem.destinations[0] = '10.0.0.0/25'",
+     "overlaps the application VPC 10.0.0.0/24"),
+    ("destinations: [.corp.example.com, 192.168.0.0/28]", "onPrem.destinations[1]",
+     "overlaps the proxy VPC 192.168.0.0/27"),
     ("destinations: [10.200.0.0/16]", "onPrem.destinations[0]", "outside network.onPremRanges"),
     ("destinations: [172.16.0.1/12]", "onPrem.destinations[0]", "must be an IPv4 CIDR block without host bits"),
     ("destinations: []", "onPrem.destinations", "a proxy to nowhere refuses all"),
