@@ -395,6 +395,7 @@ class StackConfig:
                 raise ConfigError("services", name, "service and secret names must be 2-24 lowercase letters, digits or -")
         if self.on_prem.enabled:
             self._check_on_prem()
+        self._check_on_prem_clients()
 
     def endpoint_zone_indexes(self) -> tuple[int, ...]:
         """Indexes of the application VPC's zones that the on-prem proxies' load balancer also serves.
@@ -458,6 +459,21 @@ class StackConfig:
                 raise ConfigError(f"{key}.destinations[{i}]", value,
                                   f"is outside network.onPremRanges {[str(r) for r in routed]}: the proxy VPC routes "
                                   "only those to the gateway, so the proxies could never reach it")
+
+    def _check_on_prem_clients(self) -> None:
+        """Services that reach a URL through the on-prem proxy need the proxy, and the proxy must let it through."""
+        from arcblueprint.platform.proxy_config import allows
+
+        spec = self.on_prem
+        for name, service in self.services.items():
+            for key, url in getattr(service, "on_prem_destinations", tuple)():
+                if not spec.enabled:
+                    raise ConfigError(f"services.{name}.{key}", url, "is reached through the on-prem proxy, which "
+                                      "needs onPrem.enabled: true")
+                if not allows(url, destinations=spec.destinations, ports=spec.destination_ports):
+                    raise ConfigError(f"services.{name}.{key}", url, "is not a destination of the on-prem proxy: "
+                                      "list its host (or its address's network) in onPrem.destinations and its port "
+                                      "in onPrem.destinationPorts, or the proxy refuses every request to it")
 
     @property
     def is_production(self) -> bool:

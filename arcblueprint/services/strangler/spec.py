@@ -112,6 +112,14 @@ class StranglerSpec:
                               f"must answer within its own {ROUTER_TIMEOUT_SECONDS} s timeout, which ends 1 s "
                               f"before API Gateway's {LAMBDA_INTEGRATION_TIMEOUT_MS} ms")
 
+    def on_prem_destinations(self) -> tuple[tuple[str, str], ...]:
+        """(config key, URL) of what this service reaches through the on-prem proxy: legacy, when the
+        router calls it that way (a weighted route and ``legacy.viaOnPremProxy``). The stack config
+        checks each against ``onPrem`` before any resource."""
+        if self.legacy.via_on_prem_proxy and any(r.target == "weighted" for r in self.routes):
+            return (("legacy.url", self.legacy.url),)
+        return ()
+
     def owner(self, path: str) -> RouteSpec | None:
         return next((r for r in self.routes if r.path == path), None)
 

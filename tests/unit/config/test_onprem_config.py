@@ -82,3 +82,15 @@ def test_the_cli_exits_2_with_the_line(monkeypatch, capsys):
     assert cli.main(["preview", "--stack", "prod"]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("blueprint: ") and "onPrem.destinations[0]" in line and "application VPC" in line
+
+
+def test_a_service_reaching_legacy_through_the_proxy_needs_the_proxy_and_a_listed_destination(tmp_path):
+    with pytest.raises(ConfigError, match=r"arcblueprint:services\.facade\.legacy\.url = 'http://legacy\.corp\.example"
+                                          r"\.com:8080' is invalid .*needs onPrem\.enabled: true"):
+        _load_prod_with(tmp_path, "enabled: false")
+    narrow = PROD.replace("destinations: [172.16.0.0/12, .corp.example.com]", "destinations: [172.16.0.0/12]")
+    with pytest.raises(ConfigError, match=r"services\.facade\.legacy\.url .*is not a destination of the on-prem proxy"):
+        _load_prod_with(tmp_path, narrow)
+    no_8080 = PROD.replace("destinationPorts: [443, 8080]", "destinationPorts: [443]")
+    with pytest.raises(ConfigError, match=r"services\.facade\.legacy\.url .*onPrem\.destinationPorts"):
+        _load_prod_with(tmp_path, no_8080)
