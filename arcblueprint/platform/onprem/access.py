@@ -88,7 +88,8 @@ class OnPremAccess(pulumi.ComponentResource):
         self.plan = plan = args.plan or plan_onprem_vpc(
             ProxyVpcDemand.from_spec(spec), avoid=(network.cidr, *stack.network.on_prem_ranges))
         child = pulumi.ResourceOptions(parent=self)
-        tags = {**ctx.tags(_SERVICE), "gateway-id": spec.gateway_id or ""}
+        assert spec.gateway_id is not None  # the config model requires it when on-prem is enabled
+        tags = {**ctx.tags(_SERVICE), "gateway-id": spec.gateway_id}
         self._name, self._tags, self._network = name, tags, network
         self._spec = spec
 
@@ -122,7 +123,6 @@ class OnPremAccess(pulumi.ComponentResource):
             aws.route53.ResolverRuleAssociation(f"{name}-resolver-rule-{i}", resolver_rule_id=rule,
                                                 vpc_id=self.vpc.id, opts=child)
 
-        assert spec.gateway_id is not None  # the config model requires it when on-prem is enabled
         self.routing = OnPremRouting(f"{name}-routes", OnPremRoutingArgs(
             vpc_id=self.vpc.id, route_tables=self.route_tables, subnet_ids=[s.id for s in self.subnets],
             on_prem_ranges=stack.network.on_prem_ranges, gateway_id=spec.gateway_id, tags=tags), opts=child)

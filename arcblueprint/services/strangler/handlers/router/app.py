@@ -53,6 +53,8 @@ STICKINESS = os.environ.get("STICKINESS", "caller")
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
 lambda_client = boto3.client("lambda")
+#: Certificates and protocol settings for HTTPS legacy backends, built once per execution environment.
+tls = ssl.create_default_context()
 
 # Hop-by-hop headers (RFC 9110 7.6.1) belong to one connection, never forwarded either way; Host and
 # Content-Length are set for the new connection, Accept-Encoding so legacy answers uncompressed text.
@@ -326,7 +328,7 @@ def _exchange(request: LegacyRequest, proxy: tuple[str, int] | None, deadline: _
         if proxy is not None and request.scheme == "https":
             _tunnel(sock, request)
         if request.scheme == "https":
-            sock = deadline.watch(ssl.create_default_context().wrap_socket(sock, server_hostname=request.host))
+            sock = deadline.watch(tls.wrap_socket(sock, server_hostname=request.host))
         connection = http.client.HTTPConnection(request.host, request.port)
         connection.sock = sock  # connected here, under the deadlines; http.client only speaks HTTP on it
         # Plain HTTP through a forward proxy: the request line names the whole URL.
