@@ -205,6 +205,9 @@ def tags_of(props: Mapping[str, Any]) -> dict[str, str]:
         value = props.get(key)
         if isinstance(value, Mapping):
             tags.update({str(k): str(v) for k, v in value.items() if v is not None})
+        elif isinstance(value, list | tuple):  # Auto Scaling groups: [{key, value, propagateAtLaunch}]
+            tags.update({str(t["key"]): str(t["value"]) for t in value
+                         if isinstance(t, Mapping) and t.get("key") is not None and t.get("value") is not None})
     return tags
 
 

@@ -31,6 +31,14 @@ def test_provider_default_tags_count():
     assert run_resource(tagging.TAGS_REQUIRED, "aws:sns/topic:Topic", {"tagsAll": TAGS}).messages == []
 
 
+def test_auto_scaling_group_tags_are_a_list_of_key_value_pairs():
+    group = "aws:autoscaling/group:Group"
+    listed = [{"key": k, "value": v, "propagateAtLaunch": False} for k, v in TAGS.items()]
+    assert run_resource(tagging.TAGS_REQUIRED, group, {"tags": listed}).messages == []
+    found = run_resource(tagging.TAGS_REQUIRED, group, {"tags": listed[:1]}, name="proxies")
+    assert "'proxies'" in found.messages[0] and "environment, service, cost-center" in found.messages[0]
+
+
 def test_required_tags_come_from_config():
     found = run_resource(tagging.TAGS_REQUIRED, "aws:sns/topic:Topic", {"tags": TAGS},
                          config={"requiredTags": ["owner", "data-classification"]})

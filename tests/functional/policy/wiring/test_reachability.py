@@ -204,3 +204,64 @@ def test_attached_managed_policies_count_like_inline_ones(synthesized, endpoint)
                         {"role": [role.urn], "policyArn": [policy.urn]})
     violations = violations_of(dataclasses.replace(prod, resources=[*prod.resources, policy, attachment]), POLICY)
     assert [v.urn.rsplit("::", 1)[-1] for v in violations] == ([] if endpoint else [ROUTER])
+
+
+# --- hosts in the environment: the router reaches legacy through the on-prem proxy -------------------
+
+
+def _router_env(change):
+    def edit(function):
+        variables = function.inputs["environment"]["variables"]
+        change(variables)
+        if "environment" in function.outputs:
+            function.outputs["environment"] = function.inputs["environment"]
+
+    return edit
+
+
+def test_prod_router_reaches_legacy_through_the_proxy_endpoint(synthesized):
+    prod = synthesized("prod")
+    variables = _by_name(prod, ROUTER).inputs["environment"]["variables"]
+    # Not vacuous: legacy is an on-prem name only the proxy reaches, and the proxy is in the VPC's private zone.
+    assert variables["LEGACY_URL"] == "http://legacy.corp.example.com:8080"
+    assert variables["http_proxy"] == "http://proxy.arcbp-prod.internal:3128"
+    assert _by_name(prod, "onprem-proxy-record").inputs["name"] == "proxy.arcbp-prod.internal"
+
+
+def test_without_a_proxy_the_legacy_name_is_unreachable(synthesized):
+    def no_proxy_at_all(variables):
+        for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+            variables.pop(name)
+
+    [violation] = violations_of(mutated(synthesized("prod"), ROUTER, _router_env(no_proxy_at_all)), POLICY)
+    assert violation.urn.endswith(f"::{ROUTER}")
+    assert "cannot reach legacy.corp.example.com:8080, the host of its LEGACY_URL" in violation.message
+    assert "no route to a NAT gateway" in violation.message and "use_onprem_proxy" in violation.message
+
+
+def test_a_proxy_without_aws_in_no_proxy_takes_the_sdk_calls_too(synthesized):
+    def forget_no_proxy(variables):
+        variables.pop("NO_PROXY")
+        variables.pop("no_proxy")
+
+    [violation] = violations_of(mutated(synthesized("prod"), ROUTER, _router_env(forget_no_proxy)), POLICY)
+    assert "sends its AWS API calls (lambda, xray) to the proxy" in violation.message
+    assert "Add .amazonaws.com to NO_PROXY" in violation.message
+
+
+def test_the_proxy_endpoint_must_be_named_and_open_to_the_function(synthesized):
+    prod = synthesized("prod")
+    [unnamed] = violations_of(_without(prod, "onprem-proxy-record"), POLICY)
+    assert "no Route 53 record in the stack names the proxy host proxy.arcbp-prod.internal" in unnamed.message
+    [closed] = violations_of(_without(prod, "onprem-lambda-to-endpoint"), POLICY)
+    assert "sends nothing on port 3128 to endpoint 'onprem-endpoint'" in closed.message
+    [shut] = violations_of(_without(prod, "onprem-endpoint-from-lambda"), POLICY)
+    assert "endpoint 'onprem-endpoint' admits nothing on port 3128 from the function" in shut.message
+
+
+def test_no_proxy_exempting_the_host_sends_it_direct(synthesized):
+    def exempt_corp(variables):
+        variables["no_proxy"] = variables["NO_PROXY"] = variables["no_proxy"] + ",.corp.example.com"
+
+    [violation] = violations_of(mutated(synthesized("prod"), ROUTER, _router_env(exempt_corp)), POLICY)
+    assert "NO_PROXY exempts legacy.corp.example.com" in violation.message
