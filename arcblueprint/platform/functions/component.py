@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.config.model import ReleaseSpec
+from arcblueprint.events import source_of
 from arcblueprint.platform.functions import grants
 from arcblueprint.platform.functions.deployment import CodeDeployRelease, CodeDeployReleaseArgs
 from arcblueprint.platform.functions.layers import powertools_layer_arn
@@ -101,6 +102,9 @@ class StreamSource:
     maximum_retry_attempts: int = 3
     #: SQS queue or SNS topic for records that still fail (the policy pack requires one).
     on_failure_destination_arn: pulumi.Input[str] | None = None
+    #: Lambda event filtering: only records matching one of these patterns (JSON) invoke the function;
+    #: default: every record.
+    filter_patterns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_range("StreamSource", "batch_size", self.batch_size, 1, 10000)
@@ -109,6 +113,8 @@ class StreamSource:
         _check_range("StreamSource", "maximum_retry_attempts", self.maximum_retry_attempts, -1, 10000)
         if self.maximum_record_age_seconds != -1:
             _check_range("StreamSource", "maximum_record_age_seconds", self.maximum_record_age_seconds, 60, 604800)
+        for pattern in self.filter_patterns:
+            json.loads(pattern)  # a malformed filter fails here, not in CreateEventSourceMapping
         if self.starting_position not in ("LATEST", "TRIM_HORIZON"):
             raise ValueError(f"StreamSource.starting_position = {self.starting_position!r} is invalid: "
                              "must be LATEST or TRIM_HORIZON")
@@ -149,6 +155,10 @@ class FunctionArgs:
     function_name: str | None = None
     #: Set when an event source's ``maximum_concurrency`` (added later) protects a downstream.
     protects_downstream: bool = False
+    #: The function publishes its service's domain events on the platform bus: ``PutEvents`` for the
+    #: service's own source only (``arcblueprint.<service>``), its role named in the bus policy, and
+    #: ``EVENT_BUS_NAME``/``EVENT_SOURCE`` set for ``handler_lib/domain_events.py``.
+    publishes_domain_events: bool = False
     #: Extra tags, added to the stack's tags on every child.
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -192,6 +202,7 @@ class ServerlessFunction(pulumi.ComponentResource):
         defaults = stack.functions
         self._name = name
         self._platform = platform
+        self._service = args.service
         self._policy_counts: dict[str, int] = {}
         #: Where grants ask for the endpoints of the APIs they let the code call (VPC functions only).
         self._endpoints = platform.vpc.endpoints if args.attach_to_vpc and platform.vpc is not None else None
@@ -201,6 +212,8 @@ class ServerlessFunction(pulumi.ComponentResource):
             raise ValueError(f"{name}: traffic hooks need a canary or linear release, not {plan.strategy!r}")
         if args.attach_to_vpc and platform.vpc is None:
             raise ValueError(f"{name}: attach_to_vpc is set but the platform has no VPC (platform.vpc is None)")
+        if args.publishes_domain_events and (platform.event_rules is None or platform.event_bus_name is None):
+            raise ValueError(f"{name}: publishes_domain_events is set but the platform has no event bus")
         protects_downstream = args.protects_downstream or args.reserved_concurrency is not None
         self.physical_name = args.function_name or ctx.name(name)
         self.tags: dict[str, str] = {**ctx.tags(args.service), **args.tags, "release-strategy": plan.strategy}
@@ -227,6 +240,11 @@ class ServerlessFunction(pulumi.ComponentResource):
             self._grant("xray", grants.xray_write),
             self._grant("env-key", grants.env_decrypt, platform.kms_key_arn),
         ]
+        if args.publishes_domain_events:
+            assert platform.event_rules is not None
+            # The bus policy names this role, for this source only; the role's own policy says the same.
+            source = platform.event_rules.register_producer(service=args.service, role_arn=self.role.arn)
+            base_policies.append(self.grant_put_events(source=source))
         vpc_config = None
         if args.attach_to_vpc:
             assert platform.vpc is not None
@@ -242,6 +260,9 @@ class ServerlessFunction(pulumi.ComponentResource):
             "POWERTOOLS_LOG_LEVEL": defaults.log_level,
             "POWERTOOLS_DEV": "false",
         }
+        if args.publishes_domain_events:
+            assert platform.event_bus_name is not None
+            environment.update({"EVENT_BUS_NAME": platform.event_bus_name, "EVENT_SOURCE": source_of(args.service)})
         self.function = aws.lambda_.Function(
             f"{name}-function",
             name=self.physical_name,
@@ -424,7 +445,7 @@ class ServerlessFunction(pulumi.ComponentResource):
     # ------------------------------------------------------------------------------------- grants
 
     def _grant(self, suffix: str, build: Callable[..., list[grants.Statement]], *arns: pulumi.Input[str],
-               kms: str | None = None) -> aws.iam.RolePolicy:
+               kms: str | None = None, **options: Any) -> aws.iam.RolePolicy:
         """One inline policy with the statements ``build`` makes from the resolved ``arns``.
 
         ``kms`` (``"decrypt"``/``"encrypt"``) adds the platform key for the service's server-side
@@ -440,7 +461,7 @@ class ServerlessFunction(pulumi.ComponentResource):
         inputs = [*arns, self._platform.kms_key_arn] if kms else list(arns)
 
         def document(values: list[str]) -> str:
-            statements = build(*values[: len(arns)])
+            statements = build(*values[: len(arns)], **options)
             if kms:
                 statements = statements + grants.on_behalf(grants.kms_use(values[-1], encrypt=kms == "encrypt"))
             return json.dumps(grants.policy_document(statements))
@@ -472,12 +493,13 @@ class ServerlessFunction(pulumi.ComponentResource):
     def grant_stream_write(self, stream_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
         return self._grant("stream-write", grants.stream_write, stream_arn, kms="encrypt")
 
-    def grant_put_events(self, bus_arn: pulumi.Input[str] | None = None) -> aws.iam.RolePolicy:
-        """Put events on ``bus_arn`` (default: the platform's bus)."""
+    def grant_put_events(self, bus_arn: pulumi.Input[str] | None = None, *,
+                         source: str | None = None) -> aws.iam.RolePolicy:
+        """Put events on ``bus_arn`` (default: the platform's bus), only of ``source`` when given."""
         bus = bus_arn if bus_arn is not None else self._platform.event_bus_arn
         if bus is None:
             raise ValueError(f"{self._name}: grant_put_events needs a bus ARN (the platform has no event bus)")
-        return self._grant("put-events", grants.put_events, bus, kms="encrypt")
+        return self._grant("put-events", grants.put_events, bus, kms="encrypt", source=source)
 
     def grant_secret_read(self, secret_name: str) -> aws.iam.RolePolicy:
         """Read the secret named ``secret_name`` in stack config (``secrets:``)."""
@@ -504,6 +526,12 @@ class ServerlessFunction(pulumi.ComponentResource):
 
     # ----------------------------------------------------------------------------------- triggers
 
+    @property
+    def triggers_enabled(self) -> bool:
+        """False while the service's kill switch (``triggersDisabled``) is on: its event source mappings
+        are declared disabled (Lambda stops polling; queues and streams keep what arrives)."""
+        return not self._platform.context.stack.triggers_disabled(self._service)
+
     def allow_invoke(self, suffix: str, *, principal: str, source_arn: pulumi.Input[str]) -> aws.lambda_.Permission:
         """Let ``principal`` (``apigateway.amazonaws.com``, ``events.amazonaws.com``...) from ``source_arn``
         invoke the ``live`` alias."""
@@ -519,6 +547,7 @@ class ServerlessFunction(pulumi.ComponentResource):
             tags["protected-downstream"] = "true"
         return aws.lambda_.EventSourceMapping(
             f"{self._name}-{suffix}",
+            enabled=self.triggers_enabled,
             event_source_arn=source.queue_arn,
             function_name=self.alias.arn,
             batch_size=source.batch_size,
@@ -541,6 +570,7 @@ class ServerlessFunction(pulumi.ComponentResource):
                     destination_arn=source.on_failure_destination_arn))
         return aws.lambda_.EventSourceMapping(
             f"{self._name}-{suffix}",
+            enabled=self.triggers_enabled,
             event_source_arn=source.stream_arn,
             function_name=self.alias.arn,
             batch_size=source.batch_size,
@@ -551,6 +581,9 @@ class ServerlessFunction(pulumi.ComponentResource):
             maximum_record_age_in_seconds=source.maximum_record_age_seconds,
             maximum_retry_attempts=source.maximum_retry_attempts,
             destination_config=destination,
+            filter_criteria=aws.lambda_.EventSourceMappingFilterCriteriaArgs(filters=[
+                aws.lambda_.EventSourceMappingFilterCriteriaFilterArgs(pattern=p) for p in source.filter_patterns
+            ]) if source.filter_patterns else None,
             function_response_types=["ReportBatchItemFailures"],
             tags=self.tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends),

@@ -3,7 +3,9 @@
 Every domain's Firehose reads the same stream; this function drops the records of other domains
 (``Dropped``), marks undecodable records ``ProcessingFailed`` (Firehose writes them, unchanged, under
 the error prefix) and returns the rest as one JSON line each (``Ok``) for Parquet conversion, with
-``partitionKeys`` year/month/day for dynamic partitioning.
+``partitionKeys`` year/month/day for dynamic partitioning. Domain events routed from the bus arrive
+wrapped by the rule's input transformer and are flattened into one row (detail fields plus
+``eventId``/``eventSource``/``eventType``/``eventTime``).
 
 Environment: ``DOMAIN_FIELD`` and ``DELIVERY_STREAMS``, a JSON map of delivery stream name to
 ``{"domain", "remove", "mask", "timestampField"}`` (set by the component).
@@ -29,6 +31,8 @@ tracer = Tracer()
 metrics = Metrics()
 
 DOMAIN_FIELD = os.environ.get("DOMAIN_FIELD", "domain")
+#: The key of the envelope the bus's input transformer wraps a domain event in (``component.EVENT_ENVELOPE_KEY``).
+EVENT_ENVELOPE_KEY = "eventbridge"
 DELIVERY_STREAMS: dict[str, dict[str, Any]] = json.loads(os.environ.get("DELIVERY_STREAMS", "{}"))
 
 
@@ -58,6 +62,20 @@ def event_time(document: dict[str, Any], timestamp_field: str | None, arrival_ms
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def unwrap(document: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """A domain event routed from the bus (``{"eventbridge": {...}, "detail": {...}}``) as one flat row.
+
+    The detail's fields, plus ``eventId``, ``eventSource``, ``eventType`` and ``eventTime`` (a detail field
+    of the same name wins); any other record unchanged. Second value: whether it was an event.
+    """
+    envelope, detail = document.get(EVENT_ENVELOPE_KEY), document.get("detail")
+    if not isinstance(envelope, dict) or not isinstance(detail, dict):
+        return document, False
+    row = {"eventId": envelope.get("id"), "eventSource": envelope.get("source"),
+           "eventType": envelope.get("detailType"), "eventTime": envelope.get("time")}
+    return {**row, **detail}, True
+
+
 def transform_record(record: dict[str, Any], rules: dict[str, Any]) -> dict[str, Any]:
     """One Firehose response record (``recordId``, ``result``, ``data`` base64, ``metadata``)."""
     record_id = record["recordId"]
@@ -67,7 +85,12 @@ def transform_record(record: dict[str, Any], rules: dict[str, Any]) -> dict[str,
             raise RecordError("not a JSON object")
         if field_value(document, DOMAIN_FIELD) != rules["domain"]:
             return {"recordId": record_id, "result": "Dropped", "data": record["data"]}
-        when = event_time(document, rules.get("timestampField"), record["approximateArrivalTimestamp"])
+        document, is_event = unwrap(document)
+        # An event without the domain's timestamp field is partitioned by when it happened, not when it arrived.
+        timestamp_field = rules.get("timestampField")
+        if is_event and (not timestamp_field or field_value(document, timestamp_field) is None):
+            timestamp_field = "eventTime"
+        when = event_time(document, timestamp_field, record["approximateArrivalTimestamp"])
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:  # JSONDecodeError and RecordError too
         logger.warning("Record failed", extra={"record_id": record_id, "reason": str(error)[:200]})
         return {"recordId": record_id, "result": "ProcessingFailed", "data": record["data"]}
