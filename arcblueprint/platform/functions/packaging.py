@@ -54,8 +54,8 @@ def shared_modules(code_dir: Path) -> list[Path]:
             continue
         path = (Path(code_dir) / entry).resolve()
         if not path.is_file() or path.suffix not in SHARED_SUFFIXES:
-            raise PackagingError(f"{SHARED_LIST} of {str(code_dir)!r} names {entry!r}, which is not a Python or "
-                                 "JSON file")
+            raise PackagingError(f"{SHARED_LIST} of {str(code_dir)!r} names {entry!r}, which is not a Python file "
+                                 "(nor a JSON document)")
         modules.append(path)
     return modules
 
