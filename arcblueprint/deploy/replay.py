@@ -113,7 +113,8 @@ def replay(client: Any, outputs: Mapping[str, Any], *, stack: str, start: dateti
     """
     archive_arn, bus_arn = outputs.get("eventArchiveArn"), outputs.get("eventBusArn")
     if not archive_arn or not bus_arn:
-        raise DeployError(f"stack '{stack}' has no eventArchiveArn/eventBusArn output (deploy it first)", ExitCode.CONFIG)
+        raise DeployError(f"stack '{stack}' has no eventArchiveArn/eventBusArn output (deploy it first)",
+                          ExitCode.CONFIG)
     if not start < end:
         raise DeployError(f"--from {start.isoformat()} must be before --to {end.isoformat()}", ExitCode.CONFIG)
     rule_arns = resolve_rules(rules, outputs, bus_arn)

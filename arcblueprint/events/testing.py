@@ -39,8 +39,8 @@ _JSON_OBJECTS = st.recursive(
     max_leaves=12,
 )
 #: RFC 3339 timestamps as producers write them (UTC, milliseconds).
-_TIMESTAMPS = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)).map(
-    lambda d: d.isoformat(timespec="milliseconds"))
+_TIMESTAMPS = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2099, 12, 31),
+                           timezones=st.just(UTC)).map(lambda d: d.isoformat(timespec="milliseconds"))
 
 
 class UnsupportedSchemaError(ValueError):

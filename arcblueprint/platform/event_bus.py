@@ -138,7 +138,7 @@ class EventBus(pulumi.ComponentResource):
         return self._context.name(service, key, max_length=64)
 
     def rule_arn(self, key: str, *, service: str, on_default_bus: bool = False) -> str:
-        """The ARN a rule of :meth:`add_rule` has: ``rule/<bus>/<rule>`` on a custom bus, ``rule/<rule>`` on the default."""
+        """The ARN of a rule of :meth:`add_rule`: ``rule/<bus>/<rule>`` on a custom bus, ``rule/<rule>`` on the default."""
         stack = self._context.stack
         bus = "" if on_default_bus else f"{self.physical_name}/"
         return (f"arn:{self._context.partition}:events:{stack.region}:{stack.account_id}:rule/"
@@ -247,7 +247,8 @@ class EventBus(pulumi.ComponentResource):
         sid = "PutRecordsOnTheStream" if target.kind == "kinesis" else "StartTheStateMachine"
 
         def document(values: list[Any]) -> str:
-            statements: list[dict[str, Any]] = [{"Sid": sid, "Effect": "Allow", "Action": action, "Resource": values[0]}]
+            statements: list[dict[str, Any]] = [
+                {"Sid": sid, "Effect": "Allow", "Action": action, "Resource": values[0]}]
             if values[1]:
                 # Writing to an encrypted stream (or passing input to an encrypted state machine) needs the key.
                 statements.append({"Sid": "UseTheTargetsKey", "Effect": "Allow",

@@ -1,4 +1,4 @@
-"""The six ARC307 patterns and operations automation, one folder each: component, handlers and a README of its practices.
+"""The six ARC307 patterns and operations automation, one folder each: component, handlers, README.
 
 :func:`build_service` is what the stack program calls for each entry of ``arcblueprint:services``;
 a pattern's component is imported only when a stack uses it.

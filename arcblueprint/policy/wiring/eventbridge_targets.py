@@ -91,7 +91,8 @@ def _admits_rule(rule: PolicyResource, policy_resource: PolicyResource | None,
                     return False
                 if not any(_rule_arn_matches(rule, v) for v in as_list(values)):
                     # The value may be the rule's ARN, unknown in a preview: the policy was computed from the rule.
-                    if policy_resource is None or rule.urn not in {r.urn for r in graph.refs(policy_resource, "policy")}:
+                    computed_from = {r.urn for r in graph.refs(policy_resource, "policy")} if policy_resource else set()
+                    if rule.urn not in computed_from:
                         return False
         return True
 
@@ -124,11 +125,12 @@ def _queue_problems(graph: StackGraph, rule: PolicyResource, queue: PolicyResour
     policies = graph.referrers(queue, QUEUE_POLICY, prop="queueUrl")
     documents = [(p, known(p.props, "policy")) for p in policies]
     if not any(doc is UNKNOWN for _, doc in documents):
-        admitted = any(not service_allowed(json_document(doc), EVENTS, ["sqs:SendMessage"], _admits_rule(rule, p, graph))
-                       for p, doc in documents)
+        admitted = any(not service_allowed(json_document(doc), EVENTS, ["sqs:SendMessage"],
+                                           _admits_rule(rule, p, graph)) for p, doc in documents)
         if not admitted:
-            problems.append(f"the policy of its {role} queue '{queue.name}' does not allow {EVENTS} to sqs:SendMessage "
-                            f"from this rule (add a statement for the service with aws:SourceArn = the rule's ARN)")
+            problems.append(f"the policy of its {role} queue '{queue.name}' does not allow {EVENTS} to "
+                            "sqs:SendMessage from this rule (add a statement for the service with aws:SourceArn = the "
+                            "rule's ARN)")
     key_id = known(queue.props, "kmsMasterKeyId")
     if isinstance(key_id, str) and key_id.endswith("alias/aws/sqs"):
         problems.append(f"its {role} queue '{queue.name}' is encrypted with the AWS managed key alias/aws/sqs, whose "
@@ -139,8 +141,8 @@ def _queue_problems(graph: StackGraph, rule: PolicyResource, queue: PolicyResour
             continue
         missing = service_allowed(json_document(document), EVENTS, ["kms:GenerateDataKey", "kms:Decrypt"])
         if missing:
-            problems.append(f"its {role} queue '{queue.name}' is encrypted with key '{key.name}', whose policy does not "
-                            f"let {EVENTS} {' and '.join(missing)}")
+            problems.append(f"its {role} queue '{queue.name}' is encrypted with key '{key.name}', whose policy "
+                            f"does not let {EVENTS} {' and '.join(missing)}")
     return problems
 
 
@@ -179,8 +181,7 @@ def _role_problems(graph: StackGraph, target: PolicyResource, kind: str, resourc
     return problems
 
 
-def _permission_problems(graph: StackGraph, rule: PolicyResource, resource: PolicyResource | None,
-                         target: PolicyResource) -> list[str]:
+def _permission_problems(graph: StackGraph, rule: PolicyResource, resource: PolicyResource | None) -> list[str]:
     if resource is None:
         return []  # a function outside the stack: its owner grants the permission
     function = resource if resource.resource_type == FUNCTION else graph.ref(resource, "functionName", FUNCTION)
@@ -220,35 +221,39 @@ def validate_rules_deliver(args: StackValidationArgs, report_violation: ReportVi
     for rule in graph.of_type(RULE):
         targets = targets_of.get(rule.urn, [])
         if not targets and _is_custom_bus(rule) and known(rule.props, "eventPattern"):
-            report_violation(f"EventBridge rule '{rule.name}' on bus {known(rule.props, 'eventBusName')!r} has no target: "
-                             "every event it matches is dropped. Add a target (with a DLQ and a retry policy) or remove "
-                             "the rule.", rule.urn)
+            bus = known(rule.props, "eventBusName")
+            report_violation(f"EventBridge rule '{rule.name}' on bus {bus!r} has no target: every event it matches is "
+                             "dropped. Add a target (with a DLQ and a retry policy) or remove the rule.", rule.urn)
         for target in targets:
-            problems: list[str] = []
-            dlq_arn = dig(known(target.props, "deadLetterConfig") or {}, "arn") \
-                if known(target.props, "deadLetterConfig") is not UNKNOWN else UNKNOWN
-            dlqs = graph.refs(target, "deadLetterConfig", QUEUE)
-            if not dlqs and dlq_arn is not UNKNOWN and isinstance(dlq_arn, str) and dlq_arn:
-                dlqs = [q for q in graph.of_type(QUEUE) if known(q.props, "arn") == dlq_arn]
-            if not dlqs and (dlq_arn is None or dlq_arn == ""):
-                problems.append("it has no dead-letter queue (deadLetterConfig): events it cannot deliver after its "
-                                "retries are dropped")
-            retry = known(target.props, "retryPolicy")
-            if retry is not UNKNOWN and (not isinstance(retry, Mapping) or number(retry.get("maximumRetryAttempts")) is None
-                                         or number(retry.get("maximumEventAgeInSeconds")) is None):
-                problems.append("it has no retry policy (maximumRetryAttempts and maximumEventAgeInSeconds)")
-            for dlq in dlqs:
-                problems += _queue_problems(graph, rule, dlq, "dead-letter")
-            kind, resource = _kind(graph, target)
-            if kind == QUEUE and resource is not None:
-                problems += _queue_problems(graph, rule, resource, "target")
-            elif kind in _ROLE_ACTIONS:
-                problems += _role_problems(graph, target, kind, resource)
-            elif kind == FUNCTION:
-                problems += _permission_problems(graph, rule, resource, target)
-            for problem in problems:
-                report_violation(f"EventBridge target '{target.name}' of rule '{rule.name}' cannot deliver as declared: "
-                                 f"{problem}.", target.urn)
+            for problem in _target_problems(graph, rule, target):
+                report_violation(f"EventBridge target '{target.name}' of rule '{rule.name}' cannot deliver as "
+                                 f"declared: {problem}.", target.urn)
+
+
+def _target_problems(graph: StackGraph, rule: PolicyResource, target: PolicyResource) -> list[str]:
+    problems: list[str] = []
+    config = known(target.props, "deadLetterConfig")
+    dlq_arn = UNKNOWN if config is UNKNOWN else dig(config or {}, "arn")
+    dlqs = graph.refs(target, "deadLetterConfig", QUEUE)
+    if not dlqs and isinstance(dlq_arn, str) and dlq_arn:
+        dlqs = [q for q in graph.of_type(QUEUE) if known(q.props, "arn") == dlq_arn]
+    if not dlqs and dlq_arn in (None, ""):
+        problems.append("it has no dead-letter queue (deadLetterConfig): events it cannot deliver after its "
+                        "retries are dropped")
+    retry = known(target.props, "retryPolicy")
+    if retry is not UNKNOWN and (not isinstance(retry, Mapping) or any(
+            number(retry.get(key)) is None for key in ("maximumRetryAttempts", "maximumEventAgeInSeconds"))):
+        problems.append("it has no retry policy (maximumRetryAttempts and maximumEventAgeInSeconds)")
+    for dlq in dlqs:
+        problems += _queue_problems(graph, rule, dlq, "dead-letter")
+    kind, resource = _kind(graph, target)
+    if kind == QUEUE and resource is not None:
+        problems += _queue_problems(graph, rule, resource, "target")
+    elif kind in _ROLE_ACTIONS:
+        problems += _role_problems(graph, target, kind, resource)
+    elif kind == FUNCTION:
+        problems += _permission_problems(graph, rule, resource)
+    return problems
 
 
 RULES_DELIVER = stack_policy(

@@ -78,8 +78,8 @@ class ComfortableRestService(pulumi.ComponentResource):
         )
         self.outbox: TableOutbox | None = None
         if publishes:
-            self.outbox = TableOutbox(f"{name}-outbox", TableOutboxArgs(platform=platform, service=name, table=self.table),
-                                      opts=child)
+            self.outbox = TableOutbox(f"{name}-outbox", TableOutboxArgs(
+                platform=platform, service=name, table=self.table), opts=child)
 
         environment: dict[str, pulumi.Input[str]] = {
             "TABLE_NAME": self.table.name,

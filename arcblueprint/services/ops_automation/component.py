@@ -76,7 +76,7 @@ class OpsAutomationService(pulumi.ComponentResource):
 
         self.table = aws.dynamodb.Table(
             f"{name}-log", name=ctx.name(name, "log"), billing_mode="PAY_PER_REQUEST", hash_key="id",
-            attributes=[{"name": "id", "type": "S"}, {"name": "kind", "type": "S"}, {"name": "recordedAt", "type": "S"}],
+            attributes=[{"name": key, "type": "S"} for key in ("id", "kind", "recordedAt")],
             global_secondary_indexes=[{"name": KIND_INDEX, "hash_key": "kind", "range_key": "recordedAt",
                                        "projection_type": "KEYS_ONLY"}],
             ttl={"attribute_name": "expiresAt", "enabled": True}, point_in_time_recovery={"enabled": True},
@@ -119,7 +119,8 @@ class OpsAutomationService(pulumi.ComponentResource):
                 platform=platform, service=name, code_dir=HANDLERS / "alarms",
                 description=f"{name}: record alarm state changes and notify", async_invocation=AsyncInvocation(),
                 environment={**log_env, "TOPIC_ARN": topic_arn, "NOTIFY_STATES": ",".join(responder.notify_states),
-                             "RUNBOOK_URL": responder.runbook_url or "", "ALARM_NAME_PREFIX": f"{stack.naming_prefix}-"}),
+                             "RUNBOOK_URL": responder.runbook_url or "",
+                             "ALARM_NAME_PREFIX": f"{stack.naming_prefix}-"}),
                 opts=child)
             self.alarms.grant_table_read_write(self.table.arn)
             self.alarms.grant_topic_publish(topic_arn)

@@ -78,7 +78,8 @@ def recent_count(alarm: str, state: str, now: datetime) -> int:
     since = (now - timedelta(hours=24)).isoformat(timespec="milliseconds")
     pages = dynamodb.get_paginator("query").paginate(
         TableName=OPS_TABLE, IndexName=os.environ.get("KIND_INDEX", "byKind"),
-        KeyConditionExpression="#kind = :kind AND recordedAt >= :since", ExpressionAttributeNames={"#kind": "kind"},
+        KeyConditionExpression="#kind = :kind AND recordedAt >= :since",
+        ExpressionAttributeNames={"#kind": "kind"},
         ExpressionAttributeValues={":kind": {"S": "ALARM"}, ":since": {"S": since}})
     prefix = f"alarm#{alarm}#"
     return sum(1 for page in pages for item in page.get("Items", [])

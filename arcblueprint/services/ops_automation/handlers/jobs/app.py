@@ -42,7 +42,8 @@ def cleanup(retention_days: int, now: datetime) -> int:
     deleted = 0
     for kind in KINDS:
         pages = dynamodb.get_paginator("query").paginate(
-            TableName=OPS_TABLE, IndexName=KIND_INDEX, KeyConditionExpression="#kind = :kind AND recordedAt < :cutoff", ExpressionAttributeNames={"#kind": "kind"},
+            TableName=OPS_TABLE, IndexName=KIND_INDEX, KeyConditionExpression="#kind = :kind AND recordedAt < :cutoff",
+            ExpressionAttributeNames={"#kind": "kind"},
             ExpressionAttributeValues={":kind": {"S": kind}, ":cutoff": {"S": cutoff}})
         keys = [{"id": item["id"]} for page in pages for item in page.get("Items", [])]
         for start in range(0, len(keys), 25):  # BatchWriteItem takes 25 requests
