@@ -72,10 +72,10 @@ class FakeEventRules:
         opts = pulumi.ResourceOptions(parent=parent)
         base = f"{service}-{key}"
         bus = None if on_default_bus else self.bus_name
+        disabled = self.context.stack.triggers_disabled(service)
         rule = aws.cloudwatch.EventRule(f"{base}-rule", name=self.context.name(service, key), event_bus_name=bus,
                                         event_pattern=json.dumps(dict(event_pattern)),
-                                        state="DISABLED" if self.context.stack.triggers_disabled(service) else "ENABLED",
-                                        opts=opts)
+                                        state="DISABLED" if disabled else "ENABLED", opts=opts)
         dlq = aws.sqs.Queue(f"{base}-dlq", kms_master_key_id="alias/aws/sqs", opts=opts)
         aws.cloudwatch.EventTarget(f"{base}-target", rule=rule.name, event_bus_name=bus, arn=target.arn,
                                    dead_letter_config={"arn": dlq.arn},

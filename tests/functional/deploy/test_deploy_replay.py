@@ -71,7 +71,8 @@ def archived(monkeypatch):
         assert len(drain()) == 3  # delivered once when published
         outputs = {"eventBusArn": bus_arn, "eventArchiveArn": archive_arn,
                    "eventRules": {"ops-hooks-audit": rule_arn,
-                                  "ops-alarm-changes": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/arcbp-dev-ops-alarm-changes"}}
+                                  "ops-alarm-changes":
+                                      f"arn:aws:events:{REGION}:{ACCOUNT}:rule/arcbp-dev-ops-alarm-changes"}}
         yield events, outputs, drain
 
 
@@ -84,7 +85,8 @@ def driver(outputs: dict[str, Any], stream: io.StringIO) -> Driver:
 def test_a_replay_resends_the_archived_events_to_the_named_rule_and_reports_what_it_knows(archived):
     events, outputs, drain = archived
     stream = io.StringIO()
-    summary = driver(outputs, stream).replay("dev", start="2020-01-01T00:00:00Z", end="2099-01-01", rules=["ops-hooks-audit"])
+    summary = driver(outputs, stream).replay("dev", start="2020-01-01T00:00:00Z", end="2099-01-01",
+                                             rules=["ops-hooks-audit"])
     assert (summary.operation, summary.result, summary.exit_code) == ("replay", "succeeded", ExitCode.OK)
     result = summary.replay
     assert result["state"] == "COMPLETED" and result["rules"] == [outputs["eventRules"]["ops-hooks-audit"]]

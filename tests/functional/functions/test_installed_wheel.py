@@ -129,7 +129,8 @@ def test_every_function_zip_of_both_stacks_imports_from_the_installed_package(in
     assert "masking.py" in zipfile.ZipFile(receiver["zip"]).namelist()
     # A publisher ships the library and the schemas it validates against (JSON files of the installed package).
     outbox = next(z for z in zips if z["codeDir"].endswith("comfortable_rest/handlers/outbox"))
-    assert {"domain_events.py", "OrderCreated.json", "OrderUpdated.json"} <= set(zipfile.ZipFile(outbox["zip"]).namelist())
+    shipped = set(zipfile.ZipFile(outbox["zip"]).namelist())
+    assert {"domain_events.py", "OrderCreated.json", "OrderUpdated.json"} <= shipped
 
     site_packages = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
     env.pop("PYTHONPATH")

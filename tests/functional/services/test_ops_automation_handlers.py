@@ -20,7 +20,8 @@ NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
 
 
 def alarm_event(name: str, state: str, previous: str, when: str = "2026-01-31T12:00:00Z") -> dict:
-    return {"version": "0", "id": "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92", "detail-type": "CloudWatch Alarm State Change",
+    return {"version": "0", "id": "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92",
+            "detail-type": "CloudWatch Alarm State Change",
             "source": "aws.cloudwatch", "account": "111111111111", "time": when, "region": REGION,
             "resources": [f"arn:aws:cloudwatch:{REGION}:111111111111:alarm:{name}"],
             "detail": {"alarmName": name, "state": {"value": state, "reason": "Threshold Crossed: 1 datapoint"},
@@ -45,7 +46,8 @@ def aws(monkeypatch):
         inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"})
         for key, value in {"OPS_TABLE": TABLE, "KIND_INDEX": "byKind", "RECORD_RETENTION_DAYS": "30",
-                           "TOPIC_ARN": topic, "NOTIFY_STATES": "ALARM", "RUNBOOK_URL": "https://runbooks.example.com/x",
+                           "TOPIC_ARN": topic, "NOTIFY_STATES": "ALARM",
+                           "RUNBOOK_URL": "https://runbooks.example.com/x",
                            "ALARM_NAME_PREFIX": "arcbp-dev-"}.items():
             monkeypatch.setenv(key, value)
         yield ddb, sqs, inbox
@@ -63,7 +65,8 @@ def notifications(sqs, url):
 def test_the_audit_records_each_event_once(aws):
     ddb, _, _ = aws
     audit = load_handler(HANDLERS / "audit", "ops_audit_once")
-    event = {"id": "e-1", "source": "arcblueprint.hooks", "detail-type": "WebhookReceived", "time": "2026-01-31T12:00:00Z",
+    event = {"id": "e-1", "source": "arcblueprint.hooks", "detail-type": "WebhookReceived",
+             "time": "2026-01-31T12:00:00Z",
              "detail": {"webhookId": "w-1", "receivedAt": 1, "payload": {}}}
     assert audit.lambda_handler(event, LambdaContext()) == {"recorded": True, "id": "event#e-1"}
     assert audit.lambda_handler(event, LambdaContext())["recorded"] is False  # redelivered: no second record
@@ -79,7 +82,8 @@ def test_the_alarm_responder_records_every_change_and_notifies_alarms_with_histo
     alarms = load_handler(HANDLERS / "alarms", "ops_alarms_notify")
     name = "arcbp-dev-orders-api-errors"
     first = alarms.respond(alarm_event(name, "ALARM", "OK", "2026-01-31T11:00:00Z"), now=NOW - timedelta(hours=1))
-    recovered = alarms.respond(alarm_event(name, "OK", "ALARM", "2026-01-31T11:30:00Z"), now=NOW - timedelta(minutes=30))
+    recovered = alarms.respond(alarm_event(name, "OK", "ALARM", "2026-01-31T11:30:00Z"),
+                               now=NOW - timedelta(minutes=30))
     again = alarms.respond(alarm_event(name, "ALARM", "OK"), now=NOW)
     repeat = alarms.respond(alarm_event(name, "ALARM", "OK"), now=NOW)  # EventBridge redelivered it
     assert [r["notified"] for r in (first, recovered, again, repeat)] == [True, False, True, False]

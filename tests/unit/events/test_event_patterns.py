@@ -133,4 +133,5 @@ def test_a_publishing_service_without_schemas_is_a_config_error():
     values["arcblueprint:services"] = services
     with pytest.raises(ConfigError) as caught:
         stack_config(values, "prod")
-    assert caught.value.key == "arcblueprint:services.catalog" and "arcblueprint/events/schemas/catalog/" in str(caught.value)
+    assert caught.value.key == "arcblueprint:services.catalog"
+    assert "arcblueprint/events/schemas/catalog/" in str(caught.value)

@@ -80,7 +80,8 @@ def test_a_queue_target_whose_policy_does_not_admit_the_rule_is_reported(synthes
     broken = mutated(synthesized("prod"), "fan-billing-policy", _policy(drop_rule_statement))
     [violation] = violations_of(broken, POLICY)
     assert violation.urn.endswith("::fan-orders-billing-target")
-    assert "target queue 'fan-billing-queue' does not allow events.amazonaws.com to sqs:SendMessage" in violation.message
+    assert "target queue 'fan-billing-queue' does not allow events.amazonaws.com to sqs:SendMessage" in \
+        violation.message
     assert "aws:SourceArn" in violation.message
 
 
