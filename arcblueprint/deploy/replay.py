@@ -145,6 +145,8 @@ def replay(client: Any, outputs: Mapping[str, Any], *, stack: str, start: dateti
         if result.last_replayed is not None:
             done = min(max((result.last_replayed - start).total_seconds() / window, 0.0), 1.0)
             line = f"{result.state}: replayed up to {result.last_replayed.isoformat()} ({done:.0%} of the window)"
+        elif result.state in _DONE:
+            line = f"{result.state}: EventBridge reported no replayed event time (the window may hold no event)"
         else:
             line = f"{result.state}: no event of the window replayed yet"
         if not result.progress or result.progress[-1] != line:
