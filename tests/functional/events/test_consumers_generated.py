@@ -88,7 +88,8 @@ def test_the_lake_turns_every_domain_event_into_a_row_of_its_domain(monkeypatch,
     row = json.loads(base64.b64decode(out["data"]))
     kept = {k: v for k, v in event["detail"].items() if k not in ("owner", "payload")}
     assert {k: row[k] for k in kept} == kept
-    assert (row["eventId"], row["eventType"], row["eventSource"]) == (event["id"], event["detail-type"], event["source"])
+    assert (row["eventId"], row["eventType"], row["eventSource"]) == \
+        (event["id"], event["detail-type"], event["source"])
     assert set(out["metadata"]["partitionKeys"]) == {"year", "month", "day"}
     other = transform.transform_record(record, {**rules, "domain": "payments"})
     assert other["result"] == "Dropped"
