@@ -55,6 +55,8 @@ def _preview(args: argparse.Namespace) -> int:
     print(render.tree(graph))
     print("\nResources by type:")
     print(render.counts_text(graph))
+    print("\nEvent routes (source, detail type -> rule -> target, with its DLQ and retries):")
+    print(render.routing_text(graph))
     print("\nOutputs:")
     print(render.outputs_text(graph))
     print(f"\nPolicies ({len(report.mandatory)} mandatory, {len(report.advisory)} advisory violations, "

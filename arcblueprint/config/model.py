@@ -350,6 +350,7 @@ SERVICE_PATTERNS: dict[str, str] = {
     "call-me-maybe": "arcblueprint.services.call_me_maybe.spec:CallMeMaybeSpec",
     "big-fan": "arcblueprint.services.big_fan.spec:BigFanSpec",
     "streamer": "arcblueprint.services.streamer.spec:StreamerSpec",
+    "ops-automation": "arcblueprint.services.ops_automation.spec:OpsAutomationSpec",
 }
 
 
@@ -405,6 +406,14 @@ class StackConfig:
         if self.on_prem.enabled:
             self._check_on_prem()
         self._check_on_prem_clients()
+        from arcblueprint.services import pattern_of  # late: the services package reads this module
+        from arcblueprint.services.event_wiring import check_event_routes
+
+        check_event_routes(self.services, pattern_of)  # publishers have schemas; subscriptions name them
+
+    def triggers_disabled(self, service: str) -> bool:
+        """The service's kill switch (``triggersDisabled``): its rules, schedules and event source mappings are off."""
+        return bool(getattr(self.services.get(service), "triggers_disabled", False))
 
     def endpoint_zone_indexes(self) -> tuple[int, ...]:
         """Indexes of the application VPC's zones that the on-prem proxies' load balancer also serves.

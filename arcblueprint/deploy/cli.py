@@ -1,4 +1,4 @@
-"""``blueprint deploy|plan|refresh|destroy|promote|rollback|outputs``: the driver CI runs.
+"""``blueprint deploy|plan|refresh|destroy|promote|rollback|replay|outputs``: the driver CI runs.
 
 Each command prints progress, writes a JSON summary when ``--summary`` is given, and exits with
 an :class:`~arcblueprint.deploy.errors.ExitCode` (see ``docs/deploy.md``).
@@ -76,9 +76,15 @@ def build_driver(args: argparse.Namespace, environ: dict[str, str] | None = None
         return codedeploy.run(releases, region=config.region, description=f"{stack} {commit[:12]}",
                               say=lambda text: print(text, flush=True))
 
+    def events_client(region: str) -> Any:
+        import boto3
+
+        return boto3.client("events", region_name=region)
+
     return Driver(engine, load_config=lambda stack: load(REPO_ROOT, stack), offline_gate=_offline_gate,
                   commit=commit, stream=sys.stdout, run_releases=run_releases,
-                  firing_alarms=lambda names, region: firing_alarms(names, region=region))
+                  firing_alarms=lambda names, region: firing_alarms(names, region=region),
+                  events_client=events_client)
 
 
 def _offline_gate(stack: str) -> Any:
@@ -141,6 +147,16 @@ def register(commands: Any) -> None:
     promote.add_argument("--max-steps", type=int, help="move at most this many steps in this run")
     promote.add_argument("--bake-seconds", type=float, help="wait between steps (default: customIntervalMinutes)")
     command("rollback", "send all traffic back to the previous version at once", lambda d, a: d.rollback(a.stack))
+    replay = command("replay", "replay archived events of a time window onto the bus (all rules or --rule), and wait",
+                     lambda d, a: d.replay(a.stack, start=a.start, end=a.end, rules=a.rule or (),
+                                           poll_seconds=a.poll_seconds, timeout_seconds=a.timeout_seconds))
+    replay.add_argument("--from", dest="start", required=True, metavar="TIME",
+                        help="first event time, ISO 8601 (2026-01-31T10:00:00Z; UTC when no zone)")
+    replay.add_argument("--to", dest="end", required=True, metavar="TIME", help="end of the window (exclusive)")
+    replay.add_argument("--rule", action="append", metavar="RULE",
+                        help="only this rule (a key of the eventRules output, its name or ARN); repeatable")
+    replay.add_argument("--poll-seconds", type=float, default=10.0, help="how often to check progress")
+    replay.add_argument("--timeout-seconds", type=float, default=3600.0, help="stop waiting after this long")
     outputs = commands.add_parser("outputs", help="print the stack outputs as JSON")
     outputs.add_argument("--stack", required=True)
     outputs.add_argument("--commit", help=argparse.SUPPRESS)

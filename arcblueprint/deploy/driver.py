@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
@@ -65,6 +65,7 @@ class Summary:
     outputs: dict[str, Any] = field(default_factory=dict)
     promotion: dict[str, Any] | None = None
     deployments: list[dict[str, Any]] = field(default_factory=list)
+    replay: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -73,7 +74,7 @@ class Summary:
             "forcedReason": self.forced_reason, "offlinePolicy": self.offline_policy,
             "enginePolicy": self.engine_policy, "changeSummary": self.change_summary,
             "changesByType": self.changes_by_type, "replacements": self.replacements, "outputs": self.outputs,
-            "promotion": self.promotion, "deployments": self.deployments,
+            "promotion": self.promotion, "deployments": self.deployments, "replay": self.replay,
         }
 
 
@@ -84,7 +85,8 @@ class Driver:
                  commit: str, stream: TextIO, firing_alarms: Callable[[list[str], str], list[str]],
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                  interactive: bool | None = None,
-                 run_releases: Callable[[str, StackConfig, dict[str, Any]], list[dict[str, Any]]] | None = None) -> None:
+                 run_releases: Callable[[str, StackConfig, dict[str, Any]], list[dict[str, Any]]] | None = None,
+                 events_client: Callable[[str], Any] | None = None) -> None:
         self.engine = engine
         self.load_config = load_config
         self.offline_gate = offline_gate
@@ -96,6 +98,8 @@ class Driver:
         self.interactive = interactive
         #: Starts and waits for CodeDeploy deployments after an update (canary/linear functions).
         self.run_releases = run_releases
+        #: An EventBridge client for a region (``replay``).
+        self.events_client = events_client
 
     # -- operations ---------------------------------------------------------------------------
     def deploy(self, stack: str, *, force_reason: str | None = None) -> Summary:
@@ -129,6 +133,28 @@ class Driver:
             summary.promotion = _promotion_json(result)
 
         return self._timed(Summary(stack, "rollback", self.commit), run)
+
+    def replay(self, stack: str, *, start: str, end: str, rules: Sequence[str] = (),
+               poll_seconds: float = 10.0, timeout_seconds: float = 3600.0) -> Summary:
+        """Replay the archived events of ``[start, end)`` onto the stack's bus (or only to ``rules``) and wait."""
+        def run(summary: Summary) -> None:
+            from arcblueprint.deploy.replay import parse_time, replay
+
+            config = self.load_config(stack)
+            window = (parse_time(start, "--from"), parse_time(end, "--to"))
+            if self.events_client is None:
+                raise DeployError("replay needs an EventBridge client (the driver was built without one)",
+                                  ExitCode.ENVIRONMENT)
+            outputs = self.engine.outputs(stack)
+            result = replay(self.events_client(config.region), outputs, stack=stack, start=window[0], end=window[1],
+                            rules=rules, say=self._say, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds,
+                            sleep=self.sleep, clock=self.clock)
+            summary.replay = result.as_json()
+            if result.state != "COMPLETED":
+                raise DeployError(f"replay {result.name} ended {result.state}: "
+                                  f"{result.state_reason or 'no reason given'}", ExitCode.UPDATE)
+
+        return self._timed(Summary(stack, "replay", self.commit), run)
 
     # -- steps --------------------------------------------------------------------------------
     def _deploy(self, stack: str, summary: Summary, force_reason: str | None) -> None:

@@ -7,7 +7,6 @@ planned away from the application VPC.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +33,9 @@ class PlatformBuild:
     """The platform handle for services, the stack outputs, and the components behind them."""
 
     platform: Platform
-    #: Stack output name -> value: only names, ids, ARNs and DNS names, never a secret value.
-    outputs: Mapping[str, pulumi.Input[Any]]
+    #: Stack output name -> value: only names, ids, ARNs and DNS names, never a secret value. ``finish``
+    #: adds the outputs known only once every service is built (``eventRules``).
+    outputs: dict[str, pulumi.Input[Any]]
     key: EncryptionKey
     notifications: AlarmNotifications
     logging: CentralLogging
@@ -45,8 +45,11 @@ class PlatformBuild:
     on_prem: OnPremAccess | None = None
 
     def finish(self) -> None:
-        """Call after every service is built: declares the secrets' reader-only resource policies."""
+        """Call after every service is built: declares the secrets' reader-only resource policies, the
+        bus policy naming the producers (and their schemas), and the ``eventRules`` output."""
         self.secrets.seal()
+        self.event_bus.seal()
+        self.outputs["eventRules"] = dict(self.event_bus.rule_arns)
 
 
 def build_platform(context: StackContext) -> PlatformBuild:
@@ -57,7 +60,7 @@ def build_platform(context: StackContext) -> PlatformBuild:
     logging = CentralLogging("logging", CentralLoggingArgs(context=context, kms_key_arn=key.arn))
     app_plan = plan_vpc(NetworkDemand.from_spec(stack.network))
     network = Network("network", NetworkArgs(context=context, log_groups=logging, plan=app_plan))
-    bus = EventBus("events", EventBusArgs(context=context, kms_key_arn=key.arn))
+    bus = EventBus("events", EventBusArgs(context=context, kms_key_arn=key.arn, alarm_actions=notifications.actions))
     secrets = Secrets("secrets", SecretsArgs(context=context, kms_key_arn=key.arn))
     on_prem = None
     if stack.on_prem.enabled:

@@ -1,26 +1,44 @@
-"""The shared EventBridge bus, and the one way services put rules and targets on it.
+"""The shared EventBridge bus: its producers, its routes, its archive and its schema registry.
 
-Every target gets a dead-letter queue (encrypted SQS) and a retry policy from the stack's
-``eventBus`` config (whitepaper, seed 003: "use DLQs and retries on every asynchronous path"),
-so an event that cannot be delivered is kept, not dropped. An archive keeps events for replay.
+* Producers: a function that publishes domain events registers its role (``register_producer``);
+  once every service is built, :meth:`EventBus.seal` declares the bus policy that lets exactly
+  those roles put events, each only with its own source (``events:source``), and denies every
+  other IAM principal. It also publishes the producers' event schemas to the registry (schema
+  discovery is refused on a bus encrypted with a customer managed key).
+* Routes: every rule gets one target with a dead-letter queue (encrypted SQS, alarmed) and the
+  stack's retry policy from ``eventBus`` (whitepaper, seed 003: "use DLQs and retries on every
+  asynchronous path"), and what EventBridge needs to deliver: a role for Kinesis and Step
+  Functions targets, a Lambda permission for a function alias. Queue targets admit the rule in
+  their own policy (the queue's owner writes it, with :meth:`EventBus.rule_arn`).
+* A rule of a service whose kill switch (``triggersDisabled``) is on is declared ``DISABLED``.
+* An archive keeps every event for replay (``blueprint replay``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from arcblueprint.events import event_types, registry_content, registry_schema_name, source_of
 from arcblueprint.platform.context import StackContext
+from arcblueprint.platform.handles import AlarmActions, RuleTarget
 
-__all__ = ["EventBus", "EventBusArgs"]
+__all__ = ["EventBus", "EventBusArgs", "EventBusSealedError", "Route"]
 
 _SERVICE = "event-bus"
 #: The longest SQS keeps a message: a DLQ must outlive the time it takes someone to look.
 _DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+_ASSUME_BY_EVENTBRIDGE = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+class EventBusSealedError(RuntimeError):
+    """A producer registered after :meth:`EventBus.seal` declared the bus policy."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,58 +46,70 @@ class EventBusArgs:
     context: StackContext
     #: The platform key: encrypts the bus, its archive and every DLQ.
     kms_key_arn: pulumi.Input[str]
+    #: Where each DLQ's depth alarm notifies (default: no alarm, for tests of the bus alone).
+    alarm_actions: AlarmActions | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Route:
+    """One row of the routing table: which events a rule sends to which target."""
+
+    service: str
+    key: str
+    rule_name: str
+    bus: str
+    event_pattern: Mapping[str, Any]
+    target_kind: str
+    target_label: str
+    enabled: bool
+
+
+@dataclass
+class _Producer:
+    source: str
+    role_arns: list[pulumi.Input[str]] = field(default_factory=list)
 
 
 class EventBus(pulumi.ComponentResource):
-    """A custom bus encrypted with the platform key, limited to this account (and organization), with an archive.
+    """A custom bus encrypted with the platform key, written to only by named producers, with an archive.
 
     Implements :class:`arcblueprint.platform.handles.EventRules`.
 
     Attributes
     ----------
     bus : aws.cloudwatch.EventBus
-    name_output : pulumi.Output[str]
-        The bus name (what rules and ``PutEvents`` callers use).
-    arn : pulumi.Output[str]
+    name_output, arn, archive_arn : pulumi.Output[str]
+    registry : aws.schemas.Registry
+        The explicit schemas of the producers' events.
+    routes : list[Route]
+        Every rule declared through :meth:`add_rule`, in order.
+    rule_arns : dict[str, pulumi.Output[str]]
+        ``<service>-<key>`` -> rule ARN (the ``eventRules`` stack output ``blueprint replay --rule`` reads).
     """
 
     def __init__(self, name: str, args: EventBusArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("arcblueprint:platform:EventBus", name, None, opts)
+        self._name = name
         self._context = ctx = args.context
         self._kms_key_arn = args.kms_key_arn
+        self._alarm_actions = args.alarm_actions
+        self._producers: dict[str, _Producer] = {}
+        self._sealed = False
+        self.routes: list[Route] = []
+        self.rule_arns: dict[str, pulumi.Output[str]] = {}
         stack = ctx.stack
         spec = stack.event_bus
         child = pulumi.ResourceOptions(parent=self)
 
+        self.physical_name = ctx.name("bus")
         self.bus = aws.cloudwatch.EventBus(
             f"{name}-bus",
-            name=ctx.name("bus"),
+            name=self.physical_name,
             description=f"Shared event bus of {stack.environment}",
             kms_key_identifier=args.kms_key_arn,
             tags=ctx.tags(_SERVICE),
             opts=child,
         )
-        statements: list[dict[str, object]] = [{
-            "Sid": "ThisAccountPublishes",
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:{ctx.partition}:iam::{stack.account_id}:root"},
-            "Action": "events:PutEvents",
-            "Resource": self.bus.arn,
-        }]
-        if stack.organization_id:
-            statements.append({
-                "Sid": "OrganizationPublishes",
-                "Effect": "Allow",
-                # "*" narrowed to the organization by the condition: AWS's documented form for org-wide access.
-                "Principal": "*",
-                "Action": "events:PutEvents",
-                "Resource": self.bus.arn,
-                "Condition": {"StringEquals": {"aws:PrincipalOrgID": stack.organization_id}},
-            })
-        aws.cloudwatch.EventBusPolicy(
-            f"{name}-policy", event_bus_name=self.bus.name,
-            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}), opts=child)
-
         self.archive = aws.cloudwatch.EventArchive(
             f"{name}-archive",
             name=ctx.name("bus-archive", max_length=48),
@@ -90,35 +120,86 @@ class EventBus(pulumi.ComponentResource):
             opts=ctx.stateful(child),
         )
         # No schema discoverer: EventBridge rejects CreateDiscoverer on a bus encrypted with a
-        # customer managed key (config refuses eventBus.enableSchemaDiscovery for that reason).
+        # customer managed key (config refuses eventBus.enableSchemaDiscovery for that reason); the
+        # producers' schemas are published explicitly when the bus is sealed.
+        self.registry = aws.schemas.Registry(
+            f"{name}-registry", name=ctx.name("events"),
+            description=f"Domain event schemas of {stack.environment} (arcblueprint/events/schemas)",
+            tags=ctx.tags(_SERVICE), opts=child)
 
         self.name_output: pulumi.Output[str] = self.bus.name
         self.arn: pulumi.Output[str] = self.bus.arn
         self.archive_arn: pulumi.Output[str] = self.archive.arn
         self.register_outputs({"name": self.name_output, "arn": self.arn, "archiveArn": self.archive_arn})
 
-    def add_rule(self, resource_name: str, *, service: str, event_pattern: Mapping[str, object],
-                 target_arn: pulumi.Input[str], parent: pulumi.Resource,
-                 target_role_arn: pulumi.Input[str] | None = None) -> aws.cloudwatch.EventRule:
-        """A rule on the shared bus with one target that has a DLQ and the stack's retry policy.
+    # ------------------------------------------------------------------------------------ routes
 
-        The target's own permission (a Lambda permission, a queue policy) is the caller's: it
-        knows the target's type. ``target_role_arn`` is for targets that need a role (Step Functions).
-        """
+    def rule_name(self, key: str, *, service: str) -> str:
+        return self._context.name(service, key, max_length=64)
+
+    def rule_arn(self, key: str, *, service: str, on_default_bus: bool = False) -> str:
+        """The ARN of a rule of :meth:`add_rule`: ``rule/<bus>/<rule>`` on a custom bus, ``rule/<rule>`` on the default."""
+        stack = self._context.stack
+        bus = "" if on_default_bus else f"{self.physical_name}/"
+        return (f"arn:{self._context.partition}:events:{stack.region}:{stack.account_id}:rule/"
+                f"{bus}{self.rule_name(key, service=service)}")
+
+    def add_rule(self, key: str, *, service: str, event_pattern: Mapping[str, object], target: RuleTarget,
+                 parent: pulumi.Resource, description: str = "",
+                 on_default_bus: bool = False) -> aws.cloudwatch.EventRule:
+        """A rule with one target that has a DLQ, the stack's retry policy and what it needs to be delivered."""
         ctx = self._context
         spec = ctx.stack.event_bus
+        enabled = not ctx.stack.triggers_disabled(service)
+        base = f"{service}-{key}"
         opts = pulumi.ResourceOptions(parent=parent)
+        bus_name = None if on_default_bus else self.bus.name
         rule = aws.cloudwatch.EventRule(
-            resource_name,
-            name=ctx.name(service, resource_name, max_length=64),
-            event_bus_name=self.bus.name,
+            f"{base}-rule",
+            name=self.rule_name(key, service=service),
+            description=(description or f"{service}: {target.label}")[:512],
+            event_bus_name=bus_name,
             event_pattern=json.dumps(dict(event_pattern), sort_keys=True),
+            # The service's kill switch: a disabled rule matches nothing, its target keeps what it has.
+            state="ENABLED" if enabled else "DISABLED",
             tags=ctx.tags(service),
             opts=opts,
         )
+        dlq = self._dead_letter_queue(base, service, rule, parent)
+        role_arn = self._target_role(base, service, target, parent) if target.kind in ("kinesis", "states") else None
+        transformer = target.input_transformer
+        aws.cloudwatch.EventTarget(
+            f"{base}-target",
+            rule=rule.name,
+            event_bus_name=bus_name,
+            arn=target.arn,
+            role_arn=role_arn,
+            dead_letter_config={"arn": dlq.arn},
+            retry_policy={"maximum_retry_attempts": spec.target_maximum_retry_attempts,
+                          "maximum_event_age_in_seconds": spec.target_maximum_event_age_seconds},
+            input_transformer={"input_paths": dict(transformer.paths), "input_template": transformer.template}
+            if transformer is not None else None,
+            kinesis_target={"partition_key_path": target.partition_key_path} if target.kind == "kinesis" else None,
+            opts=opts,
+        )
+        if target.kind == "lambda":
+            assert target.function is not None
+            target.function.allow_invoke(f"events-{key}", principal="events.amazonaws.com", source_arn=rule.arn)
+        self.routes.append(Route(service=service, key=key, rule_name=self.rule_name(key, service=service),
+                                 bus="default" if on_default_bus else self.physical_name,
+                                 event_pattern=dict(event_pattern), target_kind=target.kind,
+                                 target_label=target.label, enabled=enabled))
+        self.rule_arns[base] = rule.arn
+        return rule
+
+    def _dead_letter_queue(self, base: str, service: str, rule: aws.cloudwatch.EventRule,
+                           parent: pulumi.Resource) -> aws.sqs.Queue:
+        """What the rule could not deliver after its retries, kept 14 days, alarmed."""
+        ctx = self._context
+        opts = pulumi.ResourceOptions(parent=parent)
         dlq = aws.sqs.Queue(
-            f"{resource_name}-dlq",
-            name=ctx.name(service, resource_name, "dlq", max_length=80),
+            f"{base}-dlq",
+            name=ctx.name(service, base.removeprefix(f"{service}-"), "dlq", max_length=80),
             kms_master_key_id=self._kms_key_arn,
             kms_data_key_reuse_period_seconds=300,
             message_retention_seconds=_DLQ_RETENTION_SECONDS,
@@ -126,7 +207,7 @@ class EventBus(pulumi.ComponentResource):
             opts=ctx.stateful(opts),
         )
         aws.sqs.QueuePolicy(
-            f"{resource_name}-dlq-policy",
+            f"{base}-dlq-policy",
             queue_url=dlq.url,
             policy=pulumi.Output.json_dumps({
                 "Version": "2012-10-17",
@@ -137,19 +218,110 @@ class EventBus(pulumi.ComponentResource):
                     "Action": "sqs:SendMessage",
                     "Resource": dlq.arn,
                     "Condition": {"ArnEquals": {"aws:SourceArn": rule.arn}},
+                }, {
+                    "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sqs:*",
+                    "Resource": dlq.arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}},
                 }],
             }),
             opts=opts,
         )
-        aws.cloudwatch.EventTarget(
-            f"{resource_name}-target",
-            rule=rule.name,
-            event_bus_name=self.bus.name,
-            arn=target_arn,
-            role_arn=target_role_arn,
-            dead_letter_config={"arn": dlq.arn},
-            retry_policy={"maximum_retry_attempts": spec.target_maximum_retry_attempts,
-                          "maximum_event_age_in_seconds": spec.target_maximum_event_age_seconds},
-            opts=opts,
-        )
-        return rule
+        if self._alarm_actions is not None:
+            aws.cloudwatch.MetricAlarm(
+                f"{base}-dlq-alarm", name=dlq.name.apply(lambda n: f"{n}-depth"),
+                alarm_description=f"{service}: events the rule {base} could not deliver after its retries",
+                namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible",
+                dimensions={"QueueName": dlq.name}, statistic="Maximum", period=60, evaluation_periods=1,
+                threshold=1, comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="notBreaching",
+                **self._alarm_actions.metric_alarm_args(), tags=ctx.tags(service), opts=opts)
+        return dlq
+
+    def _target_role(self, base: str, service: str, target: RuleTarget, parent: pulumi.Resource) -> pulumi.Output[str]:
+        """The role EventBridge assumes to put records on a stream or start a state machine: that, nothing else."""
+        ctx = self._context
+        opts = pulumi.ResourceOptions(parent=parent)
+        role = aws.iam.Role(
+            f"{base}-events-role", name=ctx.name(service, base.removeprefix(f"{service}-"), "events", max_length=64),
+            description=f"EventBridge delivers {base} to {target.label}",
+            assume_role_policy=_ASSUME_BY_EVENTBRIDGE, tags=ctx.tags(service), opts=opts)
+        action = ["kinesis:PutRecord", "kinesis:PutRecords"] if target.kind == "kinesis" else ["states:StartExecution"]
+        sid = "PutRecordsOnTheStream" if target.kind == "kinesis" else "StartTheStateMachine"
+
+        def document(values: list[Any]) -> str:
+            statements: list[dict[str, Any]] = [
+                {"Sid": sid, "Effect": "Allow", "Action": action, "Resource": values[0]}]
+            if values[1]:
+                # Writing to an encrypted stream (or passing input to an encrypted state machine) needs the key.
+                statements.append({"Sid": "UseTheTargetsKey", "Effect": "Allow",
+                                   "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": values[1]})
+            return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+        policy = aws.iam.RolePolicy(f"{base}-events-policy", role=role.id, name="deliver",
+                                    policy=pulumi.Output.all(target.arn, target.kms_key_arn).apply(document), opts=opts)
+        # The target is created after the role may do its job, so the first event is not refused.
+        return pulumi.Output.all(role.arn, policy.id).apply(lambda v: v[0])
+
+    # --------------------------------------------------------------------------------- producers
+
+    def register_producer(self, *, service: str, role_arn: pulumi.Input[str]) -> str:
+        """Name ``role_arn`` in the bus policy as a publisher of ``arcblueprint.<service>`` (and nothing else)."""
+        if self._sealed:
+            raise EventBusSealedError(f"producer of {service} registered after EventBus.seal()")
+        if not event_types(service):
+            raise ValueError(f"{service} publishes domain events but arcblueprint/events/schemas/{service}/ is empty")
+        producer = self._producers.setdefault(service, _Producer(source=source_of(service)))
+        producer.role_arns.append(role_arn)
+        return producer.source
+
+    def seal(self) -> None:
+        """Declare the bus policy from the producers registered so far, and their schemas (once, after services)."""
+        if self._sealed:
+            return
+        self._sealed = True
+        ctx = self._context
+        child = pulumi.ResourceOptions(parent=self)
+        producers = sorted(self._producers.items())
+        for service, _ in producers:
+            for event in event_types(service):
+                aws.schemas.Schema(
+                    f"{self._name}-schema-{service}-{event.detail_type}",
+                    name=registry_schema_name(event), registry_name=self.registry.name, type="JSONSchemaDraft4",
+                    content=json.dumps(registry_content(event), sort_keys=True),
+                    description=f"{event.detail_type} from {event.source} ({event.relative_path})"[:256],
+                    tags=ctx.tags(service), opts=child)
+        roles = [arn for _, producer in producers for arn in producer.role_arns]
+
+        def document(values: list[Any]) -> str:
+            bus_arn, *resolved = values
+            statements: list[dict[str, Any]] = []
+            offset = 0
+            for service, producer in producers:
+                arns = resolved[offset:offset + len(producer.role_arns)]
+                offset += len(producer.role_arns)
+                sid = "".join(part.title() for part in service.split("-"))
+                statements.append({
+                    "Sid": f"{sid}ProducersPublishTheirSource", "Effect": "Allow",
+                    "Principal": {"AWS": arns}, "Action": "events:PutEvents", "Resource": bus_arn,
+                    "Condition": {"ForAllValues:StringEquals": {"events:source": [producer.source]}}})
+                # Within the account an identity policy alone would allow the call: a Deny holds whatever it says.
+                statements.append({
+                    "Sid": f"{sid}ProducersPublishNoOtherSource", "Effect": "Deny", "Principal": "*",
+                    "Action": "events:PutEvents", "Resource": bus_arn,
+                    "Condition": {"ArnEquals": {"aws:PrincipalArn": arns},
+                                  "ForAnyValue:StringNotEquals": {"events:source": [producer.source]}}})
+            # Any other IAM principal (users, roles) is refused. Only principals with an ARN: EventBridge's own
+            # deliveries (archive, replay) are not IAM principals' calls.
+            statements.append({
+                "Sid": "OnlyNamedProducersPublish", "Effect": "Deny", "Principal": "*",
+                "Action": "events:PutEvents", "Resource": bus_arn,
+                "Condition": {"Null": {"aws:PrincipalArn": "false"},
+                              **({"ArnNotEquals": {"aws:PrincipalArn": list(resolved)}} if resolved else {})}})
+            return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+        self.policy = aws.cloudwatch.EventBusPolicy(
+            f"{self._name}-policy", event_bus_name=self.bus.name,
+            policy=pulumi.Output.all(self.bus.arn, *roles).apply(document), opts=child)
+
+    @property
+    def producer_sources(self) -> dict[str, str]:
+        """Service -> the source its registered roles may put."""
+        return {service: producer.source for service, producer in self._producers.items()}

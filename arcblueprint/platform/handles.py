@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     import pulumi
@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
     from arcblueprint.platform.context import StackContext
 
-__all__ = ["AlarmActions", "EventRules", "LogGroups", "OnPremProxy", "Platform", "ReleaseRegistry", "SecretAccess",
-           "ServiceEndpoints", "VpcAttachment"]
+__all__ = ["AlarmActions", "EventRules", "InputTransformer", "InvokePermissions", "LogGroups", "OnPremProxy",
+           "Platform", "ReleaseRegistry", "RuleTarget", "SecretAccess", "ServiceEndpoints", "VpcAttachment"]
 
 
 class LogGroups(Protocol):
@@ -34,12 +34,69 @@ class LogGroups(Protocol):
         ...
 
 
-class EventRules(Protocol):
-    """Declares EventBridge rules on the shared bus, each target with a DLQ and a retry policy."""
+class InvokePermissions(Protocol):
+    """A function that can let a service principal invoke its ``live`` alias (``ServerlessFunction``)."""
 
-    def add_rule(self, resource_name: str, *, service: str, event_pattern: Mapping[str, object],
-                 target_arn: pulumi.Input[str], parent: pulumi.Resource,
-                 target_role_arn: pulumi.Input[str] | None = None) -> aws.cloudwatch.EventRule:
+    def allow_invoke(self, suffix: str, *, principal: str, source_arn: pulumi.Input[str]) -> aws.lambda_.Permission:
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class InputTransformer:
+    """EventBridge's input transformer: JSON paths into the event, and the template they fill."""
+
+    paths: Mapping[str, str]
+    template: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleTarget:
+    """Where a rule delivers. The kind decides what EventBridge needs to deliver there:
+
+    * ``sqs``: the queue's policy must admit ``events.amazonaws.com`` for the rule (the queue's owner
+      declares it, with :meth:`EventRules.rule_arn`), and its key must let EventBridge encrypt;
+    * ``kinesis`` / ``states``: a role EventBridge assumes that may put records / start executions
+      (the bus declares it);
+    * ``lambda``: a permission on the alias for the rule (the bus asks ``function`` for it).
+    """
+
+    kind: Literal["sqs", "kinesis", "lambda", "states"]
+    #: The queue, stream, state machine or function alias ARN.
+    arn: pulumi.Input[str]
+    #: What the routing table calls the target (``fan billing queue``).
+    label: str
+    input_transformer: InputTransformer | None = None
+    #: Kinesis: the JSON path of the partition key; default: the event id (spreads events over shards).
+    partition_key_path: str = "$.id"
+    #: Kinesis and Step Functions: the key of the stream or state machine, which the role must be able to use.
+    kms_key_arn: pulumi.Input[str] | None = None
+    #: Lambda: the function whose alias ``arn`` is.
+    function: InvokePermissions | None = None
+
+    def __post_init__(self) -> None:
+        if (self.kind == "lambda") != (self.function is not None):
+            raise ValueError(f"RuleTarget {self.label!r}: a lambda target needs function, other kinds must not set it")
+
+
+class EventRules(Protocol):
+    """The shared bus's routes and producers.
+
+    Every rule's target gets a DLQ and the stack's retry policy; a rule of a service whose kill switch
+    (``triggersDisabled``) is on is declared ``DISABLED``.
+    """
+
+    def add_rule(self, key: str, *, service: str, event_pattern: Mapping[str, object], target: RuleTarget,
+                 parent: pulumi.Resource, description: str = "",
+                 on_default_bus: bool = False) -> aws.cloudwatch.EventRule:
+        """A rule named ``<prefix>-<service>-<key>`` with one target, its DLQ, retries and permission."""
+        ...
+
+    def rule_arn(self, key: str, *, service: str, on_default_bus: bool = False) -> str:
+        """The ARN the rule ``add_rule(key, service=...)`` will have, for policies declared before it."""
+        ...
+
+    def register_producer(self, *, service: str, role_arn: pulumi.Input[str]) -> str:
+        """Let ``role_arn`` put the service's domain events (and no other source); returns the source."""
         ...
 
 

@@ -87,6 +87,8 @@ _ARNS: dict[str, str] = {
     "aws:glue/catalogTable:CatalogTable": "arn:aws:glue:{r}:{a}:table/{n}",
     "aws:athena/workgroup:Workgroup": "arn:aws:athena:{r}:{a}:workgroup/{n}",
     "aws:schemas/discoverer:Discoverer": "arn:aws:schemas:{r}:{a}:discoverer/{i}",
+    "aws:schemas/registry:Registry": "arn:aws:schemas:{r}:{a}:registry/{n}",
+    "aws:scheduler/scheduleGroup:ScheduleGroup": "arn:aws:scheduler:{r}:{a}:schedule-group/{n}",
     "aws:lb/loadBalancer:LoadBalancer": "arn:aws:elasticloadbalancing:{r}:{a}:loadbalancer/net/{n}/{h}",
     "aws:lb/targetGroup:TargetGroup": "arn:aws:elasticloadbalancing:{r}:{a}:targetgroup/{n}/{h}",
     "aws:lb/listener:Listener": "arn:aws:elasticloadbalancing:{r}:{a}:listener/net/{n}/{h}",
@@ -194,6 +196,16 @@ class AwsMocks(pulumi.runtime.Mocks):
             arn = f"{function_arn}:{args.inputs.get('name', name)}"
             extras = {"arn": arn,
                       "invokeArn": f"arn:aws:apigateway:{r}:lambda:path/2015-03-31/functions/{arn}/invocations"}
+        elif typ == "aws:cloudwatch/eventRule:EventRule":
+            # A rule on a custom bus has the bus in its ARN (rule/<bus>/<rule>); on the default bus it has not.
+            bus = str(args.inputs.get("eventBusName") or "default").rsplit("/", 1)[-1]
+            extras = {"arn": f"arn:aws:events:{r}:{a}:rule/{name}" if bus == "default" else
+                             f"arn:aws:events:{r}:{a}:rule/{bus}/{name}"}
+        elif typ == "aws:schemas/schema:Schema":
+            extras = {"arn": f"arn:aws:schemas:{r}:{a}:schema/{args.inputs.get('registryName', 'registry')}/{name}",
+                      "version": "1"}
+        elif typ == "aws:scheduler/schedule:Schedule":
+            extras = {"arn": f"arn:aws:scheduler:{r}:{a}:schedule/{args.inputs.get('groupName') or 'default'}/{name}"}
         elif typ == "aws:sqs/queue:Queue":
             extras = {"url": f"https://sqs.{r}.amazonaws.com/{a}/{name}"}
         elif typ == "aws:dynamodb/table:Table" and args.inputs.get("streamEnabled"):

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from arcblueprint.preview.harness import GraphResource, SynthesizedStack
 
-__all__ = ["diff_stacks", "dot", "mermaid", "outputs_text", "resource_counts", "tree"]
+__all__ = ["RouteRow", "diff_stacks", "dot", "mermaid", "outputs_text", "resource_counts", "routes",
+           "routing_text", "tree"]
 
 
 def tree(graph: SynthesizedStack) -> str:
@@ -174,3 +176,97 @@ def diff_stacks(left: SynthesizedStack, right: SynthesizedStack) -> list[str]:
             lines.append(f"{a.name} ({a.type}):")
             lines.extend(changes)
     return lines
+
+
+_RULE = "aws:cloudwatch/eventRule:EventRule"
+_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+_TARGET_KINDS = {"sqs": "queue", "kinesis": "stream", "lambda": "function", "states": "state machine",
+                 "sns": "topic", "firehose": "delivery stream", "events": "bus"}
+
+
+@dataclass(frozen=True)
+class RouteRow:
+    """One rule and one of its targets, as the routing table prints them."""
+
+    bus: str
+    source: str
+    detail_types: str
+    filtered: bool
+    rule: str
+    state: str
+    target: str
+    dead_letter: str
+    retries: str
+
+
+def _pattern(rule: GraphResource) -> dict[str, Any]:
+    value = rule.inputs.get("eventPattern")
+    try:
+        pattern = json.loads(value) if isinstance(value, str) else {}
+    except ValueError:
+        pattern = {}
+    return pattern if isinstance(pattern, dict) else {}
+
+
+def _named(graph: SynthesizedStack, resource: GraphResource, prop: str) -> str:
+    """What ``prop`` of ``resource`` refers to: the resource it was computed from, else its ARN's kind and name."""
+    by_urn = graph.by_urn()
+    for urn in resource.property_dependencies.get(prop, []):
+        referred = by_urn.get(urn)
+        if referred is not None and referred.custom and referred.type not in (
+                "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"):
+            kind = referred.type.rsplit(":", 1)[-1]
+            return f"{kind} {referred.name}"
+    arn = str(resource.inputs.get(prop) or "")
+    service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+    return f"{_TARGET_KINDS.get(service, service or '?')} {arn.rsplit(':', 1)[-1].rsplit('/', 1)[-1]}"
+
+
+def _number(value: Any) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def routes(graph: SynthesizedStack) -> list[RouteRow]:
+    """Every EventBridge rule of the stack with each of its targets (a rule without one shows ``(none)``)."""
+    by_urn = graph.by_urn()
+    targets: dict[str, list[GraphResource]] = {}
+    for target in graph.by_type(_TARGET):
+        for urn in target.property_dependencies.get("rule", []):
+            targets.setdefault(urn, []).append(target)
+    rows: list[RouteRow] = []
+    for rule in graph.by_type(_RULE):
+        pattern = _pattern(rule)
+        sources = pattern.get("source") or ["(any)"]
+        types = pattern.get("detail-type") or ["(all)"]
+        bus = str(rule.inputs.get("eventBusName") or "default")
+        state = str(rule.inputs.get("state") or "ENABLED")
+        name = str(rule.inputs.get("name") or rule.name)
+        for target in targets.get(rule.urn, []) or [None]:
+            if target is None:
+                rows.append(RouteRow(bus, ", ".join(map(str, sources)), ", ".join(map(str, types)), "detail" in pattern,
+                                     name, state, "(none)", "(none)", "(none)"))
+                continue
+            dlq = "(none)"
+            for urn in target.property_dependencies.get("deadLetterConfig", []):
+                if urn in by_urn:
+                    dlq = by_urn[urn].name
+            retry = target.inputs.get("retryPolicy") or {}
+            retries = (f"{_number(retry.get('maximumRetryAttempts'))} retries / "
+                       f"{_number(retry.get('maximumEventAgeInSeconds'))} s" if retry else "(none)")
+            transformed = " (transformed)" if target.inputs.get("inputTransformer") else ""
+            rows.append(RouteRow(bus, ", ".join(map(str, sources)), ", ".join(map(str, types)), "detail" in pattern,
+                                 name, state, _named(graph, target, "arn") + transformed, dlq, retries))
+    return sorted(rows, key=lambda r: (r.bus == "default", r.source, r.detail_types, r.rule))
+
+
+def routing_text(graph: SynthesizedStack) -> str:
+    """The routing table: for each rule, the events it matches and where they go (target, DLQ, retries)."""
+    rows = routes(graph)
+    if not rows:
+        return "(no EventBridge rules)"
+    header = ("bus", "source", "detail type", "rule", "state", "target", "dead-letter queue", "retry")
+    table = [header] + [(r.bus, r.source, r.detail_types + (" [filter]" if r.filtered else ""), r.rule, r.state,
+                         r.target, r.dead_letter, r.retries) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+                     for row in table)

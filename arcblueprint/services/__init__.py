@@ -1,4 +1,4 @@
-"""The six ARC307 patterns, one folder each: component, handlers and a README of its practices.
+"""The six ARC307 patterns and operations automation, one folder each: component, handlers, README.
 
 :func:`build_service` is what the stack program calls for each entry of ``arcblueprint:services``;
 a pattern's component is imported only when a stack uses it.
@@ -25,6 +25,8 @@ SERVICE_COMPONENTS: dict[str, tuple[str, str, str]] = {
     "call-me-maybe": ("arcblueprint.services.call_me_maybe.component", "CallMeMaybeService", "CallMeMaybeServiceArgs"),
     "big-fan": ("arcblueprint.services.big_fan.component", "BigFanService", "BigFanServiceArgs"),
     "streamer": ("arcblueprint.services.streamer.component", "StreamerService", "StreamerServiceArgs"),
+    "ops-automation": ("arcblueprint.services.ops_automation.component", "OpsAutomationService",
+                       "OpsAutomationServiceArgs"),
 }
 
 

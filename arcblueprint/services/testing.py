@@ -35,7 +35,7 @@ def load_handler(code_dir: Path, module_name: str) -> ModuleType:
     modules (``shared.txt``) first on ``sys.path``, as they sit at the root of its zip."""
     from arcblueprint.platform.functions.packaging import shared_modules
 
-    shared = shared_modules(code_dir)  # packaged at the zip root: importable by their bare names
+    shared = [path for path in shared_modules(code_dir) if path.suffix == ".py"]  # importable by bare names
     siblings = {path.stem for path in [*code_dir.glob("*.py"), *shared]}
     paths = [str(code_dir), *dict.fromkeys(str(path.parent) for path in shared)]
     sys.path[:0] = paths

@@ -13,7 +13,7 @@ import pulumi_aws as aws
 import pytest
 
 from arcblueprint.platform.context import StackContext
-from arcblueprint.platform.handles import AlarmActions, Platform, VpcAttachment
+from arcblueprint.platform.handles import AlarmActions, Platform, RuleTarget, VpcAttachment
 
 
 class FakeLogGroups:
@@ -45,26 +45,44 @@ class FakeEndpoints:
 
 
 class FakeEventRules:
-    """Rules on a bus with a DLQ and retry policy on each target, as the real event bus declares them."""
+    """Rules on a bus with a DLQ and retry policy on each target, as the real event bus declares them;
+    producers are only recorded (the real bus's policy is tested with the platform)."""
 
     def __init__(self, context: StackContext, bus_name: str) -> None:
         self.context = context
         self.bus_name = bus_name
+        self.producers: dict[str, list[pulumi.Input[str]]] = {}
 
-    def add_rule(self, resource_name: str, *, service: str, event_pattern: Mapping[str, object],
-                 target_arn: pulumi.Input[str], parent: pulumi.Resource,
-                 target_role_arn: pulumi.Input[str] | None = None) -> aws.cloudwatch.EventRule:
+    def rule_arn(self, key: str, *, service: str, on_default_bus: bool = False) -> str:
+        stack = self.context.stack
+        bus = "" if on_default_bus else f"{self.bus_name}/"
+        return f"arn:aws:events:{stack.region}:{stack.account_id}:rule/{bus}{self.context.name(service, key)}"
+
+    def register_producer(self, *, service: str, role_arn: pulumi.Input[str]) -> str:
+        from arcblueprint.events import source_of
+
+        self.producers.setdefault(service, []).append(role_arn)
+        return source_of(service)
+
+    def add_rule(self, key: str, *, service: str, event_pattern: Mapping[str, object], target: RuleTarget,
+                 parent: pulumi.Resource, description: str = "",
+                 on_default_bus: bool = False) -> aws.cloudwatch.EventRule:
         import json
 
         opts = pulumi.ResourceOptions(parent=parent)
-        rule = aws.cloudwatch.EventRule(resource_name, event_bus_name=self.bus_name,
-                                        event_pattern=json.dumps(event_pattern), opts=opts)
-        dlq = aws.sqs.Queue(f"{resource_name}-dlq", kms_master_key_id="alias/aws/sqs", opts=opts)
-        aws.cloudwatch.EventTarget(f"{resource_name}-target", rule=rule.name, event_bus_name=self.bus_name,
-                                   arn=target_arn, role_arn=target_role_arn,
+        base = f"{service}-{key}"
+        bus = None if on_default_bus else self.bus_name
+        disabled = self.context.stack.triggers_disabled(service)
+        rule = aws.cloudwatch.EventRule(f"{base}-rule", name=self.context.name(service, key), event_bus_name=bus,
+                                        event_pattern=json.dumps(dict(event_pattern)),
+                                        state="DISABLED" if disabled else "ENABLED", opts=opts)
+        dlq = aws.sqs.Queue(f"{base}-dlq", kms_master_key_id="alias/aws/sqs", opts=opts)
+        aws.cloudwatch.EventTarget(f"{base}-target", rule=rule.name, event_bus_name=bus, arn=target.arn,
                                    dead_letter_config={"arn": dlq.arn},
                                    retry_policy={"maximum_retry_attempts": 8, "maximum_event_age_in_seconds": 3600},
                                    opts=opts)
+        if target.function is not None:
+            target.function.allow_invoke(f"events-{key}", principal="events.amazonaws.com", source_arn=rule.arn)
         return rule
 
 

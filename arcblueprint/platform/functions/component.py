@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.config.model import ReleaseSpec
+from arcblueprint.events import source_of
 from arcblueprint.platform.functions import grants
 from arcblueprint.platform.functions.deployment import CodeDeployRelease, CodeDeployReleaseArgs
 from arcblueprint.platform.functions.layers import powertools_layer_arn
@@ -102,6 +103,9 @@ class StreamSource:
     maximum_retry_attempts: int = 3
     #: SQS queue or SNS topic for records that still fail (the policy pack requires one).
     on_failure_destination_arn: pulumi.Input[str] | None = None
+    #: Lambda event filtering: only records matching one of these patterns (JSON) invoke the function;
+    #: default: every record.
+    filter_patterns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_range("StreamSource", "batch_size", self.batch_size, 1, 10000)
@@ -110,6 +114,8 @@ class StreamSource:
         _check_range("StreamSource", "maximum_retry_attempts", self.maximum_retry_attempts, -1, 10000)
         if self.maximum_record_age_seconds != -1:
             _check_range("StreamSource", "maximum_record_age_seconds", self.maximum_record_age_seconds, 60, 604800)
+        for pattern in self.filter_patterns:
+            json.loads(pattern)  # a malformed filter fails here, not in CreateEventSourceMapping
         if self.starting_position not in ("LATEST", "TRIM_HORIZON"):
             raise ValueError(f"StreamSource.starting_position = {self.starting_position!r} is invalid: "
                              "must be LATEST or TRIM_HORIZON")
@@ -155,6 +161,10 @@ class FunctionArgs:
     function_name: str | None = None
     #: Set when an event source's ``maximum_concurrency`` (added later) protects a downstream.
     protects_downstream: bool = False
+    #: The function publishes its service's domain events on the platform bus: ``PutEvents`` for the
+    #: service's own source only (``arcblueprint.<service>``), its role named in the bus policy, and
+    #: ``EVENT_BUS_NAME``/``EVENT_SOURCE`` set for ``handler_lib/domain_events.py``.
+    publishes_domain_events: bool = False
     #: Extra tags, added to the stack's tags on every child.
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -198,6 +208,7 @@ class ServerlessFunction(pulumi.ComponentResource):
         defaults = stack.functions
         self._name = name
         self._platform = platform
+        self._service = args.service
         self._policy_counts: dict[str, int] = {}
         #: Where grants ask for the endpoints of the APIs they let the code call (VPC functions only).
         self._endpoints = platform.vpc.endpoints if args.attach_to_vpc and platform.vpc is not None else None
@@ -209,6 +220,8 @@ class ServerlessFunction(pulumi.ComponentResource):
             raise ValueError(f"{name}: attach_to_vpc is set but the platform has no VPC (platform.vpc is None)")
         if args.use_onprem_proxy and not args.attach_to_vpc:
             raise ValueError(f"{name}: use_onprem_proxy needs attach_to_vpc (the proxy endpoint is in the VPC)")
+        if args.publishes_domain_events and (platform.event_rules is None or platform.event_bus_name is None):
+            raise ValueError(f"{name}: publishes_domain_events is set but the platform has no event bus")
         protects_downstream = args.protects_downstream or args.reserved_concurrency is not None
         self.physical_name = args.function_name or ctx.name(name)
         self.tags: dict[str, str] = {**ctx.tags(args.service), **args.tags, "release-strategy": plan.strategy}
@@ -235,6 +248,11 @@ class ServerlessFunction(pulumi.ComponentResource):
             self._grant("xray", grants.xray_write),
             self._grant("env-key", grants.env_decrypt, platform.kms_key_arn),
         ]
+        if args.publishes_domain_events:
+            assert platform.event_rules is not None
+            # The bus policy names this role, for this source only; the role's own policy says the same.
+            source = platform.event_rules.register_producer(service=args.service, role_arn=self.role.arn)
+            base_policies.append(self.grant_put_events(source=source))
         vpc_config = None
         if args.attach_to_vpc:
             assert platform.vpc is not None
@@ -251,6 +269,9 @@ class ServerlessFunction(pulumi.ComponentResource):
             "POWERTOOLS_LOG_LEVEL": defaults.log_level,
             "POWERTOOLS_DEV": "false",
         }
+        if args.publishes_domain_events:
+            assert platform.event_bus_name is not None
+            environment.update({"EVENT_BUS_NAME": platform.event_bus_name, "EVENT_SOURCE": source_of(args.service)})
         self.function = aws.lambda_.Function(
             f"{name}-function",
             name=self.physical_name,
@@ -442,7 +463,7 @@ class ServerlessFunction(pulumi.ComponentResource):
     # ------------------------------------------------------------------------------------- grants
 
     def _grant(self, suffix: str, build: Callable[..., list[grants.Statement]], *arns: pulumi.Input[str],
-               kms: str | None = None) -> aws.iam.RolePolicy:
+               kms: str | None = None, **options: Any) -> aws.iam.RolePolicy:
         """One inline policy with the statements ``build`` makes from the resolved ``arns``.
 
         ``kms`` (``"decrypt"``/``"encrypt"``) adds the platform key for the service's server-side
@@ -458,7 +479,7 @@ class ServerlessFunction(pulumi.ComponentResource):
         inputs = [*arns, self._platform.kms_key_arn] if kms else list(arns)
 
         def document(values: list[str]) -> str:
-            statements = build(*values[: len(arns)])
+            statements = build(*values[: len(arns)], **options)
             if kms:
                 statements = statements + grants.on_behalf(grants.kms_use(values[-1], encrypt=kms == "encrypt"))
             return json.dumps(grants.policy_document(statements))
@@ -490,12 +511,13 @@ class ServerlessFunction(pulumi.ComponentResource):
     def grant_stream_write(self, stream_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
         return self._grant("stream-write", grants.stream_write, stream_arn, kms="encrypt")
 
-    def grant_put_events(self, bus_arn: pulumi.Input[str] | None = None) -> aws.iam.RolePolicy:
-        """Put events on ``bus_arn`` (default: the platform's bus)."""
+    def grant_put_events(self, bus_arn: pulumi.Input[str] | None = None, *,
+                         source: str | None = None) -> aws.iam.RolePolicy:
+        """Put events on ``bus_arn`` (default: the platform's bus), only of ``source`` when given."""
         bus = bus_arn if bus_arn is not None else self._platform.event_bus_arn
         if bus is None:
             raise ValueError(f"{self._name}: grant_put_events needs a bus ARN (the platform has no event bus)")
-        return self._grant("put-events", grants.put_events, bus, kms="encrypt")
+        return self._grant("put-events", grants.put_events, bus, kms="encrypt", source=source)
 
     def grant_secret_read(self, secret_name: str) -> aws.iam.RolePolicy:
         """Read the secret named ``secret_name`` in stack config (``secrets:``)."""
@@ -522,6 +544,12 @@ class ServerlessFunction(pulumi.ComponentResource):
 
     # ----------------------------------------------------------------------------------- triggers
 
+    @property
+    def triggers_enabled(self) -> bool:
+        """False while the service's kill switch (``triggersDisabled``) is on: its event source mappings
+        are declared disabled (Lambda stops polling; queues and streams keep what arrives)."""
+        return not self._platform.context.stack.triggers_disabled(self._service)
+
     def allow_invoke(self, suffix: str, *, principal: str, source_arn: pulumi.Input[str]) -> aws.lambda_.Permission:
         """Let ``principal`` (``apigateway.amazonaws.com``, ``events.amazonaws.com``...) from ``source_arn``
         invoke the ``live`` alias."""
@@ -537,6 +565,7 @@ class ServerlessFunction(pulumi.ComponentResource):
             tags["protected-downstream"] = "true"
         return aws.lambda_.EventSourceMapping(
             f"{self._name}-{suffix}",
+            enabled=self.triggers_enabled,
             event_source_arn=source.queue_arn,
             function_name=self.alias.arn,
             batch_size=source.batch_size,
@@ -559,6 +588,7 @@ class ServerlessFunction(pulumi.ComponentResource):
                     destination_arn=source.on_failure_destination_arn))
         return aws.lambda_.EventSourceMapping(
             f"{self._name}-{suffix}",
+            enabled=self.triggers_enabled,
             event_source_arn=source.stream_arn,
             function_name=self.alias.arn,
             batch_size=source.batch_size,
@@ -569,6 +599,9 @@ class ServerlessFunction(pulumi.ComponentResource):
             maximum_record_age_in_seconds=source.maximum_record_age_seconds,
             maximum_retry_attempts=source.maximum_retry_attempts,
             destination_config=destination,
+            filter_criteria=aws.lambda_.EventSourceMappingFilterCriteriaArgs(filters=[
+                aws.lambda_.EventSourceMappingFilterCriteriaFilterArgs(pattern=p) for p in source.filter_patterns
+            ]) if source.filter_patterns else None,
             function_response_types=["ReportBatchItemFailures"],
             tags=self.tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends),

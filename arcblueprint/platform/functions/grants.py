@@ -189,9 +189,19 @@ def stream_write(stream_arn: str) -> list[Statement]:
 
 
 @_calls("events")
-def put_events(bus_arn: str) -> list[Statement]:
+def put_events(bus_arn: str, source: str | None = None) -> list[Statement]:
+    """Put events on one bus; with ``source``, only events of that source (``events:source``).
+
+    Within the account an identity policy alone allows the call, so the source condition here, not
+    only the bus policy's, is what keeps a producer from publishing another service's events.
+    """
     _check_arn(bus_arn, "events", "bus_arn")
-    return [_allow("BusPutEvents", ["events:PutEvents"], [bus_arn])]
+    statement = _allow("BusPutEvents", ["events:PutEvents"], [bus_arn])
+    if source is not None:
+        if not re.fullmatch(r"[a-z][a-z0-9.-]{1,254}", source):
+            raise GrantError(f"source must be an event source like arcblueprint.orders, got {source!r}")
+        statement["Condition"] = {"ForAllValues:StringEquals": {"events:source": [source]}}
+    return [statement]
 
 
 @_calls("secretsmanager")

@@ -46,12 +46,15 @@ class PackagingError(ValueError):
 
 
 #: A handler folder may list, one per line, modules shared with other functions (paths relative to
-#: the folder); each is packaged at the zip root, next to the handler.
+#: the folder); each is packaged at the zip root, next to the handler. JSON files may be listed too
+#: (the domain event schemas a function validates against before it publishes).
 SHARED_LIST = "shared.txt"
+#: What a shared entry may be: Python modules and JSON documents.
+SHARED_SUFFIXES = (".py", ".json")
 
 
 def shared_modules(code_dir: Path) -> list[Path]:
-    """The shared modules ``code_dir/shared.txt`` names (blank lines and ``#`` comments skipped)."""
+    """The shared modules and JSON files ``code_dir/shared.txt`` names (blank lines and ``#`` comments skipped)."""
     listing = Path(code_dir) / SHARED_LIST
     if not listing.is_file():
         return []
@@ -61,8 +64,9 @@ def shared_modules(code_dir: Path) -> list[Path]:
         if not entry:
             continue
         path = (Path(code_dir) / entry).resolve()
-        if not path.is_file() or path.suffix != ".py":
-            raise PackagingError(f"{SHARED_LIST} of {str(code_dir)!r} names {entry!r}, which is not a Python file")
+        if not path.is_file() or path.suffix not in SHARED_SUFFIXES:
+            raise PackagingError(f"{SHARED_LIST} of {str(code_dir)!r} names {entry!r}, which is not a Python file "
+                                 "(nor a JSON document)")
         modules.append(path)
     return modules
 

@@ -10,10 +10,11 @@ import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, SqsSource
-from arcblueprint.platform.handles import Platform
+from arcblueprint.platform.handles import Platform, RuleTarget
 from arcblueprint.services.big_fan.durable_queue import DurableQueue, DurableQueueArgs, dead_letter_alarm, queue_policy
 from arcblueprint.services.big_fan.spec import BigFanSpec
 from arcblueprint.services.call_me_maybe.tables import ttl_table
+from arcblueprint.services.event_wiring import subscription_rules
 from arcblueprint.services.comfortable_rest.rest_stage import MethodThrottle, RestStage, RestStageArgs
 from arcblueprint.services.streamer.secure_bucket import BucketLifecycle, SecureBucket, SecureBucketArgs
 
@@ -90,15 +91,27 @@ class BigFanService(pulumi.ComponentResource):
                                            suffix="idempotency", hash_key="id", ttl_attribute="expiration",
                                            parent=self)
 
+        rules = subscription_rules(name, spec, platform)
         self.consumers: dict[str, tuple[DurableQueue, ServerlessFunction]] = {}
         consumer_outputs: dict[str, pulumi.Input] = {}
         for consumer_name, consumer in sorted(spec.consumers.items()):
             base = f"{name}-{consumer_name}"
+            routes = [(key, subscription) for key, subscription in rules if subscription.target == consumer_name]
+            assert platform.event_rules is not None or not routes  # subscription_rules refuses that
             queue = DurableQueue(base, DurableQueueArgs(
                 platform=platform, service=name, suffix=consumer_name,
                 visibility_timeout_seconds=consumer.visibility_timeout_seconds,
                 max_receive_count=consumer.max_receive_count, dlq_alarm_threshold=spec.dlq_alarm_threshold,
-                topic_arn=self.topic.arn), opts=child)
+                topic_arn=self.topic.arn,
+                event_rule_arns=[platform.event_rules.rule_arn(key, service=name)  # type: ignore[union-attr]
+                                 for key, _ in routes]), opts=child)
+            for key, subscription in routes:
+                # Domain events from the bus land in the consumer's own queue, beside what the topic fans out.
+                platform.event_rules.add_rule(  # type: ignore[union-attr]
+                    key, service=name, event_pattern=subscription.pattern(), parent=self,
+                    target=RuleTarget(kind="sqs", arn=queue.arn, label=f"{name} {consumer_name} queue"),
+                    description=f"{subscription.source} {', '.join(subscription.detail_types) or 'all'} -> "
+                                f"{name} {consumer_name}")
             # What SNS could not deliver to the queue (deleted queue, KMS denied) is kept here.
             undelivered = aws.sqs.Queue(
                 f"{base}-undelivered", name=ctx.name(name, consumer_name, "undelivered", max_length=80),

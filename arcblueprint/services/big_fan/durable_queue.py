@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -31,6 +32,9 @@ class DurableQueueArgs:
     dlq_alarm_threshold: int = 1
     #: An SNS topic allowed to send to the queue (default: none; only IAM principals of the account).
     topic_arn: pulumi.Input[str] | None = None
+    #: EventBridge rules allowed to send to the queue (their ARNs: the queue's policy is declared
+    #: before the rules, from :meth:`EventRules.rule_arn`); default: none.
+    event_rule_arns: Sequence[pulumi.Input[str]] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.message_retention_days <= MAX_SOURCE_RETENTION_DAYS:
@@ -40,8 +44,8 @@ class DurableQueueArgs:
                 "dead-lettered message longer than the source did")
 
 
-def queue_policy(queue_arn: str, topic_arn: str | None = None) -> str:
-    """TLS-only access; if ``topic_arn`` is set, that topic (and only it) may send."""
+def queue_policy(queue_arn: str, topic_arn: str | None = None, rule_arns: Sequence[str] = ()) -> str:
+    """TLS-only access; if ``topic_arn`` is set, that topic may send; so may the EventBridge ``rule_arns``."""
     statements: list[dict[str, object]] = [{
         "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sqs:*",
         "Resource": queue_arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]
@@ -49,6 +53,10 @@ def queue_policy(queue_arn: str, topic_arn: str | None = None) -> str:
         statements.append({"Sid": "OnlyTheTopicSends", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
                            "Action": "sqs:SendMessage", "Resource": queue_arn,
                            "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}}})
+    if rule_arns:
+        statements.append({"Sid": "TheseRulesSend", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                           "Action": "sqs:SendMessage", "Resource": queue_arn,
+                           "Condition": {"ArnEquals": {"aws:SourceArn": list(rule_arns)}}})
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
@@ -99,7 +107,8 @@ class DurableQueue(pulumi.ComponentResource):
                 {"redrivePermission": "byQueue", "sourceQueueArns": [arn]})), opts=child)
         aws.sqs.QueuePolicy(
             f"{name}-policy", queue_url=self.queue.url,
-            policy=pulumi.Output.all(self.queue.arn, args.topic_arn).apply(lambda v: queue_policy(v[0], v[1])),
+            policy=pulumi.Output.all(self.queue.arn, args.topic_arn, *args.event_rule_arns).apply(
+                lambda v: queue_policy(v[0], v[1], v[2:])),
             opts=child)
         aws.sqs.QueuePolicy(
             f"{name}-dlq-policy", queue_url=self.dead_letter_queue.url,

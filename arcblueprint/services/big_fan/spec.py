@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
+from arcblueprint.services.event_wiring import EventSubscriber, check_subscriptions
 from arcblueprint.services.big_fan.filter_policy import FilterPolicyError, validate_filter_policy
 from arcblueprint.services.consumer_settings import check_sqs_consumer
 
@@ -64,7 +65,7 @@ def _plain(value: Any) -> Any:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BigFanSpec:
+class BigFanSpec(EventSubscriber):
     """An API that publishes straight to an SNS topic, fanned out to filtered per-consumer queues."""
 
     consumers: Mapping[str, ConsumerSpec] = setting(doc="consumer name -> its queue, filter and function")
@@ -95,3 +96,5 @@ class BigFanSpec:
                 raise ConfigError(f"attributeHeaders.{attribute}", header, "must be an HTTP header name")
         if self.throttling_burst_limit < self.throttling_rate_limit:
             raise ConfigError("throttlingBurstLimit", self.throttling_burst_limit, "must be at least throttlingRateLimit")
+        # A domain event from the bus lands in a consumer's own queue, next to what the topic fans out to it.
+        check_subscriptions(self.subscribe, targets=self.consumers, default_target=None, what="consumer")

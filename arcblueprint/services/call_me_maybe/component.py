@@ -126,19 +126,18 @@ class CallMeMaybeService(pulumi.ComponentResource):
         consumer_env: dict[str, pulumi.Input[str]] = {
             **status_env, "BUFFER": spec.buffer, "IDEMPOTENCY_TABLE": self.idempotency_table.name,
             "IDEMPOTENCY_TTL_SECONDS": str(spec.idempotency_ttl_seconds)}
-        if platform.event_bus_name is not None:
-            consumer_env["EVENT_BUS_NAME"] = platform.event_bus_name
+        # Each processed webhook is published as WebhookReceived (arcblueprint.<service>), validated against
+        # arcblueprint/events/schemas/<service>/WebhookReceived.json; the role may put no other source.
         self.consumer = ServerlessFunction(f"{name}-consumer", FunctionArgs(
             platform=platform, service=name, code_dir=HANDLERS / "consumer",
             description=f"{name}: deliver webhooks at the downstream's pace",
             timeout_seconds=spec.consumer_timeout_seconds, reserved_concurrency=spec.reserved_concurrency,
-            protects_downstream=True, environment=consumer_env), opts=child)
+            protects_downstream=True, environment=consumer_env,
+            publishes_domain_events=platform.event_rules is not None), opts=child)
         self.consumer.grant_table_read_write(self.idempotency_table.arn)
         if self.status_table is not None:
             self.receiver.grant_table_read_write(self.status_table.arn)
             self.consumer.grant_table_read_write(self.status_table.arn)
-        if platform.event_bus_arn is not None:
-            self.consumer.grant_put_events(platform.event_bus_arn)
         if self.queue is not None:
             self.source = self.consumer.add_sqs_source("buffer", SqsSource(
                 queue_arn=self.queue.arn, batch_size=spec.batch_size,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
+from arcblueprint.services.event_wiring import ServiceTriggers
 from arcblueprint.services.consumer_settings import check_source_retention, check_sqs_consumer
 
 __all__ = ["CallMeMaybeSpec", "FIELD_PATH_PATTERN"]
@@ -17,7 +18,7 @@ _HEADER = r"[A-Za-z][A-Za-z0-9-]{1,63}"
 
 
 @dataclass(frozen=True, kw_only=True)
-class CallMeMaybeSpec:
+class CallMeMaybeSpec(ServiceTriggers):
     """A webhook receiver, a buffer (SQS or Kinesis) and a consumer with limited concurrency.
 
     Defaults are the production-safe choice: SQS with a DLQ, signature and replay window checked,

@@ -67,7 +67,9 @@ class CherryPickService(pulumi.ComponentResource):
             f"{name}-saga-steps",
             FunctionArgs(platform=platform, service=name, code_dir=HERE / "handlers" / "saga_steps",
                          description=f"{name}: booking saga steps and compensations", memory_mib=spec.memory_mib,
-                         environment={"TABLE_NAME": self.table.name}), opts=child)
+                         environment={"TABLE_NAME": self.table.name},
+                         # The step that settles a booking publishes BookingConfirmed / BookingCancelled.
+                         publishes_domain_events=platform.event_rules is not None), opts=child)
         self.steps.grant_table_read_write(self.table.arn)
         machine_name = ctx.name(name, "booking-saga")
         saga_logs = platform.log_groups.log_group(f"{name}-saga-logs", f"/aws/vendedlogs/states/{machine_name}",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from arcblueprint.config.schema import ConfigError, setting
+from arcblueprint.services.event_wiring import ServiceTriggers
 
 __all__ = ["CACHEABLE_RESOLVERS", "CachingSpec", "CherryPickSpec", "SagaRetrySpec"]
 
@@ -38,7 +39,7 @@ class SagaRetrySpec:
 
 
 @dataclass(frozen=True, kw_only=True)
-class CherryPickSpec:
+class CherryPickSpec(ServiceTriggers):
     """A booking GraphQL API: reads straight from DynamoDB, the booking transaction as a saga."""
 
     #: Default auth of the API; IAM is always added for backends (field-level ``@aws_iam``).

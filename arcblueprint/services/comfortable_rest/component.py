@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction
 from arcblueprint.platform.handles import Platform
+from arcblueprint.services.comfortable_rest.outbox import TableOutbox, TableOutboxArgs
 from arcblueprint.services.comfortable_rest.rest_stage import MethodThrottle, RestStage, RestStageArgs
 from arcblueprint.services.comfortable_rest.spec import BODY_OPERATIONS, ComfortableRestSpec, route_table
 from arcblueprint.services.comfortable_rest.user_pool import ApiUserPool, ApiUserPoolArgs
@@ -54,6 +55,9 @@ class ComfortableRestService(pulumi.ComponentResource):
         super().__init__("arcblueprint:services:ComfortableRestService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = ctx.tags(name)
+        # With a platform bus, every change of an item is published (OrderCreated/OrderUpdated) by a
+        # transactional outbox on the table's stream: the API handler only writes the item.
+        publishes = platform.event_rules is not None
 
         self.table = aws.dynamodb.Table(
             f"{name}-table",
@@ -69,9 +73,16 @@ class ComfortableRestService(pulumi.ComponentResource):
             point_in_time_recovery={"enabled": True},
             server_side_encryption={"enabled": True, "kms_key_arn": platform.kms_key_arn},
             deletion_protection_enabled=ctx.stack.protect_stateful_resources,
+            # The outbox: each write is recorded, before and after, for the publisher of domain events.
+            stream_enabled=publishes or None,
+            stream_view_type="NEW_AND_OLD_IMAGES" if publishes else None,
             tags=tags,
             opts=ctx.stateful(child),
         )
+        self.outbox: TableOutbox | None = None
+        if publishes:
+            self.outbox = TableOutbox(f"{name}-outbox", TableOutboxArgs(
+                platform=platform, service=name, table=self.table), opts=child)
 
         environment: dict[str, pulumi.Input[str]] = {
             "TABLE_NAME": self.table.name,
@@ -202,6 +213,8 @@ class ComfortableRestService(pulumi.ComponentResource):
         }
         if user_pool_id is not None:
             self.outputs.update(userPoolId=user_pool_id, userPoolClientId=client_id)
+        if self.outbox is not None:
+            self.outputs["outboxFunctionName"] = self.outbox.publisher.function_name
         if self.stage.api_keys:
             self.outputs["apiKeyIds"] = {client: key.id for client, key in self.stage.api_keys.items()}
         self.register_outputs(self.outputs)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from arcblueprint.config.schema import ConfigError, setting
+from arcblueprint.services.event_wiring import ServiceTriggers
 from arcblueprint.services.comfortable_rest.rest_conventions import INTEGRATION_MARGIN_MS, function_timeout_seconds
 
 __all__ = ["OPERATIONS", "ComfortableRestSpec", "QuotaSpec", "ThrottleSpec", "route_table"]
@@ -55,7 +56,7 @@ def _default_throttle() -> ThrottleSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ComfortableRestSpec:
+class ComfortableRestSpec(ServiceTriggers):
     """A REST API over one DynamoDB-backed resource (list, create, get, update, delete, health)."""
 
     #: Path segment and item noun, e.g. ``orders`` -> ``/orders`` and ``/orders/{id}``.

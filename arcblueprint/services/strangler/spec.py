@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from arcblueprint.config.schema import ConfigError, setting
+from arcblueprint.services.event_wiring import ServiceTriggers
 from arcblueprint.services.comfortable_rest.rest_conventions import function_timeout_seconds
 from arcblueprint.services.comfortable_rest.spec import ThrottleSpec
 
@@ -80,7 +81,7 @@ def _default_throttle() -> ThrottleSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
-class StranglerSpec:
+class StranglerSpec(ServiceTriggers):
     """A facade whose route table says, per path, legacy, new or weighted; moving a route is a config change."""
 
     legacy: LegacySpec = setting(doc="the legacy backend (url, optional vpcLinkTargetArn)")

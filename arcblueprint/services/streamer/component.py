@@ -11,12 +11,14 @@ import pulumi_aws as aws
 
 from arcblueprint.platform.encryption import EncryptionKey, EncryptionKeyArgs
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, StreamSource
-from arcblueprint.platform.handles import Platform
+from arcblueprint.platform.handles import InputTransformer, Platform, RuleTarget
 from arcblueprint.services.big_fan.durable_queue import dead_letter_alarm, queue_policy
+from arcblueprint.services.event_wiring import subscription_rules
 from arcblueprint.services.streamer.secure_bucket import BucketLifecycle, SecureBucket, SecureBucketArgs
 from arcblueprint.services.streamer.spec import PARTITION_COLUMNS, DomainSpec, StreamerSpec
 
-__all__ = ["StreamerService", "StreamerServiceArgs", "firehose_policy", "glue_name"]
+__all__ = ["EVENT_ENVELOPE_KEY", "StreamerService", "StreamerServiceArgs", "domain_event_record", "firehose_policy",
+           "glue_name"]
 
 HANDLERS = Path(__file__).resolve().parent / "handlers"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
@@ -58,6 +60,30 @@ def firehose_policy(*, stream_arn: str, bucket_arn: str, key_arn: str, backup_ke
         {"Sid": "LogDeliveryErrors", "Effect": "Allow", "Action": "logs:PutLogEvents",
          "Resource": f"{log_group_arn}:log-stream:*"},
     ]})
+
+
+#: The record key holding an event's envelope (id, source, type, time); the transform flattens such records.
+EVENT_ENVELOPE_KEY = "eventbridge"
+
+
+def domain_event_record(domain_field: str, domain: str) -> InputTransformer:
+    """The input transformer that turns a domain event into a stream record of ``domain``.
+
+    ``{<domainField>: <domain>, "eventbridge": {id, source, detailType, time}, "detail": {...}}``:
+    the domain field lets the domain's Firehose keep it (and the others drop it), the detail keeps
+    its JSON types (unquoted placeholder), and the transform flattens envelope and detail into one
+    row for the domain's table.
+    """
+    parts = domain_field.split(".")
+    marker = "<domain>"
+    nested: str = json.dumps(marker)
+    for part in reversed(parts):
+        nested = "{" + json.dumps(part) + ": " + nested + "}"
+    domain_json = nested.replace(json.dumps(marker), json.dumps(domain))
+    template = ("{" + domain_json[1:-1] + ', "' + EVENT_ENVELOPE_KEY + '": {"id": "<id>", "source": "<source>", '
+                '"detailType": "<detailType>", "time": "<time>"}, "detail": <detail>}')
+    return InputTransformer(paths={"id": "$.id", "source": "$.source", "detailType": "$.detail-type",
+                                   "time": "$.time", "detail": "$.detail"}, template=template)
 
 
 class StreamerService(pulumi.ComponentResource):
@@ -161,6 +187,18 @@ class StreamerService(pulumi.ComponentResource):
         self.consumer: ServerlessFunction | None = None
         if spec.consumer is not None:
             self._consumer(name, spec, platform)
+
+        # Domain events from the bus: each subscription puts matching events on the stream as records of
+        # one domain, so the domain's Firehose lands them in its table (the transform unwraps them).
+        for key, subscription in subscription_rules(name, spec, platform):
+            assert platform.event_rules is not None and subscription.target is not None
+            platform.event_rules.add_rule(
+                key, service=name, event_pattern=subscription.pattern(), parent=self,
+                target=RuleTarget(kind="kinesis", arn=self.stream.arn, kms_key_arn=platform.kms_key_arn,
+                                  label=f"{name} stream ({subscription.target} domain)",
+                                  input_transformer=domain_event_record(spec.domain_field, subscription.target)),
+                description=f"{subscription.source} {', '.join(subscription.detail_types) or 'all'} -> "
+                            f"{name} {subscription.target}")
 
         self.outputs: dict[str, pulumi.Input] = {
             "streamName": self.stream.name, "lakeBucket": self.lake.bucket_name, "database": self.database.name,

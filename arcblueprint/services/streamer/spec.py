@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from arcblueprint.config.schema import ConfigError, setting
+from arcblueprint.services.event_wiring import EventSubscriber, check_subscriptions
 
 __all__ = ["DomainSpec", "StreamConsumerSpec", "StreamerSpec", "PARTITION_COLUMNS"]
 
@@ -86,7 +87,7 @@ class StreamConsumerSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
-class StreamerSpec:
+class StreamerSpec(EventSubscriber):
     """A Kinesis stream, a Firehose per domain into a Parquet data lake, and Athena to query it."""
 
     domains: Mapping[str, DomainSpec] = setting(doc="domain name -> its schema and delivery settings")
@@ -111,6 +112,8 @@ class StreamerSpec:
         for name in self.domains:
             if not _NAME.fullmatch(name):
                 raise ConfigError(f"domains.{name}", name, "domain names are 2-24 lowercase letters, digits or -")
+        # A domain event goes onto the stream as a record of one domain (its Firehose, table and prefix).
+        check_subscriptions(self.subscribe, targets=self.domains, default_target=None, what="domain")
         if self.consumer is not None:
             for i, domain in enumerate(self.consumer.domains):
                 if domain not in self.domains:

@@ -122,11 +122,15 @@ def test_every_function_zip_of_both_stacks_imports_from_the_installed_package(in
     zips = json.loads(output.strip().splitlines()[-1])
     code_dirs = {Path(z["codeDir"]) for z in zips}
     assert all(d.is_relative_to(site.resolve()) for d in code_dirs), "zips must come from the installed copy"
-    # Every service pattern's functions and the release hook: both stacks run all six patterns.
+    # Every service pattern's functions and the release hook: both stacks run all seven patterns.
     assert {d.relative_to(site.resolve()).parts[2] for d in code_dirs if d.parts[-2] == "handlers"} == {
-        "big_fan", "call_me_maybe", "cherry_pick", "comfortable_rest", "strangler", "streamer"}
+        "big_fan", "call_me_maybe", "cherry_pick", "comfortable_rest", "strangler", "streamer", "ops_automation"}
     receiver = next(z for z in zips if z["codeDir"].endswith("call_me_maybe/handlers/receiver"))
     assert "masking.py" in zipfile.ZipFile(receiver["zip"]).namelist()
+    # A publisher ships the library and the schemas it validates against (JSON files of the installed package).
+    outbox = next(z for z in zips if z["codeDir"].endswith("comfortable_rest/handlers/outbox"))
+    shipped = set(zipfile.ZipFile(outbox["zip"]).namelist())
+    assert {"domain_events.py", "OrderCreated.json", "OrderUpdated.json"} <= shipped
 
     site_packages = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
     env.pop("PYTHONPATH")

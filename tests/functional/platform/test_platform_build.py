@@ -13,6 +13,7 @@ import pytest
 
 from arcblueprint.platform.build import build_platform
 from arcblueprint.platform.cidr import NetworkDemand, plan_vpc
+from arcblueprint.platform.handles import RuleTarget
 
 STACKS = ("dev", "prod")
 SECRETS = {
@@ -22,6 +23,9 @@ SECRETS = {
                     "rotationRoleArn": "arn:aws:iam::111111111111:role/rotate-partner-key"},
 }
 READER_ROLE = "arn:aws:iam::{account}:role/orders-api"
+#: Roles that publish domain events: two of the orders service, one of hooks.
+PRODUCER_ROLES = ("arn:aws:iam::{account}:role/orders-outbox", "arn:aws:iam::{account}:role/orders-backfill",
+                  "arn:aws:iam::{account}:role/hooks-consumer")
 #: IAM prefixes a VPC function's grants ask the network for, and the endpoint services that serve them.
 ON_DEMAND_APIS = ("lambda", "cloudwatch", "dynamodb")
 ON_DEMAND_INTERFACE_ENDPOINTS = {"lambda", "monitoring"}  # DynamoDB: the gateway endpoint
@@ -36,9 +40,14 @@ def program(context) -> None:
     """The platform plus what one service would do with it: a rule on the bus and a secret reader."""
     build = build_platform(context)
     target = aws.sqs.Queue("orders-inbox", kms_master_key_id=build.platform.kms_key_arn)
-    build.platform.event_rules.add_rule("orders-created", service="orders",
-                                        event_pattern={"source": ["orders"], "detail-type": ["OrderCreated"]},
-                                        target_arn=target.arn, parent=target)
+    build.platform.event_rules.add_rule("orders-created", service="fan",
+                                        event_pattern={"source": ["arcblueprint.orders"],
+                                                       "detail-type": ["OrderCreated"]},
+                                        target=RuleTarget(kind="sqs", arn=target.arn, label="orders inbox"),
+                                        parent=target)
+    for role in PRODUCER_ROLES:  # what publishing functions do (FunctionArgs.publishes_domain_events)
+        build.platform.event_rules.register_producer(service=role.rsplit("/", 1)[-1].split("-")[0],
+                                                     role_arn=role.format(account=context.stack.account_id))
     build.platform.log_groups.log_group("orders-fn-logs", "/aws/lambda/orders", service="orders", parent=target)
     build.secrets.allow_readers("db-password", [READER_ROLE.format(account=context.stack.account_id)])
     # What VPC functions' grants do: ask for the APIs they call (twice, and one already configured in prod).
@@ -169,23 +178,43 @@ def test_every_event_target_has_a_dlq_and_the_configured_retry_policy(graph) -> 
             "maximumEventAgeInSeconds": spec.target_maximum_event_age_seconds}
 
 
-def test_the_bus_accepts_events_from_the_account_and_organization_only(graph) -> None:
+def test_only_the_named_producers_publish_each_its_own_source(graph) -> None:
     stack = graph.config
+    roles = {r.split("/")[-1]: r.format(account=stack.account_id) for r in PRODUCER_ROLES}
     [policy] = graph.by_type("aws:cloudwatch/eventBusPolicy:EventBusPolicy")
-    statements = json.loads(policy.inputs["policy"])["Statement"]
-    for statement in statements:
-        assert statement["Action"] == "events:PutEvents"
-        if statement["Principal"] == "*":
-            assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": stack.organization_id}}
-        else:
-            assert statement["Principal"] == {"AWS": f"arn:aws:iam::{stack.account_id}:root"}
-    assert len(statements) == (2 if stack.organization_id else 1)
+    [bus] = graph.by_type("aws:cloudwatch/eventBus:EventBus")
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    assert all(s["Action"] == "events:PutEvents" and s["Resource"] == bus.outputs["arn"] for s in statements.values())
+    allows = {sid: s for sid, s in statements.items() if s["Effect"] == "Allow"}
+    # Exactly the registered roles, grouped by service, each limited to its own source; nobody else (no account
+    # root, no organization) is allowed.
+    assert {sid: (sorted(s["Principal"]["AWS"]), s["Condition"]) for sid, s in allows.items()} == {
+        "OrdersProducersPublishTheirSource": (
+            sorted([roles["orders-outbox"], roles["orders-backfill"]]),
+            {"ForAllValues:StringEquals": {"events:source": ["arcblueprint.orders"]}}),
+        "HooksProducersPublishTheirSource": (
+            [roles["hooks-consumer"]], {"ForAllValues:StringEquals": {"events:source": ["arcblueprint.hooks"]}}),
+    }
+    # A producer's other sources are denied whatever its identity policy says, and so is every other IAM principal.
+    deny_orders = statements["OrdersProducersPublishNoOtherSource"]
+    assert deny_orders["Principal"] == "*" and deny_orders["Condition"] == {
+        "ArnEquals": {"aws:PrincipalArn": [roles["orders-outbox"], roles["orders-backfill"]]},
+        "ForAnyValue:StringNotEquals": {"events:source": ["arcblueprint.orders"]}}
+    others = statements["OnlyNamedProducersPublish"]
+    assert (others["Effect"], others["Principal"]) == ("Deny", "*")
+    assert sorted(others["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]) == sorted(roles.values())
+    assert others["Condition"]["Null"] == {"aws:PrincipalArn": "false"}
+    assert len(statements) == 5
     [archive] = graph.by_type("aws:cloudwatch/eventArchive:EventArchive")
     assert archive.inputs["retentionDays"] == stack.event_bus.archive_retention_days
-    # EventBridge rejects schema discovery on a bus with a customer managed key, and this bus has one.
-    [bus] = graph.by_type("aws:cloudwatch/eventBus:EventBus")
+    # EventBridge rejects schema discovery on a bus with a customer managed key, and this bus has one:
+    # the producers' schemas are published to the registry instead, as JSON Schema draft 4.
     assert bus.inputs["kmsKeyIdentifier"] == graph.outputs["platformKeyArn"]
     assert not graph.by_type("aws:schemas/discoverer:Discoverer")
+    schemas = {s.inputs["name"]: s for s in graph.by_type("aws:schemas/schema:Schema")}
+    assert set(schemas) == {"arcblueprint.orders@OrderCreated", "arcblueprint.orders@OrderUpdated",
+                            "arcblueprint.hooks@WebhookReceived"}
+    assert {s.inputs["type"] for s in schemas.values()} == {"JSONSchemaDraft4"}
 
 
 OPEN = {"0.0.0.0/0", "::/0"}

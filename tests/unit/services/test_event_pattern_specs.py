@@ -185,7 +185,7 @@ def test_unknown_domain_message_lists_the_known_ones():
     assert "unknown domain" in str(error) and "orders" in str(error)
 
 
-@pytest.mark.parametrize("service", ["call_me_maybe", "big_fan", "streamer"])
+@pytest.mark.parametrize("service", ["call_me_maybe", "big_fan", "streamer", "ops_automation"])
 def test_stack_examples_parse_in_both_stacks(service):
     from pathlib import Path
 

@@ -14,6 +14,11 @@ Firehose writes ``ProcessingFailed`` records, as received, under the error outpu
 in this function's log (record id and reason, never the record's content). No record fails its batch:
 the only error the function raises is a delivery stream it has no rules for (a deployment error).
 
+Domain events routed from the bus arrive wrapped by the rule's input transformer
+(``{"eventbridge": {...}, "detail": {...}}``) and are flattened into one row (detail fields plus
+``eventId``/``eventSource``/``eventType``/``eventTime``), partitioned by the event's time when the
+record lacks the domain's timestamp field.
+
 Environment: ``DOMAIN_FIELD`` and ``DELIVERY_STREAMS``, a JSON map of delivery stream name to
 ``{"domain", "remove", "mask", "timestampField", "unroutable"}`` (set by the component).
 """
@@ -37,6 +42,8 @@ tracer = Tracer()
 metrics = Metrics()
 
 DOMAIN_FIELD = os.environ.get("DOMAIN_FIELD", "domain")
+#: The key of the envelope the bus's input transformer wraps a domain event in (``component.EVENT_ENVELOPE_KEY``).
+EVENT_ENVELOPE_KEY = "eventbridge"
 DELIVERY_STREAMS: dict[str, dict[str, Any]] = json.loads(os.environ.get("DELIVERY_STREAMS", "{}"))
 KNOWN_DOMAINS = frozenset(rules["domain"] for rules in DELIVERY_STREAMS.values())
 #: The stream that fails unroutable records (the others drop them): the marked one, else the first by name.
@@ -90,6 +97,20 @@ def event_time(document: dict[str, Any], timestamp_field: str | None, arrival_ms
     except (ValueError, OverflowError, OSError):
         raise RecordError(f"{timestamp_field} is not a timestamp") from None
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def unwrap(document: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """A domain event routed from the bus (``{"eventbridge": {...}, "detail": {...}}``) as one flat row.
+
+    The detail's fields, plus ``eventId``, ``eventSource``, ``eventType`` and ``eventTime`` (a detail field
+    of the same name wins); any other record unchanged. Second value: whether it was an event.
+    """
+    envelope, detail = document.get(EVENT_ENVELOPE_KEY), document.get("detail")
+    if not isinstance(envelope, dict) or not isinstance(detail, dict):
+        return document, False
+    row = {"eventId": envelope.get("id"), "eventSource": envelope.get("source"),
+           "eventType": envelope.get("detailType"), "eventTime": envelope.get("time")}
+    return {**row, **detail}, True
 
 
 def _deeper_than(document: Any, limit: int) -> bool:
@@ -149,7 +170,12 @@ def transform_record(record: Any, rules: dict[str, Any], *, fails_unroutable: bo
             return {"recordId": record_id, "result": "Dropped", "data": data}
         if _deeper_than(document, MAX_DEPTH - 2):
             raise RecordError(f"data is nested deeper than {MAX_DEPTH} levels")
-        when = event_time(document, rules.get("timestampField"), record.get("approximateArrivalTimestamp"))
+        document, is_event = unwrap(document)
+        # An event without the domain's timestamp field is partitioned by when it happened, not when it arrived.
+        timestamp_field = rules.get("timestampField")
+        if is_event and (not timestamp_field or field_value(document, timestamp_field) is None):
+            timestamp_field = "eventTime"
+        when = event_time(document, timestamp_field, record.get("approximateArrivalTimestamp"))
         clean = mask_fields(remove_fields(document, rules.get("remove", ())), rules.get("mask", ()))
         if clean == MASK:
             raise RecordError("masking failed")

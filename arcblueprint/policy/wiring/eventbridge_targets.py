@@ -1,0 +1,268 @@
+"""EventBridge: every rule delivers what it matches, and what it cannot deliver is kept.
+
+A rule on a custom bus without a target drops every event it matches, silently. A target
+without a dead-letter queue drops what it still cannot deliver after its retries; one without a
+retry policy takes the defaults (185 attempts over 24 hours) nobody chose. And EventBridge must
+be allowed to deliver, differently for each kind of target (EventBridge user guide, "Using
+resource-based policies" and "IAM roles for sending events to targets"):
+
+* an SQS queue (a target or a DLQ): the queue's policy must allow ``events.amazonaws.com`` to
+  ``sqs:SendMessage``, for this rule when it tests ``aws:SourceArn``; a queue encrypted with a
+  customer managed key needs that key's policy to let ``events.amazonaws.com`` use it
+  (``kms:GenerateDataKey``, ``kms:Decrypt``), and the AWS managed key ``alias/aws/sqs`` never can;
+* a Kinesis stream or a Step Functions state machine: a role EventBridge can assume
+  (``events.amazonaws.com``), allowed to ``kinesis:PutRecord`` / ``states:StartExecution`` on it;
+* a Lambda function: a permission for ``events.amazonaws.com`` from this rule on the invoked
+  alias (or function).
+
+Relationships are followed through the graph's edges, which exist in ``pulumi preview`` when ARNs
+of new resources are not known; where a document is still unknown the rule judges nothing.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from arcblueprint.policy.base import as_list, dig, json_document, number, stack_policy
+from arcblueprint.policy.graph import StackGraph
+from arcblueprint.policy.wiring._props import UNKNOWN, known, service_allowed, statements
+
+if TYPE_CHECKING:
+    from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+
+__all__ = ["POLICIES", "RULES_DELIVER"]
+
+RULE = "aws:cloudwatch/eventRule:EventRule"
+TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+QUEUE = "aws:sqs/queue:Queue"
+QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
+KEY = "aws:kms/key:Key"
+STREAM = "aws:kinesis/stream:Stream"
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+FUNCTION = "aws:lambda/function:Function"
+ALIAS = "aws:lambda/alias:Alias"
+PERMISSION = "aws:lambda/permission:Permission"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+EVENTS = "events.amazonaws.com"
+_TARGET_TYPES = (QUEUE, STREAM, STATE_MACHINE, FUNCTION, ALIAS)
+#: Target kind -> the action its role must allow.
+_ROLE_ACTIONS = {STREAM: "kinesis:PutRecord", STATE_MACHINE: "states:StartExecution"}
+_ARN_SERVICES = {"sqs": QUEUE, "kinesis": STREAM, "states": STATE_MACHINE, "lambda": FUNCTION}
+
+
+def _is_custom_bus(rule: PolicyResource) -> bool:
+    bus = known(rule.props, "eventBusName")
+    return bus is UNKNOWN or (isinstance(bus, str) and bus not in ("", "default") and not bus.endswith("/default"))
+
+
+def _rule_arn_matches(rule: PolicyResource, value: Any) -> bool:
+    """Whether an ``aws:SourceArn`` value (``*`` wildcards allowed) names this rule."""
+    if not isinstance(value, str):
+        return False
+    arn = known(rule.props, "arn")
+    if isinstance(arn, str) and arn and fnmatch.fnmatchcase(arn, value):
+        return True
+    name, bus = known(rule.props, "name"), known(rule.props, "eventBusName")
+    if not isinstance(name, str) or not name:
+        return False
+    suffix = f":rule/{name}" if not isinstance(bus, str) or bus in ("", "default") else \
+        f":rule/{bus.rsplit('/', 1)[-1]}/{name}"
+    return value.endswith(suffix) or fnmatch.fnmatchcase("arn:aws:events:region:000000000000" + suffix, value)
+
+
+def _admits_rule(rule: PolicyResource, policy_resource: PolicyResource | None,
+                 graph: StackGraph) -> Any:
+    """An ``admits`` test for :func:`service_allowed`: the statement's source condition lets this rule in."""
+
+    def admits(statement: Mapping[str, Any]) -> bool:
+        condition = statement.get("Condition")
+        if not condition:
+            return True
+        for operator, tests in condition.items() if isinstance(condition, Mapping) else ():
+            if not isinstance(tests, Mapping):
+                return False
+            for key, values in tests.items():
+                if str(key).lower() != "aws:sourcearn":
+                    continue  # aws:SourceAccount and others: EventBridge sends them with the rule's account
+                if str(operator).startswith(("ArnNot", "StringNot")):
+                    return False
+                if not any(_rule_arn_matches(rule, v) for v in as_list(values)):
+                    # The value may be the rule's ARN, unknown in a preview: the policy was computed from the rule.
+                    computed_from = {r.urn for r in graph.refs(policy_resource, "policy")} if policy_resource else set()
+                    if rule.urn not in computed_from:
+                        return False
+        return True
+
+    return admits
+
+
+def _target_resource(graph: StackGraph, target: PolicyResource) -> PolicyResource | None:
+    found = graph.refs(target, "arn", *_TARGET_TYPES)
+    if found:
+        return found[0]
+    arn = known(target.props, "arn")
+    if not isinstance(arn, str):
+        return None
+    return next((r for r in graph.of_type(*_TARGET_TYPES) if known(r.props, "arn") == arn), None)
+
+
+def _kind(graph: StackGraph, target: PolicyResource) -> tuple[str | None, PolicyResource | None]:
+    """(resource type of what the target delivers to, that resource if it is in the stack)."""
+    resource = _target_resource(graph, target)
+    if resource is not None:
+        return (FUNCTION if resource.resource_type == ALIAS else resource.resource_type), resource
+    arn = known(target.props, "arn")
+    service = arn.split(":")[2] if isinstance(arn, str) and arn.count(":") >= 5 else None
+    return _ARN_SERVICES.get(service or ""), None
+
+
+def _queue_problems(graph: StackGraph, rule: PolicyResource, queue: PolicyResource, role: str) -> list[str]:
+    """What stops EventBridge sending this rule's events to ``queue`` (the target or the DLQ, per ``role``)."""
+    problems: list[str] = []
+    policies = graph.referrers(queue, QUEUE_POLICY, prop="queueUrl")
+    documents = [(p, known(p.props, "policy")) for p in policies]
+    if not any(doc is UNKNOWN for _, doc in documents):
+        admitted = any(not service_allowed(json_document(doc), EVENTS, ["sqs:SendMessage"],
+                                           _admits_rule(rule, p, graph)) for p, doc in documents)
+        if not admitted:
+            problems.append(f"the policy of its {role} queue '{queue.name}' does not allow {EVENTS} to "
+                            "sqs:SendMessage from this rule (add a statement for the service with aws:SourceArn = the "
+                            "rule's ARN)")
+    key_id = known(queue.props, "kmsMasterKeyId")
+    if isinstance(key_id, str) and key_id.endswith("alias/aws/sqs"):
+        problems.append(f"its {role} queue '{queue.name}' is encrypted with the AWS managed key alias/aws/sqs, whose "
+                        "policy cannot let EventBridge encrypt; use a customer managed key that allows it")
+    for key in graph.refs(queue, "kmsMasterKeyId", KEY):
+        document = known(key.props, "policy")
+        if document is UNKNOWN:
+            continue
+        missing = service_allowed(json_document(document), EVENTS, ["kms:GenerateDataKey", "kms:Decrypt"])
+        if missing:
+            problems.append(f"its {role} queue '{queue.name}' is encrypted with key '{key.name}', whose policy "
+                            f"does not let {EVENTS} {' and '.join(missing)}")
+    return problems
+
+
+def _role_problems(graph: StackGraph, target: PolicyResource, kind: str, resource: PolicyResource | None) -> list[str]:
+    roles = graph.refs(target, "roleArn", ROLE)
+    action = _ROLE_ACTIONS[kind]
+    if not roles:
+        if known(target.props, "roleArn") in (None, ""):
+            return [f"it has no roleArn: EventBridge needs a role that may {action} to deliver to this target"]
+        return []  # a role from outside the stack: nothing to judge
+    role = roles[0]
+    problems: list[str] = []
+    trust = known(role.props, "assumeRolePolicy")
+    if trust is not UNKNOWN and service_allowed(json_document(trust), EVENTS, ["sts:AssumeRole"]):
+        problems.append(f"its role '{role.name}' does not trust {EVENTS} (sts:AssumeRole)")
+    documents = [(p, known(p.props, "policy")) for p in graph.referrers(role, ROLE_POLICY, prop="role")]
+    if any(doc is UNKNOWN for _, doc in documents):
+        return problems
+    target_arn = known(resource.props, "arn") if resource is not None else known(target.props, "arn")
+
+    def grants(policy: PolicyResource, document: Any) -> bool:
+        for statement in statements(json_document(document)):
+            if statement.get("Effect") != "Allow" or not any(
+                    fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in as_list(statement.get("Action"))):
+                continue
+            resources = as_list(statement.get("Resource"))
+            if "*" in resources or (isinstance(target_arn, str) and any(
+                    fnmatch.fnmatchcase(target_arn, str(r)) for r in resources)):
+                return True
+            if resource is not None and resource.urn in {r.urn for r in graph.refs(policy, "policy")}:
+                return True
+        return False
+
+    if not any(grants(p, doc) for p, doc in documents):
+        problems.append(f"its role '{role.name}' has no policy that allows {action} on the target")
+    return problems
+
+
+def _permission_problems(graph: StackGraph, rule: PolicyResource, resource: PolicyResource | None) -> list[str]:
+    if resource is None:
+        return []  # a function outside the stack: its owner grants the permission
+    function = resource if resource.resource_type == FUNCTION else graph.ref(resource, "functionName", FUNCTION)
+    alias_name = known(resource.props, "name") if resource.resource_type == ALIAS else None
+    for permission in graph.of_type(PERMISSION):
+        if known(permission.props, "principal") != EVENTS:
+            continue
+        if str(known(permission.props, "action") or "").lower() not in ("lambda:invokefunction", "lambda:*"):
+            continue
+        function_refs = {r.urn for r in graph.refs(permission, "function")}
+        if function is not None and function.urn not in function_refs and resource.urn not in function_refs:
+            continue
+        if alias_name is not None:
+            qualifier = known(permission.props, "qualifier")
+            if qualifier != alias_name and resource.urn not in {r.urn for r in graph.refs(permission, "qualifier")}:
+                continue
+        source = known(permission.props, "sourceArn")
+        if rule.urn in {r.urn for r in graph.refs(permission, "sourceArn")} or _rule_arn_matches(rule, source):
+            return []
+    where = f"alias '{resource.name}'" if alias_name is not None else f"function '{resource.name}'"
+    return [f"no Lambda permission lets {EVENTS} invoke {where} from this rule (add one with source_arn = the "
+            f"rule's ARN on the alias the target names)"]
+
+
+def validate_rules_deliver(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """Every rule on a custom bus has a target; every target has a DLQ, a retry policy and EventBridge's permission."""
+    graph = StackGraph(args.resources)
+    targets_of: dict[str, list[PolicyResource]] = {}
+    rule_names = {(known(r.props, "name"), str(known(r.props, "eventBusName") or "default")): r
+                  for r in graph.of_type(RULE)}
+    for target in graph.of_type(TARGET):
+        rules = graph.refs(target, "rule", RULE) or [
+            r for (name, bus), r in rule_names.items()
+            if name == known(target.props, "rule") and bus == str(known(target.props, "eventBusName") or "default")]
+        for rule in rules:
+            targets_of.setdefault(rule.urn, []).append(target)
+    for rule in graph.of_type(RULE):
+        targets = targets_of.get(rule.urn, [])
+        if not targets and _is_custom_bus(rule) and known(rule.props, "eventPattern"):
+            bus = known(rule.props, "eventBusName")
+            report_violation(f"EventBridge rule '{rule.name}' on bus {bus!r} has no target: every event it matches is "
+                             "dropped. Add a target (with a DLQ and a retry policy) or remove the rule.", rule.urn)
+        for target in targets:
+            for problem in _target_problems(graph, rule, target):
+                report_violation(f"EventBridge target '{target.name}' of rule '{rule.name}' cannot deliver as "
+                                 f"declared: {problem}.", target.urn)
+
+
+def _target_problems(graph: StackGraph, rule: PolicyResource, target: PolicyResource) -> list[str]:
+    problems: list[str] = []
+    config = known(target.props, "deadLetterConfig")
+    dlq_arn = UNKNOWN if config is UNKNOWN else dig(config or {}, "arn")
+    dlqs = graph.refs(target, "deadLetterConfig", QUEUE)
+    if not dlqs and isinstance(dlq_arn, str) and dlq_arn:
+        dlqs = [q for q in graph.of_type(QUEUE) if known(q.props, "arn") == dlq_arn]
+    if not dlqs and dlq_arn in (None, ""):
+        problems.append("it has no dead-letter queue (deadLetterConfig): events it cannot deliver after its "
+                        "retries are dropped")
+    retry = known(target.props, "retryPolicy")
+    if retry is not UNKNOWN and (not isinstance(retry, Mapping) or any(
+            number(retry.get(key)) is None for key in ("maximumRetryAttempts", "maximumEventAgeInSeconds"))):
+        problems.append("it has no retry policy (maximumRetryAttempts and maximumEventAgeInSeconds)")
+    for dlq in dlqs:
+        problems += _queue_problems(graph, rule, dlq, "dead-letter")
+    kind, resource = _kind(graph, target)
+    if kind == QUEUE and resource is not None:
+        problems += _queue_problems(graph, rule, resource, "target")
+    elif kind in _ROLE_ACTIONS:
+        problems += _role_problems(graph, target, kind, resource)
+    elif kind == FUNCTION:
+        problems += _permission_problems(graph, rule, resource)
+    return problems
+
+
+RULES_DELIVER = stack_policy(
+    "eventbridge-rules-deliver",
+    "Every EventBridge rule on a custom bus has a target; every target has a DLQ, a retry policy and the permission "
+    "EventBridge needs to deliver to it (queue policy and key, role, or Lambda permission).",
+    validate_rules_deliver,
+    remediation_steps="Declare rules with EventBus.add_rule: it adds the DLQ, the retry policy, the role or Lambda "
+                      "permission; a queue target admits the rule in its own policy (EventRules.rule_arn).",
+)
+
+POLICIES = [RULES_DELIVER]
