@@ -79,6 +79,9 @@ def test_the_lake_turns_every_domain_event_into_a_row_of_its_domain(monkeypatch,
     event = data.draw(envelopes(event_kind))
     domain, timestamp_field = LAKE[event_kind.source]
     monkeypatch.setenv("DOMAIN_FIELD", "domain")
+    # The transform knows the configured domains (others are unroutable): this one and a second one.
+    monkeypatch.setenv("DELIVERY_STREAMS", json.dumps({"lake-events": {"domain": domain},
+                                                       "lake-payments": {"domain": "payments"}}))
     transform = load_handler(SERVICES / "streamer/handlers/transform", "generated_transform")
     record = {"recordId": "1", "approximateArrivalTimestamp": 1769853600000,
               "data": base64.b64encode(json.dumps(transformed(event, domain)).encode()).decode()}

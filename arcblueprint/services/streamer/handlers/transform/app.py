@@ -158,7 +158,7 @@ def domain_of(document: dict[str, Any]) -> str:
     return domain
 
 
-def transform_record(record: Any, rules: dict[str, Any], *, fails_unroutable: bool) -> dict[str, Any]:
+def transform_record(record: Any, rules: dict[str, Any], *, fails_unroutable: bool = False) -> dict[str, Any]:
     """One Firehose response record (``recordId``, ``result``, ``data`` base64, ``metadata``)."""
     record = record if isinstance(record, dict) else {}
     record_id, data = record.get("recordId"), record.get("data")
