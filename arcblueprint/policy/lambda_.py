@@ -10,9 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from arcblueprint.policy.base import (
     FUNCTION,
+    UNKNOWN,
     dig,
     function_reference_is_qualified,
     functions_behind,
+    known,
+    known_dig,
     number,
     resource_policy,
     resources_of,
@@ -72,7 +75,7 @@ def validate_log_group_retention(args: ResourceValidationArgs, report_violation:
     days = number(args.props.get("retentionInDays"))
     if not days:
         report_violation(f"Log group '{args.name}' has no finite retentionInDays; set one (e.g. 30, 90, 365).")
-    if not args.props.get("kmsKeyId"):
+    if not known(args.props, "kmsKeyId"):  # computed from the platform key: set, even while unknown
         report_violation(f"Log group '{args.name}' is not encrypted with a KMS key; set kmsKeyId.")
 
 
@@ -88,15 +91,21 @@ def validate_function_log_groups(args: StackValidationArgs, report_violation: Re
     Without it Lambda creates ``/aws/lambda/<name>`` itself on first invocation, with no
     retention and no KMS key, outside the program.
     """
-    groups = {str(g.props.get("name")): g for g in resources_of(args, LOG_GROUP) if g.props.get("name")}
+    groups = {name: g for g in resources_of(args, LOG_GROUP)
+              if isinstance(name := known(g.props, "name"), str) and name}
+    unknown_groups = any(known(g.props, "name") is UNKNOWN for g in resources_of(args, LOG_GROUP))
     for function in resources_of(args, FUNCTION):
-        custom = dig(function.props, "loggingConfig", "logGroup")
-        name = custom or (f"/aws/lambda/{function.props['name']}" if function.props.get("name") else None)
+        custom, own = known_dig(function.props, "loggingConfig", "logGroup"), known(function.props, "name")
+        if custom is UNKNOWN or (not custom and own is UNKNOWN):
+            continue  # computed at deploy time: judged when it is known
+        name = custom or (f"/aws/lambda/{own}" if own else None)
         if name is None:
             report_violation(f"Lambda function '{function.name}' has no name, so its log group cannot be "
                              "declared; set name or loggingConfig.logGroup.", function.urn)
             continue
         group = groups.get(name)
+        if group is None and unknown_groups:
+            continue  # it may be one of the groups whose name is not known yet
         if group is None:
             report_violation(f"Lambda function '{function.name}' logs to '{name}', which the stack does not "
                              "declare; declare it with a retention.", function.urn)
@@ -293,8 +302,11 @@ def secret_findings(name: str, value: Any) -> list[str]:
 def validate_no_plaintext_secrets(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     """Secrets come from Secrets Manager/Parameter Store at run time (Powertools parameters), never from
     environment variables, which anyone with ``lambda:GetFunctionConfiguration`` can read."""
-    variables = dig(args.props, "environment", "variables") or {}
-    for name, value in sorted(variables.items()):
+    variables = known_dig(args.props, "environment", "variables")
+    for name in sorted(variables if variables and variables is not UNKNOWN else ()):
+        value = known(variables, name)
+        if value is UNKNOWN:
+            continue  # computed from another resource (an ARN, a name): not a literal in the program
         findings = secret_findings(str(name), value)
         if findings:
             report_violation(f"Lambda function '{args.name}' sets environment variable {name} in plaintext and "

@@ -18,9 +18,26 @@ document is in the stack) needs a path to its service, except the calls AWS make
 on the function's behalf, which do not leave through the function's VPC:
 
 * :data:`LAMBDA_OWN_ACTIONS`: Lambda itself writes the function's logs and manages its ENIs;
-* :data:`ON_BEHALF_ACTIONS`, in statements whose Sid starts with ``OnBehalf``
-  (:data:`arcblueprint.vpc_access.ON_BEHALF`) or, for KMS, whose use is bound to other services by
-  ``kms:ViaService``: event-source pollers, destinations, environment decryption, server-side KMS.
+* statements whose Sid starts with ``OnBehalf`` (:data:`arcblueprint.vpc_access.ON_BEHALF`) and
+  whose whole action set is one of :data:`ON_BEHALF_PURPOSES` that the function really has: an
+  event source mapping (the poller's read actions on that kind of source), an on-failure
+  destination or DLQ (``sqs:SendMessage`` or ``sns:Publish``), or KMS use by another service or
+  for environment decryption; and KMS statements bound to other services by ``kms:ViaService``.
+
+The Sid is the program's own claim, and the function's code could call any of those actions
+too, so the claim is believed only where it is plausible: a statement that mixes in any other
+action (``OnBehalf`` on ``sqs:SendMessage`` plus ``sqs:ReceiveMessage``, or on
+``lambda:InvokeFunction``) is not an on-behalf statement AWS would use, and a poller or
+destination statement on a function with no event source mapping or destination has no AWS
+service to use it; in both cases every action counts as a call from the function's code.
+
+In the first ``pulumi preview`` of a new stack a role policy computed from new resources' ARNs
+is unknown as a whole. Its property dependencies still say which resources it names; for a
+resource whose API only the code calls (a Lambda function or alias: ``lambda``; a secret:
+``secretsmanager``; a state machine, event bus, bucket, deployment group, parameter or delivery
+stream) the rule takes that API as called. A queue, topic, stream, table, key or log group may
+be named for Lambda's own use on the function's behalf, so an unknown document naming one is
+judged at ``pulumi up``, when it is known.
 
 Not checked here yet: hosts the function calls that are not AWS APIs (a URL in its environment,
 such as the router's ``LEGACY_URL``). TODO(issue 13): once clients go through the on-prem proxy
@@ -34,16 +51,29 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from arcblueprint.policy.base import as_list, dig, json_document, number, stack_policy, truthy
+from arcblueprint.policy.base import (
+    UNKNOWN,
+    as_list,
+    functions_behind,
+    is_mapping,
+    json_document,
+    known,
+    known_dig,
+    known_list,
+    number,
+    stack_policy,
+    truthy,
+)
 from arcblueprint.policy.graph import StackGraph
 from arcblueprint.vpc_access import GATEWAY_SERVICES, ON_BEHALF, endpoint_service
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping
 
     from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
-__all__ = ["LAMBDA_OWN_ACTIONS", "ON_BEHALF_ACTIONS", "POLICIES", "REACHES_ITS_APIS", "called_apis", "exempt"]
+__all__ = ["LAMBDA_OWN_ACTIONS", "ON_BEHALF_ACTIONS", "ON_BEHALF_PURPOSES", "POLICIES", "REACHES_ITS_APIS",
+           "called_apis", "exempt"]
 
 FUNCTION = "aws:lambda/function:Function"
 ROLE = "aws:iam/role:Role"
@@ -61,6 +91,9 @@ NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
 EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+ALIAS = "aws:lambda/alias:Alias"
+EVENT_SOURCE_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
 
 HTTPS = 443
 ANYWHERE = ipaddress.IPv4Network("0.0.0.0/0")
@@ -90,56 +123,126 @@ _POLLER = ("'When you use an event source mapping to invoke your function, Lambd
            "to read event data' (Lambda guide); the poller runs in Lambda, not in the function's VPC.")
 _DESTINATION = ("Lambda sends records of failed invocations to the destination (Lambda guide, 'Capturing "
                 "records of Lambda asynchronous invocations': failures show as its DestinationDeliveryFailures).")
-#: Actions AWS services perform with the role on the function's behalf; exempt only in statements
-#: marked so (Sid prefix ``OnBehalf``), because the function's code could call them too.
-ON_BEHALF_ACTIONS: dict[str, str] = {
-    "kms:Decrypt": _KMS,
-    "kms:GenerateDataKey": _KMS,
-    "sqs:ReceiveMessage": _POLLER,
-    "sqs:DeleteMessage": _POLLER,
-    "sqs:GetQueueAttributes": _POLLER,
-    "sqs:ChangeMessageVisibility": _POLLER,
-    "kinesis:GetRecords": _POLLER,
-    "kinesis:GetShardIterator": _POLLER,
-    "kinesis:DescribeStream": _POLLER,
-    "kinesis:DescribeStreamSummary": _POLLER,
-    "kinesis:ListShards": _POLLER,
-    "kinesis:SubscribeToShard": _POLLER,
-    "kinesis:DescribeStreamConsumer": _POLLER,
-    "dynamodb:GetRecords": _POLLER,
-    "dynamodb:GetShardIterator": _POLLER,
-    "dynamodb:DescribeStream": _POLLER,
-    "dynamodb:ListStreams": _POLLER,
-    "sqs:SendMessage": _DESTINATION,
-    "sns:Publish": _DESTINATION,
+
+
+@dataclass(frozen=True)
+class _Purpose:
+    """One way AWS uses the function's role on its behalf: the actions, and what the function must have."""
+
+    actions: frozenset[str]
+    why: str
+    #: What the function needs for AWS to use the statement: ``poller:<api>``, ``destination``, or nothing.
+    needs: str = ""
+
+
+_SQS_POLLER = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                         "sqs:ChangeMessageVisibility"})
+_KINESIS_POLLER = frozenset({"kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream",
+                             "kinesis:DescribeStreamSummary", "kinesis:ListShards", "kinesis:SubscribeToShard",
+                             "kinesis:DescribeStreamConsumer"})
+_DYNAMODB_POLLER = frozenset({"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream",
+                              "dynamodb:ListStreams"})
+#: The action sets AWS services use with the function's role on its behalf. An ``OnBehalf`` statement
+#: is believed only when all its actions belong to one of them and the function has what that use needs.
+ON_BEHALF_PURPOSES: dict[str, _Purpose] = {
+    "kms": _Purpose(frozenset({"kms:Decrypt", "kms:GenerateDataKey"}), _KMS),
+    "sqs-poller": _Purpose(_SQS_POLLER, _POLLER, "poller:sqs"),
+    "kinesis-poller": _Purpose(_KINESIS_POLLER, _POLLER, "poller:kinesis"),
+    "dynamodb-stream-poller": _Purpose(_DYNAMODB_POLLER, _POLLER, "poller:dynamodb"),
+    "sqs-destination": _Purpose(frozenset({"sqs:SendMessage"}), _DESTINATION, "destination"),
+    "sns-destination": _Purpose(frozenset({"sns:Publish"}), _DESTINATION, "destination"),
 }
+#: Actions AWS services perform with the role on the function's behalf (each with the reason and source).
+ON_BEHALF_ACTIONS: dict[str, str] = {a: p.why for p in ON_BEHALF_PURPOSES.values() for a in sorted(p.actions)}
 
 
-def exempt(statement: dict[str, Any], action: str) -> bool:
-    """Whether ``action`` of Allow ``statement`` is used by AWS on the function's behalf, not by its code."""
+def _actions(statement: Mapping[str, Any]) -> list[str]:
+    return [a for a in as_list(statement.get("Action")) if isinstance(a, str)]
+
+
+def _purpose(statement: Mapping[str, Any]) -> _Purpose | None:
+    """The on-behalf use whose action set holds every action of ``statement`` (``None``: no single one)."""
+    actions = set(_actions(statement))
+    return next((p for p in ON_BEHALF_PURPOSES.values() if actions and actions <= p.actions), None)
+
+
+def exempt(statement: Mapping[str, Any], action: str, uses: frozenset[str] | None = None) -> bool:
+    """Whether ``action`` of Allow ``statement`` is used by AWS on the function's behalf, not by its code.
+
+    ``uses`` is what the function has for AWS to act on its behalf (``poller:sqs``, ``destination``;
+    see :func:`_uses`); ``None`` believes any plausible ``OnBehalf`` statement.
+    """
     if action in LAMBDA_OWN_ACTIONS:
         return True
     if action not in ON_BEHALF_ACTIONS:
         return False
     if str(statement.get("Sid") or "").startswith(ON_BEHALF):
-        return True
+        purpose = _purpose(statement)
+        return purpose is not None and (not purpose.needs or uses is None or purpose.needs in uses
+                                        or (purpose.needs.startswith("poller:") and "poller:?" in uses))
     # kms:ViaService limits the statement to requests other services make: the code cannot use it directly.
-    return action.startswith("kms:") and any(
-        isinstance(keys, dict) and any(str(k).lower() == "kms:viaservice" for k in keys)
-        for keys in (statement.get("Condition") or {}).values())
+    condition = statement.get("Condition")
+    return action.startswith("kms:") and is_mapping(condition) and any(
+        is_mapping(keys) and any(str(k).lower() == "kms:viaservice" for k in keys) for keys in condition.values())
 
 
-def called_apis(documents: Iterable[Any]) -> dict[str, list[str]]:
+def called_apis(documents: Iterable[Any], uses: frozenset[str] | None = None) -> dict[str, list[str]]:
     """IAM prefix -> the Allow actions of ``documents`` the function's code may call (exemptions removed)."""
     apis: dict[str, set[str]] = {}
     for document in documents:
-        for statement in as_list(dig(document, "Statement")):
-            if not isinstance(statement, dict) or statement.get("Effect", "Allow") != "Allow":
+        for statement in as_list(known_dig(document, "Statement")):
+            if not is_mapping(statement) or statement.get("Effect", "Allow") != "Allow":
                 continue
-            for action in as_list(statement.get("Action")):
-                if isinstance(action, str) and ":" in action and not exempt(statement, action):
+            for action in _actions(statement):
+                if ":" in action and not exempt(statement, action, uses):
                     apis.setdefault(action.split(":", 1)[0].lower(), set()).add(action)
     return {api: sorted(actions) for api, actions in sorted(apis.items())}
+
+
+#: Resource type -> the API a role policy naming it lets the code call, for types AWS never uses a
+#: function's role for on its behalf (see the module docstring: unknown documents in a first preview).
+_CODE_ONLY_APIS = {
+    "aws:lambda/function:Function": "lambda",
+    ALIAS: "lambda",
+    "aws:secretsmanager/secret:Secret": "secretsmanager",
+    "aws:sfn/stateMachine:StateMachine": "states",
+    "aws:cloudwatch/eventBus:EventBus": "events",
+    "aws:s3/bucket:Bucket": "s3",
+    "aws:s3/bucketV2:BucketV2": "s3",
+    "aws:codedeploy/deploymentGroup:DeploymentGroup": "codedeploy",
+    "aws:ssm/parameter:Parameter": "ssm",
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": "firehose",
+}
+
+
+def _uses(graph: StackGraph, function: PolicyResource) -> frozenset[str]:
+    """What ``function`` has for AWS to use its role on its behalf: ``poller:<api>`` per event source, ``destination``."""
+    uses: set[str] = set()
+    behind = graph.referrers(function, EVENT_SOURCE_MAPPING, EVENT_INVOKE_CONFIG, prop="functionName")
+    for alias in graph.referrers(function, ALIAS, prop="functionName"):
+        behind += graph.referrers(alias, EVENT_SOURCE_MAPPING, EVENT_INVOKE_CONFIG, prop="functionName")
+    for resource in graph.of_type(EVENT_SOURCE_MAPPING, EVENT_INVOKE_CONFIG):
+        if resource not in behind and function in functions_behind(resource, "functionName", graph.resources):
+            behind.append(resource)  # referred to by name or ARN
+    for resource in behind:
+        if known_dig(resource.props, "destinationConfig", "onFailure"):
+            uses.add("destination")
+        if resource.resource_type == EVENT_SOURCE_MAPPING:
+            uses.add(f"poller:{_source_api(graph, resource)}")
+    if known(function.props, "deadLetterConfig"):
+        uses.add("destination")
+    return frozenset(uses)
+
+
+def _source_api(graph: StackGraph, mapping: PolicyResource) -> str:
+    """The API of an event source mapping's source (``sqs``, ``kinesis``, ``dynamodb``); ``?`` if not known."""
+    for source in graph.refs(mapping, "eventSourceArn"):
+        api = {"aws:sqs/queue:Queue": "sqs", "aws:kinesis/stream:Stream": "kinesis",
+               "aws:dynamodb/table:Table": "dynamodb"}.get(source.resource_type)
+        if api:
+            return api
+    arn = known(mapping.props, "eventSourceArn")
+    return arn.split(":")[2] if isinstance(arn, str) and arn.count(":") >= 5 else "?"
 
 
 # --- the network as the rule sees it -------------------------------------------------------------
@@ -171,6 +274,12 @@ def _protocol(value: Any) -> str:
     return str(value).lower() if value is not None else ""
 
 
+def _cidrs(values: Any) -> tuple[str, ...]:
+    """The literal CIDRs of a prop; an unknown one (computed at deploy time) is no CIDR the rule can compare."""
+    items = values if values is not UNKNOWN else []
+    return tuple(c for c in items if isinstance(c, str))
+
+
 def _security_group_rules(graph: StackGraph) -> list[_Rule]:
     """Every rule of every security group in the stack, whichever resource type declares it."""
     rules: list[_Rule] = []
@@ -180,10 +289,10 @@ def _security_group_rules(graph: StackGraph) -> list[_Rule]:
             continue
         p = resource.props
         rules.append(_Rule(
-            group.urn, resource.resource_type == EGRESS_RULE, _protocol(p.get("ipProtocol")),
-            number(p.get("fromPort")), number(p.get("toPort")),
+            group.urn, resource.resource_type == EGRESS_RULE, _protocol(known(p, "ipProtocol")),
+            number(known(p, "fromPort")), number(known(p, "toPort")),
             frozenset(g.urn for g in graph.refs(resource, "referencedSecurityGroupId", SECURITY_GROUP)),
-            tuple(c for c in (p.get("cidrIpv4"),) if isinstance(c, str)),
+            _cidrs([known(p, "cidrIpv4")]),
             frozenset(e.urn for e in graph.refs(resource, "prefixListId", ENDPOINT))))
     for resource in graph.of_type(SG_RULE):
         group = graph.ref(resource, "securityGroupId", SECURITY_GROUP)
@@ -191,29 +300,31 @@ def _security_group_rules(graph: StackGraph) -> list[_Rule]:
             continue
         p = resource.props
         peers = {g.urn for g in graph.refs(resource, "sourceSecurityGroupId", SECURITY_GROUP)}
-        if truthy(p.get("self")):
+        if truthy(known(p, "self")):
             peers.add(group.urn)
         rules.append(_Rule(
-            group.urn, p.get("type") == "egress", _protocol(p.get("protocol")),
-            number(p.get("fromPort")), number(p.get("toPort")), frozenset(peers),
-            tuple(c for c in as_list(p.get("cidrBlocks")) if isinstance(c, str)),
+            group.urn, known(p, "type") == "egress", _protocol(known(p, "protocol")),
+            number(known(p, "fromPort")), number(known(p, "toPort")), frozenset(peers),
+            _cidrs(known_list(p, "cidrBlocks")),
             frozenset(e.urn for e in graph.refs(resource, "prefixListIds", ENDPOINT))))
     for group in graph.of_type(SECURITY_GROUP):
         for direction in ("ingress", "egress"):
             # Inline rules: the engine records the referenced groups per property, not per rule.
             referenced = frozenset(g.urn for g in graph.refs(group, direction, SECURITY_GROUP))
             lists = frozenset(e.urn for e in graph.refs(group, direction, ENDPOINT))
-            for inline in as_list(group.props.get(direction)):
-                if not isinstance(inline, dict):
+            inline_rules = known_list(group.props, direction)
+            for inline in inline_rules if inline_rules is not UNKNOWN else ():
+                if not is_mapping(inline):
                     continue
-                peers = set(referenced if as_list(inline.get("securityGroups")) else ())
-                if truthy(inline.get("self")):
+                # Group ids and prefix list ids are unknown until their groups and endpoints exist: set all the same.
+                peers = set(referenced if known_list(inline, "securityGroups") else ())
+                if truthy(known(inline, "self")):
                     peers.add(group.urn)
                 rules.append(_Rule(
-                    group.urn, direction == "egress", _protocol(inline.get("protocol")),
-                    number(inline.get("fromPort")), number(inline.get("toPort")), frozenset(peers),
-                    tuple(c for c in as_list(inline.get("cidrBlocks")) if isinstance(c, str)),
-                    lists if as_list(inline.get("prefixListIds")) else frozenset()))
+                    group.urn, direction == "egress", _protocol(known(inline, "protocol")),
+                    number(known(inline, "fromPort")), number(known(inline, "toPort")), frozenset(peers),
+                    _cidrs(known_list(inline, "cidrBlocks")),
+                    lists if known_list(inline, "prefixListIds") else frozenset()))
     return rules
 
 
@@ -229,7 +340,7 @@ def _covers(cidrs: Iterable[str], targets: Iterable[str | None]) -> bool:
 
 
 def _cidr(subnet: PolicyResource) -> str | None:
-    value = subnet.props.get("cidrBlock")
+    value = known(subnet.props, "cidrBlock")
     return value if isinstance(value, str) and value else None
 
 
@@ -264,9 +375,9 @@ class _Network:
         """The ``kind`` (Interface/Gateway) endpoints of ``service`` in the function's VPC."""
         found = []
         for endpoint in self.graph.of_type(ENDPOINT):
-            name = endpoint.props.get("serviceName")
+            name = known(endpoint.props, "serviceName")
             parts = name.split(".", 3) if isinstance(name, str) else []
-            if (endpoint.props.get("vpcEndpointType") == kind and len(parts) == 4 and parts[3] == service
+            if (known(endpoint.props, "vpcEndpointType") == kind and len(parts) == 4 and parts[3] == service
                     and {v.urn for v in self.graph.refs(endpoint, "vpcId", VPC)} & placement.vpcs):
                 found.append(endpoint)
         return found
@@ -278,7 +389,7 @@ class _Network:
         """Why ``endpoint`` does not serve the function (empty: it does)."""
         graph = self.graph
         problems = []
-        if not truthy(endpoint.props.get("privateDnsEnabled")):
+        if not truthy(known(endpoint.props, "privateDnsEnabled")):
             problems.append("has private DNS off, so the SDK's default host does not resolve to it")
         groups = {g.urn for g in graph.refs(endpoint, "securityGroupIds", SECURITY_GROUP)}
         own = [_cidr(s) for s in placement.subnets]
@@ -305,35 +416,58 @@ class _Network:
             return False
         to_nat = set()
         for route in self.graph.of_type(ROUTE):
-            if route.props.get("destinationCidrBlock") == str(ANYWHERE) and (
-                    route.props.get("natGatewayId") or self.graph.refs(route, "natGatewayId", NAT_GATEWAY)):
+            # A NAT gateway's id is unknown until it exists: set is what counts.
+            if known(route.props, "destinationCidrBlock") == str(ANYWHERE) and (
+                    known(route.props, "natGatewayId") or self.graph.refs(route, "natGatewayId", NAT_GATEWAY)):
                 to_nat |= {t.urn for t in self.graph.refs(route, "routeTableId", ROUTE_TABLE)}
         for table in self.graph.of_type(ROUTE_TABLE):
-            if any(isinstance(r, dict) and r.get("cidrBlock") == str(ANYWHERE) and r.get("natGatewayId")
-                   for r in as_list(table.props.get("routes"))):
+            routes = known_list(table.props, "routes")
+            if any(is_mapping(r) and known(r, "cidrBlock") == str(ANYWHERE) and known(r, "natGatewayId")
+                   for r in (routes if routes is not UNKNOWN else ())):
                 to_nat.add(table.urn)
         every_subnet = all(tables & to_nat for tables in placement.route_tables.values())
         return every_subnet and any(_covers(r.cidrs, [str(ANYWHERE)]) for r in self._https(True, placement.groups))
 
 
-def _role_documents(graph: StackGraph, role: PolicyResource) -> Iterator[Any]:
-    """The identity policy documents of ``role`` the stack holds (unknown ones, in preview, are skipped)."""
-    for inline in as_list(role.props.get("inlinePolicies")):
-        yield json_document(dig(inline, "policy"))
+@dataclass
+class _Grants:
+    """What a role's identity policies let the function's code call, as far as the stack shows it."""
+
+    documents: list[Any] = field(default_factory=list)
+    #: API -> resources named by documents that are unknown (first preview), for APIs only the code calls.
+    named: dict[str, list[PolicyResource]] = field(default_factory=dict)
+
+    def add(self, graph: StackGraph, holder: PolicyResource, prop: str, value: Any) -> None:
+        if value is UNKNOWN:
+            for resource in graph.refs(holder, prop):
+                api = _CODE_ONLY_APIS.get(resource.resource_type)
+                if api is not None:
+                    self.named.setdefault(api, []).append(resource)
+        elif (document := json_document(value)) is not None:
+            self.documents.append(document)
+
+
+def _role_grants(graph: StackGraph, role: PolicyResource) -> _Grants:
+    """The identity policy documents of ``role`` the stack holds (inline, ``RolePolicy``, attached managed)."""
+    grants = _Grants()
+    inline = known_list(role.props, "inlinePolicies")
+    for item in inline if inline is not UNKNOWN else [UNKNOWN]:
+        grants.add(graph, role, "inlinePolicies", known(item, "policy") if item is not UNKNOWN else UNKNOWN)
     for policy in graph.referrers(role, ROLE_POLICY, prop="role"):
-        yield json_document(policy.props.get("policy"))
+        grants.add(graph, policy, "policy", known(policy.props, "policy"))
     for attachment in graph.referrers(role, ATTACHMENT, prop="role"):
         for managed in graph.refs(attachment, "policyArn", MANAGED_POLICY):
-            yield json_document(managed.props.get("policy"))
+            grants.add(graph, managed, "policy", known(managed.props, "policy"))
+    return grants
 
 
 def _region(graph: StackGraph, function: PolicyResource) -> str:
     """The function's region, for the endpoint service name in messages (from its ARN, else any endpoint's)."""
-    arn = function.props.get("arn")
+    arn = known(function.props, "arn")
     if isinstance(arn, str) and arn.count(":") >= 4 and arn.split(":")[3]:
         return arn.split(":")[3]
     for endpoint in graph.of_type(ENDPOINT):
-        name = endpoint.props.get("serviceName")
+        name = known(endpoint.props, "serviceName")
         if isinstance(name, str) and name.startswith("com.amazonaws.") and name.count(".") >= 3:
             return name.split(".")[2]
     return "<region>"
@@ -344,13 +478,20 @@ def validate_reaches_its_apis(args: StackValidationArgs, report_violation: Repor
     graph = StackGraph(args.resources)
     network = _Network(graph)
     for function in graph.of_type(FUNCTION):
-        if not function.props.get("vpcConfig"):
+        if not known(function.props, "vpcConfig"):
             continue
         placement = network.placement(function)
         role = graph.ref(function, "role", ROLE)
         if placement is None or role is None:
             continue
-        for api, actions in called_apis(d for d in _role_documents(graph, role) if d is not None).items():
+        grants = _role_grants(graph, role)
+        apis = called_apis(grants.documents, _uses(graph, function))
+        for api, named in grants.named.items():
+            # The document is computed at deploy time; what it names says which API the code calls.
+            apis.setdefault(api, []).extend(f"an action on '{r.name}'" for r in named if r.urn != function.urn)
+        for api, actions in apis.items():
+            if not actions:
+                continue
             service = endpoint_service(api)
             endpoints = network.endpoints(placement, service, "Interface")
             problems = {e.name: network.interface_problems(placement, e) for e in endpoints}
