@@ -109,7 +109,7 @@ def validate_function_log_groups(args: StackValidationArgs, report_violation: Re
         if group is None:
             report_violation(f"Lambda function '{function.name}' logs to '{name}', which the stack does not "
                              "declare; declare it with a retention.", function.urn)
-        elif not number(group.props.get("retentionInDays")):
+        elif (days := known(group.props, "retentionInDays")) is not UNKNOWN and not number(days):
             report_violation(f"Lambda function '{function.name}' logs to '{name}', which never expires; "
                              "set retentionInDays.", function.urn)
 
@@ -135,10 +135,11 @@ def validate_protected_downstream_concurrency(args: StackValidationArgs, report_
     for function in resources_of(args, FUNCTION):
         if tags_of(function.props).get("protected-downstream") != "true":
             continue
-        if (number(function.props.get("reservedConcurrentExecutions")) or 0) > 0:
+        reserved = known(function.props, "reservedConcurrentExecutions")
+        if reserved is UNKNOWN or (number(reserved) or 0) > 0:
             continue
         mappings = _mappings_of(function, args)
-        if mappings and all((number(dig(m.props, "scalingConfig", "maximumConcurrency")) or 0) > 0
+        if mappings and all((number(known_dig(m.props, "scalingConfig", "maximumConcurrency")) or 0) > 0
                             for m in mappings):
             continue
         report_violation(f"Lambda function '{function.name}' protects a downstream but has neither "
@@ -162,7 +163,7 @@ def validate_async_failure_destination(args: StackValidationArgs, report_violati
     configs = list(resources_of(args, EVENT_INVOKE_CONFIG))
     covered: set[str] = set()
     for config in configs:
-        if dig(config.props, "destinationConfig", "onFailure", "destination"):
+        if known_dig(config.props, "destinationConfig", "onFailure", "destination"):  # an unknown ARN is set
             covered.update(f.urn for f in functions_behind(config, "functionName", args.resources))
         else:
             report_violation(f"Event invoke config '{config.name}' has no destinationConfig.onFailure; "
@@ -170,7 +171,7 @@ def validate_async_failure_destination(args: StackValidationArgs, report_violati
     for function in resources_of(args, FUNCTION):
         if tags_of(function.props).get("invocation") != "async":
             continue
-        if dig(function.props, "deadLetterConfig", "targetArn") or function.urn in covered:
+        if known_dig(function.props, "deadLetterConfig", "targetArn") or function.urn in covered:
             continue
         report_violation(f"Lambda function '{function.name}' is invoked asynchronously but has no dead-letter "
                          "queue and no on-failure destination.", function.urn)

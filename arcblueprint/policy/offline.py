@@ -57,7 +57,8 @@ from pulumi_policy.proxy import (
 if TYPE_CHECKING:
     from arcblueprint.preview.harness import GraphResource, SynthesizedStack
 
-__all__ = ["PolicyReport", "Skipped", "Violation", "engine_props", "evaluate", "first_preview_state", "stack_resources"]
+__all__ = ["PolicyReport", "Skipped", "Violation", "engine_props", "evaluate", "first_preview_state",
+           "new_in_first_preview", "stack_resources"]
 
 
 @dataclass(frozen=True)
@@ -329,3 +330,13 @@ def evaluate(graph: SynthesizedStack, *, policies: Sequence[Policy] | None = Non
             if waiver.get("resource") not in used[policy.name]:
                 report.unused_waivers.append((policy.name, str(waiver.get("resource")), str(waiver.get("reason"))))
     return report
+
+
+def new_in_first_preview(known: PolicyReport, first: PolicyReport) -> list[Violation]:
+    """Mandatory violations the first-preview evaluation reports that the evaluation with known values does not.
+
+    Such a violation is one the engine's first preview of a new stack would report (and fail on):
+    a rule that misreads a value that is unknown there.
+    """
+    seen = {(v.policy, v.urn, v.message) for v in known.mandatory}
+    return [v for v in first.mandatory if (v.policy, v.urn, v.message) not in seen]

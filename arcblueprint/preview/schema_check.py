@@ -10,6 +10,7 @@ a nested block, the ``XxxArgs`` class of that block, followed recursively.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import importlib
 import sys
@@ -42,8 +43,17 @@ class UnknownInput:
 
     def line(self) -> str:
         name = self.urn.rsplit("::", 1)[-1]
-        return (f"{self.resource_type} '{name}': input {self.path} is not in the provider's schema "
-                f"(allowed here: {', '.join(self.allowed)})")
+        key = self.path.rsplit("/", 1)[-1]
+        # The provider's spelling is usually the camelCase of a near miss (retry_options -> retryOptions ~ ...).
+        close = difflib.get_close_matches(_camel(key), self.allowed, n=3, cutoff=0.5)
+        hint = f"did you mean {' or '.join(close)}?" if close else f"it takes {', '.join(self.allowed[:12])}" + (
+            ", ..." if len(self.allowed) > 12 else "")
+        return f"{self.resource_type} '{name}': input {self.path} is not in pulumi-aws's schema ({hint})"
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def _args_class(resource_type: str) -> type | None:
