@@ -85,7 +85,8 @@ def _validate(policy: Policy, args: Any, recorder: Recorder) -> None:
 def resource(resource_type: str, name: str, props: Mapping[str, Any], *, protect: bool = False,
              depends: Mapping[str, Sequence[PolicyResource]] | None = None) -> PolicyResource:
     """A stack resource; ``depends`` maps a prop to the resources it was computed from."""
-    return PolicyResource(resource_type, engine_props(props), urn_of(resource_type, name), name, options(protect=protect),
+    return PolicyResource(resource_type, engine_props(props), urn_of(resource_type, name), name,
+                          options(protect=protect),
                           None, None, [r for rs in (depends or {}).values() for r in rs],
                           {k: list(v) for k, v in (depends or {}).items()})
 

@@ -59,6 +59,7 @@ def _camel(key: str) -> str:
 def _args_class(resource_type: str) -> type | None:
     """The ``XxxArgs`` class of a provider resource type token (``aws:lambda/function:Function``)."""
     package, module, _ = resource_type.split(":", 2)
+    importlib.import_module(f"pulumi_{package}")  # importing the SDK registers its resource modules
     registered = rpc.get_resource_module(package, module, "")
     info = getattr(registered, "mod_info", None)
     if not info or resource_type not in info.get("classes", {}):

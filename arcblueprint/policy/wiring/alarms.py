@@ -158,7 +158,8 @@ def _key_problem(documents: list[Any], account: str | None = None) -> str | None
     def admits(statement: Mapping[str, Any]) -> bool:
         return _cloudwatch_meets(statement, account)
 
-    missing = [a for a in KEY_ACTIONS if all(a in service_allowed(d, CLOUDWATCH, [a], admits=admits) for d in documents)]
+    missing = [a for a in KEY_ACTIONS
+               if all(a in service_allowed(d, CLOUDWATCH, [a], admits=admits) for d in documents)]
     denied = [sid for d in documents for sid in service_denied(d, CLOUDWATCH, KEY_ACTIONS)]
     if missing:
         return (f"does not allow {CLOUDWATCH} {', '.join(a + ('*' if a.endswith('DataKey') else '') for a in missing)}"

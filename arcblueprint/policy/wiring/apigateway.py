@@ -87,7 +87,7 @@ def validate_logging_after_account(args: StackValidationArgs, report_violation: 
         if not roles:
             continue  # the role lives outside the stack: its policy is not this stack's to order
         if any(known_list(r.props, "inlinePolicies") for r in account_roles):
-            continue  # the role carries its policy itself (inlinePolicies): created with it, and the Account waits for it
+            continue  # the role carries its policy (inlinePolicies): created with it, and the Account waits for it
         policies = [p for p in graph.of_type(*ROLE_POLICIES) if {r.urn for r in graph.refs(p, "role", ROLE)} & roles]
         if not any(graph.waits_for(account, p) for p in policies):
             report_violation(

@@ -42,7 +42,10 @@ FROM_LAMBDA = "!{partitionKeyFromLambda:"
 
 def _setting(section: Any, key: str, default: float) -> float | None:
     value = known(section, key)
-    return None if value is UNKNOWN else (number(value) or default)
+    if value is UNKNOWN:
+        return None
+    given = number(value)
+    return default if given is None else given  # 0 is a value (zero buffering), not "unset"
 
 
 def partitioning_problems(stream_props: Any) -> list[str]:

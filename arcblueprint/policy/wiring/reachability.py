@@ -216,7 +216,7 @@ _CODE_ONLY_APIS = {
 
 
 def _uses(graph: StackGraph, function: PolicyResource) -> frozenset[str]:
-    """What ``function`` has for AWS to use its role on its behalf: ``poller:<api>`` per event source, ``destination``."""
+    """What ``function`` has for AWS to use its role on its behalf: ``poller:<api>`` per source, ``destination``."""
     uses: set[str] = set()
     behind = graph.referrers(function, EVENT_SOURCE_MAPPING, EVENT_INVOKE_CONFIG, prop="functionName")
     for alias in graph.referrers(function, ALIAS, prop="functionName"):

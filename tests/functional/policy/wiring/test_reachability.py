@@ -204,3 +204,38 @@ def test_attached_managed_policies_count_like_inline_ones(synthesized, endpoint)
                         {"role": [role.urn], "policyArn": [policy.urn]})
     violations = violations_of(dataclasses.replace(prod, resources=[*prod.resources, policy, attachment]), POLICY)
     assert [v.urn.rsplit("::", 1)[-1] for v in violations] == ([] if endpoint else [ROUTER])
+
+
+# --- which OnBehalf statements are believed -------------------------------------------------------
+
+
+def _queue_consume_without_the_sqs_endpoint(graph):
+    poller = _add_statement({"Sid": "OnBehalfQueueConsume", "Effect": "Allow",
+                             "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                             "Resource": "arn:aws:sqs:eu-west-1:222222222222:arcbp-prod-hooks-buffer"})
+    return _without(mutated(graph, "facade-router-invoke", poller), "network-sqs-endpoint")
+
+
+def test_a_poller_statement_on_a_function_without_an_event_source_is_the_codes(synthesized):
+    """No event source mapping invokes the router, so no Lambda poller uses the statement: its code would."""
+    [violation] = violations_of(_queue_consume_without_the_sqs_endpoint(synthesized("prod")), POLICY)
+    assert violation.urn.endswith(f"::{ROUTER}") and "cannot reach the sqs API" in violation.message
+    assert "sqs:ReceiveMessage" in violation.message
+
+
+def test_a_poller_statement_is_lambdas_when_an_event_source_mapping_feeds_the_function(synthesized):
+    graph = _queue_consume_without_the_sqs_endpoint(synthesized("prod"))
+    router, queue = _by_name(graph, ROUTER), _by_name(graph, "hooks-buffer-queue")
+    mapping = _added(graph, "aws:lambda/eventSourceMapping:EventSourceMapping", "test-router-queue",
+                     {"functionName": "arcbp-prod-facade-router:live", "eventSourceArn": "arn:aws:sqs:x"},
+                     {"functionName": [router.urn], "eventSourceArn": [queue.urn]})
+    assert violations_of(dataclasses.replace(graph, resources=[*graph.resources, mapping]), POLICY) == []
+
+
+def test_an_on_behalf_sid_over_a_mixed_action_set_is_not_believed(synthesized):
+    mixed = _add_statement({"Sid": "OnBehalfKeyUse", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:Encrypt"],
+                            "Resource": "arn:aws:kms:eu-west-1:222222222222:key/0a1b2c3d"})
+    broken = _without(mutated(synthesized("prod"), "facade-router-invoke", mixed), "network-kms-endpoint")
+    [violation] = violations_of(broken, POLICY)
+    # kms:Encrypt is never Lambda's, so the statement is not an on-behalf one: kms:Decrypt in it is the code's too.
+    assert "cannot reach the kms API" in violation.message and "kms:Decrypt, kms:Encrypt" in violation.message
