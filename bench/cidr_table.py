@@ -3,13 +3,21 @@
     .venv/bin/python bench/cidr_table.py
 
 Uses the ``network`` config defaults (3 AZs, +100% headroom, 16 other addresses per AZ, one
-security-group combination, allowed range 10.0.0.0/8) for both ENI models.
+security-group combination, allowed range 10.0.0.0/8) for both ENI models. Then the on-prem proxy
+VPC of each shipped stack (``proxy_rows``).
 """
 
 from __future__ import annotations
 
 from arcblueprint.config.model import NetworkSpec
-from arcblueprint.platform.cidr import CidrPlanError, NetworkDemand, plan_vpc, usable_addresses
+from arcblueprint.platform.cidr import (
+    CidrPlanError,
+    NetworkDemand,
+    ProxyVpcDemand,
+    plan_onprem_vpc,
+    plan_vpc,
+    usable_addresses,
+)
 
 LEVELS = (100, 1_000, 10_000)
 MODELS = ("hyperplane", "legacy")
@@ -38,5 +46,30 @@ def rows() -> list[str]:
     return lines
 
 
+def proxy_rows(stacks: tuple[str, ...] = ("dev", "prod")) -> list[str]:
+    """The on-prem proxy VPC of each shipped stack: what each zone holds and the plan."""
+    from arcblueprint.config import load
+    from arcblueprint.preview.harness import REPO_ROOT
+
+    lines = ["| stack | proxies (min/desired/max) | zones | per zone: proxies x2 (refresh) + NLB + endpoint ENIs "
+             "+ TGW attachment | subnet per zone (usable) | proxy VPC |",
+             "| --- | --- | ---: | --- | --- | --- |"]
+    for stack in stacks:
+        config = load(REPO_ROOT, stack)
+        spec = config.on_prem
+        demand = ProxyVpcDemand.from_spec(spec)
+        app = plan_vpc(NetworkDemand.from_spec(config.network))
+        plan = plan_onprem_vpc(demand, avoid=(app.cidr, *config.network.on_prem_ranges))
+        per_zone = -(-demand.max_proxies // demand.availability_zones)
+        prefix = plan.private_prefix_length
+        lines.append(f"| {stack} | {spec.proxies.min_size}/{spec.proxies.desired_capacity}/{spec.proxies.max_size} "
+                     f"| {demand.availability_zones} | 2x{per_zone} + 1 + {demand.interface_endpoints} + "
+                     f"{int(demand.transit_gateway_attachment)} = {demand.addresses_per_az()} "
+                     f"| /{prefix} ({usable_addresses(prefix)}) x {plan.availability_zones} | {plan.cidr} |")
+    return lines
+
+
 if __name__ == "__main__":
     print("\n".join(rows()))
+    print()
+    print("\n".join(proxy_rows()))

@@ -28,6 +28,7 @@ __all__ = [
     "NotificationsSpec",
     "OnPremSpec",
     "PolicySpec",
+    "ProxyCapacitySpec",
     "ReleaseSpec",
     "SecretSpec",
     "ServiceSpec",
@@ -173,27 +174,81 @@ class NetworkSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ProxyCapacitySpec:
+    """How many proxies the Auto Scaling group keeps (EC2 Auto Scaling's names)."""
+
+    min_size: int = setting(2, minimum=1, maximum=32)
+    desired_capacity: int = setting(2, minimum=1, maximum=32)
+    #: Also sizes the proxy VPC: each zone holds its share twice over during an instance refresh.
+    max_size: int = setting(4, minimum=1, maximum=32)
+
+    def __post_init__(self) -> None:
+        if not self.min_size <= self.desired_capacity <= self.max_size:
+            raise ConfigError("desiredCapacity", self.desired_capacity,
+                              f"must lie between minSize ({self.min_size}) and maxSize ({self.max_size})")
+
+
+#: ``tgw-`` (a transit gateway: the proxy VPC gets an attachment) or ``vgw-`` (a virtual private gateway,
+#: attached to the proxy VPC): the gateway the network team gave this stack toward on-prem.
+GATEWAY_ID = r"(tgw|vgw)-[0-9a-f]{8}([0-9a-f]{9})?"
+
+
+@dataclass(frozen=True, kw_only=True)
 class OnPremSpec:
     """The small VPC connected to on-prem whose proxies the functions reach through PrivateLink."""
 
     enabled: bool = False
-    proxy_instances: int = setting(2, minimum=1, maximum=32)
-    proxy_port: int = setting(3128, minimum=1, maximum=65535)
-    proxy_instance_type: str = setting("t4g.small", pattern=r"[a-z][a-z0-9-]*\.[a-z0-9]+")
+    proxies: ProxyCapacitySpec = setting(default_factory=ProxyCapacitySpec)
+    proxy_port: int = setting(3128, minimum=1024, maximum=65535)
+    #: Graviton only: the proxies run the arm64 Amazon Linux 2023 image.
+    proxy_instance_type: str = setting("t4g.small", pattern=r"[a-z]+\d+[a-z]*g[a-z]*\.[a-z0-9]+",
+                                       doc="a Graviton (arm64) type such as t4g.small")
     allowed_range: str = setting("172.16.0.0/12")
-    #: Direct Connect gateway or VPN connection that already reaches on-prem (not created here).
-    attachment_id: str | None = setting(None, pattern=r"(dxgw|vpn|tgw)-[0-9a-f]{8,17}|[0-9a-f-]{36}")
+    #: Where the proxy VPC's route tables send ``network.onPremRanges`` (required when enabled).
+    gateway_id: str | None = setting(None, pattern=GATEWAY_ID, doc="tgw-... or vgw-...")
+    #: What the proxies may reach: IPv4 CIDRs inside ``network.onPremRanges``, host names
+    #: (``legacy.corp.example.com``) and domain suffixes (``.corp.example.com``). Required when enabled.
+    destinations: tuple[str, ...] = setting(default_factory=tuple)
+    destination_ports: tuple[int, ...] = setting(default_factory=lambda: (443,))
+    #: Route 53 Resolver rules (shared by the network team) that resolve on-prem names in the proxy VPC.
+    resolver_rule_ids: tuple[str, ...] = setting(default_factory=tuple)
+    #: The proxy VPC (and its load balancer) spans this many zones; production needs two or more.
+    availability_zones: int = setting(2, minimum=1, maximum=3)
     #: default: the application VPC's first zones, so the endpoint (in the application VPC) can reach
     #: every zone the proxies' load balancer serves. Pinned ids need ``network.availabilityZoneIds``.
     availability_zone_ids: tuple[str, ...] = setting(default_factory=tuple)
 
-    #: The proxy VPC spans this many zones (its load balancer serves exactly these).
-    AVAILABILITY_ZONES = 2
-
     def __post_init__(self) -> None:
+        from arcblueprint.platform.proxy_config import is_host_name  # pure
+
         check_cidr(self.allowed_range, "allowedRange")
-        check_zone_ids(self.availability_zone_ids, "availabilityZoneIds", self.AVAILABILITY_ZONES,
-                       "the proxy VPC's zone count")
+        check_zone_ids(self.availability_zone_ids, "availabilityZoneIds", self.availability_zones,
+                       "availabilityZones")
+        for i, value in enumerate(self.destinations):
+            if not is_host_name(value):
+                check_cidr(value, f"destinations[{i}]")
+        for i, port in enumerate(self.destination_ports):
+            if not 1 <= port <= 65535:
+                raise ConfigError(f"destinationPorts[{i}]", port, "must be a port from 1 to 65535")
+        for i, rule in enumerate(self.resolver_rule_ids):
+            if not re.fullmatch(r"rslvr-rr-[0-9a-z]{8,32}", rule):
+                raise ConfigError(f"resolverRuleIds[{i}]", rule, "must be a Route 53 Resolver rule id (rslvr-rr-...)")
+        if self.enabled:
+            if self.gateway_id is None:
+                raise ConfigError("gatewayId", None, "is required when onPrem is enabled: the transit gateway "
+                                  "(tgw-...) or virtual private gateway (vgw-...) that reaches on-prem",
+                                  show_value=False)
+            if not self.destinations:
+                raise ConfigError("destinations", [], "must list what the proxies may reach (on-prem CIDRs, host "
+                                  "names, .domain suffixes) when onPrem is enabled: a proxy to nowhere refuses all")
+            if not self.destination_ports:
+                raise ConfigError("destinationPorts", [], "must list at least one port")
+
+    @property
+    def destination_networks(self) -> tuple[str, ...]:
+        from arcblueprint.platform.proxy_config import is_host_name
+
+        return tuple(d for d in self.destinations if not is_host_name(d))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -348,7 +403,8 @@ class StackConfig:
             if not _is_name(name):
                 raise ConfigError("services", name, "service and secret names must be 2-24 lowercase letters, digits or -")
         if self.on_prem.enabled:
-            self.endpoint_zone_indexes()  # an endpoint that could reach no proxy stops here
+            self._check_on_prem()
+        self._check_on_prem_clients()
 
     def endpoint_zone_indexes(self) -> tuple[int, ...]:
         """Indexes of the application VPC's zones that the on-prem proxies' load balancer also serves.
@@ -363,13 +419,70 @@ class StackConfig:
                               "pinning the proxy VPC's zones needs network.availabilityZoneIds pinned too "
                               "(the endpoint must be placed in zones both VPCs use)")
         if not proxy:  # the proxy VPC takes the application VPC's first zones
-            return tuple(range(min(self.network.availability_zones, self.on_prem.AVAILABILITY_ZONES)))
+            return tuple(range(min(self.network.availability_zones, self.on_prem.availability_zones)))
         shared = tuple(i for i, zone in enumerate(app) if zone in proxy)
         if not shared:
             raise ConfigError("onPrem.availabilityZoneIds", list(proxy),
                               f"shares no zone with network.availabilityZoneIds {list(app)}: the on-prem "
                               "endpoint would have no subnet in a zone the proxies' load balancer serves")
         return shared
+
+    def _check_on_prem(self) -> None:
+        """The on-prem path is checked as a whole before any resource: zones, capacity, and addresses.
+
+        Both VPCs are planned away from ``network.onPremRanges``, so those ranges never overlap them;
+        what can still go wrong is a destination outside the routed ranges (no route: the proxies could
+        never reach it) or inside a VPC (the proxies would send on-prem traffic into AWS).
+        """
+        spec, key = self.on_prem, "onPrem"
+        self.endpoint_zone_indexes()  # an endpoint that could reach no proxy stops here
+        if spec.availability_zones > self.network.availability_zones and not spec.availability_zone_ids:
+            raise ConfigError(f"{key}.availabilityZones", spec.availability_zones,
+                              f"must not exceed network.availabilityZones ({self.network.availability_zones}): the "
+                              "proxy VPC takes the application VPC's zones unless availabilityZoneIds pins others")
+        if self.is_production:
+            if spec.availability_zones < 2:
+                raise ConfigError(f"{key}.availabilityZones", spec.availability_zones,
+                                  "must be at least 2 in production (one zone's outage would cut on-prem off)")
+            if spec.proxies.min_size < spec.availability_zones:
+                raise ConfigError(f"{key}.proxies.minSize", spec.proxies.min_size,
+                                  f"must be at least the proxy VPC's {spec.availability_zones} zones in production, "
+                                  "so every zone the load balancer serves keeps a proxy")
+        if not self.network.on_prem_ranges:
+            raise ConfigError("network.onPremRanges", [], "must list the on-prem CIDRs when onPrem is enabled: "
+                              "the proxy VPC routes them to onPrem.gatewayId", show_value=False)
+        from arcblueprint.platform.cidr import NetworkDemand, ProxyVpcDemand, plan_onprem_vpc, plan_vpc
+
+        app = plan_vpc(NetworkDemand.from_spec(self.network)).cidr
+        proxy = plan_onprem_vpc(ProxyVpcDemand.from_spec(spec), avoid=(app, *self.network.on_prem_ranges)).cidr
+        routed = [ipaddress.IPv4Network(r) for r in self.network.on_prem_ranges]
+        for i, value in enumerate(spec.destinations):
+            if value not in spec.destination_networks:
+                continue
+            network = ipaddress.IPv4Network(value)
+            for label, vpc in (("the application VPC", app), ("the proxy VPC", proxy)):
+                if network.overlaps(ipaddress.IPv4Network(vpc)):
+                    raise ConfigError(f"{key}.destinations[{i}]", value,
+                                      f"overlaps {label} {vpc}: on-prem destinations must lie outside both VPCs")
+            if not any(network.subnet_of(r) for r in routed):
+                raise ConfigError(f"{key}.destinations[{i}]", value,
+                                  f"is outside network.onPremRanges {[str(r) for r in routed]}: the proxy VPC routes "
+                                  "only those to the gateway, so the proxies could never reach it")
+
+    def _check_on_prem_clients(self) -> None:
+        """Services that reach a URL through the on-prem proxy need the proxy, and the proxy must let it through."""
+        from arcblueprint.platform.proxy_config import allows
+
+        spec = self.on_prem
+        for name, service in self.services.items():
+            for key, url in getattr(service, "on_prem_destinations", tuple)():
+                if not spec.enabled:
+                    raise ConfigError(f"services.{name}.{key}", url, "is reached through the on-prem proxy, which "
+                                      "needs onPrem.enabled: true")
+                if not allows(url, destinations=spec.destinations, ports=spec.destination_ports):
+                    raise ConfigError(f"services.{name}.{key}", url, "is not a destination of the on-prem proxy: "
+                                      "list its host (or its address's network) in onPrem.destinations and its port "
+                                      "in onPrem.destinationPorts, or the proxy refuses every request to it")
 
     @property
     def is_production(self) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from arcblueprint.platform.cidr import NetworkDemand, plan_onprem_vpc, plan_vpc
+from arcblueprint.platform.cidr import NetworkDemand, ProxyVpcDemand, plan_onprem_vpc, plan_vpc
 from arcblueprint.platform.encryption import EncryptionKey, EncryptionKeyArgs
 from arcblueprint.platform.event_bus import EventBus, EventBusArgs
 from arcblueprint.platform.handles import Platform
@@ -61,10 +61,10 @@ def build_platform(context: StackContext) -> PlatformBuild:
     secrets = Secrets("secrets", SecretsArgs(context=context, kms_key_arn=key.arn))
     on_prem = None
     if stack.on_prem.enabled:
-        onprem_plan = plan_onprem_vpc(stack.on_prem.proxy_instances, stack.on_prem.allowed_range,
+        onprem_plan = plan_onprem_vpc(ProxyVpcDemand.from_spec(stack.on_prem),
                                       avoid=(app_plan.cidr, *stack.network.on_prem_ranges))
         on_prem = OnPremAccess("onprem", OnPremAccessArgs(context=context, app_network=network, log_groups=logging,
-                                                          kms_key_arn=key.arn, plan=onprem_plan))
+                                                          plan=onprem_plan))
 
     platform = Platform(
         context=context,
@@ -72,6 +72,7 @@ def build_platform(context: StackContext) -> PlatformBuild:
         log_groups=logging,
         alarm_actions=notifications.actions,
         vpc=network.attachment,
+        onprem_proxy=on_prem,
         event_rules=bus,
         event_bus_name=bus.name_output,
         event_bus_arn=bus.arn,
@@ -100,6 +101,8 @@ def build_platform(context: StackContext) -> PlatformBuild:
         outputs.update({
             "onPremVpcCidr": on_prem.plan.cidr,
             "onPremProxyHost": on_prem.proxy_host,
+            "onPremProxyUrl": on_prem.url,
+            "onPremProxyGroupName": on_prem.fleet.group.name,
             "onPremEndpointDns": on_prem.endpoint_dns,
             "onPremEndpointServiceName": on_prem.endpoint_service.service_name,
         })

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Literal
 from arcblueprint.config.schema import ConfigError
 
 if TYPE_CHECKING:
-    from arcblueprint.config.model import NetworkSpec
+    from arcblueprint.config.model import NetworkSpec, OnPremSpec
 
 __all__ = [
     "HYPERPLANE_CONNECTIONS_PER_ENI",
@@ -57,6 +57,7 @@ __all__ = [
     "SMALLEST_PREFIX",
     "CidrPlanError",
     "NetworkDemand",
+    "ProxyVpcDemand",
     "VpcPlan",
     "lambda_addresses_per_az",
     "plan_onprem_vpc",
@@ -239,29 +240,56 @@ def plan_vpc(demand: NetworkDemand, *, avoid: Sequence[str] = ()) -> VpcPlan:
     )
 
 
-def plan_onprem_vpc(proxy_instances: int, allowed_range: str, *, avoid: Iterable[str] = (),
-                    availability_zones: int = 2) -> VpcPlan:
-    """The small VPC in front of on-prem: proxies spread over two AZs plus one NLB node per AZ.
+@dataclass(frozen=True, kw_only=True)
+class ProxyVpcDemand:
+    """What each zone of the on-prem proxy VPC must hold (see :func:`plan_onprem_vpc`)."""
 
-    Each AZ holds its proxies twice over (a rolling replacement starts new instances before it
-    stops old ones) and the load balancer's ENI; a /28 per AZ covers up to 5 proxies per AZ.
+    #: The Auto Scaling group's maximum: the most proxies the VPC ever runs outside a refresh.
+    max_proxies: int
+    availability_zones: int = 2
+    #: Interface endpoints the proxies need (one ENI each per zone).
+    interface_endpoints: int = 4
+    #: A transit gateway attachment takes one address in each zone's subnet; a VGW takes none.
+    transit_gateway_attachment: bool = False
+    allowed_range: str = "172.16.0.0/12"
+
+    @classmethod
+    def from_spec(cls, spec: OnPremSpec) -> ProxyVpcDemand:
+        from arcblueprint.platform.proxy_config import PROXY_INSTANCE_ENDPOINTS
+
+        return cls(max_proxies=spec.proxies.max_size, availability_zones=spec.availability_zones,
+                   interface_endpoints=len(PROXY_INSTANCE_ENDPOINTS),
+                   transit_gateway_attachment=(spec.gateway_id or "").startswith("tgw-"),
+                   allowed_range=spec.allowed_range)
+
+    def addresses_per_az(self) -> int:
+        """Proxies twice over (an instance refresh launches replacements before it stops the old ones,
+        up to 200% of capacity), plus one load balancer node, the endpoint ENIs and the attachment."""
+        proxies = math.ceil(self.max_proxies / self.availability_zones)
+        return 2 * proxies + 1 + self.interface_endpoints + int(self.transit_gateway_attachment)
+
+
+def plan_onprem_vpc(demand: ProxyVpcDemand, *, avoid: Iterable[str] = ()) -> VpcPlan:
+    """The small, routable VPC in front of on-prem, sized from the proxies and the ENIs beside them.
+
+    One private subnet per zone holding :meth:`ProxyVpcDemand.addresses_per_az` usable addresses:
+    with the shipped configs a ``/28`` per zone (11 usable), so a ``/27`` VPC for two zones.
     """
-    if proxy_instances < 1:
-        raise CidrPlanError("onPrem.proxyInstances", proxy_instances, "must be at least 1")
-    per_az = math.ceil(proxy_instances / availability_zones)
-    demand = NetworkDemand(
+    if demand.max_proxies < 1:
+        raise CidrPlanError("onPrem.proxies.maxSize", demand.max_proxies, "must be at least 1")
+    needed = NetworkDemand(
         peak_concurrent_executions=0,
-        availability_zones=availability_zones,
+        availability_zones=demand.availability_zones,
         headroom_percent=0,
-        other_addresses_per_az=2 * per_az + 1,
-        allowed_range=allowed_range,
+        other_addresses_per_az=demand.addresses_per_az(),
+        allowed_range=demand.allowed_range,
         config_section="onPrem",
     )
     try:
-        return plan_vpc(demand, avoid=tuple(avoid))
+        return plan_vpc(needed, avoid=tuple(avoid))
     except CidrPlanError as error:
         if error.key.endswith("peakConcurrentExecutions"):
-            raise CidrPlanError("onPrem.proxyInstances", proxy_instances, error.allowed) from None
+            raise CidrPlanError("onPrem.proxies.maxSize", demand.max_proxies, error.allowed) from None
         raise
 
 

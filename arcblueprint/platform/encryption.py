@@ -22,6 +22,15 @@ class EncryptionKeyArgs:
     context: StackContext
     purpose: str = setting("platform", doc="what the key protects; part of its alias")
     deletion_window_days: int = setting(30, minimum=7, maximum=30, doc="default: the longest window AWS allows")
+    #: Services that may use the key on the account's behalf; empty: only IAM principals of the account
+    #: (granted by their own policies), as for a key that one role writes with.
+    service_principals: tuple[str, ...] = _SERVICE_PRINCIPALS
+    #: Whether CloudWatch Logs may encrypt this account's log groups with the key.
+    encrypts_log_groups: bool = True
+    #: Whether CloudWatch alarms may publish to SNS topics encrypted with the key (the alarm topic).
+    encrypts_alarm_topics: bool = True
+    #: The ``service`` tag; default: ``purpose``.
+    service: str | None = None
 
 
 class EncryptionKey(pulumi.ComponentResource):
@@ -57,37 +66,40 @@ class EncryptionKey(pulumi.ComponentResource):
                     ],
                     "Resource": "*",
                 },
-                {
-                    "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
-                    "Effect": "Allow",
-                    "Principal": {"Service": f"logs.{stack.region}.amazonaws.com"},
-                    "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                    "Resource": "*",
-                    "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
-                                              f"arn:{ctx.partition}:logs:{stack.region}:{stack.account_id}:log-group:*"}},
-                },
-                {
-                    # An alarm publishing to a topic encrypted with this key: CloudWatch encrypts the
-                    # notification itself, so without this grant every alarm action fails with KMS
-                    # AccessDenied and nobody is notified. No source condition: AWS documents the grant
-                    # without one, and the topic's own policy admits only this account's alarms.
-                    "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                    "Resource": "*",
-                },
-                {
-                    "Sid": "ServicesUseTheKeyForThisAccount",
-                    "Effect": "Allow",
-                    "Principal": {"Service": [f"{service}.amazonaws.com" for service in _SERVICE_PRINCIPALS]},
-                    # EventBridge describes the key before it encrypts a bus or an archive with it.
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
-                    "Resource": "*",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": stack.account_id}},
-                },
             ],
         }
+        if args.encrypts_log_groups:
+            policy["Statement"].append({
+                "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{stack.region}.amazonaws.com"},
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                "Resource": "*",
+                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                          f"arn:{ctx.partition}:logs:{stack.region}:{stack.account_id}:log-group:*"}},
+            })
+        if args.encrypts_alarm_topics:
+            policy["Statement"].append({
+                # An alarm publishing to a topic encrypted with this key: CloudWatch encrypts the
+                # notification itself, so without this grant every alarm action fails with KMS
+                # AccessDenied and nobody is notified. No source condition: AWS documents the grant
+                # without one, and the topic's own policy admits only this account's alarms.
+                "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+            })
+        if args.service_principals:
+            policy["Statement"].append({
+                "Sid": "ServicesUseTheKeyForThisAccount",
+                "Effect": "Allow",
+                "Principal": {"Service": [f"{service}.amazonaws.com" for service in args.service_principals]},
+                # EventBridge describes the key before it encrypts a bus or an archive with it.
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": stack.account_id}},
+            })
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"{ctx.name(args.purpose)}: encrypts the {args.purpose} data of {stack.environment}",
@@ -95,7 +107,7 @@ class EncryptionKey(pulumi.ComponentResource):
             rotation_period_in_days=365,
             deletion_window_in_days=args.deletion_window_days,
             policy=json.dumps(policy),
-            tags=ctx.tags(args.purpose),
+            tags=ctx.tags(args.service or args.purpose),
             opts=ctx.stateful(pulumi.ResourceOptions(parent=self)),
         )
         self.alias = aws.kms.Alias(

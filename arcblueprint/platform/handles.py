@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from arcblueprint.platform.context import StackContext
 
-__all__ = ["AlarmActions", "EventRules", "LogGroups", "Platform", "ReleaseRegistry", "SecretAccess",
+__all__ = ["AlarmActions", "EventRules", "LogGroups", "OnPremProxy", "Platform", "ReleaseRegistry", "SecretAccess",
            "ServiceEndpoints", "VpcAttachment"]
 
 
@@ -78,6 +78,21 @@ class ServiceEndpoints(Protocol):
         ...
 
 
+class OnPremProxy(Protocol):
+    """The forward proxy to on-prem that VPC-attached functions reach over PrivateLink (``onPrem``)."""
+
+    #: ``http://proxy.<prefix>.internal:<port>``: what a client's ``HTTP_PROXY``/``HTTPS_PROXY`` is.
+    url: str
+
+    def allows(self, url: str) -> bool:
+        """Whether the proxies let a request for ``url`` through (its host and port are destinations)."""
+        ...
+
+    def admit_functions(self) -> None:
+        """Open the shared Lambda security group to the proxy endpoint on the proxy port (idempotent)."""
+        ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class VpcAttachment:
     """Where VPC-attached functions go: the same subnets and one shared security group, so that
@@ -119,6 +134,8 @@ class Platform:
     #: Every alarm a service or the function component declares takes its actions from here.
     alarm_actions: AlarmActions
     vpc: VpcAttachment | None = None
+    #: The proxy to on-prem (``onPrem.enabled``); functions opt in with ``FunctionArgs.use_onprem_proxy``.
+    onprem_proxy: OnPremProxy | None = None
     event_rules: EventRules | None = None
     event_bus_name: pulumi.Input[str] | None = None
     event_bus_arn: pulumi.Input[str] | None = None

@@ -276,6 +276,13 @@ def tags_of(props: Mapping[str, Any]) -> dict[str, Any]:
                 tag = known(value, name)
                 if tag is not None:
                     tags[str(name)] = tag if tag is UNKNOWN else str(tag)
+        elif is_list(value):  # Auto Scaling groups: [{key, value, propagateAtLaunch}]
+            for index in range(len(value)):
+                item = known_dig(value, index)
+                name, tag = known(item, "key"), known(item, "value")
+                if name is None or name is UNKNOWN or tag is None:
+                    continue  # an entry (or its key) computed at deploy time names no tag we can check
+                tags[str(name)] = tag if tag is UNKNOWN else str(tag)
     return tags
 
 

@@ -267,6 +267,9 @@ _REFERENCE_SUFFIXES = ("_ARN", "_NAME", "_ID", "_URL", "_PATH", "_PARAMETER", "_
 _AWS_ACCESS_KEY = re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")
 _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 _REFERENCE_VALUE = re.compile(r"^(arn:|https?://|/|\{\{resolve:)")
+#: A comma-separated list of lowercase host names, domains and addresses (``NO_PROXY``): a routing
+#: setting, however varied its characters.
+_HOST_LIST = re.compile(r"^\.?[a-z0-9-]+(\.[a-z0-9-]+)*(,\.?[a-z0-9-]+(\.[a-z0-9-]+)*)+$")
 _MIN_ENTROPY_LENGTH = 24
 _MIN_ENTROPY_BITS_PER_CHAR = 4.0
 
@@ -295,7 +298,7 @@ def secret_findings(name: str, value: Any) -> list[str]:
             and not _REFERENCE_VALUE.match(text)):
         findings.append("its name says it holds a secret")
     if (len(text) >= _MIN_ENTROPY_LENGTH and " " not in text and not _REFERENCE_VALUE.match(text)
-            and _character_classes(text) >= 3 and _entropy(text) >= _MIN_ENTROPY_BITS_PER_CHAR):
+            and not _HOST_LIST.match(text) and _character_classes(text) >= 3 and _entropy(text) >= _MIN_ENTROPY_BITS_PER_CHAR):
         findings.append("its value is a long high-entropy string")
     return findings
 

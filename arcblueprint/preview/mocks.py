@@ -19,6 +19,11 @@ def _hex(seed: str, length: int) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()[:length]
 
 
+def _uuid(seed: str) -> str:
+    digits = _hex(seed, 32)
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
 #: Availability zones per region (the default for regions not listed); eu-west-1 has three.
 _ZONE_COUNTS = {"us-east-1": 6, "us-west-2": 4}
 _DEFAULT_ZONE_COUNT = 3
@@ -56,6 +61,9 @@ _ARNS: dict[str, str] = {
     "aws:s3/bucketV2:BucketV2": "arn:aws:s3:::{n}",
     "aws:iam/role:Role": "arn:aws:iam::{a}:role/{n}",
     "aws:iam/policy:Policy": "arn:aws:iam::{a}:policy/{n}",
+    "aws:iam/instanceProfile:InstanceProfile": "arn:aws:iam::{a}:instance-profile/{n}",
+    "aws:autoscaling/group:Group": "arn:aws:autoscaling:{r}:{a}:autoScalingGroup:{u}:autoScalingGroupName/{n}",
+    "aws:ec2transitgateway/vpcAttachment:VpcAttachment": "arn:aws:ec2:{r}:{a}:transit-gateway-attachment/{i}",
     "aws:kms/key:Key": "arn:aws:kms:{r}:{a}:key/{i}",
     "aws:kms/alias:Alias": "arn:aws:kms:{r}:{a}:{n}",
     "aws:cloudwatch/logGroup:LogGroup": "arn:aws:logs:{r}:{a}:log-group:{n}",
@@ -99,6 +107,7 @@ _ID_PREFIXES: dict[str, str] = {
     "aws:ec2/instance:Instance": "i-",
     "aws:ec2/launchTemplate:LaunchTemplate": "lt-",
     "aws:ec2/vpnGateway:VpnGateway": "vgw-",
+    "aws:ec2transitgateway/vpcAttachment:VpcAttachment": "tgw-attach-",
     "aws:ec2/securityGroupRule:SecurityGroupRule": "sgr-",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr-",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-",
@@ -154,7 +163,8 @@ class AwsMocks(pulumi.runtime.Mocks):
         if fmt is not None or args.typ.startswith("aws:"):
             service = args.typ.split(":")[1].split("/")[0]
             arn = (fmt or "arn:aws:" + service + ":{r}:{a}:" + args.typ.rsplit(":", 1)[-1].lower() + "/{i}").format(
-                r=self.region, a=self.account_id, n=name, i=resource_id, h=_hex(name, 16), s=_hex(name, 6))
+                r=self.region, a=self.account_id, n=name, i=resource_id, h=_hex(name, 16), s=_hex(name, 6),
+                u=_uuid(f"{self.stack}/{args.typ}/{args.name}"))
             state.setdefault("arn", arn)
         state.update(self._extras(args, name, resource_id, state))
         return resource_id, state
@@ -219,6 +229,8 @@ class AwsMocks(pulumi.runtime.Mocks):
             by_id = {zone: name for name, zone in mapping.items()}
             name_in, id_in = args.inputs.get("availabilityZone"), args.inputs.get("availabilityZoneId")
             extras = {"availabilityZone": name_in or by_id.get(id_in), "availabilityZoneId": id_in or mapping.get(name_in)}
+        elif typ == "aws:ec2/launchTemplate:LaunchTemplate":  # a new template's first version
+            extras = {"latestVersion": 1, "defaultVersion": 1}
         elif typ == "aws:ec2/vpc:Vpc":
             extras = {"defaultSecurityGroupId": "sg-" + _hex(resource_id, 17),
                       "mainRouteTableId": "rtb-" + _hex(resource_id, 17)}

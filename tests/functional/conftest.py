@@ -68,6 +68,25 @@ class FakeEventRules:
         return rule
 
 
+class FakeOnPremProxy:
+    """The on-prem proxy handle: destinations as a stack would configure them; records functions admitted."""
+
+    url = "http://proxy.arcbp-test.internal:3128"
+    destinations = ("172.16.0.0/12", ".corp.example.com")
+    ports = (443, 8080)
+
+    def __init__(self) -> None:
+        self.admitted = 0
+
+    def allows(self, url: str) -> bool:
+        from arcblueprint.platform.proxy_config import allows
+
+        return allows(url, destinations=self.destinations, ports=self.ports)
+
+    def admit_functions(self) -> None:
+        self.admitted += 1
+
+
 def fake_alarm_topic_arn(context: StackContext) -> str:
     """The notification topic of the fake platform (the real one is ``AlarmNotifications``)."""
     return f"arn:aws:sns:{context.stack.region}:{context.stack.account_id}:{context.name('alarms')}"
@@ -85,7 +104,7 @@ def fake_platform():
     """
 
     def build(context: StackContext, *, with_vpc: bool = False, with_bus: bool = False,
-              secrets: tuple[str, ...] = ()) -> Platform:
+              with_onprem_proxy: bool = False, secrets: tuple[str, ...] = ()) -> Platform:
         key = aws.kms.Key("fake-platform-key", enable_key_rotation=True)
         region, account = context.stack.region, context.stack.account_id
         api_account = aws.apigateway.Account(
@@ -100,6 +119,7 @@ def fake_platform():
             vpc=VpcAttachment(subnet_ids=["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
                               security_group_id="sg-0aaaaaaaaaaaaaaa1",
                               endpoints=FakeEndpoints()) if with_vpc else None,
+            onprem_proxy=FakeOnPremProxy() if with_onprem_proxy else None,
             event_rules=FakeEventRules(context, bus_name) if with_bus else None,
             event_bus_name=bus_name if with_bus else None,
             event_bus_arn=f"arn:aws:events:{region}:{account}:event-bus/{bus_name}" if with_bus else None,
@@ -131,6 +151,8 @@ def service_program(fake_platform):
             pulumi.export("outputs", service.outputs)
             if handle.vpc is not None:
                 pulumi.export("endpointsRequired", handle.vpc.endpoints.required)
+            if handle.onprem_proxy is not None:
+                pulumi.export("proxyAdmissions", handle.onprem_proxy.admitted)
 
         return program
 

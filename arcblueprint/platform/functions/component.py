@@ -28,6 +28,7 @@ from arcblueprint.platform.functions.releases import (
     live_version,
     plan_release,
 )
+from arcblueprint.platform.proxy_config import client_environment
 
 if TYPE_CHECKING:
     from arcblueprint.platform.handles import Platform
@@ -136,6 +137,11 @@ class FunctionArgs:
     #: default: not in a VPC. ``True``: the platform's subnets and its one shared security group; each
     #: grant then asks the platform's network for the endpoint of the API it lets the code call.
     attach_to_vpc: bool = False
+    #: default: no proxy. ``True`` (needs ``attach_to_vpc`` and ``onPrem.enabled``): the function's HTTP(S)
+    #: goes through the on-prem proxy (``HTTP_PROXY``/``HTTPS_PROXY``; ``NO_PROXY`` keeps every AWS API,
+    #: metadata and the runtime API direct) and the shared Lambda security group may reach the proxy
+    #: endpoint. A flag rather than a method called later: the environment is an input of the function.
+    use_onprem_proxy: bool = False
     #: default: the stack's ``releases``.
     release: ReleaseSpec | None = None
     #: default: no async config (synchronous callers). Set for EventBridge, SNS or other async callers.
@@ -201,6 +207,8 @@ class ServerlessFunction(pulumi.ComponentResource):
             raise ValueError(f"{name}: traffic hooks need a canary or linear release, not {plan.strategy!r}")
         if args.attach_to_vpc and platform.vpc is None:
             raise ValueError(f"{name}: attach_to_vpc is set but the platform has no VPC (platform.vpc is None)")
+        if args.use_onprem_proxy and not args.attach_to_vpc:
+            raise ValueError(f"{name}: use_onprem_proxy needs attach_to_vpc (the proxy endpoint is in the VPC)")
         protects_downstream = args.protects_downstream or args.reserved_concurrency is not None
         self.physical_name = args.function_name or ctx.name(name)
         self.tags: dict[str, str] = {**ctx.tags(args.service), **args.tags, "release-strategy": plan.strategy}
@@ -237,6 +245,7 @@ class ServerlessFunction(pulumi.ComponentResource):
         environment = {
             **args.environment,
             # Required values last, so a caller cannot switch off what the platform relies on.
+            **(self._use_onprem_proxy() if args.use_onprem_proxy else {}),
             "POWERTOOLS_SERVICE_NAME": args.service,
             "POWERTOOLS_METRICS_NAMESPACE": f"{stack.naming_prefix}/{args.service}",
             "POWERTOOLS_LOG_LEVEL": defaults.log_level,
@@ -312,6 +321,15 @@ class ServerlessFunction(pulumi.ComponentResource):
                                  weighted_alarm_names=[alarm.name for alarm in self.alarms] if weighted else [])
         self.register_outputs({"functionName": self.function_name, "aliasArn": self.alias_arn,
                                "roleArn": self.role_arn, "releaseInfo": self.release_info})
+
+    def _use_onprem_proxy(self) -> dict[str, str]:
+        """The proxy environment, after opening the shared Lambda security group to the proxy endpoint."""
+        proxy = self._platform.onprem_proxy
+        if proxy is None:
+            raise ValueError(f"{self._name}: use_onprem_proxy is set but the platform has no on-prem proxy "
+                             "(onPrem.enabled is false)")
+        proxy.admit_functions()
+        return client_environment(proxy.url)
 
     # ----------------------------------------------------------------------------------- releases
 

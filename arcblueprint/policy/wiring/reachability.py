@@ -37,17 +37,31 @@ resource whose API only the code calls (a Lambda function or alias: ``lambda``; 
 ``secretsmanager``; a state machine, event bus, bucket, deployment group, parameter or delivery
 stream) the rule takes that API as called. A queue, topic, stream, table, key or log group may
 be named for Lambda's own use on the function's behalf, so an unknown document naming one is
-judged at ``pulumi up``, when it is known.
+judged at ``pulumi up``, when it is known. Likewise a proxy setting (``HTTP(S)_PROXY``,
+``NO_PROXY``) computed at deploy time leaves the client's choice of proxy, and so the function's
+hosts, to be judged at ``pulumi up``; reading it as "no proxy" would report a path that is there.
 
-Not checked here yet: hosts the function calls that are not AWS APIs (a URL in its environment,
-such as the router's ``LEGACY_URL``). TODO(issue 13): once clients go through the on-prem proxy
-(``HTTPS_PROXY`` to the proxy endpoint), check that each such host is reached through a proxy
-whose endpoint the function's group may reach, or through a route that covers the host.
+Hosts that are not AWS APIs count too: every ``http(s)://`` URL in the function's environment
+(the Strangler router's ``LEGACY_URL``) must be reachable, judged the way the code's HTTP client
+(urllib, botocore) will judge it from the same environment:
+
+* through the proxy that ``HTTP_PROXY``/``HTTPS_PROXY`` name, when ``NO_PROXY`` does not exempt the
+  host: the proxy's name is a Route 53 record, in a zone associated with the function's VPC, that
+  aliases an interface endpoint the function's security group may reach on the proxy port (what
+  lies behind the endpoint is ``onprem-path-complete``'s to check);
+* directly: an address inside the function's VPC, or covered by a route from all its subnets, with
+  egress to it on the port; a name needs a route to a NAT gateway (Lambda gives no other internet).
+
+And a function with a proxy must keep its AWS calls off it: ``NO_PROXY`` must exempt the AWS
+endpoints (``.amazonaws.com``), or every SDK call goes to the proxy, which refuses anything but on-prem.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -60,11 +74,19 @@ from arcblueprint.policy.base import (
     known,
     known_dig,
     known_list,
-    number,
     stack_policy,
     truthy,
 )
 from arcblueprint.policy.graph import StackGraph
+from arcblueprint.policy.wiring._network import (
+    Placement,
+    SecurityGroups,
+    SecurityRule,
+    Traffic,
+    covers,
+    placement_of,
+    subnet_cidr,
+)
 from arcblueprint.vpc_access import GATEWAY_SERVICES, ON_BEHALF, endpoint_service
 
 if TYPE_CHECKING:
@@ -85,12 +107,10 @@ SUBNET = "aws:ec2/subnet:Subnet"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
-ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
 ROUTE = "aws:ec2/route:Route"
 NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
-EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
-INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
-SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+RECORD = "aws:route53/record:Record"
+ZONE = "aws:route53/zone:Zone"
 ALIAS = "aws:lambda/alias:Alias"
 EVENT_SOURCE_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
 EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
@@ -248,130 +268,15 @@ def _source_api(graph: StackGraph, mapping: PolicyResource) -> str:
 # --- the network as the rule sees it -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Rule:
-    """One security group rule: what it lets through, and to (egress) or from (ingress) whom."""
-
-    group: str
-    egress: bool
-    protocol: str
-    from_port: float | None
-    to_port: float | None
-    groups: frozenset[str] = frozenset()
-    cidrs: tuple[str, ...] = ()
-    prefix_lists: frozenset[str] = frozenset()
-
-    def carries_https(self) -> bool:
-        if self.protocol in ("-1", "all"):
-            return True
-        if self.protocol not in ("tcp", "6"):
-            return False
-        low, high = self.from_port, self.to_port
-        return low is not None and high is not None and low <= HTTPS <= high
-
-
-def _protocol(value: Any) -> str:
-    return str(value).lower() if value is not None else ""
-
-
-def _cidrs(values: Any) -> tuple[str, ...]:
-    """The literal CIDRs of a prop; an unknown one (computed at deploy time) is no CIDR the rule can compare."""
-    items = values if values is not UNKNOWN else []
-    return tuple(c for c in items if isinstance(c, str))
-
-
-def _security_group_rules(graph: StackGraph) -> list[_Rule]:
-    """Every rule of every security group in the stack, whichever resource type declares it."""
-    rules: list[_Rule] = []
-    for resource in graph.of_type(EGRESS_RULE, INGRESS_RULE):
-        group = graph.ref(resource, "securityGroupId", SECURITY_GROUP)
-        if group is None:
-            continue
-        p = resource.props
-        rules.append(_Rule(
-            group.urn, resource.resource_type == EGRESS_RULE, _protocol(known(p, "ipProtocol")),
-            number(known(p, "fromPort")), number(known(p, "toPort")),
-            frozenset(g.urn for g in graph.refs(resource, "referencedSecurityGroupId", SECURITY_GROUP)),
-            _cidrs([known(p, "cidrIpv4")]),
-            frozenset(e.urn for e in graph.refs(resource, "prefixListId", ENDPOINT))))
-    for resource in graph.of_type(SG_RULE):
-        group = graph.ref(resource, "securityGroupId", SECURITY_GROUP)
-        if group is None:
-            continue
-        p = resource.props
-        peers = {g.urn for g in graph.refs(resource, "sourceSecurityGroupId", SECURITY_GROUP)}
-        if truthy(known(p, "self")):
-            peers.add(group.urn)
-        rules.append(_Rule(
-            group.urn, known(p, "type") == "egress", _protocol(known(p, "protocol")),
-            number(known(p, "fromPort")), number(known(p, "toPort")), frozenset(peers),
-            _cidrs(known_list(p, "cidrBlocks")),
-            frozenset(e.urn for e in graph.refs(resource, "prefixListIds", ENDPOINT))))
-    for group in graph.of_type(SECURITY_GROUP):
-        for direction in ("ingress", "egress"):
-            # Inline rules: the engine records the referenced groups per property, not per rule.
-            referenced = frozenset(g.urn for g in graph.refs(group, direction, SECURITY_GROUP))
-            lists = frozenset(e.urn for e in graph.refs(group, direction, ENDPOINT))
-            inline_rules = known_list(group.props, direction)
-            for inline in inline_rules if inline_rules is not UNKNOWN else ():
-                if not is_mapping(inline):
-                    continue
-                # Group ids and prefix list ids are unknown until their groups and endpoints exist: set all the same.
-                peers = set(referenced if known_list(inline, "securityGroups") else ())
-                if truthy(known(inline, "self")):
-                    peers.add(group.urn)
-                rules.append(_Rule(
-                    group.urn, direction == "egress", _protocol(known(inline, "protocol")),
-                    number(known(inline, "fromPort")), number(known(inline, "toPort")), frozenset(peers),
-                    _cidrs(known_list(inline, "cidrBlocks")),
-                    lists if known_list(inline, "prefixListIds") else frozenset()))
-    return rules
-
-
-def _covers(cidrs: Iterable[str], targets: Iterable[str | None]) -> bool:
-    """Whether every target CIDR lies inside one of ``cidrs`` (an unknown target is not covered)."""
-    try:
-        networks = [ipaddress.ip_network(c, strict=False) for c in cidrs]
-        wanted = [ipaddress.ip_network(t, strict=False) if t else None for t in targets]
-    except ValueError:
-        return False
-    return bool(wanted) and all(
-        w is not None and any(w.version == n.version and w.subnet_of(n) for n in networks) for w in wanted)
-
-
-def _cidr(subnet: PolicyResource) -> str | None:
-    value = known(subnet.props, "cidrBlock")
-    return value if isinstance(value, str) and value else None
-
-
-@dataclass
-class _Placement:
-    """Where a VPC function sits: its VPC(s), subnets, security groups and the route tables of those subnets."""
-
-    vpcs: set[str]
-    subnets: list[PolicyResource]
-    groups: set[str]
-    #: Subnet urn -> route tables associated with it (empty: the VPC's main table, not in the stack).
-    route_tables: dict[str, set[str]] = field(default_factory=dict)
-
-
 class _Network:
     def __init__(self, graph: StackGraph) -> None:
         self.graph = graph
-        self.rules = _security_group_rules(graph)
+        self.security_groups = SecurityGroups(graph)
 
-    def placement(self, function: PolicyResource) -> _Placement | None:
-        graph = self.graph
-        subnets = graph.refs(function, "vpcConfig", SUBNET)
-        groups = {g.urn for g in graph.refs(function, "vpcConfig", SECURITY_GROUP)}
-        if not subnets or not groups:
-            return None  # attached to subnets or groups outside the stack: nothing to judge them by
-        vpcs = {v.urn for s in subnets for v in graph.refs(s, "vpcId", VPC)}
-        tables = {s.urn: {t.urn for a in graph.referrers(s, ASSOCIATION, prop="subnetId")
-                          for t in graph.refs(a, "routeTableId", ROUTE_TABLE)} for s in subnets}
-        return _Placement(vpcs, subnets, groups, tables)
+    def placement(self, function: PolicyResource) -> Placement | None:
+        return placement_of(self.graph, function)
 
-    def endpoints(self, placement: _Placement, service: str, kind: str) -> list[PolicyResource]:
+    def endpoints(self, placement: Placement, service: str, kind: str) -> list[PolicyResource]:
         """The ``kind`` (Interface/Gateway) endpoints of ``service`` in the function's VPC."""
         found = []
         for endpoint in self.graph.of_type(ENDPOINT):
@@ -382,36 +287,36 @@ class _Network:
                 found.append(endpoint)
         return found
 
-    def _https(self, egress: bool, groups: set[str]) -> Iterator[_Rule]:
-        return (r for r in self.rules if r.egress == egress and r.group in groups and r.carries_https())
+    def _https(self, egress: bool, groups: set[str]) -> Iterator[SecurityRule]:
+        return self.security_groups.matching(egress, groups, HTTPS)
 
-    def interface_problems(self, placement: _Placement, endpoint: PolicyResource) -> list[str]:
+    def interface_problems(self, placement: Placement, endpoint: PolicyResource) -> list[str]:
         """Why ``endpoint`` does not serve the function (empty: it does)."""
         graph = self.graph
         problems = []
         if not truthy(known(endpoint.props, "privateDnsEnabled")):
             problems.append("has private DNS off, so the SDK's default host does not resolve to it")
         groups = {g.urn for g in graph.refs(endpoint, "securityGroupIds", SECURITY_GROUP)}
-        own = [_cidr(s) for s in placement.subnets]
-        if not any(r.groups & placement.groups or _covers(r.cidrs, own) for r in self._https(False, groups)):
+        own = [subnet_cidr(s) for s in placement.subnets]
+        if not any(r.groups & placement.groups or covers(r.cidrs, own) for r in self._https(False, groups)):
             problems.append("admits no HTTPS (443) from the function's security group or subnets")
-        where = [_cidr(s) for s in graph.refs(endpoint, "subnetIds", SUBNET)]
-        if not any(r.groups & groups or _covers(r.cidrs, where) for r in self._https(True, placement.groups)):
+        where = [subnet_cidr(s) for s in graph.refs(endpoint, "subnetIds", SUBNET)]
+        if not any(r.groups & groups or covers(r.cidrs, where) for r in self._https(True, placement.groups)):
             problems.append("is not a destination the function's security group allows HTTPS (443) to")
         return problems
 
-    def through_gateway(self, placement: _Placement, service: str) -> bool:
+    def through_gateway(self, placement: Placement, service: str) -> bool:
         tables = set().union(*placement.route_tables.values()) if placement.route_tables else set()
         if not all(placement.route_tables.values()):
             return False
         for endpoint in self.endpoints(placement, service, "Gateway"):
             routed = {t.urn for t in self.graph.refs(endpoint, "routeTableIds", ROUTE_TABLE)}
-            if tables <= routed and any(endpoint.urn in r.prefix_lists or _covers(r.cidrs, [str(ANYWHERE)])
+            if tables <= routed and any(endpoint.urn in r.prefix_lists or covers(r.cidrs, [str(ANYWHERE)])
                                         for r in self._https(True, placement.groups)):
                 return True
         return False
 
-    def through_nat(self, placement: _Placement) -> bool:
+    def through_nat(self, placement: Placement, port: int = HTTPS) -> bool:
         if not placement.route_tables or not all(placement.route_tables.values()):
             return False
         to_nat = set()
@@ -426,7 +331,55 @@ class _Network:
                    for r in (routes if routes is not UNKNOWN else ())):
                 to_nat.add(table.urn)
         every_subnet = all(tables & to_nat for tables in placement.route_tables.values())
-        return every_subnet and any(_covers(r.cidrs, [str(ANYWHERE)]) for r in self._https(True, placement.groups))
+        return every_subnet and any(covers(r.cidrs, [str(ANYWHERE)])
+                                    for r in self.security_groups.matching(True, placement.groups, port))
+
+    def routed(self, placement: Placement, address: str) -> bool:
+        """Whether every subnet of the function routes ``address`` (its VPC's own CIDR is always local)."""
+        graph = self.graph
+        local = [known(v.props, "cidrBlock") for v in graph.of_type(VPC) if v.urn in placement.vpcs]
+        if UNKNOWN in local or covers([c for c in local if isinstance(c, str)], [address]):
+            return True  # a VPC range computed at deploy time may hold the address: judged at `pulumi up`
+        if not placement.route_tables or not all(placement.route_tables.values()):
+            return False
+        routed_tables = {t.urn for route in graph.of_type(ROUTE)
+                         if (destination := known(route.props, "destinationCidrBlock")) is UNKNOWN
+                         or covers([str(destination or "")], [address])
+                         for t in graph.refs(route, "routeTableId", ROUTE_TABLE)}
+        return all(tables & routed_tables for tables in placement.route_tables.values())
+
+    def proxy_problems(self, placement: Placement, host: str, port: int) -> list[str]:
+        """Why the function cannot reach the proxy ``host:port`` (empty: it can)."""
+        graph = self.graph
+        names = {r.urn: known(r.props, "name") for r in graph.of_type(RECORD)}
+        records = [r for r in graph.of_type(RECORD) if isinstance(names[r.urn], str)
+                   and names[r.urn].rstrip(".") == host]
+        if not records:
+            if UNKNOWN in names.values():
+                return []  # a record named at deploy time may be the proxy's: judged at `pulumi up`
+            return [f"no Route 53 record in the stack names the proxy host {host}"]
+        problems: list[str] = []
+        for record in records:
+            found = []
+            zone = graph.ref(record, "zoneId", ZONE)
+            if zone is not None and not {v.urn for v in graph.refs(zone, "vpcs", VPC)} & placement.vpcs:
+                found.append(f"record '{record.name}' is in a zone not associated with the function's VPC")
+            endpoints = [e for e in graph.refs(record, "aliases", ENDPOINT)
+                         if known(e.props, "vpcEndpointType") == "Interface"]
+            if not endpoints:
+                found.append(f"record '{record.name}' is no alias of an interface endpoint in the stack")
+            for endpoint in endpoints:
+                target = Traffic(frozenset(g.urn for g in graph.refs(endpoint, "securityGroupIds", SECURITY_GROUP)),
+                                 tuple(subnet_cidr(s) for s in graph.refs(endpoint, "subnetIds", SUBNET)))
+                if not self.security_groups.sends(placement.traffic, target, port):
+                    found.append(f"the function's security group sends nothing on port {port} to endpoint "
+                                 f"'{endpoint.name}'")
+                if not self.security_groups.admits(placement.traffic, target, port):
+                    found.append(f"endpoint '{endpoint.name}' admits nothing on port {port} from the function")
+            if not found:
+                return []
+            problems += found
+        return problems
 
 
 @dataclass
@@ -473,8 +426,89 @@ def _region(graph: StackGraph, function: PolicyResource) -> str:
     return "<region>"
 
 
+# --- hosts in the environment --------------------------------------------------------------------
+
+
+_URL = re.compile(r"https?://[^\s/?#]+")
+_PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "no_proxy", "all_proxy"})
+
+
+class _ClientEnvironment:
+    """How an HTTP client in the function (urllib, botocore) picks a proxy from its environment."""
+
+    def __init__(self, variables: Mapping[str, Any]) -> None:
+        #: Whether the proxy settings are known: one computed at deploy time (a first preview) leaves the
+        #: client's choice of proxy, and so every host of the environment, to be judged at ``pulumi up``.
+        self.settled = not any(value is UNKNOWN for name, value in variables.items()
+                               if name.lower() in _PROXY_VARIABLES)
+
+        def read(name: str) -> str:
+            # urllib lets the lowercase spelling win over the uppercase one.
+            value = variables.get(name.lower()) or variables.get(name.upper())
+            return value if isinstance(value, str) else ""
+
+        self.proxies = {scheme: read(f"{scheme}_proxy") for scheme in ("http", "https") if read(f"{scheme}_proxy")}
+        self.no_proxy = read("no_proxy")
+        self.urls = {name: value for name, value in sorted(variables.items())
+                     if isinstance(value, str) and name.lower() not in _PROXY_VARIABLES and _URL.match(value)}
+
+    def proxy_for(self, scheme: str, host: str) -> tuple[str, int] | None:
+        proxy = self.proxies.get(scheme)
+        if not proxy or urllib.request.proxy_bypass_environment(host, {"no": self.no_proxy}):
+            return None
+        parsed = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        return (parsed.hostname, parsed.port or 80) if parsed.hostname else None
+
+
+def _environment(function: PolicyResource) -> dict[str, Any] | None:
+    """The function's environment variables (a value computed at deploy time is :data:`UNKNOWN`).
+
+    ``None`` when the variables are unknown as a whole: nothing about its hosts can be judged yet.
+    """
+    variables = known_dig(function.props, "environment", "variables")
+    if variables is UNKNOWN:
+        return None
+    if not is_mapping(variables):
+        return {}
+    return {str(name): known(variables, name) for name in variables}
+
+
+def _host_problems(network: _Network, placement: Placement, client: _ClientEnvironment,
+                   url: str) -> tuple[str, str] | None:
+    """(why, fix) when the function cannot reach ``url``; ``None`` when it can."""
+    parsed = urllib.parse.urlsplit(url)
+    host, scheme = parsed.hostname or "", parsed.scheme
+    port = parsed.port or (443 if scheme == "https" else 80)
+    if host.endswith(".amazonaws.com"):
+        return None  # an AWS API: judged with the role's actions above
+    proxy = client.proxy_for(scheme, host)
+    if proxy is not None:
+        problems = network.proxy_problems(placement, *proxy)
+        if not problems:
+            return None
+        return (f"it goes through the proxy {proxy[0]}:{proxy[1]}, but {'; '.join(problems)}",
+                "Let the function use the platform's proxy (FunctionArgs.use_onprem_proxy), which names the proxy "
+                "endpoint in the VPC's private zone and opens the Lambda security group to it.")
+    try:
+        address = str(ipaddress.ip_address(host))
+    except ValueError:
+        if network.through_nat(placement, port):
+            return None
+        return (f"no proxy serves it (HTTP(S)_PROXY unset, or NO_PROXY exempts {host}) and its subnets have no "
+                "route to a NAT gateway, the only other way to a name outside the VPC",
+                "Reach it through the on-prem proxy (FunctionArgs.use_onprem_proxy) or route 0.0.0.0/0 to a NAT "
+                "gateway.")
+    egress = any(covers(r.cidrs, [address]) for r in network.security_groups.matching(True, placement.groups, port))
+    if network.routed(placement, address) and egress:
+        return None
+    return (f"no proxy serves it and {address} is neither routed from all its subnets nor allowed out on port {port}",
+            "Reach it through the on-prem proxy (FunctionArgs.use_onprem_proxy), or route its network and allow "
+            "the port in the function's security group.")
+
+
 def validate_reaches_its_apis(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    """Each VPC-attached function has an endpoint, gateway or NAT path to every API its role lets its code call."""
+    """Each VPC-attached function has an endpoint, gateway or NAT path to every API its role lets its code call,
+    and a path to every host its environment names."""
     graph = StackGraph(args.resources)
     network = _Network(graph)
     for function in graph.of_type(FUNCTION):
@@ -484,14 +518,31 @@ def validate_reaches_its_apis(args: StackValidationArgs, report_violation: Repor
         role = graph.ref(function, "role", ROLE)
         if placement is None or role is None:
             continue
+        variables = _environment(function)
+        client = _ClientEnvironment(variables or {})
+        judged = variables is not None and client.settled
+        for name, url in client.urls.items() if judged else ():
+            problem = _host_problems(network, placement, client, url)
+            if problem is not None:
+                host = urllib.parse.urlsplit(url).netloc
+                report_violation(
+                    f"VPC-attached function '{function.name}' cannot reach {host}, the host of its {name}: "
+                    f"{problem[0]}. Its requests time out when the function runs. {problem[1]}", function.urn)
         grants = _role_grants(graph, role)
         apis = called_apis(grants.documents, _uses(graph, function))
         for api, named in grants.named.items():
             # The document is computed at deploy time; what it names says which API the code calls.
             apis.setdefault(api, []).extend(f"an action on '{r.name}'" for r in named if r.urn != function.urn)
+        apis = {api: actions for api, actions in apis.items() if actions}
+        region = _region(graph, function)
+        through_proxy = [s for s in ("https", "http") if judged and client.proxy_for(s, f"sts.{region}.amazonaws.com")]
+        if apis and through_proxy:
+            report_violation(
+                f"VPC-attached function '{function.name}' sends its AWS API calls ({', '.join(apis)}) to the proxy "
+                f"its {through_proxy[0].upper()}_PROXY names: NO_PROXY does not exempt .amazonaws.com, and the "
+                "proxy refuses everything but on-prem destinations. Add .amazonaws.com to NO_PROXY (the platform's "
+                "proxy environment does).", function.urn)
         for api, actions in apis.items():
-            if not actions:
-                continue
             service = endpoint_service(api)
             endpoints = network.endpoints(placement, service, "Interface")
             problems = {e.name: network.interface_problems(placement, e) for e in endpoints}
@@ -518,7 +569,7 @@ def validate_reaches_its_apis(args: StackValidationArgs, report_violation: Repor
 REACHES_ITS_APIS = stack_policy(
     "vpc-function-reaches-its-apis",
     "Every VPC-attached function has a network path (interface endpoint, gateway endpoint or NAT) to each AWS "
-    "API its role lets its code call.",
+    "API its role lets its code call, and (through its proxy, a route or NAT) to each host its environment names.",
     validate_reaches_its_apis,
     remediation_steps="Let the function's grants declare the endpoints they need (platform.vpc.endpoints), or "
                       "add the endpoint to network.interfaceEndpoints; keep HTTPS open between the function's "

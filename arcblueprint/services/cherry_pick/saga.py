@@ -4,6 +4,11 @@ Each step is a Lambda task with a Retry (exponential backoff, jitter) and a Catc
 compensations: the failed step's own compensation first (compensations are idempotent, so undoing
 a half-done step is safe), then those of every earlier step in reverse order, then ``BookingFailed``.
 Compensations retry harder and, if they still fail, end in ``CompensationFailed`` for an operator.
+
+Each task passes the step its execution's id and start time (``$$.Execution``): the steps act only
+on a booking their own execution claimed, and a forward step of a second execution of the same
+booking raises ``SagaNotOwnerError``, which ends that execution in ``AlreadyHandled`` without
+compensating (Step Functions does not deduplicate EXPRESS executions by name).
 """
 
 from __future__ import annotations
@@ -12,11 +17,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BOOKING_STEPS", "SagaRetry", "SagaStep", "build_saga", "validate_saga"]
+__all__ = ["BOOKING_STEPS", "NOT_OWNER", "RETRYABLE", "SagaRetry", "SagaStep", "build_saga", "validate_saga"]
 
-#: Transient Lambda errors worth retrying (AWS's recommended set for lambda:invoke tasks).
-RETRYABLE = ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-             "Lambda.TooManyRequestsException", "States.Timeout", "StepRetryableError"]
+#: Transient errors worth retrying: AWS's recommended set for lambda:invoke tasks (the service's 500s and
+#: the invoke's client/network failures), throttling, a function that crashed or timed out (``Lambda.Unknown``:
+#: the steps are idempotent), the task's own timeout, and the steps' own ``StepRetryableError`` (their
+#: store throttled or unreachable: network errors inside the function are raised under this name).
+RETRYABLE = ["Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException", "Lambda.AWSLambdaException",
+             "Lambda.SdkClientException", "Lambda.TooManyRequestsException", "Lambda.Unknown", "States.Timeout",
+             "StepRetryableError"]
+#: Raised by a forward step whose booking another execution claimed: this execution stops, changing nothing.
+NOT_OWNER = "SagaNotOwnerError"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,7 +62,9 @@ def _task(function_arn: str, action: str, retry: SagaRetry, *, attempts: int, ti
     return {
         "Type": "Task",
         "Resource": "arn:aws:states:::lambda:invoke",
-        "Parameters": {"FunctionName": function_arn, "Payload": {"action": action, "booking.$": "$.booking"}},
+        "Parameters": {"FunctionName": function_arn,
+                       "Payload": {"action": action, "booking.$": "$.booking",
+                                   "execution.$": "$$.Execution.Id", "startedAt.$": "$$.Execution.StartTime"}},
         "ResultSelector": {"result.$": "$.Payload"},
         "ResultPath": f"$.results.{action}",
         "TimeoutSeconds": timeout_seconds,
@@ -70,7 +83,8 @@ def build_saga(function_arn: str, *, steps: Sequence[SagaStep] = BOOKING_STEPS, 
     states: dict[str, Any] = {}
     for i, step in enumerate(steps):
         task = _task(function_arn, step.action, retry, attempts=retry.max_attempts, timeout_seconds=step_timeout_seconds)
-        task["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": step.compensation}]
+        task["Catch"] = [{"ErrorEquals": [NOT_OWNER], "ResultPath": "$.error", "Next": "AlreadyHandled"},
+                         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": step.compensation}]
         if i + 1 < len(steps):
             task["Next"] = steps[i + 1].name
         else:
@@ -85,6 +99,7 @@ def build_saga(function_arn: str, *, steps: Sequence[SagaStep] = BOOKING_STEPS, 
         task["Next"] = steps[i - 1].compensation if i > 0 else "BookingFailed"
         states[step.compensation] = task
     states["BookingSucceeded"] = {"Type": "Succeed"}
+    states["AlreadyHandled"] = {"Type": "Succeed", "Comment": "Another execution of this booking's saga owns it"}
     states["BookingFailed"] = {"Type": "Fail", "Error": "BookingFailed",
                                "Cause": "A step failed; every completed step was compensated"}
     states["CompensationFailed"] = {"Type": "Fail", "Error": "CompensationFailed",
@@ -128,7 +143,11 @@ def validate_saga(definition: dict[str, Any]) -> list[str]:
     forward = [n for n, s in states.items() if s["Type"] == "Task" and n not in compensations and
                not any(c["Next"] == "CompensationFailed" for c in s.get("Catch", []))]
     for name in forward:
-        catches = states[name].get("Catch", [])
-        if not catches or states.get(catches[0]["Next"], {}).get("Type") != "Task":
+        catch_all = [c for c in states[name].get("Catch", []) if "States.ALL" in c["ErrorEquals"]]
+        if not catch_all or states.get(catch_all[0]["Next"], {}).get("Type") != "Task":
             problems.append(f"{name} does not catch into a compensation")
+    for name, state in states.items():
+        catches = state.get("Catch", [])
+        if any("States.ALL" in c["ErrorEquals"] for c in catches[:-1]):
+            problems.append(f"{name} catches States.ALL before its last catcher")
     return problems

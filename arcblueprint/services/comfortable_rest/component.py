@@ -59,7 +59,10 @@ class ComfortableRestService(pulumi.ComponentResource):
             f"{name}-table",
             name=ctx.name(name, spec.resource_name),
             billing_mode="PAY_PER_REQUEST",  # on-demand: no capacity planning, scales with the API
-            hash_key="id",
+            # Keyed per owner: an id names an item in its owner's namespace only, so no request can
+            # learn (409) or claim an id another owner uses. The index lists an owner's newest first.
+            hash_key="owner",
+            range_key="id",
             attributes=[{"name": "id", "type": "S"}, {"name": "owner", "type": "S"}, {"name": "createdAt", "type": "S"}],
             global_secondary_indexes=[{"name": OWNER_INDEX, "hash_key": "owner", "range_key": "createdAt",
                                        "projection_type": "ALL"}],

@@ -65,6 +65,15 @@ class StranglerService(pulumi.ComponentResource):
         if vpc_link_needed and weighted and platform.vpc is None:
             raise ConfigError("legacy.vpcLinkTargetArn", spec.legacy.vpc_link_target_arn,
                               "weighted routes behind a VPC link need the platform VPC (the router calls legacy from it)")
+        via_proxy = spec.legacy.via_on_prem_proxy and bool(weighted)
+        if via_proxy:
+            proxy = platform.onprem_proxy
+            if proxy is None:
+                raise ConfigError("legacy.viaOnPremProxy", True, "needs the platform's on-prem proxy (onPrem.enabled)")
+            if not proxy.allows(spec.legacy.url):
+                raise ConfigError("legacy.url", spec.legacy.url, "is not a destination of the on-prem proxy: list its "
+                                  "host (or its address's network) in onPrem.destinations and its port in "
+                                  "onPrem.destinationPorts, or the proxy refuses every legacy request")
         super().__init__("arcblueprint:services:StranglerService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = ctx.tags(name)
@@ -91,9 +100,12 @@ class StranglerService(pulumi.ComponentResource):
                              description=f"{name}: splits weighted routes between Lambda and legacy",
                              memory_mib=spec.memory_mib,
                              timeout_seconds=ROUTER_TIMEOUT_SECONDS,
-                             attach_to_vpc=vpc_link_needed,
+                             # Legacy is in (or behind) the VPC: through the VPC link's network or the proxy.
+                             attach_to_vpc=vpc_link_needed or via_proxy,
+                             use_onprem_proxy=via_proxy,
                              environment={"ROUTES": routes_env, "LEGACY_URL": spec.legacy.url,
                                           "LEGACY_TIMEOUT_SECONDS": str(spec.legacy.timeout_ms / 1000),
+                                          "LEGACY_CONNECT_TIMEOUT_SECONDS": str(spec.legacy.connect_timeout_ms / 1000),
                                           "STICKINESS": spec.stickiness}),
                 opts=child)
             for route in weighted:

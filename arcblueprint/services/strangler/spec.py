@@ -61,7 +61,18 @@ class LegacySpec:
     #: NLB in the VPC that forwards to the corporate load balancer; default: ``url`` is reached directly.
     vpc_link_target_arn: str | None = setting(
         None, pattern=r"arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer/net/[\w-]+/[0-9a-f]+")
+    #: The whole legacy call (connect, send, every byte of the answer) ends within this.
     timeout_ms: int = setting(10000, minimum=50, maximum=29000)
+    #: The router's TCP connect (to legacy, or to the proxy) gives up after this; at most ``timeoutMs``.
+    connect_timeout_ms: int = setting(2000, minimum=50, maximum=29000)
+    #: The router reaches legacy through the platform's on-prem proxy (``onPrem``): legacy is a host or
+    #: virtual IP on-prem that only the proxy VPC routes to. ``url`` must then be one of ``onPrem.destinations``.
+    via_on_prem_proxy: bool = False
+
+    def __post_init__(self) -> None:
+        if self.connect_timeout_ms > self.timeout_ms:
+            raise ConfigError("connectTimeoutMs", self.connect_timeout_ms,
+                              f"must be at most timeoutMs ({self.timeout_ms}): the connect is part of the call")
 
 
 def _default_throttle() -> ThrottleSpec:
@@ -100,6 +111,14 @@ class StranglerSpec:
                               f"must be at most {limit_ms} when a route is weighted: the router calls legacy and "
                               f"must answer within its own {ROUTER_TIMEOUT_SECONDS} s timeout, which ends 1 s "
                               f"before API Gateway's {LAMBDA_INTEGRATION_TIMEOUT_MS} ms")
+
+    def on_prem_destinations(self) -> tuple[tuple[str, str], ...]:
+        """(config key, URL) of what this service reaches through the on-prem proxy: legacy, when the
+        router calls it that way (a weighted route and ``legacy.viaOnPremProxy``). The stack config
+        checks each against ``onPrem`` before any resource."""
+        if self.legacy.via_on_prem_proxy and any(r.target == "weighted" for r in self.routes):
+            return (("legacy.url", self.legacy.url),)
+        return ()
 
     def owner(self, path: str) -> RouteSpec | None:
         return next((r for r in self.routes if r.path == path), None)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from arcblueprint.platform.encryption import EncryptionKey, EncryptionKeyArgs
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, StreamSource
 from arcblueprint.platform.handles import Platform
 from arcblueprint.services.big_fan.durable_queue import dead_letter_alarm, queue_policy
@@ -34,8 +35,8 @@ def glue_name(name: str) -> str:
     return name.replace("-", "_")
 
 
-def firehose_policy(*, stream_arn: str, bucket_arn: str, key_arn: str, function_arn: str, database_arn: str,
-                    table_arn: str, catalog_arn: str, log_group_arn: str, domain: str) -> str:
+def firehose_policy(*, stream_arn: str, bucket_arn: str, key_arn: str, backup_key_arn: str, function_arn: str,
+                    database_arn: str, table_arn: str, catalog_arn: str, log_group_arn: str, domain: str) -> str:
     """What one domain's Firehose may do: read the stream, write its own prefixes, call its transform."""
     return json.dumps({"Version": "2012-10-17", "Statement": [
         {"Sid": "ReadTheStream", "Effect": "Allow", "Resource": stream_arn,
@@ -47,6 +48,8 @@ def firehose_policy(*, stream_arn: str, bucket_arn: str, key_arn: str, function_
          "Action": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"]},
         {"Sid": "UseThePlatformKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
          "Resource": key_arn},
+        {"Sid": "UseTheBackupKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+         "Resource": backup_key_arn},
         {"Sid": "Transform", "Effect": "Allow", "Action": ["lambda:InvokeFunction", "lambda:GetFunctionConfiguration"],
          "Resource": function_arn},
         {"Sid": "ReadTheSchema", "Effect": "Allow",
@@ -65,10 +68,19 @@ class StreamerService(pulumi.ComponentResource):
     domain's Glue table schema and partitions by event date. Athena queries through a workgroup
     that encrypts results and cuts off expensive queries.
 
+    The source backup (``raw/``) and the error output (``errors/``) hold records before the transform
+    removed or masked anything, so they expire within ``rawBackupExpireDays`` (at most 7; their old
+    versions a day later) and the backup is encrypted with its own KMS key (``backup_key``): its key
+    policy admits no service principal, and of this program's roles only the Firehose roles name it.
+    Unroutable records (no domain, an unknown one, undecodable)
+    land under the errors prefix of one stream, the first domain by name.
+
     Attributes
     ----------
     stream : aws.kinesis.Stream
     lake, query_results : SecureBucket
+    backup_key : EncryptionKey
+        Encrypts ``raw/``: a key apart from the platform's, so access to the raw records is granted apart.
     database : aws.glue.CatalogDatabase
     tables, delivery_streams : dict[str, ...] per domain
     transform : ServerlessFunction
@@ -91,12 +103,19 @@ class StreamerService(pulumi.ComponentResource):
             stream_mode_details={"stream_mode": "PROVISIONED" if spec.shard_count else "ON_DEMAND"},
             shard_count=spec.shard_count, retention_period=spec.retention_hours,
             encryption_type="KMS", kms_key_id=platform.kms_key_arn, tags=tags, opts=ctx.stateful(child))
+        self.backup_key = EncryptionKey(f"{name}-backup-key", EncryptionKeyArgs(
+            context=ctx, purpose=f"{name}-raw-backup", service=name, service_principals=(), encrypts_log_groups=False,
+            encrypts_alarm_topics=False),
+            opts=child)
+        # raw/ and errors/ hold records before removeFields and masking: short-lived, old versions too.
         self.lake = SecureBucket(f"{name}-lake", SecureBucketArgs(
             platform=platform, service=name, suffix="lake",
             noncurrent_version_expire_days=spec.noncurrent_version_expire_days,
             lifecycle=[BucketLifecycle(rule_id="curated", prefix="data/", transition_to_ia_days=spec.transition_to_ia_days),
-                       BucketLifecycle(rule_id="raw-backup", prefix="raw/", expire_days=spec.raw_backup_expire_days),
-                       BucketLifecycle(rule_id="errors", prefix="errors/", expire_days=spec.raw_backup_expire_days)]),
+                       BucketLifecycle(rule_id="raw-backup", prefix="raw/", expire_days=spec.raw_backup_expire_days,
+                                       noncurrent_expire_days=1),
+                       BucketLifecycle(rule_id="errors", prefix="errors/", expire_days=spec.raw_backup_expire_days,
+                                       noncurrent_expire_days=1)]),
             opts=child)
         self.query_results = SecureBucket(f"{name}-athena", SecureBucketArgs(
             platform=platform, service=name, suffix="athena", noncurrent_version_expire_days=1,
@@ -106,11 +125,15 @@ class StreamerService(pulumi.ComponentResource):
             tags=tags, opts=child)
 
         stream_names = {domain: ctx.name(name, domain) for domain in spec.domains}
+        # Every Firehose sees every record; exactly one (the first domain) fails the unroutable ones, so
+        # each lands once under errors/ instead of being dropped by all.
+        first = min(spec.domains)
         rules = {stream_names[domain]: {"domain": domain, "remove": list(d.remove_fields), "mask": list(d.mask_fields),
-                                        "timestampField": d.timestamp_field} for domain, d in spec.domains.items()}
+                                        "timestampField": d.timestamp_field, "unroutable": domain == first}
+                 for domain, d in spec.domains.items()}
         self.transform = ServerlessFunction(f"{name}-transform", FunctionArgs(
             platform=platform, service=name, code_dir=HANDLERS / "transform",
-            description=f"{name}: drop other domains, strip sensitive fields, date partition keys",
+            description=f"{name}: drop other domains, fail unroutable records, strip sensitive fields, date keys",
             timeout_seconds=spec.transform_timeout_seconds,
             environment={"DOMAIN_FIELD": spec.domain_field, "DELIVERY_STREAMS": json.dumps(rules, sort_keys=True)}),
             opts=child)
@@ -189,8 +212,10 @@ class StreamerService(pulumi.ComponentResource):
         policy = aws.iam.RolePolicy(
             f"{base}-delivery-policy", role=role.id, name="deliver",
             policy=pulumi.Output.all(self.stream.arn, self.lake.arn, platform.kms_key_arn, self.transform.alias_arn,
-                                     self.database.name, log_group.arn).apply(lambda v: firehose_policy(
-                stream_arn=v[0], bucket_arn=v[1], key_arn=v[2], function_arn=v[3], catalog_arn=catalog_arn,
+                                     self.database.name, log_group.arn, self.backup_key.arn
+                                     ).apply(lambda v: firehose_policy(
+                stream_arn=v[0], bucket_arn=v[1], key_arn=v[2], backup_key_arn=v[6], function_arn=v[3],
+                catalog_arn=catalog_arn,
                 database_arn=f"arn:{ctx.partition}:glue:{stack.region}:{stack.account_id}:database/{v[4]}",
                 table_arn=f"arn:{ctx.partition}:glue:{stack.region}:{stack.account_id}:table/{v[4]}/{glue_name(domain)}",
                 log_group_arn=v[5], domain=domain)),
@@ -211,7 +236,7 @@ class StreamerService(pulumi.ComponentResource):
                 "compression_format": "UNCOMPRESSED",  # Parquet compresses its own pages (parquet_compression)
                 "s3_backup_mode": "Enabled",  # the source records, untouched, before transformation
                 "s3_backup_configuration": {
-                    "role_arn": role.arn, "bucket_arn": self.lake.arn, "kms_key_arn": platform.kms_key_arn,
+                    "role_arn": role.arn, "bucket_arn": self.lake.arn, "kms_key_arn": self.backup_key.arn,
                     "prefix": f"raw/{domain}/", "compression_format": domain_spec.backup_compression,
                     "buffering_size": 128, "buffering_interval": domain_spec.buffer_interval_seconds,
                     "cloudwatch_logging_options": logging("BackupDelivery")},

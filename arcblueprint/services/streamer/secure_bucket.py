@@ -22,6 +22,9 @@ class BucketLifecycle:
     prefix: str = ""
     expire_days: int | None = None
     transition_to_ia_days: int | None = None
+    #: Days an overwritten or expired version is kept under this prefix; default: the bucket's
+    #: ``noncurrent_version_expire_days`` (set it short where the data must not outlive ``expire_days``).
+    noncurrent_expire_days: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,7 +68,8 @@ class SecureBucket(pulumi.ComponentResource):
             "expiration": {"days": rule.expire_days} if rule.expire_days else None,
             "transitions": [{"days": rule.transition_to_ia_days, "storage_class": "STANDARD_IA"}]
             if rule.transition_to_ia_days else None,
-            "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_version_expire_days},
+            "noncurrent_version_expiration": {"noncurrent_days": rule.noncurrent_expire_days
+                                              or args.noncurrent_version_expire_days},
             "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
         } for rule in args.lifecycle] or [{
             "id": "old-versions", "status": "Enabled", "filter": {"prefix": ""},

@@ -94,7 +94,10 @@ class StreamerSpec:
     domain_field: str = setting("domain", pattern=_FIELD_PATH.pattern)
     shard_count: int | None = setting(None, minimum=1, maximum=500, doc="default: on-demand capacity")
     retention_hours: int = setting(24, minimum=24, maximum=8760)
-    raw_backup_expire_days: int = setting(30, minimum=1, maximum=3650)
+    #: raw/ (the source backup) and errors/ hold records as produced, before removeFields and masking:
+    #: they expire within a week (their old versions a day later); raw/ is under its own KMS key.
+    raw_backup_expire_days: int = setting(7, minimum=1, maximum=7,
+                                          doc="raw/ and errors/ keep unmasked records: at most 7 days")
     transition_to_ia_days: int = setting(30, minimum=30, maximum=3650)
     noncurrent_version_expire_days: int = setting(30, minimum=1, maximum=3650)
     athena_bytes_scanned_cutoff_mib: int = setting(1024, minimum=10, maximum=1_048_576)

@@ -306,14 +306,16 @@ def test_stack_default_strategy(run_component, fake_platform, stack, strategy, h
     assert function.inputs["environment"]["variables"]["POWERTOOLS_LOG_LEVEL"] == level
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    ({"pre_traffic_hook": True, "release": ReleaseSpec(strategy="all-at-once")}, "traffic hooks need"),
-    ({"attach_to_vpc": True}, "platform has no VPC"),
+@pytest.mark.parametrize(("extra", "platform", "message"), [
+    ({"pre_traffic_hook": True, "release": ReleaseSpec(strategy="all-at-once")}, {}, "traffic hooks need"),
+    ({"attach_to_vpc": True}, {}, "platform has no VPC"),
+    ({"use_onprem_proxy": True}, {"with_vpc": True}, "use_onprem_proxy needs attach_to_vpc"),
+    ({"use_onprem_proxy": True, "attach_to_vpc": True}, {"with_vpc": True}, r"no on-prem proxy \(onPrem.enabled"),
 ])
-def test_misuse_fails_at_construction(run_component, fake_platform, extra, message) -> None:
+def test_misuse_fails_at_construction(run_component, fake_platform, extra, platform, message) -> None:
     def program(context):
-        ServerlessFunction("bad", FunctionArgs(platform=fake_platform(context), service="orders", code_dir=HELLO,
-                                               **extra))
+        ServerlessFunction("bad", FunctionArgs(platform=fake_platform(context, **platform), service="orders",
+                                               code_dir=HELLO, **extra))
 
     with pytest.raises(Exception, match=message):
         run_component(program, stack="dev")

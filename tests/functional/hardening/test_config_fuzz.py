@@ -99,7 +99,11 @@ def valid_configs(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
                     "availabilityZones": draw(st.integers(2, 3)),
                     "headroomPercent": draw(st.integers(0, 300)),
                     "publicSubnets": draw(st.booleans()), "isolatedSubnets": draw(st.booleans())},
-        "onPrem": {"enabled": draw(st.booleans()), "proxyInstances": draw(st.integers(1, 8))},
+        # Prod keeps a proxy in each of its two zones; the VPC is sized for the maximum.
+        # Prod's Strangler reaches legacy through the proxy, so prod keeps it (that it must is tested elsewhere).
+        "onPrem": {"enabled": stack == "prod" or draw(st.booleans()),
+                   "proxies": {"minSize": (low := draw(st.integers(2, 4))), "desiredCapacity": low + draw(
+                       st.integers(0, 2)), "maxSize": low + draw(st.integers(2, 6))}},
         "eventBus": {"archiveRetentionDays": draw(st.integers(1, 3650)),
                      "targetMaximumRetryAttempts": draw(st.integers(0, 185))},
         "releases": {"errorAlarmThreshold": draw(st.integers(1, 1000)),

@@ -46,10 +46,14 @@ def resolver(aws_env, load_event, capsys):
     module = _load("bookings", "cherry_pick_bookings_app_under_test")
     template = load_event("appSyncDirectResolver.json")
 
-    def call(arguments, field="createBooking"):
+    def call(arguments, field="createBooking", identity=None):
         event = copy.deepcopy(template)
         event["arguments"] = arguments
         event["info"].update(parentTypeName="Mutation", fieldName=field)
+        if identity is not None:
+            event["identity"] = identity
+        elif field == "confirmBooking":
+            event["identity"] = BACKEND
         capsys.readouterr()
         module.logger.logger_handler.stream = sys.stdout  # powertools keeps one logger per service per process
         try:
@@ -68,6 +72,16 @@ def _metric(out, name):
 
 
 INPUT = {"idempotencyKey": "req-1", "flightId": "FL-123", "seats": 2, "paymentToken": "tok_abc"}
+#: An IAM-signed backend (AppSync's IAM identity): the only caller confirmBooking accepts.
+BACKEND = {"accountId": "111111111111", "cognitoIdentityPoolId": None, "cognitoIdentityId": None,
+           "sourceIp": ["10.0.0.1"], "username": "AROAEXAMPLE:settler",
+           "userArn": "arn:aws:sts::111111111111:assumed-role/booking-settler/settler"}
+
+
+def _set_status(booking_id: str, status: str) -> None:
+    boto3.resource("dynamodb").Table("bookings").update_item(
+        Key={"id": booking_id}, UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": status})
 
 
 def test_create_booking_records_it_pending_and_starts_one_saga(resolver, aws_env):
@@ -102,8 +116,9 @@ def test_invalid_input_is_a_validation_error_and_writes_nothing(resolver, bad):
     assert boto3.client("dynamodb").scan(TableName="bookings")["Count"] == 0
 
 
-def test_confirm_settles_an_open_booking_once_and_never_reopens_it(resolver):
+def test_confirm_settles_a_paid_booking_once_and_never_reopens_it(resolver):
     booking = resolver({"input": INPUT})[0]
+    _set_status(booking["id"], "PAID")  # what the saga's steps do
     confirmed, error, out = resolver({"id": booking["id"], "status": "CONFIRMED"}, field="confirmBooking")
     assert error is None and confirmed["status"] == "CONFIRMED" and confirmed["seats"] == 2
     assert _metric(out, "BookingsConfirmed") == 1
@@ -117,7 +132,7 @@ def test_confirm_settles_an_open_booking_once_and_never_reopens_it(resolver):
 
 @pytest.mark.parametrize(("booking_id", "status", "expected"), [
     ("nobody:missing", "CONFIRMED", "NotFoundError"), (None, "PENDING", "ValidationError"),
-    (None, "LOST", "ValidationError")])
+    (None, "LOST", "ValidationError"), (None, "PAID", "ValidationError"), (None, "RESERVED", "ValidationError")])
 def test_confirm_rejects_unknown_bookings_and_statuses(resolver, booking_id, status, expected):
     booking = resolver({"input": INPUT})[0]
     _, error, _ = resolver({"id": booking_id or booking["id"], "status": status}, field="confirmBooking")
@@ -140,6 +155,15 @@ def steps(aws_env):
     sys.modules.pop("cherry_pick_steps_app_under_test", None)
 
 
+EXECUTION = {"execution": "arn:aws:states:eu-west-1:123456789012:execution:booking-saga:abc",
+             "startedAt": "2026-01-01T00:00:00.000Z"}
+STEP_CONTEXT = LambdaContext(function_name="arcbp-dev-bookings-saga-steps")
+
+
+def _step(steps, action, execution=EXECUTION, booking_id="b-1"):
+    return steps.lambda_handler({"booking": {"id": booking_id}, "action": action, **execution}, STEP_CONTEXT)
+
+
 def _status() -> str:
     return boto3.resource("dynamodb").Table("bookings").get_item(Key={"id": "b-1"})["Item"]["status"]
 
@@ -149,18 +173,213 @@ def test_forward_steps_then_compensations_end_cancelled(steps):
     for action, status in (("reserve_flight", "RESERVED"), ("reserve_flight", "RESERVED"),  # retried: idempotent
                            ("collect_payment", "PAID"), ("refund_payment", "RESERVED"),
                            ("cancel_reservation", "CANCELLED")):
-        assert steps.lambda_handler({**event, "action": action}, LambdaContext(function_name="arcbp-dev-bookings-bookings"))["status"] == status
+        assert steps.lambda_handler({**event, **EXECUTION, "action": action}, STEP_CONTEXT)["status"] == status
         assert _status() == status
 
 
 def test_an_out_of_order_step_fails_so_the_saga_compensates(steps):
     with pytest.raises(steps.StepFailedError):
-        steps.lambda_handler({"booking": {"id": "b-1"}, "action": "confirm_booking"}, LambdaContext(function_name="arcbp-dev-bookings-bookings"))
+        _step(steps, "confirm_booking")
     assert _status() == "PENDING"
 
 
 def test_a_store_failure_is_retryable(steps):
     boto3.client("dynamodb").delete_table(TableName="bookings")
     with pytest.raises(steps.StepRetryableError):
-        steps.lambda_handler({"booking": {"id": "b-1"}, "action": "reserve_flight"}, LambdaContext(function_name="arcbp-dev-bookings-bookings"))
+        _step(steps, "reserve_flight")
     assert "StepRetryableError" in build_saga("arn:aws:lambda:eu-west-1:1:function:f")["States"]["ReserveFlight"]["Retry"][0]["ErrorEquals"]
+
+
+# --- starting the saga under faults -------------------------------------------------------------
+
+
+class FlakyStates:
+    """The moto Step Functions client, failing ``start_execution`` as told: ``before`` the request reaches
+    the service (nothing starts) or ``after`` it (the execution starts, the answer is lost)."""
+
+    def __init__(self, failures):
+        self.client = boto3.client("stepfunctions")
+        self.failures = list(failures)
+        self.calls = 0
+
+    def start_execution(self, **kwargs):
+        self.calls += 1
+        failure = self.failures.pop(0) if self.failures else None
+        if failure is None:
+            return self.client.start_execution(**kwargs)
+        when, error = failure
+        if when == "after":
+            self.client.start_execution(**kwargs)
+        raise error
+
+
+def _endpoint_down():
+    from botocore.exceptions import EndpointConnectionError
+
+    return EndpointConnectionError(endpoint_url="https://states.eu-west-1.amazonaws.com/")
+
+
+def _answer_lost():
+    from botocore.exceptions import ReadTimeoutError
+
+    return ReadTimeoutError(endpoint_url="https://states.eu-west-1.amazonaws.com/")
+
+
+def _throttled():
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "StartExecution")
+
+
+def _executions(machine):
+    return boto3.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]
+
+
+def _stored(booking_id):
+    return boto3.resource("dynamodb").Table("bookings").get_item(Key={"id": booking_id}).get("Item")
+
+
+@pytest.mark.parametrize(("failure", "kept"), [
+    (("before", _endpoint_down()), False),  # never reached the service: removed, the retry starts over
+    (("before", _throttled()), False),  # the service refused: removed
+    (("before", _answer_lost()), True),  # unknown (nothing started): kept PENDING for the retry to start
+    (("after", _answer_lost()), True),  # unknown (it started): kept; the retry finds it running
+])
+def test_a_failed_saga_start_is_unavailable_and_the_retry_starts_exactly_one_saga(resolver, aws_env, monkeypatch,
+                                                                                    failure, kept):
+    module = sys.modules["cherry_pick_bookings_app_under_test"]
+    states = FlakyStates([failure])
+    monkeypatch.setattr(module, "sfn", states)
+    _, error, out = resolver({"input": INPUT})
+    assert type(error).__name__ == "UnavailableError" and "idempotencyKey" in str(error)
+    assert "amazonaws" not in str(error) and "Error" not in str(error)
+    booking_id = f"{SUB}:req-1"
+    stored = _stored(booking_id)
+    assert (stored is not None) is kept and (stored is None or "executionArn" not in stored)
+    again, error, _ = resolver({"input": INPUT})  # the client retries with the same idempotencyKey
+    assert error is None and again["id"] == booking_id and again["status"] == "PENDING"
+    assert len(_executions(aws_env)) == 1
+    assert _stored(booking_id)["executionArn"] == _executions(aws_env)[0]["executionArn"]
+    resolver({"input": INPUT})  # later retries only read it
+    assert len(_executions(aws_env)) == 1 and states.calls == 2
+
+
+def test_a_lost_execution_record_is_repaired_by_the_retry_without_a_second_saga(resolver, aws_env, monkeypatch):
+    module = sys.modules["cherry_pick_bookings_app_under_test"]
+    real_update = module.table.update_item
+    failures = [True]
+
+    def update_item(**kwargs):
+        if failures and failures.pop():
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem")
+        return real_update(**kwargs)
+
+    monkeypatch.setattr(module.table, "update_item", update_item)
+    first, error, _ = resolver({"input": INPUT})
+    assert error is None and "executionArn" not in _stored(first["id"])  # started, not recorded
+    resolver({"input": INPUT})
+    assert len(_executions(aws_env)) == 1 and "executionArn" in _stored(first["id"])
+
+
+def test_errors_never_show_the_sdk_message_or_an_exception_class(resolver, monkeypatch):
+    module = sys.modules["cherry_pick_bookings_app_under_test"]
+
+    class Broken:
+        def __getattr__(self, name):
+            raise KeyError("boom: internal detail")
+
+    monkeypatch.setattr(module, "table", Broken())
+    _, error, out = resolver({"input": INPUT})
+    assert type(error).__name__ == "InternalError" and str(error) == "Internal error"
+    assert any(d.get("message") == "Unexpected error" for d in out)
+
+
+# --- confirmBooking: IAM backends settle, they never skip the saga -------------------------------
+
+
+def test_only_an_iam_backend_may_confirm(resolver, load_event):
+    booking = resolver({"input": INPUT})[0]
+    _set_status(booking["id"], "PAID")
+    for identity in (load_event("appSyncDirectResolver.json")["identity"],  # a user pool user
+                     {**BACKEND, "cognitoIdentityId": "eu-west-1:guest", "cognitoIdentityPoolId": "eu-west-1:pool"},
+                     {"sourceIp": ["1.1.1.1"]}):
+        _, error, _ = resolver({"id": booking["id"], "status": "CONFIRMED"}, field="confirmBooking",
+                               identity=identity)
+        assert type(error).__name__ == "UnauthorizedError"
+    assert _stored(booking["id"])["status"] == "PAID"
+
+
+def test_confirm_follows_the_status_table(resolver):
+    booking = resolver({"input": INPUT})[0]
+    for current, status, outcome in [
+        ("PENDING", "CONFIRMED", "ConflictError"),  # would skip reserve and payment
+        ("RESERVED", "CONFIRMED", "ConflictError"),  # would skip payment
+        ("PAID", "CONFIRMED", None),
+        ("PENDING", "CANCELLED", None), ("RESERVED", "CANCELLED", None),
+        ("PAID", "CANCELLED", "ConflictError"),  # holds a payment: the saga refunds it first
+        ("CANCELLED", "CONFIRMED", "ConflictError"),
+    ]:
+        _set_status(booking["id"], current)
+        _, error, _ = resolver({"id": booking["id"], "status": status}, field="confirmBooking")
+        assert (type(error).__name__ if error else None) == outcome, (current, status)
+        assert _stored(booking["id"])["status"] == (current if outcome else status)
+
+
+# --- saga steps: the status table, network errors, duplicate executions --------------------------
+
+
+def test_the_status_table_forbids_moves_outside_the_saga():
+    from arcblueprint.services.cherry_pick.booking_status import ALLOWED_MOVES
+
+    for forbidden in [("CANCELLED", "PAID"), ("CANCELLED", "RESERVED"), ("PENDING", "PAID"),
+                      ("PENDING", "CONFIRMED"), ("RESERVED", "CONFIRMED"), ("CONFIRMED", "CANCELLED"),
+                      ("PAID", "CANCELLED")]:
+        assert forbidden not in ALLOWED_MOVES
+
+
+def test_no_step_moves_a_booking_out_of_the_table(steps):
+    for status, action in [("CANCELLED", "collect_payment"), ("CANCELLED", "refund_payment"),
+                           ("CANCELLED", "cancel_booking"), ("PENDING", "collect_payment"),
+                           ("PENDING", "cancel_booking"), ("CANCELLED", "reserve_flight")]:
+        _set_status("b-1", status)
+        try:
+            assert _step(steps, action)["changed"] is False  # a compensation with nothing to undo
+        except steps.StepFailedError:
+            pass
+        assert _stored("b-1")["status"] == status, (status, action)
+
+
+def test_network_errors_in_a_step_are_retryable(steps, monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+
+    def unreachable(**kwargs):
+        raise EndpointConnectionError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com/")
+
+    monkeypatch.setattr(steps.table, "update_item", unreachable)
+    with pytest.raises(steps.StepRetryableError):
+        _step(steps, "reserve_flight")
+
+
+def test_a_second_execution_of_the_same_booking_changes_nothing(steps):
+    """EXPRESS workflows do not deduplicate by name: a duplicate's steps stop, its compensations are no-ops."""
+    other = {"execution": EXECUTION["execution"], "startedAt": "2026-01-01T00:00:05.000Z"}
+    assert _step(steps, "reserve_flight")["status"] == "RESERVED"
+    with pytest.raises(steps.SagaNotOwnerError):
+        _step(steps, "reserve_flight", execution=other)
+    with pytest.raises(steps.SagaNotOwnerError):
+        _step(steps, "collect_payment", execution=other)
+    assert _step(steps, "cancel_reservation", execution=other)["changed"] is False
+    assert _stored("b-1")["status"] == "RESERVED"
+    assert _step(steps, "collect_payment")["status"] == "PAID"  # the owner carries on
+
+
+def test_malformed_step_events_fail_the_step_without_touching_the_booking(steps):
+    for event in [{}, {"booking": "b-1", "action": "reserve_flight"},
+                  {"booking": {"id": "b-1"}, "action": "reserve_flight"},  # no execution
+                  {"booking": {"id": 5}, "action": "reserve_flight", **EXECUTION},
+                  {"booking": {"id": "b-1"}, "action": "format_disk", **EXECUTION}]:
+        with pytest.raises(steps.StepFailedError):
+            steps.lambda_handler(event, STEP_CONTEXT)
+    assert _stored("b-1")["status"] == "PENDING"

@@ -123,6 +123,8 @@ def test_only_this_stage_may_invoke_the_alias(graph):
 def test_the_table_is_on_demand_recoverable_encrypted_and_protected_in_prod(graph):
     (table,) = graph.by_type("aws:dynamodb/table:Table")
     assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
+    # Keyed per owner: ids are each owner's own namespace (no 409 reveals another owner's id).
+    assert (table.inputs["hashKey"], table.inputs["rangeKey"]) == ("owner", "id")
     assert table.inputs["pointInTimeRecovery"]["enabled"] is True
     (key,) = graph.by_type("aws:kms/key:Key")
     assert table.inputs["serverSideEncryption"] == {"enabled": True, "kmsKeyArn": key.outputs["arn"]}

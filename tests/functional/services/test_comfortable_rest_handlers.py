@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import base64
 import copy
-import importlib.util
 import json
 import sys
 from dataclasses import dataclass
@@ -12,6 +12,8 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
+
+from arcblueprint.services.testing import load_handler
 
 HANDLER = Path(__file__).resolve().parents[3] / "arcblueprint/services/comfortable_rest/handlers/api/app.py"
 OWNER = "d2f50444-0041-7036-aea2-a955fca33d37"  # the sub in the sample Cognito event
@@ -29,7 +31,7 @@ def _create_table(name: str) -> None:
     boto3.client("dynamodb").create_table(
         TableName=name, BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("id", "owner", "createdAt")],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        KeySchema=[{"AttributeName": "owner", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
         GlobalSecondaryIndexes=[{"IndexName": "byOwner", "Projection": {"ProjectionType": "ALL"},
                                  "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"},
                                                {"AttributeName": "createdAt", "KeyType": "RANGE"}]}])
@@ -45,16 +47,15 @@ def api(monkeypatch, load_event, capsys):
     with mock_aws():
         _create_table("orders-table")
         name = "comfortable_rest_api_app_under_test"
-        spec = importlib.util.spec_from_file_location(name, HANDLER)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+        module = load_handler(HANDLER.parent, name)  # with its shared modules, as in its zip
         template = load_event("apiGatewayProxyEventCognitoAuthorizer.json")
 
-        def call(method: str, path: str, body=None, query=None, sub: str | None = OWNER, raw_body=None):
+        def call(method: str, path: str, body=None, query=None, sub: str | None = OWNER, raw_body=None,
+                 is_base64=False):
             event = copy.deepcopy(template)
             event.update(httpMethod=method, path=path, resource=path, queryStringParameters=query,
-                         body=raw_body if raw_body is not None else (json.dumps(body) if body is not None else None))
+                         body=raw_body if raw_body is not None else (json.dumps(body) if body is not None else None),
+                         isBase64Encoded=is_base64)
             event["requestContext"].update(httpMethod=method, resourcePath=path, path=f"/prod{path}")
             if sub is None:
                 event["requestContext"].pop("authorizer")
@@ -213,3 +214,72 @@ def test_store_failures_are_503_with_a_metric_and_an_error_log(api):
     errors = [d for d in out if d.get("level") == "ERROR"]
     assert errors and errors[0]["error_code"] == "ResourceNotFoundException" and errors[0]["operation"] == "create"
     assert api("GET", "/orders/x")[0] == 503
+
+
+def test_ids_are_per_owner_so_no_answer_reveals_another_owners_item(api):
+    """Alice's id neither conflicts with nor is visible to Bob: each owner has their own namespace."""
+    assert api("POST", "/orders", {"id": "shared", "name": "alice's", "quantity": 1}, sub="alice")[0] == 201
+    status, bobs, _, _ = api("POST", "/orders", {"id": "shared", "name": "bob's", "quantity": 2}, sub="bob")
+    assert status == 201 and bobs["id"] == "shared" and bobs["version"] == 1
+    assert api("GET", "/orders/shared", sub="alice")[1]["name"] == "alice's"
+    assert api("GET", "/orders/shared", sub="bob")[1]["name"] == "bob's"
+    assert api("POST", "/orders", {"id": "shared", "name": "again", "quantity": 1}, sub="alice")[0] == 409
+    assert api("DELETE", "/orders/shared", sub="bob")[0] == 204
+    assert api("GET", "/orders/shared", sub="alice")[0] == 200  # Bob's delete touched only Bob's item
+    assert [i["name"] for i in api("GET", "/orders", sub="alice")[1]["items"]] == ["alice's"]
+
+
+@pytest.mark.parametrize("query", [
+    {"limit": "²"}, {"limit": "１０"}, {"limit": "-1"}, {"limit": "1" * 50}, {"limit": " 5"},
+    {"nextToken": "A" * 3000}, {"nextToken": "é"}, {"nextToken": "eyJhIjogWzFdfQ=="},
+    {"nextToken": base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode()},
+    {"nextToken": base64.urlsafe_b64encode(json.dumps(
+        {"owner": OWNER, "createdAt": 5, "id": "x"}).encode()).decode()},
+    {"nextToken": base64.urlsafe_b64encode(json.dumps(
+        {"owner": OWNER, "createdAt": "2024", "id": "x" * 3000}).encode()).decode()},
+])
+def test_paging_parameters_that_are_not_ours_are_400_with_a_clean_message(api, query):
+    status, body, _, _ = api("GET", "/orders", query=query)
+    assert status == 400 and ("limit" in body["message"] or "nextToken" in body["message"])
+
+
+@pytest.mark.parametrize(("raw", "is_base64", "status", "fragment"), [
+    (base64.b64encode(b'{"name": "\xe9t\xe9", "quantity": 1}').decode(), True, 400, "UTF-8"),
+    ("%%%", True, 400, "base64"),
+    ('{"name": "x", "quantity": 1, "id": "\\udc80"}', False, 400, "UTF-8"),
+    ("[" * 5000 + "]" * 5000, False, 400, "JSON"),
+    (json.dumps({"name": "x", "quantity": 1, "description": "d" * 20_000}), False, 413, "bytes"),
+    ('{"name": "x", "quantity": NaN}', False, 400, "JSON"),
+    ('{"name": "x", "quantity": 1.0}', False, 400, "quantity"),
+    ('{"name": "x", "quantity": ' + "9" * 5000 + "}", False, 400, "JSON"),
+])
+def test_bodies_that_are_not_small_utf8_json_are_4xx_and_write_nothing(api, raw, is_base64, status, fragment):
+    code, body, _, _ = api("POST", "/orders", raw_body=raw, is_base64=is_base64)
+    assert code == status and fragment in body["message"]
+    assert api("GET", "/orders")[1]["items"] == []
+
+
+@pytest.mark.parametrize("version", [10**40, 1.0, True, 0])
+def test_a_version_that_is_not_a_whole_number_in_range_is_400(api, version):
+    api("POST", "/orders", {"id": "v", "name": "tea", "quantity": 1})
+    status, body, _, _ = api("PUT", "/orders/v", {"name": "tea", "quantity": 2, "version": version})
+    assert status == 400 and "version" in body["message"]
+    assert api("GET", "/orders/v")[1]["version"] == 1
+
+
+def test_an_unreachable_store_is_a_503_that_names_no_endpoint(api, monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+
+    class Unreachable:
+        def __getattr__(self, name):
+            def call(**kwargs):
+                raise EndpointConnectionError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com/")
+            return call
+
+    monkeypatch.setattr(api.module, "table", Unreachable())
+    for method, path, body in (("POST", "/orders", {"name": "t", "quantity": 1}), ("GET", "/orders/x", None),
+                               ("GET", "/orders", None), ("DELETE", "/orders/x", None),
+                               ("PUT", "/orders/x", {"name": "t", "quantity": 1, "version": 1})):
+        status, payload, _, out = api(method, path, body)
+        assert status == 503 and "amazonaws" not in json.dumps(payload) and "Endpoint" not in json.dumps(payload)
+        assert [d["error_code"] for d in out if d.get("level") == "ERROR"] == ["EndpointConnectionError"]

@@ -4,6 +4,7 @@ throttled and logged, and moving a route is only a config change."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -105,6 +106,49 @@ def test_legacy_through_a_vpc_link_to_the_corporate_load_balancer(vpc_link):
     assert router.inputs["vpcConfig"]["subnetIds"]  # it calls legacy from inside the VPC
     # ...and invokes the new service through the Lambda API, so the network must give it that endpoint.
     assert sorted(vpc_link.outputs["endpointsRequired"]) == ["lambda", "xray"]
+
+
+@pytest.fixture(scope="module")
+def via_proxy(run_component, service_program):
+    data = _spec([{"path": "/api/notifications", "target": "weighted", "percentNew": 50, "function": "notifications"}],
+                 url="http://legacy.corp.example.com:8080", vpcLinkTargetArn=NLB, viaOnPremProxy=True,
+                 timeoutMs=8000, connectTimeoutMs=1500)
+    return run_component(service_program("facade", "strangler", data, with_vpc=True, with_onprem_proxy=True),
+                         stack="prod", preview=False)
+
+
+def test_the_router_reaches_legacy_through_the_on_prem_proxy(via_proxy):
+    router = next(f for f in via_proxy.by_type("aws:lambda/function:Function") if f.name == "facade-router-function")
+    variables = router.inputs["environment"]["variables"]
+    assert router.inputs["vpcConfig"]["subnetIds"]
+    assert variables["HTTP_PROXY"] == variables["HTTPS_PROXY"] == "http://proxy.arcbp-test.internal:3128"
+    assert ".amazonaws.com" in variables["NO_PROXY"].split(",")
+    assert (variables["LEGACY_TIMEOUT_SECONDS"], variables["LEGACY_CONNECT_TIMEOUT_SECONDS"]) == ("8.0", "1.5")
+    assert via_proxy.outputs["proxyAdmissions"] == 1  # the router opened the Lambda group to the endpoint
+    # The new service, behind the router, needs no proxy.
+    service = next(f for f in via_proxy.by_type("aws:lambda/function:Function") if "notifications" in f.name)
+    assert "HTTP_PROXY" not in service.inputs["environment"]["variables"]
+
+
+@pytest.mark.parametrize(("legacy", "platform", "fragment"), [
+    ({"url": "http://legacy.elsewhere.example.com:8080"}, {"with_onprem_proxy": True},
+     "legacy.url = 'http://legacy.elsewhere.example.com:8080' is invalid in stack 'prod': is not a destination"),
+    ({"url": "http://legacy.corp.example.com:9999"}, {"with_onprem_proxy": True}, "onPrem.destinationPorts"),
+    ({"url": "http://legacy.corp.example.com:8080"}, {}, "needs the platform's on-prem proxy (onPrem.enabled)"),
+])
+def test_legacy_through_the_proxy_must_be_a_proxy_destination(run_component, service_program, legacy, platform,
+                                                                fragment):
+    data = _spec([{"path": "/api/notifications", "target": "weighted", "percentNew": 5, "function": "notifications"}],
+                 viaOnPremProxy=True, **legacy)
+    with pytest.raises(Exception, match=re.escape(fragment)):
+        run_component(service_program("facade", "strangler", data, with_vpc=True, **platform), stack="prod",
+                      preview=False)
+
+
+def test_a_connect_timeout_longer_than_the_call_is_a_config_error():
+    data = _spec([], timeoutMs=2000, connectTimeoutMs=3000)
+    with pytest.raises(ConfigError, match=r"legacy\.connectTimeoutMs = 3000 is invalid: must be at most timeoutMs"):
+        parse(StranglerSpec, data, "services.facade")
 
 
 def test_a_vpc_link_with_weighted_routes_needs_the_platform_vpc(run_component, service_program):

@@ -10,8 +10,10 @@ import copy
 import importlib.util
 import io
 import json
+import socketserver
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -212,3 +214,147 @@ def test_invalid_notifications_are_400_and_unknown_paths_404(notifications, load
     assert response["statusCode"] == 400 and "platform" in json.loads(response["body"])["message"]
     unknown = _event(load_event, "/api/notifications/{proxy+}", "/api/notifications/nope")
     assert _call(notifications, unknown, capsys)[0]["statusCode"] == 404
+
+
+# --- legacy that misbehaves: a raw socket server, so the answers can be anything ---------------------
+
+
+class Misbehaving(socketserver.BaseRequestHandler):
+    """Answers by path: ``/drip`` one body byte every 0.2 s, ``/bad-status``, ``/short`` body, ``/huge-header``
+    (70 KB), ``/redirect`` (302), anything else 200 echoing the request head it received."""
+
+    heads: list[str] = []
+
+    def handle(self) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.request.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        text = head.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        Misbehaving.heads.append(text)
+        path = text.split(" ", 2)[1]
+        send = self.request.sendall
+        try:
+            if "/drip" in path:
+                send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+                for _ in range(200):
+                    time.sleep(0.2)
+                    send(b"x")
+            elif "/bad-status" in path:
+                send(b"HELLO THERE\r\n\r\n")
+            elif "/short" in path:
+                send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nContent-Type: text/plain\r\n\r\nonly this")
+            elif "/huge-header" in path:
+                send(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70_000 + b"\r\nContent-Length: 2\r\n\r\nok")
+            elif "/redirect" in path:
+                send(b"HTTP/1.1 302 Found\r\nLocation: http://elsewhere.example/next\r\nContent-Length: 0\r\n\r\n")
+            else:
+                body = json.dumps({"head": text}).encode()
+                send(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                     + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+        except OSError:  # the router hung up (deadline): nothing more to send
+            pass
+
+
+@pytest.fixture(scope="module")
+def misbehaving_url():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Misbehaving)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def legacy_router(router, misbehaving_url, monkeypatch):
+    """The router with every caller on legacy (``/api/nobody``), legacy the misbehaving server, 1 s in all."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    router.LEGACY_URL = misbehaving_url
+    router.LEGACY_TIMEOUT_SECONDS = 1.0
+    router.LEGACY_CONNECT_TIMEOUT_SECONDS = 0.5
+    Misbehaving.heads.clear()
+    return router
+
+
+def _legacy_event(load_event, path: str, **extra) -> dict:
+    event = _event(load_event, "/api/nobody/{proxy+}", path)
+    event["multiValueQueryStringParameters"] = {"token": ["s3cr3t-t0ken"], "page": ["2"]}
+    event.update(extra)
+    return event
+
+
+def test_a_dripping_legacy_is_cut_at_the_total_deadline(legacy_router, load_event, capsys):
+    started = time.monotonic()
+    response, out = _call(legacy_router, _legacy_event(load_event, "/api/nobody/drip"), capsys)
+    elapsed = time.monotonic() - started
+    # Each byte comes within any per-read timeout; only a deadline over the whole call stops it.
+    assert response["statusCode"] == 504 and 0.9 <= elapsed < 1.6, elapsed
+    assert json.loads(response["body"]) == {"message": "The backend did not answer in time"}
+    assert _metric(out, "LegacyTimeouts") == 1
+
+
+@pytest.mark.parametrize("path", ["/api/nobody/bad-status", "/api/nobody/short", "/api/nobody/huge-header"])
+def test_a_legacy_answer_that_is_not_http_is_a_clean_502(legacy_router, load_event, capsys, path):
+    response, out = _call(legacy_router, _legacy_event(load_event, path), capsys)
+    assert response["statusCode"] == 502 and response["headers"] == {"Content-Type": "application/json"}
+    assert json.loads(response["body"]) == {"message": "The backend is unavailable"}  # nothing internal
+    assert _metric(out, "LegacyErrors") == 1
+    errors = [d for d in out if d.get("level") == "ERROR"]
+    assert errors and errors[0]["target"].endswith(path) and "s3cr3t" not in json.dumps(out)
+
+
+def test_redirects_are_returned_not_followed(legacy_router, load_event, capsys):
+    response, _ = _call(legacy_router, _legacy_event(load_event, "/api/nobody/redirect"), capsys)
+    assert response["statusCode"] == 302
+    assert response["multiValueHeaders"]["Location"] == ["http://elsewhere.example/next"]
+    assert len(Misbehaving.heads) == 1  # nobody went to elsewhere.example
+
+
+def test_hop_by_hop_headers_stay_on_this_hop(legacy_router, load_event, capsys):
+    event = _legacy_event(load_event, "/api/nobody/echo")
+    event["multiValueHeaders"] = {"Connection": ["keep-alive, X-Hop-Secret"], "X-Hop-Secret": ["a"],
+                                  "Keep-Alive": ["timeout=5"], "Proxy-Authorization": ["Basic eDp5"],
+                                  "TE": ["trailers"], "Upgrade": ["h2c"], "Transfer-Encoding": ["chunked"],
+                                  "X-Request-Header": ["kept"], "X-Forwarded-For": ["198.51.100.7"],
+                                  "X-Injected": ["a\r\nX-Evil: 1"]}
+    response, _ = _call(legacy_router, event, capsys)
+    head = json.loads(response["body"])["head"]
+    lines = {line.split(":", 1)[0].lower() for line in head.split("\r\n")[1:]}
+    assert "x-request-header" in lines
+    assert not lines & {"connection", "x-hop-secret", "keep-alive", "proxy-authorization", "te", "upgrade",
+                        "transfer-encoding", "x-injected", "x-evil"}
+    assert "X-Forwarded-For: 198.51.100.7, 15.248.3.126" in head  # the caller's chain, then API Gateway's view
+
+
+@pytest.mark.parametrize(("path", "sent"), [
+    ("/api/nobody/a%20b%25c", "/api/nobody/a%20b%25c"),  # REST events keep the path encoded: no double encoding
+    ("/api/nobody/caf%C3%A9", "/api/nobody/caf%C3%A9"),
+    ("/api/nobody/a b", "/api/nobody/a%20b"),  # a decoded character is encoded once
+])
+def test_paths_reach_legacy_encoded_once(legacy_router, load_event, capsys, path, sent):
+    response, _ = _call(legacy_router, _legacy_event(load_event, path), capsys)
+    request_line = json.loads(response["body"])["head"].split("\r\n")[0]
+    assert request_line.startswith(f"GET {sent}?") and "token=s3cr3t-t0ken" in request_line
+
+
+@pytest.mark.parametrize("path", ["/api/nobody/../admin", "/api/nobody/%2e%2e/admin", "/api/nobody//etc",
+                                  "/api/nobody/a%2Fb", "/api/nobody/a%5cb", "/api/nobody/50%", "/api/nobody/.",
+                                  "/api/nobody/a\\b"])
+def test_paths_that_could_leave_the_route_are_400(legacy_router, load_event, capsys, path):
+    response, _ = _call(legacy_router, _legacy_event(load_event, path), capsys)
+    assert response["statusCode"] == 400 and Misbehaving.heads == []
+
+
+def test_a_new_service_payload_that_is_not_json_is_a_502(router, load_event, capsys):
+    event = _event(load_event, "/api/everyone", "/api/everyone")
+    for raw in (b"<html>oops</html>", b"\xff\xfe", json.dumps({"statusCode": "200"}).encode()):
+        with Stubber(router.lambda_client) as stub:
+            stub.add_response("invoke", {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(raw), len(raw))})
+            response, out = _call(router, event, capsys)
+        assert response["statusCode"] == 502 and json.loads(response["body"]) == {"message": "The service failed"}
+        assert _metric(out, "NewServiceErrors") == 1

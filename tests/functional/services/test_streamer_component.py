@@ -67,8 +67,10 @@ def test_transform_knows_each_delivery_stream_and_its_sensitive_fields(graph):
     streams = _streams(graph)
     orders_name = streams["lake-orders-delivery"].inputs["name"]
     assert rules[orders_name] == {"domain": "orders", "remove": ["card"], "mask": ["customer.name"],
-                                  "timestampField": "occurredAt"}
+                                  "timestampField": "occurredAt", "unroutable": True}
     assert {r["domain"] for r in rules.values()} == {"orders", "payments"}
+    # Exactly one stream fails unroutable records, so each lands once under errors/.
+    assert [r["domain"] for r in rules.values() if r["unroutable"]] == ["orders"]
 
 
 def test_glue_tables_use_the_spec_columns_and_date_partitions(graph):
@@ -128,3 +130,36 @@ def test_enhanced_fan_out_consumer_bisects_ages_out_and_has_a_failure_destinatio
     assert mapping.inputs["destinationConfig"]["onFailure"]["destinationArn"] == failures.outputs["arn"]
     [fn] = [f for f in graph.by_type("aws:lambda/function:Function") if f.name == "lake-consumer-function"]
     assert fn.inputs["environment"]["variables"]["CONSUMER_DOMAINS"] == "orders"
+
+
+def test_the_source_backup_has_its_own_key_and_raw_and_errors_expire_within_a_week(graph):
+    """raw/ and errors/ hold records before removeFields and masking: they must not outlive a week."""
+    keys = {k.name: k for k in graph.by_type("aws:kms/key:Key")}
+    backup_key = keys["lake-backup-key-key"]
+    assert backup_key.inputs["enableKeyRotation"] is True and backup_key.protect is (graph.stack == "prod")
+    statements = json.loads(backup_key.inputs["policy"])["Statement"]
+    # Only the account (so IAM policies decide): no service may use it on its own.
+    assert [set(s["Principal"]) for s in statements] == [{"AWS"}]
+    assert statements[0]["Principal"]["AWS"].endswith(":root")
+    for firehose in _streams(graph).values():
+        s3 = firehose.inputs["extendedS3Configuration"]
+        assert s3["s3BackupConfiguration"]["kmsKeyArn"] == backup_key.outputs["arn"]
+        assert s3["kmsKeyArn"] != backup_key.outputs["arn"]  # the curated data stays under the platform key
+    policies = [json.loads(p.inputs["policy"]) for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
+                if backup_key.outputs["arn"] in p.inputs["policy"]]
+    assert len(policies) == 2  # the two Firehose roles, nobody else
+    [lake_rules] = [lc.inputs["rules"] for lc in graph.by_type(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration") if lc.name == "lake-lake-lifecycle"]
+    for rule in (r for r in lake_rules if r["id"] in ("raw-backup", "errors")):
+        assert rule["expiration"]["days"] <= 7
+        assert rule["noncurrentVersionExpiration"]["noncurrentDays"] == 1
+
+
+def test_a_backup_kept_longer_than_a_week_is_a_one_line_config_error():
+    from arcblueprint.config.model import ServiceSpec
+    from arcblueprint.config.schema import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        ServiceSpec.parse_config({"pattern": "streamer", **SPEC, "rawBackupExpireDays": 90}, "services.lake")
+    message = str(raised.value)
+    assert "\n" not in message and "services.lake.rawBackupExpireDays" in message and "90" in message

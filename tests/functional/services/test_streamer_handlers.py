@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,10 @@ from arcblueprint.services.testing import LambdaContext, load_handler as _load_h
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "streamer" / "handlers"
 STREAM = "arcbp-dev-lake-orders"
+OTHER = "arcbp-dev-lake-payments"
 RULES = {STREAM: {"domain": "orders", "remove": ["customer.email", "card"], "mask": ["customer.name"],
-                  "timestampField": "occurredAt"}}
+                  "timestampField": "occurredAt", "unroutable": True},
+         OTHER: {"domain": "payments", "remove": ["card"], "mask": [], "timestampField": None, "unroutable": False}}
 
 
 
@@ -31,10 +34,18 @@ def transform(monkeypatch):
     return load("transform", "streamer_transform")
 
 
-def firehose_event(load_event, documents: list) -> dict:
+def logs(transform, capsys, call):
+    """The JSON log lines ``call()`` writes (powertools keeps one handler per service: point it at capsys)."""
+    transform.logger.registered_handler.stream = sys.stdout
+    capsys.readouterr()
+    result = call()
+    return result, [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+
+
+def firehose_event(load_event, documents: list, stream: str = STREAM) -> dict:
     event = copy.deepcopy(load_event("kinesisFirehoseKinesisEvent.json"))
     template = event["records"][0]
-    event["deliveryStreamArn"] = f"arn:aws:firehose:eu-west-1:111111111111:deliverystream/{STREAM}"
+    event["deliveryStreamArn"] = f"arn:aws:firehose:eu-west-1:111111111111:deliverystream/{stream}"
     records = []
     for i, document in enumerate(documents):
         record = copy.deepcopy(template)
@@ -86,8 +97,56 @@ def test_transformation_output_is_valid_firehose_records_without_sensitive_field
 def test_unknown_delivery_stream_fails_the_invocation(transform, load_event):
     event = firehose_event(load_event, [{"domain": "orders"}])
     event["deliveryStreamArn"] = "arn:aws:firehose:eu-west-1:111111111111:deliverystream/someone-else"
-    with pytest.raises(RuntimeError, match="someone-else"):
+    with pytest.raises(transform.UnknownDeliveryStreamError, match="someone-else"):
         transform.lambda_handler(event, LambdaContext(function_name="arcbp-dev-lake-transform", remaining_time_in_millis=60_000))
+
+
+CONTEXT = LambdaContext(function_name="arcbp-dev-lake-transform", remaining_time_in_millis=60_000)
+UNROUTABLE = [{"id": "no-domain"}, {"domain": 5, "id": "typed"}, {"domain": {"name": "orders"}}, {"domain": None},
+              {"domain": "refunds", "id": "unknown-domain"}, b"\xff\xfe not utf-8", b"[1, 2]", b"{truncated"]
+
+
+def test_unroutable_records_fail_in_exactly_one_stream_and_are_dropped_by_the_others(transform, load_event):
+    """Every Firehose sees every record: the owner of unroutable records fails them (errors/ once), the rest drop."""
+    documents = [{"domain": "orders", "id": "o"}, {"domain": "payments", "id": "p"}, *UNROUTABLE]
+    results = {}
+    for stream in (STREAM, OTHER):
+        results[stream] = [r["result"] for r in
+                           transform.lambda_handler(firehose_event(load_event, documents, stream), CONTEXT)["records"]]
+    assert results[STREAM] == ["Ok", "Dropped", *["ProcessingFailed"] * len(UNROUTABLE)]
+    assert results[OTHER] == ["Dropped", "Ok", *["Dropped"] * len(UNROUTABLE)]
+    for i in range(len(documents)):  # each record delivered (Ok) or failed exactly once across the streams
+        outcomes = [results[stream][i] for stream in (STREAM, OTHER)]
+        assert sorted(outcomes) in (["Dropped", "Ok"], ["Dropped", "ProcessingFailed"])
+
+
+def test_a_100k_deep_record_fails_alone_and_its_batch_is_delivered(transform, load_event, capsys):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    nested = {"domain": "orders", "id": "deep"}
+    cursor = nested
+    for _ in range(200):  # parseable, but deeper than masking inspects
+        cursor["x"] = {}
+        cursor = cursor["x"]
+    documents = [{"domain": "orders", "id": "a"}, deep, json.dumps(nested).encode(),
+                 {"domain": "orders", "id": "b", "card": {"cvc": "123"}, "note": "paid 4111 1111 1111 1111"}]
+    response, logged = logs(transform, capsys,
+                            lambda: transform.lambda_handler(firehose_event(load_event, documents), CONTEXT))
+    records = response["records"]
+    assert [r["result"] for r in records] == ["Ok", "ProcessingFailed", "ProcessingFailed", "Ok"]
+    last = json.loads(base64.b64decode(records[3]["data"]))
+    assert "card" not in last and last["note"] == "paid *****"  # removed by config, masked by shape
+    reasons = {d["record_id"]: d["reason"] for d in logged if d.get("message") == "Record failed"}
+    assert reasons == {"r1": "data is nested deeper than 64 levels", "r2": "data is nested deeper than 64 levels"}
+
+
+def test_failure_reasons_never_carry_record_content(transform, load_event, capsys):
+    documents = [{"domain": "orders", "occurredAt": "4111 1111 1111 1111"},
+                 {"domain": "4111111111111111"}]
+    response, logged = logs(transform, capsys,
+                            lambda: transform.lambda_handler(firehose_event(load_event, documents), CONTEXT))
+    assert [r["result"] for r in response["records"]] == ["ProcessingFailed", "ProcessingFailed"]
+    assert [d["message"] for d in logged if "message" in d] == ["Record failed", "Record failed"]
+    assert "4111" not in json.dumps(logged)
 
 
 def test_masking_ships_once_in_each_zip_that_uses_it():

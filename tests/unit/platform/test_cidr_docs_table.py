@@ -14,3 +14,11 @@ def test_the_docs_table_is_the_planners_output() -> None:
     assert len(table) == 2 + 6
     for line in table:
         assert line in docs, f"docs/network.md is out of date (run bench/cidr_table.py): {line}"
+
+
+def test_the_docs_show_the_shipped_proxy_vpcs() -> None:
+    proxy_rows = runpy.run_path(str(REPO_ROOT / "bench" / "cidr_table.py"))["proxy_rows"]()
+    docs = (REPO_ROOT / "docs" / "network.md").read_text()
+    assert len(proxy_rows) == 2 + 2
+    for line in proxy_rows:
+        assert line in docs, f"docs/network.md is out of date (run bench/cidr_table.py): {line}"

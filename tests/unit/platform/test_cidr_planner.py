@@ -13,6 +13,7 @@ from arcblueprint.config.model import NetworkSpec
 from arcblueprint.platform.cidr import (
     CidrPlanError,
     NetworkDemand,
+    ProxyVpcDemand,
     plan_onprem_vpc,
     plan_vpc,
     usable_addresses,
@@ -201,15 +202,36 @@ def test_the_demand_comes_from_the_network_spec() -> None:
 
 
 @settings(max_examples=200)
-@given(st.integers(min_value=1, max_value=32))
-def test_the_on_prem_vpc_is_small_and_avoids_the_app_vpc(proxies: int) -> None:
+@given(st.integers(min_value=1, max_value=32), st.integers(1, 3), st.booleans())
+def test_the_on_prem_vpc_is_small_and_holds_a_refresh_of_the_largest_fleet(proxies: int, zones: int, tgw: bool) -> None:
     app = plan_vpc(NetworkDemand(peak_concurrent_executions=1000, allowed_range="192.168.0.0/16"))
-    plan = plan_onprem_vpc(proxies, "192.168.0.0/16", avoid=(app.cidr,))
+    demand = ProxyVpcDemand(max_proxies=proxies, availability_zones=zones, interface_endpoints=4,
+                            transit_gateway_attachment=tgw, allowed_range="192.168.0.0/16")
+    plan = plan_onprem_vpc(demand, avoid=(app.cidr,))
     assert not ipaddress.IPv4Network(plan.cidr).overlaps(ipaddress.IPv4Network(app.cidr))
-    assert plan.prefix_length >= 24
-    assert sum(s.num_addresses - 5 for s in nets(plan.private_subnets)) >= proxies * 2 + 2
+    assert plan.prefix_length >= 24 and len(plan.private_subnets) == zones
+    per_zone = -(-proxies // zones)
+    for subnet in nets(plan.private_subnets):
+        # Every zone: its proxies twice over (refresh at 200 %), one load balancer node, the endpoints, the attachment.
+        assert subnet.num_addresses - 5 >= 2 * per_zone + 1 + 4 + int(tgw)
+
+
+@pytest.mark.parametrize(("stack", "cidr"), [("dev", "192.168.0.0/27"), ("prod", "192.168.0.0/27")])
+def test_the_shipped_proxy_vpcs_are_two_28s(stack: str, cidr: str) -> None:
+    from arcblueprint.config import load
+    from arcblueprint.preview.harness import REPO_ROOT
+
+    config = load(REPO_ROOT, stack)
+    demand = ProxyVpcDemand.from_spec(config.on_prem)
+    app = plan_vpc(NetworkDemand.from_spec(config.network))
+    plan = plan_onprem_vpc(demand, avoid=(app.cidr, *config.network.on_prem_ranges))
+    assert plan.cidr == cidr and [n.prefixlen for n in nets(plan.private_subnets)] == [28, 28]
+    # dev: 2 proxies at most, a VGW (no address); prod: 4, a TGW attachment; both with 4 endpoint ENIs.
+    assert demand.addresses_per_az() == {"dev": 2 + 1 + 4, "prod": 4 + 1 + 4 + 1}[stack]
 
 
 def test_on_prem_errors_name_on_prem_keys() -> None:
     with pytest.raises(CidrPlanError, match=r"^onPrem\.allowedRange"):
-        plan_onprem_vpc(4, "192.168.0.0/28")
+        plan_onprem_vpc(ProxyVpcDemand(max_proxies=4, allowed_range="192.168.0.0/28"))
+    with pytest.raises(CidrPlanError, match=r"^onPrem\.proxies\.maxSize"):
+        plan_onprem_vpc(ProxyVpcDemand(max_proxies=0))

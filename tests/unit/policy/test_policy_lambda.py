@@ -133,6 +133,7 @@ def test_runtime_supported_default_and_configured():
     ("GITHUB_TOKEN", "x"),
     ("CONFIG", "AKIAIOSFODNN7EXAMPLE"),
     ("BLOB", "Zx9pQ2rT7vB4nM8kL1wE5yU3iO6aS0dF"),
+    ("BLOBS", "Zx9pQ2rT7vB4nM8k,L1wE5yU3iO6aS0dF"),  # commas do not make tokens a host list
     ("CERT", "-----BEGIN RSA PRIVATE KEY-----\nMIIB"),
 ])
 def test_plaintext_secrets_are_caught(name, value):
@@ -147,6 +148,8 @@ def test_plaintext_secrets_are_caught(name, value):
     ("POWERTOOLS_SERVICE_NAME", "orders"),
     ("QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/1/arcbp-prod-orders-queue"),
     ("TABLE", "arcbp-prod-orders-events-archive-table"),
+    # The proxy bypass list the on-prem proxy's clients get: varied characters, but a list of hosts.
+    ("NO_PROXY", ".amazonaws.com,169.254.169.254,169.254.170.2,localhost,127.0.0.1"),
 ])
 def test_references_and_names_are_not_secrets(name, value):
     assert run_resource(lambda_.NO_PLAINTEXT_SECRETS, FUNCTION, fn(environment={"variables": {name: value}})).messages == []

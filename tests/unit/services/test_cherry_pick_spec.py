@@ -61,10 +61,21 @@ def test_the_saga_is_sound_and_every_task_retries_with_backoff_and_compensates()
     for name in ("ReserveFlight", "CollectPayment", "ConfirmBooking"):
         task = states[name]
         assert task["Retry"][0]["BackoffRate"] > 1 and task["Retry"][0]["IntervalSeconds"] >= 1
-        target = task["Catch"][0]["Next"]
+        target = task["Catch"][-1]["Next"]
+        assert task["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
         assert states[target]["Type"] == "Task" and states[target]["Parameters"]["FunctionName"] == ARN
+        # A second execution of the same booking stops, without compensating what the first one did.
+        assert task["Catch"][0] == {"ErrorEquals": ["SagaNotOwnerError"], "ResultPath": "$.error",
+                                    "Next": "AlreadyHandled"}
+        assert task["Parameters"]["Payload"]["execution.$"] == "$$.Execution.Id"
+    assert states["AlreadyHandled"]["Type"] == "Succeed"
+    # Network errors are retried: AWS's recommended Lambda errors, and the steps' own StepRetryableError.
+    retried = set(states["ReserveFlight"]["Retry"][0]["ErrorEquals"])
+    assert {"Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException", "Lambda.AWSLambdaException",
+            "Lambda.SdkClientException", "StepRetryableError"} <= retried
+    assert "StepFailedError" not in retried and "States.ALL" not in retried
     # Failing at payment undoes payment, then the reservation, then fails the booking.
-    chain, state = [], states["CollectPayment"]["Catch"][0]["Next"]
+    chain, state = [], states["CollectPayment"]["Catch"][-1]["Next"]
     while states[state]["Type"] == "Task":
         chain.append(state)
         state = states[state]["Next"]

@@ -6,15 +6,20 @@ import dataclasses
 import json
 
 import pytest
+from pulumi_policy.proxy import UNKNOWN_OBJECT_VALUE, UNKNOWN_STRING_VALUE
 
-from arcblueprint.policy.testing import mutated, violations_of
-from arcblueprint.policy.wiring.reachability import called_apis
+from arcblueprint.policy.testing import mutated, resource, run_stack, violations_of
+from arcblueprint.policy.wiring.reachability import REACHES_ITS_APIS, called_apis
 from arcblueprint.preview.harness import GraphResource
 
 POLICY = "vpc-function-reaches-its-apis"
 ROUTER = "facade-router-function"
 NAT = "aws:ec2/natGateway:NatGateway"
 ROUTE = "aws:ec2/route:Route"
+FUNCTION = "aws:lambda/function:Function"
+ROLE = "aws:iam/role:Role"
+SUBNET = "aws:ec2/subnet:Subnet"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 
 
 def _by_name(graph, name):
@@ -239,3 +244,93 @@ def test_an_on_behalf_sid_over_a_mixed_action_set_is_not_believed(synthesized):
     [violation] = violations_of(broken, POLICY)
     # kms:Encrypt is never Lambda's, so the statement is not an on-behalf one: kms:Decrypt in it is the code's too.
     assert "cannot reach the kms API" in violation.message and "kms:Decrypt, kms:Encrypt" in violation.message
+
+
+# --- hosts in the environment: the router reaches legacy through the on-prem proxy -------------------
+
+
+def _router_env(change):
+    def edit(function):
+        variables = function.inputs["environment"]["variables"]
+        change(variables)
+        if "environment" in function.outputs:
+            function.outputs["environment"] = function.inputs["environment"]
+
+    return edit
+
+
+def test_prod_router_reaches_legacy_through_the_proxy_endpoint(synthesized):
+    prod = synthesized("prod")
+    variables = _by_name(prod, ROUTER).inputs["environment"]["variables"]
+    # Not vacuous: legacy is an on-prem name only the proxy reaches, and the proxy is in the VPC's private zone.
+    assert variables["LEGACY_URL"] == "http://legacy.corp.example.com:8080"
+    assert variables["http_proxy"] == "http://proxy.arcbp-prod.internal:3128"
+    assert _by_name(prod, "onprem-proxy-record").inputs["name"] == "proxy.arcbp-prod.internal"
+
+
+def test_without_a_proxy_the_legacy_name_is_unreachable(synthesized):
+    def no_proxy_at_all(variables):
+        for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+            variables.pop(name)
+
+    [violation] = violations_of(mutated(synthesized("prod"), ROUTER, _router_env(no_proxy_at_all)), POLICY)
+    assert violation.urn.endswith(f"::{ROUTER}")
+    assert "cannot reach legacy.corp.example.com:8080, the host of its LEGACY_URL" in violation.message
+    assert "no route to a NAT gateway" in violation.message and "use_onprem_proxy" in violation.message
+
+
+def test_a_proxy_without_aws_in_no_proxy_takes_the_sdk_calls_too(synthesized):
+    def forget_no_proxy(variables):
+        variables.pop("NO_PROXY")
+        variables.pop("no_proxy")
+
+    [violation] = violations_of(mutated(synthesized("prod"), ROUTER, _router_env(forget_no_proxy)), POLICY)
+    assert "sends its AWS API calls (lambda, xray) to the proxy" in violation.message
+    assert "Add .amazonaws.com to NO_PROXY" in violation.message
+
+
+def test_the_proxy_endpoint_must_be_named_and_open_to_the_function(synthesized):
+    prod = synthesized("prod")
+    [unnamed] = violations_of(_without(prod, "onprem-proxy-record"), POLICY)
+    assert "no Route 53 record in the stack names the proxy host proxy.arcbp-prod.internal" in unnamed.message
+    [closed] = violations_of(_without(prod, "onprem-lambda-to-endpoint"), POLICY)
+    assert "sends nothing on port 3128 to endpoint 'onprem-endpoint'" in closed.message
+    [shut] = violations_of(_without(prod, "onprem-endpoint-from-lambda"), POLICY)
+    assert "endpoint 'onprem-endpoint' admits nothing on port 3128 from the function" in shut.message
+
+
+def test_no_proxy_exempting_the_host_sends_it_direct(synthesized):
+    def exempt_corp(variables):
+        variables["no_proxy"] = variables["NO_PROXY"] = variables["no_proxy"] + ",.corp.example.com"
+
+    [violation] = violations_of(mutated(synthesized("prod"), ROUTER, _router_env(exempt_corp)), POLICY)
+    assert "NO_PROXY exempts legacy.corp.example.com" in violation.message
+
+
+
+@pytest.mark.parametrize("unknown", ["proxy", "variables", None])
+def test_proxy_settings_unknown_in_a_first_preview_are_not_read_as_no_proxy(unknown):
+    """A proxy URL computed from a new resource (or the whole environment) is unknown in a new stack's first preview.
+
+    Which proxy the client picks is then not known, so its hosts are judged at ``pulumi up``: neither reported
+    as unreachable without a proxy nor by skipping the whole policy. Only a proxy really unset is reported.
+    """
+    subnet = resource(SUBNET, "proxy-test-subnet", {"cidrBlock": "10.0.0.0/26"})
+    group = resource(SECURITY_GROUP, "proxy-test-sg", {"vpcId": UNKNOWN_STRING_VALUE})
+    role = resource(ROLE, "proxy-test-role", {"assumeRolePolicy": "{}"})
+    variables = {"LEGACY_URL": "http://legacy.corp.example.com:8080", "NO_PROXY": ".amazonaws.com"}
+    if unknown == "proxy":
+        variables["HTTP_PROXY"] = variables["HTTPS_PROXY"] = UNKNOWN_STRING_VALUE
+    environment = {"variables": UNKNOWN_OBJECT_VALUE if unknown == "variables" else variables}
+    function = resource(FUNCTION, "proxy-test-function", {
+        "vpcConfig": {"subnetIds": [UNKNOWN_STRING_VALUE], "securityGroupIds": [UNKNOWN_STRING_VALUE]},
+        "role": UNKNOWN_STRING_VALUE, "environment": environment,
+    }, depends={"vpcConfig": [subnet, group], "role": [role]})
+    recorder = run_stack(REACHES_ITS_APIS, [subnet, group, role, function])
+    assert recorder.skipped == []
+    if unknown:
+        assert recorder.violations == []
+    else:
+        [(urn, message)] = recorder.violations
+        assert urn.endswith("::proxy-test-function") and "cannot reach legacy.corp.example.com:8080" in message
+        assert "no proxy serves it" in message

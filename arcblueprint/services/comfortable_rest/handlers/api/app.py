@@ -1,8 +1,15 @@
 """CRUD over one DynamoDB resource, per owner, behind API Gateway (REST) with a Cognito authorizer.
 
-Writes are conditional: create fails with 409 if the id exists, update carries the version the
-client read (optimistic locking) and fails with 409 if someone wrote since, delete fails with 404
-when there is nothing of the caller's to delete. Lists are paginated with an opaque ``nextToken``.
+Items are keyed by (owner, id): ids are the caller's own namespace, so no answer depends on what
+another owner stored (their ids are neither visible nor reserved). Writes are conditional: create
+fails with 409 if the caller already has that id, update carries the version the client read
+(optimistic locking) and fails with 409 if someone wrote since, delete fails with 404 when there is
+nothing of the caller's to delete. Lists are paginated with an opaque ``nextToken``.
+
+Every bad request is a 4xx with a JSON ``message`` naming nothing internal: a body that is not a
+small UTF-8 JSON document (413 over ``MAX_BODY_BYTES``), a number that is not a whole number in
+range, a ``limit`` that is not ASCII digits, a ``nextToken`` this API did not issue to the caller.
+The store being unreachable is a 503; anything unexpected a generic 500.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import (
     BadRequestError,
+    InternalServerError,
     NotFoundError,
     ServiceError,
     ServiceUnavailableError,
@@ -32,9 +40,12 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-logger = Logger()
+from api_events import BodyError, bad_request, json_body, rest_event, schema_message
+from masking import masked_json
+
+logger = Logger(json_serializer=masked_json)  # no log line carries a card number or an always-masked field
 tracer = Tracer()
 metrics = Metrics()
 
@@ -49,6 +60,10 @@ app = APIGatewayRestResolver(cors=CORSConfig(allow_origin=_ORIGIN, max_age=300) 
 table = boto3.resource("dynamodb").Table(TABLE_NAME) if TABLE_NAME else None
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+#: Items are small (a 100-character name, a 500-character description): a larger body is not one.
+MAX_BODY_BYTES = 16 * 1024
+#: A token this API issues is base64 of three short strings; anything longer is not one.
+MAX_TOKEN_CHARS = 512
 
 # One copy of the request schemas: API Gateway validates with them (request models) before Lambda
 # runs, and the handler validates again so that it is correct when called any other way.
@@ -64,6 +79,11 @@ class ConflictError(ServiceError):
         super().__init__(409, msg)
 
 
+class PayloadTooLargeError(ServiceError):
+    def __init__(self, msg: str) -> None:
+        super().__init__(413, msg)
+
+
 # ---------------------------------------------------------------- business logic (plain functions)
 
 
@@ -76,8 +96,9 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
     return {k: int(v) if isinstance(v, Decimal) else v for k, v in item.items() if k != "owner"}
 
 
-def _downstream(error: ClientError, operation: str) -> ServiceError:
-    code = error.response.get("Error", {}).get("Code", "Unknown")
+def _downstream(error: ClientError | BotoCoreError, operation: str) -> ServiceError:
+    code = (error.response.get("Error", {}).get("Code", "Unknown") if isinstance(error, ClientError)
+            else type(error).__name__)
     logger.exception("DynamoDB call failed", extra={"operation": operation, "error_code": code})
     metrics.add_metric(name="DownstreamErrors", unit=MetricUnit.Count, value=1)
     return ServiceUnavailableError("The item store is unavailable; retry later")
@@ -91,7 +112,11 @@ def validated(body: Any, schema: dict[str, Any]) -> dict[str, Any]:
     try:
         validate(event=body, schema=schema)
     except SchemaValidationError as error:
-        raise BadRequestError(f"Invalid request body: {error.validation_message}") from None
+        raise BadRequestError(f"Invalid request body: {schema_message(error, body)}") from None
+    for name, rules in schema.get("properties", {}).items():
+        # JSON Schema counts 1.0 as an integer; the item store (and the API's promise) do not.
+        if rules.get("type") == "integer" and name in body and type(body[name]) is not int:
+            raise BadRequestError(f"Invalid request body: data.{name} must be a whole number")
     return body
 
 
@@ -100,20 +125,27 @@ def encode_token(last_key: dict[str, Any]) -> str:
 
 
 def decode_token(token: str, owner: str) -> dict[str, Any]:
-    """The ``ExclusiveStartKey`` in a token; only the caller's own tokens are accepted."""
+    """The ``ExclusiveStartKey`` in a token; only the caller's own, well-formed tokens are accepted."""
+    invalid = BadRequestError("nextToken is not a token this API issued")
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+        raise invalid
     try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise BadRequestError("nextToken is not a token this API issued") from None
-    if not isinstance(key, dict) or key.get("owner") != owner or set(key) != {"owner", "createdAt", "id"}:
-        raise BadRequestError("nextToken is not a token this API issued")
+        key = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+    except (binascii.Error, ValueError, RecursionError):  # also UnicodeEncodeError/UnicodeDecodeError
+        raise invalid from None
+    if not isinstance(key, dict) or set(key) != {"owner", "createdAt", "id"} or key["owner"] != owner:
+        raise invalid
+    if not isinstance(key["createdAt"], str) or len(key["createdAt"]) > 40 or not isinstance(key["id"], str) \
+            or not re.fullmatch(ID_PATTERN.strip("^$"), key["id"]):
+        raise invalid
     return key
 
 
-def page_size(raw: str | None) -> int:
+def page_size(raw: Any) -> int:
     if raw is None:
         return DEFAULT_PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+    # ASCII digits only: str.isdigit() accepts "²", which int() refuses.
+    if not isinstance(raw, str) or not re.fullmatch(r"[0-9]{1,4}", raw) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
         raise BadRequestError(f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}")
     return int(raw)
 
@@ -125,7 +157,7 @@ def list_items(store: Any, owner: str, limit: int, token: str | None) -> dict[st
         query["ExclusiveStartKey"] = decode_token(token, owner)
     try:
         page = store.query(**query)
-    except ClientError as error:
+    except (ClientError, BotoCoreError) as error:
         raise _downstream(error, "list") from None
     body: dict[str, Any] = {"items": [_public(i) for i in page.get("Items", [])]}
     if "LastEvaluatedKey" in page:
@@ -138,11 +170,14 @@ def create_item(store: Any, owner: str, payload: dict[str, Any]) -> dict[str, An
     item = {**payload, "id": payload.get("id") or uuid.uuid4().hex, "owner": owner, "version": 1,
             "createdAt": now, "updatedAt": now}
     try:
+        # Keyed (owner, id): the condition can only ever see the caller's own item.
         store.put_item(Item=item, ConditionExpression=Attr("id").not_exists())
     except ClientError as error:
         if _is_condition_failure(error):
             metrics.add_metric(name="WriteConflicts", unit=MetricUnit.Count, value=1)
             raise ConflictError(f"{RESOURCE} {item['id']} already exists") from None
+        raise _downstream(error, "create") from None
+    except BotoCoreError as error:
         raise _downstream(error, "create") from None
     metrics.add_metric(name="ItemsCreated", unit=MetricUnit.Count, value=1)
     logger.info("Item created", extra={"item_id": item["id"]})
@@ -151,10 +186,10 @@ def create_item(store: Any, owner: str, payload: dict[str, Any]) -> dict[str, An
 
 def get_item(store: Any, owner: str, item_id: str) -> dict[str, Any]:
     try:
-        item = store.get_item(Key={"id": item_id}).get("Item")
-    except ClientError as error:
+        item = store.get_item(Key={"owner": owner, "id": item_id}).get("Item")
+    except (ClientError, BotoCoreError) as error:
         raise _downstream(error, "get") from None
-    if item is None or item.get("owner") != owner:  # someone else's item is "not found", not "forbidden"
+    if item is None:
         raise NotFoundError(f"{RESOURCE} {item_id} not found")
     return _public(item)
 
@@ -162,9 +197,9 @@ def get_item(store: Any, owner: str, item_id: str) -> dict[str, Any]:
 def update_item(store: Any, owner: str, item_id: str, payload: dict[str, Any]) -> dict[str, Any]:
     expected = payload["version"]
     names = {"#name": "name", "#quantity": "quantity", "#version": "version", "#updatedAt": "updatedAt",
-             "#owner": "owner", "#description": "description"}
+             "#description": "description"}
     values = {":name": payload["name"], ":quantity": payload["quantity"], ":expected": expected,
-              ":next": expected + 1, ":now": _now(), ":owner": owner}
+              ":next": expected + 1, ":now": _now()}
     update = "SET #name = :name, #quantity = :quantity, #version = :next, #updatedAt = :now"
     if "description" in payload:
         update += ", #description = :description"
@@ -173,9 +208,11 @@ def update_item(store: Any, owner: str, item_id: str, payload: dict[str, Any]) -
         update += " REMOVE #description"
     try:
         result = store.update_item(
-            Key={"id": item_id}, UpdateExpression=update, ExpressionAttributeNames=names,
+            Key={"owner": owner, "id": item_id}, UpdateExpression=update, ExpressionAttributeNames=names,
             ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
-            ConditionExpression="attribute_exists(id) AND #owner = :owner AND #version = :expected")
+            ConditionExpression="attribute_exists(id) AND #version = :expected")
+    except BotoCoreError as error:
+        raise _downstream(error, "update") from None
     except ClientError as error:
         if not _is_condition_failure(error):
             raise _downstream(error, "update") from None
@@ -188,10 +225,12 @@ def update_item(store: Any, owner: str, item_id: str, payload: dict[str, Any]) -
 
 def delete_item(store: Any, owner: str, item_id: str) -> None:
     try:
-        store.delete_item(Key={"id": item_id}, ConditionExpression=Attr("owner").eq(owner))
+        store.delete_item(Key={"owner": owner, "id": item_id}, ConditionExpression=Attr("id").exists())
     except ClientError as error:
         if _is_condition_failure(error):
             raise NotFoundError(f"{RESOURCE} {item_id} not found") from None
+        raise _downstream(error, "delete") from None
+    except BotoCoreError as error:
         raise _downstream(error, "delete") from None
     metrics.add_metric(name="ItemsDeleted", unit=MetricUnit.Count, value=1)
 
@@ -204,23 +243,33 @@ def _owner() -> str:
     context = app.current_event.request_context
     claims = (context.authorizer.claims or {}) if context.authorizer else {}
     owner = claims.get("sub") or (context.identity.caller if context.identity else None)
-    if not owner:  # API Gateway authorizes these routes; this only guards a misconfigured stage
-        raise UnauthorizedError("Unauthorized")
+    if not isinstance(owner, str) or not owner or len(owner) > 256:
+        raise UnauthorizedError("Unauthorized")  # API Gateway authorizes these routes: a misconfigured stage
     return owner
 
 
 def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    event = app.current_event
     try:
-        body = app.current_event.json_body
-    except (json.JSONDecodeError, TypeError):
-        raise BadRequestError("Request body must be JSON") from None
+        body = json_body(event.get("body"), event.get("isBase64Encoded"), max_bytes=MAX_BODY_BYTES)
+    except BodyError as error:
+        raise (PayloadTooLargeError(str(error)) if error.status == 413 else BadRequestError(str(error))) from None
     return validated(body, schema)
 
 
 def _item_id(item_id: str) -> str:
-    if not re.fullmatch(ID_PATTERN.strip("^$"), item_id):
+    if not isinstance(item_id, str) or not re.fullmatch(ID_PATTERN.strip("^$"), item_id):
         raise BadRequestError("id must be 1-64 letters, digits, _ or -")
     return item_id
+
+
+@app.exception_handler(Exception)
+def _unexpected(error: Exception) -> None:
+    """4xx and 503 errors pass through as they are; anything else is a 500 that names nothing internal."""
+    if isinstance(error, ServiceError):
+        raise error
+    logger.exception("Unexpected error")
+    raise InternalServerError("Internal server error")
 
 
 @app.get("/health")
@@ -266,4 +315,11 @@ def delete_route(item_id: str) -> Response:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.resolve(event, context)
+    request = rest_event(event)  # the documented types, or None: a malformed event is a 400, not a crash
+    if request is None:
+        return bad_request()
+    try:
+        return app.resolve(request, context)
+    except Exception:  # noqa: BLE001 - routes answer their own errors; this is an event no API sends
+        logger.exception("Malformed event")
+        return bad_request()
