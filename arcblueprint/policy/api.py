@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from arcblueprint.policy.base import as_list, dig, number, resource_policy, resources_of, stack_policy, truthy
+from arcblueprint.policy.base import (
+    as_list,
+    dig,
+    known,
+    known_dig,
+    linked,
+    number,
+    resource_policy,
+    resources_of,
+    stack_policy,
+    truthy,
+)
 
 if TYPE_CHECKING:
     from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
@@ -60,7 +71,7 @@ METHOD_AUTHORIZED = resource_policy(
 
 def validate_stage_logged_traced(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     """Stages write access logs; REST stages also trace with X-Ray (HTTP APIs do not support X-Ray)."""
-    if not dig(args.props, "accessLogSettings", "destinationArn"):
+    if not known_dig(args.props, "accessLogSettings", "destinationArn"):  # computed from the log group: set
         report_violation(f"API stage '{args.name}' has no access log destination; set accessLogSettings.")
     if args.resource_type == REST_STAGE and not truthy(args.props.get("xrayTracingEnabled")):
         report_violation(f"API stage '{args.name}' does not trace with X-Ray; set xrayTracingEnabled.")
@@ -73,7 +84,12 @@ STAGE_LOGGED_TRACED = resource_policy(
 
 
 def _throttled(settings: object) -> bool:
-    return all((number(dig(settings, key)) or 0) > 0 for key in ("throttlingBurstLimit", "throttlingRateLimit"))
+    return all((number(known_dig(settings, key)) or 0) > 0 for key in ("throttlingBurstLimit", "throttlingRateLimit"))
+
+
+def _same_literal(left: object, right: object) -> bool:
+    """Two props that are the same literal string (an unknown id matches nothing)."""
+    return isinstance(left, str) and bool(left) and left == right
 
 
 def validate_stage_throttled(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -82,15 +98,16 @@ def validate_stage_throttled(args: StackValidationArgs, report_violation: Report
     route settings."""
     settings = list(resources_of(args, METHOD_SETTINGS))
     for stage in resources_of(args, REST_STAGE):
-        mine = [s for s in settings
-                if s.props.get("stageName") == stage.props.get("stageName")
-                and (s.props.get("restApi") == stage.props.get("restApi")
-                     or stage in (s.property_dependencies.get("stageName") or []))]
-        if not any(_throttled(s.props.get("settings")) for s in mine):
+        apis = {a.urn for a in linked(stage, "restApi")}
+        mine = [s for s in settings if stage in linked(s, "stageName") or (
+            known(s.props, "stageName") == known(stage.props, "stageName")
+            and (bool(apis & {a.urn for a in linked(s, "restApi")})
+                 or _same_literal(known(s.props, "restApi"), known(stage.props, "restApi"))))]
+        if not any(_throttled(known(s.props, "settings")) for s in mine):
             report_violation(f"API stage '{stage.name}' has no method settings with throttlingBurstLimit and "
                              "throttlingRateLimit.", stage.urn)
     for stage in resources_of(args, HTTP_STAGE):
-        if not _throttled(stage.props.get("defaultRouteSettings")):
+        if not _throttled(known(stage.props, "defaultRouteSettings")):
             report_violation(f"HTTP API stage '{stage.name}' has no defaultRouteSettings throttling numbers.",
                              stage.urn)
 
@@ -133,7 +150,7 @@ APPSYNC_AUTHORIZED = resource_policy(
 def validate_appsync_logged_traced(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     """Resolver errors are only visible in field logs; X-Ray shows which resolver is slow."""
     level = dig(args.props, "logConfig", "fieldLogLevel")
-    if level in (None, "NONE") or not dig(args.props, "logConfig", "cloudwatchLogsRoleArn"):
+    if level in (None, "NONE") or not known_dig(args.props, "logConfig", "cloudwatchLogsRoleArn"):
         report_violation(f"AppSync API '{args.name}' has no field logging; set logConfig with a fieldLogLevel "
                          "and a CloudWatch Logs role.")
     if not truthy(args.props.get("xrayEnabled")):

@@ -11,8 +11,14 @@ re-implement:
   ``pulumi preview`` a waived violation is simply not reported; the offline evaluator passes a
   reporter with a ``waived`` method, so ``blueprint preview`` can list what each waiver hid.
 
-Props are read as the engine passes them: camelCase keys, nested dicts, numbers as floats,
-policy documents as JSON strings (or dicts). ``None`` means "not set" (or unknown offline).
+Props are read as the engine passes them: camelCase keys, numbers as floats, policy documents
+as JSON strings (or objects), all behind ``pulumi_policy.proxy.unknown_checking_proxy``
+(``pulumi_policy/policy.py``, ``Analyze``/``AnalyzeStack``): an object is a ``Mapping`` but not a
+``dict``, an array a ``Sequence`` but not a ``list``, and reading a value that is unknown during
+preview raises ``UnknownValueError``. Test shapes with :func:`is_mapping`/:func:`is_list`, never
+``isinstance(x, dict)``; read a value that may be unknown with :func:`known`. An exception
+escaping a stack policy makes the engine skip the whole policy with an advisory note, so a
+stack rule reads every prop that may be computed from another resource through :func:`known`.
 """
 
 from __future__ import annotations
@@ -31,13 +37,20 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 __all__ = [
+    "UNKNOWN",
     "WAIVERS_SCHEMA",
+    "as_list",
     "config_schema",
     "dig",
     "function_reference_is_qualified",
+    "is_list",
+    "is_mapping",
     "json_document",
+    "known",
+    "known_list",
     "linked",
     "logical_name",
     "resource_policy",
@@ -155,11 +168,54 @@ def stack_policy(
 # --- reading props -------------------------------------------------------------------------------
 
 
+class _Unknown:
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __bool__(self) -> bool:
+        return True  # a value computed at deploy time is set, even if it is not known yet
+
+
+#: What :func:`known` answers for a value that is computed at deploy time.
+UNKNOWN: Any = _Unknown()
+
+
+def is_mapping(value: Any) -> bool:
+    """An object prop (a ``dict`` offline, the engine's ``Mapping`` proxy in ``pulumi preview``)."""
+    return isinstance(value, Mapping)
+
+
+def is_list(value: Any) -> bool:
+    """An array prop (a ``list`` offline, the engine's ``Sequence`` proxy in ``pulumi preview``)."""
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+
+
+def known(props: Any, key: str) -> Any:
+    """``props[key]``, ``None`` if not set (or ``props`` is no object), :data:`UNKNOWN` if computed at deploy time."""
+    if not isinstance(props, Mapping):
+        return None
+    try:
+        return props.get(key)
+    except UnknownValueError:
+        return UNKNOWN
+
+
+def known_list(props: Any, key: str) -> list[Any] | Any:
+    """``props[key]`` as a list (``[]`` if not set), or :data:`UNKNOWN` if it or an item is computed later."""
+    value = known(props, key)
+    if value is UNKNOWN:
+        return UNKNOWN
+    try:
+        return as_list(value)
+    except UnknownValueError:
+        return UNKNOWN
+
+
 def dig(value: Any, *path: str | int) -> Any:
-    """``value[path[0]][path[1]]...``, or ``None`` as soon as a step is missing."""
+    """``value[path[0]][path[1]]...``, or ``None`` as soon as a step is missing (raises on an unknown step)."""
     for step in path:
         if isinstance(step, int):
-            if not isinstance(value, Sequence) or isinstance(value, str) or step >= len(value):
+            if not is_list(value) or step >= len(value):
                 return None
             value = value[step]
         else:
@@ -169,6 +225,14 @@ def dig(value: Any, *path: str | int) -> Any:
         if value is None:
             return None
     return value
+
+
+def known_dig(value: Any, *path: str | int) -> Any:
+    """:func:`dig`, but :data:`UNKNOWN` where a step is computed at deploy time."""
+    try:
+        return dig(value, *path)
+    except UnknownValueError:
+        return UNKNOWN
 
 
 def truthy(value: Any) -> bool:
@@ -198,24 +262,36 @@ def json_document(value: Any) -> Any:
     return None
 
 
-def tags_of(props: Mapping[str, Any]) -> dict[str, str]:
-    """The resource's tags, including provider default tags when the engine passes ``tagsAll``."""
-    tags: dict[str, str] = {}
+def tags_of(props: Mapping[str, Any]) -> dict[str, Any]:
+    """The resource's tags, including provider default tags when the engine passes ``tagsAll``.
+
+    A tag whose value is computed at deploy time maps to :data:`UNKNOWN` (it is set); a tag map
+    that is unknown as a whole contributes nothing.
+    """
+    tags: dict[str, Any] = {}
     for key in ("tagsAll", "tags"):
-        value = props.get(key)
+        value = known(props, key)
         if isinstance(value, Mapping):
-            tags.update({str(k): str(v) for k, v in value.items() if v is not None})
-        elif isinstance(value, list | tuple):  # Auto Scaling groups: [{key, value, propagateAtLaunch}]
-            tags.update({str(t["key"]): str(t["value"]) for t in value
-                         if isinstance(t, Mapping) and t.get("key") is not None and t.get("value") is not None})
+            for name in value:
+                tag = known(value, name)
+                if tag is not None:
+                    tags[str(name)] = tag if tag is UNKNOWN else str(tag)
+        elif is_list(value):  # Auto Scaling groups: [{key, value, propagateAtLaunch}]
+            for index in range(len(value)):
+                item = known_dig(value, index)
+                name, tag = known(item, "key"), known(item, "value")
+                if name is None or name is UNKNOWN or tag is None:
+                    continue  # an entry (or its key) computed at deploy time names no tag we can check
+                tags[str(name)] = tag if tag is UNKNOWN else str(tag)
     return tags
 
 
 def as_list(value: Any) -> list[Any]:
+    """An array prop as a ``list`` (``[]`` if not set, ``[value]`` for a single value); raises on an unknown item."""
     if value is None:
         return []
-    if isinstance(value, list | tuple):
-        return list(value)
+    if is_list(value):
+        return [value[i] for i in range(len(value))]
     return [value]
 
 
@@ -245,7 +321,8 @@ def functions_behind(resource: PolicyResource, prop: str, everything: Sequence[P
     """The Lambda functions ``resource.props[prop]`` refers to, directly or through an alias.
 
     Uses property dependencies first, then falls back to matching the referenced name or ARN
-    (a function referenced by a literal string has no dependency).
+    (a function referenced by a literal string has no dependency); an unknown name or ARN
+    (a new function's, in preview) matches nothing, and a rule judges the rest.
     """
     result: list[PolicyResource] = []
     for target in linked(resource, prop, FUNCTION, ALIAS):
@@ -253,10 +330,10 @@ def functions_behind(resource: PolicyResource, prop: str, everything: Sequence[P
             result.append(target)
         else:
             result.extend(linked(target, "functionName", FUNCTION) or _functions_named(
-                target.props.get("functionName"), everything))
+                known(target.props, "functionName"), everything))
     if result:
         return result
-    return _functions_named(resource.props.get(prop), everything)
+    return _functions_named(known(resource.props, prop), everything)
 
 
 def function_base_name(reference: Any) -> str | None:
@@ -273,7 +350,7 @@ def _functions_named(reference: Any, everything: Sequence[PolicyResource]) -> li
     if not name:
         return []
     return [r for r in everything if r.resource_type == FUNCTION
-            and name in (r.props.get("name"), function_base_name(r.props.get("arn")))]
+            and name in (known(r.props, "name"), function_base_name(known(r.props, "arn")))]
 
 
 def function_reference_is_qualified(reference: Any, qualifier: Any = None) -> bool:

@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from arcblueprint.policy.base import (
+    UNKNOWN,
     as_list,
     dig,
+    is_mapping,
     json_document,
+    known,
+    known_dig,
     linked,
     resource_policy,
     resources_of,
@@ -56,7 +60,7 @@ DYNAMODB_PITR_ENCRYPTED = resource_policy(
 def denies_insecure_transport(policy: Any) -> bool:
     """Whether a bucket policy denies every request made without TLS (``aws:SecureTransport`` false)."""
     for statement in as_list(dig(json_document(policy), "Statement")):
-        if not isinstance(statement, dict) or statement.get("Effect") != "Deny":
+        if not is_mapping(statement) or statement.get("Effect") != "Deny":
             continue
         actions = as_list(statement.get("Action"))
         condition = dig(statement, "Condition", "Bool", "aws:SecureTransport")
@@ -67,8 +71,8 @@ def denies_insecure_transport(policy: Any) -> bool:
 
 def _attached(bucket: PolicyResource, candidates: list[PolicyResource]) -> list[PolicyResource]:
     """Bucket-level resources (``bucket=<bucket>``) that belong to ``bucket``."""
-    names = {bucket.props.get("bucket"), bucket.props.get("id"), bucket.name} - {None}
-    return [c for c in candidates if bucket in linked(c, "bucket") or c.props.get("bucket") in names]
+    names = {v for v in (known(bucket.props, "bucket"), known(bucket.props, "id"), bucket.name) if isinstance(v, str)}
+    return [c for c in candidates if bucket in linked(c, "bucket") or known(c.props, "bucket") in names]
 
 
 def validate_s3_buckets(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -82,16 +86,19 @@ def validate_s3_buckets(args: StackValidationArgs, report_violation: ReportViola
         def fail(message: str, bucket: PolicyResource = bucket) -> None:
             report_violation(f"S3 bucket '{bucket.name}' {message}", bucket.urn)
 
-        if not any(all(truthy(b.props.get(f)) for f in flags) for b in _attached(bucket, blocks)):
+        if not any(all(truthy(known(b.props, f)) for f in flags) for b in _attached(bucket, blocks)):
             fail("has no public access block with all four settings on.")
-        inline_sse = bucket.props.get("serverSideEncryptionConfiguration")
+        inline_sse = known(bucket.props, "serverSideEncryptionConfiguration")
         if not inline_sse and not _attached(bucket, encryption):
             fail("has no server-side encryption configuration.")
-        inline_versioning = truthy(dig(bucket.props, "versioning", "enabled"))
-        if not inline_versioning and not any(dig(v.props, "versioningConfiguration", "status") == "Enabled"
+        inline_versioning = truthy(known_dig(bucket.props, "versioning", "enabled"))
+        if not inline_versioning and not any(known_dig(v.props, "versioningConfiguration", "status") == "Enabled"
                                              for v in _attached(bucket, versioning)):
             fail("is not versioned.")
-        if not any(denies_insecure_transport(p.props.get("policy")) for p in _attached(bucket, policies)):
+        attached = [known(p.props, "policy") for p in _attached(bucket, policies)]
+        if any(p is UNKNOWN for p in attached):
+            continue  # computed from the bucket's ARN: judged when it is known
+        if not any(denies_insecure_transport(p) for p in attached):
             fail("has no bucket policy denying requests without TLS (aws:SecureTransport false).")
 
 

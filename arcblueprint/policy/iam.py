@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from arcblueprint.policy.base import as_list, dig, json_document, resource_policy
+from arcblueprint.policy.base import as_list, dig, is_mapping, json_document, resource_policy
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -64,7 +64,7 @@ def _documents(args: ResourceValidationArgs) -> Iterator[tuple[str, Any]]:
 
 def allow_statements(document: Any) -> Iterator[dict[str, Any]]:
     for statement in as_list(dig(document, "Statement")):
-        if isinstance(statement, dict) and statement.get("Effect", "Allow") == "Allow":
+        if is_mapping(statement) and statement.get("Effect", "Allow") == "Allow":
             yield statement
 
 

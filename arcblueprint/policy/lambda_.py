@@ -10,9 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from arcblueprint.policy.base import (
     FUNCTION,
+    UNKNOWN,
     dig,
     function_reference_is_qualified,
     functions_behind,
+    known,
+    known_dig,
     number,
     resource_policy,
     resources_of,
@@ -72,7 +75,7 @@ def validate_log_group_retention(args: ResourceValidationArgs, report_violation:
     days = number(args.props.get("retentionInDays"))
     if not days:
         report_violation(f"Log group '{args.name}' has no finite retentionInDays; set one (e.g. 30, 90, 365).")
-    if not args.props.get("kmsKeyId"):
+    if not known(args.props, "kmsKeyId"):  # computed from the platform key: set, even while unknown
         report_violation(f"Log group '{args.name}' is not encrypted with a KMS key; set kmsKeyId.")
 
 
@@ -88,19 +91,25 @@ def validate_function_log_groups(args: StackValidationArgs, report_violation: Re
     Without it Lambda creates ``/aws/lambda/<name>`` itself on first invocation, with no
     retention and no KMS key, outside the program.
     """
-    groups = {str(g.props.get("name")): g for g in resources_of(args, LOG_GROUP) if g.props.get("name")}
+    groups = {name: g for g in resources_of(args, LOG_GROUP)
+              if isinstance(name := known(g.props, "name"), str) and name}
+    unknown_groups = any(known(g.props, "name") is UNKNOWN for g in resources_of(args, LOG_GROUP))
     for function in resources_of(args, FUNCTION):
-        custom = dig(function.props, "loggingConfig", "logGroup")
-        name = custom or (f"/aws/lambda/{function.props['name']}" if function.props.get("name") else None)
+        custom, own = known_dig(function.props, "loggingConfig", "logGroup"), known(function.props, "name")
+        if custom is UNKNOWN or (not custom and own is UNKNOWN):
+            continue  # computed at deploy time: judged when it is known
+        name = custom or (f"/aws/lambda/{own}" if own else None)
         if name is None:
             report_violation(f"Lambda function '{function.name}' has no name, so its log group cannot be "
                              "declared; set name or loggingConfig.logGroup.", function.urn)
             continue
         group = groups.get(name)
+        if group is None and unknown_groups:
+            continue  # it may be one of the groups whose name is not known yet
         if group is None:
             report_violation(f"Lambda function '{function.name}' logs to '{name}', which the stack does not "
                              "declare; declare it with a retention.", function.urn)
-        elif not number(group.props.get("retentionInDays")):
+        elif (days := known(group.props, "retentionInDays")) is not UNKNOWN and not number(days):
             report_violation(f"Lambda function '{function.name}' logs to '{name}', which never expires; "
                              "set retentionInDays.", function.urn)
 
@@ -126,10 +135,11 @@ def validate_protected_downstream_concurrency(args: StackValidationArgs, report_
     for function in resources_of(args, FUNCTION):
         if tags_of(function.props).get("protected-downstream") != "true":
             continue
-        if (number(function.props.get("reservedConcurrentExecutions")) or 0) > 0:
+        reserved = known(function.props, "reservedConcurrentExecutions")
+        if reserved is UNKNOWN or (number(reserved) or 0) > 0:
             continue
         mappings = _mappings_of(function, args)
-        if mappings and all((number(dig(m.props, "scalingConfig", "maximumConcurrency")) or 0) > 0
+        if mappings and all((number(known_dig(m.props, "scalingConfig", "maximumConcurrency")) or 0) > 0
                             for m in mappings):
             continue
         report_violation(f"Lambda function '{function.name}' protects a downstream but has neither "
@@ -153,7 +163,7 @@ def validate_async_failure_destination(args: StackValidationArgs, report_violati
     configs = list(resources_of(args, EVENT_INVOKE_CONFIG))
     covered: set[str] = set()
     for config in configs:
-        if dig(config.props, "destinationConfig", "onFailure", "destination"):
+        if known_dig(config.props, "destinationConfig", "onFailure", "destination"):  # an unknown ARN is set
             covered.update(f.urn for f in functions_behind(config, "functionName", args.resources))
         else:
             report_violation(f"Event invoke config '{config.name}' has no destinationConfig.onFailure; "
@@ -161,7 +171,7 @@ def validate_async_failure_destination(args: StackValidationArgs, report_violati
     for function in resources_of(args, FUNCTION):
         if tags_of(function.props).get("invocation") != "async":
             continue
-        if dig(function.props, "deadLetterConfig", "targetArn") or function.urn in covered:
+        if known_dig(function.props, "deadLetterConfig", "targetArn") or function.urn in covered:
             continue
         report_violation(f"Lambda function '{function.name}' is invoked asynchronously but has no dead-letter "
                          "queue and no on-failure destination.", function.urn)
@@ -296,8 +306,11 @@ def secret_findings(name: str, value: Any) -> list[str]:
 def validate_no_plaintext_secrets(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     """Secrets come from Secrets Manager/Parameter Store at run time (Powertools parameters), never from
     environment variables, which anyone with ``lambda:GetFunctionConfiguration`` can read."""
-    variables = dig(args.props, "environment", "variables") or {}
-    for name, value in sorted(variables.items()):
+    variables = known_dig(args.props, "environment", "variables")
+    for name in sorted(variables if variables and variables is not UNKNOWN else ()):
+        value = known(variables, name)
+        if value is UNKNOWN:
+            continue  # computed from another resource (an ARN, a name): not a literal in the program
         findings = secret_findings(str(name), value)
         if findings:
             report_violation(f"Lambda function '{args.name}' sets environment variable {name} in plaintext and "

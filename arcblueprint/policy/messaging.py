@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from arcblueprint.policy.base import (
+    UNKNOWN,
+    as_list,
     dig,
     functions_behind,
+    is_mapping,
     json_document,
+    known,
     linked,
     number,
     resource_policy,
@@ -47,8 +51,8 @@ VISIBILITY_TIMEOUT_FACTOR = 6
 
 def is_dead_letter_queue(name: str, props: Any) -> bool:
     """A queue that *is* a DLQ: it says who may redrive into it, or its name ends in ``-dlq``."""
-    physical = str(props.get("name") or props.get("namePrefix") or "")
-    return bool(props.get("redriveAllowPolicy")) or any(
+    physical = str(known(props, "name") or known(props, "namePrefix") or "")
+    return bool(known(props, "redriveAllowPolicy")) or any(
         n.removesuffix(".fifo").endswith(("-dlq", "-deadletter")) for n in (name, physical))
 
 
@@ -69,7 +73,8 @@ SQS_REDRIVE = resource_policy(
 
 
 def validate_sqs_encrypted(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if not args.props.get("kmsMasterKeyId") and not truthy(args.props.get("sqsManagedSseEnabled")):
+    # A key id computed from the platform key is unknown in a first preview: it is set, so it counts.
+    if not known(args.props, "kmsMasterKeyId") and not truthy(known(args.props, "sqsManagedSseEnabled")):
         report_violation(f"SQS queue '{args.name}' is not encrypted; set kmsMasterKeyId to the platform key.")
 
 
@@ -82,8 +87,10 @@ def _queue_behind(mapping: PolicyResource, args: StackValidationArgs) -> PolicyR
     queues = linked(mapping, "eventSourceArn", QUEUE)
     if queues:
         return queues[0]
-    arn = mapping.props.get("eventSourceArn")
-    return next((q for q in resources_of(args, QUEUE) if arn and q.props.get("arn") == arn), None)
+    arn = known(mapping.props, "eventSourceArn")
+    if not isinstance(arn, str) or not arn:
+        return None  # computed from a queue outside the dependencies, or not known yet: nothing to match
+    return next((q for q in resources_of(args, QUEUE) if known(q.props, "arn") == arn), None)
 
 
 def validate_sqs_visibility_timeout(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -93,9 +100,15 @@ def validate_sqs_visibility_timeout(args: StackValidationArgs, report_violation:
         queue = _queue_behind(mapping, args)
         if queue is None:
             continue
-        visibility = number(queue.props.get("visibilityTimeoutSeconds")) or SQS_DEFAULT_VISIBILITY_SECONDS
+        visibility_value = known(queue.props, "visibilityTimeoutSeconds")
+        if visibility_value is UNKNOWN:
+            continue
+        visibility = number(visibility_value) or SQS_DEFAULT_VISIBILITY_SECONDS
         for function in functions_behind(mapping, "functionName", args.resources):
-            timeout = number(function.props.get("timeout")) or LAMBDA_DEFAULT_TIMEOUT_SECONDS
+            timeout_value = known(function.props, "timeout")
+            if timeout_value is UNKNOWN:
+                continue
+            timeout = number(timeout_value) or LAMBDA_DEFAULT_TIMEOUT_SECONDS
             if visibility < VISIBILITY_TIMEOUT_FACTOR * timeout:
                 report_violation(
                     f"SQS queue '{queue.name}' has a visibility timeout of {visibility:g}s but its consumer "
@@ -111,7 +124,7 @@ SQS_VISIBILITY_TIMEOUT = stack_policy(
 
 
 def validate_sns_encrypted(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if not args.props.get("kmsMasterKeyId"):
+    if not known(args.props, "kmsMasterKeyId"):
         report_violation(f"SNS topic '{args.name}' is not encrypted; set kmsMasterKeyId to the platform key.")
 
 
@@ -133,7 +146,7 @@ SNS_SUBSCRIPTION_DLQ = resource_policy(
 
 
 def validate_kinesis_encrypted(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.props.get("encryptionType") != "KMS" or not args.props.get("kmsKeyId"):
+    if known(args.props, "encryptionType") != "KMS" or not known(args.props, "kmsKeyId"):
         report_violation(f"Kinesis stream '{args.name}' is not encrypted; set encryptionType KMS and kmsKeyId.")
 
 
@@ -163,7 +176,7 @@ _LOSSLESS_PROCESSORS = frozenset({"Decompression", "AppendDelimiterToRecord", "M
 def _transforms(section: Any) -> bool:
     processing = dig(section, "processingConfiguration")
     if truthy(dig(processing, "enabled")):
-        kinds = {p.get("type") for p in dig(processing, "processors") or () if isinstance(p, dict)}
+        kinds = {p.get("type") for p in as_list(dig(processing, "processors")) if is_mapping(p)}
         if not kinds or not kinds <= _LOSSLESS_PROCESSORS:
             return True
     return truthy(dig(section, "dataFormatConversionConfiguration", "enabled"))

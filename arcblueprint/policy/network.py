@@ -5,7 +5,16 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
-from arcblueprint.policy.base import as_list, linked, number, resource_policy, resources_of, stack_policy
+from arcblueprint.policy.base import (
+    as_list,
+    is_mapping,
+    known,
+    linked,
+    number,
+    resource_policy,
+    resources_of,
+    stack_policy,
+)
 
 if TYPE_CHECKING:
     from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
@@ -31,7 +40,7 @@ def validate_no_public_ingress(args: ResourceValidationArgs, report_violation: R
     if kind == SECURITY_GROUP:
         opened = [r for rule in as_list(props.get("ingress"))
                   for r in _open_ranges(rule.get("cidrBlocks"), rule.get("ipv6CidrBlocks"))
-                  if isinstance(rule, dict)]
+                  if is_mapping(rule)]
     elif kind == INGRESS_RULE:
         opened = _open_ranges(props.get("cidrIpv4"), props.get("cidrIpv6"))
     elif props.get("type") == "ingress":
@@ -53,8 +62,9 @@ def validate_vpc_flow_logs(args: StackValidationArgs, report_violation: ReportVi
     """Flow logs are the only record of who talked to what inside a VPC."""
     flow_logs = list(resources_of(args, FLOW_LOG))
     for vpc in resources_of(args, VPC):
-        vpc_id = vpc.props.get("id")
-        if not any(vpc in linked(f, "vpcId") or (vpc_id and f.props.get("vpcId") == vpc_id) for f in flow_logs):
+        vpc_id = known(vpc.props, "id")
+        if not any(vpc in linked(f, "vpcId") or (isinstance(vpc_id, str) and known(f.props, "vpcId") == vpc_id)
+                   for f in flow_logs):
             report_violation(f"VPC '{vpc.name}' has no flow log.", vpc.urn)
 
 
@@ -68,9 +78,9 @@ def validate_vpc_cidr_within_plan(args: StackValidationArgs, report_violation: R
     if planned is None:
         args.not_applicable("plannedPrefixLength is not configured (run with the stack's policy config)")
     for vpc in resources_of(args, VPC):
-        cidr, netmask = vpc.props.get("cidrBlock"), number(vpc.props.get("ipv4NetmaskLength"))
+        cidr, netmask = known(vpc.props, "cidrBlock"), number(known(vpc.props, "ipv4NetmaskLength"))
         try:
-            prefix = ipaddress.ip_network(cidr).prefixlen if cidr else netmask
+            prefix = ipaddress.ip_network(cidr).prefixlen if isinstance(cidr, str) and cidr else netmask
         except ValueError:
             prefix = netmask
         if prefix is not None and prefix < planned:  # type: ignore[operator]

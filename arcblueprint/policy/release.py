@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from arcblueprint.policy.base import ALIAS, as_list, dig, function_base_name, functions_behind, \
-    resources_of, stack_policy, tags_of
+from arcblueprint.policy.base import (
+    ALIAS,
+    UNKNOWN,
+    function_base_name,
+    functions_behind,
+    is_mapping,
+    known,
+    known_dig,
+    known_list,
+    resources_of,
+    stack_policy,
+    tags_of,
+)
 
 if TYPE_CHECKING:
     from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
@@ -21,19 +32,22 @@ def _alarmed_function_names(args: StackValidationArgs) -> set[str]:
     """Function names that at least one alarm watches (plain metric or metric-math query)."""
     names: set[str] = set()
     for alarm in resources_of(args, METRIC_ALARM):
-        dimension_sets = [alarm.props.get("dimensions")]
-        dimension_sets += [dig(query, "metric", "dimensions") for query in as_list(alarm.props.get("metricQueries"))]
+        queries = known_list(alarm.props, "metricQueries")
+        dimension_sets = [known(alarm.props, "dimensions")]
+        dimension_sets += [known_dig(query, "metric", "dimensions") for query in queries] if queries is not UNKNOWN \
+            else []
         for dimensions in dimension_sets:
-            if isinstance(dimensions, dict):
+            if is_mapping(dimensions):
                 for key in ("FunctionName", "Resource"):
-                    name = function_base_name(dimensions.get(key))
+                    name = function_base_name(known(dimensions, key))
                     if name:
                         names.add(name)
     return names
 
 
 def _function_name(function: PolicyResource) -> Any:
-    return function.props.get("name") or function_base_name(function.props.get("arn"))
+    name = known(function.props, "name")
+    return name if isinstance(name, str) and name else function_base_name(known(function.props, "arn"))
 
 
 def validate_release_safety(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -46,14 +60,14 @@ def validate_release_safety(args: StackValidationArgs, report_violation: ReportV
     alarmed = _alarmed_function_names(args)
     seen: set[str] = set()
     for alias in resources_of(args, ALIAS):
-        if alias.props.get("name") != "live":
+        if known(alias.props, "name") != "live":
             continue
         for function in functions_behind(alias, "functionName", args.resources):
             if function.urn in seen:
                 continue
             seen.add(function.urn)
             strategy = tags_of(function.props).get("release-strategy")
-            if strategy not in allowed:
+            if strategy is not UNKNOWN and strategy not in allowed:
                 report_violation(f"Lambda function '{function.name}' is released through alias 'live' with "
                                  f"release-strategy {strategy!r}; tag it with one of {', '.join(allowed)}.",
                                  function.urn)

@@ -1,6 +1,10 @@
 """Build CrossGuard args by hand and run one policy on them (for policy tests and component tests).
 
-Uses pulumi_policy's own classes, so a policy sees exactly the objects the engine would build.
+Uses pulumi_policy's own classes, so a policy sees exactly the objects the engine would build:
+props go through :func:`arcblueprint.policy.offline.engine_props` (floats, behind the engine's
+unknown-checking proxy), so a rule that expects a ``dict`` or ``list`` fails here as it would
+under ``pulumi preview``. A value that reads as unknown (``UnknownValueError``) is recorded in
+``Recorder.skipped``, as the engine records its "can't run policy" note.
 """
 
 from __future__ import annotations
@@ -19,12 +23,16 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 from pulumi_policy.policy import _NotApplicableError
+from pulumi_policy.proxy import UnknownValueError
+
+from arcblueprint.policy.offline import engine_props
 
 if TYPE_CHECKING:
-    from arcblueprint.policy.offline import Violation
+    from arcblueprint.policy.offline import PolicyReport, Violation
     from arcblueprint.preview.harness import GraphResource, SynthesizedStack
 
-__all__ = ["Recorder", "mutated", "options", "resource", "run_resource", "run_stack", "urn_of", "violations_of"]
+__all__ = ["Recorder", "first_preview_report", "mutated", "options", "resource", "run_resource", "run_stack",
+           "urn_of", "violations_of"]
 
 
 def urn_of(resource_type: str, name: str, stack: str = "test") -> str:
@@ -41,6 +49,8 @@ class Recorder:
     def __init__(self) -> None:
         self.violations: list[tuple[str | None, str]] = []
         self.waived_violations: list[tuple[str | None, str, str]] = []
+        #: Why the policy could not run (it read a value that is unknown during preview), if it could not.
+        self.skipped: list[str] = []
 
     def __call__(self, message: str, urn: str | None = None) -> None:
         self.violations.append((urn, message))
@@ -56,20 +66,27 @@ class Recorder:
 def run_resource(policy: Policy, resource_type: str, props: Mapping[str, Any], *, name: str = "subject",
                  protect: bool = False, config: Mapping[str, Any] | None = None) -> Recorder:
     """Validate one resource with ``policy``; the recorder holds what it reported."""
-    args = ResourceValidationArgs(resource_type, dict(props), urn_of(resource_type, name), name,
+    args = ResourceValidationArgs(resource_type, engine_props(props), urn_of(resource_type, name), name,
                                   options(protect=protect), None, dict(config or {}), {})
     recorder = Recorder()
+    _validate(policy, args, recorder)
+    return recorder
+
+
+def _validate(policy: Policy, args: Any, recorder: Recorder) -> None:
     try:
         policy.validate(args, recorder)  # type: ignore[attr-defined]
+    except UnknownValueError as error:
+        recorder.skipped.append(error.message)
     except _NotApplicableError:
         pass
-    return recorder
 
 
 def resource(resource_type: str, name: str, props: Mapping[str, Any], *, protect: bool = False,
              depends: Mapping[str, Sequence[PolicyResource]] | None = None) -> PolicyResource:
     """A stack resource; ``depends`` maps a prop to the resources it was computed from."""
-    return PolicyResource(resource_type, dict(props), urn_of(resource_type, name), name, options(protect=protect),
+    return PolicyResource(resource_type, engine_props(props), urn_of(resource_type, name), name,
+                          options(protect=protect),
                           None, None, [r for rs in (depends or {}).values() for r in rs],
                           {k: list(v) for k, v in (depends or {}).items()})
 
@@ -78,10 +95,7 @@ def run_stack(policy: Policy, resources: Sequence[PolicyResource],
               config: Mapping[str, Any] | None = None) -> Recorder:
     """Validate a stack of hand-built resources with ``policy``; not-applicable reports nothing."""
     recorder = Recorder()
-    try:
-        policy.validate(StackValidationArgs(list(resources), dict(config or {}), {}), recorder)  # type: ignore[attr-defined]
-    except _NotApplicableError:
-        pass
+    _validate(policy, StackValidationArgs(list(resources), dict(config or {}), {}), recorder)
     return recorder
 
 
@@ -102,8 +116,7 @@ def mutated(graph: SynthesizedStack, name: str, change: Callable[[GraphResource]
     return copied
 
 
-def violations_of(graph: SynthesizedStack, policy_name: str) -> list[Violation]:
-    """What one policy of the pack reports on ``graph`` with the stack's own pack config (waivers included)."""
+def _report(graph: SynthesizedStack, policy_name: str, *, first_preview: bool) -> PolicyReport:
     from arcblueprint.policy.config import pack_config_for
     from arcblueprint.policy.offline import evaluate
     from arcblueprint.policy.pack import all_policies
@@ -111,8 +124,25 @@ def violations_of(graph: SynthesizedStack, policy_name: str) -> list[Violation]:
     policies = [p for p in all_policies() if p.name == policy_name]
     if not policies:
         raise LookupError(f"no policy named {policy_name!r} in the pack")
-    report = evaluate(graph, policies=policies, config=pack_config_for(graph.config))
+    return evaluate(graph, policies=policies, config=pack_config_for(graph.config), first_preview=first_preview)
+
+
+def violations_of(graph: SynthesizedStack, policy_name: str, *, first_preview: bool = False) -> list[Violation]:
+    """What one policy of the pack reports on ``graph`` with the stack's own pack config (waivers included).
+
+    With ``first_preview``, as the first ``pulumi preview`` of a new stack sees the graph; a policy
+    that could not run there (it read an unknown value) raises ``AssertionError`` naming the value,
+    since an empty list would then claim a verdict the engine never gave.
+    """
+    report = _report(graph, policy_name, first_preview=first_preview)
+    if report.skipped:
+        raise AssertionError("; ".join(s.line() for s in report.skipped))
     return [*report.mandatory, *report.advisory]
+
+
+def first_preview_report(graph: SynthesizedStack, policy_name: str) -> PolicyReport:
+    """The whole report of one policy in first-preview mode (violations and what it could not judge)."""
+    return _report(graph, policy_name, first_preview=True)
 
 
 _KEY = "arn:aws:kms:eu-west-1:222222222222:key/0a1b2c3d-0000-4000-8000-000000000000"

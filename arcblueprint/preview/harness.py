@@ -58,6 +58,8 @@ class GraphResource:
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
     provider: str | None = None
+    #: The id the provider gave the resource (``None`` for components).
+    id: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -119,6 +121,7 @@ class _RecordingMonitor(MockMonitor):
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             aliases=[a.spec.name or a.urn for a in request.aliasSpecs] if request.aliasSpecs else list(request.aliasURNs),
             provider=request.provider or None,
+            id=(response.id or None) if request.custom else None,
         ))
         return response
 

@@ -4,6 +4,10 @@ Whether a packet can go from A to B on a TCP port takes both sides: an egress ru
 naming B's group (or covering B's addresses) and an ingress rule of B's groups naming A's group
 (or covering A's addresses). Rules come from every resource type that declares them; the peers
 are read from the engine's property dependencies, so the answer holds in ``pulumi preview`` too.
+
+Props are read through :func:`~arcblueprint.policy.base.known`: behind the engine's proxy an inline
+rule is a ``Mapping`` (not a ``dict``), and a value computed at deploy time (a CIDR from a new
+resource) is :data:`~arcblueprint.policy.base.UNKNOWN`, which no rule here compares as an address.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from arcblueprint.policy.base import as_list, number, truthy
+from arcblueprint.policy.base import UNKNOWN, is_mapping, known, known_list, number, truthy
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -66,6 +70,12 @@ def _protocol(value: Any) -> str:
     return str(value).lower() if value is not None else ""
 
 
+def _cidrs(values: Any) -> tuple[str, ...]:
+    """The literal CIDRs of a prop; an unknown one (computed at deploy time) is no CIDR the rule can compare."""
+    items = values if values is not UNKNOWN else []
+    return tuple(c for c in items if isinstance(c, str))
+
+
 def security_group_rules(graph: StackGraph) -> list[SecurityRule]:
     """Every rule of every security group in the stack, whichever resource type declares it."""
     rules: list[SecurityRule] = []
@@ -75,10 +85,10 @@ def security_group_rules(graph: StackGraph) -> list[SecurityRule]:
             continue
         p = resource.props
         rules.append(SecurityRule(
-            group.urn, resource.resource_type == EGRESS_RULE, _protocol(p.get("ipProtocol")),
-            number(p.get("fromPort")), number(p.get("toPort")),
+            group.urn, resource.resource_type == EGRESS_RULE, _protocol(known(p, "ipProtocol")),
+            number(known(p, "fromPort")), number(known(p, "toPort")),
             frozenset(g.urn for g in graph.refs(resource, "referencedSecurityGroupId", SECURITY_GROUP)),
-            tuple(c for c in (p.get("cidrIpv4"),) if isinstance(c, str)),
+            _cidrs([known(p, "cidrIpv4")]),
             frozenset(e.urn for e in graph.refs(resource, "prefixListId", ENDPOINT))))
     for resource in graph.of_type(SG_RULE):
         group = graph.ref(resource, "securityGroupId", SECURITY_GROUP)
@@ -86,29 +96,31 @@ def security_group_rules(graph: StackGraph) -> list[SecurityRule]:
             continue
         p = resource.props
         peers = {g.urn for g in graph.refs(resource, "sourceSecurityGroupId", SECURITY_GROUP)}
-        if truthy(p.get("self")):
+        if truthy(known(p, "self")):
             peers.add(group.urn)
         rules.append(SecurityRule(
-            group.urn, p.get("type") == "egress", _protocol(p.get("protocol")),
-            number(p.get("fromPort")), number(p.get("toPort")), frozenset(peers),
-            tuple(c for c in as_list(p.get("cidrBlocks")) if isinstance(c, str)),
+            group.urn, known(p, "type") == "egress", _protocol(known(p, "protocol")),
+            number(known(p, "fromPort")), number(known(p, "toPort")), frozenset(peers),
+            _cidrs(known_list(p, "cidrBlocks")),
             frozenset(e.urn for e in graph.refs(resource, "prefixListIds", ENDPOINT))))
     for group in graph.of_type(SECURITY_GROUP):
         for direction in ("ingress", "egress"):
             # Inline rules: the engine records the referenced groups per property, not per rule.
             referenced = frozenset(g.urn for g in graph.refs(group, direction, SECURITY_GROUP))
             lists = frozenset(e.urn for e in graph.refs(group, direction, ENDPOINT))
-            for inline in as_list(group.props.get(direction)):
-                if not isinstance(inline, dict):
+            inline_rules = known_list(group.props, direction)
+            for inline in inline_rules if inline_rules is not UNKNOWN else ():
+                if not is_mapping(inline):
                     continue
-                peers = set(referenced if as_list(inline.get("securityGroups")) else ())
-                if truthy(inline.get("self")):
+                # Group ids and prefix list ids are unknown until their groups and endpoints exist: set all the same.
+                peers = set(referenced if known_list(inline, "securityGroups") else ())
+                if truthy(known(inline, "self")):
                     peers.add(group.urn)
                 rules.append(SecurityRule(
-                    group.urn, direction == "egress", _protocol(inline.get("protocol")),
-                    number(inline.get("fromPort")), number(inline.get("toPort")), frozenset(peers),
-                    tuple(c for c in as_list(inline.get("cidrBlocks")) if isinstance(c, str)),
-                    lists if as_list(inline.get("prefixListIds")) else frozenset()))
+                    group.urn, direction == "egress", _protocol(known(inline, "protocol")),
+                    number(known(inline, "fromPort")), number(known(inline, "toPort")), frozenset(peers),
+                    _cidrs(known_list(inline, "cidrBlocks")),
+                    lists if known_list(inline, "prefixListIds") else frozenset()))
     return rules
 
 
@@ -124,7 +136,8 @@ def covers(cidrs: Iterable[str], targets: Iterable[str | None]) -> bool:
 
 
 def subnet_cidr(subnet: PolicyResource) -> str | None:
-    value = subnet.props.get("cidrBlock")
+    """The subnet's CIDR, ``None`` if not set or computed at deploy time (then it covers nothing)."""
+    value = known(subnet.props, "cidrBlock")
     return value if isinstance(value, str) and value else None
 
 

@@ -2,8 +2,9 @@
 
 In ``pulumi preview`` a prop computed from a new resource's output is unknown, and reading it
 through the engine's proxy raises ``UnknownValueError``, which would abort the whole stack
-policy. Correctness rules read values through :func:`known`, which answers :data:`UNKNOWN`
-instead, so a rule judges what it can and leaves the rest.
+policy. Correctness rules read values through :func:`known` (defined in
+:mod:`arcblueprint.policy.base`), which answers :data:`UNKNOWN` instead, so a rule judges what it
+can and leaves the rest.
 """
 
 from __future__ import annotations
@@ -12,42 +13,26 @@ import fnmatch
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pulumi_policy.proxy import UnknownValueError
-
-from arcblueprint.policy.base import as_list
+from arcblueprint.policy.base import UNKNOWN, as_list, known, known_list
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["UNKNOWN", "known", "known_list", "service_allowed", "service_denied", "statements"]
+__all__ = ["UNKNOWN", "known", "known_list", "mentions", "service_allowed", "service_denied", "statements"]
 
 
-class _Unknown:
-    def __repr__(self) -> str:
-        return "UNKNOWN"
+def mentions(value: Any, text: str) -> bool:
+    """Whether any string inside ``value`` (an object, array or string prop) contains ``text``.
 
-
-#: What :func:`known` answers for a value that is computed at deploy time.
-UNKNOWN: Any = _Unknown()
-
-
-def known(props: Mapping[str, Any], key: str) -> Any:
-    """``props[key]``, ``None`` if not set, or :data:`UNKNOWN` if it is computed during the update."""
-    try:
-        return props.get(key)
-    except UnknownValueError:
-        return UNKNOWN
-
-
-def known_list(props: Mapping[str, Any], key: str) -> list[Any] | Any:
-    """``props[key]`` as a list (``[]`` if not set), or :data:`UNKNOWN` if it or an item is computed later."""
-    try:
-        value = props.get(key)
-        if isinstance(value, Sequence) and not isinstance(value, str):
-            return [value[i] for i in range(len(value))]  # indexing the engine's proxy checks each item
-        return as_list(value)
-    except UnknownValueError:
-        return UNKNOWN
+    ``str()`` of the engine's proxy is its type name, not its content, so a search walks the value.
+    """
+    if isinstance(value, str):
+        return text in value
+    if isinstance(value, Mapping):
+        return any(text in str(k) or mentions(value[k], text) for k in value)
+    if isinstance(value, Sequence):
+        return any(mentions(item, text) for item in value)
+    return False
 
 
 def _matches(patterns: Any, action: str) -> bool:
@@ -122,7 +107,7 @@ def service_denied(document: Any, service: str, actions: Iterable[str]) -> list[
             continue
         if not any(_covers_action(statement, a) for a in wanted) or _only_refuses_plain_http(statement):
             continue
-        if service in str(statement.get("Condition") or ""):
+        if mentions(statement.get("Condition"), service):
             continue
         found.append(str(statement.get("Sid") or f"statement {i}"))
     return found

@@ -16,11 +16,12 @@ checked once and reported where the fix belongs (the alarm, the topic or the key
 
 from __future__ import annotations
 
+import fnmatch
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from arcblueprint.policy.base import as_list, json_document, stack_policy
+from arcblueprint.policy.base import as_list, is_mapping, json_document, stack_policy
 from arcblueprint.policy.graph import StackGraph
 from arcblueprint.policy.wiring._props import UNKNOWN, known, known_list, service_allowed, service_denied
 
@@ -79,6 +80,15 @@ def _check_alarm(graph: StackGraph, alarm: PolicyResource, report_violation: Rep
     return topics
 
 
+def _account(*resources: PolicyResource) -> str | None:
+    """The account id in the first known ARN of ``resources`` (``None`` while none is known)."""
+    for resource in resources:
+        arn = known(resource.props, "arn")
+        if isinstance(arn, str) and arn.count(":") >= 5 and arn.split(":")[4].isdigit():
+            return arn.split(":")[4]
+    return None
+
+
 def _key_of(graph: StackGraph, topic: PolicyResource) -> PolicyResource | str | None:
     """The stack key (through an alias too) encrypting the topic, else its literal key id, else None."""
     for target in graph.refs(topic, "kmsMasterKeyId", KEY, ALIAS):
@@ -104,11 +114,57 @@ def _key_policies(graph: StackGraph, key: PolicyResource) -> list[Any] | None:
     return documents
 
 
-def _key_problem(documents: list[Any]) -> str | None:
-    missing = [a for a in KEY_ACTIONS if all(a in service_allowed(d, CLOUDWATCH, [a]) for d in documents)]
+#: Condition operators (``...IfExists`` too) under which the keys below can be tested against CloudWatch's request.
+_STRING_TESTS = ("StringEquals", "StringLike", "ArnEquals", "ArnLike")
+
+
+def _alarm_arn_pattern(value: Any, account: str | None) -> bool:
+    """A SourceArn pattern an alarm of ``account`` (any account when not known) can match."""
+    parts = str(value).split(":")
+    return len(parts) >= 7 and parts[2] in ("cloudwatch", "*") and parts[5] in ("alarm", "*") and (
+        account is None or fnmatch.fnmatchcase(account, parts[4]))
+
+
+def _cloudwatch_meets(statement: Mapping[str, Any], account: str | None) -> bool:
+    """Whether CloudWatch's call for an alarm of ``account`` meets every condition of an Allow (provably, offline).
+
+    CloudWatch sends ``aws:SourceAccount`` (its alarm's account) and ``aws:SourceArn`` (the alarm) with the
+    KMS calls it makes to publish to an encrypted topic, so a key policy may test those (SNS guide, "Enable
+    compatibility between event sources from AWS services and encrypted topics"). A condition on any other
+    key, or with another operator, may not hold for that call: the Allow is not counted.
+    """
+    condition = statement.get("Condition")
+    if not condition:
+        return True
+    if not is_mapping(condition):
+        return False
+    for operator, tests in condition.items():
+        if not is_mapping(tests) or str(operator).removesuffix("IfExists") not in _STRING_TESTS:
+            return False
+        for key, values in tests.items():
+            name = str(key).lower()
+            if name == "aws:sourceaccount":
+                ok = any(account is None or fnmatch.fnmatchcase(account, str(v)) for v in as_list(values))
+            elif name == "aws:sourcearn":
+                ok = any(_alarm_arn_pattern(v, account) for v in as_list(values))
+            else:
+                return False
+            if not ok:
+                return False
+    return True
+
+
+def _key_problem(documents: list[Any], account: str | None = None) -> str | None:
+    def admits(statement: Mapping[str, Any]) -> bool:
+        return _cloudwatch_meets(statement, account)
+
+    missing = [a for a in KEY_ACTIONS
+               if all(a in service_allowed(d, CLOUDWATCH, [a], admits=admits) for d in documents)]
     denied = [sid for d in documents for sid in service_denied(d, CLOUDWATCH, KEY_ACTIONS)]
     if missing:
-        return f"does not allow {CLOUDWATCH} {', '.join(a + ('*' if a.endswith('DataKey') else '') for a in missing)}"
+        return (f"does not allow {CLOUDWATCH} {', '.join(a + ('*' if a.endswith('DataKey') else '') for a in missing)}"
+                " under conditions an alarm's request meets (none, or aws:SourceAccount / aws:SourceArn of the "
+                "account's alarms)")
     if denied:
         return f"denies {CLOUDWATCH} the key in {', '.join(denied)}"
     return None
@@ -153,7 +209,7 @@ def validate_alarm_has_actions(args: StackValidationArgs, report_violation: Repo
         elif key is not None and not isinstance(key, str) and key.urn not in checked_keys:
             checked_keys.add(key.urn)
             documents = _key_policies(graph, key)
-            problem = _key_problem(documents) if documents is not None else None
+            problem = _key_problem(documents, _account(topic, key)) if documents is not None else None
             if problem:
                 report_violation(
                     f"KMS key '{key.name}' encrypts {who} but its key policy {problem}; CloudWatch encrypts each "

@@ -16,10 +16,19 @@ Three ways a REST API deploys but fails, found only against AWS:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from arcblueprint.policy.base import FUNCTION, functions_behind, number, stack_policy, truthy
+from arcblueprint.policy.base import (
+    FUNCTION,
+    UNKNOWN,
+    functions_behind,
+    is_mapping,
+    known,
+    known_list,
+    number,
+    stack_policy,
+    truthy,
+)
 from arcblueprint.policy.graph import StackGraph
 
 if TYPE_CHECKING:
@@ -35,6 +44,7 @@ REST_API = "aws:apigateway/restApi:RestApi"
 INTEGRATION = "aws:apigateway/integration:Integration"
 USAGE_PLAN = "aws:apigateway/usagePlan:UsagePlan"
 USAGE_PLAN_KEY = "aws:apigateway/usagePlanKey:UsagePlanKey"
+RESOURCE = "aws:apigateway/resource:Resource"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICIES = ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:iam/rolePolicy:RolePolicy")
 
@@ -50,10 +60,10 @@ DEFAULT_FUNCTION_TIMEOUT_SECONDS = 3
 def _writes_logs(resource: PolicyResource) -> bool:
     """A stage with access logs, or method settings whose execution logging is not OFF (OFF is the default)."""
     if resource.resource_type == STAGE:
-        return isinstance(resource.props.get("accessLogSettings"), Mapping)
-    settings = resource.props.get("settings")
-    level = settings.get("loggingLevel") if isinstance(settings, Mapping) else None
-    return isinstance(level, str) and level.upper() != "OFF"
+        return is_mapping(known(resource.props, "accessLogSettings"))
+    settings = known(resource.props, "settings")
+    level = UNKNOWN if settings is UNKNOWN else known(settings, "loggingLevel")
+    return level is UNKNOWN or (isinstance(level, str) and level.upper() != "OFF")
 
 
 def _account_roles(graph: StackGraph, account: PolicyResource) -> list[PolicyResource] | None:
@@ -61,8 +71,8 @@ def _account_roles(graph: StackGraph, account: PolicyResource) -> list[PolicyRes
     roles = graph.refs(account, "cloudwatchRoleArn", ROLE)
     if roles:
         return roles
-    value = account.props.get("cloudwatchRoleArn")
-    return [] if isinstance(value, str) and value else None  # a literal ARN: a role outside the stack
+    value = known(account.props, "cloudwatchRoleArn")
+    return [] if value is UNKNOWN or (isinstance(value, str) and value) else None  # a role outside the stack
 
 
 def validate_logging_after_account(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -72,9 +82,12 @@ def validate_logging_after_account(args: StackValidationArgs, report_violation: 
     graph = StackGraph(args.resources)
     accounts = [a for a in graph.of_type(ACCOUNT) if _account_roles(graph, a) is not None]
     for account in accounts:
-        roles = {r.urn for r in _account_roles(graph, account) or []}
+        account_roles = _account_roles(graph, account) or []
+        roles = {r.urn for r in account_roles}
         if not roles:
             continue  # the role lives outside the stack: its policy is not this stack's to order
+        if any(known_list(r.props, "inlinePolicies") for r in account_roles):
+            continue  # the role carries its policy (inlinePolicies): created with it, and the Account waits for it
         policies = [p for p in graph.of_type(*ROLE_POLICIES) if {r.urn for r in graph.refs(p, "role", ROLE)} & roles]
         if not any(graph.waits_for(account, p) for p in policies):
             report_violation(
@@ -114,8 +127,36 @@ LOGGING_AFTER_ACCOUNT = stack_policy(
 # --- apigateway-usage-plan-keyed -----------------------------------------------------------------
 
 
+def _resource_path(graph: StackGraph, method: PolicyResource) -> str | None:
+    """A method's resource path as a usage plan names it (``/orders/{id}``), from the resources' path parts."""
+    parts: list[str] = []
+    current = graph.ref(method, "resourceId", RESOURCE, REST_API)
+    for _ in range(64):  # a resource tree is never deeper; guards against a cycle in a broken graph
+        if current is None:
+            return None
+        if current.resource_type == REST_API:
+            return "/" + "/".join(reversed(parts))
+        part = known(current.props, "pathPart")
+        if not isinstance(part, str):
+            return None
+        parts.append(part)
+        current = graph.ref(current, "parentId", RESOURCE, REST_API)
+    return None
+
+
+def _methods_by_path(graph: StackGraph, apis: list[PolicyResource]) -> dict[str, PolicyResource]:
+    """``/orders/{id}/GET`` -> the Method, for the methods of ``apis`` whose path the stack shows."""
+    found: dict[str, PolicyResource] = {}
+    for api in apis:
+        for method in graph.referrers(api, METHOD, prop="restApi"):
+            path, verb = _resource_path(graph, method), known(method.props, "httpMethod")
+            if path is not None and isinstance(verb, str):
+                found[f"{path}/{verb.upper()}"] = method  # as a usage plan names it: /orders/{id}/GET
+    return found
+
+
 def validate_usage_plan_keyed(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    """Every usage plan has an API key and covers an API on which some method requires a key."""
+    """Every usage plan has an API key, covers a stage, and throttles per method only methods that require a key."""
     graph = StackGraph(args.resources)
     for plan in graph.of_type(USAGE_PLAN):
         if not graph.referrers(plan, USAGE_PLAN_KEY, prop="usagePlanId"):
@@ -124,21 +165,45 @@ def validate_usage_plan_keyed(args: StackValidationArgs, report_violation: Repor
                 "apply to no request. Add an aws.apigateway.ApiKey and a UsagePlanKey per client, or drop the plan "
                 "and rely on the stage throttles.", plan.urn)
             continue
+        stages = known_list(plan.props, "apiStages")
+        if stages == []:
+            report_violation(
+                f"Usage plan '{plan.name}' has API keys but no apiStages: a plan applies only to the API stages it "
+                "lists, so its keys open nothing and its quota and throttles meter nothing. Add the API's stage "
+                "(apiId and stage) to apiStages.", plan.urn)
+            continue
         apis = graph.refs(plan, "apiStages", REST_API)
         if not apis:
             continue  # APIs outside the stack: their methods cannot be judged here
         keyed = [m for api in apis for m in graph.referrers(api, METHOD, prop="restApi")
-                 if truthy(m.props.get("apiKeyRequired"))]
+                 if truthy(known(m.props, "apiKeyRequired"))]
         if not keyed:
             report_violation(
                 f"Usage plan '{plan.name}' covers {', '.join(sorted(a.name for a in apis))}, where no method requires "
                 "an API key (apiKeyRequired), so API Gateway never reads a key and the plan meters nothing. Set "
                 "api_key_required on the methods its clients call, or drop the plan.", plan.urn)
+            continue
+        methods = _methods_by_path(graph, apis)
+        unkeyed: list[str] = []
+        for stage in stages if stages is not UNKNOWN else ():
+            throttles = known_list(stage, "throttles")
+            for throttle in throttles if throttles is not UNKNOWN else ():
+                path = known(throttle, "path")
+                method = methods.get(path) if isinstance(path, str) else None
+                if method is not None and not truthy(known(method.props, "apiKeyRequired")):
+                    unkeyed.append(f"{path} ('{method.name}')")
+        if unkeyed:
+            report_violation(
+                f"Usage plan '{plan.name}' throttles {', '.join(unkeyed)}, which require no API key: a plan meters "
+                "only requests that carry one of its keys to a method that requires a key, so these throttles "
+                "never apply (the stage's method settings throttle those methods). Drop them from the plan or "
+                "set api_key_required on the methods.", plan.urn)
 
 
 USAGE_PLAN_KEYED = stack_policy(
     "apigateway-usage-plan-keyed",
-    "Every usage plan has at least one API key and covers an API with at least one method that requires a key.",
+    "Every usage plan has at least one API key, lists an API stage with at least one method that requires a key, "
+    "and throttles per method only methods that require a key.",
     validate_usage_plan_keyed,
     remediation_steps="Declare usage plans only for metered clients (comfortable-rest apiClients): keys, usage "
                       "plan keys and api_key_required on the non-public methods.",
@@ -153,11 +218,17 @@ def validate_function_within_integration(args: StackValidationArgs, report_viola
     graph = StackGraph(args.resources)
     everything = graph.resources
     for integration in graph.of_type(INTEGRATION):
-        if integration.props.get("type") not in ("AWS_PROXY", "AWS"):
+        if known(integration.props, "type") not in ("AWS_PROXY", "AWS"):
             continue
-        waits_ms = number(integration.props.get("timeoutMilliseconds")) or DEFAULT_INTEGRATION_TIMEOUT_MS
+        waiting = known(integration.props, "timeoutMilliseconds")
+        if waiting is UNKNOWN:
+            continue
+        waits_ms = number(waiting) or DEFAULT_INTEGRATION_TIMEOUT_MS
         for function in _unique(functions_behind(integration, "uri", everything)):
-            runs_s = number(function.props.get("timeout")) or DEFAULT_FUNCTION_TIMEOUT_SECONDS
+            running = known(function.props, "timeout")
+            if running is UNKNOWN:
+                continue
+            runs_s = number(running) or DEFAULT_FUNCTION_TIMEOUT_SECONDS
             if runs_s * 1000 < waits_ms:
                 continue
             suggested = max(1, int((waits_ms - 1000) // 1000))

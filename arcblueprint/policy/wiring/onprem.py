@@ -16,6 +16,11 @@ the group's zones, or to a virtual private gateway attached to the VPC, and crea
 attachment.
 
 Whether functions reach the endpoint is ``vpc-function-reaches-its-apis``' part.
+
+Props are read through :func:`~arcblueprint.policy.base.known`, so the rule runs in the first
+``pulumi preview`` of a new stack too: a value computed at deploy time there (a launch template
+version, user data rendered from new resources, a gateway id, a route's destination) leaves that
+link to be judged at ``pulumi up`` instead of failing it or the whole policy.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import base64
 import binascii
 from typing import TYPE_CHECKING
 
-from arcblueprint.policy.base import number, stack_policy
+from arcblueprint.policy.base import UNKNOWN, is_mapping, known, number, stack_policy
 from arcblueprint.policy.graph import StackGraph
 from arcblueprint.policy.wiring._network import (
     ENDPOINT,
@@ -37,7 +42,6 @@ from arcblueprint.policy.wiring._network import (
     covers,
     route_tables_of,
 )
-from arcblueprint.policy.wiring._props import UNKNOWN, known
 
 if TYPE_CHECKING:
     from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
@@ -107,7 +111,7 @@ class _Chain:
                       + ": attach it to the proxies' Auto Scaling group (targetGroupArns).")
             return
         check = known(target_group.props, "healthCheck")
-        port = known(check, "port") if isinstance(check, dict) else None
+        port = known(check, "port") if is_mapping(check) else None
         if isinstance(port, str) and port not in ("traffic-port", str(int(number(known(target_group.props, "port"))
                                                                           or 0))):
             self.fail(target_group, f"Target group '{target_group.name}' checks health on port {port}, not the proxy "
@@ -123,7 +127,7 @@ class _Chain:
             self.fail(group, f"Auto Scaling group '{group.name}' replaces instances on EC2 status checks only: a proxy "
                              "whose squid died stays in service. Set healthCheckType to ELB.")
         template_spec = known(props, "launchTemplate")
-        version = known(template_spec, "version") if isinstance(template_spec, dict) else None
+        version = known(template_spec, "version") if is_mapping(template_spec) else None
         if version in ("$Latest", "$Default") or known(props, "instanceRefresh") is None:
             self.fail(group, f"Auto Scaling group '{group.name}' does not roll out launch template changes (an "
                              "explicit version and instanceRefresh are needed; $Latest/$Default start no refresh): "
@@ -179,8 +183,11 @@ class _Chain:
 
     def route(self, table: PolicyResource, network: str, zone: object) -> None:
         graph = self.graph
-        candidates = [r for r in graph.referrers(table, ROUTE, prop="routeTableId")
-                      if covers([str(known(r.props, "destinationCidrBlock") or "")], [network])]
+        routes = graph.referrers(table, ROUTE, prop="routeTableId")
+        destinations = {r.urn: known(r.props, "destinationCidrBlock") for r in routes}
+        candidates = [r for r in routes if covers([str(destinations[r.urn] or "")], [network])]
+        if not candidates and UNKNOWN in destinations.values():
+            return  # a route whose destination is computed at deploy time may be this one: judged at `pulumi up`
         if not candidates:
             self.fail(table, f"Route table '{table.name}' of the proxies has no route for on-prem {network}: add one "
                              "to the transit gateway or virtual private gateway (onPrem.gatewayId).")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from arcblueprint.policy.base import stack_policy
+from arcblueprint.policy.base import known, stack_policy
 from arcblueprint.policy.graph import StackGraph
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ SUBNET = "aws:ec2/subnet:Subnet"
 
 def _zone(subnet: PolicyResource) -> str | None:
     """The subnet's zone id (AWS fills it in from the name; offline the mocks do)."""
-    value = subnet.props.get("availabilityZoneId")
+    value = known(subnet.props, "availabilityZoneId")  # unknown when AWS derives it from the name: not compared
     return value if isinstance(value, str) and value else None
 
 
@@ -37,7 +37,7 @@ def validate_endpoint_zones(args: StackValidationArgs, report_violation: ReportV
     """Each interface endpoint's subnets are in zones every load balancer of its service serves."""
     graph = StackGraph(args.resources)
     for endpoint in graph.of_type(ENDPOINT):
-        if endpoint.props.get("vpcEndpointType") != "Interface":
+        if known(endpoint.props, "vpcEndpointType") != "Interface":
             continue
         placed: dict[str, Any] = {s.name: _zone(s) for s in graph.refs(endpoint, "subnetIds", SUBNET)}
         for service in graph.refs(endpoint, "serviceName", ENDPOINT_SERVICE):

@@ -18,9 +18,28 @@ document is in the stack) needs a path to its service, except the calls AWS make
 on the function's behalf, which do not leave through the function's VPC:
 
 * :data:`LAMBDA_OWN_ACTIONS`: Lambda itself writes the function's logs and manages its ENIs;
-* :data:`ON_BEHALF_ACTIONS`, in statements whose Sid starts with ``OnBehalf``
-  (:data:`arcblueprint.vpc_access.ON_BEHALF`) or, for KMS, whose use is bound to other services by
-  ``kms:ViaService``: event-source pollers, destinations, environment decryption, server-side KMS.
+* statements whose Sid starts with ``OnBehalf`` (:data:`arcblueprint.vpc_access.ON_BEHALF`) and
+  whose whole action set is one of :data:`ON_BEHALF_PURPOSES` that the function really has: an
+  event source mapping (the poller's read actions on that kind of source), an on-failure
+  destination or DLQ (``sqs:SendMessage`` or ``sns:Publish``), or KMS use by another service or
+  for environment decryption; and KMS statements bound to other services by ``kms:ViaService``.
+
+The Sid is the program's own claim, and the function's code could call any of those actions
+too, so the claim is believed only where it is plausible: a statement that mixes in any other
+action (``OnBehalf`` on ``sqs:SendMessage`` plus ``sqs:ReceiveMessage``, or on
+``lambda:InvokeFunction``) is not an on-behalf statement AWS would use, and a poller or
+destination statement on a function with no event source mapping or destination has no AWS
+service to use it; in both cases every action counts as a call from the function's code.
+
+In the first ``pulumi preview`` of a new stack a role policy computed from new resources' ARNs
+is unknown as a whole. Its property dependencies still say which resources it names; for a
+resource whose API only the code calls (a Lambda function or alias: ``lambda``; a secret:
+``secretsmanager``; a state machine, event bus, bucket, deployment group, parameter or delivery
+stream) the rule takes that API as called. A queue, topic, stream, table, key or log group may
+be named for Lambda's own use on the function's behalf, so an unknown document naming one is
+judged at ``pulumi up``, when it is known. Likewise a proxy setting (``HTTP(S)_PROXY``,
+``NO_PROXY``) computed at deploy time leaves the client's choice of proxy, and so the function's
+hosts, to be judged at ``pulumi up``; reading it as "no proxy" would report a path that is there.
 
 Hosts that are not AWS APIs count too: every ``http(s)://`` URL in the function's environment
 (the Strangler router's ``LEGACY_URL``) must be reachable, judged the way the code's HTTP client
@@ -43,9 +62,21 @@ import ipaddress
 import re
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from arcblueprint.policy.base import as_list, dig, json_document, stack_policy, truthy
+from arcblueprint.policy.base import (
+    UNKNOWN,
+    as_list,
+    functions_behind,
+    is_mapping,
+    json_document,
+    known,
+    known_dig,
+    known_list,
+    stack_policy,
+    truthy,
+)
 from arcblueprint.policy.graph import StackGraph
 from arcblueprint.policy.wiring._network import (
     Placement,
@@ -56,15 +87,15 @@ from arcblueprint.policy.wiring._network import (
     placement_of,
     subnet_cidr,
 )
-from arcblueprint.policy.wiring._props import UNKNOWN, known
 from arcblueprint.vpc_access import GATEWAY_SERVICES, ON_BEHALF, endpoint_service
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping
 
     from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
-__all__ = ["LAMBDA_OWN_ACTIONS", "ON_BEHALF_ACTIONS", "POLICIES", "REACHES_ITS_APIS", "called_apis", "exempt"]
+__all__ = ["LAMBDA_OWN_ACTIONS", "ON_BEHALF_ACTIONS", "ON_BEHALF_PURPOSES", "POLICIES", "REACHES_ITS_APIS",
+           "called_apis", "exempt"]
 
 FUNCTION = "aws:lambda/function:Function"
 ROLE = "aws:iam/role:Role"
@@ -80,6 +111,9 @@ ROUTE = "aws:ec2/route:Route"
 NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
 RECORD = "aws:route53/record:Record"
 ZONE = "aws:route53/zone:Zone"
+ALIAS = "aws:lambda/alias:Alias"
+EVENT_SOURCE_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
 
 HTTPS = 443
 ANYWHERE = ipaddress.IPv4Network("0.0.0.0/0")
@@ -109,56 +143,126 @@ _POLLER = ("'When you use an event source mapping to invoke your function, Lambd
            "to read event data' (Lambda guide); the poller runs in Lambda, not in the function's VPC.")
 _DESTINATION = ("Lambda sends records of failed invocations to the destination (Lambda guide, 'Capturing "
                 "records of Lambda asynchronous invocations': failures show as its DestinationDeliveryFailures).")
-#: Actions AWS services perform with the role on the function's behalf; exempt only in statements
-#: marked so (Sid prefix ``OnBehalf``), because the function's code could call them too.
-ON_BEHALF_ACTIONS: dict[str, str] = {
-    "kms:Decrypt": _KMS,
-    "kms:GenerateDataKey": _KMS,
-    "sqs:ReceiveMessage": _POLLER,
-    "sqs:DeleteMessage": _POLLER,
-    "sqs:GetQueueAttributes": _POLLER,
-    "sqs:ChangeMessageVisibility": _POLLER,
-    "kinesis:GetRecords": _POLLER,
-    "kinesis:GetShardIterator": _POLLER,
-    "kinesis:DescribeStream": _POLLER,
-    "kinesis:DescribeStreamSummary": _POLLER,
-    "kinesis:ListShards": _POLLER,
-    "kinesis:SubscribeToShard": _POLLER,
-    "kinesis:DescribeStreamConsumer": _POLLER,
-    "dynamodb:GetRecords": _POLLER,
-    "dynamodb:GetShardIterator": _POLLER,
-    "dynamodb:DescribeStream": _POLLER,
-    "dynamodb:ListStreams": _POLLER,
-    "sqs:SendMessage": _DESTINATION,
-    "sns:Publish": _DESTINATION,
+
+
+@dataclass(frozen=True)
+class _Purpose:
+    """One way AWS uses the function's role on its behalf: the actions, and what the function must have."""
+
+    actions: frozenset[str]
+    why: str
+    #: What the function needs for AWS to use the statement: ``poller:<api>``, ``destination``, or nothing.
+    needs: str = ""
+
+
+_SQS_POLLER = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                         "sqs:ChangeMessageVisibility"})
+_KINESIS_POLLER = frozenset({"kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream",
+                             "kinesis:DescribeStreamSummary", "kinesis:ListShards", "kinesis:SubscribeToShard",
+                             "kinesis:DescribeStreamConsumer"})
+_DYNAMODB_POLLER = frozenset({"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream",
+                              "dynamodb:ListStreams"})
+#: The action sets AWS services use with the function's role on its behalf. An ``OnBehalf`` statement
+#: is believed only when all its actions belong to one of them and the function has what that use needs.
+ON_BEHALF_PURPOSES: dict[str, _Purpose] = {
+    "kms": _Purpose(frozenset({"kms:Decrypt", "kms:GenerateDataKey"}), _KMS),
+    "sqs-poller": _Purpose(_SQS_POLLER, _POLLER, "poller:sqs"),
+    "kinesis-poller": _Purpose(_KINESIS_POLLER, _POLLER, "poller:kinesis"),
+    "dynamodb-stream-poller": _Purpose(_DYNAMODB_POLLER, _POLLER, "poller:dynamodb"),
+    "sqs-destination": _Purpose(frozenset({"sqs:SendMessage"}), _DESTINATION, "destination"),
+    "sns-destination": _Purpose(frozenset({"sns:Publish"}), _DESTINATION, "destination"),
 }
+#: Actions AWS services perform with the role on the function's behalf (each with the reason and source).
+ON_BEHALF_ACTIONS: dict[str, str] = {a: p.why for p in ON_BEHALF_PURPOSES.values() for a in sorted(p.actions)}
 
 
-def exempt(statement: dict[str, Any], action: str) -> bool:
-    """Whether ``action`` of Allow ``statement`` is used by AWS on the function's behalf, not by its code."""
+def _actions(statement: Mapping[str, Any]) -> list[str]:
+    return [a for a in as_list(statement.get("Action")) if isinstance(a, str)]
+
+
+def _purpose(statement: Mapping[str, Any]) -> _Purpose | None:
+    """The on-behalf use whose action set holds every action of ``statement`` (``None``: no single one)."""
+    actions = set(_actions(statement))
+    return next((p for p in ON_BEHALF_PURPOSES.values() if actions and actions <= p.actions), None)
+
+
+def exempt(statement: Mapping[str, Any], action: str, uses: frozenset[str] | None = None) -> bool:
+    """Whether ``action`` of Allow ``statement`` is used by AWS on the function's behalf, not by its code.
+
+    ``uses`` is what the function has for AWS to act on its behalf (``poller:sqs``, ``destination``;
+    see :func:`_uses`); ``None`` believes any plausible ``OnBehalf`` statement.
+    """
     if action in LAMBDA_OWN_ACTIONS:
         return True
     if action not in ON_BEHALF_ACTIONS:
         return False
     if str(statement.get("Sid") or "").startswith(ON_BEHALF):
-        return True
+        purpose = _purpose(statement)
+        return purpose is not None and (not purpose.needs or uses is None or purpose.needs in uses
+                                        or (purpose.needs.startswith("poller:") and "poller:?" in uses))
     # kms:ViaService limits the statement to requests other services make: the code cannot use it directly.
-    return action.startswith("kms:") and any(
-        isinstance(keys, dict) and any(str(k).lower() == "kms:viaservice" for k in keys)
-        for keys in (statement.get("Condition") or {}).values())
+    condition = statement.get("Condition")
+    return action.startswith("kms:") and is_mapping(condition) and any(
+        is_mapping(keys) and any(str(k).lower() == "kms:viaservice" for k in keys) for keys in condition.values())
 
 
-def called_apis(documents: Iterable[Any]) -> dict[str, list[str]]:
+def called_apis(documents: Iterable[Any], uses: frozenset[str] | None = None) -> dict[str, list[str]]:
     """IAM prefix -> the Allow actions of ``documents`` the function's code may call (exemptions removed)."""
     apis: dict[str, set[str]] = {}
     for document in documents:
-        for statement in as_list(dig(document, "Statement")):
-            if not isinstance(statement, dict) or statement.get("Effect", "Allow") != "Allow":
+        for statement in as_list(known_dig(document, "Statement")):
+            if not is_mapping(statement) or statement.get("Effect", "Allow") != "Allow":
                 continue
-            for action in as_list(statement.get("Action")):
-                if isinstance(action, str) and ":" in action and not exempt(statement, action):
+            for action in _actions(statement):
+                if ":" in action and not exempt(statement, action, uses):
                     apis.setdefault(action.split(":", 1)[0].lower(), set()).add(action)
     return {api: sorted(actions) for api, actions in sorted(apis.items())}
+
+
+#: Resource type -> the API a role policy naming it lets the code call, for types AWS never uses a
+#: function's role for on its behalf (see the module docstring: unknown documents in a first preview).
+_CODE_ONLY_APIS = {
+    "aws:lambda/function:Function": "lambda",
+    ALIAS: "lambda",
+    "aws:secretsmanager/secret:Secret": "secretsmanager",
+    "aws:sfn/stateMachine:StateMachine": "states",
+    "aws:cloudwatch/eventBus:EventBus": "events",
+    "aws:s3/bucket:Bucket": "s3",
+    "aws:s3/bucketV2:BucketV2": "s3",
+    "aws:codedeploy/deploymentGroup:DeploymentGroup": "codedeploy",
+    "aws:ssm/parameter:Parameter": "ssm",
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": "firehose",
+}
+
+
+def _uses(graph: StackGraph, function: PolicyResource) -> frozenset[str]:
+    """What ``function`` has for AWS to use its role on its behalf: ``poller:<api>`` per source, ``destination``."""
+    uses: set[str] = set()
+    behind = graph.referrers(function, EVENT_SOURCE_MAPPING, EVENT_INVOKE_CONFIG, prop="functionName")
+    for alias in graph.referrers(function, ALIAS, prop="functionName"):
+        behind += graph.referrers(alias, EVENT_SOURCE_MAPPING, EVENT_INVOKE_CONFIG, prop="functionName")
+    for resource in graph.of_type(EVENT_SOURCE_MAPPING, EVENT_INVOKE_CONFIG):
+        if resource not in behind and function in functions_behind(resource, "functionName", graph.resources):
+            behind.append(resource)  # referred to by name or ARN
+    for resource in behind:
+        if known_dig(resource.props, "destinationConfig", "onFailure"):
+            uses.add("destination")
+        if resource.resource_type == EVENT_SOURCE_MAPPING:
+            uses.add(f"poller:{_source_api(graph, resource)}")
+    if known(function.props, "deadLetterConfig"):
+        uses.add("destination")
+    return frozenset(uses)
+
+
+def _source_api(graph: StackGraph, mapping: PolicyResource) -> str:
+    """The API of an event source mapping's source (``sqs``, ``kinesis``, ``dynamodb``); ``?`` if not known."""
+    for source in graph.refs(mapping, "eventSourceArn"):
+        api = {"aws:sqs/queue:Queue": "sqs", "aws:kinesis/stream:Stream": "kinesis",
+               "aws:dynamodb/table:Table": "dynamodb"}.get(source.resource_type)
+        if api:
+            return api
+    arn = known(mapping.props, "eventSourceArn")
+    return arn.split(":")[2] if isinstance(arn, str) and arn.count(":") >= 5 else "?"
 
 
 # --- the network as the rule sees it -------------------------------------------------------------
@@ -176,9 +280,9 @@ class _Network:
         """The ``kind`` (Interface/Gateway) endpoints of ``service`` in the function's VPC."""
         found = []
         for endpoint in self.graph.of_type(ENDPOINT):
-            name = endpoint.props.get("serviceName")
+            name = known(endpoint.props, "serviceName")
             parts = name.split(".", 3) if isinstance(name, str) else []
-            if (endpoint.props.get("vpcEndpointType") == kind and len(parts) == 4 and parts[3] == service
+            if (known(endpoint.props, "vpcEndpointType") == kind and len(parts) == 4 and parts[3] == service
                     and {v.urn for v in self.graph.refs(endpoint, "vpcId", VPC)} & placement.vpcs):
                 found.append(endpoint)
         return found
@@ -190,7 +294,7 @@ class _Network:
         """Why ``endpoint`` does not serve the function (empty: it does)."""
         graph = self.graph
         problems = []
-        if not truthy(endpoint.props.get("privateDnsEnabled")):
+        if not truthy(known(endpoint.props, "privateDnsEnabled")):
             problems.append("has private DNS off, so the SDK's default host does not resolve to it")
         groups = {g.urn for g in graph.refs(endpoint, "securityGroupIds", SECURITY_GROUP)}
         own = [subnet_cidr(s) for s in placement.subnets]
@@ -217,12 +321,14 @@ class _Network:
             return False
         to_nat = set()
         for route in self.graph.of_type(ROUTE):
-            if route.props.get("destinationCidrBlock") == str(ANYWHERE) and (
-                    route.props.get("natGatewayId") or self.graph.refs(route, "natGatewayId", NAT_GATEWAY)):
+            # A NAT gateway's id is unknown until it exists: set is what counts.
+            if known(route.props, "destinationCidrBlock") == str(ANYWHERE) and (
+                    known(route.props, "natGatewayId") or self.graph.refs(route, "natGatewayId", NAT_GATEWAY)):
                 to_nat |= {t.urn for t in self.graph.refs(route, "routeTableId", ROUTE_TABLE)}
         for table in self.graph.of_type(ROUTE_TABLE):
-            if any(isinstance(r, dict) and r.get("cidrBlock") == str(ANYWHERE) and r.get("natGatewayId")
-                   for r in as_list(table.props.get("routes"))):
+            routes = known_list(table.props, "routes")
+            if any(is_mapping(r) and known(r, "cidrBlock") == str(ANYWHERE) and known(r, "natGatewayId")
+                   for r in (routes if routes is not UNKNOWN else ())):
                 to_nat.add(table.urn)
         every_subnet = all(tables & to_nat for tables in placement.route_tables.values())
         return every_subnet and any(covers(r.cidrs, [str(ANYWHERE)])
@@ -231,21 +337,26 @@ class _Network:
     def routed(self, placement: Placement, address: str) -> bool:
         """Whether every subnet of the function routes ``address`` (its VPC's own CIDR is always local)."""
         graph = self.graph
-        local = [v.props.get("cidrBlock") for v in graph.of_type(VPC) if v.urn in placement.vpcs]
-        if covers([c for c in local if isinstance(c, str)], [address]):
-            return True
+        local = [known(v.props, "cidrBlock") for v in graph.of_type(VPC) if v.urn in placement.vpcs]
+        if UNKNOWN in local or covers([c for c in local if isinstance(c, str)], [address]):
+            return True  # a VPC range computed at deploy time may hold the address: judged at `pulumi up`
         if not placement.route_tables or not all(placement.route_tables.values()):
             return False
         routed_tables = {t.urn for route in graph.of_type(ROUTE)
-                         if covers([str(route.props.get("destinationCidrBlock") or "")], [address])
+                         if (destination := known(route.props, "destinationCidrBlock")) is UNKNOWN
+                         or covers([str(destination or "")], [address])
                          for t in graph.refs(route, "routeTableId", ROUTE_TABLE)}
         return all(tables & routed_tables for tables in placement.route_tables.values())
 
     def proxy_problems(self, placement: Placement, host: str, port: int) -> list[str]:
         """Why the function cannot reach the proxy ``host:port`` (empty: it can)."""
         graph = self.graph
-        records = [r for r in graph.of_type(RECORD) if str(known(r.props, "name") or "").rstrip(".") == host]
+        names = {r.urn: known(r.props, "name") for r in graph.of_type(RECORD)}
+        records = [r for r in graph.of_type(RECORD) if isinstance(names[r.urn], str)
+                   and names[r.urn].rstrip(".") == host]
         if not records:
+            if UNKNOWN in names.values():
+                return []  # a record named at deploy time may be the proxy's: judged at `pulumi up`
             return [f"no Route 53 record in the stack names the proxy host {host}"]
         problems: list[str] = []
         for record in records:
@@ -254,7 +365,7 @@ class _Network:
             if zone is not None and not {v.urn for v in graph.refs(zone, "vpcs", VPC)} & placement.vpcs:
                 found.append(f"record '{record.name}' is in a zone not associated with the function's VPC")
             endpoints = [e for e in graph.refs(record, "aliases", ENDPOINT)
-                         if e.props.get("vpcEndpointType") == "Interface"]
+                         if known(e.props, "vpcEndpointType") == "Interface"]
             if not endpoints:
                 found.append(f"record '{record.name}' is no alias of an interface endpoint in the stack")
             for endpoint in endpoints:
@@ -271,27 +382,51 @@ class _Network:
         return problems
 
 
-def _role_documents(graph: StackGraph, role: PolicyResource) -> Iterator[Any]:
-    """The identity policy documents of ``role`` the stack holds (unknown ones, in preview, are skipped)."""
-    for inline in as_list(role.props.get("inlinePolicies")):
-        yield json_document(dig(inline, "policy"))
+@dataclass
+class _Grants:
+    """What a role's identity policies let the function's code call, as far as the stack shows it."""
+
+    documents: list[Any] = field(default_factory=list)
+    #: API -> resources named by documents that are unknown (first preview), for APIs only the code calls.
+    named: dict[str, list[PolicyResource]] = field(default_factory=dict)
+
+    def add(self, graph: StackGraph, holder: PolicyResource, prop: str, value: Any) -> None:
+        if value is UNKNOWN:
+            for resource in graph.refs(holder, prop):
+                api = _CODE_ONLY_APIS.get(resource.resource_type)
+                if api is not None:
+                    self.named.setdefault(api, []).append(resource)
+        elif (document := json_document(value)) is not None:
+            self.documents.append(document)
+
+
+def _role_grants(graph: StackGraph, role: PolicyResource) -> _Grants:
+    """The identity policy documents of ``role`` the stack holds (inline, ``RolePolicy``, attached managed)."""
+    grants = _Grants()
+    inline = known_list(role.props, "inlinePolicies")
+    for item in inline if inline is not UNKNOWN else [UNKNOWN]:
+        grants.add(graph, role, "inlinePolicies", known(item, "policy") if item is not UNKNOWN else UNKNOWN)
     for policy in graph.referrers(role, ROLE_POLICY, prop="role"):
-        yield json_document(policy.props.get("policy"))
+        grants.add(graph, policy, "policy", known(policy.props, "policy"))
     for attachment in graph.referrers(role, ATTACHMENT, prop="role"):
         for managed in graph.refs(attachment, "policyArn", MANAGED_POLICY):
-            yield json_document(managed.props.get("policy"))
+            grants.add(graph, managed, "policy", known(managed.props, "policy"))
+    return grants
 
 
 def _region(graph: StackGraph, function: PolicyResource) -> str:
     """The function's region, for the endpoint service name in messages (from its ARN, else any endpoint's)."""
-    arn = function.props.get("arn")
+    arn = known(function.props, "arn")
     if isinstance(arn, str) and arn.count(":") >= 4 and arn.split(":")[3]:
         return arn.split(":")[3]
     for endpoint in graph.of_type(ENDPOINT):
-        name = endpoint.props.get("serviceName")
+        name = known(endpoint.props, "serviceName")
         if isinstance(name, str) and name.startswith("com.amazonaws.") and name.count(".") >= 3:
             return name.split(".")[2]
     return "<region>"
+
+
+# --- hosts in the environment --------------------------------------------------------------------
 
 
 _URL = re.compile(r"https?://[^\s/?#]+")
@@ -301,7 +436,12 @@ _PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "no_proxy", "all_prox
 class _ClientEnvironment:
     """How an HTTP client in the function (urllib, botocore) picks a proxy from its environment."""
 
-    def __init__(self, variables: dict[str, Any]) -> None:
+    def __init__(self, variables: Mapping[str, Any]) -> None:
+        #: Whether the proxy settings are known: one computed at deploy time (a first preview) leaves the
+        #: client's choice of proxy, and so every host of the environment, to be judged at ``pulumi up``.
+        self.settled = not any(value is UNKNOWN for name, value in variables.items()
+                               if name.lower() in _PROXY_VARIABLES)
+
         def read(name: str) -> str:
             # urllib lets the lowercase spelling win over the uppercase one.
             value = variables.get(name.lower()) or variables.get(name.upper())
@@ -320,12 +460,17 @@ class _ClientEnvironment:
         return (parsed.hostname, parsed.port or 80) if parsed.hostname else None
 
 
-def _environment(function: PolicyResource) -> dict[str, Any]:
-    environment = known(function.props, "environment")
-    variables = known(environment, "variables") if isinstance(environment, dict) else None
-    if not isinstance(variables, dict):
+def _environment(function: PolicyResource) -> dict[str, Any] | None:
+    """The function's environment variables (a value computed at deploy time is :data:`UNKNOWN`).
+
+    ``None`` when the variables are unknown as a whole: nothing about its hosts can be judged yet.
+    """
+    variables = known_dig(function.props, "environment", "variables")
+    if variables is UNKNOWN:
+        return None
+    if not is_mapping(variables):
         return {}
-    return {k: v for k, v in ((k, known(variables, k)) for k in variables) if v is not UNKNOWN}
+    return {str(name): known(variables, name) for name in variables}
 
 
 def _host_problems(network: _Network, placement: Placement, client: _ClientEnvironment,
@@ -367,23 +512,30 @@ def validate_reaches_its_apis(args: StackValidationArgs, report_violation: Repor
     graph = StackGraph(args.resources)
     network = _Network(graph)
     for function in graph.of_type(FUNCTION):
-        if not function.props.get("vpcConfig"):
+        if not known(function.props, "vpcConfig"):
             continue
         placement = network.placement(function)
         role = graph.ref(function, "role", ROLE)
         if placement is None or role is None:
             continue
-        client = _ClientEnvironment(_environment(function))
-        for name, url in client.urls.items():
+        variables = _environment(function)
+        client = _ClientEnvironment(variables or {})
+        judged = variables is not None and client.settled
+        for name, url in client.urls.items() if judged else ():
             problem = _host_problems(network, placement, client, url)
             if problem is not None:
                 host = urllib.parse.urlsplit(url).netloc
                 report_violation(
                     f"VPC-attached function '{function.name}' cannot reach {host}, the host of its {name}: "
                     f"{problem[0]}. Its requests time out when the function runs. {problem[1]}", function.urn)
-        apis = called_apis(d for d in _role_documents(graph, role) if d is not None)
+        grants = _role_grants(graph, role)
+        apis = called_apis(grants.documents, _uses(graph, function))
+        for api, named in grants.named.items():
+            # The document is computed at deploy time; what it names says which API the code calls.
+            apis.setdefault(api, []).extend(f"an action on '{r.name}'" for r in named if r.urn != function.urn)
+        apis = {api: actions for api, actions in apis.items() if actions}
         region = _region(graph, function)
-        through_proxy = [s for s in ("https", "http") if client.proxy_for(s, f"sts.{region}.amazonaws.com")]
+        through_proxy = [s for s in ("https", "http") if judged and client.proxy_for(s, f"sts.{region}.amazonaws.com")]
         if apis and through_proxy:
             report_violation(
                 f"VPC-attached function '{function.name}' sends its AWS API calls ({', '.join(apis)}) to the proxy "

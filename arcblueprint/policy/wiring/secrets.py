@@ -17,7 +17,7 @@ import fnmatch
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from arcblueprint.policy.base import as_list, json_document, stack_policy, truthy
+from arcblueprint.policy.base import UNKNOWN, as_list, json_document, known, stack_policy, truthy
 from arcblueprint.policy.graph import StackGraph
 
 if TYPE_CHECKING:
@@ -108,12 +108,13 @@ def _rotation_role(graph: StackGraph, rotation: PolicyResource,
         function = target if target.resource_type == FUNCTION else graph.ref(target, "functionName", FUNCTION)
         role = graph.ref(function, "role", ROLE) if function is not None else None
         if role is not None:
-            arn = role.props.get("arn")
+            arn = known(role.props, "arn")  # unknown until the role exists: the role itself still counts
             return role, arn if isinstance(arn, str) and arn else None
         if function is not None:
-            arn = function.props.get("role")
+            arn = known(function.props, "role")
             return None, arn if isinstance(arn, str) and arn else None
-    arn = configured.get(str(rotation.props.get("rotationLambdaArn")))
+    function_arn = known(rotation.props, "rotationLambdaArn")
+    arn = configured.get(function_arn) if isinstance(function_arn, str) else None
     return None, arn if isinstance(arn, str) and arn else None
 
 
@@ -122,7 +123,7 @@ def validate_rotation_not_denied(args: StackValidationArgs, report_violation: Re
     graph = StackGraph(args.resources)
     configured = (args.get_config() or {}).get("rotationRoles") or {}
     for rotation in graph.of_type(SECRET_ROTATION):
-        function_arn = rotation.props.get("rotationLambdaArn")
+        function_arn = known(rotation.props, "rotationLambdaArn")
         if not function_arn and not graph.refs(rotation, "rotationLambdaArn"):
             continue  # managed (external) rotation: no function of ours
         secret = graph.ref(rotation, "secretId", SECRET)
@@ -132,13 +133,15 @@ def validate_rotation_not_denied(args: StackValidationArgs, report_violation: Re
         policies = graph.referrers(secret, SECRET_POLICY, prop="secretArn")
         if role_arn is None and role is None:
             if policies:
+                by = f"'{function_arn}'" if isinstance(function_arn, str) else "a function outside the stack"
                 report_violation(
-                    f"Secret '{secret.name}' is rotated by '{function_arn}', whose execution role is unknown, so "
+                    f"Secret '{secret.name}' is rotated by {by}, whose execution role is unknown, so "
                     f"nothing shows that resource policy '{policies[0].name}' lets it rotate. Set the secret's "
                     "rotationRoleArn in stack config (it is exempted from the readers-only Deny).", rotation.urn)
             continue
         for policy in policies:
-            document = json_document(policy.props.get("policy"))
+            value = known(policy.props, "policy")
+            document = json_document(value) if value is not UNKNOWN else None
             if document is None:
                 # Unknown in preview (computed from new roles' ARNs): the role must at least be one of its inputs.
                 if role is not None and role.urn not in {r.urn for r in graph.refs(policy, "policy", ROLE)}:
@@ -162,8 +165,8 @@ def validate_rotation_waits_for_value(args: StackValidationArgs, report_violatio
     """A rotation that starts at once is declared only after the secret's first value."""
     graph = StackGraph(args.resources)
     for rotation in graph.of_type(SECRET_ROTATION):
-        setting = rotation.props.get("rotateImmediately")
-        if setting is not None and not truthy(setting):
+        setting = known(rotation.props, "rotateImmediately")
+        if setting is UNKNOWN or (setting is not None and not truthy(setting)):
             continue
         secret = graph.ref(rotation, "secretId", SECRET)
         if secret is None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from arcblueprint.policy.base import as_list, json_document, stack_policy
+from arcblueprint.policy.base import UNKNOWN, as_list, is_mapping, json_document, known, stack_policy
 from arcblueprint.policy.graph import StackGraph
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ UNSENT_KEYS = frozenset({"aws:sourceaccount", "aws:sourcearn", "aws:sourceorgid"
 
 def _trusts_api_gateway(statement: dict[str, Any]) -> bool:
     principal = statement.get("Principal")
-    services = as_list(principal.get("Service")) if isinstance(principal, dict) else []
+    services = as_list(principal.get("Service")) if is_mapping(principal) else []
     actions = {str(a).lower() for a in as_list(statement.get("Action"))}
     return (statement.get("Effect") == "Allow" and SERVICE in services
             and bool(actions & {"sts:assumerole", "sts:*", "*"}))
@@ -45,8 +45,8 @@ def _trusts_api_gateway(statement: dict[str, Any]) -> bool:
 def blocking_keys(condition: Any) -> list[str]:
     """The keys of ``condition`` that API Gateway does not send and whose absence fails the condition."""
     found: list[str] = []
-    for operator, tests in (condition or {}).items() if isinstance(condition, dict) else ():
-        if not isinstance(tests, dict) or str(operator).endswith("IfExists"):
+    for operator, tests in condition.items() if is_mapping(condition) else ():
+        if not is_mapping(tests) or str(operator).endswith("IfExists"):
             continue  # an ...IfExists test is true when the key is missing
         for key, value in tests.items():
             if str(key).lower() not in UNSENT_KEYS:
@@ -71,10 +71,11 @@ def validate_integration_role_trust(args: StackValidationArgs, report_violation:
 
 
 def _check_role(role: PolicyResource, integration: PolicyResource, report_violation: ReportViolation) -> None:
-    document = json_document(role.props.get("assumeRolePolicy"))
+    value = known(role.props, "assumeRolePolicy")
+    document = json_document(value) if value is not UNKNOWN else None
     if document is None:
         return  # unknown in preview (computed trust policy): nothing to judge
-    statements = [s for s in as_list(document.get("Statement")) if isinstance(s, dict) and _trusts_api_gateway(s)]
+    statements = [s for s in as_list(document.get("Statement")) if is_mapping(s) and _trusts_api_gateway(s)]
     if not statements:
         report_violation(
             f"Role '{role.name}' is the credentials of API Gateway integration '{integration.name}' but its trust "

@@ -177,7 +177,8 @@ class ComfortableRestService(pulumi.ComponentResource):
             created += [method, self._integration(name, op, method, resources[path], spec)]
             throttle = spec.throttle_for(op)
             throttles.append(MethodThrottle(resource_path=path, http_method=http_method,
-                                            rate_limit=throttle.rate_limit, burst_limit=throttle.burst_limit))
+                                            rate_limit=throttle.rate_limit, burst_limit=throttle.burst_limit,
+                                            api_key_required=spec.requires_api_key(op)))
         if spec.cors_allow_origin:  # preflight carries no credentials, so OPTIONS cannot be authorized
             for path in sorted({path for _, path in routes.values()} - {"/health"}):
                 suffix = "options-" + "-".join(p.strip("{}") for p in path.split("/") if p)

@@ -29,6 +29,9 @@ class MethodThrottle:
     http_method: str
     rate_limit: float
     burst_limit: int
+    #: Whether the method requires an API key: only then does a usage plan's per-method throttle apply to
+    #: it (the plan meters keyed requests), so only then is it put on the plan. Default: no key.
+    api_key_required: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,7 +156,7 @@ class RestStage(pulumi.ComponentResource):
                     "stage": self.stage.stage_name,
                     "throttles": [{"path": usage_plan_throttle_path(t.resource_path, t.http_method),
                                    "rate_limit": t.rate_limit, "burst_limit": t.burst_limit}
-                                  for t in args.method_throttles],
+                                  for t in args.method_throttles if t.api_key_required],
                 }],
                 throttle_settings={"rate_limit": args.rate_limit, "burst_limit": args.burst_limit},
                 quota_settings={"limit": args.quota_limit, "period": args.quota_period} if args.quota_limit else None,

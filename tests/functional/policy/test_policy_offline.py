@@ -168,3 +168,13 @@ def test_comfortable_rest_service_passes_in_prod_with_its_public_health_check():
     assert pack_config_for(graph.config)["api-method-authorized"]["publicRoutes"] == ["orders-health"]
     report = evaluate(graph)
     assert report.mandatory == [], "\n".join(report.summary_lines())
+
+
+def test_preview_says_what_a_first_preview_could_not_judge(synthesized, monkeypatch, capsys):
+    cli = pytest.importorskip("arcblueprint.cli")
+    monkeypatch.setattr(cli, "_synthesize", lambda stack, preview=True: synthesized("prod"))
+    assert cli.main(["preview", "--stack", "prod"]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "First preview of a new stack (ids and ARNs unknown): 0 stack policies not judged" in out
+    # Resource policies reading an ARN of a new resource are judged by the engine at `pulumi up`, and said so.
+    assert "[not judged] iam-no-star-action for " in out and "when `pulumi up` creates it" in out

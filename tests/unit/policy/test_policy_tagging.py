@@ -6,6 +6,7 @@ import importlib
 import inspect
 
 import pytest
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from arcblueprint.policy import tagging
 from arcblueprint.policy.testing import run_resource
@@ -37,6 +38,17 @@ def test_auto_scaling_group_tags_are_a_list_of_key_value_pairs():
     assert run_resource(tagging.TAGS_REQUIRED, group, {"tags": listed}).messages == []
     found = run_resource(tagging.TAGS_REQUIRED, group, {"tags": listed[:1]}, name="proxies")
     assert "'proxies'" in found.messages[0] and "environment, service, cost-center" in found.messages[0]
+
+
+def test_auto_scaling_group_tags_computed_at_deploy_time():
+    """A tag value unknown in preview is set; an entry whose key is unknown names no tag (and is no crash)."""
+    group = "aws:autoscaling/group:Group"
+    listed = [{"key": k, "value": v, "propagateAtLaunch": False} for k, v in TAGS.items()]
+    listed[0]["value"] = UNKNOWN_STRING_VALUE
+    assert run_resource(tagging.TAGS_REQUIRED, group, {"tags": listed}).messages == []
+    listed[1]["key"] = UNKNOWN_STRING_VALUE
+    found = run_resource(tagging.TAGS_REQUIRED, group, {"tags": listed})
+    assert found.skipped == [] and "missing the tags environment" in found.messages[0]
 
 
 def test_required_tags_come_from_config():

@@ -146,3 +146,29 @@ def test_dev_cannot_weaken_the_rule():
     from arcblueprint.preview.harness import REPO_ROOT
 
     assert pack_config_for(load(REPO_ROOT, "dev"))[POLICY]["enforcementLevel"] == "mandatory"
+
+
+def _cloudwatch_grant_condition(condition):
+    def change(key):
+        policy = json.loads(key.inputs["policy"])
+        for statement in policy["Statement"]:
+            if statement.get("Sid") == CLOUDWATCH_KEY_GRANT:
+                statement["Condition"] = condition
+        key.inputs["policy"] = key.outputs["policy"] = json.dumps(policy)
+    return change
+
+
+@pytest.mark.parametrize(("condition", "reported"), [
+    ({"StringEquals": {"aws:SourceAccount": "222222222222"},
+      "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:222222222222:alarm:*"}}, False),
+    ({"StringEquals": {"aws:SourceAccount": "999999999999"}}, True),  # another account's alarms only
+    ({"ArnLike": {"aws:SourceArn": "arn:aws:events:eu-west-1:222222222222:rule/*"}}, True),  # not an alarm
+    ({"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}, True),  # not in a service's request
+    ({"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}}, True),
+])
+def test_the_key_grant_counts_only_under_conditions_an_alarm_meets(synthesized, condition, reported):
+    broken = mutated(synthesized("prod"), "platform-key", _cloudwatch_grant_condition(condition))
+    violations = violations_of(broken, POLICY)
+    assert [v.urn.rsplit("::", 1)[1] for v in violations] == (["platform-key"] if reported else [])
+    if reported:
+        assert "under conditions an alarm's request meets" in violations[0].message

@@ -112,7 +112,9 @@ def test_a_plan_on_an_api_where_no_method_requires_a_key_is_reported(synthesized
         method.inputs["apiKeyRequired"] = False
 
     broken = mutated(synthesized("prod"), "orders-list", keyless)
-    assert violations_of(broken, USAGE_PLAN) == []  # other methods still require the key
+    # Other methods still require the key; only the plan's throttle on the now keyless method is dead.
+    [violation] = violations_of(broken, USAGE_PLAN)
+    assert "/orders/GET ('orders-list')" in violation.message
     for op in ("create", "get", "update", "delete"):
         keyless(next(r for r in broken.resources if r.name == f"orders-{op}"))
     [violation] = violations_of(broken, USAGE_PLAN)
@@ -151,3 +153,66 @@ def test_an_integration_without_a_timeout_waits_29_seconds(synthesized):
     fn.inputs["timeout"] = fn.outputs["timeout"] = 29
     [violation] = violations_of(broken, TIMEOUT)
     assert violation.urn.endswith("::hooks-post-integration") and "29000 ms" in violation.message
+
+
+def test_a_plan_with_keys_but_no_stage_is_reported(synthesized):
+    def stageless(plan):
+        plan.inputs["apiStages"] = []
+        plan.outputs.pop("apiStages", None)
+        plan.property_dependencies["apiStages"] = []
+
+    [violation] = violations_of(mutated(synthesized("prod"), "orders-stage-usage-plan", stageless), USAGE_PLAN)
+    assert violation.urn.endswith("::orders-stage-usage-plan")
+    assert "no apiStages" in violation.message and "Add the API's stage" in violation.message
+
+
+def test_plan_throttles_name_only_methods_that_require_a_key(synthesized):
+    prod = synthesized("prod")
+    [plan] = prod.by_type("aws:apigateway/usagePlan:UsagePlan")
+    paths = {t["path"] for t in plan.inputs["apiStages"][0]["throttles"]}
+    assert "/health/GET" not in paths and "/orders/{id}/DELETE" in paths  # the public health check is not metered
+
+    def throttle_health(plan):
+        plan.inputs["apiStages"][0]["throttles"].append({"path": "/health/GET", "rateLimit": 100, "burstLimit": 200})
+        plan.outputs.pop("apiStages", None)
+
+    [violation] = violations_of(mutated(prod, "orders-stage-usage-plan", throttle_health), USAGE_PLAN)
+    assert violation.urn.endswith("::orders-stage-usage-plan")
+    assert "/health/GET ('orders-health')" in violation.message and "never apply" in violation.message
+
+    def keyless(method):  # paths of nested resources resolve too: /orders/{id} is orders -> {id}
+        method.inputs["apiKeyRequired"] = False
+
+    [violation] = violations_of(mutated(prod, "orders-delete", keyless), USAGE_PLAN)
+    assert "/orders/{id}/DELETE ('orders-delete')" in violation.message
+
+
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+LOGS_POLICY = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["logs:PutLogEvents"], ' \
+              '"Resource": "*"}]}'
+
+
+@pytest.mark.parametrize("form", ["inline", "role-policy", None])
+def test_the_role_may_carry_its_logging_policy_inline_or_as_a_role_policy(synthesized, form):
+    prod = synthesized("prod")
+    role = next(r for r in prod.resources if r.name == "logging-apigateway-role")
+    attachment = next(r for r in prod.resources if r.name == "logging-apigateway-logs")
+    resources = [r for r in prod.resources if r is not attachment]
+    if form == "inline":
+        inline = [{"name": "logs", "policy": LOGS_POLICY}]
+        role = dataclasses.replace(role, inputs={**role.inputs, "inlinePolicies": inline})
+        resources = [role if r.name == role.name else r for r in resources]
+    elif form == "role-policy":
+        resources.append(dataclasses.replace(attachment, type=ROLE_POLICY, urn=attachment.urn.replace(
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment", ROLE_POLICY),
+            inputs={"role": role.inputs["name"], "policy": LOGS_POLICY}, outputs={}))
+    account = next(r for r in resources if r.name == ACCOUNT)
+    resources = [dataclasses.replace(account, dependencies=[
+        u.replace("aws:iam/rolePolicyAttachment:RolePolicyAttachment", ROLE_POLICY) for u in account.dependencies])
+        if r is account else r for r in resources]
+    violations = violations_of(dataclasses.replace(prod, resources=resources), LOGGING)
+    if form is None:  # no policy at all: the Account is set before the role may write logs
+        [violation] = violations
+        assert violation.urn.endswith(f"::{ACCOUNT}") and "none in the stack" in violation.message
+    else:
+        assert violations == []

@@ -41,15 +41,36 @@ def test_sink_that_gzips_gzipped_batches_is_reported_with_the_fix(synthesized):
     assert "arrive gzipped" in violation.message and "Decompression processor" in violation.message
 
 
+GZIP = {"type": "Decompression", "parameters": [{"parameterName": "CompressionFormat", "parameterValue": "GZIP"}]}
+NEWLINE = {"type": "AppendDelimiterToRecord"}
+PARTITION = {"type": "MetadataExtraction", "parameters": [
+    {"parameterName": "JsonParsingEngine", "parameterValue": "JQ-1.6"},
+    {"parameterName": "MetadataExtractionQuery", "parameterValue": "{route: .messageType}"}]}
+
+
 @pytest.mark.parametrize(("processors", "reported"), [
-    ([{"type": "AppendDelimiterToRecord"}], True),  # a delimiter alone leaves the batches gzipped
-    ([{"type": "Decompression", "parameters": [{"parameterName": "CompressionFormat",
-                                                "parameterValue": "GZIP"}]}], False),
-    ([{"type": "Lambda", "parameters": [{"parameterName": "LambdaArn", "parameterValue": "arn:aws:lambda:x"}]}], False),
+    ([NEWLINE, PARTITION], "neither decompresses nor transforms"),  # a delimiter alone leaves the batches gzipped
+    ([GZIP, PARTITION], "without a delimiter"),  # unpacked, but back-to-back JSON on one line
+    ([GZIP, PARTITION, NEWLINE], None),
+    ([{"type": "Lambda", "parameters": [{"parameterName": "LambdaArn", "parameterValue": "arn:aws:lambda:x"}]}], None),
 ])
 def test_what_counts_as_unpacking(synthesized, processors, reported):
     broken = mutated(synthesized("dev"), STREAM, _processors(*processors))
-    assert bool(violations_of(broken, POLICY)) is reported
+    violations = violations_of(broken, POLICY)
+    assert [reported in v.message for v in violations] == ([True] if reported else [])
+
+
+def test_shipped_sink_appends_the_newline_after_decompressing(synthesized):
+    [stream] = [r for r in synthesized("prod").resources if r.name == STREAM]
+    kinds = [p["type"] for p in stream.inputs["extendedS3Configuration"]["processingConfiguration"]["processors"]]
+    assert kinds.index("Decompression") < kinds.index("AppendDelimiterToRecord")
+
+    def no_newline(stream):
+        processors = stream.inputs["extendedS3Configuration"]["processingConfiguration"]["processors"]
+        processors[:] = [p for p in processors if p["type"] != "AppendDelimiterToRecord"]
+
+    [violation] = violations_of(mutated(synthesized("prod"), STREAM, no_newline), POLICY)
+    assert violation.urn.endswith(f"::{STREAM}") and "Add the AppendDelimiterToRecord processor" in violation.message
 
 
 def test_disabled_processing_does_not_count(synthesized):

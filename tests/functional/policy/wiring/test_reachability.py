@@ -6,15 +6,20 @@ import dataclasses
 import json
 
 import pytest
+from pulumi_policy.proxy import UNKNOWN_OBJECT_VALUE, UNKNOWN_STRING_VALUE
 
-from arcblueprint.policy.testing import mutated, violations_of
-from arcblueprint.policy.wiring.reachability import called_apis
+from arcblueprint.policy.testing import mutated, resource, run_stack, violations_of
+from arcblueprint.policy.wiring.reachability import REACHES_ITS_APIS, called_apis
 from arcblueprint.preview.harness import GraphResource
 
 POLICY = "vpc-function-reaches-its-apis"
 ROUTER = "facade-router-function"
 NAT = "aws:ec2/natGateway:NatGateway"
 ROUTE = "aws:ec2/route:Route"
+FUNCTION = "aws:lambda/function:Function"
+ROLE = "aws:iam/role:Role"
+SUBNET = "aws:ec2/subnet:Subnet"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 
 
 def _by_name(graph, name):
@@ -206,6 +211,41 @@ def test_attached_managed_policies_count_like_inline_ones(synthesized, endpoint)
     assert [v.urn.rsplit("::", 1)[-1] for v in violations] == ([] if endpoint else [ROUTER])
 
 
+# --- which OnBehalf statements are believed -------------------------------------------------------
+
+
+def _queue_consume_without_the_sqs_endpoint(graph):
+    poller = _add_statement({"Sid": "OnBehalfQueueConsume", "Effect": "Allow",
+                             "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                             "Resource": "arn:aws:sqs:eu-west-1:222222222222:arcbp-prod-hooks-buffer"})
+    return _without(mutated(graph, "facade-router-invoke", poller), "network-sqs-endpoint")
+
+
+def test_a_poller_statement_on_a_function_without_an_event_source_is_the_codes(synthesized):
+    """No event source mapping invokes the router, so no Lambda poller uses the statement: its code would."""
+    [violation] = violations_of(_queue_consume_without_the_sqs_endpoint(synthesized("prod")), POLICY)
+    assert violation.urn.endswith(f"::{ROUTER}") and "cannot reach the sqs API" in violation.message
+    assert "sqs:ReceiveMessage" in violation.message
+
+
+def test_a_poller_statement_is_lambdas_when_an_event_source_mapping_feeds_the_function(synthesized):
+    graph = _queue_consume_without_the_sqs_endpoint(synthesized("prod"))
+    router, queue = _by_name(graph, ROUTER), _by_name(graph, "hooks-buffer-queue")
+    mapping = _added(graph, "aws:lambda/eventSourceMapping:EventSourceMapping", "test-router-queue",
+                     {"functionName": "arcbp-prod-facade-router:live", "eventSourceArn": "arn:aws:sqs:x"},
+                     {"functionName": [router.urn], "eventSourceArn": [queue.urn]})
+    assert violations_of(dataclasses.replace(graph, resources=[*graph.resources, mapping]), POLICY) == []
+
+
+def test_an_on_behalf_sid_over_a_mixed_action_set_is_not_believed(synthesized):
+    mixed = _add_statement({"Sid": "OnBehalfKeyUse", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:Encrypt"],
+                            "Resource": "arn:aws:kms:eu-west-1:222222222222:key/0a1b2c3d"})
+    broken = _without(mutated(synthesized("prod"), "facade-router-invoke", mixed), "network-kms-endpoint")
+    [violation] = violations_of(broken, POLICY)
+    # kms:Encrypt is never Lambda's, so the statement is not an on-behalf one: kms:Decrypt in it is the code's too.
+    assert "cannot reach the kms API" in violation.message and "kms:Decrypt, kms:Encrypt" in violation.message
+
+
 # --- hosts in the environment: the router reaches legacy through the on-prem proxy -------------------
 
 
@@ -265,3 +305,32 @@ def test_no_proxy_exempting_the_host_sends_it_direct(synthesized):
 
     [violation] = violations_of(mutated(synthesized("prod"), ROUTER, _router_env(exempt_corp)), POLICY)
     assert "NO_PROXY exempts legacy.corp.example.com" in violation.message
+
+
+
+@pytest.mark.parametrize("unknown", ["proxy", "variables", None])
+def test_proxy_settings_unknown_in_a_first_preview_are_not_read_as_no_proxy(unknown):
+    """A proxy URL computed from a new resource (or the whole environment) is unknown in a new stack's first preview.
+
+    Which proxy the client picks is then not known, so its hosts are judged at ``pulumi up``: neither reported
+    as unreachable without a proxy nor by skipping the whole policy. Only a proxy really unset is reported.
+    """
+    subnet = resource(SUBNET, "proxy-test-subnet", {"cidrBlock": "10.0.0.0/26"})
+    group = resource(SECURITY_GROUP, "proxy-test-sg", {"vpcId": UNKNOWN_STRING_VALUE})
+    role = resource(ROLE, "proxy-test-role", {"assumeRolePolicy": "{}"})
+    variables = {"LEGACY_URL": "http://legacy.corp.example.com:8080", "NO_PROXY": ".amazonaws.com"}
+    if unknown == "proxy":
+        variables["HTTP_PROXY"] = variables["HTTPS_PROXY"] = UNKNOWN_STRING_VALUE
+    environment = {"variables": UNKNOWN_OBJECT_VALUE if unknown == "variables" else variables}
+    function = resource(FUNCTION, "proxy-test-function", {
+        "vpcConfig": {"subnetIds": [UNKNOWN_STRING_VALUE], "securityGroupIds": [UNKNOWN_STRING_VALUE]},
+        "role": UNKNOWN_STRING_VALUE, "environment": environment,
+    }, depends={"vpcConfig": [subnet, group], "role": [role]})
+    recorder = run_stack(REACHES_ITS_APIS, [subnet, group, role, function])
+    assert recorder.skipped == []
+    if unknown:
+        assert recorder.violations == []
+    else:
+        [(urn, message)] = recorder.violations
+        assert urn.endswith("::proxy-test-function") and "cannot reach legacy.corp.example.com:8080" in message
+        assert "no proxy serves it" in message
