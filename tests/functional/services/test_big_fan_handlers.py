@@ -113,7 +113,7 @@ def test_filter_policies_route_only_wanted_messages(fan):
     assert sorted(m["id"] for m in audit) == [1, 2]
 
 
-def test_consumer_reads_raw_enveloped_compressed_and_claim_checked_payloads(fan, load_event):
+def test_consumer_reads_raw_enveloped_compressed_and_claim_checked_payloads(fan, load_event, monkeypatch):
     small = {"kind": "order", "note": "small"}
     medium = {"kind": "order", "lines": ["same line of an order"] * 600}  # > 4 KiB, compresses well
     rng = random.Random(7)
@@ -127,14 +127,19 @@ def test_consumer_reads_raw_enveloped_compressed_and_claim_checked_payloads(fan,
     assert [json.loads(json.loads(m["Body"])["Message"]) for m in enveloped] == [small]
     assert all(len(m["Body"]) <= SPEC.payload_threshold_bytes for m in raw)
     assert len(fan["s3"].list_objects_v2(Bucket=BUCKET)["Contents"]) == 1  # only the incompressible one
-    consumer = fan["consumer"]
-    for batch in (raw, enveloped):
-        response = consumer.lambda_handler(sqs_event(load_event, batch), LambdaContext(function_name="arcbp-dev-fan-billing"))
+    # Each consumer is its own function, told by the component how its subscription delivers.
+    monkeypatch.setenv("RAW_MESSAGE_DELIVERY", "false")
+    audit = load_consumer(f"fan_consumer_audit_{time.monotonic_ns()}")
+    monkeypatch.setattr(audit, "handle", fan["consumer"].handle)
+    for consumer, batch, name in ((fan["consumer"], raw, "billing"), (audit, enveloped, "audit")):
+        response = consumer.lambda_handler(sqs_event(load_event, batch), LambdaContext(function_name=f"arcbp-dev-fan-{name}"))
         assert response == {"batchItemFailures": []}
     payloads = [m["payload"] for m in fan["received"]]
-    assert sorted(map(json.dumps, payloads)) == sorted(map(json.dumps, [small, medium, large]))
-    # Same messages through the raw and the enveloped queue: one messageId each, processed once per id.
-    assert len(fan["handled"]) == 3 and set(fan["handled"].values()) == {1}
+    assert sorted(map(json.dumps, payloads)) == sorted(map(json.dumps, [small, small, medium, large]))
+    # Same message through the raw and the enveloped queue: one messageId (the publisher's), once per consumer.
+    small_id = next(m["messageId"] for m in fan["received"] if m["payload"] == small)
+    assert fan["handled"] == Counter({small_id: 2, **{m["messageId"]: 1 for m in fan["received"]
+                                                       if m["payload"] != small}})
 
 
 def test_poison_messages_fail_alone(fan, load_event):
