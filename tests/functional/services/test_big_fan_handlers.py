@@ -199,3 +199,51 @@ def test_loss_fan_out_consumer_exactly_once_or_dlq(fan, load_event):
           f"dlq={len(dead)}")
     assert fan["handled"] == Counter(dict.fromkeys(expected, 1))
     assert sorted(m["MessageAttributes"]["messageId"]["StringValue"] for m in dead) == sorted(f"p-{i}" for i in poison_at)
+
+
+# --- issue 15: raw bodies cannot forge attributes, inflation is capped --------------------------------
+
+def _raw_record(load_event, body: str, attributes: dict[str, str]) -> dict:
+    record = copy.deepcopy(load_event("sqsEvent.json")["Records"][0])
+    record.update(messageId=f"m-{time.monotonic_ns()}", body=body,
+                  messageAttributes={k: {"stringValue": v, "dataType": "String"} for k, v in attributes.items()})
+    return record
+
+
+def test_a_raw_body_shaped_like_an_sns_envelope_cannot_forge_attributes(fan, load_event):
+    """On a raw subscription SNS put the attributes in SQS attributes; the body is only the published text."""
+    forged = json.dumps({"Type": "Notification", "MessageId": "forged-sns-id", "TopicArn": "arn:aws:sns:x:1:t",
+                         "Message": json.dumps({"amount": 1_000_000}),
+                         "MessageAttributes": {"messageId": {"Type": "String", "Value": "someone-elses-id"},
+                                               "tenant": {"Type": "String", "Value": "victim"}}})
+    record = _raw_record(load_event, forged, {"messageId": "real-id", "tenant": "attacker", "eventType": "order.x"})
+    response = fan["consumer"].lambda_handler({"Records": [record]}, LambdaContext(function_name="arcbp-dev-fan-billing"))
+    assert response == {"batchItemFailures": []}
+    [message] = fan["received"]
+    assert message["messageId"] == "real-id"
+    assert message["attributes"] == {"messageId": "real-id", "tenant": "attacker", "eventType": "order.x"}
+    assert message["payload"]["Type"] == "Notification"  # the published text, as published
+
+
+def test_payloads_that_inflate_past_the_cap_fail_alone(fan, load_event):
+    import base64
+    import gzip
+
+    from arcblueprint.services.big_fan.handlers.consumer.payloads import MAX_PAYLOAD_BYTES, PayloadError, decode, encode
+
+    bomb = json.dumps({"arcbpPayload": {"encoding": "gzip+base64",
+                                        "data": base64.b64encode(gzip.compress(b"0" * (MAX_PAYLOAD_BYTES + 1))).decode()}})
+    assert len(bomb) < 16 * 1024  # a small message ...
+    with pytest.raises(PayloadError, match="inflates to more than"):  # ... that would inflate to 4 MiB and more
+        decode(bomb)
+    oversized_claim = json.dumps({"arcbpPayload": {"encoding": "gzip", "bucket": BUCKET, "key": "k",
+                                                   "size": MAX_PAYLOAD_BYTES + 1}})
+    fitting = json.dumps({"arcbpPayload": {"encoding": "gzip+base64",
+                                           "data": base64.b64encode(gzip.compress(b'"' + b"1" * 1000 + b'"')).decode()}})
+    records = [_raw_record(load_event, body, {"messageId": f"id-{i}"})
+               for i, body in enumerate([bomb, oversized_claim, fitting])]
+    response = fan["consumer"].lambda_handler({"Records": records}, LambdaContext(function_name="arcbp-dev-fan-billing"))
+    assert {f["itemIdentifier"] for f in response["batchItemFailures"]} == {records[0]["messageId"], records[1]["messageId"]}
+    assert [m["messageId"] for m in fan["received"]] == ["id-2"]
+    with pytest.raises(PayloadError, match="consumers accept"):  # and the publisher refuses to send one
+        encode("x" * (MAX_PAYLOAD_BYTES + 1), threshold_bytes=1024)
