@@ -29,8 +29,8 @@ from hypothesis import strategies as st
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
-#: Each contract test: few examples (each one is an invocation against moto), no "explain" phase.
-contract = settings(max_examples=40, phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+#: Each contract test: 20 examples (each one is an invocation against moto), no "explain" phase.
+contract = settings(max_examples=20, phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.function_scoped_fixture], deadline=None)
 
@@ -43,8 +43,9 @@ INTERNALS = re.compile(
 
 def handler_environment(env: Any) -> None:
     """What tests/conftest.py sets per test, for a handler module loaded once per test module."""
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-                       "AWS_DEFAULT_REGION": "eu-west-1", "POWERTOOLS_TRACE_DISABLED": "true",
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "eu-west-1",
+                       "POWERTOOLS_TRACE_DISABLED": "true",
                        "POWERTOOLS_METRICS_NAMESPACE": "arcblueprint-tests", "RETRY_BASE_DELAY_MS": "0"}.items():
         env.setenv(key, value)
 
@@ -79,7 +80,8 @@ huge_text = st.sampled_from([1_000, 70_000, 300_000]).map(lambda n: "x" * n)
 #: A value of any type, including the awkward ones.
 junk = st.one_of(st.none(), st.booleans(), st.integers(), st.sampled_from([10**40, -(2**64), 1e308]),
                  st.floats(allow_nan=True, allow_infinity=True), tricky_text, huge_text,
-                 st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+                 st.lists(st.integers(), max_size=3),
+                 st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
                  st.sampled_from([[[[[[]]]]], {"a": {"a": {"a": {}}}}]))
 
 #: Message or record text that is not a JSON document: cut, doubled, NaN, too deep, not text at all.

@@ -32,7 +32,8 @@ from arcblueprint.services.testing import LambdaContext, load_handler
 
 def _strategies():
     if "consumer_strategies" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("consumer_strategies", Path(__file__).with_name("consumer_strategies.py"))
+        path = Path(__file__).with_name("consumer_strategies.py")
+        spec = importlib.util.spec_from_file_location("consumer_strategies", path)
         module = importlib.util.module_from_spec(spec)
         sys.modules["consumer_strategies"] = module
         spec.loader.exec_module(module)
@@ -157,7 +158,8 @@ def test_webhook_stream_consumer_stops_at_the_first_bad_record(webhook_stream_co
 # ---------------------------------------------------------------- Big Fan consumer
 
 def _string_attributes(message_id: str) -> dict[str, Any]:
-    return {"messageId": {"Type": "String", "Value": message_id}, "eventType": {"Type": "String", "Value": "order.x"}}
+    return {"messageId": {"Type": "String", "Value": message_id},
+            "eventType": {"Type": "String", "Value": "order.x"}}
 
 
 def sns_envelope(message: Any, attributes: Any) -> str:
@@ -207,7 +209,8 @@ def test_big_fan_raw_consumer_reports_exactly_the_bad_messages(fan_consumers, ba
     consumer.handled.clear()
     assert _reported(consumer.lambda_handler(event, CONTEXT)) == bad
     # The forged envelope's attributes (messageId "forged", eventType "order.x") never become the message's.
-    assert not [m for m in consumer.handled if "forged" == m["messageId"] or m["attributes"].get("eventType") == "order.x"]
+    assert not [m for m in consumer.handled
+                if m["messageId"] == "forged" or m["attributes"].get("eventType") == "order.x"]
 
 
 @cs.contract
@@ -230,7 +233,8 @@ documents = st.fixed_dictionaries({"domain": st.sampled_from(["orders", "payment
 not_documents = st.one_of(
     cs.not_json_text,
     cs.json_documents.filter(lambda d: not isinstance(d, dict)).map(json.dumps),
-    st.builds(lambda domain: json.dumps({"domain": domain}), st.one_of(st.none(), st.integers(), st.lists(st.text()))),
+    st.builds(lambda domain: json.dumps({"domain": domain}),
+              st.one_of(st.none(), st.integers(), st.lists(st.text()))),
     st.just(json.dumps({"id": "no domain"})),
 )
 

@@ -26,7 +26,8 @@ from arcblueprint.services.testing import LambdaContext, load_handler
 
 def _strategies():
     if "consumer_strategies" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("consumer_strategies", Path(__file__).with_name("consumer_strategies.py"))
+        path = Path(__file__).with_name("consumer_strategies.py")
+        spec = importlib.util.spec_from_file_location("consumer_strategies", path)
         module = importlib.util.module_from_spec(spec)
         sys.modules["consumer_strategies"] = module
         spec.loader.exec_module(module)
@@ -51,8 +52,9 @@ def receiver():
             ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                              KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
                              AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}])
-        for key, value in {"SIGNING_SECRET_ID": secret["ARN"], "QUEUE_URL": queue, "IDEMPOTENCY_TABLE": "hooks-idempotency",
-                           "STATUS_TABLE": "hooks-status", "MAX_MESSAGE_BYTES": str(MAX_BYTES)}.items():
+        for key, value in {"SIGNING_SECRET_ID": secret["ARN"], "QUEUE_URL": queue,
+                           "IDEMPOTENCY_TABLE": "hooks-idempotency", "STATUS_TABLE": "hooks-status",
+                           "MAX_MESSAGE_BYTES": str(MAX_BYTES)}.items():
             env.setenv(key, value)
         module = load_handler(HANDLERS / "receiver", "cmm_receiver_contract")
         yield module, sqs, queue
@@ -113,7 +115,8 @@ def requests(draw) -> tuple[dict[str, Any], bool]:
     signed_text = text if isinstance(text, str) and kind != "lone-surrogate" else ""
     now = int(time.time())
     signature = "sha256=" + hmac.new(SECRET.encode(), f"{now}.{signed_text}".encode(), hashlib.sha256).hexdigest()
-    headers: dict[str, Any] = {"X-Signature": signature, "X-Timestamp": str(now), "Content-Type": "application/json"}
+    headers: dict[str, Any] = {"X-Signature": signature, "X-Timestamp": str(now),
+                               "Content-Type": "application/json"}
     valid_signature = draw(st.sampled_from([True, True, True, False]))
     if not valid_signature:
         field = draw(st.sampled_from(["X-Signature", "X-Timestamp", "both"]))
@@ -126,13 +129,14 @@ def requests(draw) -> tuple[dict[str, Any], bool]:
     all_headers: Any = draw(st.sampled_from([headers, headers, headers, None, {}]))
     event = cs.api_event(TEMPLATE, path="/webhook", body=body, is_base64=is_base64, headers=all_headers)
     good_id = not isinstance(delivery_id, str) or DELIVERY_ID.fullmatch(delivery_id) is not None
-    delivered_as_signed = kind == "base64-json" or (isinstance(body, str) and body == signed_text and is_base64 is not True)
+    delivered_as_signed = kind == "base64-json" or (
+        isinstance(body, str) and body == signed_text and is_base64 is not True)
     accept = (all_headers is headers and valid_signature and good_id and bool(signed_text) and delivered_as_signed
               and _acceptable(signed_text))
     return event, accept
 
 
-@settings(cs.contract, max_examples=80)
+@settings(cs.contract, max_examples=50)
 @given(request=requests())
 def test_every_request_gets_a_clean_answer_and_only_signed_webhooks_are_buffered(receiver, request):
     module, sqs, queue = receiver

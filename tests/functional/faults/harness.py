@@ -35,12 +35,13 @@ from typing import Any
 
 from botocore.exceptions import EndpointConnectionError
 
-__all__ = ["Faults", "SimulatedQueue", "count_effects", "StreamRun", "Tally", "body_key", "expire_in_progress", "kinesis_records",
-           "poll_queue", "run_stream", "sqs_event"]
+__all__ = ["Faults", "SimulatedQueue", "StreamRun", "Tally", "body_key", "count_effects", "expire_in_progress",
+           "kinesis_records", "poll_queue", "run_stream", "sqs_event"]
 
 #: Error codes AWS answers when it throttles, by service (all retryable, none took effect).
 THROTTLING = {"dynamodb": "ProvisionedThroughputExceededException", "sqs": "RequestThrottled",
-              "eventbridge": "ThrottlingException", "s3": "SlowDown", "kinesis": "ProvisionedThroughputExceededException"}
+              "eventbridge": "ThrottlingException", "s3": "SlowDown",
+              "kinesis": "ProvisionedThroughputExceededException"}
 
 
 class _HttpResponse:
@@ -218,7 +219,8 @@ def kinesis_records(kinesis: Any, stream: str, template: dict[str, Any]) -> list
             record["kinesis"].update(partitionKey=r["PartitionKey"], sequenceNumber=r["SequenceNumber"],
                                      data=base64.b64encode(r["Data"]).decode(),
                                      approximateArrivalTimestamp=r["ApproximateArrivalTimestamp"].timestamp())
-            record.update(eventID=f"{shard['ShardId']}:{r['SequenceNumber']}", eventSourceARN=description["StreamARN"])
+            record.update(eventID=f"{shard['ShardId']}:{r['SequenceNumber']}",
+                          eventSourceARN=description["StreamARN"])
             records.append(record)
         iterator = page.get("NextShardIterator")
     return records
@@ -346,11 +348,13 @@ class Tally:
                 f"{len(self.dead_copies_of_delivered)}) | injected faults: {self.faults}")
 
     def assert_exactly_once(self) -> None:
-        assert self.duplicates == 0, f"{self.name}: duplicated effects {[k for k, n in self.effects.items() if n > 1]}"
+        repeated = [k for k, n in self.effects.items() if n > 1]
+        assert self.duplicates == 0, f"{self.name}: duplicated effects {repeated}"
         assert not self.lost, f"{self.name}: lost {sorted(self.lost)}"
         assert not self.both, f"{self.name}: delivered and dead-lettered {sorted(self.both)}"
         assert not self.poison_effected, f"{self.name}: poison processed {sorted(self.poison_effected)}"
-        assert self.poison <= set(self.dead), f"{self.name}: poison not dead-lettered {sorted(self.poison - set(self.dead))}"
+        missing = sorted(self.poison - set(self.dead))
+        assert not missing, f"{self.name}: poison not dead-lettered {missing}"
 
 
 def body_key(text: str, *path: str) -> str | None:

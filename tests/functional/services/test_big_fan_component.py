@@ -99,8 +99,8 @@ def test_consumers_report_partial_failures_and_read_claim_checks(graph):
     for function in functions:
         assert function.inputs["environment"]["variables"]["PAYLOAD_BUCKET"] == bucket.outputs["bucket"]
     # Each consumer knows how its subscription delivers: only a non-raw body is an SNS envelope.
-    raw = {f.name.removeprefix("fan-").removesuffix("-function"): f.inputs["environment"]["variables"]["RAW_MESSAGE_DELIVERY"]
-           for f in functions}
+    raw = {f.name.removeprefix("fan-").removesuffix("-function"):
+           f.inputs["environment"]["variables"]["RAW_MESSAGE_DELIVERY"] for f in functions}
     subscriptions = {s.name.removeprefix("fan-").removesuffix("-subscription"): s.inputs["rawMessageDelivery"]
                      for s in graph.by_type("aws:sns/topicSubscription:TopicSubscription")}
     assert raw == {"billing": "true", "audit": "false", "search-index": "true"}

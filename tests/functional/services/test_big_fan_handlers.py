@@ -132,7 +132,8 @@ def test_consumer_reads_raw_enveloped_compressed_and_claim_checked_payloads(fan,
     audit = load_consumer(f"fan_consumer_audit_{time.monotonic_ns()}")
     monkeypatch.setattr(audit, "handle", fan["consumer"].handle)
     for consumer, batch, name in ((fan["consumer"], raw, "billing"), (audit, enveloped, "audit")):
-        response = consumer.lambda_handler(sqs_event(load_event, batch), LambdaContext(function_name=f"arcbp-dev-fan-{name}"))
+        context = LambdaContext(function_name=f"arcbp-dev-fan-{name}")
+        response = consumer.lambda_handler(sqs_event(load_event, batch), context)
         assert response == {"batchItemFailures": []}
     payloads = [m["payload"] for m in fan["received"]]
     assert sorted(map(json.dumps, payloads)) == sorted(map(json.dumps, [small, small, medium, large]))
@@ -217,7 +218,8 @@ def test_a_raw_body_shaped_like_an_sns_envelope_cannot_forge_attributes(fan, loa
                          "MessageAttributes": {"messageId": {"Type": "String", "Value": "someone-elses-id"},
                                                "tenant": {"Type": "String", "Value": "victim"}}})
     record = _raw_record(load_event, forged, {"messageId": "real-id", "tenant": "attacker", "eventType": "order.x"})
-    response = fan["consumer"].lambda_handler({"Records": [record]}, LambdaContext(function_name="arcbp-dev-fan-billing"))
+    context = LambdaContext(function_name="arcbp-dev-fan-billing")
+    response = fan["consumer"].lambda_handler({"Records": [record]}, context)
     assert response == {"batchItemFailures": []}
     [message] = fan["received"]
     assert message["messageId"] == "real-id"
@@ -229,21 +231,30 @@ def test_payloads_that_inflate_past_the_cap_fail_alone(fan, load_event):
     import base64
     import gzip
 
-    from arcblueprint.services.big_fan.handlers.consumer.payloads import MAX_PAYLOAD_BYTES, PayloadError, decode, encode
+    from arcblueprint.services.big_fan.handlers.consumer.payloads import (
+        MAX_PAYLOAD_BYTES,
+        PayloadError,
+        decode,
+        encode,
+    )
 
-    bomb = json.dumps({"arcbpPayload": {"encoding": "gzip+base64",
-                                        "data": base64.b64encode(gzip.compress(b"0" * (MAX_PAYLOAD_BYTES + 1))).decode()}})
+    def inline(raw: bytes) -> str:
+        return json.dumps({"arcbpPayload": {"encoding": "gzip+base64",
+                                            "data": base64.b64encode(gzip.compress(raw)).decode()}})
+
+    bomb = inline(b"0" * (MAX_PAYLOAD_BYTES + 1))
     assert len(bomb) < 16 * 1024  # a small message ...
     with pytest.raises(PayloadError, match="inflates to more than"):  # ... that would inflate to 4 MiB and more
         decode(bomb)
     oversized_claim = json.dumps({"arcbpPayload": {"encoding": "gzip", "bucket": BUCKET, "key": "k",
                                                    "size": MAX_PAYLOAD_BYTES + 1}})
-    fitting = json.dumps({"arcbpPayload": {"encoding": "gzip+base64",
-                                           "data": base64.b64encode(gzip.compress(b'"' + b"1" * 1000 + b'"')).decode()}})
+    fitting = inline(b'"' + b"1" * 1000 + b'"')
     records = [_raw_record(load_event, body, {"messageId": f"id-{i}"})
                for i, body in enumerate([bomb, oversized_claim, fitting])]
-    response = fan["consumer"].lambda_handler({"Records": records}, LambdaContext(function_name="arcbp-dev-fan-billing"))
-    assert {f["itemIdentifier"] for f in response["batchItemFailures"]} == {records[0]["messageId"], records[1]["messageId"]}
+    context = LambdaContext(function_name="arcbp-dev-fan-billing")
+    response = fan["consumer"].lambda_handler({"Records": records}, context)
+    failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    assert failed == {records[0]["messageId"], records[1]["messageId"]}
     assert [m["messageId"] for m in fan["received"]] == ["id-2"]
     with pytest.raises(PayloadError, match="consumers accept"):  # and the publisher refuses to send one
         encode("x" * (MAX_PAYLOAD_BYTES + 1), threshold_bytes=1024)

@@ -75,7 +75,8 @@ def test_functions_get_names_not_values_and_only_their_grants(graph):
     assert receiver["IDEMPOTENCY_TTL_SECONDS"] == consumer["IDEMPOTENCY_TTL_SECONDS"]
     [idempotency] = [t for t in graph.by_type("aws:dynamodb/table:Table") if t.name == "hooks-idempotency"]
     receiver_tables = {r for name, doc in policies.items() if name.startswith("hooks-receiver-table")
-                       for s in doc["Statement"] for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
+                       for s in doc["Statement"]
+                       for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
     assert idempotency.outputs["arn"] in receiver_tables
     assert {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"} <= set().union(
         *(acts for name, acts in actions.items() if name.startswith("hooks-receiver-table")))

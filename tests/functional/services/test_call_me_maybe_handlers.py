@@ -345,7 +345,8 @@ def _call(receiver, event) -> dict:
 
 
 def _claims(aws) -> list[dict]:
-    return [i for i in aws["ddb"].scan(TableName="hooks-idempotency")["Items"] if i["id"]["S"].startswith("webhook-")]
+    items = aws["ddb"].scan(TableName="hooks-idempotency")["Items"]
+    return [i for i in items if i["id"]["S"].startswith("webhook-")]
 
 
 def test_a_replay_under_another_delivery_id_is_the_same_webhook(aws, load_event):
@@ -391,7 +392,8 @@ def _encoded(event: dict, raw: bytes) -> dict:
 
 
 @pytest.mark.parametrize("case", ["invalid-base64", "base64-non-utf8", "lone-surrogate", "non-ascii-signature",
-                                  "too-large", "long-delivery-id", "deep-json", "nan", "not-json", "unicode-timestamp"])
+                                  "too-large", "long-delivery-id", "deep-json", "nan", "not-json",
+                                  "unicode-timestamp"])
 def test_bad_requests_get_a_4xx_and_leave_no_trace(aws, load_event, monkeypatch, case):
     monkeypatch.setenv("MAX_MESSAGE_BYTES", "2048")
     receiver = load_handler("receiver", f"cmm_receiver_bad_{case.replace('-', '_')}")
@@ -454,7 +456,8 @@ def test_log_keys_of_one_request_do_not_leak_into_the_next(aws, load_event):
     receiver = load_handler("receiver", "cmm_receiver_log_keys")
     assert _call(receiver, _signed(load_event, json.dumps({"n": 1})))["status"] == 202
     assert "webhook_id" in receiver.logger.get_current_keys()
-    assert _call(receiver, api_event(load_event, "{}", {"X-Signature": "0" * 64, "X-Timestamp": "1"}))["status"] == 401
+    unsigned = api_event(load_event, "{}", {"X-Signature": "0" * 64, "X-Timestamp": "1"})
+    assert _call(receiver, unsigned)["status"] == 401
     assert "webhook_id" not in receiver.logger.get_current_keys()  # what the rejection was logged with
 
 

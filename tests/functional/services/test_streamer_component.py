@@ -132,7 +132,8 @@ def test_enhanced_fan_out_consumer_bisects_ages_out_and_has_a_failure_destinatio
 
 def test_stream_consumer_is_idempotent_for_as_long_as_a_record_can_be_replayed(graph):
     [table] = [t for t in graph.by_type("aws:dynamodb/table:Table") if t.name == "lake-consumer-idempotency"]
-    assert table.inputs["hashKey"] == "id" and table.inputs["ttl"] == {"attributeName": "expiration", "enabled": True}
+    assert table.inputs["hashKey"] == "id"
+    assert table.inputs["ttl"] == {"attributeName": "expiration", "enabled": True}
     assert table.inputs["serverSideEncryption"]["enabled"] is True
     [fn] = [f for f in graph.by_type("aws:lambda/function:Function") if f.name == "lake-consumer-function"]
     variables = fn.inputs["environment"]["variables"]

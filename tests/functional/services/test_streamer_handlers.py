@@ -122,7 +122,8 @@ def test_stream_consumer_stops_at_the_first_bad_record_and_a_replay_is_a_no_op(l
         monkeypatch.setattr(consumer, "handle", lambda document: seen.append(document["id"]))
         template = load_event("kinesisStreamEvent.json")["Records"][0]
         records = []
-        for i, body in enumerate([{"domain": "orders", "id": 1}, "garbage", {"id": 2}, {"domain": "orders", "id": 3}]):
+        bodies = [{"domain": "orders", "id": 1}, "garbage", {"id": 2}, {"domain": "orders", "id": 3}]
+        for i, body in enumerate(bodies):
             record = copy.deepcopy(template)
             raw = body if isinstance(body, str) else json.dumps(body)
             record["kinesis"]["data"] = base64.b64encode(raw.encode()).decode()

@@ -23,7 +23,6 @@ import json
 import uuid
 import zlib
 from collections.abc import Callable
-from typing import Any
 
 __all__ = ["MARKER", "MAX_PAYLOAD_BYTES", "PayloadError", "decode", "encode"]
 

@@ -107,7 +107,8 @@ def deliver(message: dict[str, Any]) -> None:
         response = events.put_events(Entries=[entry])
         if response.get("FailedEntryCount"):
             code = response["Entries"][0].get("ErrorCode") or "unknown"
-            raise (TransientError if code in TRANSIENT_CODES else DeliveryError)(f"event bus refused the webhook: {code}")
+            refused = TransientError if code in TRANSIENT_CODES else DeliveryError
+            raise refused(f"event bus refused the webhook: {code}")
 
     call_with_retries(put, remaining_millis=remaining_millis)
 

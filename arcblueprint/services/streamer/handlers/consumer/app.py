@@ -117,7 +117,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         add_batch_metrics(0, 1)
         raise
     failures = response["batchItemFailures"]
-    processed = next((i for i, r in enumerate(records)
-                      if failures and r["kinesis"]["sequenceNumber"] == failures[0]["itemIdentifier"]), len(records))
+    failed = failures[0]["itemIdentifier"] if failures else None
+    processed = next((i for i, r in enumerate(records) if r["kinesis"]["sequenceNumber"] == failed), len(records))
     add_batch_metrics(processed, len(failures))
     return response
