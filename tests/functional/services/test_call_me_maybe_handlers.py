@@ -452,6 +452,21 @@ def test_a_failed_enqueue_is_a_503_and_the_retry_buffers_the_webhook_once(aws, l
     assert [c["claim"]["S"] for c in _claims(aws)] == ["BUFFERED"]
 
 
+def test_a_buffered_webhook_is_a_202_even_if_its_claim_cannot_be_marked(aws, load_event):
+    receiver = load_handler("receiver", "cmm_receiver_unmarked")
+
+    def refuse_marking(model, params, **_):
+        if model.name == "UpdateItem" and b"BUFFERED" in params["body"]:
+            from botocore.exceptions import EndpointConnectionError
+            raise EndpointConnectionError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com")
+
+    receiver.dynamodb.meta.events.register("before-call", refuse_marking)
+    event = _signed(load_event, json.dumps({"type": "payment", "amount": 10}))
+    assert _call(receiver, event)["status"] == 202  # buffered: that is what 202 says
+    assert count(aws["sqs"], aws["queue_url"]) == 1
+    assert [c["claim"]["S"] for c in _claims(aws)] == ["RECEIVED"]  # so a replay buffers it again (a no-op later)
+
+
 def test_log_keys_of_one_request_do_not_leak_into_the_next(aws, load_event):
     receiver = load_handler("receiver", "cmm_receiver_log_keys")
     assert _call(receiver, _signed(load_event, json.dumps({"n": 1})))["status"] == 202

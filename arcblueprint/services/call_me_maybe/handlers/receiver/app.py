@@ -266,7 +266,8 @@ def mark_buffered(key: str) -> None:
 def enqueue(message: dict[str, Any], body: str) -> None:
     if BUFFER == "kinesis":
         key = field_value(message["payload"], PARTITION_KEY_FIELD) if PARTITION_KEY_FIELD else None
-        kinesis.put_record(StreamName=STREAM_NAME, Data=body.encode(), PartitionKey=str(key or message["webhookId"])[:256])
+        partition_key = str(key or message["webhookId"])[:256]  # Kinesis takes at most 256 characters
+        kinesis.put_record(StreamName=STREAM_NAME, Data=body.encode(), PartitionKey=partition_key)
     else:
         sqs.send_message(QueueUrl=QUEUE_URL, MessageBody=body)
 
@@ -344,7 +345,11 @@ def accept(event: Any) -> Response:
         record_status(key, received_at)
     enqueue(message, message_body)
     if IDEMPOTENCY_TABLE:
-        mark_buffered(key)
+        try:
+            mark_buffered(key)
+        except (BotoCoreError, ClientError):  # it is buffered: a replay will buffer it again, and the consumer dedupes
+            logger.warning("Webhook buffered but its claim not marked", exc_info=True)
+            metrics.add_metric(name="WebhookClaimUnmarked", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="WebhookAccepted", unit=MetricUnit.Count, value=1)
     return json_response(202, {"webhookId": key})
 
