@@ -134,7 +134,10 @@ class BigFanService(pulumi.ComponentResource):
                 opts=child)
             environment: dict[str, pulumi.Input[str]] = {
                 "CONSUMER_NAME": consumer_name, "IDEMPOTENCY_TABLE": self.idempotency_table.name,
-                "IDEMPOTENCY_TTL_SECONDS": str(spec.idempotency_ttl_seconds)}
+                "IDEMPOTENCY_TTL_SECONDS": str(spec.idempotency_ttl_seconds),
+                # How the subscription delivers: only a non-raw body is an SNS envelope, so a raw
+                # message shaped like one cannot forge the attributes SNS set.
+                "RAW_MESSAGE_DELIVERY": "true" if consumer.raw_message_delivery else "false"}
             if self.payload_bucket is not None:
                 environment["PAYLOAD_BUCKET"] = self.payload_bucket.bucket_name
             function = ServerlessFunction(base, FunctionArgs(

@@ -112,11 +112,17 @@ class CallMeMaybeService(pulumi.ComponentResource):
                 **buffer_env, **status_env,
                 "SIGNING_SECRET_ID": platform.secret_arns[spec.signing_secret],
                 "SIGNATURE_HEADER": spec.signature_header, "TIMESTAMP_HEADER": spec.timestamp_header,
-                "ID_HEADER": spec.id_header, "REPLAY_WINDOW_SECONDS": str(spec.replay_window_seconds),
+                "ID_HEADER": spec.id_header, "ID_FIELD": spec.id_field or "",
+                "REPLAY_WINDOW_SECONDS": str(spec.replay_window_seconds),
                 "SENSITIVE_FIELDS": ",".join(spec.sensitive_fields),
                 "PARTITION_KEY_FIELD": spec.partition_key_field or "",
+                # The receiver claims each webhook key (with the hash of its body) in the consumer's
+                # idempotency table, under its own prefix, for as long as the consumer dedupes on it.
+                "IDEMPOTENCY_TABLE": self.idempotency_table.name,
+                "IDEMPOTENCY_TTL_SECONDS": str(spec.idempotency_ttl_seconds),
             }), opts=child)
         self.receiver.grant_secret_read(spec.signing_secret)
+        self.receiver.grant_table_read_write(self.idempotency_table.arn)
         if self.queue is not None:
             self.receiver.grant_queue_send(self.queue.arn)
         else:

@@ -34,7 +34,11 @@ class CallMeMaybeSpec(ServiceTriggers):
     signing_secret: str = setting("webhook-signing", pattern=r"[a-z][a-z0-9-]{0,22}[a-z0-9]")
     signature_header: str = setting("X-Signature", pattern=_HEADER, doc="hex HMAC-SHA256 of '<timestamp>.<body>'")
     timestamp_header: str = setting("X-Timestamp", pattern=_HEADER, doc="unix seconds when the sender signed")
-    id_header: str = setting("X-Webhook-Id", pattern=_HEADER, doc="sender's delivery id; default: hash of the body")
+    #: The sender's delivery id header: logged, never used to deduplicate (the signature does not cover it).
+    id_header: str = setting("X-Webhook-Id", pattern=_HEADER, doc="sender's delivery id, logged only")
+    #: Dotted path of a field of the signed body that identifies the webhook (e.g. ``id``), so that a
+    #: sender's redelivery with another body is a 409; default: the SHA-256 of the body is the key.
+    id_field: str | None = setting(None, pattern=FIELD_PATH_PATTERN)
     replay_window_seconds: int = setting(300, minimum=30, maximum=3600)
     #: Fields masked before the webhook is logged or buffered (dotted paths into the JSON body).
     sensitive_fields: tuple[str, ...] = setting(default_factory=tuple)

@@ -13,6 +13,7 @@ from arcblueprint.platform.encryption import EncryptionKey, EncryptionKeyArgs
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, StreamSource
 from arcblueprint.platform.handles import InputTransformer, Platform, RuleTarget
 from arcblueprint.services.big_fan.durable_queue import dead_letter_alarm, queue_policy
+from arcblueprint.services.call_me_maybe.tables import ttl_table
 from arcblueprint.services.event_wiring import subscription_rules
 from arcblueprint.services.streamer.secure_bucket import BucketLifecycle, SecureBucket, SecureBucketArgs
 from arcblueprint.services.streamer.spec import PARTITION_COLUMNS, DomainSpec, StreamerSpec
@@ -111,6 +112,8 @@ class StreamerService(pulumi.ComponentResource):
     tables, delivery_streams : dict[str, ...] per domain
     transform : ServerlessFunction
     consumer : ServerlessFunction | None
+    consumer_idempotency_table : aws.dynamodb.Table
+        With a consumer: its idempotency records, keyed on each record's eventID (replays are no-ops).
     workgroup : aws.athena.Workgroup
     outputs : dict[str, pulumi.Input]
         ``streamName``, ``lakeBucket``, ``database``, ``workgroup``, ``<domain>DeliveryStream``.
@@ -310,11 +313,19 @@ class StreamerService(pulumi.ComponentResource):
         dead_letter_alarm(f"{name}-consumer-failures-alarm", queue=failures, threshold=1, tags=ctx.tags(name),
                           description=f"{name}: stream records the consumer gave up on",
                           actions=platform.alarm_actions, parent=self)
+        # A retried batch replays records already handled: the consumer is idempotent on each record's
+        # eventID for as long as Lambda may still deliver it (the maximum record age, and an hour more).
+        self.consumer_idempotency_table = ttl_table(
+            f"{name}-consumer-idempotency", platform=platform, service=name, suffix="consumer-idempotency",
+            hash_key="id", ttl_attribute="expiration", parent=self)
         self.consumer = ServerlessFunction(f"{name}-consumer", FunctionArgs(
             platform=platform, service=name, code_dir=HANDLERS / "consumer",
             description=f"{name}: stream consumer", reserved_concurrency=consumer.reserved_concurrency,
-            environment={"DOMAIN_FIELD": spec.domain_field, "CONSUMER_DOMAINS": ",".join(consumer.domains)}),
+            environment={"DOMAIN_FIELD": spec.domain_field, "CONSUMER_DOMAINS": ",".join(consumer.domains),
+                         "IDEMPOTENCY_TABLE": self.consumer_idempotency_table.name,
+                         "IDEMPOTENCY_TTL_SECONDS": str(consumer.maximum_record_age_seconds + 3600)}),
             opts=child)
+        self.consumer.grant_table_read_write(self.consumer_idempotency_table.arn)
         source_arn: pulumi.Input[str] = self.stream.arn
         if consumer.enhanced_fan_out:
             self.stream_consumer = aws.kinesis.StreamConsumer(

@@ -98,6 +98,13 @@ def test_consumers_report_partial_failures_and_read_claim_checks(graph):
     assert len(functions) == 3
     for function in functions:
         assert function.inputs["environment"]["variables"]["PAYLOAD_BUCKET"] == bucket.outputs["bucket"]
+    # Each consumer knows how its subscription delivers: only a non-raw body is an SNS envelope.
+    raw = {f.name.removeprefix("fan-").removesuffix("-function"):
+           f.inputs["environment"]["variables"]["RAW_MESSAGE_DELIVERY"] for f in functions}
+    subscriptions = {s.name.removeprefix("fan-").removesuffix("-subscription"): s.inputs["rawMessageDelivery"]
+                     for s in graph.by_type("aws:sns/topicSubscription:TopicSubscription")}
+    assert raw == {"billing": "true", "audit": "false", "search-index": "true"}
+    assert {name: value == "true" for name, value in raw.items()} == subscriptions
     [lifecycle] = graph.by_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
     assert lifecycle.inputs["rules"][0]["expiration"] == {"days": 14}
 

@@ -113,7 +113,7 @@ def test_filter_policies_route_only_wanted_messages(fan):
     assert sorted(m["id"] for m in audit) == [1, 2]
 
 
-def test_consumer_reads_raw_enveloped_compressed_and_claim_checked_payloads(fan, load_event):
+def test_consumer_reads_raw_enveloped_compressed_and_claim_checked_payloads(fan, load_event, monkeypatch):
     small = {"kind": "order", "note": "small"}
     medium = {"kind": "order", "lines": ["same line of an order"] * 600}  # > 4 KiB, compresses well
     rng = random.Random(7)
@@ -127,14 +127,20 @@ def test_consumer_reads_raw_enveloped_compressed_and_claim_checked_payloads(fan,
     assert [json.loads(json.loads(m["Body"])["Message"]) for m in enveloped] == [small]
     assert all(len(m["Body"]) <= SPEC.payload_threshold_bytes for m in raw)
     assert len(fan["s3"].list_objects_v2(Bucket=BUCKET)["Contents"]) == 1  # only the incompressible one
-    consumer = fan["consumer"]
-    for batch in (raw, enveloped):
-        response = consumer.lambda_handler(sqs_event(load_event, batch), LambdaContext(function_name="arcbp-dev-fan-billing"))
+    # Each consumer is its own function, told by the component how its subscription delivers.
+    monkeypatch.setenv("RAW_MESSAGE_DELIVERY", "false")
+    audit = load_consumer(f"fan_consumer_audit_{time.monotonic_ns()}")
+    monkeypatch.setattr(audit, "handle", fan["consumer"].handle)
+    for consumer, batch, name in ((fan["consumer"], raw, "billing"), (audit, enveloped, "audit")):
+        context = LambdaContext(function_name=f"arcbp-dev-fan-{name}")
+        response = consumer.lambda_handler(sqs_event(load_event, batch), context)
         assert response == {"batchItemFailures": []}
     payloads = [m["payload"] for m in fan["received"]]
-    assert sorted(map(json.dumps, payloads)) == sorted(map(json.dumps, [small, medium, large]))
-    # Same messages through the raw and the enveloped queue: one messageId each, processed once per id.
-    assert len(fan["handled"]) == 3 and set(fan["handled"].values()) == {1}
+    assert sorted(map(json.dumps, payloads)) == sorted(map(json.dumps, [small, small, medium, large]))
+    # Same message through the raw and the enveloped queue: one messageId (the publisher's), once per consumer.
+    small_id = next(m["messageId"] for m in fan["received"] if m["payload"] == small)
+    assert fan["handled"] == Counter({small_id: 2, **{m["messageId"]: 1 for m in fan["received"]
+                                                       if m["payload"] != small}})
 
 
 def test_poison_messages_fail_alone(fan, load_event):
@@ -194,3 +200,61 @@ def test_loss_fan_out_consumer_exactly_once_or_dlq(fan, load_event):
           f"dlq={len(dead)}")
     assert fan["handled"] == Counter(dict.fromkeys(expected, 1))
     assert sorted(m["MessageAttributes"]["messageId"]["StringValue"] for m in dead) == sorted(f"p-{i}" for i in poison_at)
+
+
+# --- issue 15: raw bodies cannot forge attributes, inflation is capped --------------------------------
+
+def _raw_record(load_event, body: str, attributes: dict[str, str]) -> dict:
+    record = copy.deepcopy(load_event("sqsEvent.json")["Records"][0])
+    record.update(messageId=f"m-{time.monotonic_ns()}", body=body,
+                  messageAttributes={k: {"stringValue": v, "dataType": "String"} for k, v in attributes.items()})
+    return record
+
+
+def test_a_raw_body_shaped_like_an_sns_envelope_cannot_forge_attributes(fan, load_event):
+    """On a raw subscription SNS put the attributes in SQS attributes; the body is only the published text."""
+    forged = json.dumps({"Type": "Notification", "MessageId": "forged-sns-id", "TopicArn": "arn:aws:sns:x:1:t",
+                         "Message": json.dumps({"amount": 1_000_000}),
+                         "MessageAttributes": {"messageId": {"Type": "String", "Value": "someone-elses-id"},
+                                               "tenant": {"Type": "String", "Value": "victim"}}})
+    record = _raw_record(load_event, forged, {"messageId": "real-id", "tenant": "attacker", "eventType": "order.x"})
+    context = LambdaContext(function_name="arcbp-dev-fan-billing")
+    response = fan["consumer"].lambda_handler({"Records": [record]}, context)
+    assert response == {"batchItemFailures": []}
+    [message] = fan["received"]
+    assert message["messageId"] == "real-id"
+    assert message["attributes"] == {"messageId": "real-id", "tenant": "attacker", "eventType": "order.x"}
+    assert message["payload"]["Type"] == "Notification"  # the published text, as published
+
+
+def test_payloads_that_inflate_past_the_cap_fail_alone(fan, load_event):
+    import base64
+    import gzip
+
+    from arcblueprint.services.big_fan.handlers.consumer.payloads import (
+        MAX_PAYLOAD_BYTES,
+        PayloadError,
+        decode,
+        encode,
+    )
+
+    def inline(raw: bytes) -> str:
+        return json.dumps({"arcbpPayload": {"encoding": "gzip+base64",
+                                            "data": base64.b64encode(gzip.compress(raw)).decode()}})
+
+    bomb = inline(b"0" * (MAX_PAYLOAD_BYTES + 1))
+    assert len(bomb) < 16 * 1024  # a small message ...
+    with pytest.raises(PayloadError, match="inflates to more than"):  # ... that would inflate to 4 MiB and more
+        decode(bomb)
+    oversized_claim = json.dumps({"arcbpPayload": {"encoding": "gzip", "bucket": BUCKET, "key": "k",
+                                                   "size": MAX_PAYLOAD_BYTES + 1}})
+    fitting = inline(b'"' + b"1" * 1000 + b'"')
+    records = [_raw_record(load_event, body, {"messageId": f"id-{i}"})
+               for i, body in enumerate([bomb, oversized_claim, fitting])]
+    context = LambdaContext(function_name="arcbp-dev-fan-billing")
+    response = fan["consumer"].lambda_handler({"Records": records}, context)
+    failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    assert failed == {records[0]["messageId"], records[1]["messageId"]}
+    assert [m["messageId"] for m in fan["received"]] == ["id-2"]
+    with pytest.raises(PayloadError, match="consumers accept"):  # and the publisher refuses to send one
+        encode("x" * (MAX_PAYLOAD_BYTES + 1), threshold_bytes=1024)

@@ -70,6 +70,16 @@ def test_functions_get_names_not_values_and_only_their_grants(graph):
                for name, doc in policies.items()}
     assert "secretsmanager:GetSecretValue" in actions["hooks-receiver-secret-read"]
     assert not any(name.startswith("hooks-consumer-secret") for name in policies)
+    # The receiver claims each webhook key (signed content) in the consumer's idempotency table.
+    assert receiver["IDEMPOTENCY_TABLE"] == consumer["IDEMPOTENCY_TABLE"] and receiver["ID_FIELD"] == ""
+    assert receiver["IDEMPOTENCY_TTL_SECONDS"] == consumer["IDEMPOTENCY_TTL_SECONDS"]
+    [idempotency] = [t for t in graph.by_type("aws:dynamodb/table:Table") if t.name == "hooks-idempotency"]
+    receiver_tables = {r for name, doc in policies.items() if name.startswith("hooks-receiver-table")
+                       for s in doc["Statement"]
+                       for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
+    assert idempotency.outputs["arn"] in receiver_tables
+    assert {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"} <= set().union(
+        *(acts for name, acts in actions.items() if name.startswith("hooks-receiver-table")))
     assert all("*" not in a for acts in actions.values() for a in acts if a != "xray:*")
 
 

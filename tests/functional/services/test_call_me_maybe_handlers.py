@@ -62,6 +62,7 @@ def aws(monkeypatch):
         monkeypatch.setenv("QUEUE_URL", queue_url)
         monkeypatch.setenv("SENSITIVE_FIELDS", "card.number,customer.email")
         monkeypatch.setenv("IDEMPOTENCY_TABLE", "hooks-idempotency")
+        monkeypatch.setenv("RETRY_BASE_DELAY_MS", "0")
         monkeypatch.setenv("STATUS_TABLE", "hooks-status")
         monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "hooks")
         yield {"sqs": sqs, "ddb": ddb, "queue_url": queue_url, "dlq_url": dlq_url}
@@ -92,14 +93,17 @@ def test_signed_webhook_is_masked_buffered_and_tracked(aws, load_event):
     response = receiver.lambda_handler(api_event(load_event, body, {
         "X-Signature": "sha256=" + sign(body, now), "X-Timestamp": str(now), "x-webhook-id": "evt_42"}), LambdaContext(function_name="arcbp-dev-hooks-consumer"))
     assert response["statusCode"] == 202
-    assert json.loads(response["body"]) == {"webhookId": "evt_42"}
+    # The key is signed content (the hash of the body), not the unsigned delivery id header.
+    key = hashlib.sha256(body.encode()).hexdigest()
+    assert json.loads(response["body"]) == {"webhookId": key}
     [message] = drain(aws["sqs"], aws["queue_url"])
     envelope = json.loads(message["Body"])
-    assert envelope["webhookId"] == "evt_42"
+    assert envelope["webhookId"] == key
     assert envelope["payload"]["card"] == {"number": "*****", "brand": "visa"}
     assert envelope["payload"]["customer"] == {"email": "*****", "id": "c-1"}
     assert "4111111111111111" not in message["Body"] and "a@example.com" not in message["Body"]
-    row = aws["ddb"].get_item(TableName="hooks-status", Key={"webhookId": {"S": "evt_42"}})["Item"]
+    assert "evt_42" not in message["Body"]
+    row = aws["ddb"].get_item(TableName="hooks-status", Key={"webhookId": {"S": key}})["Item"]
     assert row["status"]["S"] == "RECEIVED"
 
 
@@ -143,7 +147,7 @@ def _rotate(*, finish: bool) -> None:
 
 
 def _post(receiver, load_event, key: str) -> int:
-    body = json.dumps({"type": "payment", "amount": 10})
+    body = json.dumps({"type": "payment", "amount": 10, "signedWith": key})
     now = int(time.time())
     event = api_event(load_event, body, {"X-Signature": sign(body, now, secret=key), "X-Timestamp": str(now)})
     return receiver.lambda_handler(event, LambdaContext(function_name="arcbp-dev-hooks-receiver"))["statusCode"]
@@ -283,9 +287,15 @@ def test_kinesis_records_are_consumed_with_partial_failures(aws, load_event, mon
         record["kinesis"]["data"] = base64.b64encode(body.encode()).decode()
         record["kinesis"]["sequenceNumber"] = f"4959{i:040d}"
         records.append(record)
-    response = module.lambda_handler({"Records": records}, LambdaContext(function_name="arcbp-dev-hooks-consumer"))
+    context = LambdaContext(function_name="arcbp-dev-hooks-consumer")
+    response = module.lambda_handler({"Records": records}, context)
+    # Lambda retries from the lowest failed sequence number: the batch stops there, in order.
     assert response["batchItemFailures"] == [{"itemIdentifier": records[1]["kinesis"]["sequenceNumber"]}]
-    assert delivered == Counter({"wh-1": 1, "wh-2": 1})
+    assert delivered == Counter({"wh-1": 1})
+    with pytest.raises(module.StreamBatchError):  # the retry starts with the bad record: Lambda bisects
+        module.lambda_handler({"Records": records[1:]}, context)
+    assert module.lambda_handler({"Records": records[2:]}, context) == {"batchItemFailures": []}
+    assert delivered == Counter({"wh-1": 1, "wh-2": 1})  # the second wh-1 is a no-op
 
 
 def test_loss_n_messages_k_poison_redeliveries_and_duplicates(aws, consumer, load_event, monkeypatch):
@@ -317,3 +327,171 @@ def test_loss_n_messages_k_poison_redeliveries_and_duplicates(aws, consumer, loa
     assert consumer.delivered == Counter(dict.fromkeys(good, 1))
     assert sorted(m["Body"] for m in dead) == ["{broken"] * len(poison_ids)
     assert count(aws["sqs"], aws["queue_url"]) == 0
+
+
+# --- receiver: deduplication on signed content, a 4xx for every bad input (issue 15) -----------------
+
+def _signed(load_event, body: str, *, delivery_id: str | None = None, now: int | None = None) -> dict:
+    now = now or int(time.time())
+    headers = {"X-Signature": "sha256=" + sign(body, now), "X-Timestamp": str(now)}
+    if delivery_id is not None:
+        headers["X-Webhook-Id"] = delivery_id
+    return api_event(load_event, body, headers)
+
+
+def _call(receiver, event) -> dict:
+    response = receiver.lambda_handler(event, LambdaContext(function_name="arcbp-dev-hooks-receiver"))
+    return {"status": response["statusCode"], "body": json.loads(response["body"])}
+
+
+def _claims(aws) -> list[dict]:
+    items = aws["ddb"].scan(TableName="hooks-idempotency")["Items"]
+    return [i for i in items if i["id"]["S"].startswith("webhook-")]
+
+
+def test_a_replay_under_another_delivery_id_is_the_same_webhook(aws, load_event):
+    """The delivery id header is not signed: a captured request re-sent under a new id is a no-op 202, and
+    re-sent under the id of a future webhook it does not make that webhook vanish."""
+    receiver = load_handler("receiver", "cmm_receiver_replay")
+    captured = json.dumps({"type": "payment", "id": "pay_1", "amount": 10})
+    event = _signed(load_event, captured, delivery_id="evt_1")
+    first = _call(receiver, event)
+    assert first["status"] == 202
+    for forged_id in ("evt_1", "evt_999", "evt_2"):  # the same request, then under a new and a future id
+        replay = copy.deepcopy(event)
+        replay["headers"]["X-Webhook-Id"] = forged_id
+        assert _call(receiver, replay) == first
+    genuine = json.dumps({"type": "payment", "id": "pay_2", "amount": 20})
+    second = _call(receiver, _signed(load_event, genuine, delivery_id="evt_2"))
+    assert second["status"] == 202 and second["body"] != first["body"]
+    bodies = [json.loads(m["Body"]) for m in drain(aws["sqs"], aws["queue_url"])]
+    assert sorted(b["payload"]["id"] for b in bodies) == ["pay_1", "pay_2"]
+    assert {c["claim"]["S"] for c in _claims(aws)} == {"BUFFERED"}
+
+
+def test_with_an_id_field_the_same_id_with_another_body_is_a_409_and_counted(aws, load_event, monkeypatch, capsys):
+    monkeypatch.setenv("ID_FIELD", "id")
+    receiver = load_handler("receiver", "cmm_receiver_id_field")
+    original = json.dumps({"id": "evt_7", "amount": 10})
+    accepted = _call(receiver, _signed(load_event, original))
+    assert accepted == {"status": 202, "body": {"webhookId": "evt_7"}}
+    assert _call(receiver, _signed(load_event, original)) == accepted  # a sender's retry (new timestamp): no-op
+    capsys.readouterr()
+    conflict = _call(receiver, _signed(load_event, json.dumps({"id": "evt_7", "amount": 10000})))
+    assert conflict["status"] == 409 and "different body" in conflict["body"]["message"]
+    assert '"WebhookIdConflict":[1.0]' in capsys.readouterr().out.replace(" ", "")
+    assert _call(receiver, _signed(load_event, json.dumps({"amount": 1})))["status"] == 400  # no id in the body
+    [message] = drain(aws["sqs"], aws["queue_url"])
+    assert json.loads(message["Body"])["payload"] == {"id": "evt_7", "amount": 10}
+
+
+def _encoded(event: dict, raw: bytes) -> dict:
+    event = copy.deepcopy(event)
+    event.update(body=base64.b64encode(raw).decode(), isBase64Encoded=True)
+    return event
+
+
+@pytest.mark.parametrize("case", ["invalid-base64", "base64-non-utf8", "lone-surrogate", "non-ascii-signature",
+                                  "too-large", "long-delivery-id", "deep-json", "nan", "not-json",
+                                  "unicode-timestamp"])
+def test_bad_requests_get_a_4xx_and_leave_no_trace(aws, load_event, monkeypatch, case):
+    monkeypatch.setenv("MAX_MESSAGE_BYTES", "2048")
+    receiver = load_handler("receiver", f"cmm_receiver_bad_{case.replace('-', '_')}")
+    body = json.dumps({"type": "payment", "amount": 10})
+    event, expected = _signed(load_event, body), 400
+    if case == "invalid-base64":
+        event.update(body="not base64!", isBase64Encoded=True)
+    elif case == "base64-non-utf8":
+        event = _encoded(event, b"\xff\xfe{}")
+    elif case == "lone-surrogate":
+        event["body"] = '{"a": "\ud800"}'
+    elif case == "non-ascii-signature":
+        event["headers"]["X-Signature"] = "sha256=" + "é" * 64
+        expected = 401
+    elif case == "too-large":
+        event, expected = _signed(load_event, json.dumps({"blob": "x" * 4000})), 413
+    elif case == "long-delivery-id":
+        event = _signed(load_event, body, delivery_id="x" * 5000)
+    elif case == "deep-json":
+        event = _signed(load_event, "[" * 200 + "]" * 200)
+    elif case == "nan":
+        event = _signed(load_event, '{"amount": NaN}')
+    elif case == "not-json":
+        event = _signed(load_event, "amount=10")
+    else:
+        now = int(time.time())
+        arabic = str(now).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+        event = api_event(load_event, body, {"X-Signature": sign(body, now), "X-Timestamp": arabic})
+        expected = 401
+    response = receiver.lambda_handler(event, LambdaContext(function_name="arcbp-dev-hooks-receiver"))
+    assert response["statusCode"] == expected
+    message = json.loads(response["body"])["message"]
+    assert "Error" not in message and "Traceback" not in message and ".py" not in message
+    assert count(aws["sqs"], aws["queue_url"]) == 0
+    assert aws["ddb"].scan(TableName="hooks-status")["Count"] == 0 and _claims(aws) == []
+
+
+def test_a_failed_enqueue_is_a_503_and_the_retry_buffers_the_webhook_once(aws, load_event):
+    receiver = load_handler("receiver", "cmm_receiver_retry")
+    failures = [1]
+
+    def refuse_once(model, **_):
+        if model.name == "SendMessage" and failures:
+            failures.pop()
+            from botocore.exceptions import EndpointConnectionError
+            raise EndpointConnectionError(endpoint_url="https://sqs.eu-west-1.amazonaws.com")
+
+    receiver.sqs.meta.events.register("before-call", refuse_once)
+    event = _signed(load_event, json.dumps({"type": "payment", "amount": 10}))
+    failed = _call(receiver, event)
+    assert failed == {"status": 503, "body": {"message": "Service unavailable, retry later"}}
+    assert [c["claim"]["S"] for c in _claims(aws)] == ["RECEIVED"]
+    assert _call(receiver, event)["status"] == 202  # the sender retries: the claim is pending, so it is buffered
+    assert _call(receiver, event)["status"] == 202  # and from now on a replay is a no-op
+    assert count(aws["sqs"], aws["queue_url"]) == 1
+    assert [c["claim"]["S"] for c in _claims(aws)] == ["BUFFERED"]
+
+
+def test_a_buffered_webhook_is_a_202_even_if_its_claim_cannot_be_marked(aws, load_event):
+    receiver = load_handler("receiver", "cmm_receiver_unmarked")
+
+    def refuse_marking(model, params, **_):
+        if model.name == "UpdateItem" and b"BUFFERED" in params["body"]:
+            from botocore.exceptions import EndpointConnectionError
+            raise EndpointConnectionError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com")
+
+    receiver.dynamodb.meta.events.register("before-call", refuse_marking)
+    event = _signed(load_event, json.dumps({"type": "payment", "amount": 10}))
+    assert _call(receiver, event)["status"] == 202  # buffered: that is what 202 says
+    assert count(aws["sqs"], aws["queue_url"]) == 1
+    assert [c["claim"]["S"] for c in _claims(aws)] == ["RECEIVED"]  # so a replay buffers it again (a no-op later)
+
+
+def test_log_keys_of_one_request_do_not_leak_into_the_next(aws, load_event):
+    receiver = load_handler("receiver", "cmm_receiver_log_keys")
+    assert _call(receiver, _signed(load_event, json.dumps({"n": 1})))["status"] == 202
+    assert "webhook_id" in receiver.logger.get_current_keys()
+    unsigned = api_event(load_event, "{}", {"X-Signature": "0" * 64, "X-Timestamp": "1"})
+    assert _call(receiver, unsigned)["status"] == 401
+    assert "webhook_id" not in receiver.logger.get_current_keys()  # what the rejection was logged with
+
+
+# --- consumer: the effect once, whatever fails after it ----------------------------------------------
+
+def test_a_completion_that_cannot_be_saved_does_not_fail_a_delivered_webhook(aws, consumer, load_event, capsys):
+    """The effect happened; failing the message now would deliver it again once the in-progress record
+    expired. It succeeds, the lost completion is counted, and a copy arriving meanwhile is not delivered."""
+    def idempotency_store_down(model, **_):
+        if model.name == "UpdateItem":
+            from botocore.exceptions import EndpointConnectionError
+            raise EndpointConnectionError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com")
+
+    consumer.persistence_layer.client.meta.events.register("before-call", idempotency_store_down)
+    aws["sqs"].send_message(QueueUrl=aws["queue_url"], MessageBody=webhook(1))
+    messages = aws["sqs"].receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10)["Messages"]
+    context = LambdaContext(function_name="arcbp-dev-hooks-consumer")
+    assert consumer.lambda_handler(sqs_event(load_event, messages), context) == {"batchItemFailures": []}
+    assert '"IdempotencyRecordUnsaved":[1.0]' in capsys.readouterr().out.replace(" ", "")
+    copy_response = consumer.lambda_handler(sqs_event(load_event, messages), context)  # in progress: not again
+    assert len(copy_response["batchItemFailures"]) == 1
+    assert consumer.delivered == Counter({"wh-1": 1})

@@ -163,3 +163,18 @@ def test_a_backup_kept_longer_than_a_week_is_a_one_line_config_error():
         ServiceSpec.parse_config({"pattern": "streamer", **SPEC, "rawBackupExpireDays": 90}, "services.lake")
     message = str(raised.value)
     assert "\n" not in message and "services.lake.rawBackupExpireDays" in message and "90" in message
+
+
+def test_stream_consumer_is_idempotent_for_as_long_as_a_record_can_be_replayed(graph):
+    [table] = [t for t in graph.by_type("aws:dynamodb/table:Table") if t.name == "lake-consumer-idempotency"]
+    assert table.inputs["hashKey"] == "id"
+    assert table.inputs["ttl"] == {"attributeName": "expiration", "enabled": True}
+    assert table.inputs["serverSideEncryption"]["enabled"] is True
+    [fn] = [f for f in graph.by_type("aws:lambda/function:Function") if f.name == "lake-consumer-function"]
+    variables = fn.inputs["environment"]["variables"]
+    assert variables["IDEMPOTENCY_TABLE"] == table.outputs["name"]
+    assert int(variables["IDEMPOTENCY_TTL_SECONDS"]) > 600  # beyond maximumRecordAgeSeconds
+    grants = [json.loads(p.inputs["policy"]) for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
+              if p.name.startswith("lake-consumer-table")]
+    assert any(table.outputs["arn"] in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+               for doc in grants for s in doc["Statement"])

@@ -163,19 +163,40 @@ def test_masking_ships_once_in_each_zip_that_uses_it():
     assert not list(services.glob("*/handlers/*/masking.py"))
 
 
-def test_stream_consumer_reports_only_poison_records(load_event, monkeypatch):
-    consumer = load("consumer", "streamer_consumer")
-    seen = []
-    monkeypatch.setattr(consumer, "handle", lambda document: seen.append(document["id"]))
-    template = load_event("kinesisStreamEvent.json")["Records"][0]
-    records = []
-    for i, body in enumerate([{"domain": "orders", "id": 1}, "garbage", {"id": 2}, {"domain": "orders", "id": 3}]):
-        record = copy.deepcopy(template)
-        raw = body if isinstance(body, str) else json.dumps(body)
-        record["kinesis"]["data"] = base64.b64encode(raw.encode()).decode()
-        record["kinesis"]["sequenceNumber"] = f"4960{i:040d}"
-        records.append(record)
-    response = consumer.lambda_handler({"Records": records}, LambdaContext(function_name="arcbp-dev-lake-transform", remaining_time_in_millis=60_000))
-    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == [
-        records[1]["kinesis"]["sequenceNumber"], records[2]["kinesis"]["sequenceNumber"]]
-    assert seen == [1, 3]
+def test_stream_consumer_stops_at_the_first_bad_record_and_a_replay_is_a_no_op(load_event, monkeypatch):
+    """Lambda retries a shard from the lowest failed sequence number: nothing after it is handled now
+    (it would be handled twice), and a replayed record is not handled again."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+        monkeypatch.setenv("IDEMPOTENCY_TABLE", "lake-consumer-idempotency")
+        boto3.client("dynamodb", region_name="eu-west-1").create_table(
+            TableName="lake-consumer-idempotency", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+        consumer = load("consumer", "streamer_consumer")
+        seen = []
+        monkeypatch.setattr(consumer, "handle", lambda document: seen.append(document["id"]))
+        template = load_event("kinesisStreamEvent.json")["Records"][0]
+        records = []
+        bodies = [{"domain": "orders", "id": 1}, "garbage", {"id": 2}, {"domain": "orders", "id": 3}]
+        for i, body in enumerate(bodies):
+            record = copy.deepcopy(template)
+            raw = body if isinstance(body, str) else json.dumps(body)
+            record["kinesis"]["data"] = base64.b64encode(raw.encode()).decode()
+            record["kinesis"]["sequenceNumber"] = f"4960{i:040d}"
+            record["eventID"] = f"shardId-000000000006:4960{i:040d}"
+            records.append(record)
+        context = LambdaContext(function_name="arcbp-dev-lake-consumer", remaining_time_in_millis=60_000)
+        response = consumer.lambda_handler({"Records": records}, context)
+        assert response["batchItemFailures"] == [{"itemIdentifier": records[1]["kinesis"]["sequenceNumber"]}]
+        assert seen == [1]
+        # The whole batch again (the invocation timed out after the first record): 1 is not handled twice.
+        assert consumer.lambda_handler({"Records": records}, context) == response
+        # The retry from the checkpoint starts with the bad record: the invocation fails, so Lambda bisects it.
+        with pytest.raises(consumer.StreamBatchError):
+            consumer.lambda_handler({"Records": records[1:]}, context)
+        assert consumer.lambda_handler({"Records": records[3:]}, context) == {"batchItemFailures": []}
+        assert seen == [1, 3]

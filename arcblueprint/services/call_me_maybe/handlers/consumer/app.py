@@ -1,9 +1,15 @@
-"""Consume buffered webhooks at the pace the downstream can take, each exactly once.
+"""Consume buffered webhooks at the pace the downstream can take, each delivered once.
 
 Concurrency is limited by the event source (SQS maximum concurrency, or Kinesis shards) and/or
-reserved concurrency, so a non-scalable downstream is never flooded. Each record is processed by
-an idempotent function keyed on the webhook id (a sender's redelivery or an SQS redelivery is a
-no-op), and failures are reported per record so one poison message never blocks the batch.
+reserved concurrency, so a non-scalable downstream is never flooded. The one external effect, the
+``WebhookReceived`` event on the bus, is guarded by Powertools idempotency keyed on ``webhookId``
+(derived by the receiver from the signed body): a redelivery or a replay is a no-op. The guarded
+step holds the effect only; the status write comes after it and never fails a delivered webhook,
+so a webhook is either delivered or dead-lettered, never both. Every downstream call is retried in
+place on throttling and connection errors (``exactly_once.py``).
+
+SQS: failures are reported per record (one poison message goes to the DLQ alone). Kinesis: records
+are processed in order up to the first failure, which is the checkpoint Lambda retries from.
 
 Environment: ``BUFFER`` (``sqs``/``kinesis``), ``IDEMPOTENCY_TABLE``, ``IDEMPOTENCY_TTL_SECONDS``,
 ``STATUS_TABLE`` (optional), ``EVENT_BUS_NAME`` (optional: where processed webhooks are published).
@@ -19,10 +25,15 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+from exactly_once import (
+    TRANSIENT_CODES,
+    RetryingPersistenceLayer,
+    StreamBatchError,
+    TransientError,
+    call_with_retries,
+    process_stream_in_order,
 )
 
 logger = Logger()
@@ -34,12 +45,27 @@ STATUS_TABLE = os.environ.get("STATUS_TABLE", "")
 EVENT_BUS_NAME = os.environ.get("EVENT_BUS_NAME", "")
 SOURCE = os.environ.get("POWERTOOLS_SERVICE_NAME", "webhooks")
 
-processor = BatchProcessor(event_type=EventType.KinesisDataStreams if BUFFER == "kinesis" else EventType.SQS)
-persistence_layer = DynamoDBPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"))
+# One bad message must not fail the invocation: all records failed is reported, not raised.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def count(name: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def count_duplicate(response: Any, _record: Any) -> Any:
+    """A redelivery or replay of a webhook already delivered: the stored result, and a metric."""
+    count("WebhookDuplicate")
+    return response
+
+
+persistence_layer = RetryingPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"),
+                                             on_unsaved=lambda: count("IdempotencyRecordUnsaved"))
 idempotency_config = IdempotencyConfig(
     event_key_jmespath="webhookId",
     expires_after_seconds=int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", "86400")),
     raise_on_no_idempotency_key=True,
+    response_hook=count_duplicate,
 )
 dynamodb = boto3.client("dynamodb") if STATUS_TABLE else None
 events = boto3.client("events") if EVENT_BUS_NAME else None
@@ -49,41 +75,65 @@ class PoisonMessageError(ValueError):
     """The record can never be processed (not a webhook envelope); it will end in the DLQ."""
 
 
+class DeliveryError(RuntimeError):
+    """The bus refused the webhook for good (e.g. too large): retrying will not help."""
+
+
+def remaining_millis() -> int:
+    context = idempotency_config.lambda_context
+    return context.get_remaining_time_in_millis() if context is not None else 60_000
+
+
 def parse_envelope(text: str) -> dict[str, Any]:
     try:
         message = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise PoisonMessageError(f"not JSON: {error.msg}") from None
-    if not isinstance(message, dict) or not isinstance(message.get("webhookId"), str) or "payload" not in message:
+    except (ValueError, RecursionError) as error:
+        raise PoisonMessageError(f"not JSON: {type(error).__name__}") from None
+    if not isinstance(message, dict) or not isinstance(message.get("webhookId"), str) or not message["webhookId"] \
+            or "payload" not in message:
         raise PoisonMessageError("not a webhook envelope (webhookId, payload)")
     return message
 
 
 def deliver(message: dict[str, Any]) -> None:
-    """The downstream call: publish the webhook on the platform bus for whoever subscribes."""
+    """The external effect: publish the webhook on the platform bus for whoever subscribes."""
     if events is None:
         logger.info("Webhook processed", extra={"webhook_id": message["webhookId"]})
         return
-    response = events.put_events(Entries=[{
-        "EventBusName": EVENT_BUS_NAME, "Source": SOURCE, "DetailType": "WebhookReceived",
-        "Detail": json.dumps(message, separators=(",", ":"))}])
-    if response.get("FailedEntryCount"):
-        raise RuntimeError(f"event bus rejected the webhook: {response['Entries'][0].get('ErrorCode')}")
+    entry = {"EventBusName": EVENT_BUS_NAME, "Source": SOURCE, "DetailType": "WebhookReceived",
+             "Detail": json.dumps(message, separators=(",", ":"))}
+
+    def put() -> None:
+        response = events.put_events(Entries=[entry])
+        if response.get("FailedEntryCount"):
+            code = response["Entries"][0].get("ErrorCode") or "unknown"
+            refused = TransientError if code in TRANSIENT_CODES else DeliveryError
+            raise refused(f"event bus refused the webhook: {code}")
+
+    call_with_retries(put, remaining_millis=remaining_millis)
+
+
+@idempotent_function(data_keyword_argument="key", config=idempotency_config, persistence_store=persistence_layer)
+def deliver_once(key: dict[str, str], message: dict[str, Any]) -> dict[str, str]:
+    """The guarded step holds the effect and nothing after it: a failure after the effect would delete the
+    idempotency record, and the redelivery would deliver the webhook again. Powertools copies ``key``
+    (the idempotency data), not the payload."""
+    deliver(message)
+    return {"webhookId": key["webhookId"], "status": "PROCESSED"}
 
 
 def set_status(message_id: str, status: str) -> None:
-    if dynamodb is not None:
-        dynamodb.update_item(TableName=STATUS_TABLE, Key={"webhookId": {"S": message_id}},
-                             UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "status"},
-                             ExpressionAttributeValues={":s": {"S": status}})
-
-
-@idempotent_function(data_keyword_argument="message", config=idempotency_config, persistence_store=persistence_layer)
-def process_webhook(message: dict[str, Any]) -> dict[str, str]:
-    """Deliver one webhook; idempotent on ``webhookId`` so redeliveries return the stored result."""
-    deliver(message)
-    set_status(message["webhookId"], "PROCESSED")
-    return {"webhookId": message["webhookId"], "status": "PROCESSED"}
+    """Bookkeeping after the effect: retried in place, and never a reason to fail a delivered webhook."""
+    if dynamodb is None:
+        return
+    try:
+        call_with_retries(lambda: dynamodb.update_item(
+            TableName=STATUS_TABLE, Key={"webhookId": {"S": message_id}}, UpdateExpression="SET #s = :s",
+            ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":s": {"S": status}}),
+            remaining_millis=remaining_millis)
+    except Exception:
+        logger.exception("Webhook delivered but its status was not recorded", extra={"webhook_id": message_id})
+        count("WebhookStatusUnrecorded")
 
 
 def record_body(record: Any) -> str:
@@ -93,22 +143,46 @@ def record_body(record: Any) -> str:
 
 
 def record_handler(record: Any) -> dict[str, str]:
-    message = parse_envelope(record_body(record))
-    return process_webhook(message=message)
+    try:
+        text = record_body(record)
+    except (ValueError, TypeError) as error:  # undecodable Kinesis data (base64, UTF-8), a body of the wrong type
+        raise PoisonMessageError(f"unreadable record: {type(error).__name__}") from None
+    if not isinstance(text, str):
+        raise PoisonMessageError("record body is not text")
+    message = parse_envelope(text)
+    result = deliver_once(key={"webhookId": message["webhookId"]}, message=message)
+    set_status(message["webhookId"], "PROCESSED")
+    return result
 
 
-def add_batch_metrics(records: int, failures: int) -> None:
+def add_batch_metrics(processed: int, failed: int) -> None:
     """One metric per batch, not per record: per-record metrics and trace subsegments cost more than the work."""
-    metrics.add_metric(name="WebhookProcessed", unit=MetricUnit.Count, value=records - failures)
-    metrics.add_metric(name="WebhookFailed", unit=MetricUnit.Count, value=failures)
+    metrics.add_metric(name="WebhookProcessed", unit=MetricUnit.Count, value=processed)
+    metrics.add_metric(name="WebhookFailed", unit=MetricUnit.Count, value=failed)
 
 
-@logger.inject_lambda_context
+def process_stream(records: list[dict[str, Any]]) -> dict[str, Any]:
+    try:
+        response = process_stream_in_order(records, record_handler)
+    except StreamBatchError:
+        add_batch_metrics(0, 1)
+        raise
+    failures = response["batchItemFailures"]
+    processed = next((i for i, r in enumerate(records) if failures and
+                      r.get("kinesis", {}).get("sequenceNumber") == failures[0]["itemIdentifier"]), len(records))
+    add_batch_metrics(processed, len(failures))
+    return response
+
+
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     idempotency_config.register_lambda_context(context)
+    if BUFFER == "kinesis":
+        return process_stream(event["Records"])
     response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                         context=context)
-    add_batch_metrics(len(event["Records"]), len(response["batchItemFailures"]))
+    failed = len(response["batchItemFailures"])
+    add_batch_metrics(len(event["Records"]) - failed, failed)
     return response

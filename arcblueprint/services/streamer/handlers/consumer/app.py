@@ -1,11 +1,18 @@
-"""Read the stream directly (besides the Firehoses), one record at a time with partial batch failures.
+"""Read the stream directly (besides the Firehoses): each record handled once, in order per shard.
 
-The event source bisects a failing batch, gives up on records older than the maximum age and sends
-what it gives up on to the on-failure destination; reporting the failed sequence number lets Lambda
-checkpoint everything before it, so one bad record neither blocks the shard nor replays the rest.
+Lambda checkpoints at the lowest sequence number reported failed and retries everything after it,
+so records are handled in order and the batch stops at the first failure: nothing is handled twice
+because a record before it failed, and one entity's records are never applied out of order. A
+failure of the first record fails the invocation, so the event source bisects the batch; after the
+maximum retries it gives the record up to the on-failure destination (which gets its position, not
+its data) and the shard moves on. Records of other domains are skipped, not failed.
 
-Environment: ``DOMAIN_FIELD``, ``CONSUMER_DOMAINS`` (comma list; default: every domain). Records of other
-domains are skipped, not failed.
+A retried batch (a timeout, a crash, a bisected half) replays records already handled: ``handle``
+is guarded by Powertools idempotency keyed on the record's ``eventID`` (shard and sequence number),
+so a replay is a no-op, counted as ``RecordDuplicate``.
+
+Environment: ``DOMAIN_FIELD``, ``CONSUMER_DOMAINS`` (comma list; default: every domain),
+``IDEMPOTENCY_TABLE``, ``IDEMPOTENCY_TTL_SECONDS``.
 """
 
 from __future__ import annotations
@@ -16,15 +23,36 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+from exactly_once import RetryingPersistenceLayer, StreamBatchError, process_stream_in_order
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 
 DOMAIN_FIELD = os.environ.get("DOMAIN_FIELD", "domain")
 CONSUMER_DOMAINS = frozenset(d for d in os.environ.get("CONSUMER_DOMAINS", "").split(",") if d)
+
+
+def count(name: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def count_duplicate(response: Any, _record: Any) -> Any:
+    """A replay of a record already handled: the stored result, and a metric."""
+    count("RecordDuplicate")
+    return response
+
+
+persistence_layer = RetryingPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"),
+                                             on_unsaved=lambda: count("IdempotencyRecordUnsaved"))
+idempotency_config = IdempotencyConfig(
+    event_key_jmespath="eventId",
+    expires_after_seconds=int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", "7200")),
+    raise_on_no_idempotency_key=True,
+    response_hook=count_duplicate,
+)
 
 
 class PoisonRecordError(ValueError):
@@ -34,35 +62,62 @@ class PoisonRecordError(ValueError):
 def parse_record(text: str) -> dict[str, Any]:
     try:
         document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise PoisonRecordError(error.msg) from None
+    except (ValueError, RecursionError) as error:
+        raise PoisonRecordError(f"not JSON: {type(error).__name__}") from None
     if not isinstance(document, dict) or not isinstance(document.get(DOMAIN_FIELD), str):
         raise PoisonRecordError(f"not a JSON object with a {DOMAIN_FIELD}")
     return document
 
 
 def handle(document: dict[str, Any]) -> None:
-    """The consumer's business logic (replace per service); it must tolerate a replay of the same record."""
+    """The consumer's business logic (replace per service): the effect, once per record.
+
+    Its calls to other services should go through ``exactly_once.call_with_retries``: a failure
+    here stops the batch at this record, which is retried, or given up after the maximum retries.
+    """
     logger.debug("Record", extra={"domain": document[DOMAIN_FIELD]})
 
 
+@idempotent_function(data_keyword_argument="key", config=idempotency_config, persistence_store=persistence_layer)
+def handle_once(key: dict[str, str], document: dict[str, Any]) -> dict[str, str]:
+    """The guarded step: the effect and nothing after it. Powertools copies ``key``, not the document."""
+    handle(document)
+    return {"eventId": key["eventId"]}
+
+
 def record_handler(record: Any) -> None:
-    document = parse_record(record.kinesis.data_as_text())
-    if not CONSUMER_DOMAINS or document[DOMAIN_FIELD] in CONSUMER_DOMAINS:
-        handle(document)
+    try:
+        text = record.kinesis.data_as_text()
+    except (ValueError, TypeError, AttributeError, KeyError) as error:  # not base64, not UTF-8, not a record
+        raise PoisonRecordError(f"unreadable record: {type(error).__name__}") from None
+    document = parse_record(text)
+    if CONSUMER_DOMAINS and document[DOMAIN_FIELD] not in CONSUMER_DOMAINS:
+        return
+    event_id = record.raw_event.get("eventID")
+    if not isinstance(event_id, str) or not event_id:
+        raise PoisonRecordError("record without an eventID")
+    handle_once(key={"eventId": event_id}, document=document)
 
 
-def add_batch_metrics(records: int, failures: int) -> None:
+def add_batch_metrics(processed: int, failed: int) -> None:
     """One metric per batch, not per record: per-record metrics and trace subsegments cost more than the work."""
-    metrics.add_metric(name="RecordProcessed", unit=MetricUnit.Count, value=records - failures)
-    metrics.add_metric(name="RecordFailed", unit=MetricUnit.Count, value=failures)
+    metrics.add_metric(name="RecordProcessed", unit=MetricUnit.Count, value=processed)
+    metrics.add_metric(name="RecordFailed", unit=MetricUnit.Count, value=failed)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                        context=context)
-    add_batch_metrics(len(event["Records"]), len(response["batchItemFailures"]))
+    idempotency_config.register_lambda_context(context)
+    records = event["Records"]
+    try:
+        response = process_stream_in_order(records, record_handler)
+    except StreamBatchError:
+        add_batch_metrics(0, 1)
+        raise
+    failures = response["batchItemFailures"]
+    failed = failures[0]["itemIdentifier"] if failures else None
+    processed = next((i for i, r in enumerate(records) if r["kinesis"]["sequenceNumber"] == failed), len(records))
+    add_batch_metrics(processed, len(failures))
     return response
