@@ -50,7 +50,8 @@ def aws(monkeypatch):
                              AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}])
         boto3.client("events", region_name=REGION).create_event_bus(Name=BUS)
         for key, value in {"IDEMPOTENCY_TABLE": IDEMPOTENCY, "STATUS_TABLE": STATUS, "EVENT_BUS_NAME": BUS,
-                           "POWERTOOLS_SERVICE_NAME": "hooks", "BUFFER": "sqs"}.items():
+                           "POWERTOOLS_SERVICE_NAME": "hooks", "EVENT_SOURCE": "arcblueprint.hooks",
+                           "BUFFER": "sqs"}.items():
             monkeypatch.setenv(key, value)
         yield {"ddb": ddb}
 
@@ -62,11 +63,11 @@ def envelope(key: str) -> str:
 def consumer_under_faults(faults: Faults, scope: str, effects: Counter[str]):
     """The consumer with faults on its downstream calls; its accepted bus entries counted in ``effects``."""
     module = load_handler(HANDLERS / "consumer", f"cmm_faults_{time.monotonic_ns()}")
-    count_effects(module.events, "PutEvents", effects, lambda entry: json.loads(entry["Detail"])["webhookId"])
+    count_effects(module.publisher.client, "PutEvents", effects, lambda entry: json.loads(entry["Detail"])["webhookId"])
     if scope == "status-write":
         faults.attach(module.dynamodb, "UpdateItem")
     else:
-        faults.attach(module.events, "PutEvents")
+        faults.attach(module.publisher.client, "PutEvents")
         faults.attach(module.dynamodb, "UpdateItem")
         faults.attach(module.persistence_layer.client)
     return module

@@ -383,3 +383,53 @@ def test_malformed_step_events_fail_the_step_without_touching_the_booking(steps)
         with pytest.raises(steps.StepFailedError):
             steps.lambda_handler(event, STEP_CONTEXT)
     assert _stored("b-1")["status"] == "PENDING"
+
+
+# --- settlement events on the bus -----------------------------------------------------------------
+
+
+@pytest.fixture
+def publishing_steps(aws_env, monkeypatch):
+    """The steps with EVENT_SOURCE set (as the component sets it), a bus, and a queue every bookings event lands in."""
+    monkeypatch.setenv("EVENT_SOURCE", "arcblueprint.bookings")
+    monkeypatch.setenv("EVENT_BUS_NAME", "platform")
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    events.create_event_bus(Name="platform")
+    queue = sqs.create_queue(QueueName="seen")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all", EventBusName="platform", EventPattern=json.dumps({"source": ["arcblueprint.bookings"]}))
+    events.put_targets(Rule="all", EventBusName="platform", Targets=[{"Id": "q", "Arn": queue_arn}])
+    module = _load("saga_steps", "cherry_pick_publishing_steps")
+    boto3.resource("dynamodb").Table("bookings").put_item(Item={"id": "b-1", "status": "PENDING"})
+
+    def seen():
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+    yield module, seen
+    sys.modules.pop("cherry_pick_publishing_steps", None)
+
+
+BOOKING = {"id": "b-1", "owner": "u-1", "flightId": "FL-1", "seats": 2, "paymentToken": "tok_secret"}
+
+
+def test_a_confirmed_booking_is_published_once_settled_and_never_carries_the_payment_token(publishing_steps):
+    steps, seen = publishing_steps
+    for action in ("reserve_flight", "collect_payment"):
+        steps.lambda_handler({"booking": BOOKING, "action": action, **EXECUTION}, STEP_CONTEXT)
+    assert seen() == []  # reserving and paying settle nothing
+    steps.lambda_handler({"booking": BOOKING, "action": "confirm_booking", **EXECUTION}, STEP_CONTEXT)
+    [event] = seen()
+    assert (event["source"], event["detail-type"]) == ("arcblueprint.bookings", "BookingConfirmed")
+    assert event["detail"]["bookingId"] == "b-1" and event["detail"]["status"] == "CONFIRMED"
+    assert "tok_secret" not in json.dumps(event)
+
+
+def test_a_publish_failure_is_retryable_and_leaves_the_booking_settled(publishing_steps, monkeypatch):
+    steps, seen = publishing_steps
+    for action in ("reserve_flight", "collect_payment"):
+        steps.lambda_handler({"booking": BOOKING, "action": action, **EXECUTION}, STEP_CONTEXT)
+    boto3.client("events").delete_event_bus(Name="platform")  # PutEvents now fails
+    with pytest.raises(steps.StepRetryableError, match="publishing the CONFIRMED event failed"):
+        steps.lambda_handler({"booking": BOOKING, "action": "confirm_booking", **EXECUTION}, STEP_CONTEXT)
+    assert _status() == "CONFIRMED"  # a retry of the step publishes; compensation is never entered

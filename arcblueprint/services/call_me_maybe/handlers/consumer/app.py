@@ -12,7 +12,8 @@ SQS: failures are reported per record (one poison message goes to the DLQ alone)
 are processed in order up to the first failure, which is the checkpoint Lambda retries from.
 
 Environment: ``BUFFER`` (``sqs``/``kinesis``), ``IDEMPOTENCY_TABLE``, ``IDEMPOTENCY_TTL_SECONDS``,
-``STATUS_TABLE`` (optional), ``EVENT_BUS_NAME`` (optional: where processed webhooks are published).
+``STATUS_TABLE`` (optional), ``EVENT_BUS_NAME`` and ``EVENT_SOURCE`` (optional: where processed webhooks
+are published, as ``WebhookReceived`` validated against its schema by ``domain_events.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
+from domain_events import DomainEvents, InvalidEventError
 from exactly_once import (
     TRANSIENT_CODES,
     RetryingPersistenceLayer,
@@ -42,8 +44,6 @@ metrics = Metrics()
 
 BUFFER = os.environ.get("BUFFER", "sqs")
 STATUS_TABLE = os.environ.get("STATUS_TABLE", "")
-EVENT_BUS_NAME = os.environ.get("EVENT_BUS_NAME", "")
-SOURCE = os.environ.get("POWERTOOLS_SERVICE_NAME", "webhooks")
 
 # One bad message must not fail the invocation: all records failed is reported, not raised.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -68,7 +68,8 @@ idempotency_config = IdempotencyConfig(
     response_hook=count_duplicate,
 )
 dynamodb = boto3.client("dynamodb") if STATUS_TABLE else None
-events = boto3.client("events") if EVENT_BUS_NAME else None
+# The bus policy admits this role for its own source only (arcblueprint.<service>), set by the component.
+publisher = DomainEvents(metrics=metrics) if os.environ.get("EVENT_SOURCE") else None
 
 
 class PoisonMessageError(ValueError):
@@ -97,14 +98,16 @@ def parse_envelope(text: str) -> dict[str, Any]:
 
 def deliver(message: dict[str, Any]) -> None:
     """The external effect: publish the webhook on the platform bus for whoever subscribes."""
-    if events is None:
+    if publisher is None:
         logger.info("Webhook processed", extra={"webhook_id": message["webhookId"]})
         return
-    entry = {"EventBusName": EVENT_BUS_NAME, "Source": SOURCE, "DetailType": "WebhookReceived",
-             "Detail": json.dumps(message, separators=(",", ":"))}
+    try:
+        entry = publisher.entry("WebhookReceived", message)  # validated against its schema (and counted if not)
+    except InvalidEventError as error:
+        raise PoisonMessageError(str(error)) from None
 
     def put() -> None:
-        response = events.put_events(Entries=[entry])
+        response = publisher.client.put_events(Entries=[entry])
         if response.get("FailedEntryCount"):
             code = response["Entries"][0].get("ErrorCode") or "unknown"
             refused = TransientError if code in TRANSIENT_CODES else DeliveryError

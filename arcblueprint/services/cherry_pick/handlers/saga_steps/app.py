@@ -23,7 +23,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
+from booking_events import publish_settlement
 from booking_status import COMPENSATIONS, MOVES
+from domain_events import DomainEvents, InvalidEventError, PublishError
 from masking import masked_json
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a card number or an always-masked field
@@ -32,6 +34,8 @@ metrics = Metrics()
 
 TABLE_NAME = os.environ.get("TABLE_NAME", "")
 table = boto3.resource("dynamodb").Table(TABLE_NAME) if TABLE_NAME else None
+# Settlement events on the platform bus, under this service's own source (EVENT_SOURCE, set by the component).
+publisher = DomainEvents(metrics=metrics) if os.environ.get("EVENT_SOURCE") else None
 
 
 class StepRetryableError(Exception):
@@ -117,4 +121,22 @@ def _now() -> str:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not isinstance(event, dict) or not isinstance(event.get("booking"), dict):
         raise StepFailedError("the event names no booking")
-    return apply(table, event.get("action"), event["booking"].get("id"), _owner_token(event))
+    result = apply(table, event.get("action"), event["booking"].get("id"), _owner_token(event))
+    if publisher is not None:
+        settle(event["booking"], result)
+    return result
+
+
+def settle(booking: dict[str, Any], result: dict[str, Any]) -> None:
+    """Publish BookingConfirmed/BookingCancelled when a step left the booking settled.
+
+    At least once: a retried step publishes again (consumers deduplicate on bookingId + status). A
+    publish failure is retryable and never a step failure, so it cannot send a confirmed booking down
+    the compensation path; an event that breaks its schema is counted and logged, and the booking stands.
+    """
+    try:
+        publish_settlement(publisher, booking, str(result.get("status")))
+    except (PublishError, ClientError, BotoCoreError) as error:
+        raise StepRetryableError(f"publishing the {result.get('status')} event failed: {type(error).__name__}") from None
+    except InvalidEventError:
+        pass  # counted (DomainEventsRejected) and logged by the publisher
