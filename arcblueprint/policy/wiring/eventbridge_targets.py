@@ -25,7 +25,7 @@ import fnmatch
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from arcblueprint.policy.base import as_list, dig, json_document, number, stack_policy
+from arcblueprint.policy.base import as_list, is_mapping, json_document, known_dig, number, stack_policy
 from arcblueprint.policy.graph import StackGraph
 from arcblueprint.policy.wiring._props import UNKNOWN, known, service_allowed, statements
 
@@ -233,7 +233,7 @@ def validate_rules_deliver(args: StackValidationArgs, report_violation: ReportVi
 def _target_problems(graph: StackGraph, rule: PolicyResource, target: PolicyResource) -> list[str]:
     problems: list[str] = []
     config = known(target.props, "deadLetterConfig")
-    dlq_arn = UNKNOWN if config is UNKNOWN else dig(config or {}, "arn")
+    dlq_arn = UNKNOWN if config is UNKNOWN else known_dig(config, "arn") if config is not None else None
     dlqs = graph.refs(target, "deadLetterConfig", QUEUE)
     if not dlqs and isinstance(dlq_arn, str) and dlq_arn:
         dlqs = [q for q in graph.of_type(QUEUE) if known(q.props, "arn") == dlq_arn]
@@ -241,8 +241,9 @@ def _target_problems(graph: StackGraph, rule: PolicyResource, target: PolicyReso
         problems.append("it has no dead-letter queue (deadLetterConfig): events it cannot deliver after its "
                         "retries are dropped")
     retry = known(target.props, "retryPolicy")
-    if retry is not UNKNOWN and (not isinstance(retry, Mapping) or any(
-            number(retry.get(key)) is None for key in ("maximumRetryAttempts", "maximumEventAgeInSeconds"))):
+    values = [known(retry, key) for key in ("maximumRetryAttempts", "maximumEventAgeInSeconds")] \
+        if is_mapping(retry) else [None]
+    if retry is not UNKNOWN and any(v is not UNKNOWN and number(v) is None for v in values):
         problems.append("it has no retry policy (maximumRetryAttempts and maximumEventAgeInSeconds)")
     for dlq in dlqs:
         problems += _queue_problems(graph, rule, dlq, "dead-letter")
