@@ -114,6 +114,7 @@ class CallMeMaybeService(pulumi.ComponentResource):
                 "SIGNATURE_HEADER": spec.signature_header, "TIMESTAMP_HEADER": spec.timestamp_header,
                 "ID_HEADER": spec.id_header, "ID_FIELD": spec.id_field or "",
                 "REPLAY_WINDOW_SECONDS": str(spec.replay_window_seconds),
+                "PREVIOUS_KEY_GRACE_SECONDS": str(spec.previous_key_grace_seconds),
                 "SENSITIVE_FIELDS": ",".join(spec.sensitive_fields),
                 "PARTITION_KEY_FIELD": spec.partition_key_field or "",
                 # The receiver claims each webhook key (with the hash of its body) in the consumer's

@@ -40,6 +40,8 @@ class CallMeMaybeSpec(ServiceTriggers):
     #: sender's redelivery with another body is a 409; default: the SHA-256 of the body is the key.
     id_field: str | None = setting(None, pattern=FIELD_PATH_PATTERN)
     replay_window_seconds: int = setting(300, minimum=30, maximum=3600)
+    #: How long after a rotation the old signing key (AWSPREVIOUS) still verifies: the sender's time to switch.
+    previous_key_grace_seconds: int = setting(86400, minimum=0, maximum=30 * 86400)
     #: Fields masked before the webhook is logged or buffered (dotted paths into the JSON body).
     sensitive_fields: tuple[str, ...] = setting(default_factory=tuple)
 

@@ -178,10 +178,15 @@ def test_outside_a_rotation_only_the_current_key_is_accepted_and_misses_are_cach
         lambda params, **_: calls.update([params.get("VersionStage")]))
     for _ in range(3):
         assert _post(receiver, load_event, "a-key-nobody-was-given") == 401
+    first = dict(calls)  # the first fetch, and the one refetch a mismatch may trigger
+    # Per label one fetch and one refetch (AWSCURRENT also tells when the current key became current).
+    assert first == {"AWSCURRENT": 4, "AWSPENDING": 2, "AWSPREVIOUS": 2}
+    for _ in range(10):
+        assert _post(receiver, load_event, "a-key-nobody-was-given") == 401
     assert _post(receiver, load_event, NEW_KEY) == 401  # the next key is not valid before it is pending
     assert _post(receiver, load_event, SECRET) == 202
-    # One call per label for four bad and one good request: values and absences are both cached.
-    assert calls == {"AWSCURRENT": 1, "AWSPENDING": 1, "AWSPREVIOUS": 1}
+    # Values and absences are cached, refetches rate-limited: a flood of bad signatures costs nothing more.
+    assert dict(calls) == first
 
 
 def test_kinesis_buffer_orders_by_the_configured_field(aws, load_event, monkeypatch):
@@ -495,3 +500,27 @@ def test_a_completion_that_cannot_be_saved_does_not_fail_a_delivered_webhook(aws
     copy_response = consumer.lambda_handler(sqs_event(load_event, messages), context)  # in progress: not again
     assert len(copy_response["batchItemFailures"]) == 1
     assert consumer.delivered == Counter({"wh-1": 1})
+
+
+def test_the_old_key_stops_verifying_once_its_grace_period_is_over(aws, load_event, monkeypatch):
+    monkeypatch.setenv("PREVIOUS_KEY_GRACE_SECONDS", "0")  # the rotation below is already older than that
+    _rotate(finish=True)
+    receiver = load_handler("receiver", "cmm_receiver_grace_over")
+    assert _post(receiver, load_event, NEW_KEY) == 202
+    assert _post(receiver, load_event, SECRET) == 401  # AWSPREVIOUS, but its grace period is over
+
+
+def test_a_sender_that_switches_right_after_a_rotation_is_not_refused_until_the_cache_expires(aws, load_event):
+    receiver = load_handler("receiver", "cmm_receiver_refresh")
+    assert _post(receiver, load_event, SECRET) == 202  # keys cached (five minutes)
+    _rotate(finish=True)
+    receiver._signing_keys["AWSPENDING"].clear_cache()
+    receiver._absent_until["AWSPENDING"] = float("inf")  # the finished rotation: only AWSCURRENT has the new key
+    assert _post(receiver, load_event, NEW_KEY) == 202  # the cached AWSCURRENT (old key) missed: refetched once
+    calls = Counter()
+    receiver._secretsmanager.meta.events.register(
+        "provide-client-params.secrets-manager.GetSecretValue",
+        lambda params, **_: calls.update([params.get("VersionStage")]))
+    for _ in range(5):  # a flood of bad signatures right after: no refetch within KEY_REFRESH_SECONDS
+        assert _post(receiver, load_event, "a-key-nobody-was-given") == 401
+    assert calls["AWSCURRENT"] <= 1 and calls["AWSPENDING"] == 0  # at most the rotation time, read once

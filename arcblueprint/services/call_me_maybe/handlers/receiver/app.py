@@ -21,9 +21,12 @@ Environment (set by the component): ``SIGNING_SECRET_ID`` (secret name/ARN, neve
 
 The signing key is shared with the sender, so a rotation cannot switch both sides at one instant.
 A signature is accepted if it matches the key labelled AWSCURRENT, or, during a rotation, the new
-key (AWSPENDING, before the rotation function promotes it) or the old one (AWSPREVIOUS, until the
-sender has switched: the label moves on at the next rotation, or an operator removes it). Any
-other key is refused.
+key (AWSPENDING, before the rotation function promotes it) or the old one (AWSPREVIOUS, for
+``PREVIOUS_KEY_GRACE_SECONDS`` after the last rotation: long enough for the sender to switch,
+short enough that a leaked old key does not stay valid for a whole rotation period). Keys are
+cached for five minutes; a signature that matches none of them makes the receiver fetch them once
+more (at most every ``KEY_REFRESH_SECONDS``), so a sender that switches right after a rotation is
+not refused until the cache expires. Any other key is refused.
 """
 
 from __future__ import annotations
@@ -83,6 +86,10 @@ dynamodb = boto3.client("dynamodb") if STATUS_TABLE or IDEMPOTENCY_TABLE else No
 #: Staging labels whose key signs a valid webhook, in the order they are tried (the usual one first).
 SIGNING_STAGES = ("AWSCURRENT", "AWSPENDING", "AWSPREVIOUS")
 SECRET_MAX_AGE_SECONDS = 300
+#: How long after a rotation the old key (AWSPREVIOUS) still verifies (set by the component).
+PREVIOUS_KEY_GRACE_SECONDS = int(os.environ.get("PREVIOUS_KEY_GRACE_SECONDS", "86400"))
+#: A mismatch refetches the keys at most this often, so bad signatures cannot flood Secrets Manager.
+KEY_REFRESH_SECONDS = 30
 # Powertools caches a secret by name only (not by VersionStage), so each label gets its own
 # provider, and so its own cache; the three share one client.
 _secretsmanager = boto3.client("secretsmanager")
@@ -90,6 +97,10 @@ _signing_keys = {stage: SecretsProvider(boto3_client=_secretsmanager) for stage 
 #: Label -> until when it is known to have no version (outside a rotation): a flood of bad
 #: signatures must not turn into a flood of GetSecretValue calls.
 _absent_until: dict[str, float] = {}
+#: When the keys were last fetched because a signature matched none of them (monotonic seconds).
+_last_forced_refresh = float("-inf")
+#: (monotonic time it was read, epoch seconds of the last rotation or None) of DescribeSecret.
+_rotation: tuple[float, float | None] = (float("-inf"), None)
 
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
@@ -283,13 +294,13 @@ def record_status(message_id: str, received_at: int) -> None:
                                    ":ttl": {"N": str(received_at + STATUS_TTL_SECONDS)}})
 
 
-def signing_key(stage: str) -> str | None:
+def signing_key(stage: str, *, refresh: bool = False) -> str | None:
     """The key labelled ``stage``, or None when no version carries the label (cached either way)."""
-    if _absent_until.get(stage, 0.0) > time.monotonic():
+    if not refresh and _absent_until.get(stage, 0.0) > time.monotonic():
         return None
     try:
         return _signing_keys[stage].get(os.environ["SIGNING_SECRET_ID"], max_age=SECRET_MAX_AGE_SECONDS,
-                                        VersionStage=stage)  # type: ignore[return-value]
+                                        force_fetch=refresh, VersionStage=stage)  # type: ignore[return-value]
     except GetParameterError:
         if stage == "AWSCURRENT":
             raise  # no current key (or no access to it) is a fault, not a bad signature
@@ -297,12 +308,44 @@ def signing_key(stage: str) -> str | None:
         return None
 
 
-def signing_keys() -> Iterator[str]:
+def last_rotated(*, refresh: bool = False) -> float | None:
+    """Epoch seconds since which the current key is current: its version's creation (cached like the keys).
+
+    A rotation creates the new version (AWSPENDING) and then labels it AWSCURRENT, so this is when the
+    rotation began, the earliest the old key can have been replaced.
+    """
+    global _rotation
+    read_at, rotated = _rotation
+    if refresh or time.monotonic() - read_at > SECRET_MAX_AGE_SECONDS:
+        current = _secretsmanager.get_secret_value(SecretId=os.environ["SIGNING_SECRET_ID"], VersionStage="AWSCURRENT")
+        when = current.get("CreatedDate")
+        rotated = when.timestamp() if when is not None else None
+        _rotation = (time.monotonic(), rotated)
+    return rotated
+
+
+def signing_keys(*, refresh: bool = False) -> Iterator[str]:
     """The keys a sender may sign with now, current first; the others are fetched only when it does not match."""
     for stage in SIGNING_STAGES:
-        key = signing_key(stage)
+        if stage == "AWSPREVIOUS":
+            rotated = last_rotated(refresh=refresh)
+            if rotated is None or time.time() - rotated > PREVIOUS_KEY_GRACE_SECONDS:
+                continue  # the old key's grace period is over (or there never was a rotation)
+        key = signing_key(stage, refresh=refresh)
         if key is not None:
             yield key
+
+
+def verify_with_fresh_keys(**request: Any) -> None:
+    """:func:`verify` with the cached keys; on a mismatch, once more with keys fetched now (rate-limited)."""
+    global _last_forced_refresh
+    try:
+        verify(secret=signing_keys(), **request)
+    except SignatureError as error:
+        if str(error) != "signature mismatch" or time.monotonic() - _last_forced_refresh < KEY_REFRESH_SECONDS:
+            raise
+        _last_forced_refresh = time.monotonic()
+        verify(secret=signing_keys(refresh=True), **request)
 
 
 def header(headers: Any, name: str) -> str | None:
@@ -317,9 +360,9 @@ def accept(event: Any) -> Response:
         raise BadRequestError(413, f"The body must be at most {MAX_MESSAGE_BYTES} bytes")
     headers = event.headers
     try:
-        verify(secret=signing_keys(), signature=header(headers, SIGNATURE_HEADER),
-               timestamp=header(headers, TIMESTAMP_HEADER), body=body, now=time.time(),
-               window_seconds=REPLAY_WINDOW_SECONDS)
+        verify_with_fresh_keys(signature=header(headers, SIGNATURE_HEADER),
+                               timestamp=header(headers, TIMESTAMP_HEADER), body=body, now=time.time(),
+                               window_seconds=REPLAY_WINDOW_SECONDS)
     except SignatureError as error:
         logger.warning("Rejected webhook", extra={"reason": str(error)})
         metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
