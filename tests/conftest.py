@@ -19,8 +19,9 @@ from arcblueprint.preview.harness import REPO_ROOT, SynthesizedStack, synthesize
 
 # The default run (and CI) is derandomized: the same generated examples every time, so a red run
 # is reproducible. HYPOTHESIS_PROFILE=explore draws new examples on each run to look for more.
-settings.register_profile("default", deadline=None, derandomize=True, print_blob=True)
-settings.register_profile("explore", deadline=None, print_blob=True)
+# 40 examples a property in the default run (tests that need more say so); explore draws 200.
+settings.register_profile("default", deadline=None, derandomize=True, print_blob=True, max_examples=40)
+settings.register_profile("explore", deadline=None, print_blob=True, max_examples=200)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 #: Real AWS sample events (copied byte for byte from shared/events; see tests/events/SOURCES.md).

@@ -158,7 +158,8 @@ def test_the_kill_switch_turns_off_every_trigger_of_its_service_and_nothing_else
     for name, (service, on) in after.items():
         assert on == (service not in SWITCHED_OFF), (name, service)
     # Nothing but those switches changed: every other input of every resource is the same.
-    changed = {urn for urn, text in _flat(switched.resources).items() if _flat(baseline.resources).get(urn) != text}
+    before_inputs = _flat(baseline.resources)
+    changed = {urn for urn, text in _flat(switched.resources).items() if before_inputs.get(urn) != text}
     trigger_urns = {r.urn for r in switched.resources if r.name in after and after[r.name][0] in SWITCHED_OFF}
     assert changed == trigger_urns
     kinds = {r.type for r in switched.resources if r.urn in changed}

@@ -1,6 +1,6 @@
 """Hardening: generated stack configs, valid and invalid, through the same path as ``blueprint preview``.
 
-Invalid configs (400 generated: one bad value, an unknown key, or two settings that contradict
+Invalid configs (150 generated: one bad value, an unknown key, or two settings that contradict
 each other) must stop before any resource with one line naming the key; valid ones (fewer: each
 synthesizes the whole stack) must synthesize and pass every mandatory policy. Nothing may raise
 anything else.
@@ -67,7 +67,7 @@ def invalid_configs(draw: st.DrawFn) -> tuple[dict[str, Any], str, str]:
     return config, "dev", key
 
 
-@settings(max_examples=400, deadline=None,
+@settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
 @given(invalid_configs())
 def test_invalid_configs_stop_before_any_resource_with_one_line(case):
