@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from arcblueprint.platform.context import StackContext
     from arcblueprint.platform.handles import LogGroups
 
-__all__ = ["Network", "NetworkArgs", "vpc_flow_logs", "zone_id"]
+__all__ = ["Network", "NetworkArgs", "choose_zone", "vpc_flow_logs", "zone_id"]
 
 _SERVICE = "network"
 
@@ -205,17 +205,19 @@ def zone_id(zones: pulumi.Output[Any], pinned: Sequence[str], index: int, key: s
     is a one-line error naming the config key.
     """
 
-    def pick(ids: list[str]) -> str:
-        if pinned:
-            if pinned[index] not in ids:
-                raise ConfigError(key.rsplit(".", 1)[0] + ".availabilityZoneIds", list(pinned),
-                                  f"{pinned[index]} is not an available zone of the region ({', '.join(ids)})")
-            return pinned[index]
-        if index >= len(ids):
-            raise ConfigError(key, index + 1, f"the region has {len(ids)} available zones ({', '.join(ids)})")
-        return ids[index]
+    return zones.zone_ids.apply(lambda ids: choose_zone(ids, pinned, index, key))
 
-    return zones.zone_ids.apply(pick)
+
+def choose_zone(ids: Sequence[str], pinned: Sequence[str], index: int, key: str) -> str:
+    """The ``index``-th zone id among the region's ``ids`` (or the pinned one), else a one-line config error."""
+    if pinned:
+        if pinned[index] not in ids:
+            raise ConfigError(key.rsplit(".", 1)[0] + ".availabilityZoneIds", list(pinned),
+                              f"{pinned[index]} is not an available zone of the region ({', '.join(ids)})")
+        return pinned[index]
+    if index >= len(ids):
+        raise ConfigError(key, index + 1, f"the region has {len(ids)} available zones ({', '.join(ids)})")
+    return ids[index]
 
 
 def vpc_flow_logs(name: str, ctx: StackContext, log_groups: LogGroups, *, vpc_id: pulumi.Input[str], label: str,

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -176,12 +177,22 @@ def _report(case: str, response: dict, elapsed: float) -> None:
     print(f"\n[{case}] status={response['statusCode']} body={response['body'][:80]} elapsed={elapsed * 1000:.0f} ms")
 
 
+def _access_log(onprem, expected: str, timeout_seconds: float = 3.0) -> str:
+    """Squid's access log once it holds ``expected`` (squid writes it after it answers), or as it is then."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        log = onprem["access_log"].read_text()
+        if expected in log or time.monotonic() > deadline:
+            return log
+        time.sleep(0.05)
+
+
 def test_a_an_allowed_on_prem_host_is_reached_through_the_proxy(router, onprem, load_event, capsys):
     response, out, elapsed = _call(router, load_event, capsys, "/api/nobody/items/7")
     _report("a: allowed host through squid", response, elapsed)
     assert response["statusCode"] == 200 and json.loads(response["body"])["served_by"] == "legacy"
     assert Legacy.seen == ["/api/nobody/items/7?token=s3cr3t-t0ken&page=2"]  # legacy gets the full request
-    log = onprem["access_log"].read_text()
+    log = _access_log(onprem, "TCP_MISS/200")
     # Squid carried it (not a direct connection), and logged the path without the query string.
     assert f"GET http://127.0.0.1:{onprem['legacy_port']}/api/nobody/items/7" in log
     assert "TCP_MISS/200" in log and "s3cr3t" not in log and "token=" not in log
@@ -199,7 +210,7 @@ def test_b_a_host_outside_the_allow_list_is_refused_by_the_proxy(router, onprem,
     assert _metric(out, "ProxyErrors") == 1 and Legacy.seen == []
     [error] = [d for d in out if d.get("level") == "ERROR"]
     assert error["proxy_status"] == 403 and error["proxy_error"].startswith("ERR_ACCESS_DENIED")
-    assert "TCP_DENIED/403" in onprem["access_log"].read_text()
+    assert "TCP_DENIED/403" in _access_log(onprem, "TCP_DENIED/403")
 
 
 def test_connect_tunnels_only_to_listed_destinations(router, onprem, load_event, capsys, monkeypatch):
@@ -213,7 +224,7 @@ def test_connect_tunnels_only_to_listed_destinations(router, onprem, load_event,
     tunnelled, out, _ = _call(router, load_event, capsys, "/api/nobody/x",
                               legacy_url=f"https://127.0.0.1:{onprem['legacy_port']}")
     assert tunnelled["statusCode"] == 502 and _metric(out, "LegacyErrors") == 1
-    log = onprem["access_log"].read_text()
+    log = _access_log(onprem, f"CONNECT 127.0.0.1:{onprem['legacy_port']}")
     assert f"CONNECT 127.0.0.2:{onprem['legacy_port']}" in log and f"CONNECT 127.0.0.1:{onprem['legacy_port']}" in log
 
 
