@@ -114,10 +114,10 @@ def valid_configs(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
     return merged(stack, sections), stack
 
 
-# Each example synthesizes and evaluates a whole stack (~5 s): 6 cover the shapes (stack, ENI
+# Each example synthesizes and evaluates a whole stack (~5 s): 4 cover the shapes (stack, ENI
 # model, zones, tiers, on-prem, release strategy) at a cost CI can pay on every run;
 # HYPOTHESIS_PROFILE=explore draws fresh ones.
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_configs())
 def test_valid_configs_synthesize_and_pass_mandatory_policies(case):
     from arcblueprint.policy.offline import evaluate

@@ -366,7 +366,11 @@ def test_asking_for_more_zones_than_the_region_has_is_a_one_line_config_error() 
     with pytest.raises(ConfigError, match=r"^network\.availabilityZones = 4 is invalid in stack 'dev': the region has 3"):
         synthesize("dev", overrides={"arcblueprint:network": {"peakConcurrentExecutions": 100, "availabilityZones": 4,
                                                               "onPremRanges": ["172.16.0.0/12"]}})
+    # The other branch, a pinned zone the region does not offer, surfaces the same way.
+    from arcblueprint.platform.network import choose_zone
+
+    zones = ["euw1-az2", "euw1-az1", "euw1-az3"]
+    assert choose_zone(zones, (), 1, "network.availabilityZones") == "euw1-az1"
+    assert choose_zone(zones, ("euw1-az3", "euw1-az1"), 0, "network.availabilityZones") == "euw1-az3"
     with pytest.raises(ConfigError, match=r"^network\.availabilityZoneIds = .* euw1-az9 is not an available zone"):
-        synthesize("dev", overrides={"arcblueprint:network": {"peakConcurrentExecutions": 100, "availabilityZones": 2,
-                                                              "availabilityZoneIds": ["euw1-az1", "euw1-az9"],
-                                                              "onPremRanges": ["172.16.0.0/12"]}})
+        choose_zone(zones, ("euw1-az1", "euw1-az9"), 1, "network.availabilityZones")
