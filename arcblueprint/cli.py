@@ -75,13 +75,17 @@ def _preview(args: argparse.Namespace) -> int:
         print(f"\nProvider schema ({len(unknown_inputs)} inputs pulumi-aws would reject):")
         for problem in unknown_inputs:
             print(f"  [error] {problem.line()}")
-    print(f"\nPolicies ({len(report.mandatory)} mandatory, {len(report.advisory)} advisory violations, "
-          f"{len(report.waived)} waived):")
+    print(
+        f"\nPolicies ({len(report.mandatory)} mandatory, {len(report.advisory)} advisory violations, "
+        f"{len(report.waived)} waived):"
+    )
     for line in report.summary_lines():
         print(f"  {line}")
     print("\n" + "\n".join(_first_preview_lines(first, first_only)))
-    print(f"\nSynthesized {len(graph.resources)} resources for stack '{args.stack}' offline in {elapsed:.2f}s "
-          f"({'preview' if not args.update else 'update'} mode, mock runtime; nothing was deployed).")
+    print(
+        f"\nSynthesized {len(graph.resources)} resources for stack '{args.stack}' offline in {elapsed:.2f}s "
+        f"({'preview' if not args.update else 'update'} mode, mock runtime; nothing was deployed)."
+    )
     if args.json:
         print(f"Wrote the full graph to {args.json}.")
     return code
@@ -94,15 +98,19 @@ def _first_preview_lines(first: PolicyReport, first_only: list[Violation]) -> li
     for skipped in first.skipped:
         if skipped.urn:
             per_resource.setdefault(skipped.policy, []).append(skipped)
-    lines = [f"First preview of a new stack (ids and ARNs unknown): {len(whole)} stack policies not judged, "
-             f"{len(per_resource)} resource policies not judged for some resources, "
-             f"{len(first_only)} violations found only there:"]
+    lines = [
+        f"First preview of a new stack (ids and ARNs unknown): {len(whole)} stack policies not judged, "
+        f"{len(per_resource)} resource policies not judged for some resources, "
+        f"{len(first_only)} violations found only there:"
+    ]
     lines += [f"  [not judged] {s.policy} (the whole policy: it read an unknown value): {s.message}" for s in whole]
     for policy, skipped in per_resource.items():
         example = skipped[0]
-        lines.append(f"  [not judged] {policy} for {len(skipped)} resources (e.g. "
-                     f"'{example.urn.rsplit('::', 1)[-1]}': {example.message}); the engine judges each when "
-                     "`pulumi up` creates it")
+        lines.append(
+            f"  [not judged] {policy} for {len(skipped)} resources (e.g. "
+            f"'{example.urn.rsplit('::', 1)[-1]}': {example.message}); the engine judges each when "
+            "`pulumi up` creates it"
+        )
     lines += [f"  {v.line()}" for v in first_only]
     return lines
 

@@ -20,22 +20,40 @@ import io
 import json
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ROOT / "arcblueprint" / "services"
 EVENTS = ROOT / "tests" / "events"
 
-os.environ.update({
-    "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-    "POWERTOOLS_SERVICE_NAME": "bench", "POWERTOOLS_METRICS_NAMESPACE": "bench", "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "WARNING", "IDEMPOTENCY_TABLE": "bench", "DOMAIN_FIELD": "domain",
-    "DELIVERY_STREAMS": json.dumps({"lake-orders": {"domain": "orders", "remove": ["card"], "mask": ["customer.name"],
-                                                    "timestampField": "occurredAt"}}),
-})
+os.environ.update(
+    {
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "POWERTOOLS_SERVICE_NAME": "bench",
+        "POWERTOOLS_METRICS_NAMESPACE": "bench",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "IDEMPOTENCY_TABLE": "bench",
+        "DOMAIN_FIELD": "domain",
+        "DELIVERY_STREAMS": json.dumps(
+            {
+                "lake-orders": {
+                    "domain": "orders",
+                    "remove": ["card"],
+                    "mask": ["customer.name"],
+                    "timestampField": "occurredAt",
+                }
+            }
+        ),
+    }
+)
 
 
 @dataclass
@@ -94,9 +112,13 @@ def use_in_memory_idempotency(module, function_name: str) -> None:
 
     wrapped = getattr(module, function_name)
     inner = wrapped.__wrapped__
-    setattr(module, function_name, idempotent_function(
-        data_keyword_argument="message", config=module.idempotency_config,
-        persistence_store=in_memory_persistence())(inner))
+    setattr(
+        module,
+        function_name,
+        idempotent_function(
+            data_keyword_argument="message", config=module.idempotency_config, persistence_store=in_memory_persistence()
+        )(inner),
+    )
 
 
 def sqs_batches(bodies: list[str], batch: int) -> list[dict]:
@@ -104,10 +126,13 @@ def sqs_batches(bodies: list[str], batch: int) -> list[dict]:
     events = []
     for start in range(0, len(bodies), batch):
         records = []
-        for i, body in enumerate(bodies[start:start + batch], start):
+        for i, body in enumerate(bodies[start : start + batch], start):
             record = copy.deepcopy(template)
-            record.update(messageId=f"m-{i}", body=body, messageAttributes={
-                "eventType": {"stringValue": "order.created", "dataType": "String"}})
+            record.update(
+                messageId=f"m-{i}",
+                body=body,
+                messageAttributes={"eventType": {"stringValue": "order.created", "dataType": "String"}},
+            )
             records.append(record)
         events.append({"Records": records})
     return events
@@ -118,7 +143,7 @@ def kinesis_batches(bodies: list[str], batch: int) -> list[dict]:
     events = []
     for start in range(0, len(bodies), batch):
         records = []
-        for i, body in enumerate(bodies[start:start + batch], start):
+        for i, body in enumerate(bodies[start : start + batch], start):
             record = copy.deepcopy(template)
             record["kinesis"]["data"] = base64.b64encode(body.encode()).decode()
             record["kinesis"]["sequenceNumber"] = f"{i:056d}"
@@ -133,12 +158,17 @@ def firehose_batches(bodies: list[str], batch: int) -> list[dict]:
     events = []
     for start in range(0, len(bodies), batch):
         records = []
-        for i, body in enumerate(bodies[start:start + batch], start):
+        for i, body in enumerate(bodies[start : start + batch], start):
             record = copy.deepcopy(template)
             record.update(recordId=f"r{i}", data=base64.b64encode(body.encode()).decode())
             records.append(record)
-        events.append({**event, "deliveryStreamArn": "arn:aws:firehose:eu-west-1:111111111111:deliverystream/lake-orders",
-                       "records": records})
+        events.append(
+            {
+                **event,
+                "deliveryStreamArn": "arn:aws:firehose:eu-west-1:111111111111:deliverystream/lake-orders",
+                "records": records,
+            }
+        )
     return events
 
 
@@ -155,8 +185,9 @@ def webhook_consumer(n: int, batch: int) -> tuple[float, float]:
     module = load(SERVICES / "call_me_maybe" / "handlers" / "consumer", "bench_cmm_consumer")
     module.deliver = lambda message: None
     use_in_memory_idempotency(module, "process_webhook")
-    bodies = [json.dumps({"webhookId": f"wh-{i}", "receivedAt": 1, "payload": {"n": i, "type": "payment"}})
-              for i in range(n)]
+    bodies = [
+        json.dumps({"webhookId": f"wh-{i}", "receivedAt": 1, "payload": {"n": i, "type": "payment"}}) for i in range(n)
+    ]
     events = sqs_batches(bodies, batch)
     value = rate(lambda e: module.lambda_handler(e, Context()), events, n)
 
@@ -207,8 +238,18 @@ def fan_out_consumer(n: int, batch: int) -> tuple[float, float]:
 
 def firehose_transform(n: int, batch: int) -> tuple[float, float]:
     module = load(SERVICES / "streamer" / "handlers" / "transform", "bench_transform")
-    bodies = [json.dumps({"domain": "orders" if i % 4 else "payments", "id": i, "occurredAt": 1773100800 + i,
-                          "card": {"number": "4111"}, "customer": {"name": "Ada", "tier": "gold"}}) for i in range(n)]
+    bodies = [
+        json.dumps(
+            {
+                "domain": "orders" if i % 4 else "payments",
+                "id": i,
+                "occurredAt": 1773100800 + i,
+                "card": {"number": "4111"},
+                "customer": {"name": "Ada", "tier": "gold"},
+            }
+        )
+        for i in range(n)
+    ]
     value = rate(lambda e: module.lambda_handler(e, Context()), firehose_batches(bodies, batch), n)
 
     def bare(event: dict) -> dict:
@@ -222,10 +263,20 @@ def firehose_transform(n: int, batch: int) -> tuple[float, float]:
             document["customer"] = {**document["customer"], "name": "*****"}
             when = time.gmtime(document["occurredAt"])
             line = json.dumps(document, separators=(",", ":")) + "\n"
-            out.append({"recordId": record["recordId"], "result": "Ok",
-                        "data": base64.b64encode(line.encode()).decode(),
-                        "metadata": {"partitionKeys": {"year": f"{when.tm_year:04d}", "month": f"{when.tm_mon:02d}",
-                                                       "day": f"{when.tm_mday:02d}"}}})
+            out.append(
+                {
+                    "recordId": record["recordId"],
+                    "result": "Ok",
+                    "data": base64.b64encode(line.encode()).decode(),
+                    "metadata": {
+                        "partitionKeys": {
+                            "year": f"{when.tm_year:04d}",
+                            "month": f"{when.tm_mon:02d}",
+                            "day": f"{when.tm_mday:02d}",
+                        }
+                    },
+                }
+            )
         return {"records": out}
 
     return value, rate(bare, firehose_batches(bodies, batch), n)

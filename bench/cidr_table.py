@@ -25,9 +25,11 @@ MODELS = ("hyperplane", "legacy")
 
 def rows() -> list[str]:
     defaults = NetworkSpec()
-    lines = ["| peak concurrent executions | ENI model | Lambda addresses per AZ | needed per AZ (with headroom) "
-             "| private subnet per AZ (usable) | VPC |",
-             "| ---: | --- | ---: | ---: | --- | --- |"]
+    lines = [
+        "| peak concurrent executions | ENI model | Lambda addresses per AZ | needed per AZ (with headroom) "
+        "| private subnet per AZ (usable) | VPC |",
+        "| ---: | --- | ---: | ---: | --- | --- |",
+    ]
     for model in MODELS:
         for peak in LEVELS:
             demand = NetworkDemand.from_spec(NetworkSpec(peak_concurrent_executions=peak, eni_model=model))
@@ -37,12 +39,16 @@ def rows() -> list[str]:
                 lines.append(f"| {peak:,} | {model} | - | - | - | {error} |")
                 continue
             prefix = plan.private_prefix_length
-            lines.append(f"| {peak:,} | {model} | {plan.lambda_addresses_per_az:,} | {plan.addresses_needed_per_az:,} "
-                         f"| /{prefix} ({usable_addresses(prefix):,}) x {plan.availability_zones} | {plan.cidr} |")
+            lines.append(
+                f"| {peak:,} | {model} | {plan.lambda_addresses_per_az:,} | {plan.addresses_needed_per_az:,} "
+                f"| /{prefix} ({usable_addresses(prefix):,}) x {plan.availability_zones} | {plan.cidr} |"
+            )
     lines.append("")
-    lines.append(f"Defaults: {defaults.availability_zones} AZs, +{defaults.headroom_percent}% headroom, "
-                 f"{defaults.other_addresses_per_az} other addresses per AZ, "
-                 f"{defaults.security_group_combinations} security-group combination, range {defaults.allowed_range}.")
+    lines.append(
+        f"Defaults: {defaults.availability_zones} AZs, +{defaults.headroom_percent}% headroom, "
+        f"{defaults.other_addresses_per_az} other addresses per AZ, "
+        f"{defaults.security_group_combinations} security-group combination, range {defaults.allowed_range}."
+    )
     return lines
 
 
@@ -51,9 +57,11 @@ def proxy_rows(stacks: tuple[str, ...] = ("dev", "prod")) -> list[str]:
     from arcblueprint.config import load
     from arcblueprint.preview.harness import REPO_ROOT
 
-    lines = ["| stack | proxies (min/desired/max) | zones | per zone: proxies x2 (refresh) + NLB + endpoint ENIs "
-             "+ TGW attachment | subnet per zone (usable) | proxy VPC |",
-             "| --- | --- | ---: | --- | --- | --- |"]
+    lines = [
+        "| stack | proxies (min/desired/max) | zones | per zone: proxies x2 (refresh) + NLB + endpoint ENIs "
+        "+ TGW attachment | subnet per zone (usable) | proxy VPC |",
+        "| --- | --- | ---: | --- | --- | --- |",
+    ]
     for stack in stacks:
         config = load(REPO_ROOT, stack)
         spec = config.on_prem
@@ -62,10 +70,12 @@ def proxy_rows(stacks: tuple[str, ...] = ("dev", "prod")) -> list[str]:
         plan = plan_onprem_vpc(demand, avoid=(app.cidr, *config.network.on_prem_ranges))
         per_zone = -(-demand.max_proxies // demand.availability_zones)
         prefix = plan.private_prefix_length
-        lines.append(f"| {stack} | {spec.proxies.min_size}/{spec.proxies.desired_capacity}/{spec.proxies.max_size} "
-                     f"| {demand.availability_zones} | 2x{per_zone} + 1 + {demand.interface_endpoints} + "
-                     f"{int(demand.transit_gateway_attachment)} = {demand.addresses_per_az()} "
-                     f"| /{prefix} ({usable_addresses(prefix)}) x {plan.availability_zones} | {plan.cidr} |")
+        lines.append(
+            f"| {stack} | {spec.proxies.min_size}/{spec.proxies.desired_capacity}/{spec.proxies.max_size} "
+            f"| {demand.availability_zones} | 2x{per_zone} + 1 + {demand.interface_endpoints} + "
+            f"{int(demand.transit_gateway_attachment)} = {demand.addresses_per_az()} "
+            f"| /{prefix} ({usable_addresses(prefix)}) x {plan.availability_zones} | {plan.cidr} |"
+        )
     return lines
 
 

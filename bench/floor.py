@@ -13,12 +13,15 @@ from __future__ import annotations
 import importlib
 import keyword
 import re
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws  # noqa: F401 - part of the floor: every AWS program imports it
 
-from arcblueprint.preview.harness import SynthesizedStack
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from arcblueprint.preview.harness import SynthesizedStack
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 

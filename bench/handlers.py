@@ -35,14 +35,22 @@ def lambda_handler(event, context):
 """
 
 #: argv[1:] = the handler folder and the folders of its shared modules (all at the zip root in Lambda).
-PROBE = ("import sys, time; sys.path[:0] = sys.argv[1:]; t = time.perf_counter(); import app; "
-         "app.lambda_handler; print(time.perf_counter() - t)")
+PROBE = (
+    "import sys, time; sys.path[:0] = sys.argv[1:]; t = time.perf_counter(); import app; "
+    "app.lambda_handler; print(time.perf_counter() - t)"
+)
 
 #: What a function's component sets; handlers read the rest lazily on the first invocation.
 LAMBDA_ENV = {
-    "AWS_DEFAULT_REGION": "eu-west-1", "AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench", "POWERTOOLS_SERVICE_NAME": "bench", "POWERTOOLS_METRICS_NAMESPACE": "bench",
-    "POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_TRACE_DISABLED": "true", "AWS_LAMBDA_FUNCTION_NAME": "bench",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_REGION": "eu-west-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "POWERTOOLS_SERVICE_NAME": "bench",
+    "POWERTOOLS_METRICS_NAMESPACE": "bench",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "AWS_LAMBDA_FUNCTION_NAME": "bench",
 }
 
 
@@ -53,9 +61,21 @@ def handler_dirs() -> list[Path]:
 def handler_env(code_dir: Path) -> dict[str, str]:
     """Environment values the handler module reads at import, from a sibling ``bench_env`` if any."""
     env = {**os.environ, **LAMBDA_ENV}
-    for name in ("TABLE_NAME", "QUEUE_URL", "TOPIC_ARN", "STREAM_NAME", "BUCKET_NAME", "IDEMPOTENCY_TABLE",
-                 "STATUS_TABLE", "SECRET_NAME", "SIGNING_SECRET_NAME", "CLAIM_CHECK_BUCKET", "STATE_MACHINE_ARN",
-                 "SENSITIVE_FIELDS", "EVENT_BUS_NAME"):
+    for name in (
+        "TABLE_NAME",
+        "QUEUE_URL",
+        "TOPIC_ARN",
+        "STREAM_NAME",
+        "BUCKET_NAME",
+        "IDEMPOTENCY_TABLE",
+        "STATUS_TABLE",
+        "SECRET_NAME",
+        "SIGNING_SECRET_NAME",
+        "CLAIM_CHECK_BUCKET",
+        "STATE_MACHINE_ARN",
+        "SENSITIVE_FIELDS",
+        "EVENT_BUS_NAME",
+    ):
         env.setdefault(name, "bench")
     return env
 
@@ -65,8 +85,14 @@ def cold_init_seconds(code_dir: Path, repeats: int) -> float:
     from arcblueprint.platform.functions.packaging import shared_modules
 
     folders = [str(code_dir), *dict.fromkeys(str(path.parent) for path in shared_modules(code_dir))]
-    runs = [float(subprocess.run([sys.executable, "-c", PROBE, *folders], env=env, capture_output=True,
-                                 text=True, check=True, timeout=60).stdout) for _ in range(repeats)]
+    runs = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", PROBE, *folders], env=env, capture_output=True, text=True, check=True, timeout=60
+            ).stdout
+        )
+        for _ in range(repeats)
+    ]
     return statistics.median(runs)
 
 

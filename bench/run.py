@@ -13,8 +13,11 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -39,7 +42,10 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
 def bench_imports(repeats: int = 3) -> None:
     code = "import time; t=time.perf_counter(); import pulumi, pulumi_aws; print(time.perf_counter()-t)"
     bare = "import time; t=time.perf_counter(); import json; print(time.perf_counter()-t)"
-    run = lambda c: float(subprocess.run([sys.executable, "-c", c], capture_output=True, text=True, check=True).stdout)
+
+    def run(c: str) -> float:
+        return float(subprocess.run([sys.executable, "-c", c], capture_output=True, text=True, check=True).stdout)
+
     value = statistics.median(run(code) for _ in range(repeats))
     baseline = statistics.median(run(bare) for _ in range(repeats))
     row("import pulumi + pulumi_aws (fresh interpreter)", value, baseline, "s", "info (baseline: import json)")
@@ -57,8 +63,13 @@ def bench_preview(stack: str, repeats: int = 5) -> None:
     program = floor_program(graph)
     same = fidelity(graph, run_program(program, values, stack, config=graph.config))
     baseline = median_seconds(lambda: run_program(program, values, stack, config=graph.config), repeats)
-    row(f"preview {stack} ({len(graph.resources)} resources, floor same inputs: {same:.0%}) vs floor",
-        value, baseline, "s", "<= 1.5x")
+    row(
+        f"preview {stack} ({len(graph.resources)} resources, floor same inputs: {same:.0%}) vs floor",
+        value,
+        baseline,
+        "s",
+        "<= 1.5x",
+    )
 
 
 def bench_scaling(sizes: tuple[int, ...] = (1, 10, 50, 100), repeats: int = 3) -> None:
@@ -74,8 +85,9 @@ def bench_scaling(sizes: tuple[int, ...] = (1, 10, 50, 100), repeats: int = 3) -
         graph = synthesize("dev", overrides=values)
         value = median_seconds(lambda v=values: synthesize("dev", overrides=v), repeats)
         engine_values = engine_config(values)
-        baseline = median_seconds(lambda g=graph, e=engine_values: run_program(floor_program(g), e, "dev",
-                                                                               config=g.config), repeats)
+        baseline = median_seconds(
+            lambda g=graph, e=engine_values: run_program(floor_program(g), e, "dev", config=g.config), repeats
+        )
         times[count] = value
         row(f"preview {count} services ({len(graph.resources)} resources) vs floor", value, baseline, "s", "<= 1.5x")
         row(f"  per service ({count} services)", value / count, baseline / count, "s", "info")
@@ -108,14 +120,23 @@ def bench_batches() -> None:
         measure = getattr(batch_handlers, name, None)
         if measure is not None:
             value, baseline = measure(20000, 100)
-            row(f"batch {name} (records/s; ratio = share of the bare loop's rate)", value, baseline, "rec/s",
-                ">= 20000 rec/s")
+            row(
+                f"batch {name} (records/s; ratio = share of the bare loop's rate)",
+                value,
+                baseline,
+                "rec/s",
+                ">= 20000 rec/s",
+            )
 
 
 def bench_suite() -> None:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider"], cwd=ROOT,
-                   check=False, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+    )
     value = time.perf_counter() - started
     row("full test suite (pytest -n 2)", value, 180.0, "s", "<= 1.0x (180 s)")
 

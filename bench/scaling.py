@@ -39,6 +39,10 @@ def stack_with_services(count: int, stack: str = "dev") -> dict[str, Any]:
 
 
 def _secrets_needed(services: dict[str, Any]) -> dict[str, Any]:
-    names = {value for entry in services.values() for key, value in entry.items()
-             if key.endswith("SecretName") or key == "signingSecret"}
+    names = {
+        value
+        for entry in services.values()
+        for key, value in entry.items()
+        if key.endswith("SecretName") or key == "signingSecret"
+    }
     return {name: {"description": f"{name} (benchmark)"} for name in names}

@@ -9,13 +9,15 @@ from __future__ import annotations
 import functools
 import json
 import os
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import settings
 
 from arcblueprint.preview.harness import REPO_ROOT, SynthesizedStack, synthesize
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # The default run (and CI) is derandomized: the same generated examples every time, so a red run
 # is reproducible. HYPOTHESIS_PROFILE=explore draws new examples on each run to look for more.
@@ -98,13 +100,13 @@ def run_component():
     from arcblueprint.platform.context import StackContext
     from arcblueprint.preview.harness import run_program
 
-    def run(program, stack: str = "dev", *, values: dict[str, str] | None = None,
-            preview: bool = True) -> SynthesizedStack:
+    def run(
+        program, stack: str = "dev", *, values: dict[str, str] | None = None, preview: bool = True
+    ) -> SynthesizedStack:
         from arcblueprint.config import engine_config, read_stack_file
 
         values = values or engine_config(read_stack_file(REPO_ROOT, stack))
         config = stack_config(values, stack)
-        return run_program(lambda: program(StackContext(stack=config)), values, stack,
-                           preview=preview, config=config)
+        return run_program(lambda: program(StackContext(stack=config)), values, stack, preview=preview, config=config)
 
     return run

@@ -14,13 +14,15 @@ import json
 import types
 import typing
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, get_type_hints
 
 import yaml
 
 from arcblueprint.config.model import StackConfig
 from arcblueprint.config.schema import ConfigError, config_key, parse
+
+if typing.TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["PROJECT", "engine_config", "from_runtime", "read_stack_file", "stack_config"]
 
@@ -42,24 +44,36 @@ def read_stack_file(project_dir: Path, stack: str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(source, None, f"no such stack file (create it with 'pulumi stack init {stack}')",
-                          stack=stack, show_value=False) from None
+        raise ConfigError(
+            source,
+            None,
+            f"no such stack file (create it with 'pulumi stack init {stack}')",
+            stack=stack,
+            show_value=False,
+        ) from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         problem = getattr(error, "problem", None) or "malformed YAML"
-        raise ConfigError(source, None, f"YAML syntax error at {where}: {problem}", stack=stack,
-                          show_value=False) from None
+        raise ConfigError(
+            source, None, f"YAML syntax error at {where}: {problem}", stack=stack, show_value=False
+        ) from None
     if document is None:
         document = {}
     if not isinstance(document, Mapping):
         raise ConfigError(source, document, "the file must be a YAML mapping with a 'config' key", stack=stack)
     unknown = set(document) - {"config", "encryptionsalt", "secretsprovider", "encryptedkey", "environment"}
     if unknown:
-        raise ConfigError(sorted(unknown)[0], None, "unknown top-level key in a stack file", stack=stack,
-                          source=source, show_value=False)
+        raise ConfigError(
+            sorted(unknown)[0],
+            None,
+            "unknown top-level key in a stack file",
+            stack=stack,
+            source=source,
+            show_value=False,
+        )
     config = document.get("config") or {}
     if not isinstance(config, Mapping):
         raise ConfigError("config", config, "must be a mapping of namespaced keys", stack=stack, source=source)
@@ -68,8 +82,15 @@ def read_stack_file(project_dir: Path, stack: str) -> dict[str, Any]:
         key_text = str(key)
         full = key_text if ":" in key_text else f"{PROJECT}:{key_text}"
         if isinstance(value, Mapping) and "secure" in value and len(value) == 1:
-            raise ConfigError(full, None, "encrypted values are not used by this project: keep secret values "
-                              "in Secrets Manager, not in stack config", stack=stack, source=source, show_value=False)
+            raise ConfigError(
+                full,
+                None,
+                "encrypted values are not used by this project: keep secret values "
+                "in Secrets Manager, not in stack config",
+                stack=stack,
+                source=source,
+                show_value=False,
+            )
         result[full] = value
     return result
 
@@ -90,8 +111,7 @@ def from_runtime() -> dict[str, str]:
 
 def _decode(value: str, hint: Any) -> Any:
     """Undo the CLI's stringification: JSON for non-string settings, the raw text for strings."""
-    if hint is str or (typing.get_origin(hint) in (typing.Union, types.UnionType)
-                       and str in typing.get_args(hint)):
+    if hint is str or (typing.get_origin(hint) in (typing.Union, types.UnionType) and str in typing.get_args(hint)):
         return value
     try:
         return json.loads(value)
@@ -122,14 +142,15 @@ def stack_config(values: Mapping[str, Any], stack: str, source: str | None = Non
     try:
         return parse(StackConfig, data)
     except ConfigError as error:
-        raise ConfigError(_namespaced(error.key), error.value, error.allowed, stack=stack, source=source,
-                          show_value=error.show_value) from None
+        raise ConfigError(
+            _namespaced(error.key), error.value, error.allowed, stack=stack, source=source, show_value=error.show_value
+        ) from None
 
 
 def _namespaced(key: str) -> str:
     head = key.split(".", 1)[0].split("[", 1)[0]
     if head == "region":
-        return "aws:region" + key[len(head):]
+        return "aws:region" + key[len(head) :]
     return f"{PROJECT}:{key}"
 
 

@@ -52,8 +52,12 @@ def check_zone_ids(values: tuple[str, ...], key: str, count: int, count_key: str
     """Pinned availability zone ids: well formed, distinct, as many as the section uses."""
     for i, value in enumerate(values):
         if not _ZONE_ID.fullmatch(value):
-            raise ConfigError(f"{key}[{i}]", value, "must be an availability zone id such as euw1-az1 "
-                              "(ids name the same zone in every account; names such as eu-west-1a do not)")
+            raise ConfigError(
+                f"{key}[{i}]",
+                value,
+                "must be an availability zone id such as euw1-az1 "
+                "(ids name the same zone in every account; names such as eu-west-1a do not)",
+            )
     if len(set(values)) != len(values):
         raise ConfigError(key, list(values), "must not repeat a zone")
     if values and len(values) != count:
@@ -160,8 +164,7 @@ class NetworkSpec:
 
     def __post_init__(self) -> None:
         check_cidr(self.allowed_range, "allowedRange")
-        check_zone_ids(self.availability_zone_ids, "availabilityZoneIds", self.availability_zones,
-                       "availabilityZones")
+        check_zone_ids(self.availability_zone_ids, "availabilityZoneIds", self.availability_zones, "availabilityZones")
         for i, cidr in enumerate(self.on_prem_ranges):
             check_cidr(cidr, f"onPremRanges[{i}]")
         # The demand must fit before any resource is declared: plan the VPC now (pure, fast).
@@ -184,8 +187,11 @@ class ProxyCapacitySpec:
 
     def __post_init__(self) -> None:
         if not self.min_size <= self.desired_capacity <= self.max_size:
-            raise ConfigError("desiredCapacity", self.desired_capacity,
-                              f"must lie between minSize ({self.min_size}) and maxSize ({self.max_size})")
+            raise ConfigError(
+                "desiredCapacity",
+                self.desired_capacity,
+                f"must lie between minSize ({self.min_size}) and maxSize ({self.max_size})",
+            )
 
 
 #: ``tgw-`` (a transit gateway: the proxy VPC gets an attachment) or ``vgw-`` (a virtual private gateway,
@@ -201,8 +207,9 @@ class OnPremSpec:
     proxies: ProxyCapacitySpec = setting(default_factory=ProxyCapacitySpec)
     proxy_port: int = setting(3128, minimum=1024, maximum=65535)
     #: Graviton only: the proxies run the arm64 Amazon Linux 2023 image.
-    proxy_instance_type: str = setting("t4g.small", pattern=r"[a-z]+\d+[a-z]*g[a-z]*\.[a-z0-9]+",
-                                       doc="a Graviton (arm64) type such as t4g.small")
+    proxy_instance_type: str = setting(
+        "t4g.small", pattern=r"[a-z]+\d+[a-z]*g[a-z]*\.[a-z0-9]+", doc="a Graviton (arm64) type such as t4g.small"
+    )
     allowed_range: str = setting("172.16.0.0/12")
     #: Where the proxy VPC's route tables send ``network.onPremRanges`` (required when enabled).
     gateway_id: str | None = setting(None, pattern=GATEWAY_ID, doc="tgw-... or vgw-...")
@@ -222,8 +229,7 @@ class OnPremSpec:
         from arcblueprint.platform.proxy_config import is_host_name  # pure
 
         check_cidr(self.allowed_range, "allowedRange")
-        check_zone_ids(self.availability_zone_ids, "availabilityZoneIds", self.availability_zones,
-                       "availabilityZones")
+        check_zone_ids(self.availability_zone_ids, "availabilityZoneIds", self.availability_zones, "availabilityZones")
         for i, value in enumerate(self.destinations):
             if not is_host_name(value):
                 check_cidr(value, f"destinations[{i}]")
@@ -235,12 +241,20 @@ class OnPremSpec:
                 raise ConfigError(f"resolverRuleIds[{i}]", rule, "must be a Route 53 Resolver rule id (rslvr-rr-...)")
         if self.enabled:
             if self.gateway_id is None:
-                raise ConfigError("gatewayId", None, "is required when onPrem is enabled: the transit gateway "
-                                  "(tgw-...) or virtual private gateway (vgw-...) that reaches on-prem",
-                                  show_value=False)
+                raise ConfigError(
+                    "gatewayId",
+                    None,
+                    "is required when onPrem is enabled: the transit gateway "
+                    "(tgw-...) or virtual private gateway (vgw-...) that reaches on-prem",
+                    show_value=False,
+                )
             if not self.destinations:
-                raise ConfigError("destinations", [], "must list what the proxies may reach (on-prem CIDRs, host "
-                                  "names, .domain suffixes) when onPrem is enabled: a proxy to nowhere refuses all")
+                raise ConfigError(
+                    "destinations",
+                    [],
+                    "must list what the proxies may reach (on-prem CIDRs, host "
+                    "names, .domain suffixes) when onPrem is enabled: a proxy to nowhere refuses all",
+                )
             if not self.destination_ports:
                 raise ConfigError("destinationPorts", [], "must list at least one port")
 
@@ -263,13 +277,19 @@ class EventBusSpec:
 
     def __post_init__(self) -> None:
         if self.enable_schema_discovery:
-            raise ConfigError("enableSchemaDiscovery", True, "EventBridge rejects schema discovery on a bus "
-                              "encrypted with a customer managed key, and the platform bus always uses the "
-                              "platform key; publish the event schemas to a registry instead")
+            raise ConfigError(
+                "enableSchemaDiscovery",
+                True,
+                "EventBridge rejects schema discovery on a bus "
+                "encrypted with a customer managed key, and the platform bus always uses the "
+                "platform key; publish the event schemas to a registry instead",
+            )
 
 
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+_EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
 _HTTPS_URL = re.compile(r"https://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/\S*)?")
 
 
@@ -289,8 +309,12 @@ class NotificationsSpec:
     def __post_init__(self) -> None:
         for key, values, pattern, allowed in (
             ("emails", self.emails, _EMAIL, "must be an email address such as ops@example.com"),
-            ("httpsEndpoints", self.https_endpoints, _HTTPS_URL,
-             "must be an https:// URL (SNS sends alarms to plain http endpoints unencrypted)"),
+            (
+                "httpsEndpoints",
+                self.https_endpoints,
+                _HTTPS_URL,
+                "must be an https:// URL (SNS sends alarms to plain http endpoints unencrypted)",
+            ),
         ):
             for i, value in enumerate(values):
                 if not pattern.fullmatch(value):
@@ -316,12 +340,16 @@ class SecretSpec:
 
     def __post_init__(self) -> None:
         if (self.rotation_days is None) != (self.rotation_function_arn is None):
-            raise ConfigError("rotationDays", self.rotation_days,
-                              "rotationDays and rotationFunctionArn must be set together")
+            raise ConfigError(
+                "rotationDays", self.rotation_days, "rotationDays and rotationFunctionArn must be set together"
+            )
         if (self.rotation_function_arn is None) != (self.rotation_role_arn is None):
-            raise ConfigError("rotationRoleArn", self.rotation_role_arn,
-                              "rotationRoleArn (the rotation function's execution role, exempted from the secret's "
-                              "readers-only Deny) and rotationFunctionArn must be set together")
+            raise ConfigError(
+                "rotationRoleArn",
+                self.rotation_role_arn,
+                "rotationRoleArn (the rotation function's execution role, exempted from the secret's "
+                "readers-only Deny) and rotationFunctionArn must be set together",
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -402,7 +430,9 @@ class StackConfig:
             raise ConfigError("tags", dict(self.tags), "must set " + " and ".join(REQUIRED_TAGS))
         for name in list(self.services) + list(self.secrets):
             if not _is_name(name):
-                raise ConfigError("services", name, "service and secret names must be 2-24 lowercase letters, digits or -")
+                raise ConfigError(
+                    "services", name, "service and secret names must be 2-24 lowercase letters, digits or -"
+                )
         if self.on_prem.enabled:
             self._check_on_prem()
         self._check_on_prem_clients()
@@ -424,16 +454,22 @@ class StackConfig:
         """
         app, proxy = self.network.availability_zone_ids, self.on_prem.availability_zone_ids
         if proxy and not app:
-            raise ConfigError("onPrem.availabilityZoneIds", list(proxy),
-                              "pinning the proxy VPC's zones needs network.availabilityZoneIds pinned too "
-                              "(the endpoint must be placed in zones both VPCs use)")
+            raise ConfigError(
+                "onPrem.availabilityZoneIds",
+                list(proxy),
+                "pinning the proxy VPC's zones needs network.availabilityZoneIds pinned too "
+                "(the endpoint must be placed in zones both VPCs use)",
+            )
         if not proxy:  # the proxy VPC takes the application VPC's first zones
             return tuple(range(min(self.network.availability_zones, self.on_prem.availability_zones)))
         shared = tuple(i for i, zone in enumerate(app) if zone in proxy)
         if not shared:
-            raise ConfigError("onPrem.availabilityZoneIds", list(proxy),
-                              f"shares no zone with network.availabilityZoneIds {list(app)}: the on-prem "
-                              "endpoint would have no subnet in a zone the proxies' load balancer serves")
+            raise ConfigError(
+                "onPrem.availabilityZoneIds",
+                list(proxy),
+                f"shares no zone with network.availabilityZoneIds {list(app)}: the on-prem "
+                "endpoint would have no subnet in a zone the proxies' load balancer serves",
+            )
         return shared
 
     def _check_on_prem(self) -> None:
@@ -446,20 +482,33 @@ class StackConfig:
         spec, key = self.on_prem, "onPrem"
         self.endpoint_zone_indexes()  # an endpoint that could reach no proxy stops here
         if spec.availability_zones > self.network.availability_zones and not spec.availability_zone_ids:
-            raise ConfigError(f"{key}.availabilityZones", spec.availability_zones,
-                              f"must not exceed network.availabilityZones ({self.network.availability_zones}): the "
-                              "proxy VPC takes the application VPC's zones unless availabilityZoneIds pins others")
+            raise ConfigError(
+                f"{key}.availabilityZones",
+                spec.availability_zones,
+                f"must not exceed network.availabilityZones ({self.network.availability_zones}): the "
+                "proxy VPC takes the application VPC's zones unless availabilityZoneIds pins others",
+            )
         if self.is_production:
             if spec.availability_zones < 2:
-                raise ConfigError(f"{key}.availabilityZones", spec.availability_zones,
-                                  "must be at least 2 in production (one zone's outage would cut on-prem off)")
+                raise ConfigError(
+                    f"{key}.availabilityZones",
+                    spec.availability_zones,
+                    "must be at least 2 in production (one zone's outage would cut on-prem off)",
+                )
             if spec.proxies.min_size < spec.availability_zones:
-                raise ConfigError(f"{key}.proxies.minSize", spec.proxies.min_size,
-                                  f"must be at least the proxy VPC's {spec.availability_zones} zones in production, "
-                                  "so every zone the load balancer serves keeps a proxy")
+                raise ConfigError(
+                    f"{key}.proxies.minSize",
+                    spec.proxies.min_size,
+                    f"must be at least the proxy VPC's {spec.availability_zones} zones in production, "
+                    "so every zone the load balancer serves keeps a proxy",
+                )
         if not self.network.on_prem_ranges:
-            raise ConfigError("network.onPremRanges", [], "must list the on-prem CIDRs when onPrem is enabled: "
-                              "the proxy VPC routes them to onPrem.gatewayId", show_value=False)
+            raise ConfigError(
+                "network.onPremRanges",
+                [],
+                "must list the on-prem CIDRs when onPrem is enabled: the proxy VPC routes them to onPrem.gatewayId",
+                show_value=False,
+            )
         from arcblueprint.platform.cidr import NetworkDemand, ProxyVpcDemand, plan_onprem_vpc, plan_vpc
 
         app = plan_vpc(NetworkDemand.from_spec(self.network)).cidr
@@ -471,12 +520,18 @@ class StackConfig:
             network = ipaddress.IPv4Network(value)
             for label, vpc in (("the application VPC", app), ("the proxy VPC", proxy)):
                 if network.overlaps(ipaddress.IPv4Network(vpc)):
-                    raise ConfigError(f"{key}.destinations[{i}]", value,
-                                      f"overlaps {label} {vpc}: on-prem destinations must lie outside both VPCs")
+                    raise ConfigError(
+                        f"{key}.destinations[{i}]",
+                        value,
+                        f"overlaps {label} {vpc}: on-prem destinations must lie outside both VPCs",
+                    )
             if not any(network.subnet_of(r) for r in routed):
-                raise ConfigError(f"{key}.destinations[{i}]", value,
-                                  f"is outside network.onPremRanges {[str(r) for r in routed]}: the proxy VPC routes "
-                                  "only those to the gateway, so the proxies could never reach it")
+                raise ConfigError(
+                    f"{key}.destinations[{i}]",
+                    value,
+                    f"is outside network.onPremRanges {[str(r) for r in routed]}: the proxy VPC routes "
+                    "only those to the gateway, so the proxies could never reach it",
+                )
 
     def _check_on_prem_clients(self) -> None:
         """Services that reach a URL through the on-prem proxy need the proxy, and the proxy must let it through."""
@@ -486,12 +541,19 @@ class StackConfig:
         for name, service in self.services.items():
             for key, url in getattr(service, "on_prem_destinations", tuple)():
                 if not spec.enabled:
-                    raise ConfigError(f"services.{name}.{key}", url, "is reached through the on-prem proxy, which "
-                                      "needs onPrem.enabled: true")
+                    raise ConfigError(
+                        f"services.{name}.{key}",
+                        url,
+                        "is reached through the on-prem proxy, which needs onPrem.enabled: true",
+                    )
                 if not allows(url, destinations=spec.destinations, ports=spec.destination_ports):
-                    raise ConfigError(f"services.{name}.{key}", url, "is not a destination of the on-prem proxy: "
-                                      "list its host (or its address's network) in onPrem.destinations and its port "
-                                      "in onPrem.destinationPorts, or the proxy refuses every request to it")
+                    raise ConfigError(
+                        f"services.{name}.{key}",
+                        url,
+                        "is not a destination of the on-prem proxy: "
+                        "list its host (or its address's network) in onPrem.destinations and its port "
+                        "in onPrem.destinationPorts, or the proxy refuses every request to it",
+                    )
 
     @property
     def is_production(self) -> bool:

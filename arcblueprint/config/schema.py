@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 import types
 import typing
@@ -36,8 +37,16 @@ class ConfigError(ValueError):
     it is prefixed with its parents as the error bubbles up through :func:`parse`.
     """
 
-    def __init__(self, key: str, value: Any, allowed: str, *, stack: str | None = None,
-                 source: str | None = None, show_value: bool = True) -> None:
+    def __init__(
+        self,
+        key: str,
+        value: Any,
+        allowed: str,
+        *,
+        stack: str | None = None,
+        source: str | None = None,
+        show_value: bool = True,
+    ) -> None:
         self.key = key
         self.value = value
         self.allowed = allowed
@@ -55,13 +64,13 @@ class ConfigError(ValueError):
     def under(self, prefix: str) -> ConfigError:
         """The same error, with its key placed under ``prefix``."""
         key = f"{prefix}.{self.key}" if self.key else prefix
-        return ConfigError(key, self.value, self.allowed, stack=self.stack, source=self.source,
-                           show_value=self.show_value)
+        return ConfigError(
+            key, self.value, self.allowed, stack=self.stack, source=self.source, show_value=self.show_value
+        )
 
     def in_stack(self, stack: str, source: str | None = None) -> ConfigError:
         """The same error, naming the stack (and file) it came from."""
-        return ConfigError(self.key, self.value, self.allowed, stack=stack, source=source,
-                           show_value=self.show_value)
+        return ConfigError(self.key, self.value, self.allowed, stack=stack, source=source, show_value=self.show_value)
 
 
 def setting(
@@ -79,8 +88,14 @@ def setting(
 
     ``key`` overrides the config key (default: the field name in camelCase).
     """
-    metadata = {"minimum": minimum, "maximum": maximum, "choices": choices,
-                "pattern": re.compile(pattern) if pattern else None, "key": key, "doc": doc}
+    metadata = {
+        "minimum": minimum,
+        "maximum": maximum,
+        "choices": choices,
+        "pattern": re.compile(pattern) if pattern else None,
+        "key": key,
+        "doc": doc,
+    }
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -125,8 +140,9 @@ def parse(cls: type[T], data: Any, key: str = "") -> T:
         field_key = _join(key, name)
         if name not in data:
             if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-                raise ConfigError(field_key, None, f"is required ({field.metadata.get('doc') or 'no default'})",
-                                  show_value=False)
+                raise ConfigError(
+                    field_key, None, f"is required ({field.metadata.get('doc') or 'no default'})", show_value=False
+                )
             continue
         values[field.name] = _convert(hints[field.name], data[name], field_key, field.metadata)
     try:
@@ -195,7 +211,7 @@ def _convert_scalar(hint: Any, value: Any, key: str, meta: Mapping[str, Any]) ->
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(key, value, "must be a whole number" + _range_text(meta))
     elif hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:  # NaN
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
             raise ConfigError(key, value, "must be a number" + _range_text(meta))
         value = float(value)
     elif hint is str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["firing_alarms"]
 
@@ -25,7 +27,9 @@ def firing_alarms(alarm_names: Sequence[str], *, client: Any = None, region: str
     names = list(dict.fromkeys(alarm_names))
     for start in range(0, len(names), 100):  # DescribeAlarms takes at most 100 names
         paginator = client.get_paginator("describe_alarms")
-        for page in paginator.paginate(AlarmNames=names[start:start + 100], AlarmTypes=["MetricAlarm", "CompositeAlarm"]):
+        for page in paginator.paginate(
+            AlarmNames=names[start : start + 100], AlarmTypes=["MetricAlarm", "CompositeAlarm"]
+        ):
             for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
                 found[alarm["AlarmName"]] = alarm["StateValue"]
     return [name for name in names if found.get(name, "MISSING") in ("ALARM", "MISSING")]

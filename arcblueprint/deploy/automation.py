@@ -9,18 +9,23 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from arcblueprint.deploy.backend import BackendSettings
 from arcblueprint.deploy.engine import OnEvent, Outcome
 from arcblueprint.deploy.errors import DeployError, ExitCode
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from arcblueprint.deploy.backend import BackendSettings
+
 __all__ = ["AutomationEngine", "require_cli"]
 
-INSTALL_HINT = ("the Pulumi CLI is not on PATH: install it with 'curl -fsSL https://get.pulumi.com | sh' "
-                "(https://www.pulumi.com/docs/install/); 'blueprint preview --stack <stack>' works without it")
+INSTALL_HINT = (
+    "the Pulumi CLI is not on PATH: install it with 'curl -fsSL https://get.pulumi.com | sh' "
+    "(https://www.pulumi.com/docs/install/); 'blueprint preview --stack <stack>' works without it"
+)
 
 
 def require_cli(which: Callable[[str], str | None] = shutil.which) -> str:
@@ -37,10 +42,18 @@ class AutomationEngine:
     environment) is set as secret config; the policy pack runs in every preview and update.
     """
 
-    def __init__(self, repo: Path, backend: BackendSettings, *, commit: str,
-                 policy_pack: Path | None = None, policy_pack_config: Callable[[str], dict[str, Any]] | None = None,
-                 secret_config: Mapping[str, str] | None = None, lock_retries: int = 4,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        repo: Path,
+        backend: BackendSettings,
+        *,
+        commit: str,
+        policy_pack: Path | None = None,
+        policy_pack_config: Callable[[str], dict[str, Any]] | None = None,
+        secret_config: Mapping[str, str] | None = None,
+        lock_retries: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.repo = repo
         self.backend = backend
         self.commit = commit
@@ -84,8 +97,10 @@ class AutomationEngine:
         if self.backend.is_local:
             Path(self.backend.url.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
         options = auto.LocalWorkspaceOptions(
-            work_dir=str(self.repo), secrets_provider=self.backend.secrets_provider,
-            env_vars={**self.backend.env_vars, "BLUEPRINT_COMMIT": self.commit})
+            work_dir=str(self.repo),
+            secrets_provider=self.backend.secrets_provider,
+            env_vars={**self.backend.env_vars, "BLUEPRINT_COMMIT": self.commit},
+        )
         try:
             stack = auto.create_or_select_stack(name, work_dir=str(self.repo), opts=options)
             for key, value in self.secret_config.items():
@@ -116,19 +131,24 @@ class AutomationEngine:
                 return getattr(target, operation)(**kwargs)
             except auto.errors.ConcurrentUpdateError:
                 if attempt == self.lock_retries:
-                    raise DeployError(f"stack '{stack}' is locked by another update after {attempt + 1} tries; "
-                                      f"wait for it, or run 'pulumi cancel --stack {stack}' if it died",
-                                      ExitCode.ENVIRONMENT) from None
-                self.sleep(min(300.0, 15.0 * 2 ** attempt))
+                    raise DeployError(
+                        f"stack '{stack}' is locked by another update after {attempt + 1} tries; "
+                        f"wait for it, or run 'pulumi cancel --stack {stack}' if it died",
+                        ExitCode.ENVIRONMENT,
+                    ) from None
+                self.sleep(min(300.0, 15.0 * 2**attempt))
             except auto.errors.CommandError as error:
                 raise DeployError(f"{operation} of stack '{stack}' failed: {_last_line(error)}", failure) from None
         raise AssertionError("unreachable")
 
     def _update_outcome(self, result: Any) -> Outcome:
         summary = result.summary
-        return Outcome(succeeded=summary.result == "succeeded", change_summary=_op_map(summary.resource_changes or {}),
-                       outputs={k: v.value for k, v in getattr(result, "outputs", {}).items()},
-                       message=summary.message or "")
+        return Outcome(
+            succeeded=summary.result == "succeeded",
+            change_summary=_op_map(summary.resource_changes or {}),
+            outputs={k: v.value for k, v in getattr(result, "outputs", {}).items()},
+            message=summary.message or "",
+        )
 
 
 def _op_map(changes: Mapping[Any, int]) -> dict[str, int]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from arcblueprint.deploy.errors import DeployError, ExitCode
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
 
 __all__ = ["BackendSettings", "backend_settings"]
 
@@ -34,11 +37,15 @@ def backend_settings(environ: Mapping[str, str], repo: Path) -> BackendSettings:
     url = environ.get("PULUMI_BACKEND_URL", "").strip() or (repo / ".pulumi").resolve().as_uri()
     if url.startswith(_CLOUD_PREFIXES):
         if not environ.get("PULUMI_ACCESS_TOKEN"):
-            raise DeployError(f"PULUMI_BACKEND_URL is Pulumi Cloud ({url}) but PULUMI_ACCESS_TOKEN is not set",
-                              ExitCode.ENVIRONMENT)
+            raise DeployError(
+                f"PULUMI_BACKEND_URL is Pulumi Cloud ({url}) but PULUMI_ACCESS_TOKEN is not set", ExitCode.ENVIRONMENT
+            )
         return BackendSettings(url=url, secrets_provider=None, env_vars={"PULUMI_BACKEND_URL": url})
     passphrase = {k: environ[k] for k in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE") if k in environ}
     if not passphrase:
-        raise DeployError(f"backend {url} needs PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) "
-                          "to encrypt stack secrets; set it from your CI secret store", ExitCode.ENVIRONMENT)
+        raise DeployError(
+            f"backend {url} needs PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) "
+            "to encrypt stack secrets; set it from your CI secret store",
+            ExitCode.ENVIRONMENT,
+        )
     return BackendSettings(url=url, secrets_provider="passphrase", env_vars={"PULUMI_BACKEND_URL": url, **passphrase})

@@ -27,8 +27,9 @@ def current_commit(repo: Path, environ: dict[str, str] | None = None) -> str:
         if environ.get(key):
             return environ[key]
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
-                              check=True, timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
@@ -41,12 +42,15 @@ def secret_config_from_env(environ: dict[str, str]) -> dict[str, str]:
     try:
         values = json.loads(raw)
     except ValueError:
-        raise DeployError(f"{SECRET_CONFIG_ENV} must be a JSON object of namespaced keys to strings",
-                          ExitCode.CONFIG) from None
-    if not isinstance(values, dict) or not all(isinstance(k, str) and ":" in k and isinstance(v, str)
-                                               for k, v in values.items()):
-        raise DeployError(f"{SECRET_CONFIG_ENV} must map namespaced keys ('arcblueprint:name') to strings",
-                          ExitCode.CONFIG)
+        raise DeployError(
+            f"{SECRET_CONFIG_ENV} must be a JSON object of namespaced keys to strings", ExitCode.CONFIG
+        ) from None
+    if not isinstance(values, dict) or not all(
+        isinstance(k, str) and ":" in k and isinstance(v, str) for k, v in values.items()
+    ):
+        raise DeployError(
+            f"{SECRET_CONFIG_ENV} must map namespaced keys ('arcblueprint:name') to strings", ExitCode.CONFIG
+        )
     return values
 
 
@@ -67,24 +71,40 @@ def build_driver(args: argparse.Namespace, environ: dict[str, str] | None = None
 
         return pack_config_for(load(REPO_ROOT, stack))
 
-    engine = AutomationEngine(REPO_ROOT, backend_settings(environ, REPO_ROOT), commit=commit,
-                              policy_pack=REPO_ROOT / "policies", policy_pack_config=pack_config,
-                              secret_config=secret_config_from_env(environ))
+    engine = AutomationEngine(
+        REPO_ROOT,
+        backend_settings(environ, REPO_ROOT),
+        commit=commit,
+        policy_pack=REPO_ROOT / "policies",
+        policy_pack_config=pack_config,
+        secret_config=secret_config_from_env(environ),
+    )
+
     def run_releases(stack: str, config: Any, releases: dict[str, Any]) -> list[dict[str, Any]]:
         from arcblueprint.deploy import codedeploy
 
-        return codedeploy.run(releases, region=config.region, description=f"{stack} {commit[:12]}",
-                              say=lambda text: print(text, flush=True))
+        return codedeploy.run(
+            releases,
+            region=config.region,
+            description=f"{stack} {commit[:12]}",
+            say=lambda text: print(text, flush=True),
+        )
 
     def events_client(region: str) -> Any:
         import boto3
 
         return boto3.client("events", region_name=region)
 
-    return Driver(engine, load_config=lambda stack: load(REPO_ROOT, stack), offline_gate=_offline_gate,
-                  commit=commit, stream=sys.stdout, run_releases=run_releases,
-                  firing_alarms=lambda names, region: firing_alarms(names, region=region),
-                  events_client=events_client)
+    return Driver(
+        engine,
+        load_config=lambda stack: load(REPO_ROOT, stack),
+        offline_gate=_offline_gate,
+        commit=commit,
+        stream=sys.stdout,
+        run_releases=run_releases,
+        firing_alarms=lambda names, region: firing_alarms(names, region=region),
+        events_client=events_client,
+    )
 
 
 def _offline_gate(stack: str) -> Any:
@@ -133,28 +153,56 @@ def register(commands: Any) -> None:
         parser.set_defaults(handler=_run, operation=operation)
         return parser
 
-    deploy = command("deploy", "offline gate, engine preview with the policy pack, then pulumi up",
-                     lambda d, a: d.deploy(a.stack, force_reason=a.force))
+    deploy = command(
+        "deploy",
+        "offline gate, engine preview with the policy pack, then pulumi up",
+        lambda d, a: d.deploy(a.stack, force_reason=a.force),
+    )
     deploy.add_argument("--force", metavar="REASON", help="deploy to prod a commit that dev does not run (recorded)")
-    command("plan", "offline gate and the engine preview with the policy pack (changes nothing)",
-            lambda d, a: d.plan(a.stack))
+    command(
+        "plan",
+        "offline gate and the engine preview with the policy pack (changes nothing)",
+        lambda d, a: d.plan(a.stack),
+    )
     command("refresh", "pulumi refresh", lambda d, a: d.refresh(a.stack))
-    destroy = command("destroy", "pulumi destroy (protected resources stop it)",
-                      lambda d, a: d.destroy(a.stack, confirm=a.confirm))
+    destroy = command(
+        "destroy", "pulumi destroy (protected resources stop it)", lambda d, a: d.destroy(a.stack, confirm=a.confirm)
+    )
     destroy.add_argument("--confirm", metavar="STACK", help="the stack name again")
-    promote = command("promote", "move a weighted canary through releases.weightedSteps, rolling back on alarm",
-                      lambda d, a: d.promote(a.stack, max_steps=a.max_steps, bake_seconds=a.bake_seconds))
+    promote = command(
+        "promote",
+        "move a weighted canary through releases.weightedSteps, rolling back on alarm",
+        lambda d, a: d.promote(a.stack, max_steps=a.max_steps, bake_seconds=a.bake_seconds),
+    )
     promote.add_argument("--max-steps", type=int, help="move at most this many steps in this run")
     promote.add_argument("--bake-seconds", type=float, help="wait between steps (default: customIntervalMinutes)")
     command("rollback", "send all traffic back to the previous version at once", lambda d, a: d.rollback(a.stack))
-    replay = command("replay", "replay archived events of a time window onto the bus (all rules or --rule), and wait",
-                     lambda d, a: d.replay(a.stack, start=a.start, end=a.end, rules=a.rule or (),
-                                           poll_seconds=a.poll_seconds, timeout_seconds=a.timeout_seconds))
-    replay.add_argument("--from", dest="start", required=True, metavar="TIME",
-                        help="first event time, ISO 8601 (2026-01-31T10:00:00Z; UTC when no zone)")
+    replay = command(
+        "replay",
+        "replay archived events of a time window onto the bus (all rules or --rule), and wait",
+        lambda d, a: d.replay(
+            a.stack,
+            start=a.start,
+            end=a.end,
+            rules=a.rule or (),
+            poll_seconds=a.poll_seconds,
+            timeout_seconds=a.timeout_seconds,
+        ),
+    )
+    replay.add_argument(
+        "--from",
+        dest="start",
+        required=True,
+        metavar="TIME",
+        help="first event time, ISO 8601 (2026-01-31T10:00:00Z; UTC when no zone)",
+    )
     replay.add_argument("--to", dest="end", required=True, metavar="TIME", help="end of the window (exclusive)")
-    replay.add_argument("--rule", action="append", metavar="RULE",
-                        help="only this rule (a key of the eventRules output, its name or ARN); repeatable")
+    replay.add_argument(
+        "--rule",
+        action="append",
+        metavar="RULE",
+        help="only this rule (a key of the eventRules output, its name or ARN); repeatable",
+    )
     replay.add_argument("--poll-seconds", type=float, default=10.0, help="how often to check progress")
     replay.add_argument("--timeout-seconds", type=float, default=3600.0, help="stop waiting after this long")
     outputs = commands.add_parser("outputs", help="print the stack outputs as JSON")

@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arcblueprint.deploy.errors import DeployError, ExitCode
 from arcblueprint.platform.functions.releases import appspec, needs_deployment
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 __all__ = ["start_deployments", "wait_for_deployments"]
 
 _DONE = {"Succeeded", "Failed", "Stopped"}
 
 
-def start_deployments(releases: Mapping[str, Mapping[str, Any]], *, lambda_client: Any, codedeploy_client: Any,
-                      description: str) -> list[dict[str, Any]]:
+def start_deployments(
+    releases: Mapping[str, Mapping[str, Any]], *, lambda_client: Any, codedeploy_client: Any, description: str
+) -> list[dict[str, Any]]:
     """One deployment per CodeDeploy-managed function whose ``live`` alias is not at the new version."""
     started = []
     for name, info in sorted(releases.items()):
@@ -35,18 +38,33 @@ def start_deployments(releases: Mapping[str, Mapping[str, Any]], *, lambda_clien
         hooks = {event: arn for event, arn in (info.get("hooks") or {}).items() if arn}
         content = json.dumps(appspec(function, alias, current, target, hooks))
         response = codedeploy_client.create_deployment(
-            applicationName=info["applicationName"], deploymentGroupName=info["deploymentGroupName"],
+            applicationName=info["applicationName"],
+            deploymentGroupName=info["deploymentGroupName"],
             revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": content}},
-            description=description[:100])
-        started.append({"function": name, "functionName": function, "deploymentId": response["deploymentId"],
-                        "from": current, "to": target, "status": "Created"})
+            description=description[:100],
+        )
+        started.append(
+            {
+                "function": name,
+                "functionName": function,
+                "deploymentId": response["deploymentId"],
+                "from": current,
+                "to": target,
+                "status": "Created",
+            }
+        )
     return started
 
 
-def wait_for_deployments(deployments: list[dict[str, Any]], *, status_of: Callable[[str], str],
-                         poll_seconds: float = 15.0, timeout_seconds: float = 7200.0,
-                         sleep: Callable[[float], None] = time.sleep,
-                         clock: Callable[[], float] = time.monotonic) -> list[dict[str, Any]]:
+def wait_for_deployments(
+    deployments: list[dict[str, Any]],
+    *,
+    status_of: Callable[[str], str],
+    poll_seconds: float = 15.0,
+    timeout_seconds: float = 7200.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[dict[str, Any]]:
     """Poll until every deployment is done; raise with the ones that failed (CodeDeploy rolled them back)."""
     deadline = clock() + timeout_seconds
     pending = [d for d in deployments if d["status"] not in _DONE]
@@ -56,8 +74,9 @@ def wait_for_deployments(deployments: list[dict[str, Any]], *, status_of: Callab
         pending = [d for d in pending if d["status"] not in _DONE]
         if pending and clock() >= deadline:
             names = ", ".join(d["function"] for d in pending)
-            raise DeployError(f"CodeDeploy deployments still running after {timeout_seconds:.0f}s: {names}",
-                              ExitCode.UPDATE)
+            raise DeployError(
+                f"CodeDeploy deployments still running after {timeout_seconds:.0f}s: {names}", ExitCode.UPDATE
+            )
         if pending:
             sleep(poll_seconds)
     failed = [d for d in deployments if d["status"] != "Succeeded"]
@@ -67,15 +86,21 @@ def wait_for_deployments(deployments: list[dict[str, Any]], *, status_of: Callab
     return deployments
 
 
-def run(releases: Mapping[str, Mapping[str, Any]], *, region: str, description: str,
-        say: Callable[[str], None]) -> list[dict[str, Any]]:
+def run(
+    releases: Mapping[str, Mapping[str, Any]], *, region: str, description: str, say: Callable[[str], None]
+) -> list[dict[str, Any]]:
     """The production wiring: boto3 clients for the stack's region."""
     import boto3
 
     codedeploy = boto3.client("codedeploy", region_name=region)
-    deployments = start_deployments(releases, lambda_client=boto3.client("lambda", region_name=region),
-                                    codedeploy_client=codedeploy, description=description)
+    deployments = start_deployments(
+        releases,
+        lambda_client=boto3.client("lambda", region_name=region),
+        codedeploy_client=codedeploy,
+        description=description,
+    )
     for d in deployments:
         say(f"CodeDeploy {d['deploymentId']}: {d['functionName']} live {d['from']} -> {d['to']}")
     return wait_for_deployments(
-        deployments, status_of=lambda i: codedeploy.get_deployment(deploymentId=i)["deploymentInfo"]["status"])
+        deployments, status_of=lambda i: codedeploy.get_deployment(deploymentId=i)["deploymentInfo"]["status"]
+    )

@@ -11,7 +11,6 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from arcblueprint.deploy.engine import Engine, EventLog, Outcome, total_steps
@@ -20,6 +19,8 @@ from arcblueprint.deploy.progress import Progress
 from arcblueprint.deploy.promotion import PromotionResult, promote, rollback
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pulumi.automation.events import EngineEvent
 
     from arcblueprint.config.model import StackConfig
@@ -69,24 +70,44 @@ class Summary:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "stack": self.stack, "operation": self.operation, "commit": self.commit, "result": self.result,
-            "exitCode": self.exit_code, "message": self.message, "durationSeconds": round(self.duration_seconds, 3),
-            "forcedReason": self.forced_reason, "offlinePolicy": self.offline_policy,
-            "enginePolicy": self.engine_policy, "changeSummary": self.change_summary,
-            "changesByType": self.changes_by_type, "replacements": self.replacements, "outputs": self.outputs,
-            "promotion": self.promotion, "deployments": self.deployments, "replay": self.replay,
+            "stack": self.stack,
+            "operation": self.operation,
+            "commit": self.commit,
+            "result": self.result,
+            "exitCode": self.exit_code,
+            "message": self.message,
+            "durationSeconds": round(self.duration_seconds, 3),
+            "forcedReason": self.forced_reason,
+            "offlinePolicy": self.offline_policy,
+            "enginePolicy": self.engine_policy,
+            "changeSummary": self.change_summary,
+            "changesByType": self.changes_by_type,
+            "replacements": self.replacements,
+            "outputs": self.outputs,
+            "promotion": self.promotion,
+            "deployments": self.deployments,
+            "replay": self.replay,
         }
 
 
 class Driver:
     """Runs one operation against one stack and always produces a :class:`Summary`."""
 
-    def __init__(self, engine: Engine, *, load_config: Callable[[str], StackConfig], offline_gate: OfflineGate,
-                 commit: str, stream: TextIO, firing_alarms: Callable[[list[str], str], list[str]],
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 interactive: bool | None = None,
-                 run_releases: Callable[[str, StackConfig, dict[str, Any]], list[dict[str, Any]]] | None = None,
-                 events_client: Callable[[str], Any] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        load_config: Callable[[str], StackConfig],
+        offline_gate: OfflineGate,
+        commit: str,
+        stream: TextIO,
+        firing_alarms: Callable[[list[str], str], list[str]],
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        interactive: bool | None = None,
+        run_releases: Callable[[str, StackConfig, dict[str, Any]], list[dict[str, Any]]] | None = None,
+        events_client: Callable[[str], Any] | None = None,
+    ) -> None:
         self.engine = engine
         self.load_config = load_config
         self.offline_gate = offline_gate
@@ -103,16 +124,20 @@ class Driver:
 
     # -- operations ---------------------------------------------------------------------------
     def deploy(self, stack: str, *, force_reason: str | None = None) -> Summary:
-        return self._timed(Summary(stack, "deploy", self.commit, forced_reason=force_reason),
-                           lambda summary: self._deploy(stack, summary, force_reason))
+        return self._timed(
+            Summary(stack, "deploy", self.commit, forced_reason=force_reason),
+            lambda summary: self._deploy(stack, summary, force_reason),
+        )
 
     def plan(self, stack: str) -> Summary:
         """Offline gate + engine preview with the policy pack; changes nothing."""
         return self._timed(Summary(stack, "plan", self.commit), lambda summary: self._plan(stack, summary))
 
     def refresh(self, stack: str) -> Summary:
-        return self._timed(Summary(stack, "refresh", self.commit),
-                           lambda summary: self._update(stack, summary, self.engine.refresh, total=0))
+        return self._timed(
+            Summary(stack, "refresh", self.commit),
+            lambda summary: self._update(stack, summary, self.engine.refresh, total=0),
+        )
 
     def destroy(self, stack: str, *, confirm: str | None) -> Summary:
         def run(summary: Summary) -> None:
@@ -123,8 +148,10 @@ class Driver:
         return self._timed(Summary(stack, "destroy", self.commit), run)
 
     def promote(self, stack: str, *, max_steps: int | None = None, bake_seconds: float | None = None) -> Summary:
-        return self._timed(Summary(stack, "promote", self.commit),
-                           lambda summary: self._promote(stack, summary, max_steps, bake_seconds))
+        return self._timed(
+            Summary(stack, "promote", self.commit),
+            lambda summary: self._promote(stack, summary, max_steps, bake_seconds),
+        )
 
     def rollback(self, stack: str) -> Summary:
         def run(summary: Summary) -> None:
@@ -134,25 +161,47 @@ class Driver:
 
         return self._timed(Summary(stack, "rollback", self.commit), run)
 
-    def replay(self, stack: str, *, start: str, end: str, rules: Sequence[str] = (),
-               poll_seconds: float = 10.0, timeout_seconds: float = 3600.0) -> Summary:
+    def replay(
+        self,
+        stack: str,
+        *,
+        start: str,
+        end: str,
+        rules: Sequence[str] = (),
+        poll_seconds: float = 10.0,
+        timeout_seconds: float = 3600.0,
+    ) -> Summary:
         """Replay the archived events of ``[start, end)`` onto the stack's bus (or only to ``rules``) and wait."""
+
         def run(summary: Summary) -> None:
             from arcblueprint.deploy.replay import parse_time, replay
 
             config = self.load_config(stack)
             window = (parse_time(start, "--from"), parse_time(end, "--to"))
             if self.events_client is None:
-                raise DeployError("replay needs an EventBridge client (the driver was built without one)",
-                                  ExitCode.ENVIRONMENT)
+                raise DeployError(
+                    "replay needs an EventBridge client (the driver was built without one)", ExitCode.ENVIRONMENT
+                )
             outputs = self.engine.outputs(stack)
-            result = replay(self.events_client(config.region), outputs, stack=stack, start=window[0], end=window[1],
-                            rules=rules, say=self._say, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds,
-                            sleep=self.sleep, clock=self.clock)
+            result = replay(
+                self.events_client(config.region),
+                outputs,
+                stack=stack,
+                start=window[0],
+                end=window[1],
+                rules=rules,
+                say=self._say,
+                poll_seconds=poll_seconds,
+                timeout_seconds=timeout_seconds,
+                sleep=self.sleep,
+                clock=self.clock,
+            )
             summary.replay = result.as_json()
             if result.state != "COMPLETED":
-                raise DeployError(f"replay {result.name} ended {result.state}: "
-                                  f"{result.state_reason or 'no reason given'}", ExitCode.UPDATE)
+                raise DeployError(
+                    f"replay {result.name} ended {result.state}: {result.state_reason or 'no reason given'}",
+                    ExitCode.UPDATE,
+                )
 
         return self._timed(Summary(stack, "replay", self.commit), run)
 
@@ -161,15 +210,17 @@ class Driver:
         config = self._plan(stack, summary, gate=lambda c: self._commit_gate(stack, c, force_reason))
         if config.is_production and summary.replacements:
             listed = ", ".join(f"{r['urn']}{' (protected)' if r['protected'] else ''}" for r in summary.replacements)
-            raise DeployError(f"prod preview replaces {len(summary.replacements)} resource(s): {listed}; "
-                              "fix the program or replace them deliberately outside the pipeline", ExitCode.GATE)
+            raise DeployError(
+                f"prod preview replaces {len(summary.replacements)} resource(s): {listed}; "
+                "fix the program or replace them deliberately outside the pipeline",
+                ExitCode.GATE,
+            )
         self._update(stack, summary, self.engine.up, total=total_steps(summary.change_summary))
         releases = summary.outputs.get("releases") or {}
         if self.run_releases is not None and releases:
             summary.deployments = self.run_releases(stack, config, releases)
 
-    def _plan(self, stack: str, summary: Summary,
-              gate: Callable[[StackConfig], None] | None = None) -> StackConfig:
+    def _plan(self, stack: str, summary: Summary, gate: Callable[[StackConfig], None] | None = None) -> StackConfig:
         config = self.load_config(stack)
         report = self.offline_gate(stack)
         summary.offline_policy = report.as_json()
@@ -177,21 +228,25 @@ class Driver:
         if report.mandatory:
             for line in report.summary_lines():
                 self._say(f"  {line}")
-            raise DeployError(f"{len(report.mandatory)} mandatory policy violation(s) in the offline preview",
-                              ExitCode.POLICY)
+            raise DeployError(
+                f"{len(report.mandatory)} mandatory policy violation(s) in the offline preview", ExitCode.POLICY
+            )
         if gate is not None:
             gate(config)
         log = EventLog()
         outcome = self.engine.preview(stack, on_event=log)
         self._record(summary, log, outcome)
-        summary.replacements = [{"urn": c.urn, "type": c.type, "op": c.op, "protected": c.protected}
-                                for c in log.replacements]
+        summary.replacements = [
+            {"urn": c.urn, "type": c.type, "op": c.op, "protected": c.protected} for c in log.replacements
+        ]
         if log.mandatory_violations:
-            raise DeployError(f"{len(log.mandatory_violations)} mandatory policy violation(s) in the engine preview",
-                              ExitCode.POLICY)
+            raise DeployError(
+                f"{len(log.mandatory_violations)} mandatory policy violation(s) in the engine preview", ExitCode.POLICY
+            )
         if not outcome.succeeded:
-            raise DeployError(f"preview of '{stack}' failed: {outcome.message or '; '.join(log.diagnostics[-1:])}",
-                              ExitCode.PREVIEW)
+            raise DeployError(
+                f"preview of '{stack}' failed: {outcome.message or '; '.join(log.diagnostics[-1:])}", ExitCode.PREVIEW
+            )
         self._say(f"preview of '{stack}': {_changes_text(outcome.change_summary)}")
         return config
 
@@ -204,12 +259,17 @@ class Driver:
             self._say(f"gate: commit {self.commit[:12]} was deployed to '{upstream}'")
             return
         if force_reason:
-            self._say(f"gate FORCED for '{stack}': commit {self.commit[:12]} is not what '{upstream}' runs "
-                      f"({str(deployed)[:12]}); reason: {force_reason}")
+            self._say(
+                f"gate FORCED for '{stack}': commit {self.commit[:12]} is not what '{upstream}' runs "
+                f"({str(deployed)[:12]}); reason: {force_reason}"
+            )
             return
-        raise DeployError(f"'{stack}' deploys only commits already deployed to '{upstream}' "
-                          f"('{upstream}' runs {deployed or 'nothing recorded'}, this is {self.commit}); "
-                          "deploy it there first or pass --force with a reason", ExitCode.GATE)
+        raise DeployError(
+            f"'{stack}' deploys only commits already deployed to '{upstream}' "
+            f"('{upstream}' runs {deployed or 'nothing recorded'}, this is {self.commit}); "
+            "deploy it there first or pass --force with a reason",
+            ExitCode.GATE,
+        )
 
     def _update(self, stack: str, summary: Summary, operation: Callable[..., Outcome], *, total: int) -> None:
         log = EventLog()
@@ -223,8 +283,9 @@ class Driver:
         self._record(summary, log, outcome)
         summary.outputs = outcome.outputs
         if log.mandatory_violations:
-            raise DeployError(f"{len(log.mandatory_violations)} mandatory policy violation(s) during the update",
-                              ExitCode.POLICY)
+            raise DeployError(
+                f"{len(log.mandatory_violations)} mandatory policy violation(s) during the update", ExitCode.POLICY
+            )
         if not outcome.succeeded or log.failures:
             failed = "; ".join(log.failures[:5]) or outcome.message
             raise DeployError(f"update of '{stack}' failed: {failed}", ExitCode.UPDATE)
@@ -235,8 +296,11 @@ class Driver:
         outputs = self.engine.outputs(stack)
         alarm_names = list(outputs.get(ALARMS_OUTPUT) or [])
         if not alarm_names:
-            raise DeployError(f"stack '{stack}' exports no {ALARMS_OUTPUT}: a canary without rollback alarms "
-                              "cannot be promoted safely", ExitCode.GATE)
+            raise DeployError(
+                f"stack '{stack}' exports no {ALARMS_OUTPUT}: a canary without rollback alarms "
+                "cannot be promoted safely",
+                ExitCode.GATE,
+            )
         bake = release.custom_interval_minutes * 60.0 if bake_seconds is None else bake_seconds
 
         def firing() -> list[str]:
@@ -250,9 +314,14 @@ class Driver:
                 self._say(f"baking at {weight}% for {bake:.0f}s")
                 self.sleep(bake)
 
-        result = promote(release.weighted_steps, release.canary_weight_percent, max_steps=max_steps,
-                         apply=lambda weight: self._apply_weight(stack, weight, summary),
-                         firing_alarms=firing, bake=wait)
+        result = promote(
+            release.weighted_steps,
+            release.canary_weight_percent,
+            max_steps=max_steps,
+            apply=lambda weight: self._apply_weight(stack, weight, summary),
+            firing_alarms=firing,
+            bake=wait,
+        )
         summary.promotion = _promotion_json(result)
         if result.status == "rolled-back":
             raise DeployError(f"canary of '{stack}' rolled back: {', '.join(result.alarms)} in ALARM", ExitCode.UPDATE)
@@ -260,9 +329,11 @@ class Driver:
     def _weighted_release(self, stack: str, config: StackConfig) -> Any:
         release = config.releases
         if release.strategy != "weighted-canary":
-            raise DeployError(f"promote/rollback move weighted-alias canaries; stack '{stack}' uses "
-                              f"releases.strategy={release.strategy} (CodeDeploy shifts canary/linear traffic itself)",
-                              ExitCode.CONFIG)
+            raise DeployError(
+                f"promote/rollback move weighted-alias canaries; stack '{stack}' uses "
+                f"releases.strategy={release.strategy} (CodeDeploy shifts canary/linear traffic itself)",
+                ExitCode.CONFIG,
+            )
         return release
 
     def _apply_weight(self, stack: str, weight: int, summary: Summary) -> None:
@@ -285,8 +356,10 @@ class Driver:
     def _record(self, summary: Summary, log: EventLog, outcome: Outcome) -> None:
         summary.change_summary = outcome.change_summary
         summary.changes_by_type = log.changes_by_type()
-        summary.engine_policy += [{"policy": v.policy, "enforcementLevel": v.enforcement_level, "urn": v.urn,
-                                   "message": v.message} for v in log.policy_violations]
+        summary.engine_policy += [
+            {"policy": v.policy, "enforcementLevel": v.enforcement_level, "urn": v.urn, "message": v.message}
+            for v in log.policy_violations
+        ]
 
     def _say(self, text: str) -> None:
         self.stream.write(text + "\n")
@@ -299,8 +372,12 @@ def _changes_text(change_summary: dict[str, int]) -> str:
 
 
 def _promotion_json(result: PromotionResult) -> dict[str, Any]:
-    return {"status": result.status, "applied": result.applied, "alarms": result.alarms,
-            "finalWeight": result.final_weight}
+    return {
+        "status": result.status,
+        "applied": result.applied,
+        "alarms": result.alarms,
+        "finalWeight": result.final_weight,
+    }
 
 
 def write_summary(summary: Summary, path: Path) -> None:

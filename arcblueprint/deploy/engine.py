@@ -84,9 +84,14 @@ class EventLog:
             self.failures.append(f"{getattr(meta.op, 'value', meta.op)} {meta.urn}")
         if event.policy_event is not None:
             p = event.policy_event
-            self.policy_violations.append(EnginePolicyViolation(
-                policy=p.policy_name, enforcement_level=p.enforcement_level, urn=p.resource_urn,
-                message=" ".join(p.message.split())))
+            self.policy_violations.append(
+                EnginePolicyViolation(
+                    policy=p.policy_name,
+                    enforcement_level=p.enforcement_level,
+                    urn=p.resource_urn,
+                    message=" ".join(p.message.split()),
+                )
+            )
         if event.diagnostic_event is not None and event.diagnostic_event.severity == "error":
             self.diagnostics.append(" ".join(event.diagnostic_event.message.split()))
 
@@ -96,8 +101,9 @@ class EventLog:
         for change in self.changes:
             if change.op in REPLACING_OPS:
                 previous = seen.get(change.urn)
-                seen[change.urn] = Change(change.op, change.urn, change.type,
-                                          change.protected or bool(previous and previous.protected))
+                seen[change.urn] = Change(
+                    change.op, change.urn, change.type, change.protected or bool(previous and previous.protected)
+                )
         return list(seen.values())
 
     @property

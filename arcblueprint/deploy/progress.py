@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pulumi.automation.events import EngineEvent
 
 __all__ = ["Progress"]
@@ -18,8 +19,14 @@ class Progress:
     ``total`` comes from the preview's change summary (0 when unknown: the display then counts up).
     """
 
-    def __init__(self, stream: TextIO, *, total: int = 0, interactive: bool | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        total: int = 0,
+        interactive: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stream = stream
         self.total = total
         self.interactive = stream.isatty() if interactive is None else interactive

@@ -7,9 +7,11 @@ serves only the previous version again); the promotion ends at 100 (promoted) or
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 __all__ = ["PromotionResult", "promote", "remaining_steps", "rollback"]
 
@@ -34,9 +36,15 @@ def remaining_steps(steps: Sequence[int], current: int) -> list[int]:
     return [step for step in steps if step > current]
 
 
-def promote(steps: Sequence[int], current: int, *, apply: Callable[[int], None],
-            firing_alarms: Callable[[], list[str]], bake: Callable[[int], None],
-            max_steps: int | None = None) -> PromotionResult:
+def promote(
+    steps: Sequence[int],
+    current: int,
+    *,
+    apply: Callable[[int], None],
+    firing_alarms: Callable[[], list[str]],
+    bake: Callable[[int], None],
+    max_steps: int | None = None,
+) -> PromotionResult:
     """Move the canary weight forward step by step, rolling back to 0 on the first alarm.
 
     ``apply(weight)`` changes config and runs the update, ``bake(weight)`` waits while traffic

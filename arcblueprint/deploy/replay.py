@@ -17,19 +17,23 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arcblueprint.deploy.errors import DeployError, ExitCode
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
 
 __all__ = ["ReplayResult", "parse_time", "replay", "resolve_rules"]
 
 _DONE = {"COMPLETED", "CANCELLED", "FAILED"}
 #: What EventBridge cannot report, said once in every summary rather than guessed.
-NO_COUNT = ("EventBridge does not report how many events a replay sent; count deliveries at the targets "
-            "(or the rules' MatchedEvents metric for the replay's period)")
+NO_COUNT = (
+    "EventBridge does not report how many events a replay sent; count deliveries at the targets "
+    "(or the rules' MatchedEvents metric for the replay's period)"
+)
 
 
 @dataclass
@@ -53,12 +57,23 @@ class ReplayResult:
         def stamp(value: datetime | None) -> str | None:
             return value.isoformat() if value else None
 
-        return {"name": self.name, "archiveArn": self.archive_arn, "busArn": self.bus_arn,
-                "from": stamp(self.start), "to": stamp(self.end), "rules": self.rule_arns, "state": self.state,
-                "stateReason": self.state_reason, "replayStarted": stamp(self.replay_started),
-                "replayEnded": stamp(self.replay_ended), "lastReplayedEventTime": stamp(self.last_replayed),
-                "archiveEventCount": self.archive_event_count, "archiveSizeBytes": self.archive_size_bytes,
-                "replayedEventCount": None, "replayedEventCountNote": NO_COUNT}
+        return {
+            "name": self.name,
+            "archiveArn": self.archive_arn,
+            "busArn": self.bus_arn,
+            "from": stamp(self.start),
+            "to": stamp(self.end),
+            "rules": self.rule_arns,
+            "state": self.state,
+            "stateReason": self.state_reason,
+            "replayStarted": stamp(self.replay_started),
+            "replayEnded": stamp(self.replay_ended),
+            "lastReplayedEventTime": stamp(self.last_replayed),
+            "archiveEventCount": self.archive_event_count,
+            "archiveSizeBytes": self.archive_size_bytes,
+            "replayedEventCount": None,
+            "replayedEventCountNote": NO_COUNT,
+        }
 
 
 def parse_time(value: str, option: str) -> datetime:
@@ -66,8 +81,9 @@ def parse_time(value: str, option: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise DeployError(f"{option} {value!r} is not an ISO 8601 time such as 2026-01-31T10:00:00Z",
-                          ExitCode.CONFIG) from None
+        raise DeployError(
+            f"{option} {value!r} is not an ISO 8601 time such as 2026-01-31T10:00:00Z", ExitCode.CONFIG
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -88,8 +104,11 @@ def resolve_rules(requested: Sequence[str], outputs: Mapping[str, Any], bus_arn:
             known = ", ".join(sorted(rules)) or "none"
             raise DeployError(f"--rule {value!r} is not a rule of the stack (eventRules: {known})", ExitCode.CONFIG)
         if f":rule/{bus_name}/" not in arn:
-            raise DeployError(f"--rule {value!r} ({arn}) is not on the archived bus {bus_name}; a replay reaches only "
-                              "that bus's rules", ExitCode.CONFIG)
+            raise DeployError(
+                f"--rule {value!r} ({arn}) is not on the archived bus {bus_name}; a replay reaches only "
+                "that bus's rules",
+                ExitCode.CONFIG,
+            )
         found.append(arn)
     return found
 
@@ -102,10 +121,21 @@ def _as_datetime(value: Any) -> datetime | None:
     return datetime.fromtimestamp(float(value), tz=UTC)
 
 
-def replay(client: Any, outputs: Mapping[str, Any], *, stack: str, start: datetime, end: datetime,
-           rules: Sequence[str] = (), say: Callable[[str], None] = print, poll_seconds: float = 10.0,
-           timeout_seconds: float = 3600.0, sleep: Callable[[float], None] = time.sleep,
-           clock: Callable[[], float] = time.monotonic, now: Callable[[], datetime] | None = None) -> ReplayResult:
+def replay(
+    client: Any,
+    outputs: Mapping[str, Any],
+    *,
+    stack: str,
+    start: datetime,
+    end: datetime,
+    rules: Sequence[str] = (),
+    say: Callable[[str], None] = print,
+    poll_seconds: float = 10.0,
+    timeout_seconds: float = 3600.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    now: Callable[[], datetime] | None = None,
+) -> ReplayResult:
     """Start a replay of ``[start, end)`` from the stack's archive and wait until EventBridge finishes it.
 
     Returns however it ended (``state`` COMPLETED, CANCELLED or FAILED); raises only for what stops it
@@ -113,26 +143,35 @@ def replay(client: Any, outputs: Mapping[str, Any], *, stack: str, start: dateti
     """
     archive_arn, bus_arn = outputs.get("eventArchiveArn"), outputs.get("eventBusArn")
     if not archive_arn or not bus_arn:
-        raise DeployError(f"stack '{stack}' has no eventArchiveArn/eventBusArn output (deploy it first)",
-                          ExitCode.CONFIG)
+        raise DeployError(
+            f"stack '{stack}' has no eventArchiveArn/eventBusArn output (deploy it first)", ExitCode.CONFIG
+        )
     if not start < end:
         raise DeployError(f"--from {start.isoformat()} must be before --to {end.isoformat()}", ExitCode.CONFIG)
     rule_arns = resolve_rules(rules, outputs, bus_arn)
     stamp = (now or (lambda: datetime.now(UTC)))().strftime("%Y%m%dT%H%M%S")
     name = re.sub(r"[^.\-_A-Za-z0-9]", "-", f"{stack}-{stamp}")[:64]
-    result = ReplayResult(name=name, archive_arn=archive_arn, bus_arn=bus_arn, start=start, end=end,
-                          rule_arns=rule_arns)
+    result = ReplayResult(
+        name=name, archive_arn=archive_arn, bus_arn=bus_arn, start=start, end=end, rule_arns=rule_arns
+    )
     archive = client.describe_archive(ArchiveName=archive_arn.rsplit("/", 1)[-1])
     result.archive_event_count = archive.get("EventCount")
     result.archive_size_bytes = archive.get("SizeBytes")
     destination: dict[str, Any] = {"Arn": bus_arn}
     if rule_arns:
         destination["FilterArns"] = rule_arns
-    client.start_replay(ReplayName=name, EventSourceArn=archive_arn, EventStartTime=start, EventEndTime=end,
-                        Destination=destination,
-                        Description=f"blueprint replay of {stack} {start.isoformat()} .. {end.isoformat()}"[:512])
-    say(f"replay {name}: {start.isoformat()} .. {end.isoformat()} from {archive_arn} to "
-        f"{', '.join(rule_arns) if rule_arns else 'every rule of ' + bus_arn}")
+    client.start_replay(
+        ReplayName=name,
+        EventSourceArn=archive_arn,
+        EventStartTime=start,
+        EventEndTime=end,
+        Destination=destination,
+        Description=f"blueprint replay of {stack} {start.isoformat()} .. {end.isoformat()}"[:512],
+    )
+    say(
+        f"replay {name}: {start.isoformat()} .. {end.isoformat()} from {archive_arn} to "
+        f"{', '.join(rule_arns) if rule_arns else 'every rule of ' + bus_arn}"
+    )
     deadline = clock() + timeout_seconds
     window = (end - start).total_seconds()
     while True:
@@ -155,10 +194,15 @@ def replay(client: Any, outputs: Mapping[str, Any], *, stack: str, start: dateti
         if result.state in _DONE:
             break
         if clock() >= deadline:
-            raise DeployError(f"replay {name} still {result.state} after {timeout_seconds:.0f}s (it keeps running; "
-                              f"aws events describe-replay --replay-name {name})", ExitCode.UPDATE)
+            raise DeployError(
+                f"replay {name} still {result.state} after {timeout_seconds:.0f}s (it keeps running; "
+                f"aws events describe-replay --replay-name {name})",
+                ExitCode.UPDATE,
+            )
         sleep(poll_seconds)
-    say(f"replay {name} {result.state}{': ' + result.state_reason if result.state_reason else ''}. Archive: "
+    say(
+        f"replay {name} {result.state}{': ' + result.state_reason if result.state_reason else ''}. Archive: "
         f"{result.archive_event_count} events, {result.archive_size_bytes} bytes in all (not only this window). "
-        f"{NO_COUNT}.")
+        f"{NO_COUNT}."
+    )
     return result

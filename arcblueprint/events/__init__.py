@@ -16,13 +16,25 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["PROJECT_NAMESPACE", "SCHEMA_DIR", "EventType", "catalog", "event_type", "event_types",
-           "registry_content", "registry_schema_name", "service_of", "source_of"]
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "PROJECT_NAMESPACE",
+    "SCHEMA_DIR",
+    "EventType",
+    "catalog",
+    "event_type",
+    "event_types",
+    "registry_content",
+    "registry_schema_name",
+    "service_of",
+    "source_of",
+]
 
 #: The first part of every domain event source (the Pulumi project's config namespace).
 PROJECT_NAMESPACE = "arcblueprint"
@@ -74,8 +86,9 @@ def service_of(source: str) -> str | None:
 def _load(path: Path) -> EventType:
     service, detail_type = path.parent.name, path.stem
     if not _SERVICE.fullmatch(service) or not _DETAIL_TYPE.fullmatch(detail_type):
-        raise CatalogError(f"{path}: must be schemas/<service>/<DetailType>.json (service in lowercase, "
-                           "the detail type in PascalCase)")
+        raise CatalogError(
+            f"{path}: must be schemas/<service>/<DetailType>.json (service in lowercase, the detail type in PascalCase)"
+        )
     schema = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(schema, dict) or schema.get("$schema") != DRAFT_04:
         raise CatalogError(f"{path}: must be a JSON Schema draft 4 document ($schema {DRAFT_04})")
@@ -122,7 +135,10 @@ def registry_content(event: EventType) -> dict[str, Any]:
         "type": "object",
         "required": list(ENVELOPE_FIELDS),
         "properties": {
-            "version": text, "id": text, "account": text, "region": text,
+            "version": text,
+            "id": text,
+            "account": text,
+            "region": text,
             "detail-type": {"type": "string", "enum": [event.detail_type]},
             "source": {"type": "string", "enum": [event.source]},
             "time": {"type": "string", "format": "date-time"},

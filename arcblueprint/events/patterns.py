@@ -44,12 +44,14 @@ def validate_event_pattern(pattern: Any) -> None:
     _object(pattern, "")
     size = len(json.dumps(pattern, separators=(",", ":")))
     if size > MAX_PATTERN_CHARACTERS:
-        raise EventPatternError("", size, f"is {size} characters; EventBridge's default quota is "
-                                          f"{MAX_PATTERN_CHARACTERS}")
+        raise EventPatternError(
+            "", size, f"is {size} characters; EventBridge's default quota is {MAX_PATTERN_CHARACTERS}"
+        )
 
 
-def subscription_pattern(source: str, detail_types: Sequence[str],
-                         detail_filter: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def subscription_pattern(
+    source: str, detail_types: Sequence[str], detail_filter: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The rule pattern of a subscription: ``source`` matched exactly, then detail types, then the filter.
 
     ``source`` is always one exact value, never a prefix: with each producer limited to its own
@@ -91,8 +93,9 @@ def _object(node: Mapping[str, Any], path: str) -> None:
         elif isinstance(value, list | tuple):
             _conditions(value, here)
         else:
-            raise EventPatternError(here, value, "must be a list of values or conditions (a bare value "
-                                                 "matches nothing: write [value])")
+            raise EventPatternError(
+                here, value, "must be a list of values or conditions (a bare value matches nothing: write [value])"
+            )
 
 
 def _or(value: Any, path: str) -> None:
@@ -132,8 +135,11 @@ def _condition(condition: Any, path: str) -> None:
         _number(condition, path)
         return
     if not isinstance(condition, Mapping) or len(condition) != 1:
-        raise EventPatternError(path, condition, "must be a value (string, number, boolean, null) or one operator "
-                                                 f"({', '.join(_OPERATORS)})")
+        raise EventPatternError(
+            path,
+            condition,
+            f"must be a value (string, number, boolean, null) or one operator ({', '.join(_OPERATORS)})",
+        )
     [(operator, operand)] = condition.items()
     here = _join(path, str(operator))
     if operator in ("prefix", "suffix"):
@@ -180,8 +186,9 @@ def _anything_but(operand: Any, path: str) -> None:
         return
     if isinstance(operand, Mapping):
         if len(operand) != 1 or next(iter(operand)) not in ("prefix", "suffix", "equals-ignore-case", "wildcard"):
-            raise EventPatternError(path, operand, "an anything-but mapping holds one of prefix, suffix, "
-                                                   "equals-ignore-case or wildcard")
+            raise EventPatternError(
+                path, operand, "an anything-but mapping holds one of prefix, suffix, equals-ignore-case or wildcard"
+            )
         [(operator, value)] = operand.items()
         here = _join(path, operator)
         if operator == "wildcard":

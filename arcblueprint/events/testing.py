@@ -10,13 +10,15 @@ contract does not allow. Needs ``hypothesis`` (a test dependency): import it fro
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
 
-from arcblueprint.events import EventType
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from arcblueprint.events import EventType
 
 __all__ = ["UnsupportedSchemaError", "details", "envelopes", "from_schema"]
 
@@ -30,17 +32,25 @@ _SUPPORTED = {
     "boolean": {"type"},
     "array": {"type", "items", "minItems", "maxItems"},
 }
-_JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
-                          st.text(string.ascii_letters + string.digits + " -_.@", max_size=20))
+_JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.text(string.ascii_letters + string.digits + " -_.@", max_size=20),
+)
 _JSON_OBJECTS = st.recursive(
     st.dictionaries(st.text(string.ascii_letters + "_", min_size=1, max_size=10), _JSON_SCALARS, max_size=5),
-    lambda inner: st.dictionaries(st.text(string.ascii_letters + "_", min_size=1, max_size=10),
-                                  st.one_of(_JSON_SCALARS, inner, st.lists(_JSON_SCALARS, max_size=3)), max_size=4),
+    lambda inner: st.dictionaries(
+        st.text(string.ascii_letters + "_", min_size=1, max_size=10),
+        st.one_of(_JSON_SCALARS, inner, st.lists(_JSON_SCALARS, max_size=3)),
+        max_size=4,
+    ),
     max_leaves=12,
 )
 #: RFC 3339 timestamps as producers write them (UTC, milliseconds).
-_TIMESTAMPS = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2099, 12, 31),
-                           timezones=st.just(UTC)).map(lambda d: d.isoformat(timespec="milliseconds"))
+_TIMESTAMPS = st.datetimes(
+    min_value=datetime(2020, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)
+).map(lambda d: d.isoformat(timespec="milliseconds"))
 
 
 class UnsupportedSchemaError(ValueError):
@@ -65,8 +75,11 @@ def from_schema(schema: Mapping[str, Any], path: str = "$") -> st.SearchStrategy
         return st.floats(schema.get("minimum"), schema.get("maximum"), allow_nan=False, allow_infinity=False)
     if kind == "boolean":
         return st.booleans()
-    return st.lists(from_schema(schema.get("items", {"type": "string"}), f"{path}[]"),
-                    min_size=schema.get("minItems", 0), max_size=schema.get("maxItems", 5))
+    return st.lists(
+        from_schema(schema.get("items", {"type": "string"}), f"{path}[]"),
+        min_size=schema.get("minItems", 0),
+        max_size=schema.get("maxItems", 5),
+    )
 
 
 def _object(schema: Mapping[str, Any], path: str) -> st.SearchStrategy[dict[str, Any]]:
@@ -77,8 +90,10 @@ def _object(schema: Mapping[str, Any], path: str) -> st.SearchStrategy[dict[str,
         raise UnsupportedSchemaError(f"{path}: an object with properties must set additionalProperties: false")
     required = set(schema.get("required", ()))
     fields = {name: from_schema(sub, f"{path}.{name}") for name, sub in properties.items()}
-    return st.fixed_dictionaries({k: v for k, v in fields.items() if k in required},
-                                 optional={k: v for k, v in fields.items() if k not in required})
+    return st.fixed_dictionaries(
+        {k: v for k, v in fields.items() if k in required},
+        optional={k: v for k, v in fields.items() if k not in required},
+    )
 
 
 def _string(schema: Mapping[str, Any], path: str) -> st.SearchStrategy[str]:
@@ -97,11 +112,26 @@ def details(event: EventType) -> st.SearchStrategy[dict[str, Any]]:
     return from_schema(event.schema)  # type: ignore[return-value]
 
 
-def envelopes(event: EventType, *, account: str = "111111111111", region: str = "eu-west-1",
-              ) -> st.SearchStrategy[dict[str, Any]]:
+def envelopes(
+    event: EventType,
+    *,
+    account: str = "111111111111",
+    region: str = "eu-west-1",
+) -> st.SearchStrategy[dict[str, Any]]:
     """Whole events as EventBridge delivers them to a target (envelope around a generated detail)."""
     return st.builds(
         lambda detail, event_id, when: {
-            "version": "0", "id": event_id, "detail-type": event.detail_type, "source": event.source,
-            "account": account, "time": when[:19] + "Z", "region": region, "resources": [], "detail": detail},
-        details(event), st.uuids().map(str), _TIMESTAMPS)
+            "version": "0",
+            "id": event_id,
+            "detail-type": event.detail_type,
+            "source": event.source,
+            "account": account,
+            "time": when[:19] + "Z",
+            "region": region,
+            "resources": [],
+            "detail": detail,
+        },
+        details(event),
+        st.uuids().map(str),
+        _TIMESTAMPS,
+    )

@@ -64,10 +64,12 @@ def build_platform(context: StackContext) -> PlatformBuild:
     secrets = Secrets("secrets", SecretsArgs(context=context, kms_key_arn=key.arn))
     on_prem = None
     if stack.on_prem.enabled:
-        onprem_plan = plan_onprem_vpc(ProxyVpcDemand.from_spec(stack.on_prem),
-                                      avoid=(app_plan.cidr, *stack.network.on_prem_ranges))
-        on_prem = OnPremAccess("onprem", OnPremAccessArgs(context=context, app_network=network, log_groups=logging,
-                                                          plan=onprem_plan))
+        onprem_plan = plan_onprem_vpc(
+            ProxyVpcDemand.from_spec(stack.on_prem), avoid=(app_plan.cidr, *stack.network.on_prem_ranges)
+        )
+        on_prem = OnPremAccess(
+            "onprem", OnPremAccessArgs(context=context, app_network=network, log_groups=logging, plan=onprem_plan)
+        )
 
     platform = Platform(
         context=context,
@@ -101,13 +103,24 @@ def build_platform(context: StackContext) -> PlatformBuild:
         "secretArns": dict(secrets.arns),
     }
     if on_prem is not None:
-        outputs.update({
-            "onPremVpcCidr": on_prem.plan.cidr,
-            "onPremProxyHost": on_prem.proxy_host,
-            "onPremProxyUrl": on_prem.url,
-            "onPremProxyGroupName": on_prem.fleet.group.name,
-            "onPremEndpointDns": on_prem.endpoint_dns,
-            "onPremEndpointServiceName": on_prem.endpoint_service.service_name,
-        })
-    return PlatformBuild(platform=platform, outputs=outputs, key=key, notifications=notifications, logging=logging,
-                         network=network, event_bus=bus, secrets=secrets, on_prem=on_prem)
+        outputs.update(
+            {
+                "onPremVpcCidr": on_prem.plan.cidr,
+                "onPremProxyHost": on_prem.proxy_host,
+                "onPremProxyUrl": on_prem.url,
+                "onPremProxyGroupName": on_prem.fleet.group.name,
+                "onPremEndpointDns": on_prem.endpoint_dns,
+                "onPremEndpointServiceName": on_prem.endpoint_service.service_name,
+            }
+        )
+    return PlatformBuild(
+        platform=platform,
+        outputs=outputs,
+        key=key,
+        notifications=notifications,
+        logging=logging,
+        network=network,
+        event_bus=bus,
+        secrets=secrets,
+        on_prem=on_prem,
+    )

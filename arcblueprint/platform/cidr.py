@@ -41,13 +41,14 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from arcblueprint.config.schema import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
     from arcblueprint.config.model import NetworkSpec, OnPremSpec
 
 __all__ = [
@@ -200,15 +201,20 @@ def plan_vpc(demand: NetworkDemand, *, avoid: Sequence[str] = ()) -> VpcPlan:
     private_prefix = _subnet_prefix(needed)
     if private_prefix is None:
         raise CidrPlanError(
-            f"{section}.peakConcurrentExecutions", demand.peak_concurrent_executions,
+            f"{section}.peakConcurrentExecutions",
+            demand.peak_concurrent_executions,
             f"needs {needed} addresses per AZ ({demand.eni_model} ENIs + otherAddressesPerAz, "
             f"+{demand.headroom_percent}% headroom) but a subnet holds at most {usable_addresses(LARGEST_PREFIX)} "
-            "(/16); lower the demand or headroomPercent, or add availabilityZones")
+            "(/16); lower the demand or headroomPercent, or add availabilityZones",
+        )
     tier_prefix = _subnet_prefix(tier_needed)
     extra_tiers = int(demand.public_subnets) + int(demand.isolated_subnets)
     if tier_prefix is None and extra_tiers:
-        raise CidrPlanError(f"{section}.otherAddressesPerAz", demand.other_addresses_per_az,
-                            f"needs {tier_needed} addresses per public/isolated subnet; a /16 holds fewer")
+        raise CidrPlanError(
+            f"{section}.otherAddressesPerAz",
+            demand.other_addresses_per_az,
+            f"needs {tier_needed} addresses per public/isolated subnet; a /16 holds fewer",
+        )
     azs = demand.availability_zones
     sizes = [("private", private_prefix)] * azs
     if demand.public_subnets:
@@ -219,11 +225,14 @@ def plan_vpc(demand: NetworkDemand, *, avoid: Sequence[str] = ()) -> VpcPlan:
     vpc_prefix = min(SMALLEST_PREFIX, 32 - math.ceil(math.log2(total)))
     if vpc_prefix < LARGEST_PREFIX:
         raise CidrPlanError(
-            f"{section}.peakConcurrentExecutions", demand.peak_concurrent_executions,
+            f"{section}.peakConcurrentExecutions",
+            demand.peak_concurrent_executions,
             f"{len(sizes)} subnets of {needed} addresses (and other tiers) need {total} addresses, more than a "
-            "/16 VPC; lower the demand or headroomPercent, or drop public/isolated tiers")
-    vpc = _first_free_block(vpc_prefix, demand.allowed_range, (*demand.on_prem_ranges, *avoid),
-                            key=f"{section}.allowedRange")
+            "/16 VPC; lower the demand or headroomPercent, or drop public/isolated tiers",
+        )
+    vpc = _first_free_block(
+        vpc_prefix, demand.allowed_range, (*demand.on_prem_ranges, *avoid), key=f"{section}.allowedRange"
+    )
     tiers = _carve(vpc, sizes)
     return VpcPlan(
         cidr=str(vpc),
@@ -257,10 +266,13 @@ class ProxyVpcDemand:
     def from_spec(cls, spec: OnPremSpec) -> ProxyVpcDemand:
         from arcblueprint.platform.proxy_config import PROXY_INSTANCE_ENDPOINTS
 
-        return cls(max_proxies=spec.proxies.max_size, availability_zones=spec.availability_zones,
-                   interface_endpoints=len(PROXY_INSTANCE_ENDPOINTS),
-                   transit_gateway_attachment=(spec.gateway_id or "").startswith("tgw-"),
-                   allowed_range=spec.allowed_range)
+        return cls(
+            max_proxies=spec.proxies.max_size,
+            availability_zones=spec.availability_zones,
+            interface_endpoints=len(PROXY_INSTANCE_ENDPOINTS),
+            transit_gateway_attachment=(spec.gateway_id or "").startswith("tgw-"),
+            allowed_range=spec.allowed_range,
+        )
 
     def addresses_per_az(self) -> int:
         """Proxies twice over (an instance refresh launches replacements before it stops the old ones,
@@ -297,8 +309,7 @@ def _first_free_block(prefix: int, allowed_range: str, avoid: Iterable[str], *, 
     allowed = ipaddress.IPv4Network(allowed_range)
     if allowed.prefixlen > prefix:
         raise CidrPlanError(key, allowed_range, f"is smaller than the /{prefix} the demand needs")
-    taken = sorted((int(n.network_address), int(n.broadcast_address))
-                   for n in map(ipaddress.IPv4Network, avoid))
+    taken = sorted((int(n.network_address), int(n.broadcast_address)) for n in map(ipaddress.IPv4Network, avoid))
     size = 2 ** (32 - prefix)
     start = int(allowed.network_address)
     end = int(allowed.broadcast_address)
@@ -307,8 +318,9 @@ def _first_free_block(prefix: int, allowed_range: str, avoid: Iterable[str], *, 
         if clash is None:
             return ipaddress.IPv4Network((start, prefix))
         start = -(-(clash + 1) // size) * size  # the next aligned block after the clash
-    raise CidrPlanError(key, allowed_range,
-                        f"has no free /{prefix} outside {', '.join(sorted(set(map(str, avoid)))) or 'nothing'}")
+    raise CidrPlanError(
+        key, allowed_range, f"has no free /{prefix} outside {', '.join(sorted(set(map(str, avoid)))) or 'nothing'}"
+    )
 
 
 def _carve(vpc: ipaddress.IPv4Network, sizes: list[tuple[str, int]]) -> dict[str, list[str]]:

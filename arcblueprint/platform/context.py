@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 
-from arcblueprint.config.model import StackConfig
 from arcblueprint.conventions import physical_name, resource_tags
+
+if TYPE_CHECKING:
+    from arcblueprint.config.model import StackConfig
 
 __all__ = ["StackContext"]
 

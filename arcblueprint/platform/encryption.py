@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.config.schema import setting
-from arcblueprint.platform.context import StackContext
+
+if TYPE_CHECKING:
+    from arcblueprint.platform.context import StackContext
 
 __all__ = ["EncryptionKey", "EncryptionKeyArgs"]
 
@@ -58,10 +61,24 @@ class EncryptionKey(pulumi.ComponentResource):
                     "Effect": "Allow",
                     "Principal": {"AWS": account_root},
                     "Action": [
-                        "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
-                        "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
-                        "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
-                        "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                        "kms:Create*",
+                        "kms:Describe*",
+                        "kms:Enable*",
+                        "kms:List*",
+                        "kms:Put*",
+                        "kms:Update*",
+                        "kms:Revoke*",
+                        "kms:Disable*",
+                        "kms:Get*",
+                        "kms:Delete*",
+                        "kms:TagResource",
+                        "kms:UntagResource",
+                        "kms:ScheduleKeyDeletion",
+                        "kms:CancelKeyDeletion",
+                        "kms:Encrypt",
+                        "kms:Decrypt",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
                         "kms:CreateGrant",
                     ],
                     "Resource": "*",
@@ -69,37 +86,54 @@ class EncryptionKey(pulumi.ComponentResource):
             ],
         }
         if args.encrypts_log_groups:
-            policy["Statement"].append({
-                "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
-                "Effect": "Allow",
-                "Principal": {"Service": f"logs.{stack.region}.amazonaws.com"},
-                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                "Resource": "*",
-                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
-                                          f"arn:{ctx.partition}:logs:{stack.region}:{stack.account_id}:log-group:*"}},
-            })
+            policy["Statement"].append(
+                {
+                    "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
+                    "Effect": "Allow",
+                    "Principal": {"Service": f"logs.{stack.region}.amazonaws.com"},
+                    "Action": [
+                        "kms:Encrypt*",
+                        "kms:Decrypt*",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                        "kms:Describe*",
+                    ],
+                    "Resource": "*",
+                    "Condition": {
+                        "ArnLike": {
+                            "kms:EncryptionContext:aws:logs:arn": (
+                                f"arn:{ctx.partition}:logs:{stack.region}:{stack.account_id}:log-group:*"
+                            )
+                        }
+                    },
+                }
+            )
         if args.encrypts_alarm_topics:
-            policy["Statement"].append({
-                # An alarm publishing to a topic encrypted with this key: CloudWatch encrypts the
-                # notification itself, so without this grant every alarm action fails with KMS
-                # AccessDenied and nobody is notified. No source condition: AWS documents the grant
-                # without one, and the topic's own policy admits only this account's alarms.
-                "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudwatch.amazonaws.com"},
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                "Resource": "*",
-            })
+            policy["Statement"].append(
+                {
+                    # An alarm publishing to a topic encrypted with this key: CloudWatch encrypts the
+                    # notification itself, so without this grant every alarm action fails with KMS
+                    # AccessDenied and nobody is notified. No source condition: AWS documents the grant
+                    # without one, and the topic's own policy admits only this account's alarms.
+                    "Sid": "CloudWatchAlarmsPublishToEncryptedTopics",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                }
+            )
         if args.service_principals:
-            policy["Statement"].append({
-                "Sid": "ServicesUseTheKeyForThisAccount",
-                "Effect": "Allow",
-                "Principal": {"Service": [f"{service}.amazonaws.com" for service in args.service_principals]},
-                # EventBridge describes the key before it encrypts a bus or an archive with it.
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": stack.account_id}},
-            })
+            policy["Statement"].append(
+                {
+                    "Sid": "ServicesUseTheKeyForThisAccount",
+                    "Effect": "Allow",
+                    "Principal": {"Service": [f"{service}.amazonaws.com" for service in args.service_principals]},
+                    # EventBridge describes the key before it encrypts a bus or an archive with it.
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": stack.account_id}},
+                }
+            )
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"{ctx.name(args.purpose)}: encrypts the {args.purpose} data of {stack.environment}",

@@ -17,24 +17,33 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.events import event_types, registry_content, registry_schema_name, source_of
-from arcblueprint.platform.context import StackContext
-from arcblueprint.platform.handles import AlarmActions, RuleTarget
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from arcblueprint.platform.context import StackContext
+    from arcblueprint.platform.handles import AlarmActions, RuleTarget
 
 __all__ = ["EventBus", "EventBusArgs", "EventBusSealedError", "Route"]
 
 _SERVICE = "event-bus"
 #: The longest SQS keeps a message: a DLQ must outlive the time it takes someone to look.
 _DLQ_RETENTION_SECONDS = 14 * 24 * 3600
-_ASSUME_BY_EVENTBRIDGE = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+_ASSUME_BY_EVENTBRIDGE = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
 
 
 class EventBusSealedError(RuntimeError):
@@ -123,9 +132,12 @@ class EventBus(pulumi.ComponentResource):
         # customer managed key (config refuses eventBus.enableSchemaDiscovery for that reason); the
         # producers' schemas are published explicitly when the bus is sealed.
         self.registry = aws.schemas.Registry(
-            f"{name}-registry", name=ctx.name("events"),
+            f"{name}-registry",
+            name=ctx.name("events"),
             description=f"Domain event schemas of {stack.environment} (arcblueprint/events/schemas)",
-            tags=ctx.tags(_SERVICE), opts=child)
+            tags=ctx.tags(_SERVICE),
+            opts=child,
+        )
 
         self.name_output: pulumi.Output[str] = self.bus.name
         self.arn: pulumi.Output[str] = self.bus.arn
@@ -138,15 +150,25 @@ class EventBus(pulumi.ComponentResource):
         return self._context.name(service, key, max_length=64)
 
     def rule_arn(self, key: str, *, service: str, on_default_bus: bool = False) -> str:
-        """The ARN of a rule of :meth:`add_rule`: ``rule/<bus>/<rule>`` on a custom bus, ``rule/<rule>`` on the default."""
+        """The ARN of a rule of :meth:`add_rule`: ``rule/<bus>/<rule>`` on a custom bus, else ``rule/<rule>``."""
         stack = self._context.stack
         bus = "" if on_default_bus else f"{self.physical_name}/"
-        return (f"arn:{self._context.partition}:events:{stack.region}:{stack.account_id}:rule/"
-                f"{bus}{self.rule_name(key, service=service)}")
+        return (
+            f"arn:{self._context.partition}:events:{stack.region}:{stack.account_id}:rule/"
+            f"{bus}{self.rule_name(key, service=service)}"
+        )
 
-    def add_rule(self, key: str, *, service: str, event_pattern: Mapping[str, object], target: RuleTarget,
-                 parent: pulumi.Resource, description: str = "",
-                 on_default_bus: bool = False) -> aws.cloudwatch.EventRule:
+    def add_rule(
+        self,
+        key: str,
+        *,
+        service: str,
+        event_pattern: Mapping[str, object],
+        target: RuleTarget,
+        parent: pulumi.Resource,
+        description: str = "",
+        on_default_bus: bool = False,
+    ) -> aws.cloudwatch.EventRule:
         """A rule with one target that has a DLQ, the stack's retry policy and what it needs to be delivered."""
         ctx = self._context
         spec = ctx.stack.event_bus
@@ -175,25 +197,37 @@ class EventBus(pulumi.ComponentResource):
             arn=target.arn,
             role_arn=role_arn,
             dead_letter_config={"arn": dlq.arn},
-            retry_policy={"maximum_retry_attempts": spec.target_maximum_retry_attempts,
-                          "maximum_event_age_in_seconds": spec.target_maximum_event_age_seconds},
+            retry_policy={
+                "maximum_retry_attempts": spec.target_maximum_retry_attempts,
+                "maximum_event_age_in_seconds": spec.target_maximum_event_age_seconds,
+            },
             input_transformer={"input_paths": dict(transformer.paths), "input_template": transformer.template}
-            if transformer is not None else None,
+            if transformer is not None
+            else None,
             kinesis_target={"partition_key_path": target.partition_key_path} if target.kind == "kinesis" else None,
             opts=opts,
         )
         if target.kind == "lambda":
             assert target.function is not None
             target.function.allow_invoke(f"events-{key}", principal="events.amazonaws.com", source_arn=rule.arn)
-        self.routes.append(Route(service=service, key=key, rule_name=self.rule_name(key, service=service),
-                                 bus="default" if on_default_bus else self.physical_name,
-                                 event_pattern=dict(event_pattern), target_kind=target.kind,
-                                 target_label=target.label, enabled=enabled))
+        self.routes.append(
+            Route(
+                service=service,
+                key=key,
+                rule_name=self.rule_name(key, service=service),
+                bus="default" if on_default_bus else self.physical_name,
+                event_pattern=dict(event_pattern),
+                target_kind=target.kind,
+                target_label=target.label,
+                enabled=enabled,
+            )
+        )
         self.rule_arns[base] = rule.arn
         return rule
 
-    def _dead_letter_queue(self, base: str, service: str, rule: aws.cloudwatch.EventRule,
-                           parent: pulumi.Resource) -> aws.sqs.Queue:
+    def _dead_letter_queue(
+        self, base: str, service: str, rule: aws.cloudwatch.EventRule, parent: pulumi.Resource
+    ) -> aws.sqs.Queue:
         """What the rule could not deliver after its retries, kept 14 days, alarmed."""
         ctx = self._context
         opts = pulumi.ResourceOptions(parent=parent)
@@ -209,30 +243,49 @@ class EventBus(pulumi.ComponentResource):
         aws.sqs.QueuePolicy(
             f"{base}-dlq-policy",
             queue_url=dlq.url,
-            policy=pulumi.Output.json_dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "ThisRuleDeadLetters",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "events.amazonaws.com"},
-                    "Action": "sqs:SendMessage",
-                    "Resource": dlq.arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": rule.arn}},
-                }, {
-                    "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sqs:*",
-                    "Resource": dlq.arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }],
-            }),
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "ThisRuleDeadLetters",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "events.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": dlq.arn,
+                            "Condition": {"ArnEquals": {"aws:SourceArn": rule.arn}},
+                        },
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "sqs:*",
+                            "Resource": dlq.arn,
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        },
+                    ],
+                }
+            ),
             opts=opts,
         )
         if self._alarm_actions is not None:
             aws.cloudwatch.MetricAlarm(
-                f"{base}-dlq-alarm", name=dlq.name.apply(lambda n: f"{n}-depth"),
+                f"{base}-dlq-alarm",
+                name=dlq.name.apply(lambda n: f"{n}-depth"),
                 alarm_description=f"{service}: events the rule {base} could not deliver after its retries",
-                namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible",
-                dimensions={"QueueName": dlq.name}, statistic="Maximum", period=60, evaluation_periods=1,
-                threshold=1, comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="notBreaching",
-                **self._alarm_actions.metric_alarm_args(), tags=ctx.tags(service), opts=opts)
+                namespace="AWS/SQS",
+                metric_name="ApproximateNumberOfMessagesVisible",
+                dimensions={"QueueName": dlq.name},
+                statistic="Maximum",
+                period=60,
+                evaluation_periods=1,
+                threshold=1,
+                comparison_operator="GreaterThanOrEqualToThreshold",
+                treat_missing_data="notBreaching",
+                **self._alarm_actions.metric_alarm_args(),
+                tags=ctx.tags(service),
+                opts=opts,
+            )
         return dlq
 
     def _target_role(self, base: str, service: str, target: RuleTarget, parent: pulumi.Resource) -> pulumi.Output[str]:
@@ -240,23 +293,39 @@ class EventBus(pulumi.ComponentResource):
         ctx = self._context
         opts = pulumi.ResourceOptions(parent=parent)
         role = aws.iam.Role(
-            f"{base}-events-role", name=ctx.name(service, base.removeprefix(f"{service}-"), "events", max_length=64),
+            f"{base}-events-role",
+            name=ctx.name(service, base.removeprefix(f"{service}-"), "events", max_length=64),
             description=f"EventBridge delivers {base} to {target.label}",
-            assume_role_policy=_ASSUME_BY_EVENTBRIDGE, tags=ctx.tags(service), opts=opts)
+            assume_role_policy=_ASSUME_BY_EVENTBRIDGE,
+            tags=ctx.tags(service),
+            opts=opts,
+        )
         action = ["kinesis:PutRecord", "kinesis:PutRecords"] if target.kind == "kinesis" else ["states:StartExecution"]
         sid = "PutRecordsOnTheStream" if target.kind == "kinesis" else "StartTheStateMachine"
 
         def document(values: list[Any]) -> str:
             statements: list[dict[str, Any]] = [
-                {"Sid": sid, "Effect": "Allow", "Action": action, "Resource": values[0]}]
+                {"Sid": sid, "Effect": "Allow", "Action": action, "Resource": values[0]}
+            ]
             if values[1]:
                 # Writing to an encrypted stream (or passing input to an encrypted state machine) needs the key.
-                statements.append({"Sid": "UseTheTargetsKey", "Effect": "Allow",
-                                   "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": values[1]})
+                statements.append(
+                    {
+                        "Sid": "UseTheTargetsKey",
+                        "Effect": "Allow",
+                        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                        "Resource": values[1],
+                    }
+                )
             return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
-        policy = aws.iam.RolePolicy(f"{base}-events-policy", role=role.id, name="deliver",
-                                    policy=pulumi.Output.all(target.arn, target.kms_key_arn).apply(document), opts=opts)
+        policy = aws.iam.RolePolicy(
+            f"{base}-events-policy",
+            role=role.id,
+            name="deliver",
+            policy=pulumi.Output.all(target.arn, target.kms_key_arn).apply(document),
+            opts=opts,
+        )
         # The target is created after the role may do its job, so the first event is not refused.
         return pulumi.Output.all(role.arn, policy.id).apply(lambda v: v[0])
 
@@ -284,10 +353,14 @@ class EventBus(pulumi.ComponentResource):
             for event in event_types(service):
                 aws.schemas.Schema(
                     f"{self._name}-schema-{service}-{event.detail_type}",
-                    name=registry_schema_name(event), registry_name=self.registry.name, type="JSONSchemaDraft4",
+                    name=registry_schema_name(event),
+                    registry_name=self.registry.name,
+                    type="JSONSchemaDraft4",
                     content=json.dumps(registry_content(event), sort_keys=True),
                     description=f"{event.detail_type} from {event.source} ({event.relative_path})"[:256],
-                    tags=ctx.tags(service), opts=child)
+                    tags=ctx.tags(service),
+                    opts=child,
+                )
         roles = [arn for _, producer in producers for arn in producer.role_arns]
 
         def document(values: list[Any]) -> str:
@@ -295,31 +368,56 @@ class EventBus(pulumi.ComponentResource):
             statements: list[dict[str, Any]] = []
             offset = 0
             for service, producer in producers:
-                arns = resolved[offset:offset + len(producer.role_arns)]
+                arns = resolved[offset : offset + len(producer.role_arns)]
                 offset += len(producer.role_arns)
                 sid = "".join(part.title() for part in service.split("-"))
-                statements.append({
-                    "Sid": f"{sid}ProducersPublishTheirSource", "Effect": "Allow",
-                    "Principal": {"AWS": arns}, "Action": "events:PutEvents", "Resource": bus_arn,
-                    "Condition": {"ForAllValues:StringEquals": {"events:source": [producer.source]}}})
+                statements.append(
+                    {
+                        "Sid": f"{sid}ProducersPublishTheirSource",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": arns},
+                        "Action": "events:PutEvents",
+                        "Resource": bus_arn,
+                        "Condition": {"ForAllValues:StringEquals": {"events:source": [producer.source]}},
+                    }
+                )
                 # Within the account an identity policy alone would allow the call: a Deny holds whatever it says.
-                statements.append({
-                    "Sid": f"{sid}ProducersPublishNoOtherSource", "Effect": "Deny", "Principal": "*",
-                    "Action": "events:PutEvents", "Resource": bus_arn,
-                    "Condition": {"ArnEquals": {"aws:PrincipalArn": arns},
-                                  "ForAnyValue:StringNotEquals": {"events:source": [producer.source]}}})
+                statements.append(
+                    {
+                        "Sid": f"{sid}ProducersPublishNoOtherSource",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "events:PutEvents",
+                        "Resource": bus_arn,
+                        "Condition": {
+                            "ArnEquals": {"aws:PrincipalArn": arns},
+                            "ForAnyValue:StringNotEquals": {"events:source": [producer.source]},
+                        },
+                    }
+                )
             # Any other IAM principal (users, roles) is refused. Only principals with an ARN: EventBridge's own
             # deliveries (archive, replay) are not IAM principals' calls.
-            statements.append({
-                "Sid": "OnlyNamedProducersPublish", "Effect": "Deny", "Principal": "*",
-                "Action": "events:PutEvents", "Resource": bus_arn,
-                "Condition": {"Null": {"aws:PrincipalArn": "false"},
-                              **({"ArnNotEquals": {"aws:PrincipalArn": list(resolved)}} if resolved else {})}})
+            statements.append(
+                {
+                    "Sid": "OnlyNamedProducersPublish",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "events:PutEvents",
+                    "Resource": bus_arn,
+                    "Condition": {
+                        "Null": {"aws:PrincipalArn": "false"},
+                        **({"ArnNotEquals": {"aws:PrincipalArn": list(resolved)}} if resolved else {}),
+                    },
+                }
+            )
             return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
         self.policy = aws.cloudwatch.EventBusPolicy(
-            f"{self._name}-policy", event_bus_name=self.bus.name,
-            policy=pulumi.Output.all(self.bus.arn, *roles).apply(document), opts=child)
+            f"{self._name}-policy",
+            event_bus_name=self.bus.name,
+            policy=pulumi.Output.all(self.bus.arn, *roles).apply(document),
+            opts=child,
+        )
 
     @property
     def producer_sources(self) -> dict[str, str]:

@@ -7,25 +7,39 @@ platform can change how it builds things without touching them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     import pulumi
     import pulumi_aws as aws
 
     from arcblueprint.platform.context import StackContext
 
-__all__ = ["AlarmActions", "EventRules", "InputTransformer", "InvokePermissions", "LogGroups", "OnPremProxy",
-           "Platform", "ReleaseRegistry", "RuleTarget", "SecretAccess", "ServiceEndpoints", "VpcAttachment"]
+__all__ = [
+    "AlarmActions",
+    "EventRules",
+    "InputTransformer",
+    "InvokePermissions",
+    "LogGroups",
+    "OnPremProxy",
+    "Platform",
+    "ReleaseRegistry",
+    "RuleTarget",
+    "SecretAccess",
+    "ServiceEndpoints",
+    "VpcAttachment",
+]
 
 
 class LogGroups(Protocol):
     """Creates log groups that follow the platform's logging rules."""
 
-    def log_group(self, resource_name: str, log_group_name: str, *, service: str,
-                  parent: pulumi.Resource) -> aws.cloudwatch.LogGroup:
+    def log_group(
+        self, resource_name: str, log_group_name: str, *, service: str, parent: pulumi.Resource
+    ) -> aws.cloudwatch.LogGroup:
         """A log group with the stack's retention, the platform KMS key and a subscription to the sink.
 
         ``log_group_name`` is the physical name (``/aws/lambda/<function>``); the group is a child of
@@ -37,8 +51,7 @@ class LogGroups(Protocol):
 class InvokePermissions(Protocol):
     """A function that can let a service principal invoke its ``live`` alias (``ServerlessFunction``)."""
 
-    def allow_invoke(self, suffix: str, *, principal: str, source_arn: pulumi.Input[str]) -> aws.lambda_.Permission:
-        ...
+    def allow_invoke(self, suffix: str, *, principal: str, source_arn: pulumi.Input[str]) -> aws.lambda_.Permission: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,9 +98,17 @@ class EventRules(Protocol):
     (``triggersDisabled``) is on is declared ``DISABLED``.
     """
 
-    def add_rule(self, key: str, *, service: str, event_pattern: Mapping[str, object], target: RuleTarget,
-                 parent: pulumi.Resource, description: str = "",
-                 on_default_bus: bool = False) -> aws.cloudwatch.EventRule:
+    def add_rule(
+        self,
+        key: str,
+        *,
+        service: str,
+        event_pattern: Mapping[str, object],
+        target: RuleTarget,
+        parent: pulumi.Resource,
+        description: str = "",
+        on_default_bus: bool = False,
+    ) -> aws.cloudwatch.EventRule:
         """A rule named ``<prefix>-<service>-<key>`` with one target, its DLQ, retries and permission."""
         ...
 
@@ -117,8 +138,13 @@ class ReleaseRegistry:
         self.releases: dict[str, pulumi.Input[Mapping[str, object]]] = {}
         self.weighted_alarm_names: list[pulumi.Input[str]] = []
 
-    def record(self, function: str, info: pulumi.Input[Mapping[str, object]], *,
-               weighted_alarm_names: Sequence[pulumi.Input[str]] = ()) -> None:
+    def record(
+        self,
+        function: str,
+        info: pulumi.Input[Mapping[str, object]],
+        *,
+        weighted_alarm_names: Sequence[pulumi.Input[str]] = (),
+    ) -> None:
         self.releases[function] = info
         self.weighted_alarm_names.extend(weighted_alarm_names)
 

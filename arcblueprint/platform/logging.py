@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
-from arcblueprint.platform.context import StackContext
+if TYPE_CHECKING:
+    from arcblueprint.platform.context import StackContext
 
 __all__ = ["LOG_TABLE_COLUMNS", "CentralLogging", "CentralLoggingArgs", "events_query"]
 
@@ -34,12 +36,20 @@ LOG_PREFIX = "logs/"
 #: Where CloudWatch Logs' CONTROL_MESSAGE batches (destination health checks) go; they expire after a day.
 CONTROL_PREFIX = "control/"
 #: The dynamic-partitioning key: data batches under LOG_PREFIX, everything else under CONTROL_PREFIX.
-_ROUTE_QUERY = ('{route: (if .messageType == "DATA_MESSAGE" then "' + LOG_PREFIX.rstrip("/")
-                + '" else "' + CONTROL_PREFIX.rstrip("/") + '" end)}')
+_ROUTE_QUERY = (
+    '{route: (if .messageType == "DATA_MESSAGE" then "'
+    + LOG_PREFIX.rstrip("/")
+    + '" else "'
+    + CONTROL_PREFIX.rstrip("/")
+    + '" end)}'
+)
 _DAY_FORMAT = "yyyy/MM/dd"
 #: One CloudWatch Logs subscription batch per line, as Firehose writes it after decompression.
 LOG_TABLE_COLUMNS: dict[str, str] = {
-    "messagetype": "string", "owner": "string", "loggroup": "string", "logstream": "string",
+    "messagetype": "string",
+    "owner": "string",
+    "loggroup": "string",
+    "logstream": "string",
     "subscriptionfilters": "array<string>",
     "logevents": "array<struct<id:string,timestamp:bigint,message:string>>",
 }
@@ -51,9 +61,11 @@ _TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
 
 def events_query(database: str, day: str) -> str:
     """One row per log event of ``day`` (``yyyy/MM/dd``), health checks left out (docs/platform.md)."""
-    return (f"SELECT loggroup, logstream, from_unixtime(e.timestamp / 1000) AS at, e.message "
-            f"FROM {database}.{LOG_TABLE} CROSS JOIN UNNEST(logevents) AS t(e) "
-            f"WHERE day = '{day}' AND messagetype = 'DATA_MESSAGE'")
+    return (
+        f"SELECT loggroup, logstream, from_unixtime(e.timestamp / 1000) AS at, e.message "
+        f"FROM {database}.{LOG_TABLE} CROSS JOIN UNNEST(logevents) AS t(e) "
+        f"WHERE day = '{day}' AND messagetype = 'DATA_MESSAGE'"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,56 +112,81 @@ class CentralLogging(pulumi.ComponentResource):
         )
         bucket_id = self.bucket.id
         aws.s3.BucketOwnershipControls(
-            f"{name}-bucket-ownership", bucket=bucket_id,
-            rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
+            f"{name}-bucket-ownership", bucket=bucket_id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
+        )
         aws.s3.BucketPublicAccessBlock(
-            f"{name}-bucket-public-access", bucket=bucket_id, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True, opts=child)
+            f"{name}-bucket-public-access",
+            bucket=bucket_id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
         aws.s3.BucketVersioning(
-            f"{name}-bucket-versioning", bucket=bucket_id,
-            versioning_configuration={"status": "Enabled"}, opts=child)
+            f"{name}-bucket-versioning", bucket=bucket_id, versioning_configuration={"status": "Enabled"}, opts=child
+        )
         aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-bucket-encryption", bucket=bucket_id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
-                                                                 "kms_master_key_id": args.kms_key_arn},
-                    "bucket_key_enabled": True}],
-            opts=child)
+            f"{name}-bucket-encryption",
+            bucket=bucket_id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": args.kms_key_arn,
+                    },
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=child,
+        )
         aws.s3.BucketLifecycleConfiguration(
-            f"{name}-bucket-lifecycle", bucket=bucket_id,
-            rules=[{
-                "id": "archive-then-expire",
-                "status": "Enabled",
-                "filter": {"prefix": ""},
-                # Instant Retrieval: GET works without a restore, so Athena still reads archived logs
-                # (it skips GLACIER Flexible Retrieval objects unless they are restored first).
-                "transitions": [{"days": spec.archive_after_days, "storage_class": "GLACIER_IR"}],
-                "expiration": {"days": spec.expire_after_days},
-                # Versioning keeps overwritten objects; they expire on the same clock.
-                "noncurrent_version_expiration": {"noncurrent_days": spec.expire_after_days},
-                "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-            }, {
-                # Health checks carry no log data: S3 honours the shorter of two overlapping expirations.
-                "id": "expire-control-messages",
-                "status": "Enabled",
-                "filter": {"prefix": CONTROL_PREFIX},
-                "expiration": {"days": 1},
-                "noncurrent_version_expiration": {"noncurrent_days": 1},
-            }],
-            opts=child)
+            f"{name}-bucket-lifecycle",
+            bucket=bucket_id,
+            rules=[
+                {
+                    "id": "archive-then-expire",
+                    "status": "Enabled",
+                    "filter": {"prefix": ""},
+                    # Instant Retrieval: GET works without a restore, so Athena still reads archived logs
+                    # (it skips GLACIER Flexible Retrieval objects unless they are restored first).
+                    "transitions": [{"days": spec.archive_after_days, "storage_class": "GLACIER_IR"}],
+                    "expiration": {"days": spec.expire_after_days},
+                    # Versioning keeps overwritten objects; they expire on the same clock.
+                    "noncurrent_version_expiration": {"noncurrent_days": spec.expire_after_days},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+                },
+                {
+                    # Health checks carry no log data: S3 honours the shorter of two overlapping expirations.
+                    "id": "expire-control-messages",
+                    "status": "Enabled",
+                    "filter": {"prefix": CONTROL_PREFIX},
+                    "expiration": {"days": 1},
+                    "noncurrent_version_expiration": {"noncurrent_days": 1},
+                },
+            ],
+            opts=child,
+        )
         aws.s3.BucketPolicy(
-            f"{name}-bucket-policy", bucket=bucket_id,
-            policy=pulumi.Output.json_dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [self.bucket.arn, pulumi.Output.concat(self.bucket.arn, "/*")],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }],
-            }),
-            opts=child)
+            f"{name}-bucket-policy",
+            bucket=bucket_id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [self.bucket.arn, pulumi.Output.concat(self.bucket.arn, "/*")],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                }
+            ),
+            opts=child,
+        )
 
         # Firehose's own delivery errors. It is the one log group not subscribed to the sink:
         # a failing stream must not be asked to deliver its own failures.
@@ -161,37 +198,67 @@ class CentralLogging(pulumi.ComponentResource):
             tags={**tags, "arcblueprint:sink": "self"},
             opts=ctx.stateful(child),
         )
-        aws.cloudwatch.LogStream(f"{name}-firehose-errors-s3", name="S3Delivery",
-                                 log_group_name=self.error_log_group.name, opts=child)
+        aws.cloudwatch.LogStream(
+            f"{name}-firehose-errors-s3", name="S3Delivery", log_group_name=self.error_log_group.name, opts=child
+        )
 
         self.firehose_role = aws.iam.Role(
             f"{name}-firehose-role",
             name=ctx.name("logs-firehose"),
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"},
-                               "Action": "sts:AssumeRole",
-                               "Condition": {"StringEquals": {"sts:ExternalId": stack.account_id}}}],
-            }),
-            tags=tags, opts=child)
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "firehose.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                            "Condition": {"StringEquals": {"sts:ExternalId": stack.account_id}},
+                        }
+                    ],
+                }
+            ),
+            tags=tags,
+            opts=child,
+        )
         aws.iam.RolePolicy(
-            f"{name}-firehose-policy", role=self.firehose_role.id,
-            policy=pulumi.Output.json_dumps({
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Sid": "WriteTheLogBucket", "Effect": "Allow",
-                     "Action": ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket",
-                                "s3:ListBucketMultipartUploads", "s3:PutObject"],
-                     "Resource": [self.bucket.arn, pulumi.Output.concat(self.bucket.arn, "/*")]},
-                    {"Sid": "EncryptWithThePlatformKeyForS3", "Effect": "Allow",
-                     "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                     "Resource": [args.kms_key_arn],
-                     "Condition": {"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}}},
-                    {"Sid": "ReportDeliveryErrors", "Effect": "Allow", "Action": ["logs:PutLogEvents"],
-                     "Resource": [pulumi.Output.concat(self.error_log_group.arn, ":log-stream:*")]},
-                ],
-            }),
-            opts=child)
+            f"{name}-firehose-policy",
+            role=self.firehose_role.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "WriteTheLogBucket",
+                            "Effect": "Allow",
+                            "Action": [
+                                "s3:AbortMultipartUpload",
+                                "s3:GetBucketLocation",
+                                "s3:GetObject",
+                                "s3:ListBucket",
+                                "s3:ListBucketMultipartUploads",
+                                "s3:PutObject",
+                            ],
+                            "Resource": [self.bucket.arn, pulumi.Output.concat(self.bucket.arn, "/*")],
+                        },
+                        {
+                            "Sid": "EncryptWithThePlatformKeyForS3",
+                            "Effect": "Allow",
+                            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                            "Resource": [args.kms_key_arn],
+                            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+                        },
+                        {
+                            "Sid": "ReportDeliveryErrors",
+                            "Effect": "Allow",
+                            "Action": ["logs:PutLogEvents"],
+                            "Resource": [pulumi.Output.concat(self.error_log_group.arn, ":log-stream:*")],
+                        },
+                    ],
+                }
+            ),
+            opts=child,
+        )
 
         self.delivery_stream = aws.kinesis.FirehoseDeliveryStream(
             f"{name}-stream",
@@ -207,21 +274,33 @@ class CentralLogging(pulumi.ComponentResource):
                 # object gzipped once (GZIP on gzipped records made objects Athena could not read).
                 # CloudWatch Logs' destination health checks (CONTROL_MESSAGE) are routed to CONTROL_PREFIX
                 # (kept a day) by dynamic partitioning, so the table under LOG_PREFIX holds log data only.
-                "processing_configuration": {"enabled": True, "processors": [
-                    {"type": "Decompression", "parameters": [
-                        {"parameter_name": "CompressionFormat", "parameter_value": "GZIP"}]},
-                    {"type": "MetadataExtraction", "parameters": [
-                        {"parameter_name": "JsonParsingEngine", "parameter_value": "JQ-1.6"},
-                        {"parameter_name": "MetadataExtractionQuery", "parameter_value": _ROUTE_QUERY}]},
-                    {"type": "AppendDelimiterToRecord"},
-                ]},
+                "processing_configuration": {
+                    "enabled": True,
+                    "processors": [
+                        {
+                            "type": "Decompression",
+                            "parameters": [{"parameter_name": "CompressionFormat", "parameter_value": "GZIP"}],
+                        },
+                        {
+                            "type": "MetadataExtraction",
+                            "parameters": [
+                                {"parameter_name": "JsonParsingEngine", "parameter_value": "JQ-1.6"},
+                                {"parameter_name": "MetadataExtractionQuery", "parameter_value": _ROUTE_QUERY},
+                            ],
+                        },
+                        {"type": "AppendDelimiterToRecord"},
+                    ],
+                },
                 "dynamic_partitioning_configuration": {"enabled": True, "retry_duration": 300},
                 "compression_format": "GZIP",
                 "kms_key_arn": args.kms_key_arn,
                 "prefix": f"!{{partitionKeyFromQuery:route}}/!{{timestamp:{_DAY_FORMAT}}}/",
                 "error_output_prefix": "errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/",
-                "cloudwatch_logging_options": {"enabled": True, "log_group_name": self.error_log_group.name,
-                                               "log_stream_name": "S3Delivery"},
+                "cloudwatch_logging_options": {
+                    "enabled": True,
+                    "log_group_name": self.error_log_group.name,
+                    "log_stream_name": "S3Delivery",
+                },
             },
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.firehose_role]),
@@ -230,67 +309,112 @@ class CentralLogging(pulumi.ComponentResource):
         self.subscription_role = aws.iam.Role(
             f"{name}-subscription-role",
             name=ctx.name("logs-subscription"),
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"Service": "logs.amazonaws.com"},
-                               "Action": "sts:AssumeRole",
-                               "Condition": {"StringLike": {"aws:SourceArn":
-                                             f"{arn_prefix}:logs:{stack.region}:{stack.account_id}:*"}}}],
-            }),
-            tags=tags, opts=child)
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "logs.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                            "Condition": {
+                                "StringLike": {
+                                    "aws:SourceArn": f"{arn_prefix}:logs:{stack.region}:{stack.account_id}:*"
+                                }
+                            },
+                        }
+                    ],
+                }
+            ),
+            tags=tags,
+            opts=child,
+        )
         self._subscription_policy = aws.iam.RolePolicy(
-            f"{name}-subscription-policy", role=self.subscription_role.id,
-            policy=pulumi.Output.json_dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Sid": "PutOnTheSinkOnly", "Effect": "Allow",
-                               "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
-                               "Resource": [self.delivery_stream.arn]}],
-            }),
-            opts=child)
+            f"{name}-subscription-policy",
+            role=self.subscription_role.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "PutOnTheSinkOnly",
+                            "Effect": "Allow",
+                            "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"],
+                            "Resource": [self.delivery_stream.arn],
+                        }
+                    ],
+                }
+            ),
+            opts=child,
+        )
 
         self.database, self.table = self._catalog(name, tags, child)
         self.api_gateway_account: aws.apigateway.Account | None = (
-            self._api_gateway_account(name, tags, child) if spec.manage_api_gateway_account else None)
+            self._api_gateway_account(name, tags, child) if spec.manage_api_gateway_account else None
+        )
 
         self.destination_arn: pulumi.Output[str] = self.delivery_stream.arn
         self.subscription_role_arn: pulumi.Output[str] = self.subscription_role.arn
         self.bucket_name: pulumi.Output[str] = self.bucket.bucket
         self.database_name: pulumi.Output[str] = self.database.name
-        self.register_outputs({"destinationArn": self.destination_arn, "bucketName": self.bucket_name,
-                               "subscriptionRoleArn": self.subscription_role_arn,
-                               "databaseName": self.database_name})
+        self.register_outputs(
+            {
+                "destinationArn": self.destination_arn,
+                "bucketName": self.bucket_name,
+                "subscriptionRoleArn": self.subscription_role_arn,
+                "databaseName": self.database_name,
+            }
+        )
 
-    def _catalog(self, name: str, tags: dict[str, str],
-                 child: pulumi.ResourceOptions) -> tuple[aws.glue.CatalogDatabase, aws.glue.CatalogTable]:
+    def _catalog(
+        self, name: str, tags: dict[str, str], child: pulumi.ResourceOptions
+    ) -> tuple[aws.glue.CatalogDatabase, aws.glue.CatalogTable]:
         """The Glue database and table Athena reads the bucket through (partitions projected, no crawler)."""
         ctx = self._context
         database = aws.glue.CatalogDatabase(
-            f"{name}-database", name=ctx.name("logs").replace("-", "_"),
+            f"{name}-database",
+            name=ctx.name("logs").replace("-", "_"),
             description="Central logs: every subscribed log group, one CloudWatch Logs batch per row",
-            tags=tags, opts=child)
+            tags=tags,
+            opts=child,
+        )
         location = self.bucket.bucket.apply(lambda bucket: f"s3://{bucket}/{LOG_PREFIX}")
         table = aws.glue.CatalogTable(
-            f"{name}-table", name=LOG_TABLE, database_name=database.name, table_type="EXTERNAL_TABLE",
+            f"{name}-table",
+            name=LOG_TABLE,
+            database_name=database.name,
+            table_type="EXTERNAL_TABLE",
             description="CloudWatch Logs subscription batches (data only: health checks go to control/)",
-            parameters=location.apply(lambda loc: {
-                "classification": "json", "EXTERNAL": "TRUE", "compressionType": "gzip",
-                # The day Firehose wrote the object (UTC), exactly the prefix it writes under.
-                "projection.enabled": "true",
-                "projection.day.type": "date", "projection.day.format": _DAY_FORMAT,
-                "projection.day.range": "2024/01/01,NOW",
-                "projection.day.interval": "1", "projection.day.interval.unit": "DAYS",
-                "storage.location.template": loc + "${day}/"}),
+            parameters=location.apply(
+                lambda loc: {
+                    "classification": "json",
+                    "EXTERNAL": "TRUE",
+                    "compressionType": "gzip",
+                    # The day Firehose wrote the object (UTC), exactly the prefix it writes under.
+                    "projection.enabled": "true",
+                    "projection.day.type": "date",
+                    "projection.day.format": _DAY_FORMAT,
+                    "projection.day.range": "2024/01/01,NOW",
+                    "projection.day.interval": "1",
+                    "projection.day.interval.unit": "DAYS",
+                    "storage.location.template": loc + "${day}/",
+                }
+            ),
             partition_keys=[{"name": "day", "type": "string"}],
             storage_descriptor={
-                "location": location, "input_format": _TEXT_INPUT, "output_format": _TEXT_OUTPUT,
+                "location": location,
+                "input_format": _TEXT_INPUT,
+                "output_format": _TEXT_OUTPUT,
                 "ser_de_info": {"serialization_library": _JSON_SERDE},
                 "columns": [{"name": column, "type": type_name} for column, type_name in LOG_TABLE_COLUMNS.items()],
             },
-            opts=child)
+            opts=child,
+        )
         return database, table
 
-    def _api_gateway_account(self, name: str, tags: dict[str, str],
-                             child: pulumi.ResourceOptions) -> aws.apigateway.Account:
+    def _api_gateway_account(
+        self, name: str, tags: dict[str, str], child: pulumi.ResourceOptions
+    ) -> aws.apigateway.Account:
         """API Gateway writes stage access and execution logs only once its account-level CloudWatch
         role is set (one setting per account and region, so a stack can opt out where another owns it).
 
@@ -299,23 +423,41 @@ class CentralLogging(pulumi.ComponentResource):
         it (:attr:`Platform.api_logging_depends_on`).
         """
         role = aws.iam.Role(
-            f"{name}-apigateway-role", name=self._context.name("apigateway-logs"),
-            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
-            tags=tags, opts=child)
+            f"{name}-apigateway-role",
+            name=self._context.name("apigateway-logs"),
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "apigateway.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+            tags=tags,
+            opts=child,
+        )
         # AWS's managed policy for exactly this role: API Gateway creates the log groups it writes to.
         push_policy = aws.iam.RolePolicyAttachment(
-            f"{name}-apigateway-logs", role=role.name,
+            f"{name}-apigateway-logs",
+            role=role.name,
             policy_arn=f"arn:{self._context.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
-            opts=child)
+            opts=child,
+        )
         # UpdateAccount checks that API Gateway can assume the role and write logs with it ("The role
         # ARN does not have required permissions set to API Gateway"): the policy is attached first.
         return aws.apigateway.Account(
-            f"{name}-apigateway-account", cloudwatch_role_arn=role.arn,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[push_policy]))
+            f"{name}-apigateway-account",
+            cloudwatch_role_arn=role.arn,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[push_policy]),
+        )
 
-    def log_group(self, resource_name: str, log_group_name: str, *, service: str,
-                  parent: pulumi.Resource) -> aws.cloudwatch.LogGroup:
+    def log_group(
+        self, resource_name: str, log_group_name: str, *, service: str, parent: pulumi.Resource
+    ) -> aws.cloudwatch.LogGroup:
         """A log group with the stack's retention, the platform key and a subscription to the sink."""
         ctx = self._context
         group = aws.cloudwatch.LogGroup(

@@ -13,7 +13,6 @@ other log.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +25,8 @@ from arcblueprint.platform.handles import VpcAttachment
 from arcblueprint.vpc_access import GATEWAY_SERVICES, endpoint_service, service_name
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from arcblueprint.platform.context import StackContext
     from arcblueprint.platform.handles import LogGroups
 
@@ -75,21 +76,32 @@ class Network(pulumi.ComponentResource):
             return {**tags, "Name": ctx.name(label)}
 
         self.vpc = aws.ec2.Vpc(
-            f"{name}-vpc", cidr_block=plan.cidr, enable_dns_support=True,
+            f"{name}-vpc",
+            cidr_block=plan.cidr,
+            enable_dns_support=True,
             # Private DNS of interface endpoints needs both DNS attributes.
-            enable_dns_hostnames=True, tags=tagged("vpc"), opts=child)
+            enable_dns_hostnames=True,
+            tags=tagged("vpc"),
+            opts=child,
+        )
         vpc_id = self.vpc.id
         # Nothing may use the default group by accident: declaring it without rules removes AWS's defaults.
-        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc_id, tags=tagged("default-unused"),
-                                     opts=child)
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc_id, tags=tagged("default-unused"), opts=child)
         zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
 
         def subnets(tier: str, cidrs: tuple[str, ...]) -> list[aws.ec2.Subnet]:
-            return [aws.ec2.Subnet(
-                f"{name}-{tier}-{i}", vpc_id=vpc_id, cidr_block=cidr,
-                availability_zone_id=zone_id(zones, spec.availability_zone_ids, i, "network.availabilityZones"),
-                map_public_ip_on_launch=False, tags={**tagged(f"{tier}-{i}"), "tier": tier}, opts=child)
-                for i, cidr in enumerate(cidrs)]
+            return [
+                aws.ec2.Subnet(
+                    f"{name}-{tier}-{i}",
+                    vpc_id=vpc_id,
+                    cidr_block=cidr,
+                    availability_zone_id=zone_id(zones, spec.availability_zone_ids, i, "network.availabilityZones"),
+                    map_public_ip_on_launch=False,
+                    tags={**tagged(f"{tier}-{i}"), "tier": tier},
+                    opts=child,
+                )
+                for i, cidr in enumerate(cidrs)
+            ]
 
         self.private_subnets = subnets("private", plan.private_subnets)
         self.public_subnets = subnets("public", plan.public_subnets)
@@ -98,45 +110,70 @@ class Network(pulumi.ComponentResource):
         # One route table per private subnet: an AZ's routing can change without touching the others.
         self.private_route_tables = []
         for i, subnet in enumerate(self.private_subnets):
-            table = aws.ec2.RouteTable(f"{name}-private-rt-{i}", vpc_id=vpc_id, tags=tagged(f"private-{i}"),
-                                       opts=child)
-            aws.ec2.RouteTableAssociation(f"{name}-private-rta-{i}", subnet_id=subnet.id, route_table_id=table.id,
-                                          opts=child)
+            table = aws.ec2.RouteTable(f"{name}-private-rt-{i}", vpc_id=vpc_id, tags=tagged(f"private-{i}"), opts=child)
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-rta-{i}", subnet_id=subnet.id, route_table_id=table.id, opts=child
+            )
             self.private_route_tables.append(table)
         route_tables = list(self.private_route_tables)
         if self.isolated_subnets:
             isolated = aws.ec2.RouteTable(f"{name}-isolated-rt", vpc_id=vpc_id, tags=tagged("isolated"), opts=child)
             for i, subnet in enumerate(self.isolated_subnets):
-                aws.ec2.RouteTableAssociation(f"{name}-isolated-rta-{i}", subnet_id=subnet.id,
-                                              route_table_id=isolated.id, opts=child)
+                aws.ec2.RouteTableAssociation(
+                    f"{name}-isolated-rta-{i}", subnet_id=subnet.id, route_table_id=isolated.id, opts=child
+                )
             route_tables.append(isolated)
         if self.public_subnets:
             gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc_id, tags=tagged("igw"), opts=child)
             public = aws.ec2.RouteTable(f"{name}-public-rt", vpc_id=vpc_id, tags=tagged("public"), opts=child)
-            aws.ec2.Route(f"{name}-public-default", route_table_id=public.id, destination_cidr_block="0.0.0.0/0",
-                          gateway_id=gateway.id, opts=child)
+            aws.ec2.Route(
+                f"{name}-public-default",
+                route_table_id=public.id,
+                destination_cidr_block="0.0.0.0/0",
+                gateway_id=gateway.id,
+                opts=child,
+            )
             for i, subnet in enumerate(self.public_subnets):
-                aws.ec2.RouteTableAssociation(f"{name}-public-rta-{i}", subnet_id=subnet.id,
-                                              route_table_id=public.id, opts=child)
+                aws.ec2.RouteTableAssociation(
+                    f"{name}-public-rta-{i}", subnet_id=subnet.id, route_table_id=public.id, opts=child
+                )
 
-        self.flow_log = vpc_flow_logs(f"{name}-flow", ctx, args.log_groups, vpc_id=vpc_id, label="vpc",
-                                      traffic=spec.flow_log_traffic, parent=self)
+        self.flow_log = vpc_flow_logs(
+            f"{name}-flow", ctx, args.log_groups, vpc_id=vpc_id, label="vpc", traffic=spec.flow_log_traffic, parent=self
+        )
 
         self.gateway_endpoints = {
             service: aws.ec2.VpcEndpoint(
-                f"{name}-{service}-gateway", vpc_id=vpc_id, vpc_endpoint_type="Gateway",
+                f"{name}-{service}-gateway",
+                vpc_id=vpc_id,
+                vpc_endpoint_type="Gateway",
                 service_name=service_name(stack.region, service),
-                route_table_ids=[t.id for t in route_tables], tags=tagged(f"{service}-gateway"), opts=child)
+                route_table_ids=[t.id for t in route_tables],
+                tags=tagged(f"{service}-gateway"),
+                opts=child,
+            )
             for service in GATEWAY_SERVICES
         }
 
         self.endpoint_security_group = aws.ec2.SecurityGroup(
-            f"{name}-endpoints-sg", vpc_id=vpc_id, name=ctx.name("vpc-endpoints"),
-            description="Interface endpoints: HTTPS from inside the VPC only", tags=tagged("vpc-endpoints"),
-            opts=child)
+            f"{name}-endpoints-sg",
+            vpc_id=vpc_id,
+            name=ctx.name("vpc-endpoints"),
+            description="Interface endpoints: HTTPS from inside the VPC only",
+            tags=tagged("vpc-endpoints"),
+            opts=child,
+        )
         aws.vpc.SecurityGroupIngressRule(
-            f"{name}-endpoints-https-in", security_group_id=self.endpoint_security_group.id, ip_protocol="tcp",
-            from_port=443, to_port=443, cidr_ipv4=plan.cidr, description="HTTPS from the VPC", tags=tags, opts=child)
+            f"{name}-endpoints-https-in",
+            security_group_id=self.endpoint_security_group.id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            cidr_ipv4=plan.cidr,
+            description="HTTPS from the VPC",
+            tags=tags,
+            opts=child,
+        )
 
         private_subnet_ids = [s.id for s in self.private_subnets]
         self._name, self._region, self._tagged = name, stack.region, tagged
@@ -146,29 +183,52 @@ class Network(pulumi.ComponentResource):
             self._interface_endpoint(service)
 
         self.lambda_security_group = aws.ec2.SecurityGroup(
-            f"{name}-lambda-sg", vpc_id=vpc_id, name=ctx.name("lambda"),
+            f"{name}-lambda-sg",
+            vpc_id=vpc_id,
+            name=ctx.name("lambda"),
             description="Shared by every VPC-attached function: no ingress, egress to VPC endpoints only",
-            tags=tagged("lambda"), opts=child)
+            tags=tagged("lambda"),
+            opts=child,
+        )
         aws.vpc.SecurityGroupEgressRule(
-            f"{name}-lambda-to-endpoints", security_group_id=self.lambda_security_group.id, ip_protocol="tcp",
-            from_port=443, to_port=443, referenced_security_group_id=self.endpoint_security_group.id,
-            description="HTTPS to interface endpoints", tags=tags, opts=child)
+            f"{name}-lambda-to-endpoints",
+            security_group_id=self.lambda_security_group.id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            referenced_security_group_id=self.endpoint_security_group.id,
+            description="HTTPS to interface endpoints",
+            tags=tags,
+            opts=child,
+        )
         for service, endpoint in self.gateway_endpoints.items():
             aws.vpc.SecurityGroupEgressRule(
-                f"{name}-lambda-to-{service}", security_group_id=self.lambda_security_group.id, ip_protocol="tcp",
-                from_port=443, to_port=443, prefix_list_id=endpoint.prefix_list_id,
-                description=f"HTTPS to {service} through its gateway endpoint", tags=tags, opts=child)
+                f"{name}-lambda-to-{service}",
+                security_group_id=self.lambda_security_group.id,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                prefix_list_id=endpoint.prefix_list_id,
+                description=f"HTTPS to {service} through its gateway endpoint",
+                tags=tags,
+                opts=child,
+            )
 
         self.private_subnet_ids: pulumi.Output[list[str]] = pulumi.Output.all(*private_subnet_ids)
         self.vpc_id: pulumi.Output[str] = vpc_id
         self.cidr: str = plan.cidr
-        self.attachment = VpcAttachment(subnet_ids=self.private_subnet_ids,
-                                        security_group_id=self.lambda_security_group.id, endpoints=self)
-        self.register_outputs({
-            "vpcId": vpc_id, "cidr": plan.cidr, "privateSubnetIds": self.private_subnet_ids,
-            "lambdaSecurityGroupId": self.lambda_security_group.id,
-            "endpointSecurityGroupId": self.endpoint_security_group.id,
-        })
+        self.attachment = VpcAttachment(
+            subnet_ids=self.private_subnet_ids, security_group_id=self.lambda_security_group.id, endpoints=self
+        )
+        self.register_outputs(
+            {
+                "vpcId": vpc_id,
+                "cidr": plan.cidr,
+                "privateSubnetIds": self.private_subnet_ids,
+                "lambdaSecurityGroupId": self.lambda_security_group.id,
+                "endpointSecurityGroupId": self.endpoint_security_group.id,
+            }
+        )
 
     def require(self, api: str) -> None:
         """Give the VPC's functions a path to the API of IAM prefix ``api`` (see :class:`ServiceEndpoints`).
@@ -186,13 +246,20 @@ class Network(pulumi.ComponentResource):
         if service in self.interface_endpoints:
             return self.interface_endpoints[service]
         endpoint = aws.ec2.VpcEndpoint(
-            f"{self._name}-{service}-endpoint", vpc_id=self.vpc.id, vpc_endpoint_type="Interface",
-            service_name=service_name(self._region, service), private_dns_enabled=True,
-            subnet_ids=[s.id for s in self.private_subnets], security_group_ids=[self.endpoint_security_group.id],
-            tags=self._tagged(f"{service}-endpoint"), opts=pulumi.ResourceOptions(parent=self))
+            f"{self._name}-{service}-endpoint",
+            vpc_id=self.vpc.id,
+            vpc_endpoint_type="Interface",
+            service_name=service_name(self._region, service),
+            private_dns_enabled=True,
+            subnet_ids=[s.id for s in self.private_subnets],
+            security_group_ids=[self.endpoint_security_group.id],
+            tags=self._tagged(f"{service}-endpoint"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         self.interface_endpoints[service] = endpoint
         self.endpoint_dns[service] = endpoint.dns_entries.apply(
-            lambda entries: entries[0]["dns_name"] if entries else "")
+            lambda entries: entries[0]["dns_name"] if entries else ""
+        )
         return endpoint
 
 
@@ -212,40 +279,78 @@ def choose_zone(ids: Sequence[str], pinned: Sequence[str], index: int, key: str)
     """The ``index``-th zone id among the region's ``ids`` (or the pinned one), else a one-line config error."""
     if pinned:
         if pinned[index] not in ids:
-            raise ConfigError(key.rsplit(".", 1)[0] + ".availabilityZoneIds", list(pinned),
-                              f"{pinned[index]} is not an available zone of the region ({', '.join(ids)})")
+            raise ConfigError(
+                key.rsplit(".", 1)[0] + ".availabilityZoneIds",
+                list(pinned),
+                f"{pinned[index]} is not an available zone of the region ({', '.join(ids)})",
+            )
         return pinned[index]
     if index >= len(ids):
         raise ConfigError(key, index + 1, f"the region has {len(ids)} available zones ({', '.join(ids)})")
     return ids[index]
 
 
-def vpc_flow_logs(name: str, ctx: StackContext, log_groups: LogGroups, *, vpc_id: pulumi.Input[str], label: str,
-                  traffic: str, parent: pulumi.Resource) -> aws.ec2.FlowLog:
+def vpc_flow_logs(
+    name: str,
+    ctx: StackContext,
+    log_groups: LogGroups,
+    *,
+    vpc_id: pulumi.Input[str],
+    label: str,
+    traffic: str,
+    parent: pulumi.Resource,
+) -> aws.ec2.FlowLog:
     """Flow logs of one VPC into a central log group, written through a role scoped to that group."""
     stack = ctx.stack
     opts = pulumi.ResourceOptions(parent=parent)
-    group = log_groups.log_group(f"{name}-logs", f"/aws/vpc/flow-logs/{ctx.name(label)}", service=_SERVICE,
-                                 parent=parent)
+    group = log_groups.log_group(
+        f"{name}-logs", f"/aws/vpc/flow-logs/{ctx.name(label)}", service=_SERVICE, parent=parent
+    )
     role = aws.iam.Role(
-        f"{name}-role", name=ctx.name(label, "flow-logs"),
-        assume_role_policy=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                           "Action": "sts:AssumeRole",
-                           "Condition": {"StringEquals": {"aws:SourceAccount": stack.account_id}}}],
-        }),
-        tags=ctx.tags(_SERVICE), opts=opts)
+        f"{name}-role",
+        name=ctx.name(label, "flow-logs"),
+        assume_role_policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": stack.account_id}},
+                    }
+                ],
+            }
+        ),
+        tags=ctx.tags(_SERVICE),
+        opts=opts,
+    )
     aws.iam.RolePolicy(
-        f"{name}-policy", role=role.id,
-        policy=pulumi.Output.json_dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Sid": "WriteThisLogGroupOnly", "Effect": "Allow",
-                           "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                           "Resource": [group.arn, pulumi.Output.concat(group.arn, ":log-stream:*")]}],
-        }),
-        opts=opts)
+        f"{name}-policy",
+        role=role.id,
+        policy=pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "WriteThisLogGroupOnly",
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                        "Resource": [group.arn, pulumi.Output.concat(group.arn, ":log-stream:*")],
+                    }
+                ],
+            }
+        ),
+        opts=opts,
+    )
     return aws.ec2.FlowLog(
-        f"{name}-log", vpc_id=vpc_id, traffic_type=traffic, log_destination_type="cloud-watch-logs",
-        log_destination=group.arn, iam_role_arn=role.arn, max_aggregation_interval=60,
-        tags=ctx.tags(_SERVICE), opts=opts)
+        f"{name}-log",
+        vpc_id=vpc_id,
+        traffic_type=traffic,
+        log_destination_type="cloud-watch-logs",
+        log_destination=group.arn,
+        iam_role_arn=role.arn,
+        max_aggregation_interval=60,
+        tags=ctx.tags(_SERVICE),
+        opts=opts,
+    )

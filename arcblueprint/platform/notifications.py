@@ -83,11 +83,22 @@ def _dead_letter_policy(queue_arn: str, topic_arn: str) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sqs:*",
-             "Resource": queue_arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-            {"Sid": "TheTopicDeadLetters", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
-             "Action": "sqs:SendMessage", "Resource": queue_arn,
-             "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}}},
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sqs:*",
+                "Resource": queue_arn,
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {
+                "Sid": "TheTopicDeadLetters",
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            },
         ],
     }
 
@@ -117,8 +128,13 @@ class AlarmNotifications(pulumi.ComponentResource):
         stack = ctx.stack
         spec = stack.notifications
         if not spec.has_subscribers:
-            raise ConfigError("notifications", None, "must list at least one of emails, httpsEndpoints: every "
-                              "alarm notifies this topic, and with no subscriber nobody hears it", show_value=False)
+            raise ConfigError(
+                "notifications",
+                None,
+                "must list at least one of emails, httpsEndpoints: every "
+                "alarm notifies this topic, and with no subscriber nobody hears it",
+                show_value=False,
+            )
         tags = ctx.tags(_SERVICE)
         child = pulumi.ResourceOptions(parent=self)
         topic_name = ctx.name("alarms", max_length=256)
@@ -129,41 +145,73 @@ class AlarmNotifications(pulumi.ComponentResource):
         queue_arn = arn_of.format(service="sqs", name=queue_name)
 
         self.topic = aws.sns.Topic(
-            f"{name}-topic", name=topic_name, display_name=f"{stack.naming_prefix} alarms",
+            f"{name}-topic",
+            name=topic_name,
+            display_name=f"{stack.naming_prefix} alarms",
             kms_master_key_id=args.kms_key_arn,
             signature_version=2,  # SHA256 signatures for HTTPS subscribers that verify them
             # Replacing the topic would drop every confirmed subscription.
-            tags=tags, opts=ctx.stateful(child))
+            tags=tags,
+            opts=ctx.stateful(child),
+        )
         aws.sns.TopicPolicy(
-            f"{name}-topic-policy", arn=self.topic.arn,
-            policy=json.dumps(topic_policy(topic_arn, partition=ctx.partition, region=stack.region,
-                                           account_id=stack.account_id)), opts=child)
+            f"{name}-topic-policy",
+            arn=self.topic.arn,
+            policy=json.dumps(
+                topic_policy(topic_arn, partition=ctx.partition, region=stack.region, account_id=stack.account_id)
+            ),
+            opts=child,
+        )
 
         self.dead_letter_queue = aws.sqs.Queue(
-            f"{name}-dlq", name=queue_name, kms_master_key_id=args.kms_key_arn,
-            kms_data_key_reuse_period_seconds=3600, message_retention_seconds=_DLQ_RETENTION_SECONDS,
+            f"{name}-dlq",
+            name=queue_name,
+            kms_master_key_id=args.kms_key_arn,
+            kms_data_key_reuse_period_seconds=3600,
+            message_retention_seconds=_DLQ_RETENTION_SECONDS,
             # SNS's dead-letter queue: no SQS queue may redrive into it.
-            redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}), tags=tags, opts=ctx.stateful(child))
+            redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}),
+            tags=tags,
+            opts=ctx.stateful(child),
+        )
         dlq_policy = aws.sqs.QueuePolicy(
-            f"{name}-dlq-policy", queue_url=self.dead_letter_queue.url,
-            policy=json.dumps(_dead_letter_policy(queue_arn, topic_arn)), opts=child)
+            f"{name}-dlq-policy",
+            queue_url=self.dead_letter_queue.url,
+            policy=json.dumps(_dead_letter_policy(queue_arn, topic_arn)),
+            opts=child,
+        )
         redrive = self.dead_letter_queue.arn.apply(lambda arn: json.dumps({"deadLetterTargetArn": arn}))
         # The queue admits SNS before any subscription exists, so no early failed delivery is lost.
         subscription_opts = pulumi.ResourceOptions(parent=self, depends_on=[dlq_policy])
         for protocol, endpoints in (("email", spec.emails), ("https", spec.https_endpoints)):
             for endpoint in endpoints:
                 aws.sns.TopicSubscription(
-                    f"{name}-{protocol}-{_endpoint_key(endpoint)}", topic=self.topic.arn, protocol=protocol,
-                    endpoint=endpoint, redrive_policy=redrive, opts=subscription_opts)
+                    f"{name}-{protocol}-{_endpoint_key(endpoint)}",
+                    topic=self.topic.arn,
+                    protocol=protocol,
+                    endpoint=endpoint,
+                    redrive_policy=redrive,
+                    opts=subscription_opts,
+                )
 
         self.topic_arn: pulumi.Output[str] = self.topic.arn
         self.actions = AlarmActions(topic_arn=self.topic.arn)
         aws.cloudwatch.MetricAlarm(
-            f"{name}-dlq-alarm", name=f"{queue_name}-depth",
+            f"{name}-dlq-alarm",
+            name=f"{queue_name}-depth",
             alarm_description="Alarm notifications SNS could not deliver to a subscriber wait in the DLQ",
-            namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": self.dead_letter_queue.name}, statistic="Maximum", period=300,
-            evaluation_periods=1, threshold=1, comparison_operator="GreaterThanOrEqualToThreshold",
+            namespace="AWS/SQS",
+            metric_name="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": self.dead_letter_queue.name},
+            statistic="Maximum",
+            period=300,
+            evaluation_periods=1,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
             # The other subscribers still hear about a subscriber that stopped receiving.
-            treat_missing_data="notBreaching", tags=tags, **self.actions.metric_alarm_args(), opts=child)
+            treat_missing_data="notBreaching",
+            tags=tags,
+            **self.actions.metric_alarm_args(),
+            opts=child,
+        )
         self.register_outputs({"topicArn": self.topic_arn, "deadLetterUrl": self.dead_letter_queue.url})

@@ -136,8 +136,12 @@ class SquidConfig:
     @classmethod
     def for_stack(cls, stack: StackConfig, proxy_vpc_cidr: str) -> SquidConfig:
         spec = stack.on_prem
-        return cls(port=spec.proxy_port, clients=(proxy_vpc_cidr,), destinations=tuple(spec.destinations),
-                   ports=tuple(spec.destination_ports))
+        return cls(
+            port=spec.proxy_port,
+            clients=(proxy_vpc_cidr,),
+            destinations=tuple(spec.destinations),
+            ports=tuple(spec.destination_ports),
+        )
 
 
 def render_squid_config(config: SquidConfig) -> str:
@@ -200,8 +204,10 @@ def render_squid_config(config: SquidConfig) -> str:
 
 def agent_config(*, log_group_name: str, config: SquidConfig) -> dict[str, object]:
     """The CloudWatch agent's configuration: squid's access and cache logs, one stream each per instance."""
-    files = [{"file_path": path, "log_group_name": log_group_name, "log_stream_name": f"{{instance_id}}/{stream}"}
-             for path, stream in ((config.access_log, "access"), (config.cache_log, "cache"))]
+    files = [
+        {"file_path": path, "log_group_name": log_group_name, "log_stream_name": f"{{instance_id}}/{stream}"}
+        for path, stream in ((config.access_log, "access"), (config.cache_log, "cache"))
+    ]
     # root (the agent's default on Linux) reads squid's log directory, which only squid's user owns.
     return {"agent": {"run_as_user": "root"}, "logs": {"logs_collected": {"files": {"collect_list": files}}}}
 
@@ -221,23 +227,25 @@ def render_user_data(*, squid: SquidConfig, log_group_name: str) -> str:
     for eof, text in ((_SQUID_EOF, conf), (_AGENT_EOF, agent)):
         if any(line.strip() == eof for line in text.splitlines()):  # pragma: no cover - would end the heredoc early
             raise ValueError(f"generated text contains the heredoc delimiter {eof}")
-    return "\n".join([
-        "#!/bin/bash",
-        "# arcblueprint on-prem proxy: squid and the CloudWatch agent from the Amazon Linux 2023 repository",
-        "# (served from S3 through the proxy VPC's gateway endpoint; there is no internet path).",
-        "set -euo pipefail",
-        "dnf install -y squid amazon-cloudwatch-agent",
-        f"install -D -m 0644 /dev/stdin /etc/squid/squid.conf <<'{_SQUID_EOF}'",
-        conf.rstrip("\n"),
-        _SQUID_EOF,
-        f"install -D -m 0644 /dev/stdin {_AGENT_CONFIG} <<'{_AGENT_EOF}'",
-        agent,
-        _AGENT_EOF,
-        "squid -k parse",
-        "systemctl enable --now squid",
-        f"{_AGENT_CTL} -a fetch-config -m ec2 -s -c file:{_AGENT_CONFIG}",
-        "",
-    ])
+    return "\n".join(
+        [
+            "#!/bin/bash",
+            "# arcblueprint on-prem proxy: squid and the CloudWatch agent from the Amazon Linux 2023 repository",
+            "# (served from S3 through the proxy VPC's gateway endpoint; there is no internet path).",
+            "set -euo pipefail",
+            "dnf install -y squid amazon-cloudwatch-agent",
+            f"install -D -m 0644 /dev/stdin /etc/squid/squid.conf <<'{_SQUID_EOF}'",
+            conf.rstrip("\n"),
+            _SQUID_EOF,
+            f"install -D -m 0644 /dev/stdin {_AGENT_CONFIG} <<'{_AGENT_EOF}'",
+            agent,
+            _AGENT_EOF,
+            "squid -k parse",
+            "systemctl enable --now squid",
+            f"{_AGENT_CTL} -a fetch-config -m ec2 -s -c file:{_AGENT_CONFIG}",
+            "",
+        ]
+    )
 
 
 def squid_config_of(user_data: str) -> str | None:

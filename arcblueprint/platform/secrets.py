@@ -27,13 +27,16 @@ AWSCURRENT to start from). Secrets Manager still tests the configuration (the fu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
-from arcblueprint.platform.context import StackContext
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from arcblueprint.platform.context import StackContext
 
 __all__ = ["Secrets", "SecretsArgs", "SecretsSealedError"]
 
@@ -127,31 +130,37 @@ class Secrets(pulumi.ComponentResource):
             exempt: list[pulumi.Input[str]] = [*readers, *([rotation_role] if rotation_role else [])]
             statements: list[dict[str, object]] = []
             if exempt:
-                statements.append({
-                    "Sid": "NamedReadersOnly" if readers else "OnlyRotationReads",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "secretsmanager:GetSecretValue",
-                    # A resource policy's Resource "*" means "this secret".
-                    "Resource": "*",
-                    "Condition": {"ArnNotEquals": {"aws:PrincipalArn": exempt}},
-                })
+                statements.append(
+                    {
+                        "Sid": "NamedReadersOnly" if readers else "OnlyRotationReads",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "secretsmanager:GetSecretValue",
+                        # A resource policy's Resource "*" means "this secret".
+                        "Resource": "*",
+                        "Condition": {"ArnNotEquals": {"aws:PrincipalArn": exempt}},
+                    }
+                )
             else:
-                statements.append({
-                    "Sid": "NobodyReadsUntilGranted",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "secretsmanager:GetSecretValue",
-                    "Resource": "*",
-                })
+                statements.append(
+                    {
+                        "Sid": "NobodyReadsUntilGranted",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "secretsmanager:GetSecretValue",
+                        "Resource": "*",
+                    }
+                )
             if readers:
-                statements.append({
-                    "Sid": "NamedReadersRead",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": readers},
-                    "Action": "secretsmanager:GetSecretValue",
-                    "Resource": "*",
-                })
+                statements.append(
+                    {
+                        "Sid": "NamedReadersRead",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": readers},
+                        "Action": "secretsmanager:GetSecretValue",
+                        "Resource": "*",
+                    }
+                )
             aws.secretsmanager.SecretPolicy(
                 f"{self._name}-{key}-policy",
                 secret_arn=secret.arn,

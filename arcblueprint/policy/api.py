@@ -58,13 +58,17 @@ def validate_method_authorized(args: ResourceValidationArgs, report_violation: R
     if verb == "OPTIONS" or args.name in public or (key is not None and key in public):
         return
     if authorization in (None, "", "NONE"):
-        report_violation(f"API method '{args.name}' ({key or verb}) has no authorization; add an authorizer "
-                         "(IAM, Cognito, JWT or Lambda) or list it in publicRoutes.")
+        report_violation(
+            f"API method '{args.name}' ({key or verb}) has no authorization; add an authorizer "
+            "(IAM, Cognito, JWT or Lambda) or list it in publicRoutes."
+        )
 
 
 METHOD_AUTHORIZED = resource_policy(
-    "api-method-authorized", "API Gateway methods and routes are authorized unless listed public.",
-    validate_method_authorized, types=[REST_METHOD, HTTP_ROUTE],
+    "api-method-authorized",
+    "API Gateway methods and routes are authorized unless listed public.",
+    validate_method_authorized,
+    types=[REST_METHOD, HTTP_ROUTE],
     parameters={"publicRoutes": {"type": "array", "items": {"type": "string"}, "default": []}},
 )
 
@@ -78,8 +82,10 @@ def validate_stage_logged_traced(args: ResourceValidationArgs, report_violation:
 
 
 STAGE_LOGGED_TRACED = resource_policy(
-    "api-stage-logged-traced", "API Gateway stages have access logging and (REST) X-Ray tracing.",
-    validate_stage_logged_traced, types=[REST_STAGE, HTTP_STAGE],
+    "api-stage-logged-traced",
+    "API Gateway stages have access logging and (REST) X-Ray tracing.",
+    validate_stage_logged_traced,
+    types=[REST_STAGE, HTTP_STAGE],
 )
 
 
@@ -99,21 +105,33 @@ def validate_stage_throttled(args: StackValidationArgs, report_violation: Report
     settings = list(resources_of(args, METHOD_SETTINGS))
     for stage in resources_of(args, REST_STAGE):
         apis = {a.urn for a in linked(stage, "restApi")}
-        mine = [s for s in settings if stage in linked(s, "stageName") or (
-            known(s.props, "stageName") == known(stage.props, "stageName")
-            and (bool(apis & {a.urn for a in linked(s, "restApi")})
-                 or _same_literal(known(s.props, "restApi"), known(stage.props, "restApi"))))]
+        mine = [
+            s
+            for s in settings
+            if stage in linked(s, "stageName")
+            or (
+                known(s.props, "stageName") == known(stage.props, "stageName")
+                and (
+                    bool(apis & {a.urn for a in linked(s, "restApi")})
+                    or _same_literal(known(s.props, "restApi"), known(stage.props, "restApi"))
+                )
+            )
+        ]
         if not any(_throttled(known(s.props, "settings")) for s in mine):
-            report_violation(f"API stage '{stage.name}' has no method settings with throttlingBurstLimit and "
-                             "throttlingRateLimit.", stage.urn)
+            report_violation(
+                f"API stage '{stage.name}' has no method settings with throttlingBurstLimit and throttlingRateLimit.",
+                stage.urn,
+            )
     for stage in resources_of(args, HTTP_STAGE):
         if not _throttled(known(stage.props, "defaultRouteSettings")):
-            report_violation(f"HTTP API stage '{stage.name}' has no defaultRouteSettings throttling numbers.",
-                             stage.urn)
+            report_violation(
+                f"HTTP API stage '{stage.name}' has no defaultRouteSettings throttling numbers.", stage.urn
+            )
 
 
 STAGE_THROTTLED = stack_policy(
-    "api-stage-throttled", "API Gateway stages are throttled with concrete burst and rate limits.",
+    "api-stage-throttled",
+    "API Gateway stages are throttled with concrete burst and rate limits.",
     validate_stage_throttled,
 )
 
@@ -126,8 +144,10 @@ def validate_method_cache_encrypted(args: ResourceValidationArgs, report_violati
 
 
 METHOD_CACHE_ENCRYPTED = resource_policy(
-    "api-cache-encrypted", "API Gateway caches are encrypted where caching is enabled.",
-    validate_method_cache_encrypted, types=[METHOD_SETTINGS],
+    "api-cache-encrypted",
+    "API Gateway caches are encrypted where caching is enabled.",
+    validate_method_cache_encrypted,
+    types=[METHOD_SETTINGS],
 )
 
 
@@ -137,13 +157,16 @@ def validate_appsync_authorized(args: ResourceValidationArgs, report_violation: 
     modes |= {dig(p, "authenticationType") for p in as_list(args.props.get("additionalAuthenticationProviders"))}
     modes.discard(None)
     if not modes or modes == {"API_KEY"}:
-        report_violation(f"AppSync API '{args.name}' is protected by API keys only; use IAM, Cognito, OIDC "
-                         "or a Lambda authorizer.")
+        report_violation(
+            f"AppSync API '{args.name}' is protected by API keys only; use IAM, Cognito, OIDC or a Lambda authorizer."
+        )
 
 
 APPSYNC_AUTHORIZED = resource_policy(
-    "appsync-authorized", "AppSync APIs authorize callers with more than an API key.",
-    validate_appsync_authorized, types=[GRAPHQL_API],
+    "appsync-authorized",
+    "AppSync APIs authorize callers with more than an API key.",
+    validate_appsync_authorized,
+    types=[GRAPHQL_API],
 )
 
 
@@ -151,15 +174,19 @@ def validate_appsync_logged_traced(args: ResourceValidationArgs, report_violatio
     """Resolver errors are only visible in field logs; X-Ray shows which resolver is slow."""
     level = dig(args.props, "logConfig", "fieldLogLevel")
     if level in (None, "NONE") or not known_dig(args.props, "logConfig", "cloudwatchLogsRoleArn"):
-        report_violation(f"AppSync API '{args.name}' has no field logging; set logConfig with a fieldLogLevel "
-                         "and a CloudWatch Logs role.")
+        report_violation(
+            f"AppSync API '{args.name}' has no field logging; set logConfig with a fieldLogLevel "
+            "and a CloudWatch Logs role."
+        )
     if not truthy(args.props.get("xrayEnabled")):
         report_violation(f"AppSync API '{args.name}' does not trace with X-Ray; set xrayEnabled.")
 
 
 APPSYNC_LOGGED_TRACED = resource_policy(
-    "appsync-logged-traced", "AppSync APIs log resolver fields and trace with X-Ray.",
-    validate_appsync_logged_traced, types=[GRAPHQL_API],
+    "appsync-logged-traced",
+    "AppSync APIs log resolver fields and trace with X-Ray.",
+    validate_appsync_logged_traced,
+    types=[GRAPHQL_API],
 )
 
 
@@ -170,9 +197,18 @@ def validate_appsync_cache_encrypted(args: ResourceValidationArgs, report_violat
 
 
 APPSYNC_CACHE_ENCRYPTED = resource_policy(
-    "appsync-cache-encrypted", "AppSync caches are encrypted at rest and in transit.",
-    validate_appsync_cache_encrypted, types=[APPSYNC_CACHE],
+    "appsync-cache-encrypted",
+    "AppSync caches are encrypted at rest and in transit.",
+    validate_appsync_cache_encrypted,
+    types=[APPSYNC_CACHE],
 )
 
-POLICIES = [METHOD_AUTHORIZED, STAGE_LOGGED_TRACED, STAGE_THROTTLED, METHOD_CACHE_ENCRYPTED,
-            APPSYNC_AUTHORIZED, APPSYNC_LOGGED_TRACED, APPSYNC_CACHE_ENCRYPTED]
+POLICIES = [
+    METHOD_AUTHORIZED,
+    STAGE_LOGGED_TRACED,
+    STAGE_THROTTLED,
+    METHOD_CACHE_ENCRYPTED,
+    APPSYNC_AUTHORIZED,
+    APPSYNC_LOGGED_TRACED,
+    APPSYNC_CACHE_ENCRYPTED,
+]

@@ -129,8 +129,12 @@ def resource_policy(
     guarded.__name__ = guarded.__qualname__ = validate.__name__
     guarded.__doc__ = validate.__doc__
     return ResourceValidationPolicy(
-        name=name, description=description, validate=guarded, enforcement_level=enforcement_level,
-        config_schema=config_schema(**(parameters or {})), remediation_steps=remediation_steps,
+        name=name,
+        description=description,
+        validate=guarded,
+        enforcement_level=enforcement_level,
+        config_schema=config_schema(**(parameters or {})),
+        remediation_steps=remediation_steps,
     )
 
 
@@ -160,8 +164,12 @@ def stack_policy(
     guarded.__name__ = guarded.__qualname__ = validate.__name__
     guarded.__doc__ = validate.__doc__
     return StackValidationPolicy(
-        name=name, description=description, validate=guarded, enforcement_level=enforcement_level,
-        config_schema=config_schema(**(parameters or {})), remediation_steps=remediation_steps,
+        name=name,
+        description=description,
+        validate=guarded,
+        enforcement_level=enforcement_level,
+        config_schema=config_schema(**(parameters or {})),
+        remediation_steps=remediation_steps,
     )
 
 
@@ -329,8 +337,10 @@ def functions_behind(resource: PolicyResource, prop: str, everything: Sequence[P
         if target.resource_type == FUNCTION:
             result.append(target)
         else:
-            result.extend(linked(target, "functionName", FUNCTION) or _functions_named(
-                known(target.props, "functionName"), everything))
+            result.extend(
+                linked(target, "functionName", FUNCTION)
+                or _functions_named(known(target.props, "functionName"), everything)
+            )
     if result:
         return result
     return _functions_named(known(resource.props, prop), everything)
@@ -349,8 +359,11 @@ def _functions_named(reference: Any, everything: Sequence[PolicyResource]) -> li
     name = function_base_name(reference)
     if not name:
         return []
-    return [r for r in everything if r.resource_type == FUNCTION
-            and name in (known(r.props, "name"), function_base_name(known(r.props, "arn")))]
+    return [
+        r
+        for r in everything
+        if r.resource_type == FUNCTION and name in (known(r.props, "name"), function_base_name(known(r.props, "arn")))
+    ]
 
 
 def function_reference_is_qualified(reference: Any, qualifier: Any = None) -> bool:

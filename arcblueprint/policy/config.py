@@ -63,9 +63,13 @@ def policy_parameters(stack: StackConfig) -> dict[str, dict[str, Any]]:
         "api-method-authorized": {"publicRoutes": _public_routes(stack)},
         "apigateway-logging-after-account": {"manageApiGatewayAccount": stack.logging.manage_api_gateway_account},
         # Rotation functions live outside the stack: their roles are known from config only.
-        "secret-rotation-not-denied": {"rotationRoles": {
-            spec.rotation_function_arn: spec.rotation_role_arn for spec in stack.secrets.values()
-            if spec.rotation_function_arn and spec.rotation_role_arn}},
+        "secret-rotation-not-denied": {
+            "rotationRoles": {
+                spec.rotation_function_arn: spec.rotation_role_arn
+                for spec in stack.secrets.values()
+                if spec.rotation_function_arn and spec.rotation_role_arn
+            }
+        },
     }
 
 
@@ -76,15 +80,21 @@ def pack_config_for(stack: StackConfig) -> dict[str, dict[str, Any]]:
     names = [p.name for p in all_policies()]
     correctness = correctness_policy_names()
     spec = stack.policy
-    for key, name in [*((f"policy.overrides.{n}", n) for n in spec.overrides),
-                      *((f"policy.waivers[{i}].policy", w.policy) for i, w in enumerate(spec.waivers))]:
+    for key, name in [
+        *((f"policy.overrides.{n}", n) for n in spec.overrides),
+        *((f"policy.waivers[{i}].policy", w.policy) for i, w in enumerate(spec.waivers)),
+    ]:
         if name not in names:
             raise ConfigError(key, name, "must name a policy of the pack: " + ", ".join(names))
     for name, level in spec.overrides.items():
         if name in correctness and level != "mandatory":
-            raise ConfigError(f"policy.overrides.{name}", level, "is a correctness rule (AWS would reject the "
-                              "deploy or the feature would not work), mandatory in every stack: waive one "
-                              "resource with a reason in policy.waivers instead")
+            raise ConfigError(
+                f"policy.overrides.{name}",
+                level,
+                "is a correctness rule (AWS would reject the "
+                "deploy or the feature would not work), mandatory in every stack: waive one "
+                "resource with a reason in policy.waivers instead",
+            )
     parameters = policy_parameters(stack)
     config: dict[str, dict[str, Any]] = {}
     for name in names:

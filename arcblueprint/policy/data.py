@@ -22,21 +22,36 @@ from arcblueprint.policy.base import (
 if TYPE_CHECKING:
     from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-__all__ = ["BUCKET_TYPES", "DYNAMODB_PITR_ENCRYPTED", "POLICIES", "S3_BUCKET_SECURED", "STATEFUL_PROTECTED",
-           "STATEFUL_TYPES", "denies_insecure_transport"]
+__all__ = [
+    "BUCKET_TYPES",
+    "DYNAMODB_PITR_ENCRYPTED",
+    "POLICIES",
+    "S3_BUCKET_SECURED",
+    "STATEFUL_PROTECTED",
+    "STATEFUL_TYPES",
+    "denies_insecure_transport",
+]
 
 TABLE = "aws:dynamodb/table:Table"
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
-ENCRYPTION_TYPES = ("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-                    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2")
+ENCRYPTION_TYPES = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+)
 VERSIONING_TYPES = ("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2")
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 
 #: Resources whose deletion loses data or breaks decryption; protected (and retained) in prod.
 STATEFUL_TYPES = (
-    TABLE, *BUCKET_TYPES, "aws:kms/key:Key", "aws:cloudwatch/logGroup:LogGroup", "aws:kinesis/stream:Stream",
-    "aws:secretsmanager/secret:Secret", "aws:sqs/queue:Queue", "aws:cognito/userPool:UserPool",
+    TABLE,
+    *BUCKET_TYPES,
+    "aws:kms/key:Key",
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:kinesis/stream:Stream",
+    "aws:secretsmanager/secret:Secret",
+    "aws:sqs/queue:Queue",
+    "aws:cognito/userPool:UserPool",
     "aws:cloudwatch/eventArchive:EventArchive",
 )
 
@@ -47,13 +62,16 @@ def validate_dynamodb(args: ResourceValidationArgs, report_violation: ReportViol
     if not truthy(dig(args.props, "pointInTimeRecovery", "enabled")):
         report_violation(f"DynamoDB table '{args.name}' has no point-in-time recovery; set pointInTimeRecovery.")
     if not truthy(dig(args.props, "serverSideEncryption", "enabled")):
-        report_violation(f"DynamoDB table '{args.name}' is not encrypted with a customer-managed KMS key; set "
-                         "serverSideEncryption.")
+        report_violation(
+            f"DynamoDB table '{args.name}' is not encrypted with a customer-managed KMS key; set serverSideEncryption."
+        )
 
 
 DYNAMODB_PITR_ENCRYPTED = resource_policy(
-    "dynamodb-pitr-encrypted", "DynamoDB tables have point-in-time recovery and KMS encryption.",
-    validate_dynamodb, types=[TABLE],
+    "dynamodb-pitr-encrypted",
+    "DynamoDB tables have point-in-time recovery and KMS encryption.",
+    validate_dynamodb,
+    types=[TABLE],
 )
 
 
@@ -83,6 +101,7 @@ def validate_s3_buckets(args: StackValidationArgs, report_violation: ReportViola
     policies = list(resources_of(args, BUCKET_POLICY))
     flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     for bucket in resources_of(args, *BUCKET_TYPES):
+
         def fail(message: str, bucket: PolicyResource = bucket) -> None:
             report_violation(f"S3 bucket '{bucket.name}' {message}", bucket.urn)
 
@@ -92,8 +111,9 @@ def validate_s3_buckets(args: StackValidationArgs, report_violation: ReportViola
         if not inline_sse and not _attached(bucket, encryption):
             fail("has no server-side encryption configuration.")
         inline_versioning = truthy(known_dig(bucket.props, "versioning", "enabled"))
-        if not inline_versioning and not any(known_dig(v.props, "versioningConfiguration", "status") == "Enabled"
-                                             for v in _attached(bucket, versioning)):
+        if not inline_versioning and not any(
+            known_dig(v.props, "versioningConfiguration", "status") == "Enabled" for v in _attached(bucket, versioning)
+        ):
             fail("is not versioned.")
         attached = [known(p.props, "policy") for p in _attached(bucket, policies)]
         if any(p is UNKNOWN for p in attached):
@@ -117,13 +137,17 @@ def validate_stateful_protected(args: ResourceValidationArgs, report_violation: 
     if args.resource_type not in (config.get("statefulTypes") or STATEFUL_TYPES):
         return
     if not args.opts.protect:
-        report_violation(f"Stateful resource '{args.name}' ({args.resource_type}) is not protected; declare it "
-                         "with context.stateful(...).")
+        report_violation(
+            f"Stateful resource '{args.name}' ({args.resource_type}) is not protected; declare it "
+            "with context.stateful(...)."
+        )
 
 
 STATEFUL_PROTECTED = resource_policy(
-    "stateful-protected", "In prod, stateful resources are declared with the protect option.",
-    validate_stateful_protected, types=None,
+    "stateful-protected",
+    "In prod, stateful resources are declared with the protect option.",
+    validate_stateful_protected,
+    types=None,
     parameters={
         "environment": {"type": "string", "description": "the stack's environment; enforced in prod only"},
         "statefulTypes": {"type": "array", "items": {"type": "string"}, "default": list(STATEFUL_TYPES)},

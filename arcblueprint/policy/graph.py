@@ -9,10 +9,11 @@ the subnet) is known in ``pulumi preview``, when ids and ARNs of new resources a
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
     from pulumi_policy import PolicyResource
 
 __all__ = ["StackGraph"]
@@ -45,8 +46,11 @@ class StackGraph:
 
     def referrers(self, resource: PolicyResource, *types: str, prop: str | None = None) -> list[PolicyResource]:
         """Resources of ``types`` with a property (``prop`` if given) computed from ``resource``."""
-        return _unique(r for p, r in self._referrers.get(resource.urn, ())
-                       if (prop is None or p == prop) and (not types or r.resource_type in types))
+        return _unique(
+            r
+            for p, r in self._referrers.get(resource.urn, ())
+            if (prop is None or p == prop) and (not types or r.resource_type in types)
+        )
 
     def waits_for(self, resource: PolicyResource, target: PolicyResource) -> bool:
         """Whether the engine creates ``target`` before ``resource`` (a direct or transitive dependency)."""
@@ -63,8 +67,11 @@ class StackGraph:
         return False
 
     def children(self, resource: PolicyResource, *types: str) -> list[PolicyResource]:
-        return [r for r in self.resources if r.parent is not None and r.parent.urn == resource.urn
-                and (not types or r.resource_type in types)]
+        return [
+            r
+            for r in self.resources
+            if r.parent is not None and r.parent.urn == resource.urn and (not types or r.resource_type in types)
+        ]
 
 
 def _dependencies(resource: PolicyResource) -> Iterable[PolicyResource]:

@@ -17,11 +17,23 @@ if TYPE_CHECKING:
 
     from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-__all__ = ["NO_STAR_ACTION", "NO_STAR_RESOURCE", "POLICIES", "STAR_RESOURCE_ACTIONS", "STAR_RESOURCE_ALLOWLIST", "allow_statements"]
+__all__ = [
+    "NO_STAR_ACTION",
+    "NO_STAR_RESOURCE",
+    "POLICIES",
+    "STAR_RESOURCE_ACTIONS",
+    "STAR_RESOURCE_ALLOWLIST",
+    "allow_statements",
+]
 
 ROLE = "aws:iam/role:Role"
-IDENTITY_POLICY_TYPES = (ROLE, "aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy",
-                         "aws:iam/userPolicy:UserPolicy", "aws:iam/groupPolicy:GroupPolicy")
+IDENTITY_POLICY_TYPES = (
+    ROLE,
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/policy:Policy",
+    "aws:iam/userPolicy:UserPolicy",
+    "aws:iam/groupPolicy:GroupPolicy",
+)
 
 #: Actions AWS does not let you scope to a resource, so ``"Resource": "*"`` is the only option.
 STAR_RESOURCE_ACTIONS: dict[str, str] = {
@@ -80,13 +92,17 @@ def validate_no_star_action(args: ResourceValidationArgs, report_violation: Repo
             if stars:
                 report_violation(f"IAM {where} of '{args.name}' allows {', '.join(stars)}; list the actions needed.")
             if statement.get("NotAction") is not None:
-                report_violation(f"IAM {where} of '{args.name}' allows NotAction, which grants every other "
-                                 "action; list the actions needed.")
+                report_violation(
+                    f"IAM {where} of '{args.name}' allows NotAction, which grants every other "
+                    "action; list the actions needed."
+                )
 
 
 NO_STAR_ACTION = resource_policy(
-    "iam-no-star-action", "IAM identity policies never allow '*' or 'service:*' actions.",
-    validate_no_star_action, types=IDENTITY_POLICY_TYPES,
+    "iam-no-star-action",
+    "IAM identity policies never allow '*' or 'service:*' actions.",
+    validate_no_star_action,
+    types=IDENTITY_POLICY_TYPES,
 )
 
 
@@ -100,16 +116,20 @@ def validate_star_resource(args: ResourceValidationArgs, report_violation: Repor
             actions = [str(a) for a in as_list(statement.get("Action"))]
             scoped = sorted(a for a in actions if a not in allowed)
             if scoped or not actions:
-                report_violation(f"IAM {where} of '{args.name}' allows {', '.join(scoped) or 'its actions'} on "
-                                 "every resource; name the resources (ARNs).")
+                report_violation(
+                    f"IAM {where} of '{args.name}' allows {', '.join(scoped) or 'its actions'} on "
+                    "every resource; name the resources (ARNs)."
+                )
 
 
 NO_STAR_RESOURCE = resource_policy(
     "iam-star-resource-allowlisted",
     "IAM identity policies use Resource '*' only for actions that cannot be scoped to a resource.",
-    validate_star_resource, types=IDENTITY_POLICY_TYPES,
-    parameters={"allowedActions": {"type": "array", "items": {"type": "string"},
-                                   "default": list(STAR_RESOURCE_ALLOWLIST)}},
+    validate_star_resource,
+    types=IDENTITY_POLICY_TYPES,
+    parameters={
+        "allowedActions": {"type": "array", "items": {"type": "string"}, "default": list(STAR_RESOURCE_ALLOWLIST)}
+    },
 )
 
 POLICIES = [NO_STAR_ACTION, NO_STAR_RESOURCE]

@@ -46,8 +46,18 @@ PERMISSION = "aws:lambda/permission:Permission"
 
 #: Runtimes AWS has not deprecated (Lambda runtime deprecation schedule); override via config.
 SUPPORTED_RUNTIMES = (
-    "python3.12", "python3.13", "python3.14", "nodejs20.x", "nodejs22.x", "java21", "java17",
-    "dotnet8", "ruby3.3", "ruby3.4", "provided.al2023", "provided.al2",
+    "python3.12",
+    "python3.13",
+    "python3.14",
+    "nodejs20.x",
+    "nodejs22.x",
+    "java21",
+    "java17",
+    "dotnet8",
+    "ruby3.3",
+    "ruby3.4",
+    "provided.al2023",
+    "provided.al2",
 )
 
 
@@ -62,8 +72,10 @@ def validate_tracing_active(args: ResourceValidationArgs, report_violation: Repo
 
 
 TRACING_ACTIVE = resource_policy(
-    "lambda-tracing-active", "Lambda functions have X-Ray active tracing.",
-    validate_tracing_active, types=[FUNCTION],
+    "lambda-tracing-active",
+    "Lambda functions have X-Ray active tracing.",
+    validate_tracing_active,
+    types=[FUNCTION],
 )
 
 
@@ -80,8 +92,10 @@ def validate_log_group_retention(args: ResourceValidationArgs, report_violation:
 
 
 LOG_GROUP_RETENTION = resource_policy(
-    "log-group-retention", "CloudWatch log groups have a finite retention and a KMS key.",
-    validate_log_group_retention, types=[LOG_GROUP],
+    "log-group-retention",
+    "CloudWatch log groups have a finite retention and a KMS key.",
+    validate_log_group_retention,
+    types=[LOG_GROUP],
 )
 
 
@@ -91,8 +105,9 @@ def validate_function_log_groups(args: StackValidationArgs, report_violation: Re
     Without it Lambda creates ``/aws/lambda/<name>`` itself on first invocation, with no
     retention and no KMS key, outside the program.
     """
-    groups = {name: g for g in resources_of(args, LOG_GROUP)
-              if isinstance(name := known(g.props, "name"), str) and name}
+    groups = {
+        name: g for g in resources_of(args, LOG_GROUP) if isinstance(name := known(g.props, "name"), str) and name
+    }
     unknown_groups = any(known(g.props, "name") is UNKNOWN for g in resources_of(args, LOG_GROUP))
     for function in resources_of(args, FUNCTION):
         custom, own = known_dig(function.props, "loggingConfig", "logGroup"), known(function.props, "name")
@@ -100,22 +115,31 @@ def validate_function_log_groups(args: StackValidationArgs, report_violation: Re
             continue  # computed at deploy time: judged when it is known
         name = custom or (f"/aws/lambda/{own}" if own else None)
         if name is None:
-            report_violation(f"Lambda function '{function.name}' has no name, so its log group cannot be "
-                             "declared; set name or loggingConfig.logGroup.", function.urn)
+            report_violation(
+                f"Lambda function '{function.name}' has no name, so its log group cannot be "
+                "declared; set name or loggingConfig.logGroup.",
+                function.urn,
+            )
             continue
         group = groups.get(name)
         if group is None and unknown_groups:
             continue  # it may be one of the groups whose name is not known yet
         if group is None:
-            report_violation(f"Lambda function '{function.name}' logs to '{name}', which the stack does not "
-                             "declare; declare it with a retention.", function.urn)
+            report_violation(
+                f"Lambda function '{function.name}' logs to '{name}', which the stack does not "
+                "declare; declare it with a retention.",
+                function.urn,
+            )
         elif (days := known(group.props, "retentionInDays")) is not UNKNOWN and not number(days):
-            report_violation(f"Lambda function '{function.name}' logs to '{name}', which never expires; "
-                             "set retentionInDays.", function.urn)
+            report_violation(
+                f"Lambda function '{function.name}' logs to '{name}', which never expires; set retentionInDays.",
+                function.urn,
+            )
 
 
 FUNCTION_LOG_GROUPS = stack_policy(
-    "lambda-log-group-declared", "Every Lambda function's log group is declared with a finite retention.",
+    "lambda-log-group-declared",
+    "Every Lambda function's log group is declared with a finite retention.",
     validate_function_log_groups,
 )
 
@@ -124,8 +148,11 @@ FUNCTION_LOG_GROUPS = stack_policy(
 
 
 def _mappings_of(function: Any, args: StackValidationArgs) -> list[Any]:
-    return [m for m in resources_of(args, EVENT_SOURCE_MAPPING)
-            if function in functions_behind(m, "functionName", args.resources)]
+    return [
+        m
+        for m in resources_of(args, EVENT_SOURCE_MAPPING)
+        if function in functions_behind(m, "functionName", args.resources)
+    ]
 
 
 def validate_protected_downstream_concurrency(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -139,12 +166,15 @@ def validate_protected_downstream_concurrency(args: StackValidationArgs, report_
         if reserved is UNKNOWN or (number(reserved) or 0) > 0:
             continue
         mappings = _mappings_of(function, args)
-        if mappings and all((number(known_dig(m.props, "scalingConfig", "maximumConcurrency")) or 0) > 0
-                            for m in mappings):
+        if mappings and all(
+            (number(known_dig(m.props, "scalingConfig", "maximumConcurrency")) or 0) > 0 for m in mappings
+        ):
             continue
-        report_violation(f"Lambda function '{function.name}' protects a downstream but has neither "
-                         "reservedConcurrentExecutions nor a maximumConcurrency on every event source mapping.",
-                         function.urn)
+        report_violation(
+            f"Lambda function '{function.name}' protects a downstream but has neither "
+            "reservedConcurrentExecutions nor a maximumConcurrency on every event source mapping.",
+            function.urn,
+        )
 
 
 CONCURRENCY_FOR_PROTECTED_DOWNSTREAM = stack_policy(
@@ -166,15 +196,21 @@ def validate_async_failure_destination(args: StackValidationArgs, report_violati
         if known_dig(config.props, "destinationConfig", "onFailure", "destination"):  # an unknown ARN is set
             covered.update(f.urn for f in functions_behind(config, "functionName", args.resources))
         else:
-            report_violation(f"Event invoke config '{config.name}' has no destinationConfig.onFailure; "
-                             "failed async events would be dropped.", config.urn)
+            report_violation(
+                f"Event invoke config '{config.name}' has no destinationConfig.onFailure; "
+                "failed async events would be dropped.",
+                config.urn,
+            )
     for function in resources_of(args, FUNCTION):
         if tags_of(function.props).get("invocation") != "async":
             continue
         if known_dig(function.props, "deadLetterConfig", "targetArn") or function.urn in covered:
             continue
-        report_violation(f"Lambda function '{function.name}' is invoked asynchronously but has no dead-letter "
-                         "queue and no on-failure destination.", function.urn)
+        report_violation(
+            f"Lambda function '{function.name}' is invoked asynchronously but has no dead-letter "
+            "queue and no on-failure destination.",
+            function.urn,
+        )
 
 
 ASYNC_FAILURE_DESTINATION = stack_policy(
@@ -208,7 +244,11 @@ def _lambda_reference(args: ResourceValidationArgs) -> tuple[str | None, Any, An
         arn = props.get("arn")
         return ("EventBridge target", arn, None) if isinstance(arn, str) and ":function:" in arn else (None, None, None)
     if kind == "aws:sns/topicSubscription:TopicSubscription":
-        return ("SNS subscription", props.get("endpoint"), None) if props.get("protocol") == "lambda" else (None, None, None)
+        return (
+            ("SNS subscription", props.get("endpoint"), None)
+            if props.get("protocol") == "lambda"
+            else (None, None, None)
+        )
     if kind == "aws:appsync/dataSource:DataSource":
         arn = dig(props, "lambdaConfig", "functionArn")
         return ("AppSync data source", arn, None) if arn else (None, None, None)
@@ -222,17 +262,26 @@ def validate_no_unqualified_invocation(args: ResourceValidationArgs, report_viol
     if what is None or reference is None:
         return
     if not function_reference_is_qualified(reference, qualifier):
-        report_violation(f"The {what} '{args.name}' invokes {reference!r} without an alias or version "
-                         "(that is $LATEST); point it at the function's alias.")
+        report_violation(
+            f"The {what} '{args.name}' invokes {reference!r} without an alias or version "
+            "(that is $LATEST); point it at the function's alias."
+        )
 
 
 NO_UNQUALIFIED_INVOCATION = resource_policy(
     "lambda-no-latest-invocation",
     "Event sources, permissions and integrations target a Lambda alias or version, never $LATEST.",
     validate_no_unqualified_invocation,
-    types=[EVENT_SOURCE_MAPPING, PERMISSION, EVENT_INVOKE_CONFIG, "aws:apigateway/integration:Integration",
-           "aws:apigatewayv2/integration:Integration", "aws:cloudwatch/eventTarget:EventTarget",
-           "aws:sns/topicSubscription:TopicSubscription", "aws:appsync/dataSource:DataSource"],
+    types=[
+        EVENT_SOURCE_MAPPING,
+        PERMISSION,
+        EVENT_INVOKE_CONFIG,
+        "aws:apigateway/integration:Integration",
+        "aws:apigatewayv2/integration:Integration",
+        "aws:cloudwatch/eventTarget:EventTarget",
+        "aws:sns/topicSubscription:TopicSubscription",
+        "aws:appsync/dataSource:DataSource",
+    ],
 )
 
 
@@ -246,22 +295,28 @@ def validate_runtime_supported(args: ResourceValidationArgs, report_violation: R
         return
     supported = args.get_config().get("supportedRuntimes") or SUPPORTED_RUNTIMES
     if runtime not in supported:
-        report_violation(f"Lambda function '{args.name}' uses runtime {runtime!r}, which is not supported; "
-                         f"use one of {', '.join(supported)}.")
+        report_violation(
+            f"Lambda function '{args.name}' uses runtime {runtime!r}, which is not supported; "
+            f"use one of {', '.join(supported)}."
+        )
 
 
 RUNTIME_SUPPORTED = resource_policy(
-    "lambda-runtime-supported", "Lambda functions use a runtime AWS still supports.",
-    validate_runtime_supported, types=[FUNCTION],
-    parameters={"supportedRuntimes": {"type": "array", "items": {"type": "string"},
-                                      "default": list(SUPPORTED_RUNTIMES)}},
+    "lambda-runtime-supported",
+    "Lambda functions use a runtime AWS still supports.",
+    validate_runtime_supported,
+    types=[FUNCTION],
+    parameters={
+        "supportedRuntimes": {"type": "array", "items": {"type": "string"}, "default": list(SUPPORTED_RUNTIMES)}
+    },
 )
 
 
 # --- plaintext secrets ---------------------------------------------------------------------------
 
-_SECRET_NAME = re.compile(r"SECRET|PASSW(OR)?D|PASSPHRASE|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH",
-                          re.IGNORECASE)
+_SECRET_NAME = re.compile(
+    r"SECRET|PASSW(OR)?D|PASSPHRASE|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH", re.IGNORECASE
+)
 #: Names that hold a pointer to a secret, not the secret (``DB_SECRET_ARN``, ``TOKEN_TABLE_NAME``).
 _REFERENCE_SUFFIXES = ("_ARN", "_NAME", "_ID", "_URL", "_PATH", "_PARAMETER", "_REGION", "_TTL", "_SECONDS")
 _AWS_ACCESS_KEY = re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")
@@ -281,8 +336,14 @@ def _entropy(text: str) -> float:
 
 def _character_classes(text: str) -> int:
     """Random tokens mix lower, upper, digits and symbols; names like ``arcbp-prod-orders`` do not."""
-    return sum((any(c.islower() for c in text), any(c.isupper() for c in text), any(c.isdigit() for c in text),
-                any(not c.isalnum() for c in text)))
+    return sum(
+        (
+            any(c.islower() for c in text),
+            any(c.isupper() for c in text),
+            any(c.isdigit() for c in text),
+            any(not c.isalnum() for c in text),
+        )
+    )
 
 
 def secret_findings(name: str, value: Any) -> list[str]:
@@ -294,11 +355,21 @@ def secret_findings(name: str, value: Any) -> list[str]:
     if _PRIVATE_KEY.search(text):
         findings.append("its value contains a private key")
     upper = name.upper()
-    if (_SECRET_NAME.search(upper) and not upper.endswith(_REFERENCE_SUFFIXES) and text
-            and not _REFERENCE_VALUE.match(text)):
+    if (
+        _SECRET_NAME.search(upper)
+        and not upper.endswith(_REFERENCE_SUFFIXES)
+        and text
+        and not _REFERENCE_VALUE.match(text)
+    ):
         findings.append("its name says it holds a secret")
-    if (len(text) >= _MIN_ENTROPY_LENGTH and " " not in text and not _REFERENCE_VALUE.match(text)
-            and not _HOST_LIST.match(text) and _character_classes(text) >= 3 and _entropy(text) >= _MIN_ENTROPY_BITS_PER_CHAR):
+    if (
+        len(text) >= _MIN_ENTROPY_LENGTH
+        and " " not in text
+        and not _REFERENCE_VALUE.match(text)
+        and not _HOST_LIST.match(text)
+        and _character_classes(text) >= 3
+        and _entropy(text) >= _MIN_ENTROPY_BITS_PER_CHAR
+    ):
         findings.append("its value is a long high-entropy string")
     return findings
 
@@ -313,14 +384,26 @@ def validate_no_plaintext_secrets(args: ResourceValidationArgs, report_violation
             continue  # computed from another resource (an ARN, a name): not a literal in the program
         findings = secret_findings(str(name), value)
         if findings:
-            report_violation(f"Lambda function '{args.name}' sets environment variable {name} in plaintext and "
-                             f"{' and '.join(findings)}; pass the secret's ARN and read it at run time.")
+            report_violation(
+                f"Lambda function '{args.name}' sets environment variable {name} in plaintext and "
+                f"{' and '.join(findings)}; pass the secret's ARN and read it at run time."
+            )
 
 
 NO_PLAINTEXT_SECRETS = resource_policy(
-    "lambda-no-plaintext-secrets", "Lambda environment variables hold no plaintext secrets.",
-    validate_no_plaintext_secrets, types=[FUNCTION],
+    "lambda-no-plaintext-secrets",
+    "Lambda environment variables hold no plaintext secrets.",
+    validate_no_plaintext_secrets,
+    types=[FUNCTION],
 )
 
-POLICIES = [TRACING_ACTIVE, LOG_GROUP_RETENTION, FUNCTION_LOG_GROUPS, CONCURRENCY_FOR_PROTECTED_DOWNSTREAM,
-            ASYNC_FAILURE_DESTINATION, NO_UNQUALIFIED_INVOCATION, RUNTIME_SUPPORTED, NO_PLAINTEXT_SECRETS]
+POLICIES = [
+    TRACING_ACTIVE,
+    LOG_GROUP_RETENTION,
+    FUNCTION_LOG_GROUPS,
+    CONCURRENCY_FOR_PROTECTED_DOWNSTREAM,
+    ASYNC_FAILURE_DESTINATION,
+    NO_UNQUALIFIED_INVOCATION,
+    RUNTIME_SUPPORTED,
+    NO_PLAINTEXT_SECRETS,
+]

@@ -53,7 +53,8 @@ def is_dead_letter_queue(name: str, props: Any) -> bool:
     """A queue that *is* a DLQ: it says who may redrive into it, or its name ends in ``-dlq``."""
     physical = str(known(props, "name") or known(props, "namePrefix") or "")
     return bool(known(props, "redriveAllowPolicy")) or any(
-        n.removesuffix(".fifo").endswith(("-dlq", "-deadletter")) for n in (name, physical))
+        n.removesuffix(".fifo").endswith(("-dlq", "-deadletter")) for n in (name, physical)
+    )
 
 
 def validate_sqs_redrive(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -62,13 +63,17 @@ def validate_sqs_redrive(args: ResourceValidationArgs, report_violation: ReportV
         return
     policy = json_document(args.props.get("redrivePolicy"))
     if not dig(policy, "deadLetterTargetArn") or not (number(dig(policy, "maxReceiveCount")) or 0) > 0:
-        report_violation(f"SQS queue '{args.name}' has no redrivePolicy with a deadLetterTargetArn and "
-                         "maxReceiveCount; add a dead-letter queue.")
+        report_violation(
+            f"SQS queue '{args.name}' has no redrivePolicy with a deadLetterTargetArn and "
+            "maxReceiveCount; add a dead-letter queue."
+        )
 
 
 SQS_REDRIVE = resource_policy(
-    "sqs-redrive-policy", "SQS queues (other than dead-letter queues) have a redrive policy to a DLQ.",
-    validate_sqs_redrive, types=[QUEUE],
+    "sqs-redrive-policy",
+    "SQS queues (other than dead-letter queues) have a redrive policy to a DLQ.",
+    validate_sqs_redrive,
+    types=[QUEUE],
 )
 
 
@@ -79,7 +84,10 @@ def validate_sqs_encrypted(args: ResourceValidationArgs, report_violation: Repor
 
 
 SQS_ENCRYPTED = resource_policy(
-    "sqs-encrypted", "SQS queues use server-side encryption.", validate_sqs_encrypted, types=[QUEUE],
+    "sqs-encrypted",
+    "SQS queues use server-side encryption.",
+    validate_sqs_encrypted,
+    types=[QUEUE],
 )
 
 
@@ -113,7 +121,9 @@ def validate_sqs_visibility_timeout(args: StackValidationArgs, report_violation:
                 report_violation(
                     f"SQS queue '{queue.name}' has a visibility timeout of {visibility:g}s but its consumer "
                     f"'{function.name}' may run {timeout:g}s; set it to at least "
-                    f"{VISIBILITY_TIMEOUT_FACTOR * timeout:g}s.", queue.urn)
+                    f"{VISIBILITY_TIMEOUT_FACTOR * timeout:g}s.",
+                    queue.urn,
+                )
 
 
 SQS_VISIBILITY_TIMEOUT = stack_policy(
@@ -129,7 +139,10 @@ def validate_sns_encrypted(args: ResourceValidationArgs, report_violation: Repor
 
 
 SNS_ENCRYPTED = resource_policy(
-    "sns-encrypted", "SNS topics are encrypted with KMS.", validate_sns_encrypted, types=[TOPIC],
+    "sns-encrypted",
+    "SNS topics are encrypted with KMS.",
+    validate_sns_encrypted,
+    types=[TOPIC],
 )
 
 
@@ -140,8 +153,10 @@ def validate_sns_subscription_dlq(args: ResourceValidationArgs, report_violation
 
 
 SNS_SUBSCRIPTION_DLQ = resource_policy(
-    "sns-subscription-dlq", "SNS subscriptions have a dead-letter queue.",
-    validate_sns_subscription_dlq, types=[SUBSCRIPTION],
+    "sns-subscription-dlq",
+    "SNS subscriptions have a dead-letter queue.",
+    validate_sns_subscription_dlq,
+    types=[SUBSCRIPTION],
 )
 
 
@@ -151,8 +166,10 @@ def validate_kinesis_encrypted(args: ResourceValidationArgs, report_violation: R
 
 
 KINESIS_ENCRYPTED = resource_policy(
-    "kinesis-encrypted", "Kinesis data streams are encrypted with KMS.",
-    validate_kinesis_encrypted, types=[STREAM],
+    "kinesis-encrypted",
+    "Kinesis data streams are encrypted with KMS.",
+    validate_kinesis_encrypted,
+    types=[STREAM],
 )
 
 #: Destination -> (its configuration key, the s3BackupMode that keeps every source record).
@@ -195,14 +212,25 @@ def validate_firehose(args: ResourceValidationArgs, report_violation: ReportViol
         # records: AWS only offers source record backup for S3 when records are transformed.
         return
     if section is not None and dig(props, section, "s3BackupMode") != mode:
-        report_violation(f"Firehose delivery stream '{args.name}' does not back up source records; set "
-                         f"{section}.s3BackupMode to {mode!r}.")
+        report_violation(
+            f"Firehose delivery stream '{args.name}' does not back up source records; set "
+            f"{section}.s3BackupMode to {mode!r}."
+        )
 
 
 FIREHOSE_ENCRYPTED_BACKED_UP = resource_policy(
-    "firehose-encrypted-backed-up", "Firehose delivery streams are encrypted and back up source records.",
-    validate_firehose, types=[FIREHOSE],
+    "firehose-encrypted-backed-up",
+    "Firehose delivery streams are encrypted and back up source records.",
+    validate_firehose,
+    types=[FIREHOSE],
 )
 
-POLICIES = [SQS_REDRIVE, SQS_ENCRYPTED, SQS_VISIBILITY_TIMEOUT, SNS_ENCRYPTED, SNS_SUBSCRIPTION_DLQ,
-            KINESIS_ENCRYPTED, FIREHOSE_ENCRYPTED_BACKED_UP]
+POLICIES = [
+    SQS_REDRIVE,
+    SQS_ENCRYPTED,
+    SQS_VISIBILITY_TIMEOUT,
+    SNS_ENCRYPTED,
+    SNS_SUBSCRIPTION_DLQ,
+    KINESIS_ENCRYPTED,
+    FIREHOSE_ENCRYPTED_BACKED_UP,
+]

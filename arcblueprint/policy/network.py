@@ -38,9 +38,12 @@ def validate_no_public_ingress(args: ResourceValidationArgs, report_violation: R
     """Functions and proxies are reached through API Gateway, load balancers or PrivateLink, never directly."""
     props, kind = args.props, args.resource_type
     if kind == SECURITY_GROUP:
-        opened = [r for rule in as_list(props.get("ingress"))
-                  for r in _open_ranges(rule.get("cidrBlocks"), rule.get("ipv6CidrBlocks"))
-                  if is_mapping(rule)]
+        opened = [
+            r
+            for rule in as_list(props.get("ingress"))
+            for r in _open_ranges(rule.get("cidrBlocks"), rule.get("ipv6CidrBlocks"))
+            if is_mapping(rule)
+        ]
     elif kind == INGRESS_RULE:
         opened = _open_ranges(props.get("cidrIpv4"), props.get("cidrIpv6"))
     elif props.get("type") == "ingress":
@@ -48,13 +51,17 @@ def validate_no_public_ingress(args: ResourceValidationArgs, report_violation: R
     else:
         opened = []
     if opened:
-        report_violation(f"Security group rule '{args.name}' allows ingress from {', '.join(sorted(set(opened)))}; "
-                         "allow only the ranges and security groups that need access.")
+        report_violation(
+            f"Security group rule '{args.name}' allows ingress from {', '.join(sorted(set(opened)))}; "
+            "allow only the ranges and security groups that need access."
+        )
 
 
 NO_PUBLIC_INGRESS = resource_policy(
-    "sg-no-public-ingress", "Security groups allow no ingress from 0.0.0.0/0 or ::/0.",
-    validate_no_public_ingress, types=[SECURITY_GROUP, INGRESS_RULE, SECURITY_GROUP_RULE],
+    "sg-no-public-ingress",
+    "Security groups allow no ingress from 0.0.0.0/0 or ::/0.",
+    validate_no_public_ingress,
+    types=[SECURITY_GROUP, INGRESS_RULE, SECURITY_GROUP_RULE],
 )
 
 
@@ -63,8 +70,10 @@ def validate_vpc_flow_logs(args: StackValidationArgs, report_violation: ReportVi
     flow_logs = list(resources_of(args, FLOW_LOG))
     for vpc in resources_of(args, VPC):
         vpc_id = known(vpc.props, "id")
-        if not any(vpc in linked(f, "vpcId") or (isinstance(vpc_id, str) and known(f.props, "vpcId") == vpc_id)
-                   for f in flow_logs):
+        if not any(
+            vpc in linked(f, "vpcId") or (isinstance(vpc_id, str) and known(f.props, "vpcId") == vpc_id)
+            for f in flow_logs
+        ):
             report_violation(f"VPC '{vpc.name}' has no flow log.", vpc.urn)
 
 
@@ -84,15 +93,25 @@ def validate_vpc_cidr_within_plan(args: StackValidationArgs, report_violation: R
         except ValueError:
             prefix = netmask
         if prefix is not None and prefix < planned:  # type: ignore[operator]
-            report_violation(f"VPC '{vpc.name}' is /{prefix:g}, larger than the planned /{planned:g}; size it from "
-                             "the network demand (arcblueprint.platform.cidr.plan_vpc).", vpc.urn)
+            report_violation(
+                f"VPC '{vpc.name}' is /{prefix:g}, larger than the planned /{planned:g}; size it from "
+                "the network demand (arcblueprint.platform.cidr.plan_vpc).",
+                vpc.urn,
+            )
 
 
 VPC_CIDR_WITHIN_PLAN = stack_policy(
-    "vpc-cidr-within-plan", "VPCs are no larger than the CIDR planner's result for the configured demand.",
+    "vpc-cidr-within-plan",
+    "VPCs are no larger than the CIDR planner's result for the configured demand.",
     validate_vpc_cidr_within_plan,
-    parameters={"plannedPrefixLength": {"type": "integer", "minimum": 8, "maximum": 28,
-                                        "description": "prefix length plan_vpc computed for the stack"}},
+    parameters={
+        "plannedPrefixLength": {
+            "type": "integer",
+            "minimum": 8,
+            "maximum": 28,
+            "description": "prefix length plan_vpc computed for the stack",
+        }
+    },
 )
 
 POLICIES = [NO_PUBLIC_INGRESS, VPC_FLOW_LOGS, VPC_CIDR_WITHIN_PLAN]

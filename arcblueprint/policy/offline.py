@@ -57,8 +57,16 @@ from pulumi_policy.proxy import (
 if TYPE_CHECKING:
     from arcblueprint.preview.harness import GraphResource, SynthesizedStack
 
-__all__ = ["PolicyReport", "Skipped", "Violation", "engine_props", "evaluate", "first_preview_state",
-           "new_in_first_preview", "stack_resources"]
+__all__ = [
+    "PolicyReport",
+    "Skipped",
+    "Violation",
+    "engine_props",
+    "evaluate",
+    "first_preview_state",
+    "new_in_first_preview",
+    "stack_resources",
+]
 
 
 @dataclass(frozen=True)
@@ -105,8 +113,10 @@ class PolicyReport:
     def summary_lines(self) -> list[str]:
         """One line per violation (mandatory, then advisory), then one per waiver with its reason."""
         lines = [v.line() for v in (*self.mandatory, *self.advisory, *self.waived)]
-        lines += [f"[waiver unused] {policy} {resource}: nothing to waive (reason given: {reason})"
-                  for policy, resource, reason in self.unused_waivers]
+        lines += [
+            f"[waiver unused] {policy} {resource}: nothing to waive (reason given: {reason})"
+            for policy, resource, reason in self.unused_waivers
+        ]
         return lines + [s.line() for s in self.skipped]
 
     def as_json(self) -> dict[str, Any]:
@@ -142,8 +152,13 @@ class _Reporter:
 
 def _options(resource: GraphResource) -> PolicyResourceOptions:
     return PolicyResourceOptions(
-        protect=resource.protect, ignore_changes=[], delete_before_replace=None, aliases=list(resource.aliases),
-        custom_timeouts=PolicyCustomTimeouts(0, 0, 0), additional_secret_outputs=[], parent=resource.parent,
+        protect=resource.protect,
+        ignore_changes=[],
+        delete_before_replace=None,
+        aliases=list(resource.aliases),
+        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+        additional_secret_outputs=[],
+        parent=resource.parent,
     )
 
 
@@ -165,6 +180,7 @@ def engine_props(props: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 # --- the first preview of a new stack ------------------------------------------------------------
+
 
 #: A sentinel of the right kind for each value an unknown replaces (the engine's ``Unknown*`` values).
 def _sentinel(value: Any) -> str:
@@ -238,10 +254,16 @@ def first_preview_state(graph: SynthesizedStack) -> dict[str, tuple[dict[str, An
             unknown = frozenset().union(*(unknown_values.get(u, frozenset()) for u in sources))
             inputs[key] = _blank(value, unknown) if unknown else value
             if inputs[key] != value:
-                became_unknown |= {old for old, new in zip(_strings(value), _strings(inputs[key]), strict=True)
-                                   if new == UNKNOWN_STRING_VALUE}
-        computed = {key: value for key, value in _state(r).items()
-                    if key not in r.inputs and not (key == "name" and _autonamed(r.type))}
+                became_unknown |= {
+                    old
+                    for old, new in zip(_strings(value), _strings(inputs[key]), strict=True)
+                    if new == UNKNOWN_STRING_VALUE
+                }
+        computed = {
+            key: value
+            for key, value in _state(r).items()
+            if key not in r.inputs and not (key == "name" and _autonamed(r.type))
+        }
         # An output equal to a known value (a function's id is its name) may be what a dependent used.
         still_known = set(_strings(inputs)) | set(_strings({k: v for k, v in _state(r).items() if k not in computed}))
         unknown_values[r.urn] = frozenset(became_unknown | (set(_strings(computed)) - still_known))
@@ -259,8 +281,10 @@ def stack_resources(graph: SynthesizedStack, *, first_preview: bool = False) -> 
     return _linked(graph, first_preview_state(graph) if first_preview else None)
 
 
-def _linked(graph: SynthesizedStack, preview: Mapping[str, tuple[dict[str, Any], dict[str, Any]]] | None,
-            ) -> list[PolicyResource]:
+def _linked(
+    graph: SynthesizedStack,
+    preview: Mapping[str, tuple[dict[str, Any], dict[str, Any]]] | None,
+) -> list[PolicyResource]:
     by_urn: dict[str, PolicyResource] = {}
     for r in graph.resources:
         props = preview[r.urn][1] if preview is not None else {**_state(r), **r.inputs}
@@ -269,8 +293,9 @@ def _linked(graph: SynthesizedStack, preview: Mapping[str, tuple[dict[str, Any],
         resource = by_urn[r.urn]
         resource.parent = by_urn.get(r.parent) if r.parent else None
         resource.dependencies = [by_urn[u] for u in r.dependencies if u in by_urn]
-        resource.property_dependencies = {k: [by_urn[u] for u in urns if u in by_urn]
-                                          for k, urns in r.property_dependencies.items()}
+        resource.property_dependencies = {
+            k: [by_urn[u] for u in urns if u in by_urn] for k, urns in r.property_dependencies.items()
+        }
     return list(by_urn.values())
 
 
@@ -288,8 +313,13 @@ def _run(policy: Policy, args: Any, reporter: _Reporter, report: PolicyReport, u
         report.not_applicable[policy.name] = error.reason or ""
 
 
-def evaluate(graph: SynthesizedStack, *, policies: Sequence[Policy] | None = None,
-             config: Mapping[str, Mapping[str, Any]] | None = None, first_preview: bool = False) -> PolicyReport:
+def evaluate(
+    graph: SynthesizedStack,
+    *,
+    policies: Sequence[Policy] | None = None,
+    config: Mapping[str, Mapping[str, Any]] | None = None,
+    first_preview: bool = False,
+) -> PolicyReport:
     """Evaluate ``policies`` (default: the whole pack) on ``graph`` with ``config`` (default: the stack's).
 
     ``first_preview`` evaluates the graph as the first ``pulumi preview`` of a new stack sees it
@@ -309,8 +339,10 @@ def evaluate(graph: SynthesizedStack, *, policies: Sequence[Policy] | None = Non
     options = {r.urn: _options(r) for r in graph.resources}
     for policy in policies:
         entry = dict(config.get(policy.name) or {})
-        level = str(entry.pop("enforcementLevel", None) or
-                    (policy.enforcement_level.value if policy.enforcement_level else "advisory"))
+        level = str(
+            entry.pop("enforcementLevel", None)
+            or (policy.enforcement_level.value if policy.enforcement_level else "advisory")
+        )
         if level == "disabled":
             continue
         level = "mandatory" if level == "remediate" else level

@@ -18,8 +18,15 @@ def all_policies() -> list[Policy]:
     from arcblueprint.policy.wiring import correctness_policies
 
     policies: list[Policy] = [
-        *lambda_.POLICIES, *release.POLICIES, *api.POLICIES, *messaging.POLICIES, *data.POLICIES,
-        *network.POLICIES, *iam.POLICIES, *tagging.POLICIES, *correctness_policies(),
+        *lambda_.POLICIES,
+        *release.POLICIES,
+        *api.POLICIES,
+        *messaging.POLICIES,
+        *data.POLICIES,
+        *network.POLICIES,
+        *iam.POLICIES,
+        *tagging.POLICIES,
+        *correctness_policies(),
     ]
     names = [p.name for p in policies]
     duplicates = sorted({n for n in names if names.count(n) > 1})

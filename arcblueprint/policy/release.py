@@ -34,8 +34,9 @@ def _alarmed_function_names(args: StackValidationArgs) -> set[str]:
     for alarm in resources_of(args, METRIC_ALARM):
         queries = known_list(alarm.props, "metricQueries")
         dimension_sets = [known(alarm.props, "dimensions")]
-        dimension_sets += [known_dig(query, "metric", "dimensions") for query in queries] if queries is not UNKNOWN \
-            else []
+        dimension_sets += (
+            [known_dig(query, "metric", "dimensions") for query in queries] if queries is not UNKNOWN else []
+        )
         for dimensions in dimension_sets:
             if is_mapping(dimensions):
                 for key in ("FunctionName", "Resource"):
@@ -68,12 +69,17 @@ def validate_release_safety(args: StackValidationArgs, report_violation: ReportV
             seen.add(function.urn)
             strategy = tags_of(function.props).get("release-strategy")
             if strategy is not UNKNOWN and strategy not in allowed:
-                report_violation(f"Lambda function '{function.name}' is released through alias 'live' with "
-                                 f"release-strategy {strategy!r}; tag it with one of {', '.join(allowed)}.",
-                                 function.urn)
+                report_violation(
+                    f"Lambda function '{function.name}' is released through alias 'live' with "
+                    f"release-strategy {strategy!r}; tag it with one of {', '.join(allowed)}.",
+                    function.urn,
+                )
             if _function_name(function) not in alarmed:
-                report_violation(f"Lambda function '{function.name}' has no CloudWatch alarm to roll a release "
-                                 "back on; alarm on its errors (dimension FunctionName).", function.urn)
+                report_violation(
+                    f"Lambda function '{function.name}' has no CloudWatch alarm to roll a release "
+                    "back on; alarm on its errors (dimension FunctionName).",
+                    function.urn,
+                )
 
 
 RELEASE_SAFETY = stack_policy(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pulumi_policy import (
@@ -28,11 +27,22 @@ from pulumi_policy.proxy import UnknownValueError
 from arcblueprint.policy.offline import engine_props
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
     from arcblueprint.policy.offline import PolicyReport, Violation
     from arcblueprint.preview.harness import GraphResource, SynthesizedStack
 
-__all__ = ["Recorder", "first_preview_report", "mutated", "options", "resource", "run_resource", "run_stack",
-           "urn_of", "violations_of"]
+__all__ = [
+    "Recorder",
+    "first_preview_report",
+    "mutated",
+    "options",
+    "resource",
+    "run_resource",
+    "run_stack",
+    "urn_of",
+    "violations_of",
+]
 
 
 def urn_of(resource_type: str, name: str, stack: str = "test") -> str:
@@ -63,11 +73,26 @@ class Recorder:
         return [m for _, m in self.violations]
 
 
-def run_resource(policy: Policy, resource_type: str, props: Mapping[str, Any], *, name: str = "subject",
-                 protect: bool = False, config: Mapping[str, Any] | None = None) -> Recorder:
+def run_resource(
+    policy: Policy,
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    name: str = "subject",
+    protect: bool = False,
+    config: Mapping[str, Any] | None = None,
+) -> Recorder:
     """Validate one resource with ``policy``; the recorder holds what it reported."""
-    args = ResourceValidationArgs(resource_type, engine_props(props), urn_of(resource_type, name), name,
-                                  options(protect=protect), None, dict(config or {}), {})
+    args = ResourceValidationArgs(
+        resource_type,
+        engine_props(props),
+        urn_of(resource_type, name),
+        name,
+        options(protect=protect),
+        None,
+        dict(config or {}),
+        {},
+    )
     recorder = Recorder()
     _validate(policy, args, recorder)
     return recorder
@@ -82,25 +107,38 @@ def _validate(policy: Policy, args: Any, recorder: Recorder) -> None:
         pass
 
 
-def resource(resource_type: str, name: str, props: Mapping[str, Any], *, protect: bool = False,
-             depends: Mapping[str, Sequence[PolicyResource]] | None = None) -> PolicyResource:
+def resource(
+    resource_type: str,
+    name: str,
+    props: Mapping[str, Any],
+    *,
+    protect: bool = False,
+    depends: Mapping[str, Sequence[PolicyResource]] | None = None,
+) -> PolicyResource:
     """A stack resource; ``depends`` maps a prop to the resources it was computed from."""
-    return PolicyResource(resource_type, engine_props(props), urn_of(resource_type, name), name,
-                          options(protect=protect),
-                          None, None, [r for rs in (depends or {}).values() for r in rs],
-                          {k: list(v) for k, v in (depends or {}).items()})
+    return PolicyResource(
+        resource_type,
+        engine_props(props),
+        urn_of(resource_type, name),
+        name,
+        options(protect=protect),
+        None,
+        None,
+        [r for rs in (depends or {}).values() for r in rs],
+        {k: list(v) for k, v in (depends or {}).items()},
+    )
 
 
-def run_stack(policy: Policy, resources: Sequence[PolicyResource],
-              config: Mapping[str, Any] | None = None) -> Recorder:
+def run_stack(policy: Policy, resources: Sequence[PolicyResource], config: Mapping[str, Any] | None = None) -> Recorder:
     """Validate a stack of hand-built resources with ``policy``; not-applicable reports nothing."""
     recorder = Recorder()
     _validate(policy, StackValidationArgs(list(resources), dict(config or {}), {}), recorder)
     return recorder
 
 
-def mutated(graph: SynthesizedStack, name: str, change: Callable[[GraphResource], None], *,
-            resource_type: str | None = None) -> SynthesizedStack:
+def mutated(
+    graph: SynthesizedStack, name: str, change: Callable[[GraphResource], None], *, resource_type: str | None = None
+) -> SynthesizedStack:
     """A copy of ``graph`` in which ``change`` edited the resource with logical name ``name``.
 
     ``change`` receives the copied :class:`GraphResource` and may edit its inputs, outputs or
@@ -108,8 +146,7 @@ def mutated(graph: SynthesizedStack, name: str, change: Callable[[GraphResource]
     turned back into the defect the rule exists for, must fail; the stack as shipped must pass.
     """
     copied = dataclasses.replace(graph, resources=copy.deepcopy(graph.resources))  # the config is immutable
-    matches = [r for r in copied.resources
-               if r.name == name and (resource_type is None or r.type == resource_type)]
+    matches = [r for r in copied.resources if r.name == name and (resource_type is None or r.type == resource_type)]
     if len(matches) != 1:
         raise LookupError(f"{len(matches)} resources named {name!r} in stack {graph.stack!r}")
     change(matches[0])
@@ -152,72 +189,164 @@ _FN = "arn:aws:lambda:eu-west-1:222222222222:function:arcbp-prod-orders"
 #: Props (camelCase, as the engine passes them) of one resource per type that passes every policy.
 COMPLIANT_PROPS: dict[str, dict[str, Any]] = {
     "aws:lambda/function:Function": {
-        "name": "arcbp-prod-orders", "runtime": "python3.13", "handler": "app.handler", "timeout": 10.0,
-        "tracingConfig": {"mode": "Active"}, "loggingConfig": {"logFormat": "JSON", "logGroup": "/aws/lambda/x"},
-        "environment": {"variables": {"POWERTOOLS_SERVICE_NAME": "orders", "TABLE_NAME": "arcbp-prod-orders",
-                                      "DB_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:222222222222:secret:db"}},
+        "name": "arcbp-prod-orders",
+        "runtime": "python3.13",
+        "handler": "app.handler",
+        "timeout": 10.0,
+        "tracingConfig": {"mode": "Active"},
+        "loggingConfig": {"logFormat": "JSON", "logGroup": "/aws/lambda/x"},
+        "environment": {
+            "variables": {
+                "POWERTOOLS_SERVICE_NAME": "orders",
+                "TABLE_NAME": "arcbp-prod-orders",
+                "DB_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:222222222222:secret:db",
+            }
+        },
         "tags": _TAGS,
     },
-    "aws:cloudwatch/logGroup:LogGroup": {"name": "/aws/lambda/x", "retentionInDays": 365.0, "kmsKeyId": _KEY,
-                                         "tags": _TAGS},
+    "aws:cloudwatch/logGroup:LogGroup": {
+        "name": "/aws/lambda/x",
+        "retentionInDays": 365.0,
+        "kmsKeyId": _KEY,
+        "tags": _TAGS,
+    },
     "aws:lambda/eventSourceMapping:EventSourceMapping": {
-        "functionName": f"{_FN}:live", "eventSourceArn": "arn:aws:sqs:eu-west-1:222222222222:orders",
-        "scalingConfig": {"maximumConcurrency": 5.0}, "tags": _TAGS},
-    "aws:lambda/permission:Permission": {"function": "arcbp-prod-orders", "qualifier": "live",
-                                         "action": "lambda:InvokeFunction", "principal": "sns.amazonaws.com"},
+        "functionName": f"{_FN}:live",
+        "eventSourceArn": "arn:aws:sqs:eu-west-1:222222222222:orders",
+        "scalingConfig": {"maximumConcurrency": 5.0},
+        "tags": _TAGS,
+    },
+    "aws:lambda/permission:Permission": {
+        "function": "arcbp-prod-orders",
+        "qualifier": "live",
+        "action": "lambda:InvokeFunction",
+        "principal": "sns.amazonaws.com",
+    },
     "aws:apigateway/integration:Integration": {
-        "type": "AWS_PROXY", "integrationHttpMethod": "POST",
-        "uri": f"arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/{_FN}:live/invocations"},
-    "aws:apigateway/method:Method": {"httpMethod": "GET", "authorization": "COGNITO_USER_POOLS",
-                                     "authorizerId": "abc123", "restApi": "a1", "resourceId": "r1"},
-    "aws:apigateway/stage:Stage": {"stageName": "live", "restApi": "a1", "xrayTracingEnabled": True,
-                                   "accessLogSettings": {"destinationArn": "arn:aws:logs:eu-west-1:2:log-group:a",
-                                                         "format": "{}"}, "tags": _TAGS},
+        "type": "AWS_PROXY",
+        "integrationHttpMethod": "POST",
+        "uri": f"arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/{_FN}:live/invocations",
+    },
+    "aws:apigateway/method:Method": {
+        "httpMethod": "GET",
+        "authorization": "COGNITO_USER_POOLS",
+        "authorizerId": "abc123",
+        "restApi": "a1",
+        "resourceId": "r1",
+    },
+    "aws:apigateway/stage:Stage": {
+        "stageName": "live",
+        "restApi": "a1",
+        "xrayTracingEnabled": True,
+        "accessLogSettings": {"destinationArn": "arn:aws:logs:eu-west-1:2:log-group:a", "format": "{}"},
+        "tags": _TAGS,
+    },
     "aws:apigateway/methodSettings:MethodSettings": {
-        "restApi": "a1", "stageName": "live", "methodPath": "*/*",
-        "settings": {"throttlingBurstLimit": 100.0, "throttlingRateLimit": 50.0, "cachingEnabled": True,
-                     "cacheDataEncrypted": True, "loggingLevel": "INFO", "metricsEnabled": True}},
-    "aws:apigatewayv2/route:Route": {"apiId": "a2", "routeKey": "GET /orders", "authorizationType": "JWT",
-                                     "authorizerId": "z"},
+        "restApi": "a1",
+        "stageName": "live",
+        "methodPath": "*/*",
+        "settings": {
+            "throttlingBurstLimit": 100.0,
+            "throttlingRateLimit": 50.0,
+            "cachingEnabled": True,
+            "cacheDataEncrypted": True,
+            "loggingLevel": "INFO",
+            "metricsEnabled": True,
+        },
+    },
+    "aws:apigatewayv2/route:Route": {
+        "apiId": "a2",
+        "routeKey": "GET /orders",
+        "authorizationType": "JWT",
+        "authorizerId": "z",
+    },
     "aws:appsync/graphQLApi:GraphQLApi": {
-        "name": "orders", "authenticationType": "AMAZON_COGNITO_USER_POOLS", "xrayEnabled": True,
+        "name": "orders",
+        "authenticationType": "AMAZON_COGNITO_USER_POOLS",
+        "xrayEnabled": True,
         "logConfig": {"fieldLogLevel": "ERROR", "cloudwatchLogsRoleArn": "arn:aws:iam::2:role/logs"},
-        "additionalAuthenticationProviders": [{"authenticationType": "AWS_IAM"}], "tags": _TAGS},
-    "aws:appsync/apiCache:ApiCache": {"apiId": "g1", "type": "SMALL", "ttl": 60.0, "apiCachingBehavior":
-                                      "FULL_REQUEST_CACHING", "atRestEncryptionEnabled": True,
-                                      "transitEncryptionEnabled": True},
-    "aws:sqs/queue:Queue": {"name": "arcbp-prod-orders", "kmsMasterKeyId": _KEY, "visibilityTimeoutSeconds": 60.0,
-                            "redrivePolicy": '{"deadLetterTargetArn": "arn:aws:sqs:eu-west-1:2:orders-dlq", '
-                                             '"maxReceiveCount": 15}', "tags": _TAGS},
+        "additionalAuthenticationProviders": [{"authenticationType": "AWS_IAM"}],
+        "tags": _TAGS,
+    },
+    "aws:appsync/apiCache:ApiCache": {
+        "apiId": "g1",
+        "type": "SMALL",
+        "ttl": 60.0,
+        "apiCachingBehavior": "FULL_REQUEST_CACHING",
+        "atRestEncryptionEnabled": True,
+        "transitEncryptionEnabled": True,
+    },
+    "aws:sqs/queue:Queue": {
+        "name": "arcbp-prod-orders",
+        "kmsMasterKeyId": _KEY,
+        "visibilityTimeoutSeconds": 60.0,
+        "redrivePolicy": '{"deadLetterTargetArn": "arn:aws:sqs:eu-west-1:2:orders-dlq", "maxReceiveCount": 15}',
+        "tags": _TAGS,
+    },
     "aws:sns/topic:Topic": {"name": "orders", "kmsMasterKeyId": _KEY, "tags": _TAGS},
     "aws:sns/topicSubscription:TopicSubscription": {
-        "topic": "arn:aws:sns:eu-west-1:2:orders", "protocol": "sqs", "endpoint": "arn:aws:sqs:eu-west-1:2:q",
-        "redrivePolicy": '{"deadLetterTargetArn": "arn:aws:sqs:eu-west-1:2:q-dlq"}'},
+        "topic": "arn:aws:sns:eu-west-1:2:orders",
+        "protocol": "sqs",
+        "endpoint": "arn:aws:sqs:eu-west-1:2:q",
+        "redrivePolicy": '{"deadLetterTargetArn": "arn:aws:sqs:eu-west-1:2:q-dlq"}',
+    },
     "aws:kinesis/stream:Stream": {"name": "clicks", "encryptionType": "KMS", "kmsKeyId": _KEY, "tags": _TAGS},
     "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": {
-        "destination": "extended_s3", "serverSideEncryption": {"enabled": True, "keyType": "CUSTOMER_MANAGED_CMK",
-                                                               "keyArn": _KEY},
-        "extendedS3Configuration": {"bucketArn": "arn:aws:s3:::lake", "roleArn": "r", "s3BackupMode": "Enabled",
-                                    "processingConfiguration": {"enabled": True, "processors": [
-                                        {"type": "Lambda", "parameters": [{"parameterName": "LambdaArn",
-                                                                           "parameterValue": f"{_FN}:live"}]}]},
-                                    "s3BackupConfiguration": {"bucketArn": "arn:aws:s3:::raw", "roleArn": "r"}},
-        "tags": _TAGS},
-    "aws:dynamodb/table:Table": {"hashKey": "pk", "pointInTimeRecovery": {"enabled": True},
-                                 "serverSideEncryption": {"enabled": True, "kmsKeyArn": _KEY}, "tags": _TAGS},
+        "destination": "extended_s3",
+        "serverSideEncryption": {"enabled": True, "keyType": "CUSTOMER_MANAGED_CMK", "keyArn": _KEY},
+        "extendedS3Configuration": {
+            "bucketArn": "arn:aws:s3:::lake",
+            "roleArn": "r",
+            "s3BackupMode": "Enabled",
+            "processingConfiguration": {
+                "enabled": True,
+                "processors": [
+                    {"type": "Lambda", "parameters": [{"parameterName": "LambdaArn", "parameterValue": f"{_FN}:live"}]}
+                ],
+            },
+            "s3BackupConfiguration": {"bucketArn": "arn:aws:s3:::raw", "roleArn": "r"},
+        },
+        "tags": _TAGS,
+    },
+    "aws:dynamodb/table:Table": {
+        "hashKey": "pk",
+        "pointInTimeRecovery": {"enabled": True},
+        "serverSideEncryption": {"enabled": True, "kmsKeyArn": _KEY},
+        "tags": _TAGS,
+    },
     "aws:ec2/securityGroup:SecurityGroup": {
-        "vpcId": "vpc-1", "ingress": [{"protocol": "tcp", "fromPort": 443.0, "toPort": 443.0,
-                                       "cidrBlocks": ["10.0.0.0/16"], "ipv6CidrBlocks": []}], "tags": _TAGS},
+        "vpcId": "vpc-1",
+        "ingress": [
+            {"protocol": "tcp", "fromPort": 443.0, "toPort": 443.0, "cidrBlocks": ["10.0.0.0/16"], "ipv6CidrBlocks": []}
+        ],
+        "tags": _TAGS,
+    },
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": {
-        "securityGroupId": "sg-1", "cidrIpv4": "10.0.0.0/16", "ipProtocol": "tcp", "fromPort": 443.0,
-        "toPort": 443.0, "tags": _TAGS},
-    "aws:ec2/securityGroupRule:SecurityGroupRule": {"type": "ingress", "securityGroupId": "sg-1", "protocol": "tcp",
-                                                    "fromPort": 443.0, "toPort": 443.0, "cidrBlocks": ["10.0.0.0/8"]},
-    "aws:iam/rolePolicy:RolePolicy": {"role": "r", "policy": (
-        '{"Version": "2012-10-17", "Statement": ['
-        '{"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"], '
-        '"Resource": "arn:aws:dynamodb:eu-west-1:2:table/orders"}, '
-        '{"Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"}, '
-        '{"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}'
-        ']}')},
+        "securityGroupId": "sg-1",
+        "cidrIpv4": "10.0.0.0/16",
+        "ipProtocol": "tcp",
+        "fromPort": 443.0,
+        "toPort": 443.0,
+        "tags": _TAGS,
+    },
+    "aws:ec2/securityGroupRule:SecurityGroupRule": {
+        "type": "ingress",
+        "securityGroupId": "sg-1",
+        "protocol": "tcp",
+        "fromPort": 443.0,
+        "toPort": 443.0,
+        "cidrBlocks": ["10.0.0.0/8"],
+    },
+    "aws:iam/rolePolicy:RolePolicy": {
+        "role": "r",
+        "policy": (
+            '{"Version": "2012-10-17", "Statement": ['
+            '{"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"], '
+            '"Resource": "arn:aws:dynamodb:eu-west-1:2:table/orders"}, '
+            '{"Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"}, '
+            '{"Effect": "Deny", "Action": "*", "Resource": "*", '
+            '"Condition": {"Bool": {"aws:SecureTransport": "false"}}}'
+            "]}"
+        ),
+    },
 }

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-
 import runpy
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -63,9 +62,15 @@ class GraphResource:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
-            "custom": self.custom, "protect": self.protect, "retainOnDelete": self.retain_on_delete,
-            "dependencies": self.dependencies, "inputs": self.inputs,
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "custom": self.custom,
+            "protect": self.protect,
+            "retainOnDelete": self.retain_on_delete,
+            "dependencies": self.dependencies,
+            "inputs": self.inputs,
         }
 
 
@@ -90,8 +95,13 @@ class SynthesizedStack:
         return [r for r in self.resources if r.parent == urn]
 
     def as_json(self) -> dict[str, Any]:
-        return {"project": self.project, "stack": self.stack, "preview": self.preview,
-                "resources": [r.as_json() for r in self.resources], "outputs": self.outputs}
+        return {
+            "project": self.project,
+            "stack": self.stack,
+            "preview": self.preview,
+            "resources": [r.as_json() for r in self.resources],
+            "outputs": self.outputs,
+        }
 
 
 class _RecordingMonitor(MockMonitor):
@@ -107,22 +117,26 @@ class _RecordingMonitor(MockMonitor):
             return response
         inputs = rpc.deserialize_properties(request.object)
         registration = self.resources.get(response.urn)
-        self.graph.append(GraphResource(
-            urn=response.urn,
-            type=request.type,
-            name=request.name,
-            parent=request.parent or None,
-            custom=bool(request.custom),
-            inputs=_plain(inputs),
-            outputs=_plain(dict(registration.state)) if registration else {},
-            protect=bool(request.protect),
-            retain_on_delete=bool(request.retainOnDelete),
-            dependencies=list(request.dependencies),
-            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
-            aliases=[a.spec.name or a.urn for a in request.aliasSpecs] if request.aliasSpecs else list(request.aliasURNs),
-            provider=request.provider or None,
-            id=(response.id or None) if request.custom else None,
-        ))
+        self.graph.append(
+            GraphResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent or None,
+                custom=bool(request.custom),
+                inputs=_plain(inputs),
+                outputs=_plain(dict(registration.state)) if registration else {},
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                dependencies=list(request.dependencies),
+                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                aliases=[a.spec.name or a.urn for a in request.aliasSpecs]
+                if request.aliasSpecs
+                else list(request.aliasURNs),
+                provider=request.provider or None,
+                id=(response.id or None) if request.custom else None,
+            )
+        )
         return response
 
 
@@ -139,8 +153,9 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def synthesize(stack: str, *, preview: bool = True, project_dir: Path = REPO_ROOT,
-               overrides: Mapping[str, Any] | None = None) -> SynthesizedStack:
+def synthesize(
+    stack: str, *, preview: bool = True, project_dir: Path = REPO_ROOT, overrides: Mapping[str, Any] | None = None
+) -> SynthesizedStack:
     """Run the program for ``Pulumi.<stack>.yaml`` (optionally with some keys overridden)."""
     values = read_stack_file(project_dir, stack)
     values.update(overrides or {})
@@ -151,12 +166,19 @@ def synthesize(stack: str, *, preview: bool = True, project_dir: Path = REPO_ROO
     return synthesize_values(engine_config(values), stack, preview=preview, source=source)
 
 
-def synthesize_values(values: Mapping[str, str], stack: str, *, preview: bool = True,
-                      source: str | None = None, program_dir: Path = PROGRAM_DIR) -> SynthesizedStack:
+def synthesize_values(
+    values: Mapping[str, str],
+    stack: str,
+    *,
+    preview: bool = True,
+    source: str | None = None,
+    program_dir: Path = PROGRAM_DIR,
+) -> SynthesizedStack:
     """Run the program with engine config ``values``; config errors surface before any resource."""
     config = stack_config(values, stack, source=source)
-    return run_program(lambda: runpy.run_path(str(program_dir), run_name="__main__"), values, stack,
-                       preview=preview, config=config)
+    return run_program(
+        lambda: runpy.run_path(str(program_dir), run_name="__main__"), values, stack, preview=preview, config=config
+    )
 
 
 @contextlib.contextmanager
@@ -201,8 +223,14 @@ def _config_error_in(error: BaseException) -> ConfigError | None:
     return None
 
 
-def run_program(program: Callable[[], object], values: Mapping[str, str], stack: str, *,
-                preview: bool = True, config: StackConfig | None = None) -> SynthesizedStack:
+def run_program(
+    program: Callable[[], object],
+    values: Mapping[str, str],
+    stack: str,
+    *,
+    preview: bool = True,
+    config: StackConfig | None = None,
+) -> SynthesizedStack:
     """Run ``program`` (any callable that declares resources) under the mocks with ``values`` as config.
 
     Component tests use this with a small program of their own; the stack program goes through
@@ -227,8 +255,11 @@ def run_program(program: Callable[[], object], values: Mapping[str, str], stack:
                 raise
             raise (cause if cause.stack else cause.in_stack(stack, cause.source)) from None
         root = runtime_settings.get_root_resource()
-        outputs = {key: _sync_await(pulumi.Output.from_input(value).future())
-                   for key, value in getattr(root, "outputs", {}).items()}
+        outputs = {
+            key: _sync_await(pulumi.Output.from_input(value).future())
+            for key, value in getattr(root, "outputs", {}).items()
+        }
         _sync_await(wait_for_rpcs())
-    return SynthesizedStack(project=PROJECT, stack=stack, preview=preview, config=config,
-                            resources=monitor.graph, outputs=_plain(outputs))
+    return SynthesizedStack(
+        project=PROJECT, stack=stack, preview=preview, config=config, resources=monitor.graph, outputs=_plain(outputs)
+    )

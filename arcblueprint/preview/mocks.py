@@ -44,8 +44,7 @@ def zone_ids(region: str, account_id: str) -> dict[str, str]:
     names = zone_names(region)
     parts = region.split("-")
     short = parts[0] + "".join(p[0] for p in parts[1:-1]) + parts[-1]  # eu-west-1 -> euw1
-    ids = sorted((f"{short}-az{i}" for i in range(1, len(names) + 1)),
-                 key=lambda zone: _hex(f"{account_id}/{zone}", 8))
+    ids = sorted((f"{short}-az{i}" for i in range(1, len(names) + 1)), key=lambda zone: _hex(f"{account_id}/{zone}", 8))
     return dict(zip(names, ids, strict=True))
 
 
@@ -116,8 +115,16 @@ _ID_PREFIXES: dict[str, str] = {
 }
 
 # Inputs that carry a resource's physical name, in order of preference.
-_NAME_INPUTS = ("name", "functionName", "bucket", "roleName", "streamName", "tableName", "deploymentGroupName",
-                "deploymentConfigName")
+_NAME_INPUTS = (
+    "name",
+    "functionName",
+    "bucket",
+    "roleName",
+    "streamName",
+    "tableName",
+    "deploymentGroupName",
+    "deploymentConfigName",
+)
 
 # AWS names these with a prefix in their name (``alias/...``) or hold names with a path.
 _UUID_ID_TYPES = {"aws:kms/key:Key", "aws:cognito/userPool:UserPool"}
@@ -165,45 +172,67 @@ class AwsMocks(pulumi.runtime.Mocks):
         if fmt is not None or args.typ.startswith("aws:"):
             service = args.typ.split(":")[1].split("/")[0]
             arn = (fmt or "arn:aws:" + service + ":{r}:{a}:" + args.typ.rsplit(":", 1)[-1].lower() + "/{i}").format(
-                r=self.region, a=self.account_id, n=name, i=resource_id, h=_hex(name, 16), s=_hex(name, 6),
-                u=_uuid(f"{self.stack}/{args.typ}/{args.name}"))
+                r=self.region,
+                a=self.account_id,
+                n=name,
+                i=resource_id,
+                h=_hex(name, 16),
+                s=_hex(name, 6),
+                u=_uuid(f"{self.stack}/{args.typ}/{args.name}"),
+            )
             state.setdefault("arn", arn)
         state.update(self._extras(args, name, resource_id, state))
         return resource_id, state
 
-    def _extras(self, args: pulumi.runtime.MockResourceArgs, name: str, resource_id: str,
-                state: dict[str, Any]) -> dict[str, Any]:
+    def _extras(
+        self, args: pulumi.runtime.MockResourceArgs, name: str, resource_id: str, state: dict[str, Any]
+    ) -> dict[str, Any]:
         r, a, typ = self.region, self.account_id, args.typ
         extras: dict[str, Any] = {}
         if typ == "aws:lambda/function:Function":
             version = "1" if args.inputs.get("publish") else "$LATEST"
-            extras = {"version": version, "qualifiedArn": f"{state['arn']}:{version}",
-                      "invokeArn": f"arn:aws:apigateway:{r}:lambda:path/2015-03-31/functions/{state['arn']}/invocations",
-                      "qualifiedInvokeArn": f"arn:aws:apigateway:{r}:lambda:path/2015-03-31/functions/"
-                                            f"{state['arn']}:{version}/invocations"}
+            extras = {
+                "version": version,
+                "qualifiedArn": f"{state['arn']}:{version}",
+                "invokeArn": f"arn:aws:apigateway:{r}:lambda:path/2015-03-31/functions/{state['arn']}/invocations",
+                "qualifiedInvokeArn": f"arn:aws:apigateway:{r}:lambda:path/2015-03-31/functions/"
+                f"{state['arn']}:{version}/invocations",
+            }
         elif typ == "aws:codedeploy/deploymentGroup:DeploymentGroup":
             group = args.inputs.get("deploymentGroupName", name)
-            extras = {"arn": f"arn:aws:codedeploy:{r}:{a}:deploymentgroup:{args.inputs.get('appName', 'app')}/{group}",
-                      "deploymentGroupId": _hex(resource_id, 8) + "-" + _hex(name, 4) + "-4" + _hex(group, 3)}
+            extras = {
+                "arn": f"arn:aws:codedeploy:{r}:{a}:deploymentgroup:{args.inputs.get('appName', 'app')}/{group}",
+                "deploymentGroupId": _hex(resource_id, 8) + "-" + _hex(name, 4) + "-4" + _hex(group, 3),
+            }
         elif typ == "aws:lambda/eventSourceMapping:EventSourceMapping":
             digits = _hex(f"{self.stack}/{typ}/{args.name}", 32)
             uuid = f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
             extras = {"uuid": uuid, "arn": f"arn:aws:lambda:{r}:{a}:event-source-mapping:{uuid}"}
         elif typ == "aws:lambda/alias:Alias":
             function_name = args.inputs.get("functionName", "fn")
-            function_arn = function_name if str(function_name).startswith("arn:") else \
-                f"arn:aws:lambda:{r}:{a}:function:{function_name}"
+            function_arn = (
+                function_name
+                if str(function_name).startswith("arn:")
+                else f"arn:aws:lambda:{r}:{a}:function:{function_name}"
+            )
             arn = f"{function_arn}:{args.inputs.get('name', name)}"
-            extras = {"arn": arn,
-                      "invokeArn": f"arn:aws:apigateway:{r}:lambda:path/2015-03-31/functions/{arn}/invocations"}
+            extras = {
+                "arn": arn,
+                "invokeArn": f"arn:aws:apigateway:{r}:lambda:path/2015-03-31/functions/{arn}/invocations",
+            }
         elif typ == "aws:cloudwatch/eventRule:EventRule":
             # A rule on a custom bus has the bus in its ARN (rule/<bus>/<rule>); on the default bus it has not.
             bus = str(args.inputs.get("eventBusName") or "default").rsplit("/", 1)[-1]
-            extras = {"arn": f"arn:aws:events:{r}:{a}:rule/{name}" if bus == "default" else
-                             f"arn:aws:events:{r}:{a}:rule/{bus}/{name}"}
+            extras = {
+                "arn": f"arn:aws:events:{r}:{a}:rule/{name}"
+                if bus == "default"
+                else f"arn:aws:events:{r}:{a}:rule/{bus}/{name}"
+            }
         elif typ == "aws:schemas/schema:Schema":
-            extras = {"arn": f"arn:aws:schemas:{r}:{a}:schema/{args.inputs.get('registryName', 'registry')}/{name}",
-                      "version": "1"}
+            extras = {
+                "arn": f"arn:aws:schemas:{r}:{a}:schema/{args.inputs.get('registryName', 'registry')}/{name}",
+                "version": "1",
+            }
         elif typ == "aws:scheduler/schedule:Schedule":
             extras = {"arn": f"arn:aws:scheduler:{r}:{a}:schedule/{args.inputs.get('groupName') or 'default'}/{name}"}
         elif typ == "aws:sqs/queue:Queue":
@@ -211,12 +240,17 @@ class AwsMocks(pulumi.runtime.Mocks):
         elif typ == "aws:dynamodb/table:Table" and args.inputs.get("streamEnabled"):
             extras = {"streamArn": f"{state['arn']}/stream/2026-01-01T00:00:00.000"}
         elif typ == "aws:apigateway/restApi:RestApi":
-            extras = {"rootResourceId": _hex(resource_id, 10), "executionArn": f"arn:aws:execute-api:{r}:{a}:{resource_id}"}
+            extras = {
+                "rootResourceId": _hex(resource_id, 10),
+                "executionArn": f"arn:aws:execute-api:{r}:{a}:{resource_id}",
+            }
         elif typ == "aws:apigateway/stage:Stage":
             rest_api = args.inputs.get("restApi", "api")
             stage = args.inputs.get("stageName", "live")
-            extras = {"invokeUrl": f"https://{rest_api}.execute-api.{r}.amazonaws.com/{stage}",
-                      "executionArn": f"arn:aws:execute-api:{r}:{a}:{rest_api}/{stage}"}
+            extras = {
+                "invokeUrl": f"https://{rest_api}.execute-api.{r}.amazonaws.com/{stage}",
+                "executionArn": f"arn:aws:execute-api:{r}:{a}:{rest_api}/{stage}",
+            }
         elif typ == "aws:appsync/graphQLApi:GraphQLApi":
             extras = {"uris": {"GRAPHQL": f"https://{resource_id}.appsync-api.{r}.amazonaws.com/graphql"}}
         elif typ == "aws:cognito/userPool:UserPool":
@@ -228,25 +262,34 @@ class AwsMocks(pulumi.runtime.Mocks):
         elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint" and args.inputs.get("vpcEndpointType") == "Gateway":
             extras = {"prefixListId": "pl-" + _hex(resource_id, 8)}
         elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
-            extras = {"dnsEntries": [{"dnsName": f"{resource_id}.{r}.vpce.amazonaws.com", "hostedZoneId": "Z7HUB22UULQXV"}]}
+            extras = {
+                "dnsEntries": [{"dnsName": f"{resource_id}.{r}.vpce.amazonaws.com", "hostedZoneId": "Z7HUB22UULQXV"}]
+            }
         elif typ == "aws:route53/zone:Zone":
             extras = {"zoneId": "Z" + _hex(resource_id, 20).upper()}
         elif typ == "aws:kms/key:Key":
             extras = {"keyId": resource_id}
         elif typ == "aws:kinesis/streamConsumer:StreamConsumer":  # <stream ARN>/consumer/<name>:<creation epoch>
-            extras = {"arn": f"{args.inputs.get('streamArn', 'arn:aws:kinesis:' + r + ':' + a + ':stream/s')}"
-                             f"/consumer/{name}:1767225600"}
+            extras = {
+                "arn": f"{args.inputs.get('streamArn', 'arn:aws:kinesis:' + r + ':' + a + ':stream/s')}"
+                f"/consumer/{name}:1767225600"
+            }
         elif typ == "aws:ec2/subnet:Subnet":  # AWS fills in whichever of zone name and zone id was not given
             mapping = zone_ids(r, a)
             by_id = {zone: name for name, zone in mapping.items()}
             name_in, id_in = args.inputs.get("availabilityZone"), args.inputs.get("availabilityZoneId")
-            extras = {"availabilityZone": name_in or by_id.get(id_in), "availabilityZoneId": id_in or mapping.get(name_in)}
+            extras = {
+                "availabilityZone": name_in or by_id.get(id_in),
+                "availabilityZoneId": id_in or mapping.get(name_in),
+            }
         elif typ == "aws:ec2/launchTemplate:LaunchTemplate":  # a new template's first version
             extras = {"latestVersion": 1, "defaultVersion": 1}
         elif typ == "aws:ec2/vpc:Vpc":
-            extras = {"defaultSecurityGroupId": "sg-" + _hex(resource_id, 17),
-                      "mainRouteTableId": "rtb-" + _hex(resource_id, 17)}
-        elif typ == "aws:s3/bucketV2:BucketV2" or typ == "aws:s3/bucket:Bucket":
+            extras = {
+                "defaultSecurityGroupId": "sg-" + _hex(resource_id, 17),
+                "mainRouteTableId": "rtb-" + _hex(resource_id, 17),
+            }
+        elif typ in ("aws:s3/bucketV2:BucketV2", "aws:s3/bucket:Bucket"):
             extras = {"bucket": name, "bucketDomainName": f"{name}.s3.amazonaws.com"}
         return extras
 
@@ -257,8 +300,12 @@ class AwsMocks(pulumi.runtime.Mocks):
             mapping = zone_ids(self.region, self.account_id)
             return {"names": list(mapping), "zoneIds": list(mapping.values()), "id": self.region}, []
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:user/ci",
-                    "userId": "AIDA" + _hex(self.account_id, 16).upper(), "id": self.account_id}, []
+            return {
+                "accountId": self.account_id,
+                "arn": f"arn:aws:iam::{self.account_id}:user/ci",
+                "userId": "AIDA" + _hex(self.account_id, 16).upper(),
+                "id": self.account_id,
+            }, []
         if token in ("aws:index/getRegion:getRegion", "aws:index/getRegion:getRegionResult"):
             return {"name": self.region, "region": self.region, "id": self.region}, []
         if token == "aws:index/getPartition:getPartition":

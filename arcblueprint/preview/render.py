@@ -8,14 +8,25 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from arcblueprint.preview.harness import GraphResource, SynthesizedStack
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
-__all__ = ["RouteRow", "diff_stacks", "dot", "mermaid", "outputs_text", "resource_counts", "routes",
-           "routing_text", "tree"]
+    from arcblueprint.preview.harness import GraphResource, SynthesizedStack
+
+__all__ = [
+    "RouteRow",
+    "diff_stacks",
+    "dot",
+    "mermaid",
+    "outputs_text",
+    "resource_counts",
+    "routes",
+    "routing_text",
+    "tree",
+]
 
 
 def tree(graph: SynthesizedStack) -> str:
@@ -50,8 +61,10 @@ def counts_text(graph: SynthesizedStack) -> str:
     width = max((len(t) for t, _ in rows), default=10)
     custom = sum(1 for r in graph.resources if r.custom)
     lines = [f"{t.ljust(width)}  {n:>4}" for t, n in rows]
-    lines.append(f"{'total'.ljust(width)}  {len(graph.resources):>4}  ({custom} cloud resources, "
-                 f"{len(graph.resources) - custom} components)")
+    lines.append(
+        f"{'total'.ljust(width)}  {len(graph.resources):>4}  ({custom} cloud resources, "
+        f"{len(graph.resources) - custom} components)"
+    )
     return "\n".join(lines)
 
 
@@ -77,7 +90,7 @@ def _edges(graph: SynthesizedStack) -> list[tuple[str, str]]:
         for urns in resource.property_dependencies.values():
             deps.update(urns)
         for dep in deps:
-            if dep in known and dep != resource.parent and dep != resource.urn:
+            if dep in known and dep not in (resource.parent, resource.urn):
                 edges.add((resource.urn, dep))
     return sorted(edges)
 
@@ -168,7 +181,8 @@ def diff_stacks(left: SynthesizedStack, right: SynthesizedStack) -> list[str]:
         flat_a, flat_b = _flatten(a.inputs), _flatten(b.inputs)
         changes = [
             f"    {k}: {_compact(flat_a.get(k, '<unset>'))} -> {_compact(flat_b.get(k, '<unset>'))}"
-            for k in sorted(set(flat_a) | set(flat_b)) if flat_a.get(k) != flat_b.get(k)
+            for k in sorted(set(flat_a) | set(flat_b))
+            if flat_a.get(k) != flat_b.get(k)
         ]
         if a.protect != b.protect:
             changes.append(f"    (protect): {a.protect} -> {b.protect}")
@@ -180,8 +194,15 @@ def diff_stacks(left: SynthesizedStack, right: SynthesizedStack) -> list[str]:
 
 _RULE = "aws:cloudwatch/eventRule:EventRule"
 _TARGET = "aws:cloudwatch/eventTarget:EventTarget"
-_TARGET_KINDS = {"sqs": "queue", "kinesis": "stream", "lambda": "function", "states": "state machine",
-                 "sns": "topic", "firehose": "delivery stream", "events": "bus"}
+_TARGET_KINDS = {
+    "sqs": "queue",
+    "kinesis": "stream",
+    "lambda": "function",
+    "states": "state machine",
+    "sns": "topic",
+    "firehose": "delivery stream",
+    "events": "bus",
+}
 
 
 @dataclass(frozen=True)
@@ -213,8 +234,11 @@ def _named(graph: SynthesizedStack, resource: GraphResource, prop: str) -> str:
     by_urn = graph.by_urn()
     for urn in resource.property_dependencies.get(prop, []):
         referred = by_urn.get(urn)
-        if referred is not None and referred.custom and referred.type not in (
-                "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"):
+        if (
+            referred is not None
+            and referred.custom
+            and referred.type not in ("aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy")
+        ):
             kind = referred.type.rsplit(":", 1)[-1]
             return f"{kind} {referred.name}"
     arn = str(resource.inputs.get(prop) or "")
@@ -243,19 +267,45 @@ def routes(graph: SynthesizedStack) -> list[RouteRow]:
         name = str(rule.inputs.get("name") or rule.name)
         for target in targets.get(rule.urn, []) or [None]:
             if target is None:
-                rows.append(RouteRow(bus, ", ".join(map(str, sources)), ", ".join(map(str, types)), "detail" in pattern,
-                                     name, state, "(none)", "(none)", "(none)"))
+                rows.append(
+                    RouteRow(
+                        bus,
+                        ", ".join(map(str, sources)),
+                        ", ".join(map(str, types)),
+                        "detail" in pattern,
+                        name,
+                        state,
+                        "(none)",
+                        "(none)",
+                        "(none)",
+                    )
+                )
                 continue
             dlq = "(none)"
             for urn in target.property_dependencies.get("deadLetterConfig", []):
                 if urn in by_urn:
                     dlq = by_urn[urn].name
             retry = target.inputs.get("retryPolicy") or {}
-            retries = (f"{_number(retry.get('maximumRetryAttempts'))} retries / "
-                       f"{_number(retry.get('maximumEventAgeInSeconds'))} s" if retry else "(none)")
+            retries = (
+                f"{_number(retry.get('maximumRetryAttempts'))} retries / "
+                f"{_number(retry.get('maximumEventAgeInSeconds'))} s"
+                if retry
+                else "(none)"
+            )
             transformed = " (transformed)" if target.inputs.get("inputTransformer") else ""
-            rows.append(RouteRow(bus, ", ".join(map(str, sources)), ", ".join(map(str, types)), "detail" in pattern,
-                                 name, state, _named(graph, target, "arn") + transformed, dlq, retries))
+            rows.append(
+                RouteRow(
+                    bus,
+                    ", ".join(map(str, sources)),
+                    ", ".join(map(str, types)),
+                    "detail" in pattern,
+                    name,
+                    state,
+                    _named(graph, target, "arn") + transformed,
+                    dlq,
+                    retries,
+                )
+            )
     return sorted(rows, key=lambda r: (r.bus == "default", r.source, r.detail_types, r.rule))
 
 
@@ -265,8 +315,20 @@ def routing_text(graph: SynthesizedStack) -> str:
     if not rows:
         return "(no EventBridge rules)"
     header = ("bus", "source", "detail type", "rule", "state", "target", "dead-letter queue", "retry")
-    table = [header] + [(r.bus, r.source, r.detail_types + (" [filter]" if r.filtered else ""), r.rule, r.state,
-                         r.target, r.dead_letter, r.retries) for r in rows]
+    table = [header] + [
+        (
+            r.bus,
+            r.source,
+            r.detail_types + (" [filter]" if r.filtered else ""),
+            r.rule,
+            r.state,
+            r.target,
+            r.dead_letter,
+            r.retries,
+        )
+        for r in rows
+    ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-                     for row in table)
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in table
+    )

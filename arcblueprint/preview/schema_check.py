@@ -46,8 +46,11 @@ class UnknownInput:
         key = self.path.rsplit("/", 1)[-1]
         # The provider's spelling is usually the camelCase of a near miss (retry_options -> retryOptions ~ ...).
         close = difflib.get_close_matches(_camel(key), self.allowed, n=3, cutoff=0.5)
-        hint = f"did you mean {' or '.join(close)}?" if close else f"it takes {', '.join(self.allowed[:12])}" + (
-            ", ..." if len(self.allowed) > 12 else "")
+        hint = (
+            f"did you mean {' or '.join(close)}?"
+            if close
+            else f"it takes {', '.join(self.allowed[:12])}" + (", ..." if len(self.allowed) > 12 else "")
+        )
         return f"{self.resource_type} '{name}': input {self.path} is not in pulumi-aws's schema ({hint})"
 
 
@@ -133,8 +136,10 @@ def check_resource(resource: GraphResource) -> list[UnknownInput]:
         if resource.type.startswith(f"{PACKAGE}:"):
             return [UnknownInput(resource.urn, resource.type, "(type)", ())]
         return []
-    return [UnknownInput(resource.urn, resource.type, path, allowed)
-            for path, allowed in _walk(resource.inputs, properties, "")]
+    return [
+        UnknownInput(resource.urn, resource.type, path, allowed)
+        for path, allowed in _walk(resource.inputs, properties, "")
+    ]
 
 
 def check_stack(graph: SynthesizedStack) -> list[UnknownInput]:

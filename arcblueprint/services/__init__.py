@@ -18,15 +18,21 @@ __all__ = ["SERVICE_COMPONENTS", "build_service"]
 
 #: Pattern name -> ("module", "ComponentClass", "ArgsClass").
 SERVICE_COMPONENTS: dict[str, tuple[str, str, str]] = {
-    "comfortable-rest": ("arcblueprint.services.comfortable_rest.component", "ComfortableRestService",
-                         "ComfortableRestServiceArgs"),
+    "comfortable-rest": (
+        "arcblueprint.services.comfortable_rest.component",
+        "ComfortableRestService",
+        "ComfortableRestServiceArgs",
+    ),
     "cherry-pick": ("arcblueprint.services.cherry_pick.component", "CherryPickService", "CherryPickServiceArgs"),
     "strangler": ("arcblueprint.services.strangler.component", "StranglerService", "StranglerServiceArgs"),
     "call-me-maybe": ("arcblueprint.services.call_me_maybe.component", "CallMeMaybeService", "CallMeMaybeServiceArgs"),
     "big-fan": ("arcblueprint.services.big_fan.component", "BigFanService", "BigFanServiceArgs"),
     "streamer": ("arcblueprint.services.streamer.component", "StreamerService", "StreamerServiceArgs"),
-    "ops-automation": ("arcblueprint.services.ops_automation.component", "OpsAutomationService",
-                       "OpsAutomationServiceArgs"),
+    "ops-automation": (
+        "arcblueprint.services.ops_automation.component",
+        "OpsAutomationService",
+        "OpsAutomationServiceArgs",
+    ),
 }
 
 

@@ -18,8 +18,16 @@ from arcblueprint.config.schema import ConfigError, setting
 from arcblueprint.events import PROJECT_NAMESPACE, event_types, service_of, source_of
 from arcblueprint.events.patterns import EventPatternError, subscription_pattern
 
-__all__ = ["PUBLISHING_PATTERNS", "EventSubscriber", "ServiceTriggers", "SubscriptionSpec", "check_event_routes",
-           "check_subscriptions", "published_sources", "subscription_rules"]
+__all__ = [
+    "PUBLISHING_PATTERNS",
+    "EventSubscriber",
+    "ServiceTriggers",
+    "SubscriptionSpec",
+    "check_event_routes",
+    "check_subscriptions",
+    "published_sources",
+    "subscription_rules",
+]
 
 #: Patterns whose services publish domain events (the catalog folder named after the service).
 PUBLISHING_PATTERNS = frozenset({"comfortable-rest", "cherry-pick", "call-me-maybe"})
@@ -32,8 +40,9 @@ class SubscriptionSpec:
     """One route from the bus into this service: events of ``source`` (and ``detailType``) matching ``filter``."""
 
     #: The publishing service's source, ``arcblueprint.<service>``; matched exactly (never a prefix).
-    source: str = setting(pattern=PROJECT_NAMESPACE.replace(".", r"\.") + r"\.[a-z][a-z0-9-]{0,22}[a-z0-9]",
-                          doc="arcblueprint.<service>")
+    source: str = setting(
+        pattern=PROJECT_NAMESPACE.replace(".", r"\.") + r"\.[a-z][a-z0-9-]{0,22}[a-z0-9]", doc="arcblueprint.<service>"
+    )
     #: Detail types to receive (one or a list); default: every type the source publishes.
     detail_type: tuple[str, ...] | str = setting(default_factory=tuple)
     #: An EventBridge event pattern for the event's ``detail`` (content filtering), validated before deploy.
@@ -53,8 +62,11 @@ class SubscriptionSpec:
             self.pattern()
         except EventPatternError as error:
             path = error.path.removeprefix("detail").removeprefix(".")
-            raise ConfigError(f"filter.{path}" if path else "filter", error.value,
-                              f"is not a valid EventBridge event pattern: {error.message}") from None
+            raise ConfigError(
+                f"filter.{path}" if path else "filter",
+                error.value,
+                f"is not a valid EventBridge event pattern: {error.message}",
+            ) from None
 
     @property
     def detail_types(self) -> tuple[str, ...]:
@@ -92,29 +104,42 @@ class EventSubscriber(ServiceTriggers):
     subscribe: tuple[SubscriptionSpec, ...] = setting(default_factory=tuple)
 
 
-def check_subscriptions(subscriptions: Sequence[SubscriptionSpec], *, targets: Collection[str],
-                        default_target: str | None, what: str) -> None:
+def check_subscriptions(
+    subscriptions: Sequence[SubscriptionSpec], *, targets: Collection[str], default_target: str | None, what: str
+) -> None:
     """Each subscription names one of ``targets`` (``what`` says what they are) and has a unique key."""
     keys: dict[str, int] = {}
     for i, subscription in enumerate(subscriptions):
         target = subscription.target or default_target
         if target is None:
-            raise ConfigError(f"subscribe[{i}].target", None, f"is required: name the {what} that receives the events "
-                              f"(one of {', '.join(sorted(targets)) or 'none'})", show_value=False)
+            raise ConfigError(
+                f"subscribe[{i}].target",
+                None,
+                f"is required: name the {what} that receives the events "
+                f"(one of {', '.join(sorted(targets)) or 'none'})",
+                show_value=False,
+            )
         if target not in targets:
-            raise ConfigError(f"subscribe[{i}].target", target,
-                              f"must name a {what} (one of {', '.join(sorted(targets)) or 'none'})")
+            raise ConfigError(
+                f"subscribe[{i}].target", target, f"must name a {what} (one of {', '.join(sorted(targets)) or 'none'})"
+            )
         key = subscription.key(default_target)
         if key in keys:
-            raise ConfigError(f"subscribe[{i}].name", subscription.name,
-                              f"two routes would be called {key!r} (subscribe[{keys[key]}] too); give one a name")
+            raise ConfigError(
+                f"subscribe[{i}].name",
+                subscription.name,
+                f"two routes would be called {key!r} (subscribe[{keys[key]}] too); give one a name",
+            )
         keys[key] = i
 
 
 def published_sources(services: Mapping[str, Any], pattern_of: Any) -> dict[str, tuple[str, ...]]:
     """Source -> detail types, for every service of the stack whose pattern publishes domain events."""
-    return {source_of(name): tuple(e.detail_type for e in event_types(name))
-            for name, spec in services.items() if pattern_of(spec) in PUBLISHING_PATTERNS}
+    return {
+        source_of(name): tuple(e.detail_type for e in event_types(name))
+        for name, spec in services.items()
+        if pattern_of(spec) in PUBLISHING_PATTERNS
+    }
 
 
 def check_event_routes(services: Mapping[str, Any], pattern_of: Any) -> None:
@@ -123,34 +148,50 @@ def check_event_routes(services: Mapping[str, Any], pattern_of: Any) -> None:
     for name, spec in services.items():
         source = source_of(name)
         if source in published and not published[source]:
-            raise ConfigError(f"services.{name}", pattern_of(spec),
-                              f"publishes domain events as {source}, but arcblueprint/events/schemas/{name}/ holds no "
-                              "schema: write one JSON Schema per event type (the producer validates against it)")
+            raise ConfigError(
+                f"services.{name}",
+                pattern_of(spec),
+                f"publishes domain events as {source}, but arcblueprint/events/schemas/{name}/ holds no "
+                "schema: write one JSON Schema per event type (the producer validates against it)",
+            )
     for name, spec in services.items():
         for i, subscription in enumerate(getattr(spec, "subscribe", ())):
             key = f"services.{name}.subscribe[{i}]"
             if subscription.source not in published:
                 known = ", ".join(sorted(published)) or "none"
-                raise ConfigError(f"{key}.source", subscription.source,
-                                  f"no service of this stack publishes it (published sources: {known})")
+                raise ConfigError(
+                    f"{key}.source",
+                    subscription.source,
+                    f"no service of this stack publishes it (published sources: {known})",
+                )
             for detail_type in subscription.detail_types:
                 if detail_type not in published[subscription.source]:
-                    raise ConfigError(f"{key}.detailType", detail_type,
-                                      f"{subscription.source} publishes "
-                                      f"{', '.join(published[subscription.source])}")
+                    raise ConfigError(
+                        f"{key}.detailType",
+                        detail_type,
+                        f"{subscription.source} publishes {', '.join(published[subscription.source])}",
+                    )
 
 
-def subscription_rules(service: str, spec: EventSubscriber, platform: Any,
-                       default_target: str | None = None) -> list[tuple[str, SubscriptionSpec]]:
+def subscription_rules(
+    service: str, spec: EventSubscriber, platform: Any, default_target: str | None = None
+) -> list[tuple[str, SubscriptionSpec]]:
     """(rule key, subscription) for each route of ``spec``, with its target filled in; an error without a bus."""
     if spec.subscribe and getattr(platform, "event_rules", None) is None:
-        raise ConfigError(f"services.{service}.subscribe", len(spec.subscribe),
-                          "needs the platform's event bus, and this platform has none", show_value=False)
+        raise ConfigError(
+            f"services.{service}.subscribe",
+            len(spec.subscribe),
+            "needs the platform's event bus, and this platform has none",
+            show_value=False,
+        )
     routes = []
     for subscription in spec.subscribe:
-        if subscription.target is None and default_target is not None:
-            subscription = _with_target(subscription, default_target)
-        routes.append((subscription.key(default_target), subscription))
+        routed = (
+            _with_target(subscription, default_target)
+            if subscription.target is None and default_target is not None
+            else subscription
+        )
+        routes.append((routed.key(default_target), routed))
     return routes
 
 

@@ -6,14 +6,18 @@ run without building the whole network; the real platform is covered by the stac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 import pytest
 
-from arcblueprint.platform.context import StackContext
 from arcblueprint.platform.handles import AlarmActions, Platform, RuleTarget, VpcAttachment
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from arcblueprint.platform.context import StackContext
 
 
 class FakeLogGroups:
@@ -24,13 +28,18 @@ class FakeLogGroups:
         self.kms_key_arn = kms_key_arn
         self.created: list[str] = []
 
-    def log_group(self, resource_name: str, log_group_name: str, *, service: str,
-                  parent: pulumi.Resource) -> aws.cloudwatch.LogGroup:
+    def log_group(
+        self, resource_name: str, log_group_name: str, *, service: str, parent: pulumi.Resource
+    ) -> aws.cloudwatch.LogGroup:
         self.created.append(log_group_name)
         return aws.cloudwatch.LogGroup(
-            resource_name, name=log_group_name, retention_in_days=self.context.stack.logging.retention_days,
-            kms_key_id=self.kms_key_arn, tags=self.context.tags(service),
-            opts=self.context.stateful(pulumi.ResourceOptions(parent=parent)))
+            resource_name,
+            name=log_group_name,
+            retention_in_days=self.context.stack.logging.retention_days,
+            kms_key_id=self.kms_key_arn,
+            tags=self.context.tags(service),
+            opts=self.context.stateful(pulumi.ResourceOptions(parent=parent)),
+        )
 
 
 class FakeEndpoints:
@@ -64,23 +73,41 @@ class FakeEventRules:
         self.producers.setdefault(service, []).append(role_arn)
         return source_of(service)
 
-    def add_rule(self, key: str, *, service: str, event_pattern: Mapping[str, object], target: RuleTarget,
-                 parent: pulumi.Resource, description: str = "",
-                 on_default_bus: bool = False) -> aws.cloudwatch.EventRule:
+    def add_rule(
+        self,
+        key: str,
+        *,
+        service: str,
+        event_pattern: Mapping[str, object],
+        target: RuleTarget,
+        parent: pulumi.Resource,
+        description: str = "",
+        on_default_bus: bool = False,
+    ) -> aws.cloudwatch.EventRule:
         import json
 
         opts = pulumi.ResourceOptions(parent=parent)
         base = f"{service}-{key}"
         bus = None if on_default_bus else self.bus_name
         disabled = self.context.stack.triggers_disabled(service)
-        rule = aws.cloudwatch.EventRule(f"{base}-rule", name=self.context.name(service, key), event_bus_name=bus,
-                                        event_pattern=json.dumps(dict(event_pattern)),
-                                        state="DISABLED" if disabled else "ENABLED", opts=opts)
+        rule = aws.cloudwatch.EventRule(
+            f"{base}-rule",
+            name=self.context.name(service, key),
+            event_bus_name=bus,
+            event_pattern=json.dumps(dict(event_pattern)),
+            state="DISABLED" if disabled else "ENABLED",
+            opts=opts,
+        )
         dlq = aws.sqs.Queue(f"{base}-dlq", kms_master_key_id="alias/aws/sqs", opts=opts)
-        aws.cloudwatch.EventTarget(f"{base}-target", rule=rule.name, event_bus_name=bus, arn=target.arn,
-                                   dead_letter_config={"arn": dlq.arn},
-                                   retry_policy={"maximum_retry_attempts": 8, "maximum_event_age_in_seconds": 3600},
-                                   opts=opts)
+        aws.cloudwatch.EventTarget(
+            f"{base}-target",
+            rule=rule.name,
+            event_bus_name=bus,
+            arn=target.arn,
+            dead_letter_config={"arn": dlq.arn},
+            retry_policy={"maximum_retry_attempts": 8, "maximum_event_age_in_seconds": 3600},
+            opts=opts,
+        )
         if target.function is not None:
             target.function.allow_invoke(f"events-{key}", principal="events.amazonaws.com", source_arn=rule.arn)
         return rule
@@ -121,28 +148,41 @@ def fake_platform():
     ``fake_alarm_topic_arn(context)`` names.
     """
 
-    def build(context: StackContext, *, with_vpc: bool = False, with_bus: bool = False,
-              with_onprem_proxy: bool = False, secrets: tuple[str, ...] = ()) -> Platform:
+    def build(
+        context: StackContext,
+        *,
+        with_vpc: bool = False,
+        with_bus: bool = False,
+        with_onprem_proxy: bool = False,
+        secrets: tuple[str, ...] = (),
+    ) -> Platform:
         key = aws.kms.Key("fake-platform-key", enable_key_rotation=True)
         region, account = context.stack.region, context.stack.account_id
         api_account = aws.apigateway.Account(
             "fake-apigateway-account",
-            cloudwatch_role_arn=f"arn:aws:iam::{account}:role/{context.name('apigateway-logs')}")
+            cloudwatch_role_arn=f"arn:aws:iam::{account}:role/{context.name('apigateway-logs')}",
+        )
         bus_name = context.name("bus")
         return Platform(
             context=context,
             kms_key_arn=key.arn,
             log_groups=FakeLogGroups(context, key.arn),
             alarm_actions=AlarmActions(topic_arn=fake_alarm_topic_arn(context)),
-            vpc=VpcAttachment(subnet_ids=["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
-                              security_group_id="sg-0aaaaaaaaaaaaaaa1",
-                              endpoints=FakeEndpoints()) if with_vpc else None,
+            vpc=VpcAttachment(
+                subnet_ids=["subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2"],
+                security_group_id="sg-0aaaaaaaaaaaaaaa1",
+                endpoints=FakeEndpoints(),
+            )
+            if with_vpc
+            else None,
             onprem_proxy=FakeOnPremProxy() if with_onprem_proxy else None,
             event_rules=FakeEventRules(context, bus_name) if with_bus else None,
             event_bus_name=bus_name if with_bus else None,
             event_bus_arn=f"arn:aws:events:{region}:{account}:event-bus/{bus_name}" if with_bus else None,
-            secret_arns={name: f"arn:aws:secretsmanager:{region}:{account}:secret:{context.name(name)}-AbCdEf"
-                         for name in secrets},
+            secret_arns={
+                name: f"arn:aws:secretsmanager:{region}:{account}:secret:{context.name(name)}-AbCdEf"
+                for name in secrets
+            },
             api_logging_depends_on=[api_account],
         )
 

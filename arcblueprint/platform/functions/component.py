@@ -8,7 +8,6 @@ behind an alias that can shift gradually and roll back. See ``docs/releases.md``
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,8 @@ from arcblueprint.platform.functions.releases import (
 from arcblueprint.platform.proxy_config import client_environment
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from arcblueprint.platform.handles import Platform
 
 __all__ = ["HOOKS_DIR", "AsyncInvocation", "FunctionArgs", "ServerlessFunction", "SqsSource", "StreamSource"]
@@ -41,11 +42,27 @@ HOOKS_DIR = Path(__file__).resolve().parent / "hooks"
 #: AWSCodeDeployRoleForLambdaLimited lets CodeDeploy invoke only functions named like this.
 HOOK_NAME_PREFIX = "CodeDeployHook_"
 #: Environment variable names Lambda reserves for itself.
-_RESERVED_ENV = frozenset({"_HANDLER", "_X_AMZN_TRACE_ID", "AWS_REGION", "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME",
-                           "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE",
-                           "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY",
-                           "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "LAMBDA_TASK_ROOT",
-                           "LAMBDA_RUNTIME_DIR", "AWS_LAMBDA_RUNTIME_API"})
+_RESERVED_ENV = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+        "AWS_LAMBDA_RUNTIME_API",
+    }
+)
 _LAMBDA_LOG_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR"}
 
 
@@ -85,8 +102,10 @@ class SqsSource:
         _check_range("SqsSource", "maximum_batching_window_seconds", self.maximum_batching_window_seconds, 0, 300)
         _check_range("SqsSource", "maximum_concurrency", self.maximum_concurrency, 2, 1000)
         if self.batch_size > 10 and self.maximum_batching_window_seconds < 1:
-            raise ValueError(f"SqsSource.batch_size = {self.batch_size} is invalid: "
-                             "batches above 10 need maximum_batching_window_seconds of at least 1")
+            raise ValueError(
+                f"SqsSource.batch_size = {self.batch_size} is invalid: "
+                "batches above 10 need maximum_batching_window_seconds of at least 1"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,8 +136,10 @@ class StreamSource:
         for pattern in self.filter_patterns:
             json.loads(pattern)  # a malformed filter fails here, not in CreateEventSourceMapping
         if self.starting_position not in ("LATEST", "TRIM_HORIZON"):
-            raise ValueError(f"StreamSource.starting_position = {self.starting_position!r} is invalid: "
-                             "must be LATEST or TRIM_HORIZON")
+            raise ValueError(
+                f"StreamSource.starting_position = {self.starting_position!r} is invalid: "
+                "must be LATEST or TRIM_HORIZON"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,8 +195,10 @@ class FunctionArgs:
         _check_range("FunctionArgs", "reserved_concurrency", self.reserved_concurrency, 0, 100000)
         for name in self.environment:
             if name in _RESERVED_ENV or not name or not name[0].isalpha():
-                raise ValueError(f"FunctionArgs.environment key {name!r} is invalid: Lambda reserves it "
-                                 "or it does not start with a letter")
+                raise ValueError(
+                    f"FunctionArgs.environment key {name!r} is invalid: Lambda reserves it "
+                    "or it does not start with a letter"
+                )
         if (self.pre_traffic_hook or self.post_traffic_hook) and self.smoke_event is not None:
             json.loads(self.smoke_event)  # fails here rather than in the hook
 
@@ -232,13 +255,24 @@ class ServerlessFunction(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         self.log_group = platform.log_groups.log_group(
-            f"{name}-logs", f"/aws/lambda/{self.physical_name}", service=args.service, parent=self)
+            f"{name}-logs", f"/aws/lambda/{self.physical_name}", service=args.service, parent=self
+        )
         self.role = aws.iam.Role(
             f"{name}-role",
             name=ctx.name(name, "fn", max_length=64),
             description=f"Runs {self.physical_name}",
-            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
             tags=self.tags,
             opts=child,
         )
@@ -258,7 +292,8 @@ class ServerlessFunction(pulumi.ComponentResource):
             assert platform.vpc is not None
             base_policies.append(self._grant("vpc", grants.vpc_network_interfaces))
             vpc_config = aws.lambda_.FunctionVpcConfigArgs(
-                subnet_ids=platform.vpc.subnet_ids, security_group_ids=[platform.vpc.security_group_id])
+                subnet_ids=platform.vpc.subnet_ids, security_group_ids=[platform.vpc.security_group_id]
+            )
 
         environment = {
             **args.environment,
@@ -285,14 +320,23 @@ class ServerlessFunction(pulumi.ComponentResource):
             timeout=args.timeout_seconds or defaults.timeout_seconds,
             reserved_concurrent_executions=args.reserved_concurrency,
             publish=True,
-            layers=[powertools_layer_arn(stack.region, architecture=defaults.architecture,
-                                         runtime=defaults.runtime, version=defaults.powertools_layer_version)],
+            layers=[
+                powertools_layer_arn(
+                    stack.region,
+                    architecture=defaults.architecture,
+                    runtime=defaults.runtime,
+                    version=defaults.powertools_layer_version,
+                )
+            ],
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             kms_key_arn=platform.kms_key_arn,
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="JSON", log_group=self.log_group.name,
-                application_log_level=_LAMBDA_LOG_LEVELS[defaults.log_level], system_log_level="WARN"),
+                log_format="JSON",
+                log_group=self.log_group.name,
+                application_log_level=_LAMBDA_LOG_LEVELS[defaults.log_level],
+                system_log_level="WARN",
+            ),
             vpc_config=vpc_config,
             tags=self.tags,
             # The log group and the role's log permission exist before the first invocation, so
@@ -308,22 +352,39 @@ class ServerlessFunction(pulumi.ComponentResource):
         self.aliases: dict[str, aws.lambda_.Alias] = {LIVE_ALIAS: self.alias}
         if plan.strategy == "blue-green" and plan.previous_version is not None:
             self.aliases[PREVIOUS_ALIAS] = aws.lambda_.Alias(
-                f"{name}-alias-{PREVIOUS_ALIAS}", name=PREVIOUS_ALIAS, function_name=self.function.name,
+                f"{name}-alias-{PREVIOUS_ALIAS}",
+                name=PREVIOUS_ALIAS,
+                function_name=self.function.name,
                 function_version=plan.previous_version,
                 description="the version live pointed at before this release (blue-green rollback target)",
-                opts=child)
+                opts=child,
+            )
         for extra in plan.extra_aliases:
             self.aliases[extra] = aws.lambda_.Alias(
-                f"{name}-alias-{extra}", name=extra, function_name=self.function.name,
-                function_version=self.function.version, description="the newest published version", opts=child)
+                f"{name}-alias-{extra}",
+                name=extra,
+                function_name=self.function.name,
+                function_version=self.function.version,
+                description="the newest published version",
+                opts=child,
+            )
 
         self.alarms = self._alarms(name, args.release or stack.releases)
         self.codedeploy: CodeDeployRelease | None = None
         self.hooks: dict[str, ServerlessFunction] = {}
         if plan.uses_codedeploy:
-            self.codedeploy = CodeDeployRelease(f"{name}-release", CodeDeployReleaseArgs(
-                context=ctx, service=args.service, base_name=self.physical_name, plan=plan,
-                alarm_names=[alarm.name for alarm in self.alarms], tags=self.tags), opts=child)
+            self.codedeploy = CodeDeployRelease(
+                f"{name}-release",
+                CodeDeployReleaseArgs(
+                    context=ctx,
+                    service=args.service,
+                    base_name=self.physical_name,
+                    plan=plan,
+                    alarm_names=[alarm.name for alarm in self.alarms],
+                    tags=self.tags,
+                ),
+                opts=child,
+            )
             if args.pre_traffic_hook:
                 self.hooks["BeforeAllowTraffic"] = self._hook(name, args, "pre", self.function.qualified_arn)
             if args.post_traffic_hook:
@@ -338,17 +399,25 @@ class ServerlessFunction(pulumi.ComponentResource):
         # The CI driver reads these from the stack outputs: CodeDeploy targets, and the alarms that
         # gate a weighted canary's promotion.
         weighted = self.plan.strategy == "weighted-canary"
-        platform.releases.record(name, self.release_info,
-                                 weighted_alarm_names=[alarm.name for alarm in self.alarms] if weighted else [])
-        self.register_outputs({"functionName": self.function_name, "aliasArn": self.alias_arn,
-                               "roleArn": self.role_arn, "releaseInfo": self.release_info})
+        platform.releases.record(
+            name, self.release_info, weighted_alarm_names=[alarm.name for alarm in self.alarms] if weighted else []
+        )
+        self.register_outputs(
+            {
+                "functionName": self.function_name,
+                "aliasArn": self.alias_arn,
+                "roleArn": self.role_arn,
+                "releaseInfo": self.release_info,
+            }
+        )
 
     def _use_onprem_proxy(self) -> dict[str, str]:
         """The proxy environment, after opening the shared Lambda security group to the proxy endpoint."""
         proxy = self._platform.onprem_proxy
         if proxy is None:
-            raise ValueError(f"{self._name}: use_onprem_proxy is set but the platform has no on-prem proxy "
-                             "(onPrem.enabled is false)")
+            raise ValueError(
+                f"{self._name}: use_onprem_proxy is set but the platform has no on-prem proxy (onPrem.enabled is false)"
+            )
         proxy.admit_functions()
         return client_environment(proxy.url)
 
@@ -360,40 +429,88 @@ class ServerlessFunction(pulumi.ComponentResource):
         if plan.uses_codedeploy:
             # Created at the first published version, then moved only by CodeDeploy deployments.
             return aws.lambda_.Alias(
-                f"{name}-alias-{LIVE_ALIAS}", name=LIVE_ALIAS, function_name=self.function.name,
-                function_version=self.function.version, description=description,
-                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["function_version", "routing_config"]))
+                f"{name}-alias-{LIVE_ALIAS}",
+                name=LIVE_ALIAS,
+                function_name=self.function.name,
+                function_version=self.function.version,
+                description=description,
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["function_version", "routing_config"]),
+            )
         routing = None
         if plan.strategy == "weighted-canary":
             routing = self.function.version.apply(
-                lambda version: aws.lambda_.AliasRoutingConfigArgs(additional_version_weights=weights)
-                if (weights := alias_weights(plan, version)) else None)
+                lambda version: (
+                    aws.lambda_.AliasRoutingConfigArgs(additional_version_weights=weights)
+                    if (weights := alias_weights(plan, version))
+                    else None
+                )
+            )
         return aws.lambda_.Alias(
-            f"{name}-alias-{LIVE_ALIAS}", name=LIVE_ALIAS, function_name=self.function.name,
+            f"{name}-alias-{LIVE_ALIAS}",
+            name=LIVE_ALIAS,
+            function_name=self.function.name,
             function_version=self.function.version.apply(lambda version: live_version(plan, version)),
-            routing_config=routing, description=description, opts=pulumi.ResourceOptions(parent=self))
+            routing_config=routing,
+            description=description,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _alarms(self, name: str, spec: ReleaseSpec) -> list[aws.cloudwatch.MetricAlarm]:
-        dimensions = {"FunctionName": self.function.name,
-                      "Resource": self.function.name.apply(lambda fn: f"{fn}:{LIVE_ALIAS}")}
-        common: dict[str, Any] = {"namespace": "AWS/Lambda", "period": 60, "evaluation_periods": 1,
-                                  "datapoints_to_alarm": 1, "treat_missing_data": "notBreaching",
-                                  "dimensions": dimensions, "tags": self.tags}
+        dimensions = {
+            "FunctionName": self.function.name,
+            "Resource": self.function.name.apply(lambda fn: f"{fn}:{LIVE_ALIAS}"),
+        }
+        common: dict[str, Any] = {
+            "namespace": "AWS/Lambda",
+            "period": 60,
+            "evaluation_periods": 1,
+            "datapoints_to_alarm": 1,
+            "treat_missing_data": "notBreaching",
+            "dimensions": dimensions,
+            "tags": self.tags,
+        }
         ctx = self._platform.context
         specs = [
-            ("errors", {"metric_name": "Errors", "statistic": "Sum", "threshold": spec.error_alarm_threshold,
-                        "comparison_operator": "GreaterThanOrEqualToThreshold"}),
-            ("throttles", {"metric_name": "Throttles", "statistic": "Sum", "threshold": spec.throttle_alarm_threshold,
-                           "comparison_operator": "GreaterThanOrEqualToThreshold"}),
-            ("p99-duration", {"metric_name": "Duration", "extended_statistic": "p99",
-                              "threshold": spec.p99_duration_alarm_ms, "comparison_operator": "GreaterThanThreshold"}),
+            (
+                "errors",
+                {
+                    "metric_name": "Errors",
+                    "statistic": "Sum",
+                    "threshold": spec.error_alarm_threshold,
+                    "comparison_operator": "GreaterThanOrEqualToThreshold",
+                },
+            ),
+            (
+                "throttles",
+                {
+                    "metric_name": "Throttles",
+                    "statistic": "Sum",
+                    "threshold": spec.throttle_alarm_threshold,
+                    "comparison_operator": "GreaterThanOrEqualToThreshold",
+                },
+            ),
+            (
+                "p99-duration",
+                {
+                    "metric_name": "Duration",
+                    "extended_statistic": "p99",
+                    "threshold": spec.p99_duration_alarm_ms,
+                    "comparison_operator": "GreaterThanThreshold",
+                },
+            ),
         ]
-        return [aws.cloudwatch.MetricAlarm(
-            f"{name}-alarm-{suffix}",
-            name=ctx.name(name, suffix, max_length=255),
-            alarm_description=f"{self.physical_name}:{LIVE_ALIAS} {suffix}; stops and rolls back a release",
-            **common, **values, **self._platform.alarm_actions.metric_alarm_args(),
-            opts=pulumi.ResourceOptions(parent=self)) for suffix, values in specs]
+        return [
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-alarm-{suffix}",
+                name=ctx.name(name, suffix, max_length=255),
+                alarm_description=f"{self.physical_name}:{LIVE_ALIAS} {suffix}; stops and rolls back a release",
+                **common,
+                **values,
+                **self._platform.alarm_actions.metric_alarm_args(),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for suffix, values in specs
+        ]
 
     def _hook(self, name: str, args: FunctionArgs, phase: str, target_arn: pulumi.Input[str]) -> ServerlessFunction:
         assert self.codedeploy is not None
@@ -401,14 +518,23 @@ class ServerlessFunction(pulumi.ComponentResource):
         environment: dict[str, pulumi.Input[str]] = {"TARGET_FUNCTION_ARN": target_arn, "HOOK_EVENT": event}
         if args.smoke_event:
             environment["SMOKE_EVENT"] = args.smoke_event
-        hook = ServerlessFunction(f"{name}-{phase}-hook", FunctionArgs(
-            platform=self._platform, service=args.service, code_dir=HOOKS_DIR, handler="app.lambda_handler",
-            description=f"CodeDeploy {event} hook of {self.physical_name}",
-            timeout_seconds=60, environment=environment, release=ReleaseSpec(strategy="all-at-once"),
-            attach_to_vpc=args.attach_to_vpc,
-            function_name=HOOK_NAME_PREFIX + self._platform.context.name(
-                name, phase, max_length=64 - len(HOOK_NAME_PREFIX)),
-        ), opts=pulumi.ResourceOptions(parent=self))
+        hook = ServerlessFunction(
+            f"{name}-{phase}-hook",
+            FunctionArgs(
+                platform=self._platform,
+                service=args.service,
+                code_dir=HOOKS_DIR,
+                handler="app.lambda_handler",
+                description=f"CodeDeploy {event} hook of {self.physical_name}",
+                timeout_seconds=60,
+                environment=environment,
+                release=ReleaseSpec(strategy="all-at-once"),
+                attach_to_vpc=args.attach_to_vpc,
+                function_name=HOOK_NAME_PREFIX
+                + self._platform.context.name(name, phase, max_length=64 - len(HOOK_NAME_PREFIX)),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         hook._grant("hook-status", grants.codedeploy_hook_status, self.codedeploy.deployment_group_arn)
         hook.grant_invoke(target_arn)
         return hook
@@ -418,10 +544,14 @@ class ServerlessFunction(pulumi.ComponentResource):
         queue_arn = config.on_failure_queue_arn
         if queue_arn is None:
             self.dead_letter_queue = aws.sqs.Queue(
-                f"{name}-dlq", name=ctx.name(name, "dlq", max_length=80),
-                kms_master_key_id=self._platform.kms_key_arn, kms_data_key_reuse_period_seconds=300,
+                f"{name}-dlq",
+                name=ctx.name(name, "dlq", max_length=80),
+                kms_master_key_id=self._platform.kms_key_arn,
+                kms_data_key_reuse_period_seconds=300,
                 message_retention_seconds=1209600,  # 14 days, the most SQS keeps
-                tags=self.tags, opts=ctx.stateful(pulumi.ResourceOptions(parent=self)))
+                tags=self.tags,
+                opts=ctx.stateful(pulumi.ResourceOptions(parent=self)),
+            )
             queue_arn = self.dead_letter_queue.arn
         # Lambda, not the code, sends failed events there (an on-behalf grant, no endpoint needed).
         send = self._grant("queue-send", grants.failure_destination, queue_arn, kms="encrypt")
@@ -432,7 +562,8 @@ class ServerlessFunction(pulumi.ComponentResource):
             maximum_retry_attempts=config.maximum_retry_attempts,
             maximum_event_age_in_seconds=config.maximum_event_age_seconds,
             destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
-                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(destination=queue_arn)),
+                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(destination=queue_arn)
+            ),
             # Lambda checks the role may send to the destination when the config is saved.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[send]),
         )
@@ -441,29 +572,39 @@ class ServerlessFunction(pulumi.ComponentResource):
         plan, deploy = self.plan, self.codedeploy
         hooks = {event: hook.alias_arn for event, hook in self.hooks.items()}
         return pulumi.Output.all(
-            function_name=self.function.name, version=self.function.version,
-            alarms=pulumi.Output.all(*[alarm.name for alarm in self.alarms]), hooks=pulumi.Output.all(**hooks),
-        ).apply(lambda v: {
-            "functionName": v["function_name"],
-            "alias": LIVE_ALIAS,
-            "targetVersion": v["version"],
-            "strategy": plan.strategy,
-            "applicationName": deploy.application_name if deploy else None,
-            "deploymentGroupName": deploy.deployment_group_name if deploy else None,
-            "deploymentConfigName": deploy.deployment_config_name if deploy else None,
-            "alarmNames": list(v["alarms"]),
-            "hooks": dict(v["hooks"]),
-            "previousVersion": plan.previous_version,
-            "rollback": plan.rollback,
-            "canaryWeightPercent": plan.canary_weight_percent,
-            "weightedSteps": [step.percent for step in plan.steps] if plan.strategy == "weighted-canary" else [],
-            "extraAliases": list(plan.extra_aliases),
-        })
+            function_name=self.function.name,
+            version=self.function.version,
+            alarms=pulumi.Output.all(*[alarm.name for alarm in self.alarms]),
+            hooks=pulumi.Output.all(**hooks),
+        ).apply(
+            lambda v: {
+                "functionName": v["function_name"],
+                "alias": LIVE_ALIAS,
+                "targetVersion": v["version"],
+                "strategy": plan.strategy,
+                "applicationName": deploy.application_name if deploy else None,
+                "deploymentGroupName": deploy.deployment_group_name if deploy else None,
+                "deploymentConfigName": deploy.deployment_config_name if deploy else None,
+                "alarmNames": list(v["alarms"]),
+                "hooks": dict(v["hooks"]),
+                "previousVersion": plan.previous_version,
+                "rollback": plan.rollback,
+                "canaryWeightPercent": plan.canary_weight_percent,
+                "weightedSteps": [step.percent for step in plan.steps] if plan.strategy == "weighted-canary" else [],
+                "extraAliases": list(plan.extra_aliases),
+            }
+        )
 
     # ------------------------------------------------------------------------------------- grants
 
-    def _grant(self, suffix: str, build: Callable[..., list[grants.Statement]], *arns: pulumi.Input[str],
-               kms: str | None = None, **options: Any) -> aws.iam.RolePolicy:
+    def _grant(
+        self,
+        suffix: str,
+        build: Callable[..., list[grants.Statement]],
+        *arns: pulumi.Input[str],
+        kms: str | None = None,
+        **options: Any,
+    ) -> aws.iam.RolePolicy:
         """One inline policy with the statements ``build`` makes from the resolved ``arns``.
 
         ``kms`` (``"decrypt"``/``"encrypt"``) adds the platform key for the service's server-side
@@ -485,8 +626,12 @@ class ServerlessFunction(pulumi.ComponentResource):
             return json.dumps(grants.policy_document(statements))
 
         return aws.iam.RolePolicy(
-            f"{self._name}-{policy_name}", name=policy_name, role=self.role.id,
-            policy=pulumi.Output.all(*inputs).apply(document), opts=pulumi.ResourceOptions(parent=self))
+            f"{self._name}-{policy_name}",
+            name=policy_name,
+            role=self.role.id,
+            policy=pulumi.Output.all(*inputs).apply(document),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def grant_table_read(self, table_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
         return self._grant("table-read", grants.table_read, table_arn, kms="decrypt")
@@ -511,8 +656,9 @@ class ServerlessFunction(pulumi.ComponentResource):
     def grant_stream_write(self, stream_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
         return self._grant("stream-write", grants.stream_write, stream_arn, kms="encrypt")
 
-    def grant_put_events(self, bus_arn: pulumi.Input[str] | None = None, *,
-                         source: str | None = None) -> aws.iam.RolePolicy:
+    def grant_put_events(
+        self, bus_arn: pulumi.Input[str] | None = None, *, source: str | None = None
+    ) -> aws.iam.RolePolicy:
         """Put events on ``bus_arn`` (default: the platform's bus), only of ``source`` when given."""
         bus = bus_arn if bus_arn is not None else self._platform.event_bus_arn
         if bus is None:
@@ -554,9 +700,14 @@ class ServerlessFunction(pulumi.ComponentResource):
         """Let ``principal`` (``apigateway.amazonaws.com``, ``events.amazonaws.com``...) from ``source_arn``
         invoke the ``live`` alias."""
         return aws.lambda_.Permission(
-            f"{self._name}-{suffix}", action="lambda:InvokeFunction", function=self.function.name,
-            qualifier=self.alias.name, principal=principal, source_arn=source_arn,
-            opts=pulumi.ResourceOptions(parent=self))
+            f"{self._name}-{suffix}",
+            action="lambda:InvokeFunction",
+            function=self.function.name,
+            qualifier=self.alias.name,
+            principal=principal,
+            source_arn=source_arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def add_sqs_source(self, suffix: str, source: SqsSource) -> aws.lambda_.EventSourceMapping:
         consume = self.grant_queue_consume(source.queue_arn)
@@ -572,7 +723,10 @@ class ServerlessFunction(pulumi.ComponentResource):
             maximum_batching_window_in_seconds=source.maximum_batching_window_seconds or None,
             function_response_types=["ReportBatchItemFailures"],
             scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
-                maximum_concurrency=source.maximum_concurrency) if source.maximum_concurrency else None,
+                maximum_concurrency=source.maximum_concurrency
+            )
+            if source.maximum_concurrency
+            else None,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[consume]),
         )
@@ -581,11 +735,16 @@ class ServerlessFunction(pulumi.ComponentResource):
         depends = [self.grant_stream_read(source.stream_arn)]
         destination = None
         if source.on_failure_destination_arn is not None:
-            depends.append(self._grant("failure-destination", grants.failure_destination,
-                                       source.on_failure_destination_arn, kms="encrypt"))
+            depends.append(
+                self._grant(
+                    "failure-destination", grants.failure_destination, source.on_failure_destination_arn, kms="encrypt"
+                )
+            )
             destination = aws.lambda_.EventSourceMappingDestinationConfigArgs(
                 on_failure=aws.lambda_.EventSourceMappingDestinationConfigOnFailureArgs(
-                    destination_arn=source.on_failure_destination_arn))
+                    destination_arn=source.on_failure_destination_arn
+                )
+            )
         return aws.lambda_.EventSourceMapping(
             f"{self._name}-{suffix}",
             enabled=self.triggers_enabled,
@@ -599,9 +758,13 @@ class ServerlessFunction(pulumi.ComponentResource):
             maximum_record_age_in_seconds=source.maximum_record_age_seconds,
             maximum_retry_attempts=source.maximum_retry_attempts,
             destination_config=destination,
-            filter_criteria=aws.lambda_.EventSourceMappingFilterCriteriaArgs(filters=[
-                aws.lambda_.EventSourceMappingFilterCriteriaFilterArgs(pattern=p) for p in source.filter_patterns
-            ]) if source.filter_patterns else None,
+            filter_criteria=aws.lambda_.EventSourceMappingFilterCriteriaArgs(
+                filters=[
+                    aws.lambda_.EventSourceMappingFilterCriteriaFilterArgs(pattern=p) for p in source.filter_patterns
+                ]
+            )
+            if source.filter_patterns
+            else None,
             function_response_types=["ReportBatchItemFailures"],
             tags=self.tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends),

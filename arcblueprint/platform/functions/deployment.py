@@ -10,14 +10,18 @@ CodeDeploy shifts traffic step by step, rolling back on failure, on any alarm, o
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
-from arcblueprint.platform.context import StackContext
 from arcblueprint.platform.functions.releases import ReleasePlan, deployment_config_name
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from arcblueprint.platform.context import StackContext
 
 __all__ = ["ROLLBACK_EVENTS", "CodeDeployRelease", "CodeDeployReleaseArgs"]
 
@@ -62,11 +66,14 @@ class CodeDeployRelease(pulumi.ComponentResource):
         assert config_name is not None
         self.deployment_config_name: str = config_name
         stack = ctx.stack
-        self.deployment_group_arn = (f"arn:{ctx.partition}:codedeploy:{stack.region}:{stack.account_id}:"
-                                     f"deploymentgroup:{self.application_name}/{self.deployment_group_name}")
+        self.deployment_group_arn = (
+            f"arn:{ctx.partition}:codedeploy:{stack.region}:{stack.account_id}:"
+            f"deploymentgroup:{self.application_name}/{self.deployment_group_name}"
+        )
 
         self.application = aws.codedeploy.Application(
-            f"{name}-app", name=self.application_name, compute_platform="Lambda", tags=args.tags, opts=child)
+            f"{name}-app", name=self.application_name, compute_platform="Lambda", tags=args.tags, opts=child
+        )
 
         depends: list[pulumi.Resource] = []
         self.deployment_config: aws.codedeploy.DeploymentConfig | None = None
@@ -90,17 +97,28 @@ class CodeDeployRelease(pulumi.ComponentResource):
             f"{name}-role",
             name=f"{args.base_name[:53]}-codedeploy",
             description=f"CodeDeploy shifts traffic for {args.base_name}",
-            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "codedeploy.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": stack.account_id}},
-            }]}),
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "codedeploy.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                            "Condition": {"StringEquals": {"aws:SourceAccount": stack.account_id}},
+                        }
+                    ],
+                }
+            ),
             tags=args.tags,
             opts=child,
         )
         attachment = aws.iam.RolePolicyAttachment(
-            f"{name}-role-policy", role=self.role.name,
-            policy_arn=f"arn:{ctx.partition}:iam::aws:policy/service-role/{CODEDEPLOY_LAMBDA_POLICY}", opts=child)
+            f"{name}-role-policy",
+            role=self.role.name,
+            policy_arn=f"arn:{ctx.partition}:iam::aws:policy/service-role/{CODEDEPLOY_LAMBDA_POLICY}",
+            opts=child,
+        )
 
         self.deployment_group = aws.codedeploy.DeploymentGroup(
             f"{name}-group",
@@ -109,14 +127,21 @@ class CodeDeployRelease(pulumi.ComponentResource):
             deployment_config_name=self.deployment_config_name,
             service_role_arn=self.role.arn,
             deployment_style=aws.codedeploy.DeploymentGroupDeploymentStyleArgs(
-                deployment_option="WITH_TRAFFIC_CONTROL", deployment_type="BLUE_GREEN"),
+                deployment_option="WITH_TRAFFIC_CONTROL", deployment_type="BLUE_GREEN"
+            ),
             auto_rollback_configuration=aws.codedeploy.DeploymentGroupAutoRollbackConfigurationArgs(
-                enabled=True, events=list(ROLLBACK_EVENTS)),
+                enabled=True, events=list(ROLLBACK_EVENTS)
+            ),
             alarm_configuration=aws.codedeploy.DeploymentGroupAlarmConfigurationArgs(
-                enabled=True, alarms=list(args.alarm_names)),
+                enabled=True, alarms=list(args.alarm_names)
+            ),
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*depends, attachment]),
         )
-        self.register_outputs({"applicationName": self.application_name,
-                               "deploymentGroupName": self.deployment_group_name,
-                               "deploymentConfigName": self.deployment_config_name})
+        self.register_outputs(
+            {
+                "applicationName": self.application_name,
+                "deploymentGroupName": self.deployment_group_name,
+                "deploymentConfigName": self.deployment_config_name,
+            }
+        )

@@ -82,18 +82,38 @@ def on_behalf(statements: list[Statement]) -> list[Statement]:
 
 
 TABLE_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")
-TABLE_WRITE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-                       "dynamodb:ConditionCheckItem", "dynamodb:BatchWriteItem")
-QUEUE_CONSUME_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
-                         "sqs:ChangeMessageVisibility")
-KINESIS_READ_ACTIONS = ("kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream",
-                        "kinesis:DescribeStreamSummary", "kinesis:ListShards")
+TABLE_WRITE_ACTIONS = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:BatchWriteItem",
+)
+QUEUE_CONSUME_ACTIONS = (
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ChangeMessageVisibility",
+)
+KINESIS_READ_ACTIONS = (
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:ListShards",
+)
 KINESIS_CONSUMER_ACTIONS = ("kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer")
-DYNAMODB_STREAM_ACTIONS = ("dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream",
-                           "dynamodb:ListStreams")
+DYNAMODB_STREAM_ACTIONS = (
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:DescribeStream",
+    "dynamodb:ListStreams",
+)
 
-_ARN = re.compile(r"arn:(?P<partition>aws[a-z-]*):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):"
-                  r"(?P<account>\d{12}|aws)?:(?P<resource>.+)")
+_ARN = re.compile(
+    r"arn:(?P<partition>aws[a-z-]*):(?P<service>[a-z0-9-]+):(?P<region>[a-z0-9-]*):"
+    r"(?P<account>\d{12}|aws)?:(?P<resource>.+)"
+)
 
 
 class GrantError(ValueError):
@@ -173,12 +193,18 @@ def stream_read(stream_arn: str) -> list[Statement]:
         raise GrantError(f"stream_arn must be a Kinesis stream/consumer or DynamoDB stream ARN, got {stream_arn!r}")
     if match["service"] == "dynamodb":
         if "/stream/" not in match["resource"]:
-            raise GrantError(f"stream_arn must be a DynamoDB *stream* ARN (table/<name>/stream/<label>), got {stream_arn!r}")
+            raise GrantError(
+                f"stream_arn must be a DynamoDB *stream* ARN (table/<name>/stream/<label>), got {stream_arn!r}"
+            )
         return on_behalf([_allow("DynamodbStreamRead", DYNAMODB_STREAM_ACTIONS, [stream_arn])])
     if "/consumer/" in match["resource"]:
         stream, _, _ = stream_arn.partition("/consumer/")
-        return on_behalf([_allow("KinesisStreamRead", KINESIS_READ_ACTIONS, [stream]),
-                          _allow("KinesisConsumerRead", KINESIS_CONSUMER_ACTIONS, [stream_arn])])
+        return on_behalf(
+            [
+                _allow("KinesisStreamRead", KINESIS_READ_ACTIONS, [stream]),
+                _allow("KinesisConsumerRead", KINESIS_CONSUMER_ACTIONS, [stream_arn]),
+            ]
+        )
     return on_behalf([_allow("KinesisStreamRead", KINESIS_READ_ACTIONS, [stream_arn])])
 
 
@@ -213,8 +239,10 @@ def secret_read(secret_arn: str) -> list[Statement]:
 @_calls("s3")
 def bucket_read(bucket_arn: str) -> list[Statement]:
     _check_arn(bucket_arn, "s3", "bucket_arn")
-    return [_allow("BucketList", ["s3:ListBucket"], [bucket_arn]),
-            _allow("BucketRead", ["s3:GetObject"], [f"{bucket_arn}/*"])]
+    return [
+        _allow("BucketList", ["s3:ListBucket"], [bucket_arn]),
+        _allow("BucketRead", ["s3:GetObject"], [f"{bucket_arn}/*"]),
+    ]
 
 
 @_calls("s3")
@@ -280,10 +308,20 @@ def vpc_network_interfaces() -> list[Statement]:
     for the other actions, so the managed policy's form is used. Lambda calls EC2 itself (the
     function's code never does), so no network path from the VPC is needed.
     """
-    return [_allow(f"{AWS_REQUIRES_ANY_RESOURCE}LambdaEni",
-                   ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
-                    "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
-                   ["*"])]
+    return [
+        _allow(
+            f"{AWS_REQUIRES_ANY_RESOURCE}LambdaEni",
+            [
+                "ec2:CreateNetworkInterface",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSubnets",
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+            ["*"],
+        )
+    ]
 
 
 @_calls(None)

@@ -42,5 +42,7 @@ def powertools_layer_arn(region: str, *, architecture: str, runtime: str, versio
         raise ConfigError("region", region, "the blueprint does not know the Powertools layer account for GovCloud")
     else:
         partition = "aws"
-    return (f"arn:{partition}:lambda:{region}:{POWERTOOLS_ACCOUNTS[partition]}:layer:"
-            f"AWSLambdaPowertoolsPythonV3-{_RUNTIMES[runtime]}-{architecture}:{version}")
+    return (
+        f"arn:{partition}:lambda:{region}:{POWERTOOLS_ACCOUNTS[partition]}:layer:"
+        f"AWSLambdaPowertoolsPythonV3-{_RUNTIMES[runtime]}-{architecture}:{version}"
+    )

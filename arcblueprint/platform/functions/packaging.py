@@ -20,17 +20,50 @@ import sys
 import zipfile
 from pathlib import Path
 
-__all__ = ["LAYER_MODULES", "RUNTIME_MODULES", "PackagingError", "code_archive", "imported_modules", "package_files",
-           "package_sha256", "package_size", "package_zip"]
+__all__ = [
+    "LAYER_MODULES",
+    "RUNTIME_MODULES",
+    "PackagingError",
+    "code_archive",
+    "imported_modules",
+    "package_files",
+    "package_sha256",
+    "package_size",
+    "package_zip",
+]
 
 #: Standard-library modules gone from the Lambda runtimes the blueprint allows (python3.12, python3.13),
 #: though the build machine's Python may still have them: 3.12 removed distutils, imp, asynchat,
 #: asyncore and smtpd; 3.13 removed the PEP 594 "dead batteries" and lib2to3.
-_REMOVED_BY_312_313 = frozenset({
-    "distutils", "imp", "asynchat", "asyncore", "smtpd",
-    "aifc", "audioop", "cgi", "cgitb", "chunk", "crypt", "imghdr", "mailcap", "msilib", "nis", "nntplib",
-    "ossaudiodev", "pipes", "sndhdr", "spwd", "sunau", "telnetlib", "uu", "xdrlib", "lib2to3",
-})
+_REMOVED_BY_312_313 = frozenset(
+    {
+        "distutils",
+        "imp",
+        "asynchat",
+        "asyncore",
+        "smtpd",
+        "aifc",
+        "audioop",
+        "cgi",
+        "cgitb",
+        "chunk",
+        "crypt",
+        "imghdr",
+        "mailcap",
+        "msilib",
+        "nis",
+        "nntplib",
+        "ossaudiodev",
+        "pipes",
+        "sndhdr",
+        "spwd",
+        "sunau",
+        "telnetlib",
+        "uu",
+        "xdrlib",
+        "lib2to3",
+    }
+)
 #: What a handler can import from the standard library in every runtime the blueprint allows.
 LAMBDA_STDLIB = frozenset(sys.stdlib_module_names) - _REMOVED_BY_312_313
 
@@ -65,8 +98,9 @@ def shared_modules(code_dir: Path) -> list[Path]:
             continue
         path = (Path(code_dir) / entry).resolve()
         if not path.is_file() or path.suffix not in SHARED_SUFFIXES:
-            raise PackagingError(f"{SHARED_LIST} of {str(code_dir)!r} names {entry!r}, which is not a Python file "
-                                 "(nor a JSON document)")
+            raise PackagingError(
+                f"{SHARED_LIST} of {str(code_dir)!r} names {entry!r}, which is not a Python file (nor a JSON document)"
+            )
         modules.append(path)
     return modules
 
@@ -75,11 +109,22 @@ def shared_modules(code_dir: Path) -> list[Path]:
 RUNTIME_MODULES = frozenset({"boto3", "botocore"})
 #: What the public Powertools layer (``layers.py``) holds: Powertools, its dependencies and every
 #: extra of ``aws-lambda-powertools[all]`` (Powertools' docs: the layer ships all extras).
-LAYER_MODULES = frozenset({
-    "aws_lambda_powertools", "jmespath", "typing_extensions",  # core
-    "aws_xray_sdk", "fastjsonschema", "pydantic", "pydantic_settings",  # tracer, validation, parser
-    "aws_encryption_sdk", "jsonpath_ng", "cryptography", "jwt", "urllib3",  # datamasking, jwt, oauth2
-})
+LAYER_MODULES = frozenset(
+    {
+        "aws_lambda_powertools",
+        "jmespath",
+        "typing_extensions",  # core
+        "aws_xray_sdk",
+        "fastjsonschema",
+        "pydantic",
+        "pydantic_settings",  # tracer, validation, parser
+        "aws_encryption_sdk",
+        "jsonpath_ng",
+        "cryptography",
+        "jwt",
+        "urllib3",  # datamasking, jwt, oauth2
+    }
+)
 
 
 def imported_modules(source: str, filename: str = "<handler>") -> set[str]:
@@ -117,7 +162,8 @@ def imported_modules(source: str, filename: str = "<handler>") -> set[str]:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _catches_import_error(handler: ast.ExceptHandler) -> bool:
@@ -127,8 +173,7 @@ def _catches_import_error(handler: ast.ExceptHandler) -> bool:
 
 def _check_imports(files: list[tuple[str, Path]], root: Path) -> None:
     """Every import of the packaged code resolves in Lambda, or one line says which does not and where."""
-    packaged = {name.split("/", 1)[0].removesuffix(".py") for name, _ in files
-                if name.endswith(".py") or "/" in name}
+    packaged = {name.split("/", 1)[0].removesuffix(".py") for name, _ in files if name.endswith(".py") or "/" in name}
     available = packaged | LAMBDA_STDLIB | RUNTIME_MODULES | LAYER_MODULES
     for name, path in files:
         if not name.endswith(".py"):
@@ -139,7 +184,8 @@ def _check_imports(files: list[tuple[str, Path]], root: Path) -> None:
                 f"{name} in the package of {str(root)!r} imports {', '.join(missing)}, which is neither in the "
                 f"package, the standard library, the Lambda runtime ({', '.join(sorted(RUNTIME_MODULES))}) nor "
                 f"the Powertools layer; ship it with the handler (a module shared with other functions is listed "
-                f"in {SHARED_LIST}, and the package must include {SHARED_LIST} files)")
+                f"in {SHARED_LIST}, and the package must include {SHARED_LIST} files)"
+            )
 
 
 def package_files(code_dir: Path, handler: str | None = None) -> list[tuple[str, Path]]:
@@ -204,5 +250,4 @@ def code_archive(code_dir: Path, handler: str | None = None):  # -> pulumi.Asset
     """The package as a Pulumi archive of the folder's own files (the engine zips and hashes it)."""
     import pulumi
 
-    return pulumi.AssetArchive({name: pulumi.FileAsset(str(path))
-                                for name, path in package_files(code_dir, handler)})
+    return pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in package_files(code_dir, handler)})

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from arcblueprint.config.schema import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from arcblueprint.config.model import ReleaseSpec
 
 __all__ = [
@@ -137,12 +138,17 @@ def plan_release(spec: ReleaseSpec, *, key: str = "releases") -> ReleasePlan:
         raise ConfigError(_key(key, "previousVersion"), spec.previous_version, "must be a published version number")
     for i, alias in enumerate(spec.extra_aliases):
         if not _ALIAS_NAME.fullmatch(alias) or alias in _RESERVED_ALIASES:
-            raise ConfigError(_key(key, f"extraAliases[{i}]"), alias,
-                              "must be 1-128 letters, digits, - or _ (not only digits, not live or previous)")
+            raise ConfigError(
+                _key(key, f"extraAliases[{i}]"),
+                alias,
+                "must be 1-128 letters, digits, - or _ (not only digits, not live or previous)",
+            )
     if len(set(spec.extra_aliases)) != len(spec.extra_aliases):
         raise ConfigError(_key(key, "extraAliases"), list(spec.extra_aliases), "must not repeat a name")
     if rollback and strategy != "blue-green":
-        raise ConfigError(_key(key, "rollback"), True, "is a blue-green setting (other strategies roll back by themselves)")
+        raise ConfigError(
+            _key(key, "rollback"), True, "is a blue-green setting (other strategies roll back by themselves)"
+        )
     if rollback and spec.previous_version is None:
         raise ConfigError(_key(key, "previousVersion"), None, "must be set to roll back to it", show_value=False)
     if strategy in CODEDEPLOY_STRATEGIES:
@@ -151,26 +157,42 @@ def plan_release(spec: ReleaseSpec, *, key: str = "releases") -> ReleasePlan:
             _check_percent(spec.custom_percent, _key(key, "customPercent"))
             _check_interval(spec.custom_interval_minutes, _key(key, "customIntervalMinutes"))
             kind: Kind = "canary" if strategy == "canary" else "linear"
-            custom = CustomTrafficConfig("TimeBasedCanary" if kind == "canary" else "TimeBasedLinear",
-                                         spec.custom_percent, spec.custom_interval_minutes)
+            custom = CustomTrafficConfig(
+                "TimeBasedCanary" if kind == "canary" else "TimeBasedLinear",
+                spec.custom_percent,
+                spec.custom_interval_minutes,
+            )
             steps = schedule(kind, spec.custom_percent, spec.custom_interval_minutes)
         elif deployment_config in PREDEFINED_CONFIGS:
             kind, percent, interval = PREDEFINED_CONFIGS[deployment_config]
             if kind not in (strategy, "all-at-once"):
                 allowed = sorted(n for n, (k, _, _) in PREDEFINED_CONFIGS.items() if k in (strategy, "all-at-once"))
-                raise ConfigError(_key(key, "deploymentConfig"), deployment_config,
-                                  f"is a {kind} config; strategy {strategy} takes {', '.join(allowed)} or custom")
+                raise ConfigError(
+                    _key(key, "deploymentConfig"),
+                    deployment_config,
+                    f"is a {kind} config; strategy {strategy} takes {', '.join(allowed)} or custom",
+                )
             steps = schedule(kind, percent, interval)
         else:
-            raise ConfigError(_key(key, "deploymentConfig"), deployment_config,
-                              "must be custom or one of " + ", ".join(PREDEFINED_CONFIGS))
+            raise ConfigError(
+                _key(key, "deploymentConfig"),
+                deployment_config,
+                "must be custom or one of " + ", ".join(PREDEFINED_CONFIGS),
+            )
     elif strategy == "weighted-canary":
         steps = tuple(TrafficStep(p, 0 if i == 0 else None) for i, p in enumerate(spec.weighted_steps))
     else:  # all-at-once, blue-green: the alias moves in one update
         steps = (TrafficStep(100, 0),)
-    return ReleasePlan(strategy=strategy, deployment_config=deployment_config, custom=custom, steps=steps,
-                       previous_version=previous, canary_weight_percent=spec.canary_weight_percent,
-                       rollback=rollback, extra_aliases=tuple(spec.extra_aliases))
+    return ReleasePlan(
+        strategy=strategy,
+        deployment_config=deployment_config,
+        custom=custom,
+        steps=steps,
+        previous_version=previous,
+        canary_weight_percent=spec.canary_weight_percent,
+        rollback=rollback,
+        extra_aliases=tuple(spec.extra_aliases),
+    )
 
 
 def deployment_config_name(plan: ReleasePlan, custom_name: str) -> str | None:
@@ -214,8 +236,9 @@ def needs_deployment(current_version: str, target_version: str) -> bool:
     return current_version != target_version
 
 
-def appspec(function_name: str, alias: str, current_version: str, target_version: str,
-            hooks: Mapping[str, str] | None = None) -> dict[str, Any]:
+def appspec(
+    function_name: str, alias: str, current_version: str, target_version: str, hooks: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The AppSpec (as a dict; CodeDeploy takes it JSON-encoded) that shifts ``alias`` from current to target.
 
     ``hooks`` maps ``BeforeAllowTraffic``/``AfterAllowTraffic`` to the hook function (name or ARN).
@@ -232,9 +255,19 @@ def appspec(function_name: str, alias: str, current_version: str, target_version
     resource = re.sub(r"[^A-Za-z0-9]", "", function_name.rsplit(":", 1)[-1]) or "Function"
     spec: dict[str, Any] = {
         "version": 0.0,
-        "Resources": [{resource: {"Type": "AWS::Lambda::Function", "Properties": {
-            "Name": function_name, "Alias": alias,
-            "CurrentVersion": current_version, "TargetVersion": target_version}}}],
+        "Resources": [
+            {
+                resource: {
+                    "Type": "AWS::Lambda::Function",
+                    "Properties": {
+                        "Name": function_name,
+                        "Alias": alias,
+                        "CurrentVersion": current_version,
+                        "TargetVersion": target_version,
+                    },
+                }
+            }
+        ],
     }
     if hooks:
         spec["Hooks"] = [{event: hooks[event]} for event in HOOK_EVENTS if event in hooks]
@@ -247,9 +280,17 @@ def _check_percent(value: int, key: str) -> None:
 
 
 def _check_interval(value: int, key: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not MIN_INTERVAL_MINUTES <= value <= MAX_INTERVAL_MINUTES:
-        raise ConfigError(key, value, f"must be a whole number of minutes from {MIN_INTERVAL_MINUTES} "
-                                      f"to {MAX_INTERVAL_MINUTES} (CodeDeploy's limit)")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not MIN_INTERVAL_MINUTES <= value <= MAX_INTERVAL_MINUTES
+    ):
+        raise ConfigError(
+            key,
+            value,
+            f"must be a whole number of minutes from {MIN_INTERVAL_MINUTES} "
+            f"to {MAX_INTERVAL_MINUTES} (CodeDeploy's limit)",
+        )
 
 
 def _check_version(value: str, what: str) -> None:

@@ -86,7 +86,8 @@ class OnPremAccess(pulumi.ComponentResource):
         spec = stack.on_prem
         network = args.app_network
         self.plan = plan = args.plan or plan_onprem_vpc(
-            ProxyVpcDemand.from_spec(spec), avoid=(network.cidr, *stack.network.on_prem_ranges))
+            ProxyVpcDemand.from_spec(spec), avoid=(network.cidr, *stack.network.on_prem_ranges)
+        )
         child = pulumi.ResourceOptions(parent=self)
         assert spec.gateway_id is not None  # the config model requires it when on-prem is enabled
         tags = {**ctx.tags(_SERVICE), "gateway-id": spec.gateway_id}
@@ -96,75 +97,152 @@ class OnPremAccess(pulumi.ComponentResource):
         def tagged(label: str) -> dict[str, str]:
             return {**tags, "Name": ctx.name("onprem", label)}
 
-        self.vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=plan.cidr, enable_dns_support=True,
-                               enable_dns_hostnames=True, tags=tagged("vpc"), opts=child)
-        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=self.vpc.id, tags=tagged("default-unused"),
-                                     opts=child)
+        self.vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=plan.cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags=tagged("vpc"),
+            opts=child,
+        )
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg", vpc_id=self.vpc.id, tags=tagged("default-unused"), opts=child
+        )
         zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
         self.subnets: list[aws.ec2.Subnet] = []
         self.route_tables: list[aws.ec2.RouteTable] = []
         for i, cidr in enumerate(plan.private_subnets):
             # Default: the application VPC's first zones (see OnPremSpec.availability_zone_ids).
-            zone = (zone_id(zones, spec.availability_zone_ids, i, "onPrem.availabilityZones")
-                    if spec.availability_zone_ids else
-                    zone_id(zones, stack.network.availability_zone_ids, i, "network.availabilityZones"))
-            subnet = aws.ec2.Subnet(f"{name}-subnet-{i}", vpc_id=self.vpc.id, cidr_block=cidr,
-                                    availability_zone_id=zone,
-                                    map_public_ip_on_launch=False, tags=tagged(f"subnet-{i}"), opts=child)
+            zone = (
+                zone_id(zones, spec.availability_zone_ids, i, "onPrem.availabilityZones")
+                if spec.availability_zone_ids
+                else zone_id(zones, stack.network.availability_zone_ids, i, "network.availabilityZones")
+            )
+            subnet = aws.ec2.Subnet(
+                f"{name}-subnet-{i}",
+                vpc_id=self.vpc.id,
+                cidr_block=cidr,
+                availability_zone_id=zone,
+                map_public_ip_on_launch=False,
+                tags=tagged(f"subnet-{i}"),
+                opts=child,
+            )
             table = aws.ec2.RouteTable(f"{name}-rt-{i}", vpc_id=self.vpc.id, tags=tagged(f"rt-{i}"), opts=child)
-            aws.ec2.RouteTableAssociation(f"{name}-rta-{i}", subnet_id=subnet.id, route_table_id=table.id,
-                                          opts=child)
+            aws.ec2.RouteTableAssociation(f"{name}-rta-{i}", subnet_id=subnet.id, route_table_id=table.id, opts=child)
             self.subnets.append(subnet)
             self.route_tables.append(table)
-        self.flow_log = vpc_flow_logs(f"{name}-flow", ctx, args.log_groups, vpc_id=self.vpc.id, label="onprem-vpc",
-                                      traffic=stack.network.flow_log_traffic, parent=self)
+        self.flow_log = vpc_flow_logs(
+            f"{name}-flow",
+            ctx,
+            args.log_groups,
+            vpc_id=self.vpc.id,
+            label="onprem-vpc",
+            traffic=stack.network.flow_log_traffic,
+            parent=self,
+        )
         for i, rule in enumerate(spec.resolver_rule_ids):
             # On-prem names (``legacy.corp.example.com``) resolve in this VPC through the network team's rules.
-            aws.route53.ResolverRuleAssociation(f"{name}-resolver-rule-{i}", resolver_rule_id=rule,
-                                                vpc_id=self.vpc.id, opts=child)
+            aws.route53.ResolverRuleAssociation(
+                f"{name}-resolver-rule-{i}", resolver_rule_id=rule, vpc_id=self.vpc.id, opts=child
+            )
 
-        self.routing = OnPremRouting(f"{name}-routes", OnPremRoutingArgs(
-            vpc_id=self.vpc.id, route_tables=self.route_tables, subnet_ids=[s.id for s in self.subnets],
-            on_prem_ranges=stack.network.on_prem_ranges, gateway_id=spec.gateway_id, tags=tags), opts=child)
+        self.routing = OnPremRouting(
+            f"{name}-routes",
+            OnPremRoutingArgs(
+                vpc_id=self.vpc.id,
+                route_tables=self.route_tables,
+                subnet_ids=[s.id for s in self.subnets],
+                on_prem_ranges=stack.network.on_prem_ranges,
+                gateway_id=spec.gateway_id,
+                tags=tags,
+            ),
+            opts=child,
+        )
 
         # --- the load balancer PrivateLink publishes ------------------------------------------
         self.load_balancer_security_group = aws.ec2.SecurityGroup(
-            f"{name}-nlb-sg", vpc_id=self.vpc.id, name=ctx.name("onprem-nlb"),
+            f"{name}-nlb-sg",
+            vpc_id=self.vpc.id,
+            name=ctx.name("onprem-nlb"),
             description="On-prem load balancer: PrivateLink traffic only, forwarded to the proxies",
-            tags=tagged("nlb"), opts=child)
+            tags=tagged("nlb"),
+            opts=child,
+        )
         # No ingress rule: PrivateLink traffic skips the inbound rules (enforcement off, below); anything
         # else reaching the load balancer from inside this VPC is refused.
         self.load_balancer = aws.lb.LoadBalancer(
-            f"{name}-nlb", name=ctx.name("onprem", max_length=32), load_balancer_type="network", internal=True,
-            subnets=[s.id for s in self.subnets], enable_cross_zone_load_balancing=True,
+            f"{name}-nlb",
+            name=ctx.name("onprem", max_length=32),
+            load_balancer_type="network",
+            internal=True,
+            subnets=[s.id for s in self.subnets],
+            enable_cross_zone_load_balancing=True,
             security_groups=[self.load_balancer_security_group.id],
             enforce_security_group_inbound_rules_on_private_link_traffic="off",
-            enable_deletion_protection=stack.protect_stateful_resources, tags=tagged("nlb"), opts=child)
+            enable_deletion_protection=stack.protect_stateful_resources,
+            tags=tagged("nlb"),
+            opts=child,
+        )
         self.target_group = aws.lb.TargetGroup(
-            f"{name}-proxies", name=ctx.name("onprem-proxy", max_length=32), port=spec.proxy_port, protocol="TCP",
-            target_type="instance", vpc_id=self.vpc.id,
+            f"{name}-proxies",
+            name=ctx.name("onprem-proxy", max_length=32),
+            port=spec.proxy_port,
+            protocol="TCP",
+            target_type="instance",
+            vpc_id=self.vpc.id,
             # Squid admits clients by source address: the load balancer's, which is what targets see
             # with client IP preservation off (the proxy VPC's CIDR in squid.conf).
             preserve_client_ip="false",
-            deregistration_delay=str(DEREGISTRATION_DELAY_SECONDS), connection_termination=True,
-            health_check={"protocol": "TCP", "port": "traffic-port", "healthy_threshold": 3,
-                          "unhealthy_threshold": 3, "interval": 10},
-            tags=tagged("proxies"), opts=child)
+            deregistration_delay=str(DEREGISTRATION_DELAY_SECONDS),
+            connection_termination=True,
+            health_check={
+                "protocol": "TCP",
+                "port": "traffic-port",
+                "healthy_threshold": 3,
+                "unhealthy_threshold": 3,
+                "interval": 10,
+            },
+            tags=tagged("proxies"),
+            opts=child,
+        )
         aws.lb.Listener(
-            f"{name}-listener", load_balancer_arn=self.load_balancer.arn, port=spec.proxy_port, protocol="TCP",
-            default_actions=[{"type": "forward", "target_group_arn": self.target_group.arn}], tags=tags, opts=child)
+            f"{name}-listener",
+            load_balancer_arn=self.load_balancer.arn,
+            port=spec.proxy_port,
+            protocol="TCP",
+            default_actions=[{"type": "forward", "target_group_arn": self.target_group.arn}],
+            tags=tags,
+            opts=child,
+        )
 
         self.squid = SquidConfig.for_stack(stack, plan.cidr)
-        self.fleet = ProxyFleet(f"{name}-proxy", ProxyFleetArgs(
-            context=ctx, log_groups=args.log_groups, vpc_id=self.vpc.id, subnets=self.subnets,
-            route_tables=self.route_tables, target_group_arn=self.target_group.arn,
-            load_balancer_security_group_id=self.load_balancer_security_group.id, squid=self.squid, tags=tags,
-            previous_parent=self), opts=child)
+        self.fleet = ProxyFleet(
+            f"{name}-proxy",
+            ProxyFleetArgs(
+                context=ctx,
+                log_groups=args.log_groups,
+                vpc_id=self.vpc.id,
+                subnets=self.subnets,
+                route_tables=self.route_tables,
+                target_group_arn=self.target_group.arn,
+                load_balancer_security_group_id=self.load_balancer_security_group.id,
+                squid=self.squid,
+                tags=tags,
+                previous_parent=self,
+            ),
+            opts=child,
+        )
         aws.vpc.SecurityGroupEgressRule(
-            f"{name}-nlb-to-proxies", security_group_id=self.load_balancer_security_group.id, ip_protocol="tcp",
-            from_port=spec.proxy_port, to_port=spec.proxy_port,
+            f"{name}-nlb-to-proxies",
+            security_group_id=self.load_balancer_security_group.id,
+            ip_protocol="tcp",
+            from_port=spec.proxy_port,
+            to_port=spec.proxy_port,
             referenced_security_group_id=self.fleet.security_group.id,
-            description="Proxy port (traffic and health checks) to the proxies", tags=tags, opts=child)
+            description="Proxy port (traffic and health checks) to the proxies",
+            tags=tags,
+            opts=child,
+        )
 
         self.endpoint_service = aws.ec2.VpcEndpointService(
             f"{name}-service",
@@ -173,42 +251,71 @@ class OnPremAccess(pulumi.ComponentResource):
             acceptance_required=False,
             allowed_principals=[f"arn:{ctx.partition}:iam::{stack.account_id}:root"],
             supported_ip_address_types=["ipv4"],
-            tags=tagged("service"), opts=child)
+            tags=tagged("service"),
+            opts=child,
+        )
 
         # --- the application VPC's side ------------------------------------------------------
         self.endpoint_security_group = aws.ec2.SecurityGroup(
-            f"{name}-endpoint-sg", vpc_id=network.vpc_id, name=ctx.name("onprem-endpoint"),
+            f"{name}-endpoint-sg",
+            vpc_id=network.vpc_id,
+            name=ctx.name("onprem-endpoint"),
             description="On-prem proxy endpoint: the proxy port from the shared Lambda security group only",
-            tags=tagged("endpoint"), opts=child)
+            tags=tagged("endpoint"),
+            opts=child,
+        )
         self.endpoint = aws.ec2.VpcEndpoint(
-            f"{name}-endpoint", vpc_id=network.vpc_id, vpc_endpoint_type="Interface",
+            f"{name}-endpoint",
+            vpc_id=network.vpc_id,
+            vpc_endpoint_type="Interface",
             service_name=self.endpoint_service.service_name,
             # The service has no verified private_dns_name (see module docstring): the private zone below names it.
             private_dns_enabled=False,
             # Only zones the load balancer serves: CreateVpcEndpoint rejects any other.
             subnet_ids=[network.private_subnets[i].id for i in stack.endpoint_zone_indexes()],
             security_group_ids=[self.endpoint_security_group.id],
-            tags=tagged("endpoint"), opts=child)
+            tags=tagged("endpoint"),
+            opts=child,
+        )
 
         self.zone_name = f"{stack.naming_prefix}.internal"
         self.proxy_host = f"proxy.{self.zone_name}"
         self.proxy_port = spec.proxy_port
         self.url = f"http://{self.proxy_host}:{spec.proxy_port}"
         zone = aws.route53.Zone(
-            f"{name}-zone", name=self.zone_name, comment="Private names of the application VPC",
-            vpcs=[{"vpc_id": network.vpc_id, "vpc_region": stack.region}], tags=tagged("zone"), opts=child)
+            f"{name}-zone",
+            name=self.zone_name,
+            comment="Private names of the application VPC",
+            vpcs=[{"vpc_id": network.vpc_id, "vpc_region": stack.region}],
+            tags=tagged("zone"),
+            opts=child,
+        )
         first_entry = self.endpoint.dns_entries.apply(lambda entries: entries[0])
         aws.route53.Record(
-            f"{name}-proxy-record", zone_id=zone.zone_id, name=self.proxy_host, type="A",
-            aliases=[{"name": first_entry.apply(lambda e: e["dns_name"]),
-                      "zone_id": first_entry.apply(lambda e: e["hosted_zone_id"]),
-                      "evaluate_target_health": True}],
-            opts=child)
+            f"{name}-proxy-record",
+            zone_id=zone.zone_id,
+            name=self.proxy_host,
+            type="A",
+            aliases=[
+                {
+                    "name": first_entry.apply(lambda e: e["dns_name"]),
+                    "zone_id": first_entry.apply(lambda e: e["hosted_zone_id"]),
+                    "evaluate_target_health": True,
+                }
+            ],
+            opts=child,
+        )
         self._admitted = False
 
         self.endpoint_dns: pulumi.Output[str] = first_entry.apply(lambda e: e["dns_name"])
-        self.register_outputs({"vpcCidr": plan.cidr, "endpointDns": self.endpoint_dns, "proxyUrl": self.url,
-                               "serviceName": self.endpoint_service.service_name})
+        self.register_outputs(
+            {
+                "vpcCidr": plan.cidr,
+                "endpointDns": self.endpoint_dns,
+                "proxyUrl": self.url,
+                "serviceName": self.endpoint_service.service_name,
+            }
+        )
 
     def allows(self, url: str) -> bool:
         """Whether the proxies let a request for ``url`` through (``onPrem.destinations`` and ports)."""
@@ -225,10 +332,24 @@ class OnPremAccess(pulumi.ComponentResource):
         name, network, port = self._name, self._network, self._spec.proxy_port
         opts = pulumi.ResourceOptions(parent=self)
         aws.vpc.SecurityGroupIngressRule(
-            f"{name}-endpoint-from-lambda", security_group_id=self.endpoint_security_group.id, ip_protocol="tcp",
-            from_port=port, to_port=port, referenced_security_group_id=network.lambda_security_group.id,
-            description="Proxy port from VPC-attached functions", tags=self._tags, opts=opts)
+            f"{name}-endpoint-from-lambda",
+            security_group_id=self.endpoint_security_group.id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            referenced_security_group_id=network.lambda_security_group.id,
+            description="Proxy port from VPC-attached functions",
+            tags=self._tags,
+            opts=opts,
+        )
         aws.vpc.SecurityGroupEgressRule(
-            f"{name}-lambda-to-endpoint", security_group_id=network.lambda_security_group.id, ip_protocol="tcp",
-            from_port=port, to_port=port, referenced_security_group_id=self.endpoint_security_group.id,
-            description="Proxy port to the on-prem proxy endpoint", tags=self._tags, opts=opts)
+            f"{name}-lambda-to-endpoint",
+            security_group_id=network.lambda_security_group.id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            referenced_security_group_id=self.endpoint_security_group.id,
+            description="Proxy port to the on-prem proxy endpoint",
+            tags=self._tags,
+            opts=opts,
+        )

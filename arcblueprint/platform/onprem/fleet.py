@@ -95,85 +95,183 @@ class ProxyFleet(pulumi.ComponentResource):
             """Declared under ``previous_parent`` before the fleet existed: same resource, new parent."""
             if args.previous_parent is None:
                 return child
-            return pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=resource_name,
-                                                                             parent=args.previous_parent)])
+            return pulumi.ResourceOptions(
+                parent=self, aliases=[pulumi.Alias(name=resource_name, parent=args.previous_parent)]
+            )
 
         def tagged(label: str) -> dict[str, str]:
             return {**tags, "Name": ctx.name("onprem", label)}
 
         # --- security groups -------------------------------------------------------------------
         self.security_group = aws.ec2.SecurityGroup(
-            f"{name}-sg", vpc_id=args.vpc_id, name=ctx.name("onprem-proxy"),
+            f"{name}-sg",
+            vpc_id=args.vpc_id,
+            name=ctx.name("onprem-proxy"),
             description="Proxies: the proxy port from the load balancer's VPC only, out to on-prem only",
-            tags=tagged("proxy"), opts=moved(f"{name}-sg"))
+            tags=tagged("proxy"),
+            opts=moved(f"{name}-sg"),
+        )
         aws.vpc.SecurityGroupIngressRule(
-            f"{name}-in-from-nlb", security_group_id=self.security_group.id, ip_protocol="tcp",
-            from_port=spec.proxy_port, to_port=spec.proxy_port,
+            f"{name}-in-from-nlb",
+            security_group_id=self.security_group.id,
+            ip_protocol="tcp",
+            from_port=spec.proxy_port,
+            to_port=spec.proxy_port,
             referenced_security_group_id=args.load_balancer_security_group_id,
-            description="Proxy port (traffic and health checks) from the load balancer only", tags=tags, opts=child)
+            description="Proxy port (traffic and health checks) from the load balancer only",
+            tags=tags,
+            opts=child,
+        )
         for i, cidr in enumerate(stack.network.on_prem_ranges):
             for port in sorted(set(spec.destination_ports)):
                 aws.vpc.SecurityGroupEgressRule(
-                    f"{name}-out-{i}-{port}", security_group_id=self.security_group.id, ip_protocol="tcp",
-                    from_port=port, to_port=port, cidr_ipv4=cidr, description=f"On-prem {cidr} port {port}",
-                    tags=tags, opts=child)
+                    f"{name}-out-{i}-{port}",
+                    security_group_id=self.security_group.id,
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    cidr_ipv4=cidr,
+                    description=f"On-prem {cidr} port {port}",
+                    tags=tags,
+                    opts=child,
+                )
 
         self.endpoint_security_group = aws.ec2.SecurityGroup(
-            f"{name}-endpoints-sg", vpc_id=args.vpc_id, name=ctx.name("onprem-endpoints"),
+            f"{name}-endpoints-sg",
+            vpc_id=args.vpc_id,
+            name=ctx.name("onprem-endpoints"),
             description="Proxy VPC interface endpoints: HTTPS from the proxies only",
-            tags=tagged("endpoints"), opts=child)
+            tags=tagged("endpoints"),
+            opts=child,
+        )
         aws.vpc.SecurityGroupIngressRule(
-            f"{name}-endpoints-in", security_group_id=self.endpoint_security_group.id, ip_protocol="tcp",
-            from_port=443, to_port=443, referenced_security_group_id=self.security_group.id,
-            description="HTTPS from the proxies", tags=tags, opts=child)
+            f"{name}-endpoints-in",
+            security_group_id=self.endpoint_security_group.id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            referenced_security_group_id=self.security_group.id,
+            description="HTTPS from the proxies",
+            tags=tags,
+            opts=child,
+        )
         aws.vpc.SecurityGroupEgressRule(
-            f"{name}-out-endpoints", security_group_id=self.security_group.id, ip_protocol="tcp",
-            from_port=443, to_port=443, referenced_security_group_id=self.endpoint_security_group.id,
-            description="HTTPS to Session Manager and CloudWatch Logs endpoints", tags=tags, opts=child)
+            f"{name}-out-endpoints",
+            security_group_id=self.security_group.id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            referenced_security_group_id=self.endpoint_security_group.id,
+            description="HTTPS to Session Manager and CloudWatch Logs endpoints",
+            tags=tags,
+            opts=child,
+        )
 
         # --- what the instances reach instead of the internet ----------------------------------
         subnet_ids = [s.id for s in args.subnets]
         self.endpoints = {
             service: aws.ec2.VpcEndpoint(
-                f"{name}-{service}-endpoint", vpc_id=args.vpc_id, vpc_endpoint_type="Interface",
-                service_name=service_name(stack.region, service), private_dns_enabled=True, subnet_ids=subnet_ids,
-                security_group_ids=[self.endpoint_security_group.id], tags=tagged(f"{service}-endpoint"), opts=child)
+                f"{name}-{service}-endpoint",
+                vpc_id=args.vpc_id,
+                vpc_endpoint_type="Interface",
+                service_name=service_name(stack.region, service),
+                private_dns_enabled=True,
+                subnet_ids=subnet_ids,
+                security_group_ids=[self.endpoint_security_group.id],
+                tags=tagged(f"{service}-endpoint"),
+                opts=child,
+            )
             for service in PROXY_INSTANCE_ENDPOINTS
         }
         self.s3_endpoint = aws.ec2.VpcEndpoint(
-            f"{name}-s3-gateway", vpc_id=args.vpc_id, vpc_endpoint_type="Gateway",
-            service_name=service_name(stack.region, "s3"), route_table_ids=[t.id for t in args.route_tables],
+            f"{name}-s3-gateway",
+            vpc_id=args.vpc_id,
+            vpc_endpoint_type="Gateway",
+            service_name=service_name(stack.region, "s3"),
+            route_table_ids=[t.id for t in args.route_tables],
             # The Amazon Linux 2023 repository (al2023-repos-<region>-<suffix>), read-only; nothing else in S3.
-            policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Sid": "AmazonLinuxRepositoryOnly", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                "Resource": f"arn:{ctx.partition}:s3:::al2023-repos-{stack.region}-*/*"}]}),
-            tags=tagged("s3-gateway"), opts=child)
+            policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AmazonLinuxRepositoryOnly",
+                            "Effect": "Allow",
+                            "Principal": "*",
+                            "Action": "s3:GetObject",
+                            "Resource": f"arn:{ctx.partition}:s3:::al2023-repos-{stack.region}-*/*",
+                        }
+                    ],
+                }
+            ),
+            tags=tagged("s3-gateway"),
+            opts=child,
+        )
         aws.vpc.SecurityGroupEgressRule(
-            f"{name}-out-s3", security_group_id=self.security_group.id, ip_protocol="tcp", from_port=443,
-            to_port=443, prefix_list_id=self.s3_endpoint.prefix_list_id,
-            description="HTTPS to the Amazon Linux repository in S3 (gateway endpoint)", tags=tags, opts=child)
+            f"{name}-out-s3",
+            security_group_id=self.security_group.id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            prefix_list_id=self.s3_endpoint.prefix_list_id,
+            description="HTTPS to the Amazon Linux repository in S3 (gateway endpoint)",
+            tags=tags,
+            opts=child,
+        )
 
         # --- logs, role, launch template ------------------------------------------------------
         log_group_name = f"/{stack.naming_prefix}/onprem-proxy/squid"
         self.log_group = args.log_groups.log_group(f"{name}-logs", log_group_name, service=_SERVICE, parent=self)
         self.role = aws.iam.Role(
-            f"{name}-role", name=ctx.name("onprem-proxy"), description="On-prem proxy instances",
-            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
-            tags=tags, opts=child)
-        role_policies: list[pulumi.Resource] = [aws.iam.RolePolicyAttachment(
-            f"{name}-ssm", role=self.role.name,
-            # Session Manager (and nothing to do with SSH): AWS's managed policy for managed instances.
-            policy_arn=f"arn:{ctx.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore", opts=child)]
-        role_policies.append(aws.iam.RolePolicy(
-            f"{name}-logs-write", role=self.role.id, name="squid-logs",
-            policy=self.log_group.arn.apply(lambda arn: json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Sid": "WriteTheProxyLogGroupOnly", "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                "Resource": [arn, f"{arn}:log-stream:*"]}]})),
-            opts=child))
+            f"{name}-role",
+            name=ctx.name("onprem-proxy"),
+            description="On-prem proxy instances",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                }
+            ),
+            tags=tags,
+            opts=child,
+        )
+        role_policies: list[pulumi.Resource] = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-ssm",
+                role=self.role.name,
+                # Session Manager (and nothing to do with SSH): AWS's managed policy for managed instances.
+                policy_arn=f"arn:{ctx.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore",
+                opts=child,
+            )
+        ]
+        role_policies.append(
+            aws.iam.RolePolicy(
+                f"{name}-logs-write",
+                role=self.role.id,
+                name="squid-logs",
+                policy=self.log_group.arn.apply(
+                    lambda arn: json.dumps(
+                        {
+                            "Version": "2012-10-17",
+                            "Statement": [
+                                {
+                                    "Sid": "WriteTheProxyLogGroupOnly",
+                                    "Effect": "Allow",
+                                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                                    "Resource": [arn, f"{arn}:log-stream:*"],
+                                }
+                            ],
+                        }
+                    )
+                ),
+                opts=child,
+            )
+        )
         self.instance_profile = aws.iam.InstanceProfile(
-            f"{name}-profile", name=ctx.name("onprem-proxy"), role=self.role.name, tags=tags, opts=child)
+            f"{name}-profile", name=ctx.name("onprem-proxy"), role=self.role.name, tags=tags, opts=child
+        )
 
         self.user_data = render_user_data(squid=args.squid, log_group_name=log_group_name)
         self.launch_template = aws.ec2.LaunchTemplate(
@@ -183,42 +281,65 @@ class ProxyFleet(pulumi.ComponentResource):
             instance_type=spec.proxy_instance_type,
             iam_instance_profile={"arn": self.instance_profile.arn},
             vpc_security_group_ids=[self.security_group.id],
-            metadata_options={"http_endpoint": "enabled", "http_tokens": "required",
-                              "http_put_response_hop_limit": 1, "instance_metadata_tags": "disabled"},
-            block_device_mappings=[{"device_name": "/dev/xvda",
-                                    "ebs": {"encrypted": "true", "volume_size": 8, "volume_type": "gp3",
-                                            "delete_on_termination": "true"}}],
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                "http_put_response_hop_limit": 1,
+                "instance_metadata_tags": "disabled",
+            },
+            block_device_mappings=[
+                {
+                    "device_name": "/dev/xvda",
+                    "ebs": {
+                        "encrypted": "true",
+                        "volume_size": 8,
+                        "volume_type": "gp3",
+                        "delete_on_termination": "true",
+                    },
+                }
+            ],
             monitoring={"enabled": True},
             user_data=base64.b64encode(self.user_data.encode()).decode(),
             update_default_version=True,
-            tag_specifications=[{"resource_type": "instance", "tags": tagged("proxy")},
-                                {"resource_type": "volume", "tags": tagged("proxy")}],
+            tag_specifications=[
+                {"resource_type": "instance", "tags": tagged("proxy")},
+                {"resource_type": "volume", "tags": tagged("proxy")},
+            ],
             tags=tagged("proxy"),
             # The profile's role must carry its policies before an instance boots with it.
             opts=pulumi.ResourceOptions.merge(
-                moved(f"{name}-lt"), pulumi.ResourceOptions(depends_on=[self.instance_profile, *role_policies])),
+                moved(f"{name}-lt"), pulumi.ResourceOptions(depends_on=[self.instance_profile, *role_policies])
+            ),
         )
 
         capacity = spec.proxies
         self.group = aws.autoscaling.Group(
             f"{name}-asg",
             name=ctx.name("onprem-proxy"),
-            min_size=capacity.min_size, desired_capacity=capacity.desired_capacity, max_size=capacity.max_size,
+            min_size=capacity.min_size,
+            desired_capacity=capacity.desired_capacity,
+            max_size=capacity.max_size,
             vpc_zone_identifiers=subnet_ids,
             # An explicit version: a new one (any template change) starts an instance refresh; $Latest would not.
-            launch_template={"id": self.launch_template.id,
-                             "version": self.launch_template.latest_version.apply(str)},
+            launch_template={"id": self.launch_template.id, "version": self.launch_template.latest_version.apply(str)},
             target_group_arns=[args.target_group_arn],
-            health_check_type="ELB", health_check_grace_period=_WARMUP_SECONDS,
+            health_check_type="ELB",
+            health_check_grace_period=_WARMUP_SECONDS,
             default_instance_warmup=_WARMUP_SECONDS,
             max_instance_lifetime=_MAX_INSTANCE_LIFETIME_SECONDS,
-            instance_refresh={"strategy": "Rolling",
-                              "preferences": {"min_healthy_percentage": 100, "max_healthy_percentage": 200,
-                                              "skip_matching": True}},
-            enabled_metrics=["GroupInServiceInstances", "GroupDesiredCapacity", "GroupPendingInstances",
-                             "GroupTerminatingInstances"],
+            instance_refresh={
+                "strategy": "Rolling",
+                "preferences": {"min_healthy_percentage": 100, "max_healthy_percentage": 200, "skip_matching": True},
+            },
+            enabled_metrics=[
+                "GroupInServiceInstances",
+                "GroupDesiredCapacity",
+                "GroupPendingInstances",
+                "GroupTerminatingInstances",
+            ],
             tags=[{"key": k, "value": v, "propagate_at_launch": False} for k, v in sorted(tagged("proxy").items())],
             opts=child,
         )
-        self.register_outputs({"groupName": self.group.name, "launchTemplateId": self.launch_template.id,
-                               "logGroupName": log_group_name})
+        self.register_outputs(
+            {"groupName": self.group.name, "launchTemplateId": self.launch_template.id, "logGroupName": log_group_name}
+        )

@@ -55,19 +55,30 @@ class OnPremRouting(pulumi.ComponentResource):
         self.attachment: aws.ec2transitgateway.VpcAttachment | aws.ec2.VpnGatewayAttachment
         if gateway.startswith("tgw-"):
             self.attachment = aws.ec2transitgateway.VpcAttachment(
-                f"{name}-tgw-attachment", transit_gateway_id=gateway, vpc_id=args.vpc_id,
-                subnet_ids=list(args.subnet_ids), dns_support="enable",
-                tags={**args.tags, "Name": f"{name}-tgw-attachment"}, opts=child)
+                f"{name}-tgw-attachment",
+                transit_gateway_id=gateway,
+                vpc_id=args.vpc_id,
+                subnet_ids=list(args.subnet_ids),
+                dns_support="enable",
+                tags={**args.tags, "Name": f"{name}-tgw-attachment"},
+                opts=child,
+            )
             target = {"transit_gateway_id": gateway}
         elif gateway.startswith("vgw-"):
             self.attachment = aws.ec2.VpnGatewayAttachment(
-                f"{name}-vgw-attachment", vpn_gateway_id=gateway, vpc_id=args.vpc_id, opts=child)
+                f"{name}-vgw-attachment", vpn_gateway_id=gateway, vpc_id=args.vpc_id, opts=child
+            )
             target = {"gateway_id": gateway}
         else:  # the config model refuses anything else; a caller building args by hand gets the same answer
             raise ValueError(f"OnPremRoutingArgs.gateway_id = {gateway!r} is invalid: must be tgw-... or vgw-...")
         self.routes = [
-            aws.ec2.Route(f"{name}-{i}-{j}", route_table_id=table.id, destination_cidr_block=cidr, **target,
-                          opts=pulumi.ResourceOptions(parent=self, depends_on=[self.attachment]))
+            aws.ec2.Route(
+                f"{name}-{i}-{j}",
+                route_table_id=table.id,
+                destination_cidr_block=cidr,
+                **target,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.attachment]),
+            )
             for i, table in enumerate(args.route_tables)
             for j, cidr in enumerate(args.on_prem_ranges)
         ]

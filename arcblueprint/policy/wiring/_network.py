@@ -26,8 +26,21 @@ if TYPE_CHECKING:
     from arcblueprint.policy.graph import StackGraph
 
 __all__ = [
-    "ASSOCIATION", "ENDPOINT", "ROUTE", "ROUTE_TABLE", "SECURITY_GROUP", "SUBNET", "VPC", "Placement",
-    "SecurityGroups", "SecurityRule", "Traffic", "covers", "placement_of", "route_tables_of", "security_group_rules",
+    "ASSOCIATION",
+    "ENDPOINT",
+    "ROUTE",
+    "ROUTE_TABLE",
+    "SECURITY_GROUP",
+    "SUBNET",
+    "VPC",
+    "Placement",
+    "SecurityGroups",
+    "SecurityRule",
+    "Traffic",
+    "covers",
+    "placement_of",
+    "route_tables_of",
+    "security_group_rules",
     "subnet_cidr",
 ]
 
@@ -84,12 +97,18 @@ def security_group_rules(graph: StackGraph) -> list[SecurityRule]:
         if group is None:
             continue
         p = resource.props
-        rules.append(SecurityRule(
-            group.urn, resource.resource_type == EGRESS_RULE, _protocol(known(p, "ipProtocol")),
-            number(known(p, "fromPort")), number(known(p, "toPort")),
-            frozenset(g.urn for g in graph.refs(resource, "referencedSecurityGroupId", SECURITY_GROUP)),
-            _cidrs([known(p, "cidrIpv4")]),
-            frozenset(e.urn for e in graph.refs(resource, "prefixListId", ENDPOINT))))
+        rules.append(
+            SecurityRule(
+                group.urn,
+                resource.resource_type == EGRESS_RULE,
+                _protocol(known(p, "ipProtocol")),
+                number(known(p, "fromPort")),
+                number(known(p, "toPort")),
+                frozenset(g.urn for g in graph.refs(resource, "referencedSecurityGroupId", SECURITY_GROUP)),
+                _cidrs([known(p, "cidrIpv4")]),
+                frozenset(e.urn for e in graph.refs(resource, "prefixListId", ENDPOINT)),
+            )
+        )
     for resource in graph.of_type(SG_RULE):
         group = graph.ref(resource, "securityGroupId", SECURITY_GROUP)
         if group is None:
@@ -98,11 +117,18 @@ def security_group_rules(graph: StackGraph) -> list[SecurityRule]:
         peers = {g.urn for g in graph.refs(resource, "sourceSecurityGroupId", SECURITY_GROUP)}
         if truthy(known(p, "self")):
             peers.add(group.urn)
-        rules.append(SecurityRule(
-            group.urn, known(p, "type") == "egress", _protocol(known(p, "protocol")),
-            number(known(p, "fromPort")), number(known(p, "toPort")), frozenset(peers),
-            _cidrs(known_list(p, "cidrBlocks")),
-            frozenset(e.urn for e in graph.refs(resource, "prefixListIds", ENDPOINT))))
+        rules.append(
+            SecurityRule(
+                group.urn,
+                known(p, "type") == "egress",
+                _protocol(known(p, "protocol")),
+                number(known(p, "fromPort")),
+                number(known(p, "toPort")),
+                frozenset(peers),
+                _cidrs(known_list(p, "cidrBlocks")),
+                frozenset(e.urn for e in graph.refs(resource, "prefixListIds", ENDPOINT)),
+            )
+        )
     for group in graph.of_type(SECURITY_GROUP):
         for direction in ("ingress", "egress"):
             # Inline rules: the engine records the referenced groups per property, not per rule.
@@ -116,11 +142,18 @@ def security_group_rules(graph: StackGraph) -> list[SecurityRule]:
                 peers = set(referenced if known_list(inline, "securityGroups") else ())
                 if truthy(known(inline, "self")):
                     peers.add(group.urn)
-                rules.append(SecurityRule(
-                    group.urn, direction == "egress", _protocol(known(inline, "protocol")),
-                    number(known(inline, "fromPort")), number(known(inline, "toPort")), frozenset(peers),
-                    _cidrs(known_list(inline, "cidrBlocks")),
-                    lists if known_list(inline, "prefixListIds") else frozenset()))
+                rules.append(
+                    SecurityRule(
+                        group.urn,
+                        direction == "egress",
+                        _protocol(known(inline, "protocol")),
+                        number(known(inline, "fromPort")),
+                        number(known(inline, "toPort")),
+                        frozenset(peers),
+                        _cidrs(known_list(inline, "cidrBlocks")),
+                        lists if known_list(inline, "prefixListIds") else frozenset(),
+                    )
+                )
     return rules
 
 
@@ -132,7 +165,8 @@ def covers(cidrs: Iterable[str], targets: Iterable[str | None]) -> bool:
     except ValueError:
         return False
     return bool(wanted) and all(
-        w is not None and any(w.version == n.version and w.subnet_of(n) for n in networks) for w in wanted)
+        w is not None and any(w.version == n.version and w.subnet_of(n) for n in networks) for w in wanted
+    )
 
 
 def subnet_cidr(subnet: PolicyResource) -> str | None:
@@ -161,13 +195,15 @@ class SecurityGroups:
 
     def sends(self, source: Traffic, target: Traffic, port: int) -> bool:
         """An egress rule of the source's groups lets ``port`` out to the target."""
-        return any(r.groups & target.groups or covers(r.cidrs, target.cidrs)
-                   for r in self.matching(True, source.groups, port))
+        return any(
+            r.groups & target.groups or covers(r.cidrs, target.cidrs) for r in self.matching(True, source.groups, port)
+        )
 
     def admits(self, source: Traffic, target: Traffic, port: int) -> bool:
         """An ingress rule of the target's groups lets ``port`` in from the source."""
-        return any(r.groups & source.groups or covers(r.cidrs, source.cidrs)
-                   for r in self.matching(False, target.groups, port))
+        return any(
+            r.groups & source.groups or covers(r.cidrs, source.cidrs) for r in self.matching(False, target.groups, port)
+        )
 
 
 @dataclass
@@ -187,8 +223,14 @@ class Placement:
 
 def route_tables_of(graph: StackGraph, subnets: Iterable[PolicyResource]) -> dict[str, set[str]]:
     """Subnet urn -> the route tables associated with it in the stack."""
-    return {s.urn: {t.urn for a in graph.referrers(s, ASSOCIATION, prop="subnetId")
-                    for t in graph.refs(a, "routeTableId", ROUTE_TABLE)} for s in subnets}
+    return {
+        s.urn: {
+            t.urn
+            for a in graph.referrers(s, ASSOCIATION, prop="subnetId")
+            for t in graph.refs(a, "routeTableId", ROUTE_TABLE)
+        }
+        for s in subnets
+    }
 
 
 def placement_of(graph: StackGraph, function: PolicyResource) -> Placement | None:

@@ -69,14 +69,18 @@ def statements(document: Any) -> list[Mapping[str, Any]]:
     return [s for s in as_list(statements) if isinstance(s, Mapping)]
 
 
-def service_allowed(document: Any, service: str, actions: Iterable[str],
-                    admits: Callable[[Mapping[str, Any]], bool] | None = None) -> list[str]:
+def service_allowed(
+    document: Any, service: str, actions: Iterable[str], admits: Callable[[Mapping[str, Any]], bool] | None = None
+) -> list[str]:
     """The ``actions`` no Allow statement of ``document`` grants to the service principal ``service``.
 
     ``admits`` may reject an Allow whose condition the service's requests cannot meet.
     """
-    allows = [s for s in statements(document) if s.get("Effect") == "Allow" and _covers_principal(s, service)
-              and (admits is None or admits(s))]
+    allows = [
+        s
+        for s in statements(document)
+        if s.get("Effect") == "Allow" and _covers_principal(s, service) and (admits is None or admits(s))
+    ]
     return [a for a in actions if not any(_covers_action(s, a) for s in allows)]
 
 

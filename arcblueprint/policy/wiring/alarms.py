@@ -53,16 +53,22 @@ def _topics_of(graph: StackGraph, alarm: PolicyResource, prop: str) -> tuple[lis
     if found or value is UNKNOWN:
         return found, value
     arns = [v for v in value if isinstance(v, str) and v.startswith("arn:") and ":sns:" in v]
-    return [t for t in graph.of_type(TOPIC) if known(t.props, "arn") in arns
-            or any(a.rsplit(":", 1)[-1] == known(t.props, "name") for a in arns)], value
+    return [
+        t
+        for t in graph.of_type(TOPIC)
+        if known(t.props, "arn") in arns or any(a.rsplit(":", 1)[-1] == known(t.props, "name") for a in arns)
+    ], value
 
 
 def _check_alarm(graph: StackGraph, alarm: PolicyResource, report_violation: ReportViolation) -> list[PolicyResource]:
     """Report an alarm without working actions; return the topics it notifies."""
     kind = "Composite alarm" if alarm.resource_type == COMPOSITE_ALARM else "Alarm"
     if known(alarm.props, "actionsEnabled") is False:
-        report_violation(f"{kind} '{alarm.name}' has actionsEnabled false, so it notifies nobody when it changes "
-                         "state; remove actionsEnabled (default true).", alarm.urn)
+        report_violation(
+            f"{kind} '{alarm.name}' has actionsEnabled false, so it notifies nobody when it changes "
+            "state; remove actionsEnabled (default true).",
+            alarm.urn,
+        )
     topics: list[PolicyResource] = []
     for prop in ACTION_PROPS:
         found, value = _topics_of(graph, alarm, prop)
@@ -70,13 +76,19 @@ def _check_alarm(graph: StackGraph, alarm: PolicyResource, report_violation: Rep
         if found or value is UNKNOWN:
             continue
         if not value:
-            report_violation(f"{kind} '{alarm.name}' has no {prop}, so nobody hears when it "
-                             f"{'fires' if prop == 'alarmActions' else 'recovers'}; give it the platform "
-                             "notification topic (Platform.alarm_actions.metric_alarm_args()).", alarm.urn)
+            report_violation(
+                f"{kind} '{alarm.name}' has no {prop}, so nobody hears when it "
+                f"{'fires' if prop == 'alarmActions' else 'recovers'}; give it the platform "
+                "notification topic (Platform.alarm_actions.metric_alarm_args()).",
+                alarm.urn,
+            )
         else:
-            report_violation(f"{kind} '{alarm.name}' has {prop} {value} but none is an SNS topic of this stack, "
-                             "whose key and policy could be checked; use the platform notification topic "
-                             "(Platform.alarm_actions.metric_alarm_args()).", alarm.urn)
+            report_violation(
+                f"{kind} '{alarm.name}' has {prop} {value} but none is an SNS topic of this stack, "
+                "whose key and policy could be checked; use the platform notification topic "
+                "(Platform.alarm_actions.metric_alarm_args()).",
+                alarm.urn,
+            )
     return topics
 
 
@@ -121,8 +133,12 @@ _STRING_TESTS = ("StringEquals", "StringLike", "ArnEquals", "ArnLike")
 def _alarm_arn_pattern(value: Any, account: str | None) -> bool:
     """A SourceArn pattern an alarm of ``account`` (any account when not known) can match."""
     parts = str(value).split(":")
-    return len(parts) >= 7 and parts[2] in ("cloudwatch", "*") and parts[5] in ("alarm", "*") and (
-        account is None or fnmatch.fnmatchcase(account, parts[4]))
+    return (
+        len(parts) >= 7
+        and parts[2] in ("cloudwatch", "*")
+        and parts[5] in ("alarm", "*")
+        and (account is None or fnmatch.fnmatchcase(account, parts[4]))
+    )
 
 
 def _cloudwatch_meets(statement: Mapping[str, Any], account: str | None) -> bool:
@@ -158,13 +174,16 @@ def _key_problem(documents: list[Any], account: str | None = None) -> str | None
     def admits(statement: Mapping[str, Any]) -> bool:
         return _cloudwatch_meets(statement, account)
 
-    missing = [a for a in KEY_ACTIONS
-               if all(a in service_allowed(d, CLOUDWATCH, [a], admits=admits) for d in documents)]
+    missing = [
+        a for a in KEY_ACTIONS if all(a in service_allowed(d, CLOUDWATCH, [a], admits=admits) for d in documents)
+    ]
     denied = [sid for d in documents for sid in service_denied(d, CLOUDWATCH, KEY_ACTIONS)]
     if missing:
-        return (f"does not allow {CLOUDWATCH} {', '.join(a + ('*' if a.endswith('DataKey') else '') for a in missing)}"
-                " under conditions an alarm's request meets (none, or aws:SourceAccount / aws:SourceArn of the "
-                "account's alarms)")
+        return (
+            f"does not allow {CLOUDWATCH} {', '.join(a + ('*' if a.endswith('DataKey') else '') for a in missing)}"
+            " under conditions an alarm's request meets (none, or aws:SourceAccount / aws:SourceArn of the "
+            "account's alarms)"
+        )
     if denied:
         return f"denies {CLOUDWATCH} the key in {', '.join(denied)}"
     return None
@@ -173,9 +192,14 @@ def _key_problem(documents: list[Any], account: str | None = None) -> str | None
 def _names_an_alarm(statement: Mapping[str, Any]) -> bool:
     """An Allow whose aws:SourceArn condition (if any) can match a CloudWatch alarm's ARN."""
     condition = statement.get("Condition")
-    patterns = [v for tests in (condition.values() if isinstance(condition, Mapping) else ())
-                if isinstance(tests, Mapping)
-                for k, values in tests.items() if k.lower() == "aws:sourcearn" for v in as_list(values)]
+    patterns = [
+        v
+        for tests in (condition.values() if isinstance(condition, Mapping) else ())
+        if isinstance(tests, Mapping)
+        for k, values in tests.items()
+        if k.lower() == "aws:sourcearn"
+        for v in as_list(values)
+    ]
     return not patterns or any(p == "*" or (":cloudwatch:" in str(p) and ":alarm:" in str(p)) for p in patterns)
 
 
@@ -203,9 +227,12 @@ def validate_alarm_has_actions(args: StackValidationArgs, report_violation: Repo
         who = f"SNS topic '{topic.name}', which {count} alarm{'s notify' if count != 1 else ' notifies'},"
         key = _key_of(graph, topic)
         if isinstance(key, str) and key.split(":", 5)[-1] == AWS_MANAGED_SNS_KEY:
-            report_violation(f"{who} is encrypted with the AWS managed key {AWS_MANAGED_SNS_KEY}, whose policy "
-                             f"cannot let {CLOUDWATCH} use it, so no alarm notification is ever published. "
-                             "Encrypt the topic with a customer managed key whose policy allows it.", topic.urn)
+            report_violation(
+                f"{who} is encrypted with the AWS managed key {AWS_MANAGED_SNS_KEY}, whose policy "
+                f"cannot let {CLOUDWATCH} use it, so no alarm notification is ever published. "
+                "Encrypt the topic with a customer managed key whose policy allows it.",
+                topic.urn,
+            )
         elif key is not None and not isinstance(key, str) and key.urn not in checked_keys:
             checked_keys.add(key.urn)
             documents = _key_policies(graph, key)
@@ -214,7 +241,9 @@ def validate_alarm_has_actions(args: StackValidationArgs, report_violation: Repo
                 report_violation(
                     f"KMS key '{key.name}' encrypts {who} but its key policy {problem}; CloudWatch encrypts each "
                     "alarm notification itself, so every alarm action fails with KMS AccessDenied. Add an Allow "
-                    f"for the service principal {CLOUDWATCH} with kms:Decrypt and kms:GenerateDataKey*.", key.urn)
+                    f"for the service principal {CLOUDWATCH} with kms:Decrypt and kms:GenerateDataKey*.",
+                    key.urn,
+                )
         for policy in graph.referrers(topic, TOPIC_POLICY, prop="arn"):
             value = known(policy.props, "policy")
             problem = _topic_policy_problem(json_document(value)) if value is not UNKNOWN else None
@@ -222,7 +251,9 @@ def validate_alarm_has_actions(args: StackValidationArgs, report_violation: Repo
                 report_violation(
                     f"{who} has a topic policy ('{policy.name}') that {problem}, so CloudWatch cannot deliver "
                     f"alarm notifications. Allow {CLOUDWATCH} sns:Publish with aws:SourceAccount (this account) "
-                    "and aws:SourceArn (its alarms) conditions.", topic.urn)
+                    "and aws:SourceArn (its alarms) conditions.",
+                    topic.urn,
+                )
 
 
 ALARM_HAS_ACTIONS = stack_policy(
@@ -231,7 +262,7 @@ ALARM_HAS_ACTIONS = stack_policy(
     "that topic and use its KMS key.",
     validate_alarm_has_actions,
     remediation_steps="Declare alarms with **platform.alarm_actions.metric_alarm_args(); the platform key and the "
-                      "notification topic's policy already admit CloudWatch.",
+    "notification topic's policy already admit CloudWatch.",
 )
 
 POLICIES = [ALARM_HAS_ACTIONS]

@@ -93,22 +93,28 @@ def validate_logging_after_account(args: StackValidationArgs, report_violation: 
             report_violation(
                 f"API Gateway account setting '{account.name}' does not wait for a policy of its CloudWatch role "
                 f"({', '.join(sorted(p.name for p in policies)) or 'none in the stack'}); UpdateAccount checks that "
-                "API Gateway can write logs with the role and fails with \"The role ARN does not have required "
+                'API Gateway can write logs with the role and fails with "The role ARN does not have required '
                 "permissions\" when the policy is attached later. Add the role's policy attachment to the Account's "
-                "depends_on.", account.urn)
+                "depends_on.",
+                account.urn,
+            )
     for resource in graph.of_type(STAGE, METHOD_SETTINGS):
         if not _writes_logs(resource) or any(graph.waits_for(resource, a) for a in accounts):
             continue
         kind = "REST stage" if resource.resource_type == STAGE else "MethodSettings"
         what = "writes access logs" if resource.resource_type == STAGE else "sets an execution logging level"
-        target = (f"the API Gateway account setting ({', '.join(sorted(a.name for a in accounts))})" if accounts
-                  else "an API Gateway account setting (aws.apigateway.Account with a cloudwatchRoleArn; none in "
-                       "the stack)")
+        target = (
+            f"the API Gateway account setting ({', '.join(sorted(a.name for a in accounts))})"
+            if accounts
+            else "an API Gateway account setting (aws.apigateway.Account with a cloudwatchRoleArn; none in the stack)"
+        )
         report_violation(
             f"{kind} '{resource.name}' {what} but does not wait for {target}; in an account or region where the "
-            "role is not yet set, the deploy fails with \"CloudWatch Logs role ARN must be set in account settings "
+            'role is not yet set, the deploy fails with "CloudWatch Logs role ARN must be set in account settings '
             "to enable logging\". Add the platform's api_logging_depends_on to its depends_on (or set "
-            "logging.manageApiGatewayAccount: false where another owner has set the role).", resource.urn)
+            "logging.manageApiGatewayAccount: false where another owner has set the role).",
+            resource.urn,
+        )
 
 
 LOGGING_AFTER_ACCOUNT = stack_policy(
@@ -116,11 +122,15 @@ LOGGING_AFTER_ACCOUNT = stack_policy(
     "REST stages with access logs and method settings with a logging level wait for the API Gateway account's "
     "CloudWatch role setting, which waits for the role's policy.",
     validate_logging_after_account,
-    parameters={"manageApiGatewayAccount": {
-        "type": "boolean", "default": True,
-        "description": "false: the stack leaves the account setting to another owner (the role must pre-exist)"}},
+    parameters={
+        "manageApiGatewayAccount": {
+            "type": "boolean",
+            "default": True,
+            "description": "false: the stack leaves the account setting to another owner (the role must pre-exist)",
+        }
+    },
     remediation_steps="Pass Platform.api_logging_depends_on to every logging Stage and MethodSettings (RestStage "
-                      "does); CentralLogging orders the Account after the role's policy attachment.",
+    "does); CentralLogging orders the Account after the role's policy attachment.",
 )
 
 
@@ -163,25 +173,35 @@ def validate_usage_plan_keyed(args: StackValidationArgs, report_violation: Repor
             report_violation(
                 f"Usage plan '{plan.name}' has no API key (no UsagePlanKey refers to it), so its quota and throttles "
                 "apply to no request. Add an aws.apigateway.ApiKey and a UsagePlanKey per client, or drop the plan "
-                "and rely on the stage throttles.", plan.urn)
+                "and rely on the stage throttles.",
+                plan.urn,
+            )
             continue
         stages = known_list(plan.props, "apiStages")
         if stages == []:
             report_violation(
                 f"Usage plan '{plan.name}' has API keys but no apiStages: a plan applies only to the API stages it "
                 "lists, so its keys open nothing and its quota and throttles meter nothing. Add the API's stage "
-                "(apiId and stage) to apiStages.", plan.urn)
+                "(apiId and stage) to apiStages.",
+                plan.urn,
+            )
             continue
         apis = graph.refs(plan, "apiStages", REST_API)
         if not apis:
             continue  # APIs outside the stack: their methods cannot be judged here
-        keyed = [m for api in apis for m in graph.referrers(api, METHOD, prop="restApi")
-                 if truthy(known(m.props, "apiKeyRequired"))]
+        keyed = [
+            m
+            for api in apis
+            for m in graph.referrers(api, METHOD, prop="restApi")
+            if truthy(known(m.props, "apiKeyRequired"))
+        ]
         if not keyed:
             report_violation(
                 f"Usage plan '{plan.name}' covers {', '.join(sorted(a.name for a in apis))}, where no method requires "
                 "an API key (apiKeyRequired), so API Gateway never reads a key and the plan meters nothing. Set "
-                "api_key_required on the methods its clients call, or drop the plan.", plan.urn)
+                "api_key_required on the methods its clients call, or drop the plan.",
+                plan.urn,
+            )
             continue
         methods = _methods_by_path(graph, apis)
         unkeyed: list[str] = []
@@ -197,7 +217,9 @@ def validate_usage_plan_keyed(args: StackValidationArgs, report_violation: Repor
                 f"Usage plan '{plan.name}' throttles {', '.join(unkeyed)}, which require no API key: a plan meters "
                 "only requests that carry one of its keys to a method that requires a key, so these throttles "
                 "never apply (the stage's method settings throttle those methods). Drop them from the plan or "
-                "set api_key_required on the methods.", plan.urn)
+                "set api_key_required on the methods.",
+                plan.urn,
+            )
 
 
 USAGE_PLAN_KEYED = stack_policy(
@@ -206,7 +228,7 @@ USAGE_PLAN_KEYED = stack_policy(
     "and throttles per method only methods that require a key.",
     validate_usage_plan_keyed,
     remediation_steps="Declare usage plans only for metered clients (comfortable-rest apiClients): keys, usage "
-                      "plan keys and api_key_required on the non-public methods.",
+    "plan keys and api_key_required on the non-public methods.",
 )
 
 
@@ -237,7 +259,9 @@ def validate_function_within_integration(args: StackValidationArgs, report_viola
                 f"{waits_ms:g} ms for it: API Gateway answers 504 while the function still works (a cold start "
                 f"counts against the integration too) and the caller retries. Give the function a timeout shorter "
                 f"than the integration's, e.g. {suggested} s, or the integration a longer one (REST: up to "
-                f"{DEFAULT_INTEGRATION_TIMEOUT_MS} ms).", integration.urn)
+                f"{DEFAULT_INTEGRATION_TIMEOUT_MS} ms).",
+                integration.urn,
+            )
 
 
 def _unique(resources: list[Any]) -> list[Any]:
@@ -250,7 +274,7 @@ FUNCTION_WITHIN_INTEGRATION = stack_policy(
     "integration's (29 s when unset).",
     validate_function_within_integration,
     remediation_steps="Derive the function's timeout from the integration's "
-                      "(rest_conventions.function_timeout_seconds: 1 s shorter, whole seconds).",
+    "(rest_conventions.function_timeout_seconds: 1 s shorter, whole seconds).",
 )
 
 POLICIES = [LOGGING_AFTER_ACCOUNT, USAGE_PLAN_KEYED, FUNCTION_WITHIN_INTEGRATION]

@@ -58,7 +58,8 @@ def validate_no_discoverer_on_cmk_bus(args: StackValidationArgs, report_violatio
                     f"Schema discoverer '{discoverer.name}' discovers events on bus '{bus.name}', which is "
                     f"encrypted with customer managed {key}; EventBridge rejects CreateDiscoverer on such a bus. "
                     "Remove the discoverer and publish the events' schemas to a schema registry instead.",
-                    discoverer.urn)
+                    discoverer.urn,
+                )
 
 
 NO_DISCOVERER_ON_CMK_BUS = stack_policy(
@@ -66,7 +67,7 @@ NO_DISCOVERER_ON_CMK_BUS = stack_policy(
     "No EventBridge schema discoverer on an event bus encrypted with a customer managed KMS key.",
     validate_no_discoverer_on_cmk_bus,
     remediation_steps="Drop the discoverer (eventBus.enableSchemaDiscovery is refused for the platform bus) and "
-                      "publish explicit schemas to a registry.",
+    "publish explicit schemas to a registry.",
 )
 
 POLICIES = [NO_DISCOVERER_ON_CMK_BUS]

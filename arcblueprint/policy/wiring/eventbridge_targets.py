@@ -68,13 +68,15 @@ def _rule_arn_matches(rule: PolicyResource, value: Any) -> bool:
     name, bus = known(rule.props, "name"), known(rule.props, "eventBusName")
     if not isinstance(name, str) or not name:
         return False
-    suffix = f":rule/{name}" if not isinstance(bus, str) or bus in ("", "default") else \
-        f":rule/{bus.rsplit('/', 1)[-1]}/{name}"
+    suffix = (
+        f":rule/{name}"
+        if not isinstance(bus, str) or bus in ("", "default")
+        else f":rule/{bus.rsplit('/', 1)[-1]}/{name}"
+    )
     return value.endswith(suffix) or fnmatch.fnmatchcase("arn:aws:events:region:000000000000" + suffix, value)
 
 
-def _admits_rule(rule: PolicyResource, policy_resource: PolicyResource | None,
-                 graph: StackGraph) -> Any:
+def _admits_rule(rule: PolicyResource, policy_resource: PolicyResource | None, graph: StackGraph) -> Any:
     """An ``admits`` test for :func:`service_allowed`: the statement's source condition lets this rule in."""
 
     def admits(statement: Mapping[str, Any]) -> bool:
@@ -125,24 +127,32 @@ def _queue_problems(graph: StackGraph, rule: PolicyResource, queue: PolicyResour
     policies = graph.referrers(queue, QUEUE_POLICY, prop="queueUrl")
     documents = [(p, known(p.props, "policy")) for p in policies]
     if not any(doc is UNKNOWN for _, doc in documents):
-        admitted = any(not service_allowed(json_document(doc), EVENTS, ["sqs:SendMessage"],
-                                           _admits_rule(rule, p, graph)) for p, doc in documents)
+        admitted = any(
+            not service_allowed(json_document(doc), EVENTS, ["sqs:SendMessage"], _admits_rule(rule, p, graph))
+            for p, doc in documents
+        )
         if not admitted:
-            problems.append(f"the policy of its {role} queue '{queue.name}' does not allow {EVENTS} to "
-                            "sqs:SendMessage from this rule (add a statement for the service with aws:SourceArn = the "
-                            "rule's ARN)")
+            problems.append(
+                f"the policy of its {role} queue '{queue.name}' does not allow {EVENTS} to "
+                "sqs:SendMessage from this rule (add a statement for the service with aws:SourceArn = the "
+                "rule's ARN)"
+            )
     key_id = known(queue.props, "kmsMasterKeyId")
     if isinstance(key_id, str) and key_id.endswith("alias/aws/sqs"):
-        problems.append(f"its {role} queue '{queue.name}' is encrypted with the AWS managed key alias/aws/sqs, whose "
-                        "policy cannot let EventBridge encrypt; use a customer managed key that allows it")
+        problems.append(
+            f"its {role} queue '{queue.name}' is encrypted with the AWS managed key alias/aws/sqs, whose "
+            "policy cannot let EventBridge encrypt; use a customer managed key that allows it"
+        )
     for key in graph.refs(queue, "kmsMasterKeyId", KEY):
         document = known(key.props, "policy")
         if document is UNKNOWN:
             continue
         missing = service_allowed(json_document(document), EVENTS, ["kms:GenerateDataKey", "kms:Decrypt"])
         if missing:
-            problems.append(f"its {role} queue '{queue.name}' is encrypted with key '{key.name}', whose policy "
-                            f"does not let {EVENTS} {' and '.join(missing)}")
+            problems.append(
+                f"its {role} queue '{queue.name}' is encrypted with key '{key.name}', whose policy "
+                f"does not let {EVENTS} {' and '.join(missing)}"
+            )
     return problems
 
 
@@ -166,11 +176,13 @@ def _role_problems(graph: StackGraph, target: PolicyResource, kind: str, resourc
     def grants(policy: PolicyResource, document: Any) -> bool:
         for statement in statements(json_document(document)):
             if statement.get("Effect") != "Allow" or not any(
-                    fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in as_list(statement.get("Action"))):
+                fnmatch.fnmatchcase(action.lower(), str(a).lower()) for a in as_list(statement.get("Action"))
+            ):
                 continue
             resources = as_list(statement.get("Resource"))
-            if "*" in resources or (isinstance(target_arn, str) and any(
-                    fnmatch.fnmatchcase(target_arn, str(r)) for r in resources)):
+            if "*" in resources or (
+                isinstance(target_arn, str) and any(fnmatch.fnmatchcase(target_arn, str(r)) for r in resources)
+            ):
                 return True
             if resource is not None and resource.urn in {r.urn for r in graph.refs(policy, "policy")}:
                 return True
@@ -202,32 +214,42 @@ def _permission_problems(graph: StackGraph, rule: PolicyResource, resource: Poli
         if rule.urn in {r.urn for r in graph.refs(permission, "sourceArn")} or _rule_arn_matches(rule, source):
             return []
     where = f"alias '{resource.name}'" if alias_name is not None else f"function '{resource.name}'"
-    return [f"no Lambda permission lets {EVENTS} invoke {where} from this rule (add one with source_arn = the "
-            f"rule's ARN on the alias the target names)"]
+    return [
+        f"no Lambda permission lets {EVENTS} invoke {where} from this rule (add one with source_arn = the "
+        f"rule's ARN on the alias the target names)"
+    ]
 
 
 def validate_rules_deliver(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     """Every rule on a custom bus has a target; every target has a DLQ, a retry policy and EventBridge's permission."""
     graph = StackGraph(args.resources)
     targets_of: dict[str, list[PolicyResource]] = {}
-    rule_names = {(known(r.props, "name"), str(known(r.props, "eventBusName") or "default")): r
-                  for r in graph.of_type(RULE)}
+    rule_names = {
+        (known(r.props, "name"), str(known(r.props, "eventBusName") or "default")): r for r in graph.of_type(RULE)
+    }
     for target in graph.of_type(TARGET):
         rules = graph.refs(target, "rule", RULE) or [
-            r for (name, bus), r in rule_names.items()
-            if name == known(target.props, "rule") and bus == str(known(target.props, "eventBusName") or "default")]
+            r
+            for (name, bus), r in rule_names.items()
+            if name == known(target.props, "rule") and bus == str(known(target.props, "eventBusName") or "default")
+        ]
         for rule in rules:
             targets_of.setdefault(rule.urn, []).append(target)
     for rule in graph.of_type(RULE):
         targets = targets_of.get(rule.urn, [])
         if not targets and _is_custom_bus(rule) and known(rule.props, "eventPattern"):
             bus = known(rule.props, "eventBusName")
-            report_violation(f"EventBridge rule '{rule.name}' on bus {bus!r} has no target: every event it matches is "
-                             "dropped. Add a target (with a DLQ and a retry policy) or remove the rule.", rule.urn)
+            report_violation(
+                f"EventBridge rule '{rule.name}' on bus {bus!r} has no target: every event it matches is "
+                "dropped. Add a target (with a DLQ and a retry policy) or remove the rule.",
+                rule.urn,
+            )
         for target in targets:
             for problem in _target_problems(graph, rule, target):
-                report_violation(f"EventBridge target '{target.name}' of rule '{rule.name}' cannot deliver as "
-                                 f"declared: {problem}.", target.urn)
+                report_violation(
+                    f"EventBridge target '{target.name}' of rule '{rule.name}' cannot deliver as declared: {problem}.",
+                    target.urn,
+                )
 
 
 def _target_problems(graph: StackGraph, rule: PolicyResource, target: PolicyResource) -> list[str]:
@@ -238,11 +260,15 @@ def _target_problems(graph: StackGraph, rule: PolicyResource, target: PolicyReso
     if not dlqs and isinstance(dlq_arn, str) and dlq_arn:
         dlqs = [q for q in graph.of_type(QUEUE) if known(q.props, "arn") == dlq_arn]
     if not dlqs and dlq_arn in (None, ""):
-        problems.append("it has no dead-letter queue (deadLetterConfig): events it cannot deliver after its "
-                        "retries are dropped")
+        problems.append(
+            "it has no dead-letter queue (deadLetterConfig): events it cannot deliver after its retries are dropped"
+        )
     retry = known(target.props, "retryPolicy")
-    values = [known(retry, key) for key in ("maximumRetryAttempts", "maximumEventAgeInSeconds")] \
-        if is_mapping(retry) else [None]
+    values = (
+        [known(retry, key) for key in ("maximumRetryAttempts", "maximumEventAgeInSeconds")]
+        if is_mapping(retry)
+        else [None]
+    )
     if retry is not UNKNOWN and any(v is not UNKNOWN and number(v) is None for v in values):
         problems.append("it has no retry policy (maximumRetryAttempts and maximumEventAgeInSeconds)")
     for dlq in dlqs:
@@ -263,7 +289,7 @@ RULES_DELIVER = stack_policy(
     "EventBridge needs to deliver to it (queue policy and key, role, or Lambda permission).",
     validate_rules_deliver,
     remediation_steps="Declare rules with EventBus.add_rule: it adds the DLQ, the retry policy, the role or Lambda "
-                      "permission; a queue target admits the rule in its own policy (EventRules.rule_arn).",
+    "permission; a queue target admits the rule in its own policy (EventRules.rule_arn).",
 )
 
 POLICIES = [RULES_DELIVER]

@@ -90,7 +90,9 @@ def validate_dynamic_partitioning(args: StackValidationArgs, report_violation: R
                 f"Firehose stream '{stream.name}' enables dynamic partitioning but {'; '.join(problems)}: "
                 "CreateDeliveryStream rejects it. With dynamic partitioning, buffer at least 64 MiB and 60 s, give "
                 f"an errorOutputPrefix with {ERROR_OUTPUT_TYPE}, and a processor for each kind of partition key "
-                "the prefix uses.", stream.urn)
+                "the prefix uses.",
+                stream.urn,
+            )
 
 
 DYNAMIC_PARTITIONING_ACCEPTED = stack_policy(
@@ -99,7 +101,7 @@ DYNAMIC_PARTITIONING_ACCEPTED = stack_policy(
     "with !{firehose:error-output-type}, and a processor for the partition keys its prefix uses.",
     validate_dynamic_partitioning,
     remediation_steps="Set bufferingSize >= 64, bufferingInterval >= 60, errorOutputPrefix with "
-                      "!{firehose:error-output-type}, and a MetadataExtraction or Lambda processor.",
+    "!{firehose:error-output-type}, and a MetadataExtraction or Lambda processor.",
 )
 
 POLICIES = [DYNAMIC_PARTITIONING_ACCEPTED]

@@ -27,9 +27,17 @@ __all__ = ["POLICIES", "SINK_DECOMPRESSES", "processor_types", "unpacks"]
 FILTER = "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter"
 STREAM = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
 #: Where a delivery stream's processors live, per destination.
-_CONFIGURATIONS = ("extendedS3Configuration", "httpEndpointConfiguration", "splunkConfiguration",
-                   "redshiftConfiguration", "elasticsearchConfiguration", "opensearchConfiguration",
-                   "opensearchserverlessConfiguration", "snowflakeConfiguration", "icebergConfiguration")
+_CONFIGURATIONS = (
+    "extendedS3Configuration",
+    "httpEndpointConfiguration",
+    "splunkConfiguration",
+    "redshiftConfiguration",
+    "elasticsearchConfiguration",
+    "opensearchConfiguration",
+    "opensearchserverlessConfiguration",
+    "snowflakeConfiguration",
+    "icebergConfiguration",
+)
 
 
 def processor_types(stream_props: Any) -> set[str] | Any:
@@ -52,8 +60,11 @@ def processor_types(stream_props: Any) -> set[str] | Any:
             if kind is UNKNOWN:
                 return UNKNOWN
             if kind == "Decompression":
-                parameters = {known(p, "parameterName"): known(p, "parameterValue")
-                              for p in as_list(known(processor, "parameters")) if is_mapping(p)}
+                parameters = {
+                    known(p, "parameterName"): known(p, "parameterValue")
+                    for p in as_list(known(processor, "parameters"))
+                    if is_mapping(p)
+                }
                 compression = parameters.get("CompressionFormat", "GZIP")
                 kind = "Decompression" if compression == "GZIP" else f"Decompression:{compression}"
             if isinstance(kind, str):
@@ -80,13 +91,17 @@ def validate_sink_decompresses(args: StackValidationArgs, report_violation: Repo
             report_violation(
                 f"Firehose stream '{stream.name}' {fed}, whose batches arrive gzipped, but it neither decompresses "
                 "nor transforms them: S3 gets gzip inside gzip that Athena cannot read. Add the Decompression "
-                "processor (CompressionFormat GZIP) and AppendDelimiterToRecord, or a Lambda processor.", stream.urn)
+                "processor (CompressionFormat GZIP) and AppendDelimiterToRecord, or a Lambda processor.",
+                stream.urn,
+            )
         elif "AppendDelimiterToRecord" not in kinds:
             report_violation(
                 f"Firehose stream '{stream.name}' {fed} and decompresses them, but Firehose concatenates records "
                 "without a delimiter: each object is one line of back-to-back JSON batches, which Athena's JSON "
                 "SerDe reads as one malformed record. Add the AppendDelimiterToRecord processor after "
-                "Decompression.", stream.urn)
+                "Decompression.",
+                stream.urn,
+            )
 
 
 SINK_DECOMPRESSES = stack_policy(

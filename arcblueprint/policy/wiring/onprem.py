@@ -72,8 +72,11 @@ class _Chain:
     def fail(self, resource: PolicyResource, message: str) -> None:
         if (resource.urn, message) not in self._reported:
             self._reported.add((resource.urn, message))
-            self.report(f"{message} The on-prem path (endpoint -> load balancer -> proxies -> gateway) carries "
-                        "nothing until this is fixed.", resource.urn)
+            self.report(
+                f"{message} The on-prem path (endpoint -> load balancer -> proxies -> gateway) carries "
+                "nothing until this is fixed.",
+                resource.urn,
+            )
 
     # --- endpoint service, load balancer, listener --------------------------------------------------
 
@@ -87,13 +90,20 @@ class _Chain:
     def load_balancer(self, balancer: PolicyResource) -> None:
         graph = self.graph
         listeners = graph.referrers(balancer, LISTENER, prop="loadBalancerArn")
-        forwarded = [(listener, tg) for listener in listeners
-                     for tg in graph.refs(listener, "defaultActions", TARGET_GROUP)]
+        forwarded = [
+            (listener, tg) for listener in listeners for tg in graph.refs(listener, "defaultActions", TARGET_GROUP)
+        ]
         if not forwarded:
-            self.fail(balancer, f"Load balancer '{balancer.name}' has no listener forwarding to a target group: "
-                                "add one on the proxy port.")
-        served = {z for s in graph.refs(balancer, "subnets", SUBNET) + graph.refs(balancer, "subnetMappings", SUBNET)
-                  if isinstance(z := known(s.props, "availabilityZoneId"), str)}
+            self.fail(
+                balancer,
+                f"Load balancer '{balancer.name}' has no listener forwarding to a target group: "
+                "add one on the proxy port.",
+            )
+        served = {
+            z
+            for s in graph.refs(balancer, "subnets", SUBNET) + graph.refs(balancer, "subnetMappings", SUBNET)
+            if isinstance(z := known(s.props, "availabilityZoneId"), str)
+        }
         for _, target_group in forwarded:
             self.target_group(target_group, served)
 
@@ -102,21 +112,31 @@ class _Chain:
     def target_group(self, target_group: PolicyResource, served: set[str]) -> None:
         graph = self.graph
         groups = graph.referrers(target_group, GROUP, prop="targetGroupArns") + [
-            g for a in graph.referrers(target_group, GROUP_ATTACHMENT, prop="lbTargetGroupArn")
-            for g in graph.refs(a, "autoscalingGroupName", GROUP)]
+            g
+            for a in graph.referrers(target_group, GROUP_ATTACHMENT, prop="lbTargetGroupArn")
+            for g in graph.refs(a, "autoscalingGroupName", GROUP)
+        ]
         if not groups:
             fixed = graph.referrers(target_group, TARGET_ATTACHMENT, prop="targetGroupArn")
-            self.fail(target_group, f"Target group '{target_group.name}' "
-                      + ("has only fixed targets, which nothing replaces when they fail" if fixed else "has no targets")
-                      + ": attach it to the proxies' Auto Scaling group (targetGroupArns).")
+            self.fail(
+                target_group,
+                f"Target group '{target_group.name}' "
+                + ("has only fixed targets, which nothing replaces when they fail" if fixed else "has no targets")
+                + ": attach it to the proxies' Auto Scaling group (targetGroupArns).",
+            )
             return
         check = known(target_group.props, "healthCheck")
         port = known(check, "port") if is_mapping(check) else None
-        if isinstance(port, str) and port not in ("traffic-port", str(int(number(known(target_group.props, "port"))
-                                                                          or 0))):
-            self.fail(target_group, f"Target group '{target_group.name}' checks health on port {port}, not the proxy "
-                                    "port it forwards to: a proxy that stops listening stays 'healthy'. Use "
-                                    "'traffic-port'.")
+        if isinstance(port, str) and port not in (
+            "traffic-port",
+            str(int(number(known(target_group.props, "port")) or 0)),
+        ):
+            self.fail(
+                target_group,
+                f"Target group '{target_group.name}' checks health on port {port}, not the proxy "
+                "port it forwards to: a proxy that stops listening stays 'healthy'. Use "
+                "'traffic-port'.",
+            )
         for group in groups:
             self.auto_scaling_group(group, served)
 
@@ -124,14 +144,20 @@ class _Chain:
         graph = self.graph
         props = group.props
         if known(props, "healthCheckType") != "ELB" and known(props, "healthCheckType") is not UNKNOWN:
-            self.fail(group, f"Auto Scaling group '{group.name}' replaces instances on EC2 status checks only: a proxy "
-                             "whose squid died stays in service. Set healthCheckType to ELB.")
+            self.fail(
+                group,
+                f"Auto Scaling group '{group.name}' replaces instances on EC2 status checks only: a proxy "
+                "whose squid died stays in service. Set healthCheckType to ELB.",
+            )
         template_spec = known(props, "launchTemplate")
         version = known(template_spec, "version") if is_mapping(template_spec) else None
         if version in ("$Latest", "$Default") or known(props, "instanceRefresh") is None:
-            self.fail(group, f"Auto Scaling group '{group.name}' does not roll out launch template changes (an "
-                             "explicit version and instanceRefresh are needed; $Latest/$Default start no refresh): "
-                             "running proxies keep the old configuration.")
+            self.fail(
+                group,
+                f"Auto Scaling group '{group.name}' does not roll out launch template changes (an "
+                "explicit version and instanceRefresh are needed; $Latest/$Default start no refresh): "
+                "running proxies keep the old configuration.",
+            )
         templates = graph.refs(group, "launchTemplate", LAUNCH_TEMPLATE)
         if not templates:
             self.fail(group, f"Auto Scaling group '{group.name}' launches from no launch template of the stack.")
@@ -140,8 +166,11 @@ class _Chain:
         subnets = graph.refs(group, "vpcZoneIdentifiers", SUBNET)
         zones = {z for s in subnets if isinstance(z := known(s.props, "availabilityZoneId"), str)}
         if served and zones - served:
-            self.fail(group, f"Auto Scaling group '{group.name}' runs proxies in zones the load balancer does not "
-                             f"serve ({', '.join(sorted(zones - served))}): they never receive traffic.")
+            self.fail(
+                group,
+                f"Auto Scaling group '{group.name}' runs proxies in zones the load balancer does not "
+                f"serve ({', '.join(sorted(zones - served))}): they never receive traffic.",
+            )
         self.routes(group, subnets, templates)
 
     def launch_template(self, template: PolicyResource) -> None:
@@ -153,29 +182,42 @@ class _Chain:
         except (binascii.Error, UnicodeDecodeError):
             script = ""
         if not script.strip():
-            self.fail(template, f"Launch template '{template.name}' has no user data: its instances boot without a "
-                                "proxy, nothing listens on the proxy port and every target stays unhealthy. Install "
-                                "and configure the proxy in userData.")
+            self.fail(
+                template,
+                f"Launch template '{template.name}' has no user data: its instances boot without a "
+                "proxy, nothing listens on the proxy port and every target stays unhealthy. Install "
+                "and configure the proxy in userData.",
+            )
 
     # --- routes to on-prem ---------------------------------------------------------------------------
 
     def _on_prem_networks(self, templates: list[PolicyResource]) -> set[str]:
         groups = {g.urn for t in templates for g in self.graph.refs(t, "vpcSecurityGroupIds", SECURITY_GROUP)}
-        return {cidr for rule in self.security_groups.rules if rule.egress and rule.group in groups
-                for cidr in rule.cidrs if cidr not in ("0.0.0.0/0", "::/0")}
+        return {
+            cidr
+            for rule in self.security_groups.rules
+            if rule.egress and rule.group in groups
+            for cidr in rule.cidrs
+            if cidr not in ("0.0.0.0/0", "::/0")
+        }
 
     def routes(self, group: PolicyResource, subnets: list[PolicyResource], templates: list[PolicyResource]) -> None:
         graph = self.graph
         networks = self._on_prem_networks(templates)
         if templates and not networks:
-            self.fail(group, f"Auto Scaling group '{group.name}' runs proxies whose security groups allow no on-prem "
-                             "network out: add egress to the on-prem CIDRs on the destination ports.")
+            self.fail(
+                group,
+                f"Auto Scaling group '{group.name}' runs proxies whose security groups allow no on-prem "
+                "network out: add egress to the on-prem CIDRs on the destination ports.",
+            )
         zones = {s.urn: known(s.props, "availabilityZoneId") for s in subnets}
         for subnet_urn, tables in route_tables_of(graph, subnets).items():
             subnet = next(s for s in subnets if s.urn == subnet_urn)
             if not tables:
-                self.fail(subnet, f"Proxy subnet '{subnet.name}' has no route table of the stack: nothing routes it "
-                                  "to on-prem.")
+                self.fail(
+                    subnet,
+                    f"Proxy subnet '{subnet.name}' has no route table of the stack: nothing routes it to on-prem.",
+                )
             for table_urn in tables:
                 table = next(t for t in graph.of_type(ROUTE_TABLE) if t.urn == table_urn)
                 for network in sorted(networks):
@@ -189,8 +231,11 @@ class _Chain:
         if not candidates and UNKNOWN in destinations.values():
             return  # a route whose destination is computed at deploy time may be this one: judged at `pulumi up`
         if not candidates:
-            self.fail(table, f"Route table '{table.name}' of the proxies has no route for on-prem {network}: add one "
-                             "to the transit gateway or virtual private gateway (onPrem.gatewayId).")
+            self.fail(
+                table,
+                f"Route table '{table.name}' of the proxies has no route for on-prem {network}: add one "
+                "to the transit gateway or virtual private gateway (onPrem.gatewayId).",
+            )
             return
         problems = [self._gateway_problem(route, table, zone) for route in candidates]
         if all(problems):
@@ -203,35 +248,57 @@ class _Chain:
         gateway = known(route.props, "gatewayId")
         cidr = known(route.props, "destinationCidrBlock")
         if isinstance(transit, str) and transit.startswith("tgw-"):
-            attachments = [a for a in graph.of_type(TGW_ATTACHMENT) if known(a.props, "transitGatewayId") == transit
-                           and {v.urn for v in graph.refs(a, "vpcId", VPC)} & vpcs]
+            attachments = [
+                a
+                for a in graph.of_type(TGW_ATTACHMENT)
+                if known(a.props, "transitGatewayId") == transit and {v.urn for v in graph.refs(a, "vpcId", VPC)} & vpcs
+            ]
             if not attachments:
-                return (f"Route '{route.name}' sends {cidr} to transit gateway {transit}, which has no VPC attachment "
-                        "to this VPC in the stack: CreateRoute fails (InvalidTransitGatewayID.NotFound). Declare the "
-                        "attachment in the proxy subnets.")
+                return (
+                    f"Route '{route.name}' sends {cidr} to transit gateway {transit}, which has no VPC attachment "
+                    "to this VPC in the stack: CreateRoute fails (InvalidTransitGatewayID.NotFound). Declare the "
+                    "attachment in the proxy subnets."
+                )
             if not any(graph.waits_for(route, a) for a in attachments):
-                return (f"Route '{route.name}' is not created after the transit gateway attachment: the first deploy "
-                        "races it and fails. Make the route depend on the attachment.")
-            attached = {z for a in attachments for s in graph.refs(a, "subnetIds", SUBNET)
-                        if isinstance(z := known(s.props, "availabilityZoneId"), str)}
+                return (
+                    f"Route '{route.name}' is not created after the transit gateway attachment: the first deploy "
+                    "races it and fails. Make the route depend on the attachment."
+                )
+            attached = {
+                z
+                for a in attachments
+                for s in graph.refs(a, "subnetIds", SUBNET)
+                if isinstance(z := known(s.props, "availabilityZoneId"), str)
+            }
             if isinstance(zone, str) and attached and zone not in attached:
-                return (f"Route '{route.name}' sends {cidr} to transit gateway {transit}, but its attachment has no "
-                        f"subnet in zone {zone}, so the proxies there cannot use it.")
+                return (
+                    f"Route '{route.name}' sends {cidr} to transit gateway {transit}, but its attachment has no "
+                    f"subnet in zone {zone}, so the proxies there cannot use it."
+                )
             return None
         if isinstance(gateway, str) and gateway.startswith("vgw-"):
-            attachments = [a for a in graph.of_type(VGW_ATTACHMENT) if known(a.props, "vpnGatewayId") == gateway
-                           and {v.urn for v in graph.refs(a, "vpcId", VPC)} & vpcs]
+            attachments = [
+                a
+                for a in graph.of_type(VGW_ATTACHMENT)
+                if known(a.props, "vpnGatewayId") == gateway and {v.urn for v in graph.refs(a, "vpcId", VPC)} & vpcs
+            ]
             if not attachments:
-                return (f"Route '{route.name}' sends {cidr} to virtual private gateway {gateway}, which is not "
-                        "attached to this VPC in the stack: declare the VPN gateway attachment.")
+                return (
+                    f"Route '{route.name}' sends {cidr} to virtual private gateway {gateway}, which is not "
+                    "attached to this VPC in the stack: declare the VPN gateway attachment."
+                )
             if not any(graph.waits_for(route, a) for a in attachments):
-                return (f"Route '{route.name}' is not created after the VPN gateway attachment: the first deploy races "
-                        "it and fails. Make the route depend on the attachment.")
+                return (
+                    f"Route '{route.name}' is not created after the VPN gateway attachment: the first deploy races "
+                    "it and fails. Make the route depend on the attachment."
+                )
             return None
         if transit is UNKNOWN or gateway is UNKNOWN:
             return None
-        return (f"Route '{route.name}' sends on-prem {cidr} to {transit or gateway or 'no target'}, not to a transit "
-                "gateway or virtual private gateway: point it at onPrem.gatewayId.")
+        return (
+            f"Route '{route.name}' sends on-prem {cidr} to {transit or gateway or 'no target'}, not to a transit "
+            "gateway or virtual private gateway: point it at onPrem.gatewayId."
+        )
 
 
 def validate_path_complete(args: StackValidationArgs, report_violation: ReportViolation) -> None:

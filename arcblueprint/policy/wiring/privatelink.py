@@ -51,7 +51,9 @@ def validate_endpoint_zones(args: StackValidationArgs, report_violation: ReportV
                         f"Interface endpoint '{endpoint.name}' has subnets {', '.join(outside)} in zones that load "
                         f"balancer '{balancer.name}' of endpoint service '{service.name}' does not serve "
                         f"({', '.join(sorted(served))}); CreateVpcEndpoint rejects them. Place the endpoint only in "
-                        "subnets whose zone id the load balancer's subnets also use.", endpoint.urn)
+                        "subnets whose zone id the load balancer's subnets also use.",
+                        endpoint.urn,
+                    )
 
 
 ENDPOINT_ZONES = stack_policy(

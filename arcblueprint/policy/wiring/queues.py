@@ -68,7 +68,9 @@ def validate_dlq_outlives_source(args: StackValidationArgs, report_violation: Re
                     f"'{dlq.name}' only {_days(dlq_kept)}; SQS keeps a message's original enqueue timestamp when "
                     "it dead-letters it, so the message can expire moments after reaching the DLQ. Give the DLQ "
                     f"a longer messageRetentionSeconds (at most {SQS_MAX_RETENTION_SECONDS}) or shorten the "
-                    "source's.", source.urn)
+                    "source's.",
+                    source.urn,
+                )
 
 
 DLQ_OUTLIVES_SOURCE = stack_policy(

@@ -94,8 +94,15 @@ if TYPE_CHECKING:
 
     from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
-__all__ = ["LAMBDA_OWN_ACTIONS", "ON_BEHALF_ACTIONS", "ON_BEHALF_PURPOSES", "POLICIES", "REACHES_ITS_APIS",
-           "called_apis", "exempt"]
+__all__ = [
+    "LAMBDA_OWN_ACTIONS",
+    "ON_BEHALF_ACTIONS",
+    "ON_BEHALF_PURPOSES",
+    "POLICIES",
+    "REACHES_ITS_APIS",
+    "called_apis",
+    "exempt",
+]
 
 FUNCTION = "aws:lambda/function:Function"
 ROLE = "aws:iam/role:Role"
@@ -118,10 +125,14 @@ EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeC
 HTTPS = 443
 ANYWHERE = ipaddress.IPv4Network("0.0.0.0/0")
 
-_LOGS = ("Lambda captures the function's output and sends it to CloudWatch Logs with the role "
-         "(Lambda guide, 'Sending Lambda function logs to CloudWatch Logs').")
-_ENI = ("Lambda uses the role to create and manage the function's network interfaces (Lambda guide, "
-        "'Execution role and user permissions'; AWSLambdaVPCAccessExecutionRole).")
+_LOGS = (
+    "Lambda captures the function's output and sends it to CloudWatch Logs with the role "
+    "(Lambda guide, 'Sending Lambda function logs to CloudWatch Logs')."
+)
+_ENI = (
+    "Lambda uses the role to create and manage the function's network interfaces (Lambda guide, "
+    "'Execution role and user permissions'; AWSLambdaVPCAccessExecutionRole)."
+)
 #: Actions only Lambda itself performs with the role, whoever's Sid: no call from the function's VPC.
 LAMBDA_OWN_ACTIONS: dict[str, str] = {
     "logs:CreateLogGroup": _LOGS,
@@ -135,14 +146,20 @@ LAMBDA_OWN_ACTIONS: dict[str, str] = {
     "ec2:UnassignPrivateIpAddresses": _ENI,
 }
 
-_KMS = ("KMS use for data at rest is made by the service holding the data, with the caller's "
-        "permissions ('When Amazon Kinesis Data Streams calls AWS KMS on your behalf...'), and Lambda "
-        "decrypts environment variables with the role before the code runs (a denial fails the Invoke "
-        "API call with KMSAccessDeniedException).")
-_POLLER = ("'When you use an event source mapping to invoke your function, Lambda uses the execution role "
-           "to read event data' (Lambda guide); the poller runs in Lambda, not in the function's VPC.")
-_DESTINATION = ("Lambda sends records of failed invocations to the destination (Lambda guide, 'Capturing "
-                "records of Lambda asynchronous invocations': failures show as its DestinationDeliveryFailures).")
+_KMS = (
+    "KMS use for data at rest is made by the service holding the data, with the caller's "
+    "permissions ('When Amazon Kinesis Data Streams calls AWS KMS on your behalf...'), and Lambda "
+    "decrypts environment variables with the role before the code runs (a denial fails the Invoke "
+    "API call with KMSAccessDeniedException)."
+)
+_POLLER = (
+    "'When you use an event source mapping to invoke your function, Lambda uses the execution role "
+    "to read event data' (Lambda guide); the poller runs in Lambda, not in the function's VPC."
+)
+_DESTINATION = (
+    "Lambda sends records of failed invocations to the destination (Lambda guide, 'Capturing "
+    "records of Lambda asynchronous invocations': failures show as its DestinationDeliveryFailures)."
+)
 
 
 @dataclass(frozen=True)
@@ -155,13 +172,23 @@ class _Purpose:
     needs: str = ""
 
 
-_SQS_POLLER = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
-                         "sqs:ChangeMessageVisibility"})
-_KINESIS_POLLER = frozenset({"kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:DescribeStream",
-                             "kinesis:DescribeStreamSummary", "kinesis:ListShards", "kinesis:SubscribeToShard",
-                             "kinesis:DescribeStreamConsumer"})
-_DYNAMODB_POLLER = frozenset({"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream",
-                              "dynamodb:ListStreams"})
+_SQS_POLLER = frozenset(
+    {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"}
+)
+_KINESIS_POLLER = frozenset(
+    {
+        "kinesis:GetRecords",
+        "kinesis:GetShardIterator",
+        "kinesis:DescribeStream",
+        "kinesis:DescribeStreamSummary",
+        "kinesis:ListShards",
+        "kinesis:SubscribeToShard",
+        "kinesis:DescribeStreamConsumer",
+    }
+)
+_DYNAMODB_POLLER = frozenset(
+    {"dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream", "dynamodb:ListStreams"}
+)
 #: The action sets AWS services use with the function's role on its behalf. An ``OnBehalf`` statement
 #: is believed only when all its actions belong to one of them and the function has what that use needs.
 ON_BEHALF_PURPOSES: dict[str, _Purpose] = {
@@ -198,12 +225,21 @@ def exempt(statement: Mapping[str, Any], action: str, uses: frozenset[str] | Non
         return False
     if str(statement.get("Sid") or "").startswith(ON_BEHALF):
         purpose = _purpose(statement)
-        return purpose is not None and (not purpose.needs or uses is None or purpose.needs in uses
-                                        or (purpose.needs.startswith("poller:") and "poller:?" in uses))
+        return purpose is not None and (
+            not purpose.needs
+            or uses is None
+            or purpose.needs in uses
+            or (purpose.needs.startswith("poller:") and "poller:?" in uses)
+        )
     # kms:ViaService limits the statement to requests other services make: the code cannot use it directly.
     condition = statement.get("Condition")
-    return action.startswith("kms:") and is_mapping(condition) and any(
-        is_mapping(keys) and any(str(k).lower() == "kms:viaservice" for k in keys) for keys in condition.values())
+    return (
+        action.startswith("kms:")
+        and is_mapping(condition)
+        and any(
+            is_mapping(keys) and any(str(k).lower() == "kms:viaservice" for k in keys) for keys in condition.values()
+        )
+    )
 
 
 def called_apis(documents: Iterable[Any], uses: frozenset[str] | None = None) -> dict[str, list[str]]:
@@ -257,8 +293,11 @@ def _uses(graph: StackGraph, function: PolicyResource) -> frozenset[str]:
 def _source_api(graph: StackGraph, mapping: PolicyResource) -> str:
     """The API of an event source mapping's source (``sqs``, ``kinesis``, ``dynamodb``); ``?`` if not known."""
     for source in graph.refs(mapping, "eventSourceArn"):
-        api = {"aws:sqs/queue:Queue": "sqs", "aws:kinesis/stream:Stream": "kinesis",
-               "aws:dynamodb/table:Table": "dynamodb"}.get(source.resource_type)
+        api = {
+            "aws:sqs/queue:Queue": "sqs",
+            "aws:kinesis/stream:Stream": "kinesis",
+            "aws:dynamodb/table:Table": "dynamodb",
+        }.get(source.resource_type)
         if api:
             return api
     arn = known(mapping.props, "eventSourceArn")
@@ -282,8 +321,12 @@ class _Network:
         for endpoint in self.graph.of_type(ENDPOINT):
             name = known(endpoint.props, "serviceName")
             parts = name.split(".", 3) if isinstance(name, str) else []
-            if (known(endpoint.props, "vpcEndpointType") == kind and len(parts) == 4 and parts[3] == service
-                    and {v.urn for v in self.graph.refs(endpoint, "vpcId", VPC)} & placement.vpcs):
+            if (
+                known(endpoint.props, "vpcEndpointType") == kind
+                and len(parts) == 4
+                and parts[3] == service
+                and {v.urn for v in self.graph.refs(endpoint, "vpcId", VPC)} & placement.vpcs
+            ):
                 found.append(endpoint)
         return found
 
@@ -311,8 +354,10 @@ class _Network:
             return False
         for endpoint in self.endpoints(placement, service, "Gateway"):
             routed = {t.urn for t in self.graph.refs(endpoint, "routeTableIds", ROUTE_TABLE)}
-            if tables <= routed and any(endpoint.urn in r.prefix_lists or covers(r.cidrs, [str(ANYWHERE)])
-                                        for r in self._https(True, placement.groups)):
+            if tables <= routed and any(
+                endpoint.urn in r.prefix_lists or covers(r.cidrs, [str(ANYWHERE)])
+                for r in self._https(True, placement.groups)
+            ):
                 return True
         return False
 
@@ -323,16 +368,20 @@ class _Network:
         for route in self.graph.of_type(ROUTE):
             # A NAT gateway's id is unknown until it exists: set is what counts.
             if known(route.props, "destinationCidrBlock") == str(ANYWHERE) and (
-                    known(route.props, "natGatewayId") or self.graph.refs(route, "natGatewayId", NAT_GATEWAY)):
+                known(route.props, "natGatewayId") or self.graph.refs(route, "natGatewayId", NAT_GATEWAY)
+            ):
                 to_nat |= {t.urn for t in self.graph.refs(route, "routeTableId", ROUTE_TABLE)}
         for table in self.graph.of_type(ROUTE_TABLE):
             routes = known_list(table.props, "routes")
-            if any(is_mapping(r) and known(r, "cidrBlock") == str(ANYWHERE) and known(r, "natGatewayId")
-                   for r in (routes if routes is not UNKNOWN else ())):
+            if any(
+                is_mapping(r) and known(r, "cidrBlock") == str(ANYWHERE) and known(r, "natGatewayId")
+                for r in (routes if routes is not UNKNOWN else ())
+            ):
                 to_nat.add(table.urn)
         every_subnet = all(tables & to_nat for tables in placement.route_tables.values())
-        return every_subnet and any(covers(r.cidrs, [str(ANYWHERE)])
-                                    for r in self.security_groups.matching(True, placement.groups, port))
+        return every_subnet and any(
+            covers(r.cidrs, [str(ANYWHERE)]) for r in self.security_groups.matching(True, placement.groups, port)
+        )
 
     def routed(self, placement: Placement, address: str) -> bool:
         """Whether every subnet of the function routes ``address`` (its VPC's own CIDR is always local)."""
@@ -342,18 +391,22 @@ class _Network:
             return True  # a VPC range computed at deploy time may hold the address: judged at `pulumi up`
         if not placement.route_tables or not all(placement.route_tables.values()):
             return False
-        routed_tables = {t.urn for route in graph.of_type(ROUTE)
-                         if (destination := known(route.props, "destinationCidrBlock")) is UNKNOWN
-                         or covers([str(destination or "")], [address])
-                         for t in graph.refs(route, "routeTableId", ROUTE_TABLE)}
+        routed_tables = {
+            t.urn
+            for route in graph.of_type(ROUTE)
+            if (destination := known(route.props, "destinationCidrBlock")) is UNKNOWN
+            or covers([str(destination or "")], [address])
+            for t in graph.refs(route, "routeTableId", ROUTE_TABLE)
+        }
         return all(tables & routed_tables for tables in placement.route_tables.values())
 
     def proxy_problems(self, placement: Placement, host: str, port: int) -> list[str]:
         """Why the function cannot reach the proxy ``host:port`` (empty: it can)."""
         graph = self.graph
         names = {r.urn: known(r.props, "name") for r in graph.of_type(RECORD)}
-        records = [r for r in graph.of_type(RECORD) if isinstance(names[r.urn], str)
-                   and names[r.urn].rstrip(".") == host]
+        records = [
+            r for r in graph.of_type(RECORD) if isinstance(names[r.urn], str) and names[r.urn].rstrip(".") == host
+        ]
         if not records:
             if UNKNOWN in names.values():
                 return []  # a record named at deploy time may be the proxy's: judged at `pulumi up`
@@ -364,16 +417,20 @@ class _Network:
             zone = graph.ref(record, "zoneId", ZONE)
             if zone is not None and not {v.urn for v in graph.refs(zone, "vpcs", VPC)} & placement.vpcs:
                 found.append(f"record '{record.name}' is in a zone not associated with the function's VPC")
-            endpoints = [e for e in graph.refs(record, "aliases", ENDPOINT)
-                         if known(e.props, "vpcEndpointType") == "Interface"]
+            endpoints = [
+                e for e in graph.refs(record, "aliases", ENDPOINT) if known(e.props, "vpcEndpointType") == "Interface"
+            ]
             if not endpoints:
                 found.append(f"record '{record.name}' is no alias of an interface endpoint in the stack")
             for endpoint in endpoints:
-                target = Traffic(frozenset(g.urn for g in graph.refs(endpoint, "securityGroupIds", SECURITY_GROUP)),
-                                 tuple(subnet_cidr(s) for s in graph.refs(endpoint, "subnetIds", SUBNET)))
+                target = Traffic(
+                    frozenset(g.urn for g in graph.refs(endpoint, "securityGroupIds", SECURITY_GROUP)),
+                    tuple(subnet_cidr(s) for s in graph.refs(endpoint, "subnetIds", SUBNET)),
+                )
                 if not self.security_groups.sends(placement.traffic, target, port):
-                    found.append(f"the function's security group sends nothing on port {port} to endpoint "
-                                 f"'{endpoint.name}'")
+                    found.append(
+                        f"the function's security group sends nothing on port {port} to endpoint '{endpoint.name}'"
+                    )
                 if not self.security_groups.admits(placement.traffic, target, port):
                     found.append(f"endpoint '{endpoint.name}' admits nothing on port {port} from the function")
             if not found:
@@ -439,8 +496,9 @@ class _ClientEnvironment:
     def __init__(self, variables: Mapping[str, Any]) -> None:
         #: Whether the proxy settings are known: one computed at deploy time (a first preview) leaves the
         #: client's choice of proxy, and so every host of the environment, to be judged at ``pulumi up``.
-        self.settled = not any(value is UNKNOWN for name, value in variables.items()
-                               if name.lower() in _PROXY_VARIABLES)
+        self.settled = not any(
+            value is UNKNOWN for name, value in variables.items() if name.lower() in _PROXY_VARIABLES
+        )
 
         def read(name: str) -> str:
             # urllib lets the lowercase spelling win over the uppercase one.
@@ -449,8 +507,11 @@ class _ClientEnvironment:
 
         self.proxies = {scheme: read(f"{scheme}_proxy") for scheme in ("http", "https") if read(f"{scheme}_proxy")}
         self.no_proxy = read("no_proxy")
-        self.urls = {name: value for name, value in sorted(variables.items())
-                     if isinstance(value, str) and name.lower() not in _PROXY_VARIABLES and _URL.match(value)}
+        self.urls = {
+            name: value
+            for name, value in sorted(variables.items())
+            if isinstance(value, str) and name.lower() not in _PROXY_VARIABLES and _URL.match(value)
+        }
 
     def proxy_for(self, scheme: str, host: str) -> tuple[str, int] | None:
         proxy = self.proxies.get(scheme)
@@ -473,8 +534,9 @@ def _environment(function: PolicyResource) -> dict[str, Any] | None:
     return {str(name): known(variables, name) for name in variables}
 
 
-def _host_problems(network: _Network, placement: Placement, client: _ClientEnvironment,
-                   url: str) -> tuple[str, str] | None:
+def _host_problems(
+    network: _Network, placement: Placement, client: _ClientEnvironment, url: str
+) -> tuple[str, str] | None:
     """(why, fix) when the function cannot reach ``url``; ``None`` when it can."""
     parsed = urllib.parse.urlsplit(url)
     host, scheme = parsed.hostname or "", parsed.scheme
@@ -486,24 +548,29 @@ def _host_problems(network: _Network, placement: Placement, client: _ClientEnvir
         problems = network.proxy_problems(placement, *proxy)
         if not problems:
             return None
-        return (f"it goes through the proxy {proxy[0]}:{proxy[1]}, but {'; '.join(problems)}",
-                "Let the function use the platform's proxy (FunctionArgs.use_onprem_proxy), which names the proxy "
-                "endpoint in the VPC's private zone and opens the Lambda security group to it.")
+        return (
+            f"it goes through the proxy {proxy[0]}:{proxy[1]}, but {'; '.join(problems)}",
+            "Let the function use the platform's proxy (FunctionArgs.use_onprem_proxy), which names the proxy "
+            "endpoint in the VPC's private zone and opens the Lambda security group to it.",
+        )
     try:
         address = str(ipaddress.ip_address(host))
     except ValueError:
         if network.through_nat(placement, port):
             return None
-        return (f"no proxy serves it (HTTP(S)_PROXY unset, or NO_PROXY exempts {host}) and its subnets have no "
-                "route to a NAT gateway, the only other way to a name outside the VPC",
-                "Reach it through the on-prem proxy (FunctionArgs.use_onprem_proxy) or route 0.0.0.0/0 to a NAT "
-                "gateway.")
+        return (
+            f"no proxy serves it (HTTP(S)_PROXY unset, or NO_PROXY exempts {host}) and its subnets have no "
+            "route to a NAT gateway, the only other way to a name outside the VPC",
+            "Reach it through the on-prem proxy (FunctionArgs.use_onprem_proxy) or route 0.0.0.0/0 to a NAT gateway.",
+        )
     egress = any(covers(r.cidrs, [address]) for r in network.security_groups.matching(True, placement.groups, port))
     if network.routed(placement, address) and egress:
         return None
-    return (f"no proxy serves it and {address} is neither routed from all its subnets nor allowed out on port {port}",
-            "Reach it through the on-prem proxy (FunctionArgs.use_onprem_proxy), or route its network and allow "
-            "the port in the function's security group.")
+    return (
+        f"no proxy serves it and {address} is neither routed from all its subnets nor allowed out on port {port}",
+        "Reach it through the on-prem proxy (FunctionArgs.use_onprem_proxy), or route its network and allow "
+        "the port in the function's security group.",
+    )
 
 
 def validate_reaches_its_apis(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -527,7 +594,9 @@ def validate_reaches_its_apis(args: StackValidationArgs, report_violation: Repor
                 host = urllib.parse.urlsplit(url).netloc
                 report_violation(
                     f"VPC-attached function '{function.name}' cannot reach {host}, the host of its {name}: "
-                    f"{problem[0]}. Its requests time out when the function runs. {problem[1]}", function.urn)
+                    f"{problem[0]}. Its requests time out when the function runs. {problem[1]}",
+                    function.urn,
+                )
         grants = _role_grants(graph, role)
         apis = called_apis(grants.documents, _uses(graph, function))
         for api, named in grants.named.items():
@@ -541,29 +610,42 @@ def validate_reaches_its_apis(args: StackValidationArgs, report_violation: Repor
                 f"VPC-attached function '{function.name}' sends its AWS API calls ({', '.join(apis)}) to the proxy "
                 f"its {through_proxy[0].upper()}_PROXY names: NO_PROXY does not exempt .amazonaws.com, and the "
                 "proxy refuses everything but on-prem destinations. Add .amazonaws.com to NO_PROXY (the platform's "
-                "proxy environment does).", function.urn)
+                "proxy environment does).",
+                function.urn,
+            )
         for api, actions in apis.items():
             service = endpoint_service(api)
             endpoints = network.endpoints(placement, service, "Interface")
             problems = {e.name: network.interface_problems(placement, e) for e in endpoints}
-            if any(not p for p in problems.values()) or network.through_nat(placement) or (
-                    service in GATEWAY_SERVICES and network.through_gateway(placement, service)):
+            if (
+                any(not p for p in problems.values())
+                or network.through_nat(placement)
+                or (service in GATEWAY_SERVICES and network.through_gateway(placement, service))
+            ):
                 continue
             shown = ", ".join(actions[:3]) + (", ..." if len(actions) > 3 else "")
             if problems:
                 why = "; ".join(f"interface endpoint '{name}' {' and '.join(p)}" for name, p in problems.items())
-                fix = ("Enable private DNS on the endpoint and allow HTTPS (443) from the function's security group "
-                       "to the endpoint's group and into it.")
+                fix = (
+                    "Enable private DNS on the endpoint and allow HTTPS (443) from the function's security group "
+                    "to the endpoint's group and into it."
+                )
             else:
-                why = (f"its VPC has no interface endpoint for com.amazonaws.{_region(graph, function)}.{service}"
-                       + (" nor a gateway endpoint on its route tables" if service in GATEWAY_SERVICES else "")
-                       + ", and its subnets have no route to a NAT gateway")
-                fix = (f"Declare the '{service}' interface endpoint with private DNS in the function's VPC "
-                       f"(ServerlessFunction grants ask the platform network for it: platform.vpc.endpoints."
-                       f"require('{api}')), or route 0.0.0.0/0 to a NAT gateway.")
+                why = (
+                    f"its VPC has no interface endpoint for com.amazonaws.{_region(graph, function)}.{service}"
+                    + (" nor a gateway endpoint on its route tables" if service in GATEWAY_SERVICES else "")
+                    + ", and its subnets have no route to a NAT gateway"
+                )
+                fix = (
+                    f"Declare the '{service}' interface endpoint with private DNS in the function's VPC "
+                    f"(ServerlessFunction grants ask the platform network for it: platform.vpc.endpoints."
+                    f"require('{api}')), or route 0.0.0.0/0 to a NAT gateway."
+                )
             report_violation(
                 f"VPC-attached function '{function.name}' cannot reach the {api} API its role allows ({shown}): "
-                f"{why}. The call times out when the function runs. {fix}", function.urn)
+                f"{why}. The call times out when the function runs. {fix}",
+                function.urn,
+            )
 
 
 REACHES_ITS_APIS = stack_policy(
@@ -572,8 +654,8 @@ REACHES_ITS_APIS = stack_policy(
     "API its role lets its code call, and (through its proxy, a route or NAT) to each host its environment names.",
     validate_reaches_its_apis,
     remediation_steps="Let the function's grants declare the endpoints they need (platform.vpc.endpoints), or "
-                      "add the endpoint to network.interfaceEndpoints; keep HTTPS open between the function's "
-                      "and the endpoints' security groups.",
+    "add the endpoint to network.interfaceEndpoints; keep HTTPS open between the function's "
+    "and the endpoints' security groups.",
 )
 
 POLICIES = [REACHES_ITS_APIS]

@@ -34,8 +34,12 @@ ALIAS = "aws:lambda/alias:Alias"
 ROLE = "aws:iam/role:Role"
 
 #: What a rotation function's role calls on the secret it rotates.
-ROTATION_ACTIONS = ("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
-                    "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
+ROTATION_ACTIONS = (
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:UpdateSecretVersionStage",
+)
 
 _PRINCIPAL_ARN = "aws:principalarn"
 _NEGATED = ("ArnNotEquals", "ArnNotLike", "StringNotEquals", "StringNotLike")
@@ -95,14 +99,18 @@ def denied_actions(document: Any, role_arn: str) -> list[str]:
             excluded = as_list(statement["NotAction"])
             hits = [a for a in ROTATION_ACTIONS if not any(_matches(a, p, case_sensitive=False) for p in excluded)]
         else:
-            hits = [a for a in ROTATION_ACTIONS
-                    if any(_matches(a, p, case_sensitive=False) for p in as_list(statement.get("Action")))]
+            hits = [
+                a
+                for a in ROTATION_ACTIONS
+                if any(_matches(a, p, case_sensitive=False) for p in as_list(statement.get("Action")))
+            ]
         denied.extend(a for a in hits if a not in denied)
     return denied
 
 
-def _rotation_role(graph: StackGraph, rotation: PolicyResource,
-                   configured: Mapping[str, Any]) -> tuple[PolicyResource | None, str | None]:
+def _rotation_role(
+    graph: StackGraph, rotation: PolicyResource, configured: Mapping[str, Any]
+) -> tuple[PolicyResource | None, str | None]:
     """The rotation function's role: the resource when the function is in the stack, and its ARN if known."""
     for target in graph.refs(rotation, "rotationLambdaArn", FUNCTION, ALIAS):
         function = target if target.resource_type == FUNCTION else graph.ref(target, "functionName", FUNCTION)
@@ -137,7 +145,9 @@ def validate_rotation_not_denied(args: StackValidationArgs, report_violation: Re
                 report_violation(
                     f"Secret '{secret.name}' is rotated by {by}, whose execution role is unknown, so "
                     f"nothing shows that resource policy '{policies[0].name}' lets it rotate. Set the secret's "
-                    "rotationRoleArn in stack config (it is exempted from the readers-only Deny).", rotation.urn)
+                    "rotationRoleArn in stack config (it is exempted from the readers-only Deny).",
+                    rotation.urn,
+                )
             continue
         for policy in policies:
             value = known(policy.props, "policy")
@@ -148,7 +158,9 @@ def validate_rotation_not_denied(args: StackValidationArgs, report_violation: Re
                     report_violation(
                         f"Resource policy '{policy.name}' of secret '{secret.name}' is not computed from rotation "
                         f"role '{role.name}', so its Deny cannot exempt it and rotation fails. Exempt the rotation "
-                        "role from the Deny.", policy.urn)
+                        "role from the Deny.",
+                        policy.urn,
+                    )
                 continue
             if role_arn is None:
                 continue
@@ -158,7 +170,8 @@ def validate_rotation_not_denied(args: StackValidationArgs, report_violation: Re
                     f"Resource policy '{policy.name}' of secret '{secret.name}' denies {', '.join(denied)} to "
                     f"{role_arn}, the role of its rotation function; a Deny beats the role's own Allow, so every "
                     "rotation fails. Exempt the rotation role from the Deny (rotationRoleArn in stack config).",
-                    policy.urn)
+                    policy.urn,
+                )
 
 
 def validate_rotation_waits_for_value(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -174,13 +187,18 @@ def validate_rotation_waits_for_value(args: StackValidationArgs, report_violatio
         versions = graph.referrers(secret, SECRET_VERSION, prop="secretId")
         if any(graph.waits_for(rotation, version) for version in versions):
             continue
-        state = ("is not created before the rotation" if versions
-                 else "is not in the stack (the value is put out of band, after the deploy)")
+        state = (
+            "is not created before the rotation"
+            if versions
+            else "is not in the stack (the value is put out of band, after the deploy)"
+        )
         report_violation(
             f"Secret rotation '{rotation.name}' rotates secret '{secret.name}' immediately "
             f"(rotateImmediately {'unset, the provider default is true' if setting is None else 'true'}), but its "
             f"first value {state}: the first rotation runs against an empty secret and fails. Set "
-            "rotateImmediately=False, or make the rotation depend on the SecretVersion.", rotation.urn)
+            "rotateImmediately=False, or make the rotation depend on the SecretVersion.",
+            rotation.urn,
+        )
 
 
 ROTATION_NOT_DENIED = stack_policy(
@@ -188,9 +206,14 @@ ROTATION_NOT_DENIED = stack_policy(
     "A rotated secret's resource policy does not deny DescribeSecret, GetSecretValue, PutSecretValue or "
     "UpdateSecretVersionStage to its rotation function's role.",
     validate_rotation_not_denied,
-    parameters={"rotationRoles": {
-        "type": "object", "additionalProperties": {"type": "string"}, "default": {},
-        "description": "Rotation function ARN -> its execution role ARN, for functions outside the stack."}},
+    parameters={
+        "rotationRoles": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "default": {},
+            "description": "Rotation function ARN -> its execution role ARN, for functions outside the stack.",
+        }
+    },
     remediation_steps="Set rotationRoleArn next to rotationFunctionArn in the secret's stack config.",
 )
 

@@ -26,8 +26,10 @@ __all__ = ["INTEGRATION_ROLE_TRUST", "POLICIES", "UNSENT_KEYS", "blocking_keys"]
 
 ROLE = "aws:iam/role:Role"
 #: Integrations and the prop naming the role API Gateway assumes for them.
-INTEGRATIONS = {"aws:apigateway/integration:Integration": "credentials",
-                "aws:apigatewayv2/integration:Integration": "credentialsArn"}
+INTEGRATIONS = {
+    "aws:apigateway/integration:Integration": "credentials",
+    "aws:apigatewayv2/integration:Integration": "credentialsArn",
+}
 SERVICE = "apigateway.amazonaws.com"
 #: Condition keys (lower case: IAM compares key names case-insensitively) absent when API Gateway assumes
 #: an integration role.
@@ -38,8 +40,9 @@ def _trusts_api_gateway(statement: dict[str, Any]) -> bool:
     principal = statement.get("Principal")
     services = as_list(principal.get("Service")) if is_mapping(principal) else []
     actions = {str(a).lower() for a in as_list(statement.get("Action"))}
-    return (statement.get("Effect") == "Allow" and SERVICE in services
-            and bool(actions & {"sts:assumerole", "sts:*", "*"}))
+    return (
+        statement.get("Effect") == "Allow" and SERVICE in services and bool(actions & {"sts:assumerole", "sts:*", "*"})
+    )
 
 
 def blocking_keys(condition: Any) -> list[str]:
@@ -80,7 +83,9 @@ def _check_role(role: PolicyResource, integration: PolicyResource, report_violat
         report_violation(
             f"Role '{role.name}' is the credentials of API Gateway integration '{integration.name}' but its trust "
             f"policy does not allow {SERVICE} to call sts:AssumeRole, so every request to the integration fails "
-            f"with 500. Add an Allow statement for the service principal {SERVICE} and sts:AssumeRole.", role.urn)
+            f"with 500. Add an Allow statement for the service principal {SERVICE} and sts:AssumeRole.",
+            role.urn,
+        )
         return
     if any(not blocking_keys(s.get("Condition")) for s in statements):
         return  # one statement API Gateway can satisfy is enough
@@ -89,7 +94,9 @@ def _check_role(role: PolicyResource, integration: PolicyResource, report_violat
         f"Role '{role.name}' is the credentials of API Gateway integration '{integration.name}' but its trust "
         f"policy lets {SERVICE} assume it only under {', '.join(keys)}; API Gateway does not send that key when "
         "it assumes an integration role, so AssumeRole is denied and every request answers 500. Remove the "
-        "condition and bound the role by its permission policy (one action on one resource).", role.urn)
+        "condition and bound the role by its permission policy (one action on one resource).",
+        role.urn,
+    )
 
 
 INTEGRATION_ROLE_TRUST = stack_policy(
@@ -98,7 +105,7 @@ INTEGRATION_ROLE_TRUST = stack_policy(
     "sts:AssumeRole and does not condition it on a key API Gateway does not send (aws:SourceAccount, aws:SourceArn).",
     validate_integration_role_trust,
     remediation_steps="Trust apigateway.amazonaws.com without an aws:Source* condition; keep the role's permission "
-                      "policy to the one action the integration calls.",
+    "policy to the one action the integration calls.",
 )
 
 POLICIES = [INTEGRATION_ROLE_TRUST]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
@@ -12,11 +13,13 @@ import pulumi_aws as aws
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, SqsSource
 from arcblueprint.platform.handles import Platform, RuleTarget
 from arcblueprint.services.big_fan.durable_queue import DurableQueue, DurableQueueArgs, dead_letter_alarm, queue_policy
-from arcblueprint.services.big_fan.spec import BigFanSpec
 from arcblueprint.services.call_me_maybe.tables import ttl_table
-from arcblueprint.services.event_wiring import subscription_rules
 from arcblueprint.services.comfortable_rest.rest_stage import MethodThrottle, RestStage, RestStageArgs
+from arcblueprint.services.event_wiring import subscription_rules
 from arcblueprint.services.streamer.secure_bucket import BucketLifecycle, SecureBucket, SecureBucketArgs
+
+if TYPE_CHECKING:
+    from arcblueprint.services.big_fan.spec import BigFanSpec
 
 __all__ = ["BigFanService", "BigFanServiceArgs", "publish_template"]
 
@@ -37,16 +40,19 @@ def publish_template(topic_arn: str, attribute_headers: dict[str, str]) -> str:
     The request id becomes the ``messageId`` attribute consumers deduplicate on; each configured
     header becomes a String attribute when the request carries it (SNS rejects empty values).
     """
-    parts = [f"Action=Publish&TopicArn=$util.urlEncode('{topic_arn}')&Message=$util.urlEncode($input.body)",
-             "&MessageAttributes.entry.1.Name=messageId&MessageAttributes.entry.1.Value.DataType=String"
-             "&MessageAttributes.entry.1.Value.StringValue=$util.urlEncode($context.requestId)",
-             "#set($n = 1)"]
+    parts = [
+        f"Action=Publish&TopicArn=$util.urlEncode('{topic_arn}')&Message=$util.urlEncode($input.body)",
+        "&MessageAttributes.entry.1.Name=messageId&MessageAttributes.entry.1.Value.DataType=String"
+        "&MessageAttributes.entry.1.Value.StringValue=$util.urlEncode($context.requestId)",
+        "#set($n = 1)",
+    ]
     for attribute, header in sorted(attribute_headers.items()):
         value = f"$input.params('{header}')"
         parts.append(
-            f"#if(\"{value}\" != \"\")#set($n = $n + 1)"
+            f'#if("{value}" != "")#set($n = $n + 1)'
             f"&MessageAttributes.entry.$n.Name={attribute}&MessageAttributes.entry.$n.Value.DataType=String"
-            f"&MessageAttributes.entry.$n.Value.StringValue=$util.urlEncode({value})#end")
+            f"&MessageAttributes.entry.$n.Value.StringValue=$util.urlEncode({value})#end"
+        )
     return "".join(parts)
 
 
@@ -74,22 +80,65 @@ class BigFanService(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         self.topic = aws.sns.Topic(
-            f"{name}-topic", name=ctx.name(name, "events"), kms_master_key_id=platform.kms_key_arn,
+            f"{name}-topic",
+            name=ctx.name(name, "events"),
+            kms_master_key_id=platform.kms_key_arn,
             signature_version=2,  # SHA256 signatures for any HTTP subscriber that verifies them
-            tracing_config="Active", tags=tags, opts=child)
-        aws.sns.TopicPolicy(f"{name}-topic-policy", arn=self.topic.arn, policy=self.topic.arn.apply(
-            lambda arn: json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sns:Publish",
-                "Resource": arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})), opts=child)
+            tracing_config="Active",
+            tags=tags,
+            opts=child,
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-topic-policy",
+            arn=self.topic.arn,
+            policy=self.topic.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "DenyInsecureTransport",
+                                "Effect": "Deny",
+                                "Principal": "*",
+                                "Action": "sns:Publish",
+                                "Resource": arn,
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
 
-        self.payload_bucket = SecureBucket(f"{name}-payloads", SecureBucketArgs(
-            platform=platform, service=name, suffix="payloads", noncurrent_version_expire_days=1,
-            lifecycle=[BucketLifecycle(rule_id="claim-checks", prefix="payloads/",
-                                       expire_days=spec.payload_retention_days)]),
-            opts=child) if spec.claim_check else None
-        self.idempotency_table = ttl_table(f"{name}-idempotency", platform=platform, service=name,
-                                           suffix="idempotency", hash_key="id", ttl_attribute="expiration",
-                                           parent=self)
+        self.payload_bucket = (
+            SecureBucket(
+                f"{name}-payloads",
+                SecureBucketArgs(
+                    platform=platform,
+                    service=name,
+                    suffix="payloads",
+                    noncurrent_version_expire_days=1,
+                    lifecycle=[
+                        BucketLifecycle(
+                            rule_id="claim-checks", prefix="payloads/", expire_days=spec.payload_retention_days
+                        )
+                    ],
+                ),
+                opts=child,
+            )
+            if spec.claim_check
+            else None
+        )
+        self.idempotency_table = ttl_table(
+            f"{name}-idempotency",
+            platform=platform,
+            service=name,
+            suffix="idempotency",
+            hash_key="id",
+            ttl_attribute="expiration",
+            parent=self,
+        )
 
         rules = subscription_rules(name, spec, platform)
         self.consumers: dict[str, tuple[DurableQueue, ServerlessFunction]] = {}
@@ -98,59 +147,107 @@ class BigFanService(pulumi.ComponentResource):
             base = f"{name}-{consumer_name}"
             routes = [(key, subscription) for key, subscription in rules if subscription.target == consumer_name]
             assert platform.event_rules is not None or not routes  # subscription_rules refuses that
-            queue = DurableQueue(base, DurableQueueArgs(
-                platform=platform, service=name, suffix=consumer_name,
-                visibility_timeout_seconds=consumer.visibility_timeout_seconds,
-                max_receive_count=consumer.max_receive_count, dlq_alarm_threshold=spec.dlq_alarm_threshold,
-                topic_arn=self.topic.arn,
-                event_rule_arns=[platform.event_rules.rule_arn(key, service=name)  # type: ignore[union-attr]
-                                 for key, _ in routes]), opts=child)
+            queue = DurableQueue(
+                base,
+                DurableQueueArgs(
+                    platform=platform,
+                    service=name,
+                    suffix=consumer_name,
+                    visibility_timeout_seconds=consumer.visibility_timeout_seconds,
+                    max_receive_count=consumer.max_receive_count,
+                    dlq_alarm_threshold=spec.dlq_alarm_threshold,
+                    topic_arn=self.topic.arn,
+                    event_rule_arns=[
+                        platform.event_rules.rule_arn(key, service=name)  # type: ignore[union-attr]
+                        for key, _ in routes
+                    ],
+                ),
+                opts=child,
+            )
             for key, subscription in routes:
                 # Domain events from the bus land in the consumer's own queue, beside what the topic fans out.
                 platform.event_rules.add_rule(  # type: ignore[union-attr]
-                    key, service=name, event_pattern=subscription.pattern(), parent=self,
+                    key,
+                    service=name,
+                    event_pattern=subscription.pattern(),
+                    parent=self,
                     target=RuleTarget(kind="sqs", arn=queue.arn, label=f"{name} {consumer_name} queue"),
                     description=f"{subscription.source} {', '.join(subscription.detail_types) or 'all'} -> "
-                                f"{name} {consumer_name}")
+                    f"{name} {consumer_name}",
+                )
             # What SNS could not deliver to the queue (deleted queue, KMS denied) is kept here.
             undelivered = aws.sqs.Queue(
-                f"{base}-undelivered", name=ctx.name(name, consumer_name, "undelivered", max_length=80),
-                message_retention_seconds=14 * 86400, kms_master_key_id=platform.kms_key_arn,
+                f"{base}-undelivered",
+                name=ctx.name(name, consumer_name, "undelivered", max_length=80),
+                message_retention_seconds=14 * 86400,
+                kms_master_key_id=platform.kms_key_arn,
                 kms_data_key_reuse_period_seconds=3600,
                 # It is SNS's dead-letter queue: no SQS queue may redrive into it.
-                redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}), tags=tags, opts=ctx.stateful(child))
-            aws.sqs.QueuePolicy(f"{base}-undelivered-policy", queue_url=undelivered.url,
-                                policy=pulumi.Output.all(undelivered.arn, self.topic.arn).apply(
-                                    lambda v: queue_policy(v[0], v[1])), opts=child)
-            dead_letter_alarm(f"{base}-undelivered-alarm", queue=undelivered, threshold=spec.dlq_alarm_threshold,
-                              description=f"{name}: SNS could not deliver to {consumer_name}",
-                              actions=platform.alarm_actions, tags=tags, parent=self)
+                redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}),
+                tags=tags,
+                opts=ctx.stateful(child),
+            )
+            aws.sqs.QueuePolicy(
+                f"{base}-undelivered-policy",
+                queue_url=undelivered.url,
+                policy=pulumi.Output.all(undelivered.arn, self.topic.arn).apply(lambda v: queue_policy(v[0], v[1])),
+                opts=child,
+            )
+            dead_letter_alarm(
+                f"{base}-undelivered-alarm",
+                queue=undelivered,
+                threshold=spec.dlq_alarm_threshold,
+                description=f"{name}: SNS could not deliver to {consumer_name}",
+                actions=platform.alarm_actions,
+                tags=tags,
+                parent=self,
+            )
             aws.sns.TopicSubscription(
-                f"{base}-subscription", topic=self.topic.arn, protocol="sqs", endpoint=queue.arn,
+                f"{base}-subscription",
+                topic=self.topic.arn,
+                protocol="sqs",
+                endpoint=queue.arn,
                 raw_message_delivery=consumer.raw_message_delivery,
                 filter_policy=consumer.filter_policy_json,
                 filter_policy_scope=consumer.filter_policy_scope if consumer.filter_policy is not None else None,
                 redrive_policy=undelivered.arn.apply(lambda arn: json.dumps({"deadLetterTargetArn": arn})),
-                opts=child)
+                opts=child,
+            )
             environment: dict[str, pulumi.Input[str]] = {
-                "CONSUMER_NAME": consumer_name, "IDEMPOTENCY_TABLE": self.idempotency_table.name,
+                "CONSUMER_NAME": consumer_name,
+                "IDEMPOTENCY_TABLE": self.idempotency_table.name,
                 "IDEMPOTENCY_TTL_SECONDS": str(spec.idempotency_ttl_seconds),
                 # How the subscription delivers: only a non-raw body is an SNS envelope, so a raw
                 # message shaped like one cannot forge the attributes SNS set.
-                "RAW_MESSAGE_DELIVERY": "true" if consumer.raw_message_delivery else "false"}
+                "RAW_MESSAGE_DELIVERY": "true" if consumer.raw_message_delivery else "false",
+            }
             if self.payload_bucket is not None:
                 environment["PAYLOAD_BUCKET"] = self.payload_bucket.bucket_name
-            function = ServerlessFunction(base, FunctionArgs(
-                platform=platform, service=name, code_dir=HANDLERS / "consumer",
-                description=f"{name}: {consumer_name} consumer", timeout_seconds=consumer.timeout_seconds,
-                reserved_concurrency=consumer.reserved_concurrency, environment=environment), opts=child)
+            function = ServerlessFunction(
+                base,
+                FunctionArgs(
+                    platform=platform,
+                    service=name,
+                    code_dir=HANDLERS / "consumer",
+                    description=f"{name}: {consumer_name} consumer",
+                    timeout_seconds=consumer.timeout_seconds,
+                    reserved_concurrency=consumer.reserved_concurrency,
+                    environment=environment,
+                ),
+                opts=child,
+            )
             function.grant_table_read_write(self.idempotency_table.arn)
             if self.payload_bucket is not None:
                 function.grant_bucket_read(self.payload_bucket.arn)
-            function.add_sqs_source("queue", SqsSource(
-                queue_arn=queue.arn, batch_size=consumer.batch_size,
-                maximum_batching_window_seconds=consumer.maximum_batching_window_seconds,
-                maximum_concurrency=consumer.maximum_concurrency))
+            function.add_sqs_source(
+                "queue",
+                SqsSource(
+                    queue_arn=queue.arn,
+                    batch_size=consumer.batch_size,
+                    maximum_batching_window_seconds=consumer.maximum_batching_window_seconds,
+                    maximum_concurrency=consumer.maximum_concurrency,
+                ),
+            )
             self.consumers[consumer_name] = (queue, function)
             key = consumer_name.replace("-", "_")
             consumer_outputs[f"{key}QueueUrl"] = queue.url
@@ -174,62 +271,158 @@ class BigFanService(pulumi.ComponentResource):
         # credentials role, so any such condition denies every AssumeRole and each POST answers 500. What
         # bounds the role instead is its permission policy: sns:Publish on this one topic, nothing else.
         role = aws.iam.Role(
-            f"{name}-api-role", name=ctx.name(name, "api-publish"), description=f"API Gateway publishes to {name}",
-            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
-            tags=ctx.tags(name), opts=child)
+            f"{name}-api-role",
+            name=ctx.name(name, "api-publish"),
+            description=f"API Gateway publishes to {name}",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "apigateway.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+            tags=ctx.tags(name),
+            opts=child,
+        )
         publish_policy = aws.iam.RolePolicy(
-            f"{name}-api-publish", role=role.id, name="publish",
-            policy=pulumi.Output.all(self.topic.arn, platform.kms_key_arn).apply(lambda v: json.dumps({
-                "Version": "2012-10-17", "Statement": [
-                    {"Sid": "PublishToTheTopic", "Effect": "Allow", "Action": "sns:Publish", "Resource": v[0]},
-                    {"Sid": "EncryptForTheTopic", "Effect": "Allow",
-                     "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": v[1],
-                     "Condition": {"StringEquals": {"kms:ViaService": f"sns.{ctx.stack.region}.amazonaws.com"}}}]})),
-            opts=child)
-        api = aws.apigateway.RestApi(f"{name}-rest-api", name=ctx.name(name), description=f"{name}: publish events",
-                                     endpoint_configuration={"types": "REGIONAL"}, tags=ctx.tags(name), opts=child)
-        resource = aws.apigateway.Resource(f"{name}-path-events", rest_api=api.id, parent_id=api.root_resource_id,
-                                           path_part=EVENTS_PATH, opts=child)
-        model = aws.apigateway.Model(f"{name}-model-event", rest_api=api.id, name="Event",
-                                     content_type="application/json",
-                                     schema=json.dumps({"$schema": "http://json-schema.org/draft-04/schema#",
-                                                        "title": "Event", "type": "object", "minProperties": 1}),
-                                     opts=child)
-        validator = aws.apigateway.RequestValidator(f"{name}-validate-body", rest_api=api.id, name="body",
-                                                    validate_request_body=True, opts=child)
+            f"{name}-api-publish",
+            role=role.id,
+            name="publish",
+            policy=pulumi.Output.all(self.topic.arn, platform.kms_key_arn).apply(
+                lambda v: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {"Sid": "PublishToTheTopic", "Effect": "Allow", "Action": "sns:Publish", "Resource": v[0]},
+                            {
+                                "Sid": "EncryptForTheTopic",
+                                "Effect": "Allow",
+                                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                                "Resource": v[1],
+                                "Condition": {
+                                    "StringEquals": {"kms:ViaService": f"sns.{ctx.stack.region}.amazonaws.com"}
+                                },
+                            },
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
+        api = aws.apigateway.RestApi(
+            f"{name}-rest-api",
+            name=ctx.name(name),
+            description=f"{name}: publish events",
+            endpoint_configuration={"types": "REGIONAL"},
+            tags=ctx.tags(name),
+            opts=child,
+        )
+        resource = aws.apigateway.Resource(
+            f"{name}-path-events", rest_api=api.id, parent_id=api.root_resource_id, path_part=EVENTS_PATH, opts=child
+        )
+        model = aws.apigateway.Model(
+            f"{name}-model-event",
+            rest_api=api.id,
+            name="Event",
+            content_type="application/json",
+            schema=json.dumps(
+                {
+                    "$schema": "http://json-schema.org/draft-04/schema#",
+                    "title": "Event",
+                    "type": "object",
+                    "minProperties": 1,
+                }
+            ),
+            opts=child,
+        )
+        validator = aws.apigateway.RequestValidator(
+            f"{name}-validate-body", rest_api=api.id, name="body", validate_request_body=True, opts=child
+        )
         # Producers are services of the organization: they sign requests with IAM (SigV4).
         method = aws.apigateway.Method(
-            f"{name}-publish", rest_api=api.id, resource_id=resource.id, http_method="POST",
-            authorization="AWS_IAM", request_validator_id=validator.id,
-            request_models={"application/json": model.name}, operation_name="publishEvent", opts=child)
+            f"{name}-publish",
+            rest_api=api.id,
+            resource_id=resource.id,
+            http_method="POST",
+            authorization="AWS_IAM",
+            request_validator_id=validator.id,
+            request_models={"application/json": model.name},
+            operation_name="publishEvent",
+            opts=child,
+        )
         integration = aws.apigateway.Integration(
-            f"{name}-publish-integration", rest_api=api.id, resource_id=resource.id, http_method=method.http_method,
-            type="AWS", integration_http_method="POST", credentials=role.arn,
+            f"{name}-publish-integration",
+            rest_api=api.id,
+            resource_id=resource.id,
+            http_method=method.http_method,
+            type="AWS",
+            integration_http_method="POST",
+            credentials=role.arn,
             uri=f"arn:{ctx.partition}:apigateway:{ctx.stack.region}:sns:action/Publish",
             request_parameters={"integration.request.header.Content-Type": "'application/x-www-form-urlencoded'"},
-            request_templates={"application/json": self.topic.arn.apply(
-                lambda arn: publish_template(arn, dict(spec.attribute_headers)))},
-            passthrough_behavior="NEVER", timeout_milliseconds=5000,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[publish_policy]))
+            request_templates={
+                "application/json": self.topic.arn.apply(
+                    lambda arn: publish_template(arn, dict(spec.attribute_headers))
+                )
+            },
+            passthrough_behavior="NEVER",
+            timeout_milliseconds=5000,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[publish_policy]),
+        )
         responses: list[pulumi.Resource] = [method, integration]
-        for status, pattern, body in (("202", None, '{"messageId":"$context.requestId"}'),
-                                      ("500", "5\\d{2}|4\\d{2}", '{"message":"publish failed","requestId":"$context.requestId"}')):
+        for status, pattern, body in (
+            ("202", None, '{"messageId":"$context.requestId"}'),
+            ("500", "5\\d{2}|4\\d{2}", '{"message":"publish failed","requestId":"$context.requestId"}'),
+        ):
             method_response = aws.apigateway.MethodResponse(
-                f"{name}-publish-{status}", rest_api=api.id, resource_id=resource.id, http_method=method.http_method,
-                status_code=status, opts=child)
-            responses += [method_response, aws.apigateway.IntegrationResponse(
-                f"{name}-publish-{status}-integration", rest_api=api.id, resource_id=resource.id,
-                http_method=method.http_method, status_code=status, selection_pattern=pattern,
-                response_templates={"application/json": body},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[integration, method_response]))]
-        return RestStage(f"{name}-stage", RestStageArgs(
-            platform=platform, service=name, rest_api=api, stage_name=STAGE_NAME,
-            rate_limit=spec.throttling_rate_limit, burst_limit=spec.throttling_burst_limit,
-            method_throttles=[MethodThrottle(resource_path=f"/{EVENTS_PATH}", http_method="POST",
-                                             rate_limit=spec.throttling_rate_limit,
-                                             burst_limit=spec.throttling_burst_limit)],
-            deployment_triggers={"routes": f"POST /{EVENTS_PATH}",
-                                 "attributes": json.dumps(dict(spec.attribute_headers), sort_keys=True)},
-            depends_on=responses, execution_logging_level="ERROR" if ctx.stack.is_production else "INFO"),
-            opts=child)
+                f"{name}-publish-{status}",
+                rest_api=api.id,
+                resource_id=resource.id,
+                http_method=method.http_method,
+                status_code=status,
+                opts=child,
+            )
+            responses += [
+                method_response,
+                aws.apigateway.IntegrationResponse(
+                    f"{name}-publish-{status}-integration",
+                    rest_api=api.id,
+                    resource_id=resource.id,
+                    http_method=method.http_method,
+                    status_code=status,
+                    selection_pattern=pattern,
+                    response_templates={"application/json": body},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[integration, method_response]),
+                ),
+            ]
+        return RestStage(
+            f"{name}-stage",
+            RestStageArgs(
+                platform=platform,
+                service=name,
+                rest_api=api,
+                stage_name=STAGE_NAME,
+                rate_limit=spec.throttling_rate_limit,
+                burst_limit=spec.throttling_burst_limit,
+                method_throttles=[
+                    MethodThrottle(
+                        resource_path=f"/{EVENTS_PATH}",
+                        http_method="POST",
+                        rate_limit=spec.throttling_rate_limit,
+                        burst_limit=spec.throttling_burst_limit,
+                    )
+                ],
+                deployment_triggers={
+                    "routes": f"POST /{EVENTS_PATH}",
+                    "attributes": json.dumps(dict(spec.attribute_headers), sort_keys=True),
+                },
+                depends_on=responses,
+                execution_logging_level="ERROR" if ctx.stack.is_production else "INFO",
+            ),
+            opts=child,
+        )

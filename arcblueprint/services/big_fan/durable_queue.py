@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
-from arcblueprint.platform.handles import AlarmActions, Platform
 from arcblueprint.services.consumer_settings import DEAD_LETTER_RETENTION_DAYS, MAX_SOURCE_RETENTION_DAYS
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from arcblueprint.platform.handles import AlarmActions, Platform
 
 __all__ = ["DurableQueue", "DurableQueueArgs", "dead_letter_alarm", "queue_policy"]
 
@@ -41,35 +45,76 @@ class DurableQueueArgs:
             raise ValueError(
                 f"DurableQueueArgs.message_retention_days = {self.message_retention_days} is invalid: must be 1 to "
                 f"{MAX_SOURCE_RETENTION_DAYS}, so the dead-letter queue ({DEAD_LETTER_RETENTION_DAYS} days) keeps a "
-                "dead-lettered message longer than the source did")
+                "dead-lettered message longer than the source did"
+            )
 
 
 def queue_policy(queue_arn: str, topic_arn: str | None = None, rule_arns: Sequence[str] = ()) -> str:
     """TLS-only access; if ``topic_arn`` is set, that topic may send; so may the EventBridge ``rule_arns``."""
-    statements: list[dict[str, object]] = [{
-        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "sqs:*",
-        "Resource": queue_arn, "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]
+    statements: list[dict[str, object]] = [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sqs:*",
+            "Resource": queue_arn,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
     if topic_arn:
-        statements.append({"Sid": "OnlyTheTopicSends", "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
-                           "Action": "sqs:SendMessage", "Resource": queue_arn,
-                           "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}}})
+        statements.append(
+            {
+                "Sid": "OnlyTheTopicSends",
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            }
+        )
     if rule_arns:
-        statements.append({"Sid": "TheseRulesSend", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
-                           "Action": "sqs:SendMessage", "Resource": queue_arn,
-                           "Condition": {"ArnEquals": {"aws:SourceArn": list(rule_arns)}}})
+        statements.append(
+            {
+                "Sid": "TheseRulesSend",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": list(rule_arns)}},
+            }
+        )
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-def dead_letter_alarm(name: str, *, queue: aws.sqs.Queue, threshold: int, description: str, actions: AlarmActions,
-                      tags: dict[str, str], parent: pulumi.Resource) -> aws.cloudwatch.MetricAlarm:
+def dead_letter_alarm(
+    name: str,
+    *,
+    queue: aws.sqs.Queue,
+    threshold: int,
+    description: str,
+    actions: AlarmActions,
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+) -> aws.cloudwatch.MetricAlarm:
     """Pages (through ``actions``, the platform's) when messages wait in a dead-letter queue: each one is a
     request that was not served."""
     return aws.cloudwatch.MetricAlarm(
-        name, name=queue.name.apply(lambda n: f"{n}-depth"), alarm_description=description,
-        namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible", dimensions={"QueueName": queue.name},
-        statistic="Maximum", period=60, evaluation_periods=1, threshold=threshold,
-        comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="notBreaching",
-        **actions.metric_alarm_args(), tags=tags, opts=pulumi.ResourceOptions(parent=parent))
+        name,
+        name=queue.name.apply(lambda n: f"{n}-depth"),
+        alarm_description=description,
+        namespace="AWS/SQS",
+        metric_name="ApproximateNumberOfMessagesVisible",
+        dimensions={"QueueName": queue.name},
+        statistic="Maximum",
+        period=60,
+        evaluation_periods=1,
+        threshold=threshold,
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        treat_missing_data="notBreaching",
+        **actions.metric_alarm_args(),
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
 
 
 class DurableQueue(pulumi.ComponentResource):
@@ -88,35 +133,61 @@ class DurableQueue(pulumi.ComponentResource):
         ctx = args.platform.context
         tags = ctx.tags(args.service)
         child = pulumi.ResourceOptions(parent=self)
-        encryption = {"kms_master_key_id": args.platform.kms_key_arn,
-                      "kms_data_key_reuse_period_seconds": 3600}  # fewer KMS calls; one hour is the AWS maximum
+        encryption = {
+            "kms_master_key_id": args.platform.kms_key_arn,
+            "kms_data_key_reuse_period_seconds": 3600,
+        }  # fewer KMS calls; one hour is the AWS maximum
         self.dead_letter_queue = aws.sqs.Queue(
-            f"{name}-dlq", name=ctx.name(args.service, args.suffix, "dlq", max_length=80),
-            message_retention_seconds=DEAD_LETTER_RETENTION_DAYS * _DAY, tags=tags, opts=ctx.stateful(child),
-            **encryption)
+            f"{name}-dlq",
+            name=ctx.name(args.service, args.suffix, "dlq", max_length=80),
+            message_retention_seconds=DEAD_LETTER_RETENTION_DAYS * _DAY,
+            tags=tags,
+            opts=ctx.stateful(child),
+            **encryption,
+        )
         self.queue = aws.sqs.Queue(
-            f"{name}-queue", name=ctx.name(args.service, args.suffix, max_length=80),
+            f"{name}-queue",
+            name=ctx.name(args.service, args.suffix, max_length=80),
             visibility_timeout_seconds=args.visibility_timeout_seconds,
             message_retention_seconds=args.message_retention_days * _DAY,
-            redrive_policy=self.dead_letter_queue.arn.apply(lambda arn: json.dumps(
-                {"deadLetterTargetArn": arn, "maxReceiveCount": args.max_receive_count})),
-            tags=tags, opts=ctx.stateful(child), **encryption)
+            redrive_policy=self.dead_letter_queue.arn.apply(
+                lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": args.max_receive_count})
+            ),
+            tags=tags,
+            opts=ctx.stateful(child),
+            **encryption,
+        )
         aws.sqs.RedriveAllowPolicy(
-            f"{name}-redrive-allow", queue_url=self.dead_letter_queue.url,
-            redrive_allow_policy=self.queue.arn.apply(lambda arn: json.dumps(
-                {"redrivePermission": "byQueue", "sourceQueueArns": [arn]})), opts=child)
+            f"{name}-redrive-allow",
+            queue_url=self.dead_letter_queue.url,
+            redrive_allow_policy=self.queue.arn.apply(
+                lambda arn: json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [arn]})
+            ),
+            opts=child,
+        )
         aws.sqs.QueuePolicy(
-            f"{name}-policy", queue_url=self.queue.url,
+            f"{name}-policy",
+            queue_url=self.queue.url,
             policy=pulumi.Output.all(self.queue.arn, args.topic_arn, *args.event_rule_arns).apply(
-                lambda v: queue_policy(v[0], v[1], v[2:])),
-            opts=child)
+                lambda v: queue_policy(v[0], v[1], v[2:])
+            ),
+            opts=child,
+        )
         aws.sqs.QueuePolicy(
-            f"{name}-dlq-policy", queue_url=self.dead_letter_queue.url,
-            policy=self.dead_letter_queue.arn.apply(queue_policy), opts=child)
+            f"{name}-dlq-policy",
+            queue_url=self.dead_letter_queue.url,
+            policy=self.dead_letter_queue.arn.apply(queue_policy),
+            opts=child,
+        )
         self.alarm = dead_letter_alarm(
-            f"{name}-dlq-alarm", queue=self.dead_letter_queue, threshold=args.dlq_alarm_threshold, tags=tags,
+            f"{name}-dlq-alarm",
+            queue=self.dead_letter_queue,
+            threshold=args.dlq_alarm_threshold,
+            tags=tags,
             description=f"{args.service}: messages that failed {args.max_receive_count} times wait in the DLQ",
-            actions=args.platform.alarm_actions, parent=self)
+            actions=args.platform.alarm_actions,
+            parent=self,
+        )
         self.arn: pulumi.Output[str] = self.queue.arn
         self.url: pulumi.Output[str] = self.queue.url
         self.dead_letter_arn: pulumi.Output[str] = self.dead_letter_queue.arn

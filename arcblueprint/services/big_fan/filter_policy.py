@@ -41,8 +41,9 @@ def validate_filter_policy(policy: Any, scope: Scope = "MessageAttributes") -> i
     if len(set(keys)) > MAX_KEYS:
         raise FilterPolicyError("", sorted(set(keys)), f"uses {len(set(keys))} keys; SNS allows at most {MAX_KEYS}")
     if combinations > MAX_COMBINATIONS:
-        raise FilterPolicyError("", combinations,
-                                f"has {combinations} combinations; SNS allows at most {MAX_COMBINATIONS}")
+        raise FilterPolicyError(
+            "", combinations, f"has {combinations} combinations; SNS allows at most {MAX_COMBINATIONS}"
+        )
     return combinations
 
 
@@ -110,9 +111,12 @@ def _condition(condition: Any, path: str) -> None:
         _check_number(condition, path)
         return
     if not isinstance(condition, Mapping) or len(condition) != 1:
-        raise FilterPolicyError(path, condition,
-                                "must be a string, a number, null or one operator "
-                                "(prefix, suffix, equals-ignore-case, anything-but, numeric, exists, cidr)")
+        raise FilterPolicyError(
+            path,
+            condition,
+            "must be a string, a number, null or one operator "
+            "(prefix, suffix, equals-ignore-case, anything-but, numeric, exists, cidr)",
+        )
     [(operator, operand)] = condition.items()
     here = _join(path, str(operator))
     if operator in ("prefix", "suffix", "equals-ignore-case"):
@@ -130,8 +134,9 @@ def _condition(condition: Any, path: str) -> None:
         except (TypeError, ValueError):
             raise FilterPolicyError(here, operand, "must be an IP prefix like 10.0.0.0/24") from None
     else:
-        raise FilterPolicyError(here, operator, "unknown operator (prefix, suffix, equals-ignore-case, "
-                                                "anything-but, numeric, exists, cidr)")
+        raise FilterPolicyError(
+            here, operator, "unknown operator (prefix, suffix, equals-ignore-case, anything-but, numeric, exists, cidr)"
+        )
 
 
 def _anything_but(operand: Any, path: str) -> None:

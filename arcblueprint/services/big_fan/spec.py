@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
-from arcblueprint.services.event_wiring import EventSubscriber, check_subscriptions
 from arcblueprint.services.big_fan.filter_policy import FilterPolicyError, validate_filter_policy
 from arcblueprint.services.consumer_settings import check_sqs_consumer
+from arcblueprint.services.event_wiring import EventSubscriber, check_subscriptions
 
 __all__ = ["BigFanSpec", "ConsumerSpec"]
 
@@ -43,8 +43,12 @@ class ConsumerSpec:
             except FilterPolicyError as error:
                 key = f"filterPolicy.{error.path}" if error.path else "filterPolicy"
                 raise ConfigError(key, error.value, f"is not valid SNS filter policy syntax: {error.message}") from None
-        check_sqs_consumer(batch_size=self.batch_size, maximum_batching_window_seconds=self.maximum_batching_window_seconds,
-                           maximum_concurrency=self.maximum_concurrency, reserved_concurrency=self.reserved_concurrency)
+        check_sqs_consumer(
+            batch_size=self.batch_size,
+            maximum_batching_window_seconds=self.maximum_batching_window_seconds,
+            maximum_concurrency=self.maximum_concurrency,
+            reserved_concurrency=self.reserved_concurrency,
+        )
 
     @property
     def filter_policy_json(self) -> str | None:
@@ -89,12 +93,21 @@ class BigFanSpec(EventSubscriber):
         if len(self.attribute_headers) > 9:  # SNS allows 10 attributes; one carries the request id
             raise ConfigError("attributeHeaders", dict(self.attribute_headers), "at most 9 attributes")
         for attribute, header in self.attribute_headers.items():
-            if not _ATTRIBUTE.fullmatch(attribute) or attribute.startswith(("AWS.", "Amazon.")) or attribute == "messageId":
-                raise ConfigError(f"attributeHeaders.{attribute}", attribute,
-                                  "attribute names are letters, digits, _ - . (not AWS./Amazon./messageId)")
+            if (
+                not _ATTRIBUTE.fullmatch(attribute)
+                or attribute.startswith(("AWS.", "Amazon."))
+                or attribute == "messageId"
+            ):
+                raise ConfigError(
+                    f"attributeHeaders.{attribute}",
+                    attribute,
+                    "attribute names are letters, digits, _ - . (not AWS./Amazon./messageId)",
+                )
             if not isinstance(header, str) or not _HEADER.fullmatch(header):
                 raise ConfigError(f"attributeHeaders.{attribute}", header, "must be an HTTP header name")
         if self.throttling_burst_limit < self.throttling_rate_limit:
-            raise ConfigError("throttlingBurstLimit", self.throttling_burst_limit, "must be at least throttlingRateLimit")
+            raise ConfigError(
+                "throttlingBurstLimit", self.throttling_burst_limit, "must be at least throttlingRateLimit"
+            )
         # A domain event from the bus lands in a consumer's own queue, next to what the topic fans out to it.
         check_subscriptions(self.subscribe, targets=self.consumers, default_target=None, what="consumer")

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
-from arcblueprint.services.event_wiring import ServiceTriggers
 from arcblueprint.services.consumer_settings import check_source_retention, check_sqs_consumer
+from arcblueprint.services.event_wiring import ServiceTriggers
 
 __all__ = ["CallMeMaybeSpec", "FIELD_PATH_PATTERN"]
 
@@ -81,19 +81,27 @@ class CallMeMaybeSpec(ServiceTriggers):
                 raise ConfigError(f"sensitiveFields[{i}]", path, "must be a dotted JSON field path like card.number")
         if self.buffer == "kinesis":
             if self.maximum_concurrency is not None:
-                raise ConfigError("maximumConcurrency", self.maximum_concurrency,
-                                  "applies to the sqs buffer only (use shardCount and parallelizationFactor)")
+                raise ConfigError(
+                    "maximumConcurrency",
+                    self.maximum_concurrency,
+                    "applies to the sqs buffer only (use shardCount and parallelizationFactor)",
+                )
             if self.batch_size > 10000:
                 raise ConfigError("batchSize", self.batch_size, "must be at most 10000 for kinesis")
         else:
             for key, value in (("shardCount", self.shard_count), ("partitionKeyField", self.partition_key_field)):
                 if value is not None:
                     raise ConfigError(key, value, "applies to the kinesis buffer only")
-            check_sqs_consumer(batch_size=self.batch_size,
-                               maximum_batching_window_seconds=self.maximum_batching_window_seconds,
-                               maximum_concurrency=self.maximum_concurrency, reserved_concurrency=self.reserved_concurrency)
+            check_sqs_consumer(
+                batch_size=self.batch_size,
+                maximum_batching_window_seconds=self.maximum_batching_window_seconds,
+                maximum_concurrency=self.maximum_concurrency,
+                reserved_concurrency=self.reserved_concurrency,
+            )
         if self.throttling_burst_limit < self.throttling_rate_limit:
-            raise ConfigError("throttlingBurstLimit", self.throttling_burst_limit, "must be at least throttlingRateLimit")
+            raise ConfigError(
+                "throttlingBurstLimit", self.throttling_burst_limit, "must be at least throttlingRateLimit"
+            )
 
     @property
     def visibility_timeout_seconds(self) -> int:

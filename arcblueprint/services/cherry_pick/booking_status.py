@@ -42,5 +42,7 @@ COMPENSATIONS = frozenset(MOVES) - FORWARD
 SETTLEMENTS: dict[str, tuple[str, ...]] = {"CONFIRMED": ("PAID",), "CANCELLED": ("PENDING", "RESERVED")}
 
 #: Every (from, to) pair any code path may write.
-ALLOWED_MOVES = frozenset({(source, move.target) for move in MOVES.values() for source in move.sources}
-                          | {(source, target) for target, sources in SETTLEMENTS.items() for source in sources})
+ALLOWED_MOVES = frozenset(
+    {(source, move.target) for move in MOVES.values() for source in move.sources}
+    | {(source, target) for target, sources in SETTLEMENTS.items() for source in sources}
+)

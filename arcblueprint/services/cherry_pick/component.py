@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction
-from arcblueprint.platform.handles import Platform
 from arcblueprint.services.cherry_pick.saga import SagaRetry, build_saga, validate_saga
-from arcblueprint.services.cherry_pick.spec import CherryPickSpec
 from arcblueprint.services.comfortable_rest.user_pool import ApiUserPool, ApiUserPoolArgs
+
+if TYPE_CHECKING:
+    from arcblueprint.platform.handles import Platform
+    from arcblueprint.services.cherry_pick.spec import CherryPickSpec
 
 __all__ = ["CherryPickService", "CherryPickServiceArgs"]
 
@@ -29,8 +32,14 @@ class CherryPickServiceArgs:
 
 
 def _assume(service: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": f"{service}.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": f"{service}.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
 
 
 class CherryPickService(pulumi.ComponentResource):
@@ -54,44 +63,105 @@ class CherryPickService(pulumi.ComponentResource):
         region = ctx.stack.region
 
         self.table = aws.dynamodb.Table(
-            f"{name}-table", name=ctx.name(name, "bookings"), billing_mode="PAY_PER_REQUEST", hash_key="id",
-            attributes=[{"name": "id", "type": "S"}, {"name": "owner", "type": "S"}, {"name": "createdAt", "type": "S"}],
-            global_secondary_indexes=[{"name": OWNER_INDEX, "hash_key": "owner", "range_key": "createdAt",
-                                       "projection_type": "ALL"}],
+            f"{name}-table",
+            name=ctx.name(name, "bookings"),
+            billing_mode="PAY_PER_REQUEST",
+            hash_key="id",
+            attributes=[
+                {"name": "id", "type": "S"},
+                {"name": "owner", "type": "S"},
+                {"name": "createdAt", "type": "S"},
+            ],
+            global_secondary_indexes=[
+                {"name": OWNER_INDEX, "hash_key": "owner", "range_key": "createdAt", "projection_type": "ALL"}
+            ],
             point_in_time_recovery={"enabled": True},
             server_side_encryption={"enabled": True, "kms_key_arn": platform.kms_key_arn},
-            deletion_protection_enabled=ctx.stack.protect_stateful_resources, tags=tags, opts=ctx.stateful(child))
+            deletion_protection_enabled=ctx.stack.protect_stateful_resources,
+            tags=tags,
+            opts=ctx.stateful(child),
+        )
 
         # ------------------------------------------------------------------ saga
         self.steps = ServerlessFunction(
             f"{name}-saga-steps",
-            FunctionArgs(platform=platform, service=name, code_dir=HERE / "handlers" / "saga_steps",
-                         description=f"{name}: booking saga steps and compensations", memory_mib=spec.memory_mib,
-                         environment={"TABLE_NAME": self.table.name},
-                         # The step that settles a booking publishes BookingConfirmed / BookingCancelled.
-                         publishes_domain_events=platform.event_rules is not None), opts=child)
+            FunctionArgs(
+                platform=platform,
+                service=name,
+                code_dir=HERE / "handlers" / "saga_steps",
+                description=f"{name}: booking saga steps and compensations",
+                memory_mib=spec.memory_mib,
+                environment={"TABLE_NAME": self.table.name},
+                # The step that settles a booking publishes BookingConfirmed / BookingCancelled.
+                publishes_domain_events=platform.event_rules is not None,
+            ),
+            opts=child,
+        )
         self.steps.grant_table_read_write(self.table.arn)
         machine_name = ctx.name(name, "booking-saga")
-        saga_logs = platform.log_groups.log_group(f"{name}-saga-logs", f"/aws/vendedlogs/states/{machine_name}",
-                                                  service=name, parent=self)
+        saga_logs = platform.log_groups.log_group(
+            f"{name}-saga-logs", f"/aws/vendedlogs/states/{machine_name}", service=name, parent=self
+        )
         sfn_role = aws.iam.Role(f"{name}-saga-role", assume_role_policy=_assume("states"), tags=tags, opts=child)
         aws.iam.RolePolicy(
-            f"{name}-saga-policy", role=sfn_role.id,
-            policy=pulumi.Output.all(self.steps.alias_arn, platform.kms_key_arn).apply(lambda v: json.dumps({
-                "Version": "2012-10-17", "Statement": [
-                    {"Sid": "InvokeSteps", "Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": [v[0]]},
-                    {"Sid": "UseKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [v[1]]},
-                    # CloudWatch Logs delivery and X-Ray APIs do not support resource-level permissions.
-                    {"Sid": "LogDelivery", "Effect": "Allow", "Resource": "*", "Action": [
-                        "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
-                        "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
-                        "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"]},
-                    {"Sid": "Tracing", "Effect": "Allow", "Resource": "*", "Action": [
-                        "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
-                        "xray:GetSamplingTargets"]},
-                ]})), opts=child)
-        retry = SagaRetry(max_attempts=spec.saga_retry.max_attempts, interval_seconds=spec.saga_retry.interval_seconds,
-                          backoff_rate=spec.saga_retry.backoff_rate, max_delay_seconds=spec.saga_retry.max_delay_seconds)
+            f"{name}-saga-policy",
+            role=sfn_role.id,
+            policy=pulumi.Output.all(self.steps.alias_arn, platform.kms_key_arn).apply(
+                lambda v: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "InvokeSteps",
+                                "Effect": "Allow",
+                                "Action": ["lambda:InvokeFunction"],
+                                "Resource": [v[0]],
+                            },
+                            {
+                                "Sid": "UseKey",
+                                "Effect": "Allow",
+                                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                                "Resource": [v[1]],
+                            },
+                            # CloudWatch Logs delivery and X-Ray APIs do not support resource-level permissions.
+                            {
+                                "Sid": "LogDelivery",
+                                "Effect": "Allow",
+                                "Resource": "*",
+                                "Action": [
+                                    "logs:CreateLogDelivery",
+                                    "logs:GetLogDelivery",
+                                    "logs:UpdateLogDelivery",
+                                    "logs:DeleteLogDelivery",
+                                    "logs:ListLogDeliveries",
+                                    "logs:PutResourcePolicy",
+                                    "logs:DescribeResourcePolicies",
+                                    "logs:DescribeLogGroups",
+                                ],
+                            },
+                            {
+                                "Sid": "Tracing",
+                                "Effect": "Allow",
+                                "Resource": "*",
+                                "Action": [
+                                    "xray:PutTraceSegments",
+                                    "xray:PutTelemetryRecords",
+                                    "xray:GetSamplingRules",
+                                    "xray:GetSamplingTargets",
+                                ],
+                            },
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
+        retry = SagaRetry(
+            max_attempts=spec.saga_retry.max_attempts,
+            interval_seconds=spec.saga_retry.interval_seconds,
+            backoff_rate=spec.saga_retry.backoff_rate,
+            max_delay_seconds=spec.saga_retry.max_delay_seconds,
+        )
 
         def definition(function_arn: str) -> str:
             document = build_saga(function_arn, retry=retry)
@@ -101,23 +171,40 @@ class CherryPickService(pulumi.ComponentResource):
             return json.dumps(document)
 
         self.state_machine = aws.sfn.StateMachine(
-            f"{name}-saga", name=machine_name, type=spec.saga_type, role_arn=sfn_role.arn,
+            f"{name}-saga",
+            name=machine_name,
+            type=spec.saga_type,
+            role_arn=sfn_role.arn,
             definition=self.steps.alias_arn.apply(definition),
             # Execution data holds payment tokens: log every event (ALL) but not the data itself.
-            logging_configuration={"level": "ALL", "include_execution_data": False,
-                                   "log_destination": saga_logs.arn.apply(lambda arn: f"{arn}:*")},
+            logging_configuration={
+                "level": "ALL",
+                "include_execution_data": False,
+                "log_destination": saga_logs.arn.apply(lambda arn: f"{arn}:*"),
+            },
             tracing_configuration={"enabled": True},
-            encryption_configuration={"type": "CUSTOMER_MANAGED_KMS_KEY", "kms_key_id": platform.kms_key_arn,
-                                      "kms_data_key_reuse_period_seconds": 300},
-            tags=tags, opts=child)
+            encryption_configuration={
+                "type": "CUSTOMER_MANAGED_KMS_KEY",
+                "kms_key_id": platform.kms_key_arn,
+                "kms_data_key_reuse_period_seconds": 300,
+            },
+            tags=tags,
+            opts=child,
+        )
 
         # ------------------------------------------------------------------ Lambda resolver
         self.bookings = ServerlessFunction(
             f"{name}-bookings",
-            FunctionArgs(platform=platform, service=name, code_dir=HERE / "handlers" / "bookings",
-                         description=f"{name}: createBooking resolver", memory_mib=spec.memory_mib,
-                         environment={"TABLE_NAME": self.table.name, "STATE_MACHINE_ARN": self.state_machine.arn}),
-            opts=child)
+            FunctionArgs(
+                platform=platform,
+                service=name,
+                code_dir=HERE / "handlers" / "bookings",
+                description=f"{name}: createBooking resolver",
+                memory_mib=spec.memory_mib,
+                environment={"TABLE_NAME": self.table.name, "STATE_MACHINE_ARN": self.state_machine.arn},
+            ),
+            opts=child,
+        )
         self.bookings.grant_table_read_write(self.table.arn)
         self.bookings.grant_start_execution(self.state_machine.arn)
 
@@ -130,46 +217,109 @@ class CherryPickService(pulumi.ComponentResource):
             else:
                 pool = ApiUserPool(f"{name}-users", ApiUserPoolArgs(context=ctx, service=name), opts=child)
                 pool_id, client_id = pool.user_pool.id, pool.client.id
-        api_log_role = aws.iam.Role(f"{name}-api-log-role", assume_role_policy=_assume("appsync"), tags=tags, opts=child)
+        api_log_role = aws.iam.Role(
+            f"{name}-api-log-role", assume_role_policy=_assume("appsync"), tags=tags, opts=child
+        )
         self.api = aws.appsync.GraphQLApi(
-            f"{name}-api", name=ctx.name(name), schema=SCHEMA_FILE.read_text(),
+            f"{name}-api",
+            name=ctx.name(name),
+            schema=SCHEMA_FILE.read_text(),
             authentication_type="AMAZON_COGNITO_USER_POOLS" if pool_id else "AWS_IAM",
-            user_pool_config={"user_pool_id": pool_id, "aws_region": region, "default_action": "ALLOW"} if pool_id else None,
+            user_pool_config={"user_pool_id": pool_id, "aws_region": region, "default_action": "ALLOW"}
+            if pool_id
+            else None,
             # IAM as a second mode: backends call @aws_iam fields (confirmBooking) with SigV4.
             additional_authentication_providers=[{"authentication_type": "AWS_IAM"}] if pool_id else None,
-            log_config={"cloudwatch_logs_role_arn": api_log_role.arn, "field_log_level": spec.field_log_level,
-                        "exclude_verbose_content": True},
-            xray_enabled=True, introspection_config="ENABLED" if not ctx.stack.is_production else "DISABLED",
-            query_depth_limit=8, tags=tags, opts=child)
+            log_config={
+                "cloudwatch_logs_role_arn": api_log_role.arn,
+                "field_log_level": spec.field_log_level,
+                "exclude_verbose_content": True,
+            },
+            xray_enabled=True,
+            introspection_config="ENABLED" if not ctx.stack.is_production else "DISABLED",
+            query_depth_limit=8,
+            tags=tags,
+            opts=child,
+        )
         # AppSync writes to a log group named after the API id; created here so it has retention and KMS.
-        api_logs = platform.log_groups.log_group(f"{name}-api-logs", self.api.id.apply(lambda i: f"/aws/appsync/apis/{i}"),
-                                                 service=name, parent=self)
+        api_logs = platform.log_groups.log_group(
+            f"{name}-api-logs", self.api.id.apply(lambda i: f"/aws/appsync/apis/{i}"), service=name, parent=self
+        )
         aws.iam.RolePolicy(
-            f"{name}-api-log-policy", role=api_log_role.id,
-            policy=api_logs.arn.apply(lambda arn: json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [f"{arn}:*"]}]})),
-            opts=child)
+            f"{name}-api-log-policy",
+            role=api_log_role.id,
+            policy=api_logs.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                "Resource": [f"{arn}:*"],
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
 
         ddb_role = aws.iam.Role(f"{name}-ddb-source-role", assume_role_policy=_assume("appsync"), tags=tags, opts=child)
         aws.iam.RolePolicy(
-            f"{name}-ddb-source-policy", role=ddb_role.id,
-            policy=pulumi.Output.all(self.table.arn, platform.kms_key_arn).apply(lambda v: json.dumps({
-                "Version": "2012-10-17", "Statement": [
-                    {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"],
-                     "Resource": [v[0], f"{v[0]}/index/{OWNER_INDEX}"]},
-                    {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [v[1]]}]})), opts=child)
+            f"{name}-ddb-source-policy",
+            role=ddb_role.id,
+            policy=pulumi.Output.all(self.table.arn, platform.kms_key_arn).apply(
+                lambda v: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+                                "Resource": [v[0], f"{v[0]}/index/{OWNER_INDEX}"],
+                            },
+                            {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [v[1]]},
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
         ddb_source = aws.appsync.DataSource(
-            f"{name}-ddb-source", api_id=self.api.id, name="bookingsTable", type="AMAZON_DYNAMODB",
-            service_role_arn=ddb_role.arn, dynamodb_config={"table_name": self.table.name, "region": region},
-            opts=child)
-        lambda_role = aws.iam.Role(f"{name}-lambda-source-role", assume_role_policy=_assume("appsync"), tags=tags, opts=child)
+            f"{name}-ddb-source",
+            api_id=self.api.id,
+            name="bookingsTable",
+            type="AMAZON_DYNAMODB",
+            service_role_arn=ddb_role.arn,
+            dynamodb_config={"table_name": self.table.name, "region": region},
+            opts=child,
+        )
+        lambda_role = aws.iam.Role(
+            f"{name}-lambda-source-role", assume_role_policy=_assume("appsync"), tags=tags, opts=child
+        )
         aws.iam.RolePolicy(
-            f"{name}-lambda-source-policy", role=lambda_role.id,
-            policy=self.bookings.alias_arn.apply(lambda arn: json.dumps({"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": [arn]}]})), opts=child)
+            f"{name}-lambda-source-policy",
+            role=lambda_role.id,
+            policy=self.bookings.alias_arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": [arn]}],
+                    }
+                )
+            ),
+            opts=child,
+        )
         lambda_source = aws.appsync.DataSource(
-            f"{name}-lambda-source", api_id=self.api.id, name="bookingsFunction", type="AWS_LAMBDA",
-            service_role_arn=lambda_role.arn, lambda_config={"function_arn": self.bookings.alias_arn}, opts=child)
+            f"{name}-lambda-source",
+            api_id=self.api.id,
+            name="bookingsFunction",
+            type="AWS_LAMBDA",
+            service_role_arn=lambda_role.arn,
+            lambda_config={"function_arn": self.bookings.alias_arn},
+            opts=child,
+        )
 
         cached = set(spec.caching.resolvers) if spec.caching else set()
         resolvers = []
@@ -177,23 +327,50 @@ class CherryPickService(pulumi.ComponentResource):
             caching = None
             if f"Query.{field}" in cached:
                 # Keyed by caller: one user's cached result is never served to another.
-                keys = ["$context.identity.sub"] + (["$context.arguments.id"] if field == "getBooking" else
-                                                    ["$context.arguments.limit", "$context.arguments.nextToken"])
+                keys = ["$context.identity.sub"] + (
+                    ["$context.arguments.id"]
+                    if field == "getBooking"
+                    else ["$context.arguments.limit", "$context.arguments.nextToken"]
+                )
                 caching = {"ttl": spec.caching.ttl_seconds, "caching_keys": keys}
-            resolvers.append(aws.appsync.Resolver(
-                f"{name}-query-{field}", api_id=self.api.id, type="Query", field=field, kind="UNIT",
-                data_source=ddb_source.name, code=(HERE / "resolvers" / code).read_text(),
-                runtime={"name": "APPSYNC_JS", "runtime_version": "1.0.0"}, caching_config=caching, opts=child))
+            resolvers.append(
+                aws.appsync.Resolver(
+                    f"{name}-query-{field}",
+                    api_id=self.api.id,
+                    type="Query",
+                    field=field,
+                    kind="UNIT",
+                    data_source=ddb_source.name,
+                    code=(HERE / "resolvers" / code).read_text(),
+                    runtime={"name": "APPSYNC_JS", "runtime_version": "1.0.0"},
+                    caching_config=caching,
+                    opts=child,
+                )
+            )
         # Direct Lambda resolver: no mapping code, AppSync passes the full context to the function.
         for mutation in ("createBooking", "confirmBooking"):
-            resolvers.append(aws.appsync.Resolver(
-                f"{name}-mutation-{mutation}", api_id=self.api.id, type="Mutation", field=mutation,
-                kind="UNIT", data_source=lambda_source.name, opts=child))
+            resolvers.append(
+                aws.appsync.Resolver(
+                    f"{name}-mutation-{mutation}",
+                    api_id=self.api.id,
+                    type="Mutation",
+                    field=mutation,
+                    kind="UNIT",
+                    data_source=lambda_source.name,
+                    opts=child,
+                )
+            )
         if spec.caching:
             aws.appsync.ApiCache(
-                f"{name}-cache", api_id=self.api.id, api_caching_behavior="PER_RESOLVER_CACHING",
-                type=spec.caching.instance_type, ttl=spec.caching.ttl_seconds,
-                at_rest_encryption_enabled=True, transit_encryption_enabled=True, opts=child)
+                f"{name}-cache",
+                api_id=self.api.id,
+                api_caching_behavior="PER_RESOLVER_CACHING",
+                type=spec.caching.instance_type,
+                ttl=spec.caching.ttl_seconds,
+                at_rest_encryption_enabled=True,
+                transit_encryption_enabled=True,
+                opts=child,
+            )
 
         self.outputs: dict[str, pulumi.Input] = {
             "graphqlUrl": self.api.uris.apply(lambda uris: uris["GRAPHQL"]),

@@ -13,9 +13,11 @@ compensating (Step Functions does not deduplicate EXPRESS executions by name).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["BOOKING_STEPS", "NOT_OWNER", "RETRYABLE", "SagaRetry", "SagaStep", "build_saga", "validate_saga"]
 
@@ -23,9 +25,16 @@ __all__ = ["BOOKING_STEPS", "NOT_OWNER", "RETRYABLE", "SagaRetry", "SagaStep", "
 #: the invoke's client/network failures), throttling, a function that crashed or timed out (``Lambda.Unknown``:
 #: the steps are idempotent), the task's own timeout, and the steps' own ``StepRetryableError`` (their
 #: store throttled or unreachable: network errors inside the function are raised under this name).
-RETRYABLE = ["Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException", "Lambda.AWSLambdaException",
-             "Lambda.SdkClientException", "Lambda.TooManyRequestsException", "Lambda.Unknown", "States.Timeout",
-             "StepRetryableError"]
+RETRYABLE = [
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.Unknown",
+    "States.Timeout",
+    "StepRetryableError",
+]
 #: Raised by a forward step whose booking another execution claimed: this execution stops, changing nothing.
 NOT_OWNER = "SagaNotOwnerError"
 
@@ -49,12 +58,24 @@ class SagaRetry:
 
 
 BOOKING_STEPS: tuple[SagaStep, ...] = (
-    SagaStep(name="ReserveFlight", action="reserve_flight",
-             compensation="CancelFlightReservation", compensation_action="cancel_reservation"),
-    SagaStep(name="CollectPayment", action="collect_payment",
-             compensation="RefundPayment", compensation_action="refund_payment"),
-    SagaStep(name="ConfirmBooking", action="confirm_booking",
-             compensation="CancelBooking", compensation_action="cancel_booking"),
+    SagaStep(
+        name="ReserveFlight",
+        action="reserve_flight",
+        compensation="CancelFlightReservation",
+        compensation_action="cancel_reservation",
+    ),
+    SagaStep(
+        name="CollectPayment",
+        action="collect_payment",
+        compensation="RefundPayment",
+        compensation_action="refund_payment",
+    ),
+    SagaStep(
+        name="ConfirmBooking",
+        action="confirm_booking",
+        compensation="CancelBooking",
+        compensation_action="cancel_booking",
+    ),
 )
 
 
@@ -62,29 +83,51 @@ def _task(function_arn: str, action: str, retry: SagaRetry, *, attempts: int, ti
     return {
         "Type": "Task",
         "Resource": "arn:aws:states:::lambda:invoke",
-        "Parameters": {"FunctionName": function_arn,
-                       "Payload": {"action": action, "booking.$": "$.booking",
-                                   "execution.$": "$$.Execution.Id", "startedAt.$": "$$.Execution.StartTime"}},
+        "Parameters": {
+            "FunctionName": function_arn,
+            "Payload": {
+                "action": action,
+                "booking.$": "$.booking",
+                "execution.$": "$$.Execution.Id",
+                "startedAt.$": "$$.Execution.StartTime",
+            },
+        },
         "ResultSelector": {"result.$": "$.Payload"},
         "ResultPath": f"$.results.{action}",
         "TimeoutSeconds": timeout_seconds,
-        "Retry": [{"ErrorEquals": RETRYABLE, "IntervalSeconds": retry.interval_seconds,
-                   "BackoffRate": retry.backoff_rate, "MaxAttempts": attempts,
-                   "MaxDelaySeconds": retry.max_delay_seconds, "JitterStrategy": "FULL"}],
+        "Retry": [
+            {
+                "ErrorEquals": RETRYABLE,
+                "IntervalSeconds": retry.interval_seconds,
+                "BackoffRate": retry.backoff_rate,
+                "MaxAttempts": attempts,
+                "MaxDelaySeconds": retry.max_delay_seconds,
+                "JitterStrategy": "FULL",
+            }
+        ],
     }
 
 
-def build_saga(function_arn: str, *, steps: Sequence[SagaStep] = BOOKING_STEPS, retry: SagaRetry | None = None,
-               step_timeout_seconds: int = 30) -> dict[str, Any]:
+def build_saga(
+    function_arn: str,
+    *,
+    steps: Sequence[SagaStep] = BOOKING_STEPS,
+    retry: SagaRetry | None = None,
+    step_timeout_seconds: int = 30,
+) -> dict[str, Any]:
     """The state machine definition; ``function_arn`` is the step function's ``live`` alias."""
     if not steps:
         raise ValueError("a saga needs at least one step")
     retry = retry or SagaRetry()
     states: dict[str, Any] = {}
     for i, step in enumerate(steps):
-        task = _task(function_arn, step.action, retry, attempts=retry.max_attempts, timeout_seconds=step_timeout_seconds)
-        task["Catch"] = [{"ErrorEquals": [NOT_OWNER], "ResultPath": "$.error", "Next": "AlreadyHandled"},
-                         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": step.compensation}]
+        task = _task(
+            function_arn, step.action, retry, attempts=retry.max_attempts, timeout_seconds=step_timeout_seconds
+        )
+        task["Catch"] = [
+            {"ErrorEquals": [NOT_OWNER], "ResultPath": "$.error", "Next": "AlreadyHandled"},
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": step.compensation},
+        ]
         if i + 1 < len(steps):
             task["Next"] = steps[i + 1].name
         else:
@@ -92,20 +135,35 @@ def build_saga(function_arn: str, *, steps: Sequence[SagaStep] = BOOKING_STEPS, 
         states[step.name] = task
     for i, step in enumerate(steps):
         # Compensations must not give up early: twice the attempts of a forward step.
-        task = _task(function_arn, step.compensation_action, retry, attempts=retry.max_attempts * 2,
-                     timeout_seconds=step_timeout_seconds)
-        task["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.compensationError",
-                          "Next": "CompensationFailed"}]
+        task = _task(
+            function_arn,
+            step.compensation_action,
+            retry,
+            attempts=retry.max_attempts * 2,
+            timeout_seconds=step_timeout_seconds,
+        )
+        task["Catch"] = [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.compensationError", "Next": "CompensationFailed"}
+        ]
         task["Next"] = steps[i - 1].compensation if i > 0 else "BookingFailed"
         states[step.compensation] = task
     states["BookingSucceeded"] = {"Type": "Succeed"}
     states["AlreadyHandled"] = {"Type": "Succeed", "Comment": "Another execution of this booking's saga owns it"}
-    states["BookingFailed"] = {"Type": "Fail", "Error": "BookingFailed",
-                               "Cause": "A step failed; every completed step was compensated"}
-    states["CompensationFailed"] = {"Type": "Fail", "Error": "CompensationFailed",
-                                    "Cause": "A compensation failed after its retries; needs an operator"}
-    return {"Comment": "Booking saga: forward steps with retries, compensations on failure",
-            "StartAt": steps[0].name, "States": states}
+    states["BookingFailed"] = {
+        "Type": "Fail",
+        "Error": "BookingFailed",
+        "Cause": "A step failed; every completed step was compensated",
+    }
+    states["CompensationFailed"] = {
+        "Type": "Fail",
+        "Error": "CompensationFailed",
+        "Cause": "A compensation failed after its retries; needs an operator",
+    }
+    return {
+        "Comment": "Booking saga: forward steps with retries, compensations on failure",
+        "StartAt": steps[0].name,
+        "States": states,
+    }
 
 
 def validate_saga(definition: dict[str, Any]) -> list[str]:
@@ -140,8 +198,13 @@ def validate_saga(definition: dict[str, Any]) -> list[str]:
                 problems.append(f"{name} has no timeout")
         elif state["Type"] not in ("Succeed", "Fail"):
             problems.append(f"{name} has unexpected type {state['Type']}")
-    forward = [n for n, s in states.items() if s["Type"] == "Task" and n not in compensations and
-               not any(c["Next"] == "CompensationFailed" for c in s.get("Catch", []))]
+    forward = [
+        n
+        for n, s in states.items()
+        if s["Type"] == "Task"
+        and n not in compensations
+        and not any(c["Next"] == "CompensationFailed" for c in s.get("Catch", []))
+    ]
     for name in forward:
         catch_all = [c for c in states[name].get("Catch", []) if "States.ALL" in c["ErrorEquals"]]
         if not catch_all or states.get(catch_all[0]["Next"], {}).get("Type") != "Task":

@@ -44,7 +44,9 @@ class CherryPickSpec(ServiceTriggers):
 
     #: Default auth of the API; IAM is always added for backends (field-level ``@aws_iam``).
     authorizer: Literal["cognito", "iam"] = "cognito"
-    user_pool_arn: str | None = setting(None, pattern=r"arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[\w-]+_\w+")
+    user_pool_arn: str | None = setting(
+        None, pattern=r"arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[\w-]+_\w+"
+    )
     #: Default: no cache (dev); prod caches the read resolvers.
     caching: CachingSpec | None = None
     #: STANDARD keeps a year of history and runs up to a year; EXPRESS is cheaper for short sagas.

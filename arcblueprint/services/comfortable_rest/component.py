@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction
-from arcblueprint.platform.handles import Platform
 from arcblueprint.services.comfortable_rest.outbox import TableOutbox, TableOutboxArgs
 from arcblueprint.services.comfortable_rest.rest_stage import MethodThrottle, RestStage, RestStageArgs
 from arcblueprint.services.comfortable_rest.spec import BODY_OPERATIONS, ComfortableRestSpec, route_table
 from arcblueprint.services.comfortable_rest.user_pool import ApiUserPool, ApiUserPoolArgs
+
+if TYPE_CHECKING:
+    from arcblueprint.platform.handles import Platform
 
 __all__ = ["ComfortableRestService", "ComfortableRestServiceArgs"]
 
@@ -67,9 +70,14 @@ class ComfortableRestService(pulumi.ComponentResource):
             # learn (409) or claim an id another owner uses. The index lists an owner's newest first.
             hash_key="owner",
             range_key="id",
-            attributes=[{"name": "id", "type": "S"}, {"name": "owner", "type": "S"}, {"name": "createdAt", "type": "S"}],
-            global_secondary_indexes=[{"name": OWNER_INDEX, "hash_key": "owner", "range_key": "createdAt",
-                                       "projection_type": "ALL"}],
+            attributes=[
+                {"name": "id", "type": "S"},
+                {"name": "owner", "type": "S"},
+                {"name": "createdAt", "type": "S"},
+            ],
+            global_secondary_indexes=[
+                {"name": OWNER_INDEX, "hash_key": "owner", "range_key": "createdAt", "projection_type": "ALL"}
+            ],
             point_in_time_recovery={"enabled": True},
             server_side_encryption={"enabled": True, "kms_key_arn": platform.kms_key_arn},
             deletion_protection_enabled=ctx.stack.protect_stateful_resources,
@@ -81,8 +89,9 @@ class ComfortableRestService(pulumi.ComponentResource):
         )
         self.outbox: TableOutbox | None = None
         if publishes:
-            self.outbox = TableOutbox(f"{name}-outbox", TableOutboxArgs(
-                platform=platform, service=name, table=self.table), opts=child)
+            self.outbox = TableOutbox(
+                f"{name}-outbox", TableOutboxArgs(platform=platform, service=name, table=self.table), opts=child
+            )
 
         environment: dict[str, pulumi.Input[str]] = {
             "TABLE_NAME": self.table.name,
@@ -95,10 +104,16 @@ class ComfortableRestService(pulumi.ComponentResource):
             environment["CORS_ALLOW_ORIGIN"] = spec.cors_allow_origin
         self.function = ServerlessFunction(
             f"{name}-api",
-            FunctionArgs(platform=platform, service=name, code_dir=HANDLERS / "api",
-                         description=f"{name}: CRUD on /{spec.resource_name}",
-                         memory_mib=spec.memory_mib, reserved_concurrency=spec.reserved_concurrency,
-                         timeout_seconds=spec.function_timeout_seconds, environment=environment),
+            FunctionArgs(
+                platform=platform,
+                service=name,
+                code_dir=HANDLERS / "api",
+                description=f"{name}: CRUD on /{spec.resource_name}",
+                memory_mib=spec.memory_mib,
+                reserved_concurrency=spec.reserved_concurrency,
+                timeout_seconds=spec.function_timeout_seconds,
+                environment=environment,
+            ),
             opts=child,
         )
         self.function.grant_table_read_write(self.table.arn)
@@ -135,17 +150,33 @@ class ComfortableRestService(pulumi.ComponentResource):
             )
 
         validators = {
-            "body": aws.apigateway.RequestValidator(f"{name}-validate-body", rest_api=api_id,
-                                                    name="body-and-parameters", validate_request_body=True,
-                                                    validate_request_parameters=True, opts=child),
-            "params": aws.apigateway.RequestValidator(f"{name}-validate-params", rest_api=api_id,
-                                                      name="parameters-only", validate_request_body=False,
-                                                      validate_request_parameters=True, opts=child),
+            "body": aws.apigateway.RequestValidator(
+                f"{name}-validate-body",
+                rest_api=api_id,
+                name="body-and-parameters",
+                validate_request_body=True,
+                validate_request_parameters=True,
+                opts=child,
+            ),
+            "params": aws.apigateway.RequestValidator(
+                f"{name}-validate-params",
+                rest_api=api_id,
+                name="parameters-only",
+                validate_request_body=False,
+                validate_request_parameters=True,
+                opts=child,
+            ),
         }
         schemas = json.loads((HANDLERS / "api" / "schemas.json").read_text())
         models = {
-            op: aws.apigateway.Model(f"{name}-model-{op}", rest_api=api_id, name=schemas[op]["title"],
-                                     content_type="application/json", schema=json.dumps(schemas[op]), opts=child)
+            op: aws.apigateway.Model(
+                f"{name}-model-{op}",
+                rest_api=api_id,
+                name=schemas[op]["title"],
+                content_type="application/json",
+                schema=json.dumps(schemas[op]),
+                opts=child,
+            )
             for op in sorted(BODY_OPERATIONS)
         }
 
@@ -159,7 +190,9 @@ class ComfortableRestService(pulumi.ComponentResource):
             if "{id}" in path:
                 params["method.request.path.id"] = True
             if op == "list":
-                params.update({"method.request.querystring.limit": False, "method.request.querystring.nextToken": False})
+                params.update(
+                    {"method.request.querystring.limit": False, "method.request.querystring.nextToken": False}
+                )
             method = aws.apigateway.Method(
                 f"{name}-{op}",
                 rest_api=api_id,
@@ -176,36 +209,60 @@ class ComfortableRestService(pulumi.ComponentResource):
             )
             created += [method, self._integration(name, op, method, resources[path], spec)]
             throttle = spec.throttle_for(op)
-            throttles.append(MethodThrottle(resource_path=path, http_method=http_method,
-                                            rate_limit=throttle.rate_limit, burst_limit=throttle.burst_limit,
-                                            api_key_required=spec.requires_api_key(op)))
+            throttles.append(
+                MethodThrottle(
+                    resource_path=path,
+                    http_method=http_method,
+                    rate_limit=throttle.rate_limit,
+                    burst_limit=throttle.burst_limit,
+                    api_key_required=spec.requires_api_key(op),
+                )
+            )
         if spec.cors_allow_origin:  # preflight carries no credentials, so OPTIONS cannot be authorized
             for path in sorted({path for _, path in routes.values()} - {"/health"}):
                 suffix = "options-" + "-".join(p.strip("{}") for p in path.split("/") if p)
-                method = aws.apigateway.Method(f"{name}-{suffix}", rest_api=api_id, resource_id=resources[path],
-                                               http_method="OPTIONS", authorization="NONE", opts=child)
+                method = aws.apigateway.Method(
+                    f"{name}-{suffix}",
+                    rest_api=api_id,
+                    resource_id=resources[path],
+                    http_method="OPTIONS",
+                    authorization="NONE",
+                    opts=child,
+                )
                 created += [method, self._integration(name, suffix, method, resources[path], spec)]
 
         self.stage = RestStage(
             f"{name}-stage",
-            RestStageArgs(platform=platform, service=name, rest_api=self.rest_api, stage_name=STAGE_NAME,
-                          rate_limit=spec.throttle.rate_limit, burst_limit=spec.throttle.burst_limit,
-                          method_throttles=throttles,
-                          deployment_triggers={"routes": json.dumps(sorted(routes.items())),
-                                               "public": ",".join(spec.public_operations),
-                                               "authorizer": spec.authorizer, "schemas": json.dumps(schemas),
-                                               "cors": spec.cors_allow_origin or "",
-                                               "apiKeyRequired": str(bool(spec.api_clients))},
-                          depends_on=created,
-                          execution_logging_level="ERROR" if ctx.stack.is_production else "INFO",
-                          api_clients=spec.api_clients,
-                          quota_limit=spec.quota.limit if spec.quota else None,
-                          quota_period=spec.quota.period if spec.quota else "DAY"),
+            RestStageArgs(
+                platform=platform,
+                service=name,
+                rest_api=self.rest_api,
+                stage_name=STAGE_NAME,
+                rate_limit=spec.throttle.rate_limit,
+                burst_limit=spec.throttle.burst_limit,
+                method_throttles=throttles,
+                deployment_triggers={
+                    "routes": json.dumps(sorted(routes.items())),
+                    "public": ",".join(spec.public_operations),
+                    "authorizer": spec.authorizer,
+                    "schemas": json.dumps(schemas),
+                    "cors": spec.cors_allow_origin or "",
+                    "apiKeyRequired": str(bool(spec.api_clients)),
+                },
+                depends_on=created,
+                execution_logging_level="ERROR" if ctx.stack.is_production else "INFO",
+                api_clients=spec.api_clients,
+                quota_limit=spec.quota.limit if spec.quota else None,
+                quota_period=spec.quota.period if spec.quota else "DAY",
+            ),
             opts=child,
         )
         # Only this API's stage may invoke the alias (any method/path of the stage).
-        self.function.allow_invoke("apigw", principal="apigateway.amazonaws.com",
-                                   source_arn=self.stage.execution_arn.apply(lambda arn: f"{arn}/*/*"))
+        self.function.allow_invoke(
+            "apigw",
+            principal="apigateway.amazonaws.com",
+            source_arn=self.stage.execution_arn.apply(lambda arn: f"{arn}/*/*"),
+        )
 
         self.outputs: dict[str, pulumi.Input] = {
             "url": self.stage.invoke_url,
@@ -231,13 +288,23 @@ class ComfortableRestService(pulumi.ComponentResource):
                     continue
                 parent = "/" + "/".join(parts[: depth - 1]) if depth > 1 else ""
                 suffix = "-".join(p.strip("{}") for p in parts[:depth])
-                ids[sub] = aws.apigateway.Resource(f"{name}-path-{suffix}", rest_api=self.rest_api.id,
-                                                   parent_id=ids[parent], path_part=parts[depth - 1],
-                                                   opts=pulumi.ResourceOptions(parent=self)).id
+                ids[sub] = aws.apigateway.Resource(
+                    f"{name}-path-{suffix}",
+                    rest_api=self.rest_api.id,
+                    parent_id=ids[parent],
+                    path_part=parts[depth - 1],
+                    opts=pulumi.ResourceOptions(parent=self),
+                ).id
         return ids
 
-    def _integration(self, name: str, suffix: str, method: aws.apigateway.Method, resource_id: pulumi.Input[str],
-                     spec: ComfortableRestSpec) -> aws.apigateway.Integration:
+    def _integration(
+        self,
+        name: str,
+        suffix: str,
+        method: aws.apigateway.Method,
+        resource_id: pulumi.Input[str],
+        spec: ComfortableRestSpec,
+    ) -> aws.apigateway.Integration:
         return aws.apigateway.Integration(
             f"{name}-{suffix}-integration",
             rest_api=self.rest_api.id,
@@ -249,4 +316,3 @@ class ComfortableRestService(pulumi.ComponentResource):
             timeout_milliseconds=spec.integration_timeout_ms,
             opts=pulumi.ResourceOptions(parent=self),
         )
-

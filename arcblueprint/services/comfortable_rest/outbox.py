@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
@@ -21,9 +22,11 @@ import pulumi_aws as aws
 from arcblueprint.config.schema import ConfigError
 from arcblueprint.events import event_types
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, StreamSource
-from arcblueprint.platform.handles import Platform
 from arcblueprint.services.big_fan.durable_queue import dead_letter_alarm, queue_policy
 from arcblueprint.services.call_me_maybe.tables import ttl_table
+
+if TYPE_CHECKING:
+    from arcblueprint.platform.handles import Platform
 
 __all__ = ["CHANGE_EVENTS", "TableOutbox", "TableOutboxArgs", "outbox_events"]
 
@@ -40,9 +43,12 @@ def outbox_events(service: str) -> dict[str, str]:
     for change, suffix in CHANGE_EVENTS.items():
         names = [e.detail_type for e in event_types(service) if e.detail_type.endswith(suffix)]
         if len(names) != 1:
-            raise ConfigError(f"services.{service}", sorted(e.detail_type for e in event_types(service)),
-                              f"the outbox publishes one <Entity>{suffix} event per {change}: "
-                              f"arcblueprint/events/schemas/{service}/ must hold exactly one *{suffix}.json")
+            raise ConfigError(
+                f"services.{service}",
+                sorted(e.detail_type for e in event_types(service)),
+                f"the outbox publishes one <Entity>{suffix} event per {change}: "
+                f"arcblueprint/events/schemas/{service}/ must hold exactly one *{suffix}.json",
+            )
         found[change] = names[0]
     return found
 
@@ -81,31 +87,71 @@ class TableOutbox(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.events = outbox_events(service)
 
-        self.idempotency_table = ttl_table(f"{name}-idempotency", platform=platform, service=service,
-                                           suffix="outbox-idempotency", hash_key="id", ttl_attribute="expiration",
-                                           parent=self)
+        self.idempotency_table = ttl_table(
+            f"{name}-idempotency",
+            platform=platform,
+            service=service,
+            suffix="outbox-idempotency",
+            hash_key="id",
+            ttl_attribute="expiration",
+            parent=self,
+        )
         self.failures = aws.sqs.Queue(
-            f"{name}-failures", name=ctx.name(service, "outbox-failures"), message_retention_seconds=14 * 86400,
-            kms_master_key_id=platform.kms_key_arn, kms_data_key_reuse_period_seconds=3600, tags=tags,
+            f"{name}-failures",
+            name=ctx.name(service, "outbox-failures"),
+            message_retention_seconds=14 * 86400,
+            kms_master_key_id=platform.kms_key_arn,
+            kms_data_key_reuse_period_seconds=3600,
+            tags=tags,
             # The stream's on-failure destination, a dead end: no SQS queue may redrive into it.
-            redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}), opts=ctx.stateful(child))
-        aws.sqs.QueuePolicy(f"{name}-failures-policy", queue_url=self.failures.url,
-                            policy=self.failures.arn.apply(queue_policy), opts=child)
-        dead_letter_alarm(f"{name}-failures-alarm", queue=self.failures, threshold=1, tags=tags,
-                          description=f"{service}: table changes the outbox could not publish",
-                          actions=platform.alarm_actions, parent=self)
+            redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}),
+            opts=ctx.stateful(child),
+        )
+        aws.sqs.QueuePolicy(
+            f"{name}-failures-policy",
+            queue_url=self.failures.url,
+            policy=self.failures.arn.apply(queue_policy),
+            opts=child,
+        )
+        dead_letter_alarm(
+            f"{name}-failures-alarm",
+            queue=self.failures,
+            threshold=1,
+            tags=tags,
+            description=f"{service}: table changes the outbox could not publish",
+            actions=platform.alarm_actions,
+            parent=self,
+        )
 
-        self.publisher = ServerlessFunction(f"{name}-publisher", FunctionArgs(
-            platform=platform, service=service, code_dir=HANDLER,
-            description=f"{service}: publish table changes as {', '.join(self.events.values())}",
-            timeout_seconds=60, publishes_domain_events=True,
-            environment={"OUTBOX_EVENTS": json.dumps(self.events, sort_keys=True),
-                         "IDEMPOTENCY_TABLE": self.idempotency_table.name,
-                         "IDEMPOTENCY_TTL_SECONDS": str(args.idempotency_ttl_seconds)}), opts=child)
+        self.publisher = ServerlessFunction(
+            f"{name}-publisher",
+            FunctionArgs(
+                platform=platform,
+                service=service,
+                code_dir=HANDLER,
+                description=f"{service}: publish table changes as {', '.join(self.events.values())}",
+                timeout_seconds=60,
+                publishes_domain_events=True,
+                environment={
+                    "OUTBOX_EVENTS": json.dumps(self.events, sort_keys=True),
+                    "IDEMPOTENCY_TABLE": self.idempotency_table.name,
+                    "IDEMPOTENCY_TTL_SECONDS": str(args.idempotency_ttl_seconds),
+                },
+            ),
+            opts=child,
+        )
         self.publisher.grant_table_read_write(self.idempotency_table.arn)
-        self.source = self.publisher.add_stream_source("stream", StreamSource(
-            stream_arn=args.table.stream_arn, batch_size=args.batch_size, starting_position="TRIM_HORIZON",
-            bisect_batch_on_function_error=True, maximum_retry_attempts=args.maximum_retry_attempts,
-            maximum_record_age_seconds=args.maximum_record_age_seconds,
-            on_failure_destination_arn=self.failures.arn, filter_patterns=(CHANGE_FILTER,)))
+        self.source = self.publisher.add_stream_source(
+            "stream",
+            StreamSource(
+                stream_arn=args.table.stream_arn,
+                batch_size=args.batch_size,
+                starting_position="TRIM_HORIZON",
+                bisect_batch_on_function_error=True,
+                maximum_retry_attempts=args.maximum_retry_attempts,
+                maximum_record_age_seconds=args.maximum_record_age_seconds,
+                on_failure_destination_arn=self.failures.arn,
+                filter_patterns=(CHANGE_FILTER,),
+            ),
+        )
         self.register_outputs({"publisher": self.publisher.function_name, "failuresQueueUrl": self.failures.url})

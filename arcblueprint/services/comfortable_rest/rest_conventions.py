@@ -6,10 +6,18 @@ Shared by the Comfortable REST and Strangler patterns, which both front Lambda w
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-__all__ = ["ACCESS_LOG_FORMAT", "INTEGRATION_MARGIN_MS", "function_timeout_seconds", "method_settings_path",
-           "usage_plan_throttle_path"]
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "ACCESS_LOG_FORMAT",
+    "INTEGRATION_MARGIN_MS",
+    "function_timeout_seconds",
+    "method_settings_path",
+    "usage_plan_throttle_path",
+]
 
 #: How much sooner than its API Gateway integration a Lambda function times out. The integration's
 #: clock runs from the request, through a cold start, to the response; a function allowed as long
@@ -78,6 +86,8 @@ def function_timeout_seconds(integration_timeout_ms: int) -> int:
     """
     seconds = (integration_timeout_ms - INTEGRATION_MARGIN_MS) // 1000
     if seconds < 1:
-        raise ValueError(f"integration timeout {integration_timeout_ms} ms leaves no whole second for the function "
-                         f"(at least {1000 + INTEGRATION_MARGIN_MS} ms)")
+        raise ValueError(
+            f"integration timeout {integration_timeout_ms} ms leaves no whole second for the function "
+            f"(at least {1000 + INTEGRATION_MARGIN_MS} ms)"
+        )
     return seconds

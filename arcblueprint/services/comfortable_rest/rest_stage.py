@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pulumi
 import pulumi_aws as aws
 
-from arcblueprint.platform.handles import Platform
 from arcblueprint.services.comfortable_rest.rest_conventions import (
     ACCESS_LOG_FORMAT,
     method_settings_path,
     usage_plan_throttle_path,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from arcblueprint.platform.handles import Platform
 
 __all__ = ["MethodThrottle", "RestStage", "RestStageArgs"]
 
@@ -61,8 +64,10 @@ class RestStageArgs:
 
     def __post_init__(self) -> None:
         if self.quota_limit is not None and not self.api_clients:
-            raise ValueError(f"RestStageArgs.quota_limit = {self.quota_limit} is invalid: a quota is counted per "
-                             "API key, so it needs api_clients")
+            raise ValueError(
+                f"RestStageArgs.quota_limit = {self.quota_limit} is invalid: a quota is counted per "
+                "API key, so it needs api_clients"
+            )
         if len(set(self.api_clients)) != len(self.api_clients):
             raise ValueError(f"RestStageArgs.api_clients = {list(self.api_clients)} is invalid: names must be unique")
 
@@ -103,8 +108,11 @@ class RestStage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on), delete_before_replace=False),
         )
         self.access_log_group = args.platform.log_groups.log_group(
-            f"{name}-access-logs", f"/aws/apigateway/{ctx.name(args.service, 'access')}",
-            service=args.service, parent=self)
+            f"{name}-access-logs",
+            f"/aws/apigateway/{ctx.name(args.service, 'access')}",
+            service=args.service,
+            parent=self,
+        )
         # Created before the account's CloudWatch role is set, a logging stage fails ("CloudWatch Logs
         # role ARN must be set in account settings to enable logging"): nothing orders them but this.
         logging_ready = list(args.platform.api_logging_depends_on)
@@ -124,9 +132,13 @@ class RestStage(pulumi.ComponentResource):
             rest_api=args.rest_api.id,
             stage_name=self.stage.stage_name,
             method_path="*/*",
-            settings={"metrics_enabled": True, "logging_level": args.execution_logging_level,
-                      "data_trace_enabled": False,  # would log request/response bodies: never
-                      "throttling_rate_limit": args.rate_limit, "throttling_burst_limit": args.burst_limit},
+            settings={
+                "metrics_enabled": True,
+                "logging_level": args.execution_logging_level,
+                "data_trace_enabled": False,  # would log request/response bodies: never
+                "throttling_rate_limit": args.rate_limit,
+                "throttling_burst_limit": args.burst_limit,
+            },
             opts=stage_opts,
         )
         for throttle in args.method_throttles:
@@ -136,10 +148,13 @@ class RestStage(pulumi.ComponentResource):
                 rest_api=args.rest_api.id,
                 stage_name=self.stage.stage_name,
                 method_path=method_settings_path(throttle.resource_path, throttle.http_method),
-                settings={"metrics_enabled": True, "logging_level": args.execution_logging_level,
-                          "data_trace_enabled": False,
-                          "throttling_rate_limit": throttle.rate_limit,
-                          "throttling_burst_limit": throttle.burst_limit},
+                settings={
+                    "metrics_enabled": True,
+                    "logging_level": args.execution_logging_level,
+                    "data_trace_enabled": False,
+                    "throttling_rate_limit": throttle.rate_limit,
+                    "throttling_burst_limit": throttle.burst_limit,
+                },
                 opts=stage_opts,
             )
         # A usage plan meters API keys: it applies only to requests that carry a key of the plan on a
@@ -151,13 +166,21 @@ class RestStage(pulumi.ComponentResource):
                 f"{name}-usage-plan",
                 name=ctx.name(args.service, "plan"),
                 description=f"Per-client limits for the API keys of {args.service}",
-                api_stages=[{
-                    "api_id": args.rest_api.id,
-                    "stage": self.stage.stage_name,
-                    "throttles": [{"path": usage_plan_throttle_path(t.resource_path, t.http_method),
-                                   "rate_limit": t.rate_limit, "burst_limit": t.burst_limit}
-                                  for t in args.method_throttles if t.api_key_required],
-                }],
+                api_stages=[
+                    {
+                        "api_id": args.rest_api.id,
+                        "stage": self.stage.stage_name,
+                        "throttles": [
+                            {
+                                "path": usage_plan_throttle_path(t.resource_path, t.http_method),
+                                "rate_limit": t.rate_limit,
+                                "burst_limit": t.burst_limit,
+                            }
+                            for t in args.method_throttles
+                            if t.api_key_required
+                        ],
+                    }
+                ],
                 throttle_settings={"rate_limit": args.rate_limit, "burst_limit": args.burst_limit},
                 quota_settings={"limit": args.quota_limit, "period": args.quota_period} if args.quota_limit else None,
                 tags=tags,
@@ -175,8 +198,12 @@ class RestStage(pulumi.ComponentResource):
                     opts=child,
                 )
                 aws.apigateway.UsagePlanKey(
-                    f"{name}-key-{client}-plan", key_id=key.id, key_type="API_KEY",
-                    usage_plan_id=self.usage_plan.id, opts=child)
+                    f"{name}-key-{client}-plan",
+                    key_id=key.id,
+                    key_type="API_KEY",
+                    usage_plan_id=self.usage_plan.id,
+                    opts=child,
+                )
                 self.api_keys[client] = key
         self.invoke_url: pulumi.Output[str] = self.stage.invoke_url
         self.execution_arn: pulumi.Output[str] = self.stage.execution_arn

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from arcblueprint.config.schema import ConfigError, setting
-from arcblueprint.services.event_wiring import ServiceTriggers
 from arcblueprint.services.comfortable_rest.rest_conventions import INTEGRATION_MARGIN_MS, function_timeout_seconds
+from arcblueprint.services.event_wiring import ServiceTriggers
 
 __all__ = ["OPERATIONS", "ComfortableRestSpec", "QuotaSpec", "ThrottleSpec", "route_table"]
 
@@ -40,7 +40,9 @@ class ThrottleSpec:
     def __post_init__(self) -> None:
         if self.burst_limit < self.rate_limit / 10:
             # A bucket smaller than a tenth of a second of traffic throttles even steady load.
-            raise ConfigError("burstLimit", self.burst_limit, f"must be at least rateLimit/10 ({self.rate_limit / 10:g})")
+            raise ConfigError(
+                "burstLimit", self.burst_limit, f"must be at least rateLimit/10 ({self.rate_limit / 10:g})"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,7 +66,9 @@ class ComfortableRestSpec(ServiceTriggers):
     #: ``cognito``: a Cognito user pool authorizer on every non-public method; ``iam``: SigV4 (AWS_IAM).
     authorizer: Literal["cognito", "iam"] = "cognito"
     #: User pool whose tokens are accepted; default: a user pool is created with the service.
-    user_pool_arn: str | None = setting(None, pattern=r"arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[\w-]+_\w+")
+    user_pool_arn: str | None = setting(
+        None, pattern=r"arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[\w-]+_\w+"
+    )
     #: Operations callable without credentials: only the health check may be (items belong to a caller,
     #: so anonymous reads or writes have no owner); ``[]`` makes the health check authorized too.
     public_operations: tuple[str, ...] = setting(default_factory=lambda: ("health",), choices={"health"})
@@ -87,33 +91,43 @@ class ComfortableRestSpec(ServiceTriggers):
     reserved_concurrency: int | None = setting(None, minimum=1, maximum=10000)
     #: Milliseconds API Gateway waits for the function (REST APIs: 50 to 29,000). The function's own
     #: timeout is derived from it (1 s shorter, whole seconds), so at least 2,000.
-    integration_timeout_ms: int = setting(10000, minimum=1000 + INTEGRATION_MARGIN_MS, maximum=29000,
-                                          doc="the function times out 1 s earlier")
+    integration_timeout_ms: int = setting(
+        10000, minimum=1000 + INTEGRATION_MARGIN_MS, maximum=29000, doc="the function times out 1 s earlier"
+    )
 
     def __post_init__(self) -> None:
         for operation, throttle in self.operation_throttles.items():
             if operation not in OPERATIONS:
-                raise ConfigError(f"operationThrottles.{operation}", operation,
-                                  "must be one of " + ", ".join(OPERATIONS))
+                raise ConfigError(
+                    f"operationThrottles.{operation}", operation, "must be one of " + ", ".join(OPERATIONS)
+                )
             if throttle.rate_limit > self.throttle.rate_limit or throttle.burst_limit > self.throttle.burst_limit:
-                raise ConfigError(f"operationThrottles.{operation}",
-                                  {"rateLimit": throttle.rate_limit, "burstLimit": throttle.burst_limit},
-                                  "must not exceed the stage throttle (the stage limit applies first)")
+                raise ConfigError(
+                    f"operationThrottles.{operation}",
+                    {"rateLimit": throttle.rate_limit, "burstLimit": throttle.burst_limit},
+                    "must not exceed the stage throttle (the stage limit applies first)",
+                )
         if self.default_page_size > self.max_page_size:
-            raise ConfigError("defaultPageSize", self.default_page_size, f"must be at most maxPageSize ({self.max_page_size})")
+            raise ConfigError(
+                "defaultPageSize", self.default_page_size, f"must be at most maxPageSize ({self.max_page_size})"
+            )
         if self.user_pool_arn is not None and self.authorizer != "cognito":
             raise ConfigError("userPoolArn", self.user_pool_arn, "only applies when authorizer is cognito")
         if self.resource_name == "health":
-            raise ConfigError("resourceName", self.resource_name, "must not be 'health' (reserved for the health check)")
+            raise ConfigError(
+                "resourceName", self.resource_name, "must not be 'health' (reserved for the health check)"
+            )
         for i, client in enumerate(self.api_clients):
             if not isinstance(client, str) or not _CLIENT_NAME.fullmatch(client):
                 raise ConfigError(f"apiClients[{i}]", client, "must match " + _CLIENT_NAME.pattern)
             if client in self.api_clients[:i]:
                 raise ConfigError(f"apiClients[{i}]", client, "must be unique (one API key per client)")
         if self.quota is not None and not self.api_clients:
-            raise ConfigError("quota", {"limit": self.quota.limit, "period": self.quota.period},
-                              "needs apiClients: a quota is counted per API key, and without keyed clients "
-                              "no request is counted")
+            raise ConfigError(
+                "quota",
+                {"limit": self.quota.limit, "period": self.quota.period},
+                "needs apiClients: a quota is counted per API key, and without keyed clients no request is counted",
+            )
 
     @property
     def function_timeout_seconds(self) -> int:

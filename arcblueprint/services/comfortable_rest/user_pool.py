@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
-from arcblueprint.platform.context import StackContext
+if TYPE_CHECKING:
+    from arcblueprint.platform.context import StackContext
 
 __all__ = ["ApiUserPool", "ApiUserPoolArgs"]
 
@@ -38,9 +40,14 @@ class ApiUserPool(pulumi.ComponentResource):
             name=ctx.name(args.service, "users"),
             deletion_protection="ACTIVE" if protected else "INACTIVE",
             admin_create_user_config={"allow_admin_create_user_only": True},
-            password_policy={"minimum_length": 12, "require_lowercase": True, "require_uppercase": True,
-                             "require_numbers": True, "require_symbols": True,
-                             "temporary_password_validity_days": 3},
+            password_policy={
+                "minimum_length": 12,
+                "require_lowercase": True,
+                "require_uppercase": True,
+                "require_numbers": True,
+                "require_symbols": True,
+                "temporary_password_validity_days": 3,
+            },
             mfa_configuration="OPTIONAL",
             software_token_mfa_configuration={"enabled": True},
             account_recovery_setting={"recovery_mechanisms": [{"name": "verified_email", "priority": 1}]},
@@ -57,7 +64,9 @@ class ApiUserPool(pulumi.ComponentResource):
             explicit_auth_flows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
             prevent_user_existence_errors="ENABLED",
             enable_token_revocation=True,
-            access_token_validity=60, id_token_validity=60, refresh_token_validity=30,
+            access_token_validity=60,
+            id_token_validity=60,
+            refresh_token_validity=30,
             token_validity_units={"access_token": "minutes", "id_token": "minutes", "refresh_token": "days"},
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -153,5 +153,8 @@ def schema_message(error: Any, document: Any) -> str:
 
 def bad_request(message: str = MALFORMED) -> dict[str, Any]:
     """A 400 proxy response with the JSON error body the resolvers use."""
-    return {"statusCode": 400, "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"statusCode": 400, "message": message})}
+    return {
+        "statusCode": 400,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"statusCode": 400, "message": message}),
+    }

@@ -8,9 +8,11 @@ compensation), through :class:`domain_events.DomainEvents`. Plain Python.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["SETTLEMENT_EVENTS", "publish_settlement", "settlement_detail"]
 
@@ -18,12 +20,16 @@ __all__ = ["SETTLEMENT_EVENTS", "publish_settlement", "settlement_detail"]
 SETTLEMENT_EVENTS = {"CONFIRMED": "BookingConfirmed", "CANCELLED": "BookingCancelled"}
 
 
-def settlement_detail(booking: Mapping[str, Any], status: str, *, occurred_at: datetime | None = None,
-                      reason: str | None = None) -> dict[str, Any]:
+def settlement_detail(
+    booking: Mapping[str, Any], status: str, *, occurred_at: datetime | None = None, reason: str | None = None
+) -> dict[str, Any]:
     """The event detail of a settled booking (only the fields the schema allows; never the payment token)."""
     detail: dict[str, Any] = {
-        "bookingId": booking["id"], "owner": booking["owner"], "flightId": booking["flightId"],
-        "seats": int(booking["seats"]), "status": status,
+        "bookingId": booking["id"],
+        "owner": booking["owner"],
+        "flightId": booking["flightId"],
+        "seats": int(booking["seats"]),
+        "status": status,
         "occurredAt": (occurred_at or datetime.now(UTC)).isoformat(timespec="milliseconds"),
     }
     if reason and status == "CANCELLED":
@@ -31,8 +37,9 @@ def settlement_detail(booking: Mapping[str, Any], status: str, *, occurred_at: d
     return detail
 
 
-def publish_settlement(publisher: Any, booking: Mapping[str, Any], status: str, *,
-                       reason: str | None = None) -> str | None:
+def publish_settlement(
+    publisher: Any, booking: Mapping[str, Any], status: str, *, reason: str | None = None
+) -> str | None:
     """Publish the settlement event for ``status``; ``None`` (nothing published) for a status that settles nothing.
 
     ``publisher`` is a :class:`domain_events.DomainEvents`; a detail that breaks its schema raises

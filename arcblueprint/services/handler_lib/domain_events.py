@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import fastjsonschema
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = ["DomainEvents", "InvalidEventError", "PublishError"]
 
@@ -56,8 +58,15 @@ class DomainEvents:
         default: this module's folder (the zip root), else the repository's schema folder.
     """
 
-    def __init__(self, *, source: str | None = None, bus_name: str | None = None, client: Any = None,
-                 metrics: Metrics | None = None, schema_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        source: str | None = None,
+        bus_name: str | None = None,
+        client: Any = None,
+        metrics: Metrics | None = None,
+        schema_dir: Path | None = None,
+    ) -> None:
         self.source = source or os.environ.get("EVENT_SOURCE", "")
         self.bus_name = bus_name or os.environ.get("EVENT_BUS_NAME", "")
         if not self.source.startswith("arcblueprint."):
@@ -75,15 +84,22 @@ class DomainEvents:
 
     def _schema_path(self, detail_type: str) -> Path:
         service = self.source.removeprefix("arcblueprint.")
-        candidates = [self._schema_dir / f"{detail_type}.json"] if self._schema_dir else [
-            Path(__file__).resolve().parent / f"{detail_type}.json",  # the zip root
-            _SOURCE_TREE_SCHEMAS / service / f"{detail_type}.json"]
+        candidates = (
+            [self._schema_dir / f"{detail_type}.json"]
+            if self._schema_dir
+            else [
+                Path(__file__).resolve().parent / f"{detail_type}.json",  # the zip root
+                _SOURCE_TREE_SCHEMAS / service / f"{detail_type}.json",
+            ]
+        )
         for path in candidates:
             if path.is_file():
                 return path
-        raise InvalidEventError(f"{self.source} has no schema for {detail_type!r} (looked in "
-                                f"{', '.join(str(p) for p in candidates)}); add it to arcblueprint/events/schemas/"
-                                f"{service}/ and to the function's shared.txt")
+        raise InvalidEventError(
+            f"{self.source} has no schema for {detail_type!r} (looked in "
+            f"{', '.join(str(p) for p in candidates)}); add it to arcblueprint/events/schemas/"
+            f"{service}/ and to the function's shared.txt"
+        )
 
     def _validator(self, detail_type: str) -> Any:
         if detail_type not in self._validators:
@@ -107,31 +123,38 @@ class DomainEvents:
         logger.error("Domain event rejected before PutEvents", extra={"detail_type": detail_type, "reason": message})
         raise InvalidEventError(message)
 
-    def entry(self, detail_type: str, detail: Mapping[str, Any], *,
-              resources: Sequence[str] = ()) -> dict[str, Any]:
+    def entry(self, detail_type: str, detail: Mapping[str, Any], *, resources: Sequence[str] = ()) -> dict[str, Any]:
         """The PutEvents entry for a validated event (size checked against the 256 KB quota)."""
         self.validate(detail_type, detail)
-        entry = {"EventBusName": self.bus_name, "Source": self.source, "DetailType": detail_type,
-                 "Detail": json.dumps(detail, separators=(",", ":"), sort_keys=True), "Resources": list(resources)}
+        entry = {
+            "EventBusName": self.bus_name,
+            "Source": self.source,
+            "DetailType": detail_type,
+            "Detail": json.dumps(detail, separators=(",", ":"), sort_keys=True),
+            "Resources": list(resources),
+        }
         size = len(json.dumps(entry).encode())
         if size > MAX_ENTRY_BYTES:
-            self._reject(detail_type, f"{self.source} {detail_type} is {size} bytes; PutEvents takes at most "
-                                      f"{MAX_ENTRY_BYTES} per entry")
+            self._reject(
+                detail_type,
+                f"{self.source} {detail_type} is {size} bytes; PutEvents takes at most {MAX_ENTRY_BYTES} per entry",
+            )
         return entry
 
     def publish(self, detail_type: str, detail: Mapping[str, Any], *, resources: Sequence[str] = ()) -> str:
         """Validate and put one event; return its EventBridge event id."""
         return self.publish_all([(detail_type, detail)], resources=resources)[0]
 
-    def publish_all(self, events: Iterable[tuple[str, Mapping[str, Any]]], *,
-                    resources: Sequence[str] = ()) -> list[str]:
+    def publish_all(
+        self, events: Iterable[tuple[str, Mapping[str, Any]]], *, resources: Sequence[str] = ()
+    ) -> list[str]:
         """Validate every event first (none is put if one is invalid), then put them 10 per call."""
         entries = [self.entry(detail_type, detail, resources=resources) for detail_type, detail in events]
         if not self.bus_name:
             raise PublishError("EVENT_BUS_NAME is not set: the platform has no event bus for this function")
         ids: list[str] = []
         for start in range(0, len(entries), MAX_ENTRIES_PER_CALL):
-            batch = entries[start:start + MAX_ENTRIES_PER_CALL]
+            batch = entries[start : start + MAX_ENTRIES_PER_CALL]
             response = self.client.put_events(Entries=batch)
             failed = [(e, r) for e, r in zip(batch, response["Entries"], strict=True) if "EventId" not in r]
             if failed or response.get("FailedEntryCount"):

@@ -26,15 +26,26 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-__all__ = ["RETRY_ATTEMPTS", "TRANSIENT_CODES", "RetryingPersistenceLayer", "StreamBatchError", "TransientError",
-           "call_with_retries", "is_transient", "process_stream_in_order"]
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+__all__ = [
+    "RETRY_ATTEMPTS",
+    "TRANSIENT_CODES",
+    "RetryingPersistenceLayer",
+    "StreamBatchError",
+    "TransientError",
+    "call_with_retries",
+    "is_transient",
+    "process_stream_in_order",
+]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,12 +61,28 @@ RETRY_MAX_DELAY_SECONDS = 1.0
 RETRY_RESERVE_MILLIS = 3000
 
 #: Error codes of a request AWS refused for now (throttled, or failed on its side): retrying is safe.
-TRANSIENT_CODES = frozenset({
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled", "RequestThrottledException",
-    "TooManyRequestsException", "ProvisionedThroughputExceededException", "RequestLimitExceeded", "SlowDown",
-    "TransactionInProgressException", "PriorRequestNotComplete", "RequestTimeout", "RequestTimeoutException",
-    "InternalError", "InternalFailure", "InternalServerError", "ServiceUnavailable", "ServiceUnavailableException",
-})
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "TransactionInProgressException",
+        "PriorRequestNotComplete",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
 
 
 class TransientError(Exception):
@@ -68,7 +95,7 @@ class StreamBatchError(Exception):
 
 def is_transient(error: BaseException) -> bool:
     """Whether ``error`` says "try again": a throttle, a server-side failure, or no connection."""
-    if isinstance(error, TransientError | ConnectionError | HTTPClientError):
+    if isinstance(error, TransientError | BotocoreConnectionError | HTTPClientError):
         return True
     if isinstance(error, ClientError):
         response = error.response or {}
@@ -78,8 +105,9 @@ def is_transient(error: BaseException) -> bool:
     return False
 
 
-def call_with_retries(call: Callable[[], T], *, remaining_millis: Callable[[], int] | None = None,
-                      attempts: int = RETRY_ATTEMPTS) -> T:
+def call_with_retries(
+    call: Callable[[], T], *, remaining_millis: Callable[[], int] | None = None, attempts: int = RETRY_ATTEMPTS
+) -> T:
     """``call()``, retried on transient errors with jittered backoff while the function has time left."""
     for attempt in range(1, attempts + 1):
         try:
@@ -87,7 +115,7 @@ def call_with_retries(call: Callable[[], T], *, remaining_millis: Callable[[], i
         except Exception as error:
             if attempt == attempts or not is_transient(error):
                 raise
-            delay = random.uniform(0, min(RETRY_MAX_DELAY_SECONDS, RETRY_BASE_DELAY_SECONDS * 2 ** attempt))
+            delay = random.uniform(0, min(RETRY_MAX_DELAY_SECONDS, RETRY_BASE_DELAY_SECONDS * 2**attempt))
             if remaining_millis is not None and remaining_millis() - delay * 1000 < RETRY_RESERVE_MILLIS:
                 raise
             time.sleep(delay)
@@ -160,8 +188,11 @@ def process_stream_in_order(records: Iterable[Any], handle: Callable[[KinesisStr
             handle(KinesisStreamRecord(raw))
         except Exception as error:
             sequence_number = _sequence_number(raw)
-            logger.warning("Stream record failed; the shard resumes from it", exc_info=True,
-                           extra={"sequence_number": sequence_number, "index": index})
+            logger.warning(
+                "Stream record failed; the shard resumes from it",
+                exc_info=True,
+                extra={"sequence_number": sequence_number, "index": index},
+            )
             if index == 0 or sequence_number is None:
                 raise StreamBatchError(f"record {index} of the batch failed") from error
             return {"batchItemFailures": [{"itemIdentifier": sequence_number}]}

@@ -20,11 +20,21 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ALWAYS_MASKED", "MASK", "MAX_DEPTH", "find_card_numbers", "mask_fields", "mask_text", "masked_json",
-           "remove_fields"]
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = [
+    "ALWAYS_MASKED",
+    "MASK",
+    "MAX_DEPTH",
+    "find_card_numbers",
+    "mask_fields",
+    "mask_text",
+    "masked_json",
+    "remove_fields",
+]
 
 MASK = "*****"
 #: Subtrees below this depth are replaced whole by ``MASK``: nothing legitimate nests deeper, and
@@ -33,11 +43,31 @@ MAX_DEPTH = 64
 #: Strings up to this size that look like JSON are parsed and masked inside.
 MAX_EMBEDDED_JSON_CHARS = 256 * 1024
 #: Names masked in every document, compared folded (see ``_fold``).
-ALWAYS_MASKED = frozenset({
-    "cvc", "cvv", "cvc2", "cvv2", "csc", "cid", "securitycode", "cardsecuritycode", "cardverificationcode",
-    "cardnumber", "pan", "pin", "password", "passwd", "secret", "clientsecret", "apikey", "accesstoken",
-    "refreshtoken", "authorization", "paymenttoken",
-})
+ALWAYS_MASKED = frozenset(
+    {
+        "cvc",
+        "cvv",
+        "cvc2",
+        "cvv2",
+        "csc",
+        "cid",
+        "securitycode",
+        "cardsecuritycode",
+        "cardverificationcode",
+        "cardnumber",
+        "pan",
+        "pin",
+        "password",
+        "passwd",
+        "secret",
+        "clientsecret",
+        "apikey",
+        "accesstoken",
+        "refreshtoken",
+        "authorization",
+        "paymenttoken",
+    }
+)
 #: Keeps the last few path segments of a node (enough for any configured path).
 _MAX_SEGMENTS = 8
 #: A run of digits with single spaces or dashes between them, long enough to hold a card number.
@@ -180,8 +210,15 @@ def _scalar(value: Any, chain: tuple[str, ...], names: frozenset[str], remove: f
     return _mask_cards(value)
 
 
-def _walk(document: Any, names: frozenset[str], remove: frozenset[str], *, scan: bool = True,
-          chain: tuple[str, ...] = (), depth: int = 0) -> Any:
+def _walk(
+    document: Any,
+    names: frozenset[str],
+    remove: frozenset[str],
+    *,
+    scan: bool = True,
+    chain: tuple[str, ...] = (),
+    depth: int = 0,
+) -> Any:
     """The masked copy, built with an explicit stack (no recursion on the document's depth)."""
 
     def leaf(value: Any, at: tuple[str, ...], level: int) -> Any:

@@ -18,8 +18,10 @@ JOB_ACTIONS = ("cleanup",)
 TARGETS = ("audit", "workflow")
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,22}[a-z0-9]")
 #: EventBridge Scheduler expressions: rate(value unit), cron(six fields), at(yyyy-mm-ddThh:mm:ss).
-_SCHEDULE = re.compile(r"rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\((\S+ ){5}\S+\)"
-                       r"|at\(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\)")
+_SCHEDULE = re.compile(
+    r"rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\((\S+ ){5}\S+\)"
+    r"|at\(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\)"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,8 +42,11 @@ class JobSpec:
 
     def __post_init__(self) -> None:
         if not _SCHEDULE.fullmatch(self.schedule):
-            raise ConfigError("schedule", self.schedule, "must be rate(<n> minutes|hours|days), cron(<6 fields>) "
-                              "or at(yyyy-mm-ddThh:mm:ss)")
+            raise ConfigError(
+                "schedule",
+                self.schedule,
+                "must be rate(<n> minutes|hours|days), cron(<6 fields>) or at(yyyy-mm-ddThh:mm:ss)",
+            )
         if self.schedule.startswith("rate(") and int(self.schedule[5:].split()[0]) < 1:
             raise ConfigError("schedule", self.schedule, "a rate must be at least 1")
 

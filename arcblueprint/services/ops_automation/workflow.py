@@ -23,27 +23,46 @@ def build_workflow(audit_function_arn: str, topic_arn: str) -> dict[str, Any]:
         "StartAt": "RecordEvent",
         "States": {
             "RecordEvent": {
-                "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
                 "Parameters": {"FunctionName": audit_function_arn, "Payload.$": "$"},
-                "ResultSelector": {"recorded.$": "$.Payload"}, "ResultPath": "$.audit", "TimeoutSeconds": 30,
-                "Retry": [{"ErrorEquals": ["Lambda.ServiceException", "Lambda.AWSLambdaException",
-                                           "Lambda.SdkClientException", "Lambda.TooManyRequestsException",
-                                           "States.Timeout"], **_RETRY}],
-                "Catch": failed, "Next": "Notify",
+                "ResultSelector": {"recorded.$": "$.Payload"},
+                "ResultPath": "$.audit",
+                "TimeoutSeconds": 30,
+                "Retry": [
+                    {
+                        "ErrorEquals": [
+                            "Lambda.ServiceException",
+                            "Lambda.AWSLambdaException",
+                            "Lambda.SdkClientException",
+                            "Lambda.TooManyRequestsException",
+                            "States.Timeout",
+                        ],
+                        **_RETRY,
+                    }
+                ],
+                "Catch": failed,
+                "Next": "Notify",
             },
             "Notify": {
-                "Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sns:publish",
                 "Parameters": {
                     "TopicArn": topic_arn,
                     "Subject.$": "States.Format('{} from {}', $['detail-type'], $.source)",
                     "Message.$": "States.JsonToString($)",
                 },
-                "ResultPath": None, "TimeoutSeconds": 30,
+                "ResultPath": None,
+                "TimeoutSeconds": 30,
                 "Retry": [{"ErrorEquals": ["States.ALL"], **_RETRY}],
-                "Catch": failed, "Next": "Done",
+                "Catch": failed,
+                "Next": "Done",
             },
             "Done": {"Type": "Succeed"},
-            "WorkflowFailed": {"Type": "Fail", "Error": "WorkflowFailed",
-                               "Cause": "Recording or notifying failed after retries"},
+            "WorkflowFailed": {
+                "Type": "Fail",
+                "Error": "WorkflowFailed",
+                "Cause": "Recording or notifying failed after retries",
+            },
         },
     }

@@ -7,12 +7,19 @@ from pathlib import Path
 from typing import Literal
 
 from arcblueprint.config.schema import ConfigError, setting
-from arcblueprint.services.event_wiring import ServiceTriggers
 from arcblueprint.services.comfortable_rest.rest_conventions import function_timeout_seconds
 from arcblueprint.services.comfortable_rest.spec import ThrottleSpec
+from arcblueprint.services.event_wiring import ServiceTriggers
 
-__all__ = ["LAMBDA_INTEGRATION_TIMEOUT_MS", "NEW_FUNCTIONS", "ROUTER_TIMEOUT_SECONDS", "LegacySpec", "RouteSpec",
-           "StranglerSpec", "route_nodes"]
+__all__ = [
+    "LAMBDA_INTEGRATION_TIMEOUT_MS",
+    "NEW_FUNCTIONS",
+    "ROUTER_TIMEOUT_SECONDS",
+    "LegacySpec",
+    "RouteSpec",
+    "StranglerSpec",
+    "route_nodes",
+]
 
 _HANDLERS = Path(__file__).resolve().parent / "handlers"
 #: Lambda services a route may move to: the handler folders next to this file (the router is not one).
@@ -47,8 +54,12 @@ class RouteSpec:
             raise ConfigError("function", self.function, "only applies when target is new or weighted")
         if self.target != "legacy":
             if self.function is None:
-                raise ConfigError("function", None, f"is required when target is {self.target} (one of "
-                                  + ", ".join(sorted(NEW_FUNCTIONS)) + ")", show_value=False)
+                raise ConfigError(
+                    "function",
+                    None,
+                    f"is required when target is {self.target} (one of " + ", ".join(sorted(NEW_FUNCTIONS)) + ")",
+                    show_value=False,
+                )
             if self.function not in NEW_FUNCTIONS:
                 raise ConfigError("function", self.function, "must be one of " + ", ".join(sorted(NEW_FUNCTIONS)))
 
@@ -61,7 +72,8 @@ class LegacySpec:
     url: str = setting(pattern=r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~-]+)*", doc="no trailing slash")
     #: NLB in the VPC that forwards to the corporate load balancer; default: ``url`` is reached directly.
     vpc_link_target_arn: str | None = setting(
-        None, pattern=r"arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer/net/[\w-]+/[0-9a-f]+")
+        None, pattern=r"arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:loadbalancer/net/[\w-]+/[0-9a-f]+"
+    )
     #: The whole legacy call (connect, send, every byte of the answer) ends within this.
     timeout_ms: int = setting(10000, minimum=50, maximum=29000)
     #: The router's TCP connect (to legacy, or to the proxy) gives up after this; at most ``timeoutMs``.
@@ -72,8 +84,11 @@ class LegacySpec:
 
     def __post_init__(self) -> None:
         if self.connect_timeout_ms > self.timeout_ms:
-            raise ConfigError("connectTimeoutMs", self.connect_timeout_ms,
-                              f"must be at most timeoutMs ({self.timeout_ms}): the connect is part of the call")
+            raise ConfigError(
+                "connectTimeoutMs",
+                self.connect_timeout_ms,
+                f"must be at most timeoutMs ({self.timeout_ms}): the connect is part of the call",
+            )
 
 
 def _default_throttle() -> ThrottleSpec:
@@ -87,7 +102,9 @@ class StranglerSpec(ServiceTriggers):
     legacy: LegacySpec = setting(doc="the legacy backend (url, optional vpcLinkTargetArn)")
     routes: tuple[RouteSpec, ...] = setting(default_factory=tuple)
     authorizer: Literal["cognito", "iam"] = "cognito"
-    user_pool_arn: str | None = setting(None, pattern=r"arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[\w-]+_\w+")
+    user_pool_arn: str | None = setting(
+        None, pattern=r"arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[\w-]+_\w+"
+    )
     throttle: ThrottleSpec = setting(default_factory=_default_throttle)
     #: Weighted split key: ``caller`` keeps each caller on one side (their ``sub``), ``request`` splits per request.
     stickiness: Literal["caller", "request"] = "caller"
@@ -101,17 +118,22 @@ class StranglerSpec(ServiceTriggers):
                 raise ConfigError(f"routes[{i}].path", route.path, "must be unique (each path has one owner)")
             seen.add(route.path)
             if route.function in functions:
-                raise ConfigError(f"routes[{i}].function", route.function, "serves one route only (it is mounted at its path)")
+                raise ConfigError(
+                    f"routes[{i}].function", route.function, "serves one route only (it is mounted at its path)"
+                )
             if route.function:
                 functions.add(route.function)
         if self.user_pool_arn is not None and self.authorizer != "cognito":
             raise ConfigError("userPoolArn", self.user_pool_arn, "only applies when authorizer is cognito")
         limit_ms = ROUTER_BACKEND_TIMEOUT_SECONDS * 1000
         if any(r.target == "weighted" for r in self.routes) and self.legacy.timeout_ms > limit_ms:
-            raise ConfigError("legacy.timeoutMs", self.legacy.timeout_ms,
-                              f"must be at most {limit_ms} when a route is weighted: the router calls legacy and "
-                              f"must answer within its own {ROUTER_TIMEOUT_SECONDS} s timeout, which ends 1 s "
-                              f"before API Gateway's {LAMBDA_INTEGRATION_TIMEOUT_MS} ms")
+            raise ConfigError(
+                "legacy.timeoutMs",
+                self.legacy.timeout_ms,
+                f"must be at most {limit_ms} when a route is weighted: the router calls legacy and "
+                f"must answer within its own {ROUTER_TIMEOUT_SECONDS} s timeout, which ends 1 s "
+                f"before API Gateway's {LAMBDA_INTEGRATION_TIMEOUT_MS} ms",
+            )
 
     def on_prem_destinations(self) -> tuple[tuple[str, str], ...]:
         """(config key, URL) of what this service reaches through the on-prem proxy: legacy, when the

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
-from arcblueprint.platform.handles import Platform
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from arcblueprint.platform.handles import Platform
 
 __all__ = ["BucketLifecycle", "SecureBucket", "SecureBucketArgs"]
 
@@ -46,42 +49,89 @@ class SecureBucket(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         # Bucket names are global: the account id keeps two accounts' stacks from colliding.
         self.bucket = aws.s3.Bucket(
-            f"{name}-bucket", bucket=ctx.name(args.service, args.suffix, ctx.stack.account_id, max_length=63),
-            force_destroy=not ctx.stack.protect_stateful_resources, tags=ctx.tags(args.service),
-            opts=ctx.stateful(child))
+            f"{name}-bucket",
+            bucket=ctx.name(args.service, args.suffix, ctx.stack.account_id, max_length=63),
+            force_destroy=not ctx.stack.protect_stateful_resources,
+            tags=ctx.tags(args.service),
+            opts=ctx.stateful(child),
+        )
         bucket_id = self.bucket.id
         self.public_access_block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access", bucket=bucket_id, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True, opts=child)
-        aws.s3.BucketOwnershipControls(f"{name}-ownership", bucket=bucket_id,
-                                       rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
+            f"{name}-public-access",
+            bucket=bucket_id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership", bucket=bucket_id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
+        )
         aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption", bucket=bucket_id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
-                                                                "kms_master_key_id": args.platform.kms_key_arn},
-                    "bucket_key_enabled": True}],  # one KMS data key per bucket, not per object: cheaper
-            opts=child)
-        aws.s3.BucketVersioning(f"{name}-versioning", bucket=bucket_id,
-                                versioning_configuration={"status": "Enabled"}, opts=child)
-        rules = [{
-            "id": rule.rule_id, "status": "Enabled", "filter": {"prefix": rule.prefix},
-            "expiration": {"days": rule.expire_days} if rule.expire_days else None,
-            "transitions": [{"days": rule.transition_to_ia_days, "storage_class": "STANDARD_IA"}]
-            if rule.transition_to_ia_days else None,
-            "noncurrent_version_expiration": {"noncurrent_days": rule.noncurrent_expire_days
-                                              or args.noncurrent_version_expire_days},
-            "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-        } for rule in args.lifecycle] or [{
-            "id": "old-versions", "status": "Enabled", "filter": {"prefix": ""},
-            "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_version_expire_days},
-            "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}]
+            f"{name}-encryption",
+            bucket=bucket_id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": args.platform.kms_key_arn,
+                    },
+                    "bucket_key_enabled": True,
+                }
+            ],  # one KMS data key per bucket, not per object: cheaper
+            opts=child,
+        )
+        aws.s3.BucketVersioning(
+            f"{name}-versioning", bucket=bucket_id, versioning_configuration={"status": "Enabled"}, opts=child
+        )
+        rules = [
+            {
+                "id": rule.rule_id,
+                "status": "Enabled",
+                "filter": {"prefix": rule.prefix},
+                "expiration": {"days": rule.expire_days} if rule.expire_days else None,
+                "transitions": [{"days": rule.transition_to_ia_days, "storage_class": "STANDARD_IA"}]
+                if rule.transition_to_ia_days
+                else None,
+                "noncurrent_version_expiration": {
+                    "noncurrent_days": rule.noncurrent_expire_days or args.noncurrent_version_expire_days
+                },
+                "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+            }
+            for rule in args.lifecycle
+        ] or [
+            {
+                "id": "old-versions",
+                "status": "Enabled",
+                "filter": {"prefix": ""},
+                "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_version_expire_days},
+                "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+            }
+        ]
         aws.s3.BucketLifecycleConfiguration(f"{name}-lifecycle", bucket=bucket_id, rules=rules, opts=child)
         aws.s3.BucketPolicy(
-            f"{name}-policy", bucket=bucket_id,
-            policy=self.bucket.arn.apply(lambda arn: json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.public_access_block]))
+            f"{name}-policy",
+            bucket=bucket_id,
+            policy=self.bucket.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "DenyInsecureTransport",
+                                "Effect": "Deny",
+                                "Principal": "*",
+                                "Action": "s3:*",
+                                "Resource": [arn, f"{arn}/*"],
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.public_access_block]),
+        )
         self.arn: pulumi.Output[str] = self.bucket.arn
         self.bucket_name: pulumi.Output[str] = self.bucket.bucket
         self.register_outputs({"bucket": self.bucket_name})

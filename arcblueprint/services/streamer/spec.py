@@ -16,8 +16,10 @@ _NAME = re.compile(r"[a-z][a-z0-9-]{0,22}[a-z0-9]")
 _COLUMN = re.compile(r"[a-z_][a-z0-9_]{0,127}")
 _FIELD_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*")
 #: Hive types Glue/Parquet conversion accepts (complex types are checked for balanced brackets only).
-_PRIMITIVE = re.compile(r"string|boolean|tinyint|smallint|int|bigint|float|double|date|timestamp|binary"
-                        r"|decimal\(\d{1,2},\d{1,2}\)|(var)?char\(\d{1,5}\)")
+_PRIMITIVE = re.compile(
+    r"string|boolean|tinyint|smallint|int|bigint|float|double|date|timestamp|binary"
+    r"|decimal\(\d{1,2},\d{1,2}\)|(var)?char\(\d{1,5}\)"
+)
 _COMPLEX = re.compile(r"(array|map|struct)<.+>")
 #: Partition columns the data lake adds from each record's date (dynamic partitioning).
 PARTITION_COLUMNS = ("year", "month", "day")
@@ -28,8 +30,12 @@ def _check_type(type_name: str, key: str) -> None:
         return
     if _COMPLEX.fullmatch(type_name) and type_name.count("<") == type_name.count(">"):
         return
-    raise ConfigError(key, type_name, "must be a Hive type (string, int, bigint, double, boolean, timestamp, "
-                                      "date, decimal(p,s), array<...>, map<...>, struct<...>)")
+    raise ConfigError(
+        key,
+        type_name,
+        "must be a Hive type (string, int, bigint, double, boolean, timestamp, "
+        "date, decimal(p,s), array<...>, map<...>, struct<...>)",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,8 +73,11 @@ class DomainSpec:
         for i, path in enumerate(self.mask_fields):
             column_type = self.columns.get(path)
             if column_type is not None and column_type != "string" and not column_type.startswith(("char", "varchar")):
-                raise ConfigError(f"maskFields[{i}]", path,
-                                  f"a masked column must be a string (it is {column_type}); remove it instead")
+                raise ConfigError(
+                    f"maskFields[{i}]",
+                    path,
+                    f"a masked column must be a string (it is {column_type}); remove it instead",
+                )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,8 +106,9 @@ class StreamerSpec(EventSubscriber):
     retention_hours: int = setting(24, minimum=24, maximum=8760)
     #: raw/ (the source backup) and errors/ hold records as produced, before removeFields and masking:
     #: they expire within a week (their old versions a day later); raw/ is under its own KMS key.
-    raw_backup_expire_days: int = setting(7, minimum=1, maximum=7,
-                                          doc="raw/ and errors/ keep unmasked records: at most 7 days")
+    raw_backup_expire_days: int = setting(
+        7, minimum=1, maximum=7, doc="raw/ and errors/ keep unmasked records: at most 7 days"
+    )
     transition_to_ia_days: int = setting(30, minimum=30, maximum=3650)
     noncurrent_version_expire_days: int = setting(30, minimum=1, maximum=3650)
     athena_bytes_scanned_cutoff_mib: int = setting(1024, minimum=10, maximum=1_048_576)
@@ -117,5 +127,8 @@ class StreamerSpec(EventSubscriber):
         if self.consumer is not None:
             for i, domain in enumerate(self.consumer.domains):
                 if domain not in self.domains:
-                    raise ConfigError(f"consumer.domains[{i}]", domain,
-                                      "unknown domain (known: " + ", ".join(sorted(self.domains)) + ")")
+                    raise ConfigError(
+                        f"consumer.domains[{i}]",
+                        domain,
+                        "unknown domain (known: " + ", ".join(sorted(self.domains)) + ")",
+                    )

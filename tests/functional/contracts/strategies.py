@@ -21,25 +21,32 @@ import base64
 import copy
 import json
 import re
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 #: Settings of every contract test: at most 100 examples, no "explain" phase (it reruns a failure
 #: hundreds of times; the shrunk example is enough), and module-scoped handler fixtures are fine.
-contract = settings(max_examples=100, phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], deadline=None)
+contract = settings(
+    max_examples=100,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    deadline=None,
+)
 
 #: What no client-facing error may contain: stack traces, file names, exception class names, endpoint
 #: URLs, object reprs, AWS error codes of the SDK.
 INTERNALS = re.compile(
     r"Traceback|File \"|\.py\b|\b[A-Z][A-Za-z]*(?:Error|Exception)\b|https?://|amazonaws\.com|botocore|boto3"
-    r"|object at 0x|ClientError|ConditionalCheckFailed|ResourceNotFound|ValidationException|errorType")
+    r"|object at 0x|ClientError|ConditionalCheckFailed|ResourceNotFound|ValidationException|errorType"
+)
 
 
 def sample(name: str) -> dict[str, Any]:
@@ -63,8 +70,29 @@ def deep_json_text(depth: int) -> str:
 
 
 #: Strings that break naive parsing: unicode digits, lone surrogates, NUL, RTL marks, full-width text.
-tricky_text = st.sampled_from(["²", "١٢٣", "Ⅻ", "\udc80", "\x00", "\u202e", "ｉｄ", "-0", "1e309", "NaN", "  ",
-                               "", "%%%", "../..", "null", "true", "0x10", "9" * 30, "é" * 65])
+tricky_text = st.sampled_from(
+    [
+        "²",
+        "١٢٣",
+        "Ⅻ",
+        "\udc80",
+        "\x00",
+        "\u202e",
+        "ｉｄ",
+        "-0",
+        "1e309",
+        "NaN",
+        "  ",
+        "",
+        "%%%",
+        "../..",
+        "null",
+        "true",
+        "0x10",
+        "9" * 30,
+        "é" * 65,
+    ]
+)
 huge_text = st.integers(min_value=1_000, max_value=40_000).map(lambda n: "x" * n)
 big_numbers = st.sampled_from([10**40, -(10**40), 2**63, 2**64 + 1, 1e308, -1e308, 0.5, 1.0, -1, 0])
 #: Built once: a 100k-deep value takes a while to build and handlers only read what they are given.
@@ -72,13 +100,24 @@ _DEEP = [deep(d, as_dict=as_dict) for d in (10, 100, 1_000, 100_000) for as_dict
 deep_values = st.sampled_from(_DEEP)
 
 #: A value of any type, including the awkward ones.
-junk = st.one_of(st.none(), st.booleans(), st.integers(), big_numbers, st.floats(allow_nan=True, allow_infinity=True),
-                 st.text(max_size=20), tricky_text, huge_text, deep_values,
-                 st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3))
+junk = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    big_numbers,
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    tricky_text,
+    huge_text,
+    deep_values,
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+)
 
 
-def either(first: st.SearchStrategy[Any], second: st.SearchStrategy[Any], *, first_in: int = 2
-           ) -> st.SearchStrategy[Any]:
+def either(
+    first: st.SearchStrategy[Any], second: st.SearchStrategy[Any], *, first_in: int = 2
+) -> st.SearchStrategy[Any]:
     """``first`` in ``first_in - 1`` draws of ``first_in``, else ``second`` (half and half by default).
 
     ``st.one_of`` flattens nested ``one_of``s, so a many-branched strategy would crowd out the other."""
@@ -94,10 +133,13 @@ def with_junk(valid: dict[str, Any], *, keep: Sequence[str] = ()) -> st.SearchSt
         return {k: v for k, v in valid.items() if k != key}
 
     changed: list[st.SearchStrategy[dict[str, Any]]] = [
-        st.tuples(st.text(min_size=1, max_size=8), junk).map(lambda kv: {**valid, kv[0]: kv[1]})]
+        st.tuples(st.text(min_size=1, max_size=8), junk).map(lambda kv: {**valid, kv[0]: kv[1]})
+    ]
     if keys:
-        changed += [st.sampled_from(keys).map(removed),
-                    st.tuples(st.sampled_from(keys), junk).map(lambda kv: {**valid, kv[0]: kv[1]})]
+        changed += [
+            st.sampled_from(keys).map(removed),
+            st.tuples(st.sampled_from(keys), junk).map(lambda kv: {**valid, kv[0]: kv[1]}),
+        ]
     return either(st.just(valid), st.one_of(changed))  # half valid, half not
 
 
@@ -121,22 +163,40 @@ def bodies(documents: st.SearchStrategy[Any]) -> st.SearchStrategy[tuple[str | N
     a JSON document: no body, invalid JSON, NaN, huge or unicode numbers, deep nesting, non-UTF-8 bytes,
     invalid base64."""
     as_json = documents.map(dumps)
-    documents_sent = st.one_of(as_json.map(lambda text: (text, False)),
-                               as_json.map(lambda text: (_b64(text.encode("utf-8", "surrogatepass")), True)))
+    documents_sent = st.one_of(
+        as_json.map(lambda text: (text, False)),
+        as_json.map(lambda text: (_b64(text.encode("utf-8", "surrogatepass")), True)),
+    )
     return either(documents_sent, _not_documents)  # half documents, half not
 
 
-_not_documents: st.SearchStrategy[tuple[str | None, bool]] = st.deferred(lambda: st.one_of(
-    st.just((None, False)), st.just(("", False)),
-    st.sampled_from(["{not json", "[", "{\"a\": NaN}", "{\"a\": Infinity}", "{\"quantity\": ²}",
-                     "{\"version\": " + "9" * 5000 + "}", "\"just a string\"", "null", "[]", "0",
-                     "{\"a\":1}{\"b\":2}"]).map(lambda text: (text, False)),
-    st.sampled_from([1_000, 100_000]).map(lambda depth: (deep_json_text(depth), False)),
-    st.sampled_from([b"\xff\xfe\xfd", b"{\"name\": \"\xe9\"}", b"\x00\x01", b"{\"a\": \"\xed\xa0\x80\"}"]).map(
-        lambda raw: (_b64(raw), True)),
-    st.sampled_from(["%%%not-base64", "eyJh", "===="]).map(lambda text: (text, True)),
-    huge_text.map(lambda text: (json.dumps({"name": text}), False)),
-))
+_not_documents: st.SearchStrategy[tuple[str | None, bool]] = st.deferred(
+    lambda: st.one_of(
+        st.just((None, False)),
+        st.just(("", False)),
+        st.sampled_from(
+            [
+                "{not json",
+                "[",
+                '{"a": NaN}',
+                '{"a": Infinity}',
+                '{"quantity": ²}',
+                '{"version": ' + "9" * 5000 + "}",
+                '"just a string"',
+                "null",
+                "[]",
+                "0",
+                '{"a":1}{"b":2}',
+            ]
+        ).map(lambda text: (text, False)),
+        st.sampled_from([1_000, 100_000]).map(lambda depth: (deep_json_text(depth), False)),
+        st.sampled_from([b"\xff\xfe\xfd", b'{"name": "\xe9"}', b"\x00\x01", b'{"a": "\xed\xa0\x80"}']).map(
+            lambda raw: (_b64(raw), True)
+        ),
+        st.sampled_from(["%%%not-base64", "eyJh", "===="]).map(lambda text: (text, True)),
+        huge_text.map(lambda text: (json.dumps({"name": text}), False)),
+    )
+)
 
 
 # ---------------------------------------------------------------- event mutations
@@ -171,10 +231,11 @@ def _apply(event: dict[str, Any], path: tuple[Any, ...], action: str, value: Any
         parent[last] = value
 
 
-def mutated(event: dict[str, Any], *, protect: Sequence[tuple[Any, ...]] = (), max_mutations: int = 2
-            ) -> st.SearchStrategy[dict[str, Any]]:
+def mutated(
+    event: dict[str, Any], *, protect: Sequence[tuple[Any, ...]] = (), max_mutations: int = 2
+) -> st.SearchStrategy[dict[str, Any]]:
     """``event`` with up to ``max_mutations`` nodes deleted or replaced by junk (not under ``protect``)."""
-    paths = [p for p in _paths(event) if not any(p[:len(q)] == tuple(q) for q in protect)]
+    paths = [p for p in _paths(event) if not any(p[: len(q)] == tuple(q) for q in protect)]
 
     @st.composite
     def build(draw: Callable[..., Any]) -> dict[str, Any]:
@@ -190,14 +251,29 @@ def mutated(event: dict[str, Any], *, protect: Sequence[tuple[Any, ...]] = (), m
     return build()
 
 
-def api_event(template: dict[str, Any], *, method: str, path: str, resource: str | None = None,
-              body: str | None = None, is_base64: bool = False, query: dict[str, Any] | None = None,
-              path_parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+def api_event(
+    template: dict[str, Any],
+    *,
+    method: str,
+    path: str,
+    resource: str | None = None,
+    body: str | None = None,
+    is_base64: bool = False,
+    query: dict[str, Any] | None = None,
+    path_parameters: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """An API Gateway (REST) proxy event for one route, from a real sample event."""
     event = copy.deepcopy(template)
-    event.update(httpMethod=method, path=path, resource=resource or path, body=body, isBase64Encoded=is_base64,
-                 queryStringParameters=query, pathParameters=path_parameters,
-                 multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None)
+    event.update(
+        httpMethod=method,
+        path=path,
+        resource=resource or path,
+        body=body,
+        isBase64Encoded=is_base64,
+        queryStringParameters=query,
+        pathParameters=path_parameters,
+        multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None,
+    )
     context = event.setdefault("requestContext", {})
     context.update(httpMethod=method, resourcePath=resource or path, path=f"/prod{path}")
     return event
@@ -210,7 +286,7 @@ def firehose_data(documents: st.SearchStrategy[Any]) -> st.SearchStrategy[str]:
     """Record ``data`` as Firehose sends it (base64), for documents of any kind, and data that is not."""
     return st.one_of(
         documents.map(lambda d: _b64(dumps(d).encode("utf-8", "surrogatepass"))),
-        st.sampled_from([b"not json", b"\xff\xfe", b"[1,2]", b"\"text\"", b"null", b"{\"domain\":"]).map(_b64),
+        st.sampled_from([b"not json", b"\xff\xfe", b"[1,2]", b'"text"', b"null", b'{"domain":']).map(_b64),
         st.sampled_from([1_000, 100_000]).map(lambda depth: _b64(deep_json_text(depth).encode())),
         st.just(_b64(json.dumps(deep(200, as_dict=True)).encode())),
         st.sampled_from(["%%%", "abc", "", "SGVsbG8"]),

@@ -23,60 +23,105 @@ from arcblueprint.services.testing import LambdaContext, load_handler
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint/services/cherry_pick/handlers"
 SAMPLE = cs.sample("appSyncDirectResolver.json")
 SUB = SAMPLE["identity"]["sub"]
-BACKEND = {"accountId": "111111111111", "cognitoIdentityPoolId": None, "cognitoIdentityId": None,
-           "sourceIp": ["10.0.0.1"], "username": "AROAEXAMPLE:settler",
-           "userArn": "arn:aws:sts::111111111111:assumed-role/booking-settler/settler"}
+BACKEND = {
+    "accountId": "111111111111",
+    "cognitoIdentityPoolId": None,
+    "cognitoIdentityId": None,
+    "sourceIp": ["10.0.0.1"],
+    "username": "AROAEXAMPLE:settler",
+    "userArn": "arn:aws:sts::111111111111:assumed-role/booking-settler/settler",
+}
 CLIENT_ERRORS = {"ValidationError", "ConflictError", "NotFoundError", "UnauthorizedError"}
 #: What the state machine sends a step (its Payload template, filled in as Step Functions does).
-STEP_EVENT = {"action": "reserve_flight", "booking": {"id": "b-0", "status": "PENDING"},
-              "execution": "arn:aws:states:eu-west-1:111111111111:execution:booking-saga:n", "startedAt": "t0"}
+STEP_EVENT = {
+    "action": "reserve_flight",
+    "booking": {"id": "b-0", "status": "PENDING"},
+    "execution": "arn:aws:states:eu-west-1:111111111111:execution:booking-saga:n",
+    "startedAt": "t0",
+}
 
 
 @pytest.fixture(scope="module")
 def aws():
     with pytest.MonkeyPatch.context() as patch, mock_aws():
-        for key, value in {"TABLE_NAME": "bookings", "POWERTOOLS_SERVICE_NAME": "bookings",
-                           "POWERTOOLS_METRICS_NAMESPACE": "arcblueprint-tests", "POWERTOOLS_TRACE_DISABLED": "true",
-                           "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "testing",
-                           "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        for key, value in {
+            "TABLE_NAME": "bookings",
+            "POWERTOOLS_SERVICE_NAME": "bookings",
+            "POWERTOOLS_METRICS_NAMESPACE": "arcblueprint-tests",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }.items():
             patch.setenv(key, value)
         boto3.client("dynamodb").create_table(
-            TableName="bookings", BillingMode="PAY_PER_REQUEST",
+            TableName="bookings",
+            BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        )
         role = boto3.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         machine = boto3.client("stepfunctions").create_state_machine(
-            name="booking-saga", roleArn=role,
-            definition=json.dumps(build_saga("arn:aws:lambda:eu-west-1:111111111111:function:steps:live")))
+            name="booking-saga",
+            roleArn=role,
+            definition=json.dumps(build_saga("arn:aws:lambda:eu-west-1:111111111111:function:steps:live")),
+        )
         patch.setenv("STATE_MACHINE_ARN", machine["stateMachineArn"])
         table = boto3.resource("dynamodb").Table("bookings")
         for status in STATUSES:
-            table.put_item(Item={"id": f"{SUB}:k-{status}", "owner": SUB, "flightId": "FL-1", "seats": 1,
-                                 "status": status, "createdAt": "2026-01-01T00:00:00.000+00:00"})
-        yield {"table": table, "bookings": load_handler(HANDLERS / "bookings", "cherry_pick_bookings_contract"),
-               "steps": load_handler(HANDLERS / "saga_steps", "cherry_pick_steps_contract")}
+            table.put_item(
+                Item={
+                    "id": f"{SUB}:k-{status}",
+                    "owner": SUB,
+                    "flightId": "FL-1",
+                    "seats": 1,
+                    "status": status,
+                    "createdAt": "2026-01-01T00:00:00.000+00:00",
+                }
+            )
+        yield {
+            "table": table,
+            "bookings": load_handler(HANDLERS / "bookings", "cherry_pick_bookings_contract"),
+            "steps": load_handler(HANDLERS / "saga_steps", "cherry_pick_steps_contract"),
+        }
 
 
-inputs = st.fixed_dictionaries({"idempotencyKey": st.sampled_from(["k-1", "k-2", "k-PENDING"]),
-                                "flightId": st.sampled_from(["FL-1", "FL-2"]), "seats": st.integers(0, 10),
-                                "paymentToken": st.sampled_from(["tok_1", "tok_2"])})
-create_arguments = cs.either(inputs.flatmap(cs.with_junk).map(lambda i: {"input": i}),
-                             st.dictionaries(st.sampled_from(["input", "id", "extra"]), cs.junk, max_size=2),
-                             first_in=4)
+inputs = st.fixed_dictionaries(
+    {
+        "idempotencyKey": st.sampled_from(["k-1", "k-2", "k-PENDING"]),
+        "flightId": st.sampled_from(["FL-1", "FL-2"]),
+        "seats": st.integers(0, 10),
+        "paymentToken": st.sampled_from(["tok_1", "tok_2"]),
+    }
+)
+create_arguments = cs.either(
+    inputs.flatmap(cs.with_junk).map(lambda i: {"input": i}),
+    st.dictionaries(st.sampled_from(["input", "id", "extra"]), cs.junk, max_size=2),
+    first_in=4,
+)
 confirm_arguments = st.fixed_dictionaries(
-    {"id": cs.either(st.sampled_from([f"{SUB}:k-{s}" for s in STATUSES] + ["nobody:x"]), cs.junk),
-     "status": cs.either(st.sampled_from([*STATUSES, "LOST"]), cs.junk)})
+    {
+        "id": cs.either(st.sampled_from([f"{SUB}:k-{s}" for s in STATUSES] + ["nobody:x"]), cs.junk),
+        "status": cs.either(st.sampled_from([*STATUSES, "LOST"]), cs.junk),
+    }
+)
 GUEST = {**BACKEND, "cognitoIdentityId": "eu-west-1:guest"}  # an identity pool's end user, signed with IAM
 #: Mostly callers the field accepts, then the others, then junk.
-identities = {"createBooking": cs.either(st.sampled_from([SAMPLE["identity"], BACKEND]), cs.junk, first_in=4),
-              "confirmBooking": cs.either(st.just(BACKEND), st.sampled_from([SAMPLE["identity"], GUEST, None, "x"]),
-                                          first_in=4)}
+identities = {
+    "createBooking": cs.either(st.sampled_from([SAMPLE["identity"], BACKEND]), cs.junk, first_in=4),
+    "confirmBooking": cs.either(st.just(BACKEND), st.sampled_from([SAMPLE["identity"], GUEST, None, "x"]), first_in=4),
+}
 
 
 @cs.contract
-@given(field=st.sampled_from(["createBooking", "confirmBooking"]), data=st.data(),
-       mutation=cs.mutated({"info": SAMPLE["info"], "request": SAMPLE["request"], "source": None, "prev": None,
-                            "stash": {}}, protect=[("info", "fieldName"), ("info", "parentTypeName")]))
+@given(
+    field=st.sampled_from(["createBooking", "confirmBooking"]),
+    data=st.data(),
+    mutation=cs.mutated(
+        {"info": SAMPLE["info"], "request": SAMPLE["request"], "source": None, "prev": None, "stash": {}},
+        protect=[("info", "fieldName"), ("info", "parentTypeName")],
+    ),
+)
 def test_the_resolver_raises_only_its_client_errors_and_moves_only_by_the_table(aws, field, data, mutation):
     module = aws["bookings"]
     arguments = data.draw(create_arguments if field == "createBooking" else confirm_arguments)
@@ -103,8 +148,9 @@ def test_the_resolver_raises_only_its_client_errors_and_moves_only_by_the_table(
         aws["table"].put_item(Item=before)  # the next example starts from the same statuses
 
 
-calls = st.lists(st.tuples(st.sampled_from([*MOVES, "format_disk"]), st.sampled_from(["t0", "t1"])),
-                 min_size=1, max_size=5)
+calls = st.lists(
+    st.tuples(st.sampled_from([*MOVES, "format_disk"]), st.sampled_from(["t0", "t1"])), min_size=1, max_size=5
+)
 
 
 @settings(parent=cs.contract, max_examples=60)  # each example is a few store calls: 60 keep it near 3 s

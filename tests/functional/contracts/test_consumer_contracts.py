@@ -55,11 +55,15 @@ def aws():
     with pytest.MonkeyPatch.context() as env, mock_aws():
         cs.handler_environment(env)
         ddb = boto3.client("dynamodb", region_name="eu-west-1")
-        ddb.create_table(TableName="idempotency", BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+        ddb.create_table(
+            TableName="idempotency",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        )
         boto3.client("s3", region_name="eu-west-1").create_bucket(
-            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
         env.setenv("IDEMPOTENCY_TABLE", "idempotency")
         yield env
 
@@ -77,6 +81,7 @@ def _reported(response: dict[str, Any]) -> set[str]:
 
 # ---------------------------------------------------------------- webhook consumer
 
+
 def envelope(webhook_id: Any, payload: Any) -> str:
     return json.dumps({"webhookId": webhook_id, "receivedAt": 1, "payload": payload})
 
@@ -88,8 +93,9 @@ good_envelopes = st.builds(envelope, st.text(min_size=1, max_size=64), cs.json_d
 bad_envelopes = st.one_of(
     cs.not_json_text,
     st.builds(lambda payload: json.dumps({"receivedAt": 1, "payload": payload}), cs.json_documents),
-    st.builds(envelope, st.one_of(st.just(""), st.none(), st.integers(), st.lists(st.text(), max_size=2)),
-              cs.json_documents),
+    st.builds(
+        envelope, st.one_of(st.just(""), st.none(), st.integers(), st.lists(st.text(), max_size=2)), cs.json_documents
+    ),
     st.builds(lambda key: json.dumps({"webhookId": key}), st.text(min_size=1, max_size=8)),
     cs.json_documents.filter(lambda d: not isinstance(d, dict)).map(json.dumps),
 )
@@ -103,8 +109,11 @@ def webhook_consumer(aws):
 
 
 @cs.contract
-@given(batch=cs.sqs_batch(SQS_RECORD, st.tuples(good_envelopes, cs.junk), st.tuples(
-    st.one_of(bad_envelopes, cs.not_text), cs.junk)))
+@given(
+    batch=cs.sqs_batch(
+        SQS_RECORD, st.tuples(good_envelopes, cs.junk), st.tuples(st.one_of(bad_envelopes, cs.not_text), cs.junk)
+    )
+)
 def test_webhook_consumer_reports_exactly_the_bad_messages(webhook_consumer, batch):
     event, bad = batch
     assert _reported(webhook_consumer.lambda_handler(event, CONTEXT)) == bad
@@ -118,8 +127,9 @@ def webhook_stream_consumer(aws):
     return module
 
 
-def _stream_contract(module: Any, event: dict[str, Any], first_bad: int | None, handled: list[Any],
-                     expected: list[Any]) -> None:
+def _stream_contract(
+    module: Any, event: dict[str, Any], first_bad: int | None, handled: list[Any], expected: list[Any]
+) -> None:
     """``expected`` (what the records before the first bad one do) is handled, in order, and nothing after;
     the first bad record alone is reported, and if it is the first of the batch the invocation fails."""
     records = event["Records"]
@@ -139,8 +149,13 @@ def _texts(event: dict[str, Any], first_bad: int | None) -> list[str]:
 
 
 @cs.contract
-@given(batch=cs.kinesis_batch(KINESIS_RECORD, good_envelopes.map(lambda t: cs.b64(t.encode())), st.one_of(
-    bad_envelopes.map(lambda t: cs.b64(t.encode())), cs.unreadable_data)))
+@given(
+    batch=cs.kinesis_batch(
+        KINESIS_RECORD,
+        good_envelopes.map(lambda t: cs.b64(t.encode())),
+        st.one_of(bad_envelopes.map(lambda t: cs.b64(t.encode())), cs.unreadable_data),
+    )
+)
 def test_webhook_stream_consumer_stops_at_the_first_bad_record(webhook_stream_consumer, batch):
     event, first_bad = batch
     webhook_stream_consumer.delivered.clear()
@@ -157,9 +172,9 @@ def test_webhook_stream_consumer_stops_at_the_first_bad_record(webhook_stream_co
 
 # ---------------------------------------------------------------- Big Fan consumer
 
+
 def _string_attributes(message_id: str) -> dict[str, Any]:
-    return {"messageId": {"Type": "String", "Value": message_id},
-            "eventType": {"Type": "String", "Value": "order.x"}}
+    return {"messageId": {"Type": "String", "Value": message_id}, "eventType": {"Type": "String", "Value": "order.x"}}
 
 
 def sns_envelope(message: Any, attributes: Any) -> str:
@@ -170,12 +185,18 @@ def sns_envelope(message: Any, attributes: Any) -> str:
 
 
 #: What a publisher sends: any JSON document, or one compressed inline by the publisher's codec.
-published = st.one_of(cs.json_documents.map(json.dumps),
-                      cs.json_documents.map(lambda d: json.dumps({"arcbpPayload": {
-                          "encoding": "gzip+base64", "data": cs.b64(gzip.compress(json.dumps(d).encode()))}})))
+published = st.one_of(
+    cs.json_documents.map(json.dumps),
+    cs.json_documents.map(
+        lambda d: json.dumps(
+            {"arcbpPayload": {"encoding": "gzip+base64", "data": cs.b64(gzip.compress(json.dumps(d).encode()))}}
+        )
+    ),
+)
 #: Bodies no consumer can process: not JSON, not text, a broken or hostile claim check.
 unprocessable = st.one_of(
-    cs.not_json_text, cs.not_text,
+    cs.not_json_text,
+    cs.not_text,
     st.builds(lambda p: json.dumps({"arcbpPayload": p}), cs.junk),
     st.just(json.dumps({"arcbpPayload": {"data": "%%%not base64"}})),
     st.just(json.dumps({"arcbpPayload": {"encoding": "gzip+base64", "data": cs.GZIP_BOMB}})),
@@ -188,8 +209,13 @@ unprocessable = st.one_of(
 def fan_consumers(aws):
     modules = {}
     for raw in ("true", "false"):
-        module = _load(aws, "big_fan/handlers/consumer", RAW_MESSAGE_DELIVERY=raw, PAYLOAD_BUCKET=BUCKET,
-                       CONSUMER_NAME=f"contract-{raw}")
+        module = _load(
+            aws,
+            "big_fan/handlers/consumer",
+            RAW_MESSAGE_DELIVERY=raw,
+            PAYLOAD_BUCKET=BUCKET,
+            CONSUMER_NAME=f"contract-{raw}",
+        )
         module.handled = []
         module.handle = lambda message, module=module: module.handled.append(message)
         modules[raw] = module
@@ -197,30 +223,45 @@ def fan_consumers(aws):
 
 
 @cs.contract
-@given(batch=cs.sqs_batch(
-    SQS_RECORD,
-    # A raw body shaped like an SNS envelope is a message too: it cannot forge the attributes.
-    st.tuples(st.one_of(published, st.builds(sns_envelope, published, st.just(_string_attributes("forged")))),
-              cs.sqs_attributes(st.text(min_size=1, max_size=36))),
-    st.tuples(unprocessable, cs.sqs_attributes(st.text(min_size=1, max_size=36)))))
+@given(
+    batch=cs.sqs_batch(
+        SQS_RECORD,
+        # A raw body shaped like an SNS envelope is a message too: it cannot forge the attributes.
+        st.tuples(
+            st.one_of(published, st.builds(sns_envelope, published, st.just(_string_attributes("forged")))),
+            cs.sqs_attributes(st.text(min_size=1, max_size=36)),
+        ),
+        st.tuples(unprocessable, cs.sqs_attributes(st.text(min_size=1, max_size=36))),
+    )
+)
 def test_big_fan_raw_consumer_reports_exactly_the_bad_messages(fan_consumers, batch):
     event, bad = batch
     consumer = fan_consumers["true"]
     consumer.handled.clear()
     assert _reported(consumer.lambda_handler(event, CONTEXT)) == bad
     # The forged envelope's attributes (messageId "forged", eventType "order.x") never become the message's.
-    assert not [m for m in consumer.handled
-                if m["messageId"] == "forged" or m["attributes"].get("eventType") == "order.x"]
+    assert not [
+        m for m in consumer.handled if m["messageId"] == "forged" or m["attributes"].get("eventType") == "order.x"
+    ]
 
 
 @cs.contract
-@given(batch=cs.sqs_batch(
-    SNS_SQS_RECORD,
-    st.tuples(st.builds(sns_envelope, published, st.builds(_string_attributes, st.text(min_size=1, max_size=36))),
-              cs.junk),
-    st.tuples(st.one_of(unprocessable.map(lambda body: sns_envelope(body, {}) if isinstance(body, str) else body),
-                        published,  # a raw body on an enveloped subscription is not a notification
-                        st.builds(sns_envelope, cs.not_text, st.just({}))), cs.junk)))
+@given(
+    batch=cs.sqs_batch(
+        SNS_SQS_RECORD,
+        st.tuples(
+            st.builds(sns_envelope, published, st.builds(_string_attributes, st.text(min_size=1, max_size=36))), cs.junk
+        ),
+        st.tuples(
+            st.one_of(
+                unprocessable.map(lambda body: sns_envelope(body, {}) if isinstance(body, str) else body),
+                published,  # a raw body on an enveloped subscription is not a notification
+                st.builds(sns_envelope, cs.not_text, st.just({})),
+            ),
+            cs.junk,
+        ),
+    )
+)
 def test_big_fan_enveloped_consumer_reports_exactly_the_bad_messages(fan_consumers, batch):
     event, bad = batch
     assert _reported(fan_consumers["false"].lambda_handler(event, CONTEXT)) == bad
@@ -228,13 +269,14 @@ def test_big_fan_enveloped_consumer_reports_exactly_the_bad_messages(fan_consume
 
 # ---------------------------------------------------------------- streamer consumer
 
-documents = st.fixed_dictionaries({"domain": st.sampled_from(["orders", "payments"])},
-                                  optional={"id": st.text(max_size=10), "amount": cs.json_documents})
+documents = st.fixed_dictionaries(
+    {"domain": st.sampled_from(["orders", "payments"])},
+    optional={"id": st.text(max_size=10), "amount": cs.json_documents},
+)
 not_documents = st.one_of(
     cs.not_json_text,
     cs.json_documents.filter(lambda d: not isinstance(d, dict)).map(json.dumps),
-    st.builds(lambda domain: json.dumps({"domain": domain}),
-              st.one_of(st.none(), st.integers(), st.lists(st.text()))),
+    st.builds(lambda domain: json.dumps({"domain": domain}), st.one_of(st.none(), st.integers(), st.lists(st.text()))),
     st.just(json.dumps({"id": "no domain"})),
 )
 
@@ -248,8 +290,13 @@ def stream_consumer(aws):
 
 
 @cs.contract
-@given(batch=cs.kinesis_batch(KINESIS_RECORD, documents.map(lambda d: cs.b64(json.dumps(d).encode())),
-                              st.one_of(not_documents.map(lambda t: cs.b64(t.encode())), cs.unreadable_data)))
+@given(
+    batch=cs.kinesis_batch(
+        KINESIS_RECORD,
+        documents.map(lambda d: cs.b64(json.dumps(d).encode())),
+        st.one_of(not_documents.map(lambda t: cs.b64(t.encode())), cs.unreadable_data),
+    )
+)
 def test_stream_consumer_stops_at_the_first_bad_record(stream_consumer, batch):
     event, first_bad = batch
     stream_consumer.handled.clear()

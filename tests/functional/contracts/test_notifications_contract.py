@@ -16,17 +16,30 @@ from hypothesis import strategies as st
 from arcblueprint.services.testing import LambdaContext, load_handler
 
 HANDLER = Path(__file__).resolve().parents[3] / "arcblueprint/services/strangler/handlers/notifications"
-TEMPLATE = cs.api_event(cs.sample("apiGatewayProxyEventCognitoAuthorizer.json"), method="POST",
-                        path="/api/notifications/render", resource="/api/notifications/{proxy+}",
-                        path_parameters={"proxy": "render"})
+TEMPLATE = cs.api_event(
+    cs.sample("apiGatewayProxyEventCognitoAuthorizer.json"),
+    method="POST",
+    path="/api/notifications/render",
+    resource="/api/notifications/{proxy+}",
+    path_parameters={"proxy": "render"},
+)
 CONTEXT = LambdaContext(function_name="arcbp-dev-facade-notifications")
 
 messages = st.fixed_dictionaries(
-    {"platform": st.sampled_from(["ios", "android", "web"]), "title": st.text(min_size=1, max_size=20),
-     "body": st.text(min_size=1, max_size=20)},
-    optional={"badge": st.one_of(st.integers(0, 9999), st.just(1.0), st.just(True)),
-              "data": st.dictionaries(st.sampled_from(["k", "aps", "deep", "n"]),
-                                      st.one_of(st.integers(), st.text(max_size=5), cs.deep_values), max_size=3)})
+    {
+        "platform": st.sampled_from(["ios", "android", "web"]),
+        "title": st.text(min_size=1, max_size=20),
+        "body": st.text(min_size=1, max_size=20),
+    },
+    optional={
+        "badge": st.one_of(st.integers(0, 9999), st.just(1.0), st.just(True)),
+        "data": st.dictionaries(
+            st.sampled_from(["k", "aps", "deep", "n"]),
+            st.one_of(st.integers(), st.text(max_size=5), cs.deep_values),
+            max_size=3,
+        ),
+    },
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +60,10 @@ def _document(body: str | None, is_base64: bool):
 
 
 @cs.contract
-@given(event=cs.mutated(TEMPLATE, protect=[("body",), ("isBase64Encoded",)]),
-       body=cs.bodies(messages.flatmap(cs.with_junk)))
+@given(
+    event=cs.mutated(TEMPLATE, protect=[("body",), ("isBase64Encoded",)]),
+    body=cs.bodies(messages.flatmap(cs.with_junk)),
+)
 def test_every_request_gets_a_4xx_or_a_rendering_never_a_crash(notifications, event, body):
     event["body"], event["isBase64Encoded"] = body
     status, payload = cs.assert_api_contract(notifications.lambda_handler(event, CONTEXT), sent=str(body))

@@ -20,10 +20,22 @@ from hypothesis import strategies as st
 from arcblueprint.services.testing import LambdaContext, load_handler
 
 HANDLER = Path(__file__).resolve().parents[3] / "arcblueprint/services/streamer/handlers/transform"
-STREAMS = {"lake-orders": {"domain": "orders", "remove": ["card", "customer.email"], "mask": ["customer.name"],
-                           "timestampField": "occurredAt", "unroutable": True},
-           "lake-payments": {"domain": "payments", "remove": ["card"], "mask": [], "timestampField": None,
-                             "unroutable": False}}
+STREAMS = {
+    "lake-orders": {
+        "domain": "orders",
+        "remove": ["card", "customer.email"],
+        "mask": ["customer.name"],
+        "timestampField": "occurredAt",
+        "unroutable": True,
+    },
+    "lake-payments": {
+        "domain": "payments",
+        "remove": ["card"],
+        "mask": [],
+        "timestampField": None,
+        "unroutable": False,
+    },
+}
 SAMPLES = [cs.sample("kinesisFirehoseKinesisEvent.json"), cs.sample("kinesisFirehosePutEvent.json")]
 
 
@@ -34,8 +46,9 @@ def _card(seed: int) -> str:
 
 
 def _luhn(digits: str) -> bool:
-    total = sum(int(d) if i % 2 == 0 else (int(d) * 2 - 9 if int(d) > 4 else int(d) * 2)
-                for i, d in enumerate(reversed(digits)))
+    total = sum(
+        int(d) if i % 2 == 0 else (int(d) * 2 - 9 if int(d) > 4 else int(d) * 2) for i, d in enumerate(reversed(digits))
+    )
     return total % 10 == 0
 
 
@@ -45,18 +58,30 @@ def _b64(document) -> str:
 
 timestamps = st.one_of(st.none(), st.just("2026-03-09T23:59:59+01:00"), st.integers(1_600_000_000, 1_900_000_000))
 bad_timestamps = st.sampled_from(["last tuesday", 10**40, {"at": 1}, [1], True, 1e308, "9" * 100])
-sensitive = st.fixed_dictionaries({"card": st.integers(0, 10**6).map(lambda s: {"number": _card(s), "cvc": "123"}),
-                                   "customer": st.just({"email": "a@example.com", "name": "Ada", "tier": "gold"}),
-                                   "note": st.integers(0, 10**6).map(lambda s: f"paid with {_card(s)}")})
+sensitive = st.fixed_dictionaries(
+    {
+        "card": st.integers(0, 10**6).map(lambda s: {"number": _card(s), "cvc": "123"}),
+        "customer": st.just({"email": "a@example.com", "name": "Ada", "tier": "gold"}),
+        "note": st.integers(0, 10**6).map(lambda s: f"paid with {_card(s)}"),
+    }
+)
 #: (label, data): what each record is, and its data as Firehose sends it.
 records = st.one_of(
-    st.tuples(st.just("orders"), st.tuples(sensitive, timestamps).map(
-        lambda x: _b64({"domain": "orders", "id": "o", **x[0], **({"occurredAt": x[1]} if x[1] else {})}))),
+    st.tuples(
+        st.just("orders"),
+        st.tuples(sensitive, timestamps).map(
+            lambda x: _b64({"domain": "orders", "id": "o", **x[0], **({"occurredAt": x[1]} if x[1] else {})})
+        ),
+    ),
     st.tuples(st.just("payments"), sensitive.map(lambda s: _b64({"domain": "payments", "id": "p", **s}))),
     st.tuples(st.just("orders-bad"), bad_timestamps.map(lambda t: _b64({"domain": "orders", "occurredAt": t}))),
     st.tuples(st.just("orders-bad"), st.just(_b64({"domain": "orders", "x": cs.deep(200, as_dict=True)}))),
-    st.tuples(st.just("unroutable"), cs.junk.filter(lambda v: not isinstance(v, str) or v not in ("orders", "payments"))
-              .map(lambda d: base64.b64encode(cs.dumps({"domain": d}).encode("utf-8", "surrogatepass")).decode())),
+    st.tuples(
+        st.just("unroutable"),
+        cs.junk.filter(lambda v: not isinstance(v, str) or v not in ("orders", "payments")).map(
+            lambda d: base64.b64encode(cs.dumps({"domain": d}).encode("utf-8", "surrogatepass")).decode()
+        ),
+    ),
     st.tuples(st.just("unroutable"), st.just(_b64({"id": "no-domain"}))),
     st.tuples(st.just("unroutable"), cs.firehose_data(st.just([1, 2]))),
 )
@@ -65,24 +90,34 @@ records = st.one_of(
 @pytest.fixture(scope="module")
 def transform():
     with pytest.MonkeyPatch.context() as patch:
-        for key, value in {"DELIVERY_STREAMS": json.dumps(STREAMS), "DOMAIN_FIELD": "domain",
-                           "POWERTOOLS_SERVICE_NAME": "lake", "POWERTOOLS_METRICS_NAMESPACE": "arcblueprint-tests",
-                           "POWERTOOLS_TRACE_DISABLED": "true"}.items():
+        for key, value in {
+            "DELIVERY_STREAMS": json.dumps(STREAMS),
+            "DOMAIN_FIELD": "domain",
+            "POWERTOOLS_SERVICE_NAME": "lake",
+            "POWERTOOLS_METRICS_NAMESPACE": "arcblueprint-tests",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }.items():
             patch.setenv(key, value)
         yield load_handler(HANDLER, "streamer_transform_contract")
 
 
 @cs.contract
-@given(sample=st.sampled_from(SAMPLES), stream=st.sampled_from(sorted(STREAMS)),
-       batch=st.lists(records, min_size=1, max_size=8),
-       arrival=cs.either(st.integers(1_600_000_000_000, 1_900_000_000_000), cs.junk, first_in=4))
-def test_exactly_the_bad_records_fail_and_the_good_ones_carry_nothing_sensitive(transform, sample, stream, batch,
-                                                                                arrival):
+@given(
+    sample=st.sampled_from(SAMPLES),
+    stream=st.sampled_from(sorted(STREAMS)),
+    batch=st.lists(records, min_size=1, max_size=8),
+    arrival=cs.either(st.integers(1_600_000_000_000, 1_900_000_000_000), cs.junk, first_in=4),
+)
+def test_exactly_the_bad_records_fail_and_the_good_ones_carry_nothing_sensitive(
+    transform, sample, stream, batch, arrival
+):
     event = copy.deepcopy(sample)
     event["deliveryStreamArn"] = f"arn:aws:firehose:eu-west-1:111111111111:deliverystream/{stream}"
     template = event["records"][0]
-    event["records"] = [{**copy.deepcopy(template), "recordId": f"r{i}", "data": data,
-                         "approximateArrivalTimestamp": arrival} for i, (_, data) in enumerate(batch)]
+    event["records"] = [
+        {**copy.deepcopy(template), "recordId": f"r{i}", "data": data, "approximateArrivalTimestamp": arrival}
+        for i, (_, data) in enumerate(batch)
+    ]
     response = transform.lambda_handler(event, LambdaContext(function_name="arcbp-dev-lake-transform"))
     results = response["records"]
     assert [r["recordId"] for r in results] == [r["recordId"] for r in event["records"]]

@@ -49,12 +49,19 @@ def receiver():
         queue = sqs.create_queue(QueueName="hooks")["QueueUrl"]
         ddb = boto3.client("dynamodb", region_name=REGION)
         for table, key in (("hooks-idempotency", "id"), ("hooks-status", "webhookId")):
-            ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                             KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                             AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}])
-        for key, value in {"SIGNING_SECRET_ID": secret["ARN"], "QUEUE_URL": queue,
-                           "IDEMPOTENCY_TABLE": "hooks-idempotency", "STATUS_TABLE": "hooks-status",
-                           "MAX_MESSAGE_BYTES": str(MAX_BYTES)}.items():
+            ddb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            )
+        for key, value in {
+            "SIGNING_SECRET_ID": secret["ARN"],
+            "QUEUE_URL": queue,
+            "IDEMPOTENCY_TABLE": "hooks-idempotency",
+            "STATUS_TABLE": "hooks-status",
+            "MAX_MESSAGE_BYTES": str(MAX_BYTES),
+        }.items():
             env.setenv(key, value)
         module = load_handler(HANDLERS / "receiver", "cmm_receiver_contract")
         yield module, sqs, queue
@@ -80,16 +87,32 @@ def _acceptable(text: str) -> bool:
         if isinstance(value, dict | list):
             depth = max(depth, level)
             stack += [(v, level + 1) for v in (value.values() if isinstance(value, dict) else value)]
-    buffered = json.dumps({"webhookId": "0" * 64, "receivedAt": int(time.time()), "payload": document},
-                          separators=(",", ":"))
+    buffered = json.dumps(
+        {"webhookId": "0" * 64, "receivedAt": int(time.time()), "payload": document}, separators=(",", ":")
+    )
     return depth <= 64 and len(text.encode()) <= MAX_BYTES and len(buffered) <= MAX_BYTES
 
 
 @st.composite
 def requests(draw) -> tuple[dict[str, Any], bool]:
     """(event, whether it is a validly signed webhook the receiver must accept)."""
-    kind = draw(st.sampled_from(["json"] * 6 + ["base64-json", "deep", "deep", "not-json", "huge", "bad-base64",
-                                                 "base64-bytes", "lone-surrogate", "not-text", "none"]))
+    kind = draw(
+        st.sampled_from(
+            ["json"] * 6
+            + [
+                "base64-json",
+                "deep",
+                "deep",
+                "not-json",
+                "huge",
+                "bad-base64",
+                "base64-bytes",
+                "lone-surrogate",
+                "not-text",
+                "none",
+            ]
+        )
+    )
     text: str | None = None
     if kind in ("json", "base64-json"):
         text = json.dumps(draw(cs.json_documents))
@@ -102,37 +125,45 @@ def requests(draw) -> tuple[dict[str, Any], bool]:
     elif kind == "lone-surrogate":
         text = '{"a": "\ud800"}'
     body: Any = text
-    is_base64: Any = draw(st.one_of(st.just(False), st.none(), cs.junk)) if kind in ("json", "not-json", "deep") \
-        else False
+    is_base64: Any = (
+        draw(st.one_of(st.just(False), st.none(), cs.junk)) if kind in ("json", "not-json", "deep") else False
+    )
     if kind == "base64-json":
         body, is_base64 = cs.b64(text.encode()), True
     elif kind == "bad-base64":
         body, is_base64 = draw(st.sampled_from(["%%%", "abc", "====", "eyJh"])), True
     elif kind == "base64-bytes":
-        body, is_base64 = cs.b64(draw(st.sampled_from([b"\xff\xfe", b"{\"a\": \"\xe9\"}", b"\xed\xa0\x80"]))), True
+        body, is_base64 = cs.b64(draw(st.sampled_from([b"\xff\xfe", b'{"a": "\xe9"}', b"\xed\xa0\x80"]))), True
     elif kind == "not-text":
         body = draw(cs.not_text)
     signed_text = text if isinstance(text, str) and kind != "lone-surrogate" else ""
     now = int(time.time())
     signature = "sha256=" + hmac.new(SECRET.encode(), f"{now}.{signed_text}".encode(), hashlib.sha256).hexdigest()
-    headers: dict[str, Any] = {"X-Signature": signature, "X-Timestamp": str(now),
-                               "Content-Type": "application/json"}
+    headers: dict[str, Any] = {"X-Signature": signature, "X-Timestamp": str(now), "Content-Type": "application/json"}
     valid_signature = draw(st.sampled_from([True, True, True, False]))
     if not valid_signature:
         field = draw(st.sampled_from(["X-Signature", "X-Timestamp", "both"]))
-        for name in (["X-Signature", "X-Timestamp"] if field == "both" else [field]):
+        for name in ["X-Signature", "X-Timestamp"] if field == "both" else [field]:
             headers[name] = draw(st.one_of(cs.junk, st.just("sha256=" + "é" * 64), st.just(str(now - 3600))))
-    delivery_id = draw(st.one_of(st.none(), st.text(min_size=1, max_size=20, alphabet="abcdef0123456789_"),
-                                 st.none(), cs.junk))
+    delivery_id = draw(
+        st.one_of(st.none(), st.text(min_size=1, max_size=20, alphabet="abcdef0123456789_"), st.none(), cs.junk)
+    )
     if delivery_id is not None:
         headers["X-Webhook-Id"] = delivery_id
     all_headers: Any = draw(st.sampled_from([headers, headers, headers, None, {}]))
     event = cs.api_event(TEMPLATE, path="/webhook", body=body, is_base64=is_base64, headers=all_headers)
     good_id = not isinstance(delivery_id, str) or DELIVERY_ID.fullmatch(delivery_id) is not None
     delivered_as_signed = kind == "base64-json" or (
-        isinstance(body, str) and body == signed_text and is_base64 is not True)
-    accept = (all_headers is headers and valid_signature and good_id and bool(signed_text) and delivered_as_signed
-              and _acceptable(signed_text))
+        isinstance(body, str) and body == signed_text and is_base64 is not True
+    )
+    accept = (
+        all_headers is headers
+        and valid_signature
+        and good_id
+        and bool(signed_text)
+        and delivered_as_signed
+        and _acceptable(signed_text)
+    )
     return event, accept
 
 
@@ -147,7 +178,8 @@ def test_every_request_gets_a_clean_answer_and_only_signed_webhooks_are_buffered
     event_(f"status {status}")
     after = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])
     buffered = int(after["Attributes"]["ApproximateNumberOfMessages"]) - int(
-        before["Attributes"]["ApproximateNumberOfMessages"])
+        before["Attributes"]["ApproximateNumberOfMessages"]
+    )
     if accept:
         assert status == 202 and isinstance(body["webhookId"], str), (status, body)
         assert buffered in (0, 1)  # 0: the same body was buffered by an earlier example (a replay)

@@ -9,9 +9,17 @@ from arcblueprint.deploy.alarms import firing_alarms
 
 
 def put_alarm(client, name: str) -> None:
-    client.put_metric_alarm(AlarmName=name, MetricName="Errors", Namespace="AWS/Lambda", Statistic="Sum",
-                            Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
-                            Dimensions=[{"Name": "FunctionName", "Value": "orders"}, {"Name": "Resource", "Value": "orders:live"}])
+    client.put_metric_alarm(
+        AlarmName=name,
+        MetricName="Errors",
+        Namespace="AWS/Lambda",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        Dimensions=[{"Name": "FunctionName", "Value": "orders"}, {"Name": "Resource", "Value": "orders:live"}],
+    )
 
 
 @mock_aws

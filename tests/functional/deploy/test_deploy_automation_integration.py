@@ -21,9 +21,11 @@ from arcblueprint.deploy.backend import backend_settings
 from arcblueprint.deploy.driver import Driver
 from arcblueprint.deploy.errors import ExitCode
 
-pytestmark = pytest.mark.skipif(shutil.which("pulumi") is None,
-                                reason="the Pulumi CLI is not on PATH (not installable in this workplace); "
-                                       "this test needs it to drive the real Automation API")
+pytestmark = pytest.mark.skipif(
+    shutil.which("pulumi") is None,
+    reason="the Pulumi CLI is not on PATH (not installable in this workplace); "
+    "this test needs it to drive the real Automation API",
+)
 
 PROGRAM = """
 import os
@@ -58,7 +60,9 @@ def project(tmp_path: Path) -> Path:
     (root / "program").mkdir(parents=True)
     (root / "program" / "__main__.py").write_text(textwrap.dedent(PROGRAM))
     (root / "Pulumi.yaml").write_text(
-        f"name: blueprint-it\nmain: program/\nruntime:\n  name: python\n  options:\n    virtualenv: {Path(sys.prefix)}\n")
+        "name: blueprint-it\nmain: program/\nruntime:\n  name: python\n  options:\n"
+        f"    virtualenv: {Path(sys.prefix)}\n"
+    )
     (root / "Pulumi.dev.yaml").write_text("config: {}\n")
     return root
 
@@ -68,9 +72,14 @@ def driver_for(project: Path, stack_values, commit: str) -> tuple[Driver, Automa
 
     env = {"PULUMI_BACKEND_URL": (project / "state").as_uri(), "PULUMI_CONFIG_PASSPHRASE": "integration-test"}
     engine = AutomationEngine(project, backend_settings(env, project), commit=commit)
-    driver = Driver(engine, load_config=lambda stack: stack_config(stack_values("dev"), "dev"),
-                    offline_gate=lambda stack: NoViolations(), commit=commit, stream=io.StringIO(),
-                    firing_alarms=lambda names, region: [])
+    driver = Driver(
+        engine,
+        load_config=lambda stack: stack_config(stack_values("dev"), "dev"),
+        offline_gate=lambda stack: NoViolations(),
+        commit=commit,
+        stream=io.StringIO(),
+        firing_alarms=lambda names, region: [],
+    )
     return driver, engine
 
 

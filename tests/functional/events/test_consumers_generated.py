@@ -27,8 +27,11 @@ SERVICES = Path(__file__).resolve().parents[3] / "arcblueprint" / "services"
 REGION = "eu-west-1"
 EVENTS = sorted(catalog().values(), key=lambda e: (e.source, e.detail_type))
 #: The lake's domain for each source, and its timestamp field (Pulumi.prod.yaml).
-LAKE = {"arcblueprint.orders": ("order-events", "updatedAt"), "arcblueprint.bookings": ("booking-events", "occurredAt"),
-        "arcblueprint.hooks": ("webhook-events", "receivedAt")}
+LAKE = {
+    "arcblueprint.orders": ("order-events", "updatedAt"),
+    "arcblueprint.bookings": ("booking-events", "occurredAt"),
+    "arcblueprint.hooks": ("webhook-events", "receivedAt"),
+}
 RELAXED = settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -48,12 +51,18 @@ def aws(monkeypatch):
         monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
         ddb = boto3.client("dynamodb", region_name=REGION)
         for table in ("fan-idempotency",):
-            ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+            ddb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            )
         ddb.create_table(
-            TableName="ops-log", BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+            TableName="ops-log",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        )
         monkeypatch.setenv("IDEMPOTENCY_TABLE", "fan-idempotency")
         monkeypatch.setenv("CONSUMER_NAME", "billing")
         monkeypatch.setenv("OPS_TABLE", "ops-log")
@@ -64,9 +73,17 @@ def aws(monkeypatch):
 @given(event=envelopes(event_type("arcblueprint.orders", "OrderCreated")))
 def test_the_billing_consumer_processes_every_order_created_the_contract_allows(aws, event):
     consumer = load_handler(SERVICES / "big_fan/handlers/consumer", "generated_billing")
-    record = {"messageId": event["id"], "receiptHandle": "r", "body": json.dumps(event), "attributes": {},
-              "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-              "eventSourceARN": f"arn:aws:sqs:{REGION}:111111111111:fan-billing", "awsRegion": REGION}
+    record = {
+        "messageId": event["id"],
+        "receiptHandle": "r",
+        "body": json.dumps(event),
+        "attributes": {},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:111111111111:fan-billing",
+        "awsRegion": REGION,
+    }
     response = consumer.lambda_handler({"Records": [record]}, LambdaContext())
     assert response == {"batchItemFailures": []}
     assert consumer.to_message(record["body"], {})["payload"]["detail"] == event["detail"]
@@ -80,19 +97,26 @@ def test_the_lake_turns_every_domain_event_into_a_row_of_its_domain(monkeypatch,
     domain, timestamp_field = LAKE[event_kind.source]
     monkeypatch.setenv("DOMAIN_FIELD", "domain")
     # The transform knows the configured domains (others are unroutable): this one and a second one.
-    monkeypatch.setenv("DELIVERY_STREAMS", json.dumps({"lake-events": {"domain": domain},
-                                                       "lake-payments": {"domain": "payments"}}))
+    monkeypatch.setenv(
+        "DELIVERY_STREAMS", json.dumps({"lake-events": {"domain": domain}, "lake-payments": {"domain": "payments"}})
+    )
     transform = load_handler(SERVICES / "streamer/handlers/transform", "generated_transform")
-    record = {"recordId": "1", "approximateArrivalTimestamp": 1769853600000,
-              "data": base64.b64encode(json.dumps(transformed(event, domain)).encode()).decode()}
+    record = {
+        "recordId": "1",
+        "approximateArrivalTimestamp": 1769853600000,
+        "data": base64.b64encode(json.dumps(transformed(event, domain)).encode()).decode(),
+    }
     rules = {"domain": domain, "remove": ["owner", "payload"], "mask": [], "timestampField": timestamp_field}
     out = transform.transform_record(record, rules)
     assert out["result"] == "Ok", out
     row = json.loads(base64.b64decode(out["data"]))
     kept = {k: v for k, v in event["detail"].items() if k not in ("owner", "payload")}
     assert {k: row[k] for k in kept} == kept
-    assert (row["eventId"], row["eventType"], row["eventSource"]) == \
-        (event["id"], event["detail-type"], event["source"])
+    assert (row["eventId"], row["eventType"], row["eventSource"]) == (
+        event["id"],
+        event["detail-type"],
+        event["source"],
+    )
     assert set(out["metadata"]["partitionKeys"]) == {"year", "month", "day"}
     other = transform.transform_record(record, {**rules, "domain": "payments"})
     assert other["result"] == "Dropped"

@@ -53,8 +53,9 @@ def received(sqs, url):
     messages = []
     while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
         messages += [json.loads(m["Body"]) for m in batch]
-        sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]}
-                                                        for m in batch])
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in batch]
+        )
     return messages
 
 
@@ -73,10 +74,18 @@ def test_an_invalid_event_is_refused_before_putevents_named_and_counted(library,
     events, sqs, url = bus
     metrics = Metrics(namespace="h14-tests")
     metrics.clear_metrics()
-    publisher = library["domain_events"].DomainEvents(source="arcblueprint.orders", bus_name=BUS, client=events,
-                                                      metrics=metrics)
-    good = {"id": "o-1", "owner": "u-1", "name": "tea", "quantity": 2, "version": 1,
-            "createdAt": "2026-01-31T10:00:00.000+00:00", "updatedAt": "2026-01-31T10:00:00.000+00:00"}
+    publisher = library["domain_events"].DomainEvents(
+        source="arcblueprint.orders", bus_name=BUS, client=events, metrics=metrics
+    )
+    good = {
+        "id": "o-1",
+        "owner": "u-1",
+        "name": "tea",
+        "quantity": 2,
+        "version": 1,
+        "createdAt": "2026-01-31T10:00:00.000+00:00",
+        "updatedAt": "2026-01-31T10:00:00.000+00:00",
+    }
     with pytest.raises(library["domain_events"].InvalidEventError) as caught:
         # One bad event in a batch: nothing of the batch is put.
         publisher.publish_all([("OrderCreated", good), ("OrderCreated", {**good, "quantity": -1})])
@@ -103,11 +112,14 @@ def test_a_producer_publishes_only_what_its_own_schemas_describe(library, bus):
 def test_many_events_go_ten_per_call_and_a_refusal_is_an_error(library, bus):
     events, sqs, url = bus
     publisher = library["domain_events"].DomainEvents(source="arcblueprint.hooks", bus_name=BUS, client=events)
-    webhooks = [("WebhookReceived", {"webhookId": f"w-{i}", "receivedAt": 1767225600 + i, "payload": {"n": i}})
-                for i in range(23)]
+    webhooks = [
+        ("WebhookReceived", {"webhookId": f"w-{i}", "receivedAt": 1767225600 + i, "payload": {"n": i}})
+        for i in range(23)
+    ]
     ids = publisher.publish_all(webhooks)
-    assert len(set(ids)) == 23 and sorted(e["detail"]["webhookId"] for e in received(sqs, url)) == \
-        sorted(f"w-{i}" for i in range(23))
+    assert len(set(ids)) == 23 and sorted(e["detail"]["webhookId"] for e in received(sqs, url)) == sorted(
+        f"w-{i}" for i in range(23)
+    )
 
     class Refusing:
         def put_events(self, Entries):  # noqa: N803 - boto3's parameter name
@@ -121,8 +133,15 @@ def test_many_events_go_ten_per_call_and_a_refusal_is_an_error(library, bus):
 def test_a_settled_booking_is_published_without_its_payment_token(library, bus):
     events, sqs, url = bus
     publisher = library["domain_events"].DomainEvents(source="arcblueprint.bookings", bus_name=BUS, client=events)
-    booking = {"id": "u-1:key-1", "owner": "u-1", "flightId": "FR123", "seats": 2, "status": "PAID",
-               "createdAt": "2026-01-31T10:00:00.000+00:00", "paymentToken": "tok_secret"}
+    booking = {
+        "id": "u-1:key-1",
+        "owner": "u-1",
+        "flightId": "FR123",
+        "seats": 2,
+        "status": "PAID",
+        "createdAt": "2026-01-31T10:00:00.000+00:00",
+        "paymentToken": "tok_secret",
+    }
     publish = library["booking_events"].publish_settlement
     assert publish(publisher, booking, "CONFIRMED") and publish(publisher, booking, "CANCELLED", reason="no seats")
     assert publish(publisher, booking, "RESERVED") is None  # not a settlement: nothing published

@@ -35,10 +35,15 @@ def test_every_rule_has_a_target_and_every_target_a_dlq_and_the_configured_retri
         [target] = [t for t in targets if t.property_dependencies["rule"] == [rule.urn]]
         [dlq_urn] = target.property_dependencies["deadLetterConfig"]
         dlq = by_urn[dlq_urn]
-        assert dlq.type == "aws:sqs/queue:Queue" and dlq.inputs["kmsMasterKeyId"] and \
-            dlq.inputs["messageRetentionSeconds"] == 14 * 86400
-        assert target.inputs["retryPolicy"] == {"maximumRetryAttempts": spec.target_maximum_retry_attempts,
-                                                "maximumEventAgeInSeconds": spec.target_maximum_event_age_seconds}
+        assert (
+            dlq.type == "aws:sqs/queue:Queue"
+            and dlq.inputs["kmsMasterKeyId"]
+            and dlq.inputs["messageRetentionSeconds"] == 14 * 86400
+        )
+        assert target.inputs["retryPolicy"] == {
+            "maximumRetryAttempts": spec.target_maximum_retry_attempts,
+            "maximumEventAgeInSeconds": spec.target_maximum_event_age_seconds,
+        }
         pattern = _pattern(rule)
         # Source matched exactly, one value; domain events only from the platform's namespace.
         [source] = pattern["source"]
@@ -64,8 +69,9 @@ def test_the_prod_routing_table_is_what_the_config_asks_for(synthesized):
         ("arcblueprint.hooks", "WebhookReceived", "Alias ops-audit-alias-live"),
         ("aws.cloudwatch", "CloudWatch Alarm State Change", "Alias ops-alarms-alias-live"),
     }
-    assert all(r.dead_letter.endswith("-dlq") and r.retries == "8 retries / 3600 s" for r in
-               render.routes(synthesized("prod")))
+    assert all(
+        r.dead_letter.endswith("-dlq") and r.retries == "8 retries / 3600 s" for r in render.routes(synthesized("prod"))
+    )
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -74,14 +80,22 @@ def test_the_producers_are_exactly_the_functions_that_publish(synthesized, stack
     roles = {r.outputs["arn"]: r.name for r in graph.by_type("aws:iam/role:Role")}
     [policy] = graph.by_type("aws:cloudwatch/eventBusPolicy:EventBusPolicy")
     allows = [s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Effect"] == "Allow"]
-    named = {roles[arn]: s["Condition"]["ForAllValues:StringEquals"]["events:source"] for s in allows
-             for arn in s["Principal"]["AWS"]}
-    assert named == {"orders-outbox-publisher-role": ["arcblueprint.orders"],
-                     "bookings-saga-steps-role": ["arcblueprint.bookings"],
-                     "hooks-consumer-role": ["arcblueprint.hooks"]}
+    named = {
+        roles[arn]: s["Condition"]["ForAllValues:StringEquals"]["events:source"]
+        for s in allows
+        for arn in s["Principal"]["AWS"]
+    }
+    assert named == {
+        "orders-outbox-publisher-role": ["arcblueprint.orders"],
+        "bookings-saga-steps-role": ["arcblueprint.bookings"],
+        "hooks-consumer-role": ["arcblueprint.hooks"],
+    }
     # Only these roles may put events at all (their own policy, limited to their source).
-    putters = {p.name.removesuffix("-put-events") for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
-               if "events:PutEvents" in p.inputs["policy"]}
+    putters = {
+        p.name.removesuffix("-put-events")
+        for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
+        if "events:PutEvents" in p.inputs["policy"]
+    }
     assert putters == {"orders-outbox-publisher", "bookings-saga-steps", "hooks-consumer"}
     functions = {f.name: f.inputs["environment"]["variables"] for f in graph.by_type("aws:lambda/function:Function")}
     assert functions["hooks-consumer-function"]["EVENT_SOURCE"] == "arcblueprint.hooks"
@@ -99,10 +113,14 @@ def test_every_schedule_invokes_its_job_through_the_scheduler_role_with_retries_
     [alias] = [a for a in graph.by_type("aws:lambda/alias:Alias") if a.name == "ops-jobs-alias-live"]
     [role] = [r for r in graph.by_type("aws:iam/role:Role") if r.name == "ops-scheduler-role"]
     assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {
-        "Service": "scheduler.amazonaws.com"}
+        "Service": "scheduler.amazonaws.com"
+    }
     [role_policy] = [p for p in graph.by_type("aws:iam/rolePolicy:RolePolicy") if p.name == "ops-scheduler-policy"]
-    allowed = {s["Action"]: s["Resource"] for s in json.loads(role_policy.inputs["policy"])["Statement"]
-               if isinstance(s["Action"], str)}
+    allowed = {
+        s["Action"]: s["Resource"]
+        for s in json.loads(role_policy.inputs["policy"])["Statement"]
+        if isinstance(s["Action"], str)
+    }
     for schedule in schedules:
         job = spec.jobs[schedule.inputs["name"].rsplit("-ops-", 1)[1]]
         target = schedule.inputs["target"]
@@ -110,10 +128,14 @@ def test_every_schedule_invokes_its_job_through_the_scheduler_role_with_retries_
         [dlq_urn] = [u for u in schedule.property_dependencies["target"] if by_urn[u].type == "aws:sqs/queue:Queue"]
         dlq = by_urn[dlq_urn]
         assert target["deadLetterConfig"]["arn"] == dlq.outputs["arn"] and dlq.name == "ops-schedules-dlq"
-        assert target["retryPolicy"] == {"maximumRetryAttempts": job.maximum_retry_attempts,
-                                         "maximumEventAgeInSeconds": job.maximum_event_age_seconds}
-        assert schedule.inputs["flexibleTimeWindow"] == {"mode": "FLEXIBLE",
-                                                         "maximumWindowInMinutes": job.flexible_window_minutes}
+        assert target["retryPolicy"] == {
+            "maximumRetryAttempts": job.maximum_retry_attempts,
+            "maximumEventAgeInSeconds": job.maximum_event_age_seconds,
+        }
+        assert schedule.inputs["flexibleTimeWindow"] == {
+            "mode": "FLEXIBLE",
+            "maximumWindowInMinutes": job.flexible_window_minutes,
+        }
         assert schedule.inputs["groupName"] == group.inputs["name"] and schedule.inputs["state"] == "ENABLED"
         assert json.loads(target["input"])["action"] == job.action
         # The role may invoke exactly this alias and dead-letter exactly to this queue.
@@ -153,8 +175,9 @@ def test_the_kill_switch_turns_off_every_trigger_of_its_service_and_nothing_else
     switched = synthesize("prod", overrides={"arcblueprint:services": services})
     before, after = _triggers(baseline), _triggers(switched)
     assert before.keys() == after.keys() and all(on for _, on in before.values())
-    assert {name for name, (service, _) in before.items()} and \
-        {service for service, _ in before.values()} >= set(SWITCHED_OFF)
+    assert {name for name, (service, _) in before.items()} and {service for service, _ in before.values()} >= set(
+        SWITCHED_OFF
+    )
     for name, (service, on) in after.items():
         assert on == (service not in SWITCHED_OFF), (name, service)
     # Nothing but those switches changed: every other input of every resource is the same.

@@ -29,10 +29,24 @@ ACCOUNT = "222222222222"
 RULE = "aws:cloudwatch/eventRule:EventRule"
 TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 
-ORDER = {"id": "o-1", "owner": "user-1", "name": "tea", "quantity": 2, "version": 1,
-         "createdAt": "2026-01-31T10:00:00.000+00:00", "updatedAt": "2026-01-31T10:00:00.000+00:00"}
-BOOKING = {"id": "user-1:k-1", "owner": "user-1", "flightId": "FR123", "seats": 2, "status": "PAID",
-           "createdAt": "2026-01-31T10:00:00.000+00:00", "paymentToken": "tok_secret"}
+ORDER = {
+    "id": "o-1",
+    "owner": "user-1",
+    "name": "tea",
+    "quantity": 2,
+    "version": 1,
+    "createdAt": "2026-01-31T10:00:00.000+00:00",
+    "updatedAt": "2026-01-31T10:00:00.000+00:00",
+}
+BOOKING = {
+    "id": "user-1:k-1",
+    "owner": "user-1",
+    "flightId": "FR123",
+    "seats": 2,
+    "status": "PAID",
+    "createdAt": "2026-01-31T10:00:00.000+00:00",
+    "paymentToken": "tok_secret",
+}
 WEBHOOK = {"webhookId": "w-1", "receivedAt": 1769853600, "payload": {"order": "o-1", "card": {"number": "****"}}}
 
 #: (detail type, variant) -> the targets Pulumi.prod.yaml subscribes to it (by the target's logical name).
@@ -78,21 +92,32 @@ def bus(prod, monkeypatch):
             if rule_urn not in rules:
                 continue  # the alarm responder's rule is on the default bus (alarms are tested with its handler)
             rule = rules[rule_urn]
-            events.put_rule(Name=rule.inputs["name"], EventBusName=bus_name, EventPattern=rule.inputs["eventPattern"],
-                            State=rule.inputs["state"])
+            events.put_rule(
+                Name=rule.inputs["name"],
+                EventBusName=bus_name,
+                EventPattern=rule.inputs["eventPattern"],
+                State=rule.inputs["state"],
+            )
             url = sqs.create_queue(QueueName=target.name)["QueueUrl"]
-            probe = {"Id": "probe", "Arn": sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]}
+            probe = {
+                "Id": "probe",
+                "Arn": sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"],
+            }
             transformer = target.inputs.get("inputTransformer")
             if transformer:
-                probe["InputTransformer"] = {"InputPathsMap": transformer["inputPaths"],
-                                             "InputTemplate": transformer["inputTemplate"]}
+                probe["InputTransformer"] = {
+                    "InputPathsMap": transformer["inputPaths"],
+                    "InputTemplate": transformer["inputTemplate"],
+                }
             events.put_targets(Rule=rule.inputs["name"], EventBusName=bus_name, Targets=[probe])
             probes[target.name] = url
         ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(TableName="outbox-idempotency", BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+        ddb.create_table(
+            TableName="outbox-idempotency",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        )
         monkeypatch.setenv("EVENT_BUS_NAME", bus_name)
         yield events, sqs, probes
 
@@ -118,8 +143,12 @@ def publish_order_changes(monkeypatch, records: list[dict[str, Any]]) -> dict[st
 
 def stream_record(name: str, new: dict[str, Any], old: dict[str, Any] | None = None, sequence: str = "1"):
     serialize = TypeSerializer().serialize
-    change = {"NewImage": {k: serialize(v) for k, v in new.items()}, "SequenceNumber": sequence,
-              "Keys": {"id": {"S": new["id"]}}, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    change = {
+        "NewImage": {k: serialize(v) for k, v in new.items()},
+        "SequenceNumber": sequence,
+        "Keys": {"id": {"S": new["id"]}},
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
     if old:
         change["OldImage"] = {k: serialize(v) for k, v in old.items()}
     return {"eventID": sequence, "eventName": name, "eventSource": "aws:dynamodb", "dynamodb": change}
@@ -131,9 +160,12 @@ def test_every_domain_event_reaches_exactly_its_subscribed_targets(bus, monkeypa
     cases = {
         ("OrderCreated", "quantity 2"): lambda: publish_order_changes(monkeypatch, [stream_record("INSERT", ORDER)]),
         ("OrderCreated", "quantity 0"): lambda: publish_order_changes(
-            monkeypatch, [stream_record("INSERT", {**ORDER, "id": "o-2", "quantity": 0})]),
-        ("OrderUpdated", ""): lambda: publish_order_changes(monkeypatch, [stream_record(
-            "MODIFY", {**ORDER, "version": 2, "updatedAt": "2026-01-31T11:00:00.000+00:00"}, ORDER)]),
+            monkeypatch, [stream_record("INSERT", {**ORDER, "id": "o-2", "quantity": 0})]
+        ),
+        ("OrderUpdated", ""): lambda: publish_order_changes(
+            monkeypatch,
+            [stream_record("MODIFY", {**ORDER, "version": 2, "updatedAt": "2026-01-31T11:00:00.000+00:00"}, ORDER)],
+        ),
     }
     domain_events, booking_events = _module("domain_events"), _module("booking_events")
     bookings = domain_events.DomainEvents(source="arcblueprint.bookings", bus_name=bus_name, client=events)
@@ -167,31 +199,54 @@ def test_the_lake_receives_rows_of_the_right_domain(bus, monkeypatch, prod):
     transform = load_handler(REPO / "arcblueprint/services/streamer/handlers/transform", "routing_transform")
     data = base64.b64encode(json.dumps(record).encode()).decode()
     rules = transform.DELIVERY_STREAMS["arcbp-prod-lake-order-events"]
-    out = transform.transform_record({"recordId": "1", "data": data, "approximateArrivalTimestamp": 1769853600000},
-                                     rules)
+    out = transform.transform_record(
+        {"recordId": "1", "data": data, "approximateArrivalTimestamp": 1769853600000}, rules
+    )
     row = json.loads(base64.b64decode(out["data"]))
     assert out["result"] == "Ok" and out["metadata"]["partitionKeys"] == {"year": "2026", "month": "01", "day": "31"}
     assert {k: row[k] for k in ("id", "name", "quantity", "version", "eventType", "eventSource")} == {
-        "id": "o-1", "name": "tea", "quantity": 2, "version": 1, "eventType": "OrderCreated",
-        "eventSource": "arcblueprint.orders"}
+        "id": "o-1",
+        "name": "tea",
+        "quantity": 2,
+        "version": 1,
+        "eventType": "OrderCreated",
+        "eventSource": "arcblueprint.orders",
+    }
     assert "owner" not in row  # removeFields of the domain
-    other = transform.transform_record({"recordId": "2", "data": data, "approximateArrivalTimestamp": 0},
-                                       transform.DELIVERY_STREAMS["arcbp-prod-lake-booking-events"])
+    other = transform.transform_record(
+        {"recordId": "2", "data": data, "approximateArrivalTimestamp": 0},
+        transform.DELIVERY_STREAMS["arcbp-prod-lake-booking-events"],
+    )
     assert other["result"] == "Dropped"  # every other domain's Firehose drops it
 
 
 def test_a_forged_or_lookalike_source_reaches_nothing(bus):
     events, sqs, probes = bus
     bus_name = events.list_event_buses(NamePrefix="arcbp-prod")["EventBuses"][0]["Name"]
-    lookalikes = ["arcblueprint.order", "arcblueprint.orders.v2", "Arcblueprint.orders", "orders",
-                  "arcblueprint.ordersx", "aws.orders", "arcblueprint.hook", "arcblueprint.bookings-x"]
-    response = events.put_events(Entries=[{"EventBusName": bus_name, "Source": source, "DetailType": detail_type,
-                                           "Detail": json.dumps(detail)}
-                                          for source in lookalikes[:5]
-                                          for detail_type, detail in [("OrderCreated", ORDER)]])
+    lookalikes = [
+        "arcblueprint.order",
+        "arcblueprint.orders.v2",
+        "Arcblueprint.orders",
+        "orders",
+        "arcblueprint.ordersx",
+        "aws.orders",
+        "arcblueprint.hook",
+        "arcblueprint.bookings-x",
+    ]
+    response = events.put_events(
+        Entries=[
+            {"EventBusName": bus_name, "Source": source, "DetailType": detail_type, "Detail": json.dumps(detail)}
+            for source in lookalikes[:5]
+            for detail_type, detail in [("OrderCreated", ORDER)]
+        ]
+    )
     assert response["FailedEntryCount"] == 0
-    response = events.put_events(Entries=[{"EventBusName": bus_name, "Source": source, "DetailType": "WebhookReceived",
-                                           "Detail": json.dumps(WEBHOOK)} for source in lookalikes[5:]])
+    response = events.put_events(
+        Entries=[
+            {"EventBusName": bus_name, "Source": source, "DetailType": "WebhookReceived", "Detail": json.dumps(WEBHOOK)}
+            for source in lookalikes[5:]
+        ]
+    )
     assert response["FailedEntryCount"] == 0
     assert delivered(sqs, probes) == {}  # rules match source exactly: no prefix, no case folding
 
@@ -221,7 +276,7 @@ def _matches(operator: str, actual: list[str] | str | None, expected: Any) -> bo
     if actual is None:
         return operator.startswith(("ArnNot", "StringNot")) or operator.startswith("ForAllValues")
     actuals = actual if isinstance(actual, list) else [actual]
-    base = operator.split(":")[-1]
+    base = operator.rsplit(":", maxsplit=1)[-1]
     negated = "Not" in base
     test = (lambda a: any(fnmatch.fnmatchcase(a, v) for v in values)) if base.startswith(("Arn", "String")) else None
     assert test is not None, operator
@@ -240,8 +295,11 @@ def _decision(document: dict[str, Any], principal_arn: str | None, sources: list
         principal = statement["Principal"]
         if principal != "*" and principal_arn not in principal.get("AWS", []):
             continue
-        if all(_matches(op, context.get(key.lower()), value)
-               for op, tests in statement.get("Condition", {}).items() for key, value in tests.items()):
+        if all(
+            _matches(op, context.get(key.lower()), value)
+            for op, tests in statement.get("Condition", {}).items()
+            for key, value in tests.items()
+        ):
             if statement["Effect"] == "Deny":
                 return "denied"
             allowed = True
@@ -252,8 +310,11 @@ def test_the_bus_policy_lets_each_producer_put_only_its_own_source(prod):
     [policy] = prod.by_type("aws:cloudwatch/eventBusPolicy:EventBusPolicy")
     document = json.loads(policy.inputs["policy"])
     roles = {f.name: f.outputs["arn"] for f in prod.by_type("aws:iam/role:Role")}
-    outbox, saga, hooks = roles["orders-outbox-publisher-role"], roles["bookings-saga-steps-role"], \
-        roles["hooks-consumer-role"]
+    outbox, saga, hooks = (
+        roles["orders-outbox-publisher-role"],
+        roles["bookings-saga-steps-role"],
+        roles["hooks-consumer-role"],
+    )
     assert _decision(document, outbox, ["arcblueprint.orders"]) == "allowed"
     assert _decision(document, saga, ["arcblueprint.bookings"]) == "allowed"
     assert _decision(document, hooks, ["arcblueprint.hooks"]) == "allowed"

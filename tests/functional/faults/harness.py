@@ -29,19 +29,36 @@ import json
 import random
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import EndpointConnectionError
 
-__all__ = ["Faults", "SimulatedQueue", "StreamRun", "Tally", "body_key", "count_effects", "expire_in_progress",
-           "kinesis_records", "poll_queue", "run_stream", "sqs_event"]
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+__all__ = [
+    "Faults",
+    "SimulatedQueue",
+    "StreamRun",
+    "Tally",
+    "body_key",
+    "count_effects",
+    "expire_in_progress",
+    "kinesis_records",
+    "poll_queue",
+    "run_stream",
+    "sqs_event",
+]
 
 #: Error codes AWS answers when it throttles, by service (all retryable, none took effect).
-THROTTLING = {"dynamodb": "ProvisionedThroughputExceededException", "sqs": "RequestThrottled",
-              "eventbridge": "ThrottlingException", "s3": "SlowDown",
-              "kinesis": "ProvisionedThroughputExceededException"}
+THROTTLING = {
+    "dynamodb": "ProvisionedThroughputExceededException",
+    "sqs": "RequestThrottled",
+    "eventbridge": "ThrottlingException",
+    "s3": "SlowDown",
+    "kinesis": "ProvisionedThroughputExceededException",
+}
 
 
 class _HttpResponse:
@@ -96,8 +113,10 @@ class Faults:
             if self._random.random() < 0.5:
                 raise EndpointConnectionError(endpoint_url=f"https://{service}.eu-west-1.amazonaws.com")
             code = THROTTLING.get(service, "ThrottlingException")
-            return _HttpResponse(), {"Error": {"Code": code, "Message": "Rate exceeded"},
-                                     "ResponseMetadata": {"HTTPStatusCode": 400}}
+            return _HttpResponse(), {
+                "Error": {"Code": code, "Message": "Rate exceeded"},
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            }
 
         client.meta.events.register("before-call", before_call)
         return client
@@ -109,6 +128,7 @@ class Faults:
 
 
 # --- SQS ------------------------------------------------------------------------------------------
+
 
 @dataclass
 class QueuedMessage:
@@ -155,10 +175,15 @@ def sqs_event(template: dict[str, Any], messages: Iterable[QueuedMessage], queue
     records = []
     for m in messages:
         record = copy.deepcopy(template)
-        record.update(messageId=m.message_id, receiptHandle=base64.b64encode(uuid.uuid4().bytes).decode(),
-                      body=m.body, eventSourceARN=queue_arn, md5OfBody=hashlib.md5(m.body.encode()).hexdigest(),
-                      attributes={**template["attributes"], "ApproximateReceiveCount": str(m.receive_count)},
-                      messageAttributes=copy.deepcopy(m.attributes))
+        record.update(
+            messageId=m.message_id,
+            receiptHandle=base64.b64encode(uuid.uuid4().bytes).decode(),
+            body=m.body,
+            eventSourceARN=queue_arn,
+            md5OfBody=hashlib.md5(m.body.encode()).hexdigest(),
+            attributes={**template["attributes"], "ApproximateReceiveCount": str(m.receive_count)},
+            messageAttributes=copy.deepcopy(m.attributes),
+        )
         records.append(record)
     return {"Records": records}
 
@@ -166,18 +191,31 @@ def sqs_event(template: dict[str, Any], messages: Iterable[QueuedMessage], queue
 def expire_in_progress(ddb: Any, table: str) -> None:
     """What the visibility timeout does to Powertools' in-progress records: they expire before a redelivery."""
     pages = ddb.get_paginator("scan").paginate(
-        TableName=table, ProjectionExpression="id", FilterExpression="#s = :in_progress AND #e > :past",
+        TableName=table,
+        ProjectionExpression="id",
+        FilterExpression="#s = :in_progress AND #e > :past",
         ExpressionAttributeNames={"#s": "status", "#e": "in_progress_expiration"},
-        ExpressionAttributeValues={":in_progress": {"S": "INPROGRESS"}, ":past": {"N": "0"}})
+        ExpressionAttributeValues={":in_progress": {"S": "INPROGRESS"}, ":past": {"N": "0"}},
+    )
     for item in (item for page in pages for item in page["Items"]):
-        ddb.update_item(TableName=table, Key={"id": item["id"]}, UpdateExpression="SET #e = :past",
-                        ExpressionAttributeNames={"#e": "in_progress_expiration"},
-                        ExpressionAttributeValues={":past": {"N": "0"}})
+        ddb.update_item(
+            TableName=table,
+            Key={"id": item["id"]},
+            UpdateExpression="SET #e = :past",
+            ExpressionAttributeNames={"#e": "in_progress_expiration"},
+            ExpressionAttributeValues={":past": {"N": "0"}},
+        )
 
 
-def poll_queue(queue: SimulatedQueue, invoke: Callable[[dict[str, Any]], dict[str, Any]], template: dict[str, Any],
-               *, batch_size: int = 10, after_failure: Callable[[], None] | None = None,
-               max_invocations: int = 5000) -> int:
+def poll_queue(
+    queue: SimulatedQueue,
+    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    template: dict[str, Any],
+    *,
+    batch_size: int = 10,
+    after_failure: Callable[[], None] | None = None,
+    max_invocations: int = 5000,
+) -> int:
     """Run the Lambda SQS poller until the queue is empty; returns the number of invocations.
 
     What succeeded is deleted; what the response lists as failed (or everything, on a function
@@ -203,12 +241,14 @@ def poll_queue(queue: SimulatedQueue, invoke: Callable[[dict[str, Any]], dict[st
 
 # --- Kinesis --------------------------------------------------------------------------------------
 
+
 def kinesis_records(kinesis: Any, stream: str, template: dict[str, Any]) -> list[dict[str, Any]]:
     """Every record of ``stream`` (one shard) as Lambda delivers it, shaped like the sample ``template``."""
     description = kinesis.describe_stream(StreamName=stream)["StreamDescription"]
     [shard] = description["Shards"]
-    iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard["ShardId"],
-                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    iterator = kinesis.get_shard_iterator(
+        StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
     records = []
     while iterator:
         page = kinesis.get_records(ShardIterator=iterator, Limit=1000)
@@ -216,11 +256,13 @@ def kinesis_records(kinesis: Any, stream: str, template: dict[str, Any]) -> list
             break
         for r in page["Records"]:
             record = copy.deepcopy(template)
-            record["kinesis"].update(partitionKey=r["PartitionKey"], sequenceNumber=r["SequenceNumber"],
-                                     data=base64.b64encode(r["Data"]).decode(),
-                                     approximateArrivalTimestamp=r["ApproximateArrivalTimestamp"].timestamp())
-            record.update(eventID=f"{shard['ShardId']}:{r['SequenceNumber']}",
-                          eventSourceARN=description["StreamARN"])
+            record["kinesis"].update(
+                partitionKey=r["PartitionKey"],
+                sequenceNumber=r["SequenceNumber"],
+                data=base64.b64encode(r["Data"]).decode(),
+                approximateArrivalTimestamp=r["ApproximateArrivalTimestamp"].timestamp(),
+            )
+            record.update(eventID=f"{shard['ShardId']}:{r['SequenceNumber']}", eventSourceARN=description["StreamARN"])
             records.append(record)
         iterator = page.get("NextShardIterator")
     return records
@@ -233,9 +275,16 @@ class StreamRun:
     discarded: list[dict[str, Any]] = field(default_factory=list)
 
 
-def run_stream(records: list[dict[str, Any]], invoke: Callable[[dict[str, Any]], dict[str, Any]], *,
-               batch_size: int, maximum_retry_attempts: int, bisect_on_error: bool = True,
-               after_failure: Callable[[], None] | None = None, max_invocations: int = 20000) -> StreamRun:
+def run_stream(
+    records: list[dict[str, Any]],
+    invoke: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    batch_size: int,
+    maximum_retry_attempts: int,
+    bisect_on_error: bool = True,
+    after_failure: Callable[[], None] | None = None,
+    max_invocations: int = 20000,
+) -> StreamRun:
     """Lambda's Kinesis event source on one shard, with ReportBatchItemFailures and BisectBatchOnFunctionError.
 
     ``after_failure`` runs after an invocation that failed a record, before the retry.
@@ -245,7 +294,7 @@ def run_stream(records: list[dict[str, Any]], invoke: Callable[[dict[str, Any]],
     while position < len(records):
         if run.invocations >= max_invocations:
             raise AssertionError(f"shard not drained after {max_invocations} invocations")
-        batch = records[position:position + size]
+        batch = records[position : position + size]
         run.invocations += 1
         try:
             response = invoke({"Records": [copy.deepcopy(r) for r in batch]})
@@ -276,12 +325,14 @@ def run_stream(records: list[dict[str, Any]], invoke: Callable[[dict[str, Any]],
 
 # --- effects --------------------------------------------------------------------------------------
 
+
 def count_effects(client: Any, operation: str, effects: Counter[str], key: Callable[[dict[str, Any]], str]) -> None:
     """Count each entry of ``operation`` that AWS accepted, under ``key(entry)``: the effects, seen from outside.
 
     ``PutEvents``-shaped: ``Entries`` in, per-entry ``ErrorCode`` out. A call the fault hook failed
     is not counted (it never reached AWS), nor is an entry AWS rejected.
     """
+
     def remember(params: dict[str, Any], context: dict[str, Any], model: Any, **_: Any) -> None:
         if model.name == operation:
             context["harness_entries"] = copy.deepcopy(params.get("Entries") or [])
@@ -300,6 +351,7 @@ def count_effects(client: Any, operation: str, effects: Counter[str], key: Calla
 
 
 # --- accounting -----------------------------------------------------------------------------------
+
 
 @dataclass
 class Tally:
@@ -341,11 +393,13 @@ class Tally:
 
     def report(self) -> str:
         unique = len(set(self.sent))
-        return (f"[{self.name}] sent={len(self.sent)} (unique keys {unique}, poison {len(self.poison)}) "
-                f"invocations={self.invocations} effects={sum(self.effects.values())} duplicates={self.duplicates} "
-                f"dead_lettered={len(self.dead)} delivered_and_dead_lettered={len(self.both)} "
-                f"lost={len(self.lost)} (dead-lettered second copies of delivered keys: "
-                f"{len(self.dead_copies_of_delivered)}) | injected faults: {self.faults}")
+        return (
+            f"[{self.name}] sent={len(self.sent)} (unique keys {unique}, poison {len(self.poison)}) "
+            f"invocations={self.invocations} effects={sum(self.effects.values())} duplicates={self.duplicates} "
+            f"dead_lettered={len(self.dead)} delivered_and_dead_lettered={len(self.both)} "
+            f"lost={len(self.lost)} (dead-lettered second copies of delivered keys: "
+            f"{len(self.dead_copies_of_delivered)}) | injected faults: {self.faults}"
+        )
 
     def assert_exactly_once(self) -> None:
         repeated = [k for k, n in self.effects.items() if n > 1]

@@ -38,8 +38,13 @@ class RawSubscription:
         self.queue = queue
 
     def publish(self, *, TopicArn: str, Message: str, MessageAttributes: dict[str, Any]) -> None:  # noqa: N803
-        self.queue.send(Message, {name: {"stringValue": a["StringValue"], "dataType": a["DataType"]}
-                                  for name, a in MessageAttributes.items()})
+        self.queue.send(
+            Message,
+            {
+                name: {"stringValue": a["StringValue"], "dataType": a["DataType"]}
+                for name, a in MessageAttributes.items()
+            },
+        )
 
 
 @pytest.fixture
@@ -50,11 +55,18 @@ def aws(monkeypatch):
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(TableName=IDEMPOTENCY, BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
-        for key, value in {"IDEMPOTENCY_TABLE": IDEMPOTENCY, "PAYLOAD_BUCKET": BUCKET, "CONSUMER_NAME": "billing",
-                           "RAW_MESSAGE_DELIVERY": "true"}.items():
+        ddb.create_table(
+            TableName=IDEMPOTENCY,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        )
+        for key, value in {
+            "IDEMPOTENCY_TABLE": IDEMPOTENCY,
+            "PAYLOAD_BUCKET": BUCKET,
+            "CONSUMER_NAME": "billing",
+            "RAW_MESSAGE_DELIVERY": "true",
+        }.items():
             monkeypatch.setenv(key, value)
         yield {"s3": s3, "ddb": ddb}
 
@@ -68,8 +80,15 @@ def test_each_message_takes_effect_once_or_is_dead_lettered(aws, load_event, mon
     count_effects(downstream, "PutEvents", effects, lambda entry: json.loads(entry["Detail"])["messageId"])
 
     def handle(message: dict[str, Any]) -> None:  # this consumer's business effect: one call downstream
-        response = downstream.put_events(Entries=[{"Source": "billing", "DetailType": "OrderBilled",
-                                                   "Detail": json.dumps({"messageId": message["messageId"]})}])
+        response = downstream.put_events(
+            Entries=[
+                {
+                    "Source": "billing",
+                    "DetailType": "OrderBilled",
+                    "Detail": json.dumps({"messageId": message["messageId"]}),
+                }
+            ]
+        )
         if response["FailedEntryCount"]:
             raise RuntimeError("downstream rejected the event")
 
@@ -88,9 +107,17 @@ def test_each_message_takes_effect_once_or_is_dead_lettered(aws, load_event, mon
             body["lines"] = ["the same order line"] * 400
         if i % 10 == 7:  # incompressible: claim-checked in S3
             body["blob"] = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8000))
-        sent.append(publish(sns=subscription, topic_arn="arn:aws:sns:eu-west-1:111111111111:fan", message=body,
-                            attributes={"eventType": "order.created", "amount": 100},
-                            threshold_bytes=THRESHOLD_BYTES, s3=aws["s3"], bucket=BUCKET))
+        sent.append(
+            publish(
+                sns=subscription,
+                topic_arn="arn:aws:sns:eu-west-1:111111111111:fan",
+                message=body,
+                attributes={"eventType": "order.created", "amount": 100},
+                threshold_bytes=THRESHOLD_BYTES,
+                s3=aws["s3"],
+                bucket=BUCKET,
+            )
+        )
     for message in list(queue.visible)[::6]:  # an SNS retry: the same message (same messageId) again
         queue.send(message.body, message.attributes)
         sent.append(message.attributes["messageId"]["stringValue"])
@@ -100,11 +127,15 @@ def test_each_message_takes_effect_once_or_is_dead_lettered(aws, load_event, mon
     sent += poison
 
     outages = f" + outages {outage_rate:.0%}" if outage_rate else ""
-    tally = Tally(f"big fan consumer, raw, mixed faults {rate:.0%}{outages}", sent=sent, poison=set(poison),
-                  effects=effects)
-    tally.invocations = poll_queue(queue, lambda event: consumer.lambda_handler(event, CONTEXT),
-                                   load_event("sqsEvent.json")["Records"][0],
-                                   after_failure=lambda: expire_in_progress(aws["ddb"], IDEMPOTENCY))
+    tally = Tally(
+        f"big fan consumer, raw, mixed faults {rate:.0%}{outages}", sent=sent, poison=set(poison), effects=effects
+    )
+    tally.invocations = poll_queue(
+        queue,
+        lambda event: consumer.lambda_handler(event, CONTEXT),
+        load_event("sqsEvent.json")["Records"][0],
+        after_failure=lambda: expire_in_progress(aws["ddb"], IDEMPOTENCY),
+    )
     tally.dead.update(m.attributes["messageId"]["stringValue"] for m in queue.dead)
     tally.faults = faults.summary
     print("\n" + tally.report())

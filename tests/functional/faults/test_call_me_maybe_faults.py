@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
@@ -30,6 +30,9 @@ from moto import mock_aws
 
 from arcblueprint.services.testing import LambdaContext, load_handler
 
+if TYPE_CHECKING:
+    from collections import Counter
+
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "call_me_maybe" / "handlers"
 REGION = "eu-west-1"
 IDEMPOTENCY, STATUS, BUS = "hooks-idempotency", "hooks-status", "platform"
@@ -45,13 +48,21 @@ def aws(monkeypatch):
         monkeypatch.setenv("RETRY_BASE_DELAY_MS", "0")  # no real sleep between in-place retries
         ddb = boto3.client("dynamodb", region_name=REGION)
         for table, key in ((IDEMPOTENCY, "id"), (STATUS, "webhookId")):
-            ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                             KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                             AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}])
+            ddb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            )
         boto3.client("events", region_name=REGION).create_event_bus(Name=BUS)
-        for key, value in {"IDEMPOTENCY_TABLE": IDEMPOTENCY, "STATUS_TABLE": STATUS, "EVENT_BUS_NAME": BUS,
-                           "POWERTOOLS_SERVICE_NAME": "hooks", "EVENT_SOURCE": "arcblueprint.hooks",
-                           "BUFFER": "sqs"}.items():
+        for key, value in {
+            "IDEMPOTENCY_TABLE": IDEMPOTENCY,
+            "STATUS_TABLE": STATUS,
+            "EVENT_BUS_NAME": BUS,
+            "POWERTOOLS_SERVICE_NAME": "hooks",
+            "EVENT_SOURCE": "arcblueprint.hooks",
+            "BUFFER": "sqs",
+        }.items():
             monkeypatch.setenv(key, value)
         yield {"ddb": ddb}
 
@@ -88,9 +99,12 @@ def test_sqs_buffer_delivers_each_webhook_once_or_dead_letters_it(aws, load_even
     queue = SimulatedQueue(max_receive_count=MAX_RECEIVE_COUNT)
     for key in sent:
         queue.send(key if key in poison else envelope(key))
-    tally.invocations = poll_queue(queue, lambda event: consumer.lambda_handler(event, CONTEXT),
-                                   load_event("sqsEvent.json")["Records"][0],
-                                   after_failure=lambda: expire_in_progress(aws["ddb"], IDEMPOTENCY))
+    tally.invocations = poll_queue(
+        queue,
+        lambda event: consumer.lambda_handler(event, CONTEXT),
+        load_event("sqsEvent.json")["Records"][0],
+        after_failure=lambda: expire_in_progress(aws["ddb"], IDEMPOTENCY),
+    )
     tally.dead.update(body_key(m.body, "webhookId") or m.body for m in queue.dead)
     tally.faults = faults.summary
     print("\n" + tally.report())
@@ -99,8 +113,9 @@ def test_sqs_buffer_delivers_each_webhook_once_or_dead_letters_it(aws, load_even
 
 
 @pytest.mark.parametrize(("rate", "outage_rate", "seed"), [(0.2, 0.03, 4), (0.4, 0.0, 5)])
-def test_kinesis_buffer_delivers_each_webhook_once_or_gives_it_up(aws, load_event, monkeypatch, rate, outage_rate,
-                                                                   seed):
+def test_kinesis_buffer_delivers_each_webhook_once_or_gives_it_up(
+    aws, load_event, monkeypatch, rate, outage_rate, seed
+):
     monkeypatch.setenv("BUFFER", "kinesis")
     kinesis = boto3.client("kinesis", region_name=REGION)
     kinesis.create_stream(StreamName="hooks-stream", ShardCount=1)
@@ -111,12 +126,17 @@ def test_kinesis_buffer_delivers_each_webhook_once_or_gives_it_up(aws, load_even
     tally = Tally(f"webhook consumer, kinesis, mixed faults {rate:.0%}{outages}", sent=sent, poison=set(poison))
     consumer = consumer_under_faults(faults, "mixed", tally.effects)
     for key in sent:
-        kinesis.put_record(StreamName="hooks-stream", PartitionKey=key,
-                           Data=(key if key in poison else envelope(key)).encode())
+        kinesis.put_record(
+            StreamName="hooks-stream", PartitionKey=key, Data=(key if key in poison else envelope(key)).encode()
+        )
     records = kinesis_records(kinesis, "hooks-stream", load_event("kinesisStreamEvent.json")["Records"][0])
-    run = run_stream(records, lambda event: consumer.lambda_handler(event, CONTEXT), batch_size=10,
-                     maximum_retry_attempts=MAXIMUM_RETRY_ATTEMPTS,
-                     after_failure=lambda: expire_in_progress(aws["ddb"], IDEMPOTENCY))
+    run = run_stream(
+        records,
+        lambda event: consumer.lambda_handler(event, CONTEXT),
+        batch_size=10,
+        maximum_retry_attempts=MAXIMUM_RETRY_ATTEMPTS,
+        after_failure=lambda: expire_in_progress(aws["ddb"], IDEMPOTENCY),
+    )
     tally.invocations = run.invocations
     for record in run.discarded:
         text = base64.b64decode(record["kinesis"]["data"]).decode()

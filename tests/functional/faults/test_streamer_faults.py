@@ -35,9 +35,12 @@ def aws(monkeypatch):
         monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
         monkeypatch.setenv("RETRY_BASE_DELAY_MS", "0")  # no real sleep between in-place retries
         ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(TableName=IDEMPOTENCY, BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+        ddb.create_table(
+            TableName=IDEMPOTENCY,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        )
         kinesis = boto3.client("kinesis", region_name=REGION)
         kinesis.create_stream(StreamName=STREAM, ShardCount=1)
         variables = {"IDEMPOTENCY_TABLE": IDEMPOTENCY, "DOMAIN_FIELD": "domain", "CONSUMER_DOMAINS": "orders"}
@@ -59,8 +62,9 @@ def test_each_record_takes_effect_once_or_is_given_up(aws, load_event, monkeypat
     count_effects(downstream, "PutEvents", effects, lambda entry: json.loads(entry["Detail"])["id"])
 
     def handle(document: dict[str, Any]) -> None:  # this consumer's business effect: one call downstream
-        response = downstream.put_events(Entries=[{"Source": "lake", "DetailType": "OrderSeen",
-                                                   "Detail": json.dumps({"id": document["id"]})}])
+        response = downstream.put_events(
+            Entries=[{"Source": "lake", "DetailType": "OrderSeen", "Detail": json.dumps({"id": document["id"]})}]
+        )
         if response["FailedEntryCount"]:
             raise RuntimeError("downstream rejected the event")
 
@@ -71,16 +75,20 @@ def test_each_record_takes_effect_once_or_is_given_up(aws, load_event, monkeypat
 
     keys = [f"o-{i}" for i in range(records)]
     poison = ["garbage-0", "garbage-1"]
-    sent = keys[:records // 3] + poison[:1] + keys[records // 3:] + poison[1:]
+    sent = keys[: records // 3] + poison[:1] + keys[records // 3 :] + poison[1:]
     for key in sent:
         data = key if key in poison else json.dumps({"domain": "orders", "id": key})
         aws["kinesis"].put_record(StreamName=STREAM, PartitionKey=key, Data=data.encode())
     stream = kinesis_records(aws["kinesis"], STREAM, load_event("kinesisStreamEvent.json")["Records"][0])
 
     tally = Tally(f"streamer kinesis consumer, faults {rate:.0%}", sent=sent, poison=set(poison), effects=effects)
-    run = run_stream(stream, lambda event: consumer.lambda_handler(event, CONTEXT), batch_size=20,
-                     maximum_retry_attempts=MAXIMUM_RETRY_ATTEMPTS,
-                     after_failure=lambda: expire_in_progress(aws["ddb"], IDEMPOTENCY))
+    run = run_stream(
+        stream,
+        lambda event: consumer.lambda_handler(event, CONTEXT),
+        batch_size=20,
+        maximum_retry_attempts=MAXIMUM_RETRY_ATTEMPTS,
+        after_failure=lambda: expire_in_progress(aws["ddb"], IDEMPOTENCY),
+    )
     tally.invocations = run.invocations
     for record in run.discarded:
         text = base64.b64decode(record["kinesis"]["data"]).decode()

@@ -56,20 +56,37 @@ def graph(run_component, fake_platform):
         platform = fake_platform(context, with_vpc=True, with_bus=True, secrets=("db",))
 
         def function(name, release=None, **extra):
-            return ServerlessFunction(name, FunctionArgs(platform=platform, service="orders", code_dir=HELLO,
-                                                         release=release, **extra))
+            return ServerlessFunction(
+                name, FunctionArgs(platform=platform, service="orders", code_dir=HELLO, release=release, **extra)
+            )
 
         all_at_once = function("all", ReleaseSpec(strategy="all-at-once"), reserved_concurrency=5)
-        all_at_once.allow_invoke("api", principal="apigateway.amazonaws.com",
-                                 source_arn="arn:aws:execute-api:eu-west-1:222222222222:abc123/*/GET/orders")
+        all_at_once.allow_invoke(
+            "api",
+            principal="apigateway.amazonaws.com",
+            source_arn="arn:aws:execute-api:eu-west-1:222222222222:abc123/*/GET/orders",
+        )
         function("bluegreen", ReleaseSpec(strategy="blue-green", previous_version=3, extra_aliases=("debug",)))
-        canary = function("canary", None, pre_traffic_hook=True, post_traffic_hook=True,
-                          async_invocation=AsyncInvocation(maximum_retry_attempts=1, maximum_event_age_seconds=600))
+        canary = function(
+            "canary",
+            None,
+            pre_traffic_hook=True,
+            post_traffic_hook=True,
+            async_invocation=AsyncInvocation(maximum_retry_attempts=1, maximum_event_age_seconds=600),
+        )
         canary.grant_table_read_write("arn:aws:dynamodb:eu-west-1:222222222222:table/orders")
         canary.grant_secret_read("db")
-        function("linear", ReleaseSpec(strategy="linear", deployment_config="custom", custom_percent=20,
-                                       custom_interval_minutes=4, error_alarm_threshold=7,
-                                       p99_duration_alarm_ms=1500))
+        function(
+            "linear",
+            ReleaseSpec(
+                strategy="linear",
+                deployment_config="custom",
+                custom_percent=20,
+                custom_interval_minutes=4,
+                error_alarm_threshold=7,
+                p99_duration_alarm_ms=1500,
+            ),
+        )
         function("weighted", ReleaseSpec(strategy="weighted-canary", previous_version=3, canary_weight_percent=10))
         consumer = function("vpc-a", ReleaseSpec(strategy="all-at-once"), attach_to_vpc=True)
         consumer.add_sqs_source("orders-in", SqsSource(queue_arn=QUEUE, maximum_concurrency=5))
@@ -128,14 +145,20 @@ def test_prod_canary_gets_a_codedeploy_group_with_alarms_and_rollback(graph) -> 
     canary = _component(graph, "canary")
     alias = _only(graph, canary.urn, "aws:lambda/alias:Alias")
     assert alias.inputs["name"] == "live"
-    release = [r for r in graph.resources if r.type == "arcblueprint:functions:CodeDeployRelease"
-               and r.parent == canary.urn]
+    release = [
+        r for r in graph.resources if r.type == "arcblueprint:functions:CodeDeployRelease" and r.parent == canary.urn
+    ]
     assert len(release) == 1
     group = _only(graph, release[0].urn, "aws:codedeploy/deploymentGroup:DeploymentGroup")
     assert group.inputs["deploymentConfigName"] == "CodeDeployDefault.LambdaCanary10Percent5Minutes"
-    assert group.inputs["deploymentStyle"] == {"deploymentOption": "WITH_TRAFFIC_CONTROL", "deploymentType": "BLUE_GREEN"}
+    assert group.inputs["deploymentStyle"] == {
+        "deploymentOption": "WITH_TRAFFIC_CONTROL",
+        "deploymentType": "BLUE_GREEN",
+    }
     assert group.inputs["autoRollbackConfiguration"] == {
-        "enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST"]}
+        "enabled": True,
+        "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST"],
+    }
     alarms = _children(graph, canary.urn, "aws:cloudwatch/metricAlarm:MetricAlarm")
     assert sorted(group.inputs["alarmConfiguration"]["alarms"]) == sorted(a.inputs["name"] for a in alarms)
     # The alarms CodeDeploy rolls back on also tell people: ALARM and OK go to the platform's topic.
@@ -153,8 +176,11 @@ def test_prod_canary_gets_a_codedeploy_group_with_alarms_and_rollback(graph) -> 
 
 def test_hooks_may_only_report_to_their_group_and_invoke_their_target(graph) -> None:
     canary = _component(graph, "canary")
-    group = next(r for r in graph.by_type("aws:codedeploy/deploymentGroup:DeploymentGroup")
-                 if r.inputs["appName"] == "arcbp-prod-canary")
+    group = next(
+        r
+        for r in graph.by_type("aws:codedeploy/deploymentGroup:DeploymentGroup")
+        if r.inputs["appName"] == "arcbp-prod-canary"
+    )
     hooks = [r for r in graph.by_type(FN) if r.parent == canary.urn]
     assert sorted(h.name for h in hooks) == ["canary-post-hook", "canary-pre-hook"]
     for hook in hooks:
@@ -178,9 +204,14 @@ def test_custom_linear_config_and_alarm_thresholds_come_from_config(graph) -> No
     config = next(r for r in graph.by_type("aws:codedeploy/deploymentConfig:DeploymentConfig"))
     assert config.inputs["computePlatform"] == "Lambda"
     assert config.inputs["trafficRoutingConfig"] == {
-        "type": "TimeBasedLinear", "timeBasedLinear": {"interval": 4, "percentage": 20}}
-    group = next(r for r in graph.by_type("aws:codedeploy/deploymentGroup:DeploymentGroup")
-                 if r.inputs["appName"] == "arcbp-prod-linear")
+        "type": "TimeBasedLinear",
+        "timeBasedLinear": {"interval": 4, "percentage": 20},
+    }
+    group = next(
+        r
+        for r in graph.by_type("aws:codedeploy/deploymentGroup:DeploymentGroup")
+        if r.inputs["appName"] == "arcbp-prod-linear"
+    )
     assert group.inputs["deploymentConfigName"] == config.inputs["deploymentConfigName"]
     alarms = {a.name: a.inputs for a in _children(graph, linear.urn, "aws:cloudwatch/metricAlarm:MetricAlarm")}
     assert alarms["linear-alarm-errors"]["threshold"] == 7
@@ -195,7 +226,8 @@ def test_every_function_alarm_notifies_the_platform_topic_on_alarm_and_ok(graph)
     assert len(alarms) >= 3 * len(graph.by_type("aws:lambda/function:Function"))
     topic = fake_alarm_topic_arn_of(graph)
     assert {(tuple(a.inputs.get("alarmActions", ())), tuple(a.inputs.get("okActions", ()))) for a in alarms} == {
-        ((topic,), (topic,))}
+        ((topic,), (topic,))
+    }
 
 
 def test_blue_green_keeps_the_previous_version_behind_its_own_alias(graph) -> None:
@@ -218,7 +250,9 @@ def test_weighted_canary_sends_the_rest_to_the_previous_version(graph) -> None:
 
 
 def test_vpc_functions_share_the_subnets_and_one_security_group(graph) -> None:
-    configs = [f.inputs["vpcConfig"] for f in graph.by_type("aws:lambda/function:Function") if f.inputs.get("vpcConfig")]
+    configs = [
+        f.inputs["vpcConfig"] for f in graph.by_type("aws:lambda/function:Function") if f.inputs.get("vpcConfig")
+    ]
     assert len(configs) == 2
     assert {tuple(c["subnetIds"]) for c in configs} == {("subnet-0aaaaaaaaaaaaaaa1", "subnet-0aaaaaaaaaaaaaaa2")}
     assert {tuple(c["securityGroupIds"]) for c in configs} == {("sg-0aaaaaaaaaaaaaaa1",)}
@@ -232,7 +266,9 @@ def test_vpc_pollers_and_destinations_need_no_endpoint(graph) -> None:
     for name in ("vpc-a-queue-consume", "vpc-b-stream-read", "vpc-b-failure-destination", "canary-queue-send"):
         assert all(s["Sid"].startswith("OnBehalf") for s in policies[name]["Statement"]), name
     assert [s["Sid"] for s in policies["canary-table-read-write"]["Statement"]] == [
-        "TableReadWrite", "OnBehalfPlatformKeyEncrypt"]  # the code calls DynamoDB; DynamoDB calls KMS
+        "TableReadWrite",
+        "OnBehalfPlatformKeyEncrypt",
+    ]  # the code calls DynamoDB; DynamoDB calls KMS
 
 
 def test_a_vpc_function_and_its_hooks_get_the_endpoints_their_code_calls(run_component, fake_platform) -> None:
@@ -240,9 +276,17 @@ def test_a_vpc_function_and_its_hooks_get_the_endpoints_their_code_calls(run_com
 
     def program(context):
         platform = fake_platform(context, with_vpc=True)
-        router = ServerlessFunction("router", FunctionArgs(platform=platform, service="orders", code_dir=HELLO,
-                                                           attach_to_vpc=True, pre_traffic_hook=True,
-                                                           post_traffic_hook=True))
+        router = ServerlessFunction(
+            "router",
+            FunctionArgs(
+                platform=platform,
+                service="orders",
+                code_dir=HELLO,
+                attach_to_vpc=True,
+                pre_traffic_hook=True,
+                post_traffic_hook=True,
+            ),
+        )
         router.grant_table_read_write("arn:aws:dynamodb:eu-west-1:222222222222:table/orders")
         router.grant_queue_send(QUEUE)
         outside = ServerlessFunction("outside", FunctionArgs(platform=platform, service="orders", code_dir=HELLO))
@@ -254,12 +298,18 @@ def test_a_vpc_function_and_its_hooks_get_the_endpoints_their_code_calls(run_com
     # No KMS: SQS and DynamoDB use the key; no SNS: the function that publishes is not in the VPC.
     assert sorted(graph.outputs["endpointsRequired"]) == ["codedeploy", "dynamodb", "lambda", "sqs", "xray"]
     in_vpc = [f for f in graph.by_type("aws:lambda/function:Function") if f.inputs.get("vpcConfig")]
-    assert sorted(f.name for f in in_vpc) == ["router-function", "router-post-hook-function",
-                                              "router-pre-hook-function"]
+    assert sorted(f.name for f in in_vpc) == [
+        "router-function",
+        "router-post-hook-function",
+        "router-pre-hook-function",
+    ]
     for function in in_vpc:
         (role,) = function.property_dependencies["role"]
-        documents = [json.loads(p.inputs["policy"]) for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
-                     if role in p.property_dependencies["role"]]
+        documents = [
+            json.loads(p.inputs["policy"])
+            for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
+            if role in p.property_dependencies["role"]
+        ]
         # What the reachability rule will demand of the function is what it asked the network for.
         assert set(called_apis(documents)) <= set(graph.outputs["endpointsRequired"]), function.name
 
@@ -291,7 +341,9 @@ def test_reserved_concurrency_marks_a_protected_downstream(graph) -> None:
     assert tags["all-function"]["release-strategy"] == "all-at-once"
 
 
-@pytest.mark.parametrize(("stack", "strategy", "has_codedeploy"), [("prod", "canary", True), ("dev", "all-at-once", False)])
+@pytest.mark.parametrize(
+    ("stack", "strategy", "has_codedeploy"), [("prod", "canary", True), ("dev", "all-at-once", False)]
+)
 def test_stack_default_strategy(run_component, fake_platform, stack, strategy, has_codedeploy) -> None:
     def program(context):
         ServerlessFunction("orders", FunctionArgs(platform=fake_platform(context), service="orders", code_dir=HELLO))
@@ -306,22 +358,28 @@ def test_stack_default_strategy(run_component, fake_platform, stack, strategy, h
     assert function.inputs["environment"]["variables"]["POWERTOOLS_LOG_LEVEL"] == level
 
 
-@pytest.mark.parametrize(("extra", "platform", "message"), [
-    ({"pre_traffic_hook": True, "release": ReleaseSpec(strategy="all-at-once")}, {}, "traffic hooks need"),
-    ({"attach_to_vpc": True}, {}, "platform has no VPC"),
-    ({"use_onprem_proxy": True}, {"with_vpc": True}, "use_onprem_proxy needs attach_to_vpc"),
-    ({"use_onprem_proxy": True, "attach_to_vpc": True}, {"with_vpc": True}, r"no on-prem proxy \(onPrem.enabled"),
-])
+@pytest.mark.parametrize(
+    ("extra", "platform", "message"),
+    [
+        ({"pre_traffic_hook": True, "release": ReleaseSpec(strategy="all-at-once")}, {}, "traffic hooks need"),
+        ({"attach_to_vpc": True}, {}, "platform has no VPC"),
+        ({"use_onprem_proxy": True}, {"with_vpc": True}, "use_onprem_proxy needs attach_to_vpc"),
+        ({"use_onprem_proxy": True, "attach_to_vpc": True}, {"with_vpc": True}, r"no on-prem proxy \(onPrem.enabled"),
+    ],
+)
 def test_misuse_fails_at_construction(run_component, fake_platform, extra, platform, message) -> None:
     def program(context):
-        ServerlessFunction("bad", FunctionArgs(platform=fake_platform(context, **platform), service="orders",
-                                               code_dir=HELLO, **extra))
+        ServerlessFunction(
+            "bad", FunctionArgs(platform=fake_platform(context, **platform), service="orders", code_dir=HELLO, **extra)
+        )
 
     with pytest.raises(Exception, match=message):
         run_component(program, stack="dev")
 
 
-@pytest.mark.parametrize(("field", "value"), [("memory_mib", 64), ("timeout_seconds", 901), ("environment", {"AWS_REGION": "x"})])
+@pytest.mark.parametrize(
+    ("field", "value"), [("memory_mib", 64), ("timeout_seconds", 901), ("environment", {"AWS_REGION": "x"})]
+)
 def test_function_args_are_validated(field, value) -> None:
     with pytest.raises(ValueError, match=field.split("_")[0]):
         FunctionArgs(platform=None, service="orders", code_dir=HELLO, **{field: value})  # type: ignore[arg-type]
@@ -330,13 +388,16 @@ def test_function_args_are_validated(field, value) -> None:
 @st.composite
 def function_configs(draw):
     count = draw(st.integers(1, 3))
-    return [{
-        "strategy": draw(st.sampled_from(["all-at-once", "blue-green", "canary", "linear", "weighted-canary"])),
-        "vpc": draw(st.booleans()),
-        "previous": draw(st.none() | st.integers(1, 40)),
-        "weight": draw(st.integers(0, 100)),
-        "memory": draw(st.sampled_from([128, 512, 1769, 10240])),
-    } for _ in range(count)]
+    return [
+        {
+            "strategy": draw(st.sampled_from(["all-at-once", "blue-green", "canary", "linear", "weighted-canary"])),
+            "vpc": draw(st.booleans()),
+            "previous": draw(st.none() | st.integers(1, 40)),
+            "weight": draw(st.integers(0, 100)),
+            "memory": draw(st.sampled_from([128, 512, 1769, 10240])),
+        }
+        for _ in range(count)
+    ]
 
 
 @settings(max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -346,10 +407,23 @@ def test_generated_function_configs_keep_the_invariants(run_component, fake_plat
         platform = fake_platform(context, with_vpc=True)
         for i, config in enumerate(configs):
             deployment = "Linear10PercentEvery1Minute" if config["strategy"] == "linear" else "Canary10Percent5Minutes"
-            release = ReleaseSpec(strategy=config["strategy"], deployment_config=deployment,
-                                  previous_version=config["previous"], canary_weight_percent=config["weight"])
-            ServerlessFunction(f"fn{i}", FunctionArgs(platform=platform, service="gen", code_dir=HELLO, release=release,
-                                                      attach_to_vpc=config["vpc"], memory_mib=config["memory"]))
+            release = ReleaseSpec(
+                strategy=config["strategy"],
+                deployment_config=deployment,
+                previous_version=config["previous"],
+                canary_weight_percent=config["weight"],
+            )
+            ServerlessFunction(
+                f"fn{i}",
+                FunctionArgs(
+                    platform=platform,
+                    service="gen",
+                    code_dir=HELLO,
+                    release=release,
+                    attach_to_vpc=config["vpc"],
+                    memory_mib=config["memory"],
+                ),
+            )
 
     graph = run_component(program, stack="dev")
     for alias in graph.by_type("aws:lambda/alias:Alias"):

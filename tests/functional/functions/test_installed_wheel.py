@@ -2,8 +2,8 @@
 
 The test builds the wheel from a copy of the sources, installs it into a folder, and, from a
 directory outside the checkout with the installed copy first on the path, runs the prod stack's
-program (it declares every function dev does): every function zip it would upload is built from the installed files. Each
-zip is then unpacked as Lambda unpacks it into ``/var/task`` and its handler module imported
+program (it declares every function dev does): every function zip it would upload is built from the
+installed files. Each zip is then unpacked as Lambda unpacks it into ``/var/task`` and its handler module imported
 from there alone (plus the site-packages that stand in for the Lambda runtime's boto3 and the
 Powertools layer), in an interpreter that never saw the checkout.
 """
@@ -100,14 +100,23 @@ def installed(tmp_path_factory) -> Path:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, source / name)
-    shutil.copytree(REPO / "arcblueprint", source / "arcblueprint",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+    shutil.copytree(
+        REPO / "arcblueprint",
+        source / "arcblueprint",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"),
+    )
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(source)],
-         cwd=work, env=env)
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(source)],
+        cwd=work,
+        env=env,
+    )
     [wheel] = (work / "dist").glob("arcblueprint-*.whl")
-    _run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(work / "site"), str(wheel)],
-         cwd=work, env=env)
+    _run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(work / "site"), str(wheel)],
+        cwd=work,
+        env=env,
+    )
     return work
 
 
@@ -116,17 +125,33 @@ def test_every_function_zip_of_both_stacks_imports_from_the_installed_package(in
     assert (site / "arcblueprint/services/call_me_maybe/handlers/receiver/shared.txt").is_file()
     zips_dir = installed / "zips"
     zips_dir.mkdir(exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(site), "AWS_DEFAULT_REGION": "eu-west-1",
-           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "wheel-test"}
-    output = _run([sys.executable, "-c", _PACKAGE_EVERY_FUNCTION, str(site), str(REPO), str(zips_dir), *STACKS],
-                  cwd=installed, env=env)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(site),
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "wheel-test",
+    }
+    output = _run(
+        [sys.executable, "-c", _PACKAGE_EVERY_FUNCTION, str(site), str(REPO), str(zips_dir), *STACKS],
+        cwd=installed,
+        env=env,
+    )
     zips = json.loads(output.strip().splitlines()[-1])
     code_dirs = {Path(z["codeDir"]) for z in zips}
     assert all(d.is_relative_to(site.resolve()) for d in code_dirs), "zips must come from the installed copy"
     # Every service pattern's functions and the release hook: both stacks run all seven patterns.
     assert {d.relative_to(site.resolve()).parts[2] for d in code_dirs if d.parts[-2] == "handlers"} == {
-        "big_fan", "call_me_maybe", "cherry_pick", "comfortable_rest", "strangler", "streamer", "ops_automation"}
+        "big_fan",
+        "call_me_maybe",
+        "cherry_pick",
+        "comfortable_rest",
+        "strangler",
+        "streamer",
+        "ops_automation",
+    }
     receiver = next(z for z in zips if z["codeDir"].endswith("call_me_maybe/handlers/receiver"))
     assert "masking.py" in zipfile.ZipFile(receiver["zip"]).namelist()
     # A publisher ships the library and the schemas it validates against (JSON files of the installed package).
@@ -136,6 +161,13 @@ def test_every_function_zip_of_both_stacks_imports_from_the_installed_package(in
 
     site_packages = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
     env.pop("PYTHONPATH")
-    failures = json.loads(_run([sys.executable, "-S", "-c", _IMPORT_FROM_ZIPS, json.dumps(zips),
-                                json.dumps(site_packages)], cwd=installed, env=env).strip().splitlines()[-1])
+    failures = json.loads(
+        _run(
+            [sys.executable, "-S", "-c", _IMPORT_FROM_ZIPS, json.dumps(zips), json.dumps(site_packages)],
+            cwd=installed,
+            env=env,
+        )
+        .strip()
+        .splitlines()[-1]
+    )
     assert failures == []

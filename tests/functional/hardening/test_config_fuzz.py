@@ -20,7 +20,8 @@ from arcblueprint.config.model import LOG_RETENTION_DAYS
 from arcblueprint.preview.harness import REPO_ROOT, synthesize
 
 _spec = importlib.util.spec_from_file_location(
-    "bad_config_fuzz", Path(__file__).parents[2] / "unit" / "config" / "test_bad_config_fuzz.py")
+    "bad_config_fuzz", Path(__file__).parents[2] / "unit" / "config" / "test_bad_config_fuzz.py"
+)
 _bad = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_bad)  # the schema-derived bad-value strategies
 
@@ -39,17 +40,23 @@ def contradictions(draw: st.DrawFn) -> tuple[dict[str, Any], str, str]:
     stack = draw(st.sampled_from(["dev", "prod"]))
     case = draw(st.sampled_from(["expiry", "steps", "secret-rotation", "retention", "demand"]))
     if case == "demand":  # legacy ENIs: one address per execution, far beyond a /16
-        values = merged(stack, {"network": {"eniModel": "legacy", "peakConcurrentExecutions": draw(
-            st.integers(200_000, 1_000_000))}})
+        values = merged(
+            stack,
+            {"network": {"eniModel": "legacy", "peakConcurrentExecutions": draw(st.integers(200_000, 1_000_000))}},
+        )
         return values, stack, "network.peakConcurrentExecutions"
     if case == "expiry":
         archive = draw(st.integers(2, 3000))
-        values = merged(stack, {"logging": {"archiveAfterDays": archive,
-                                            "expireAfterDays": draw(st.integers(1, archive))}})
+        values = merged(
+            stack, {"logging": {"archiveAfterDays": archive, "expireAfterDays": draw(st.integers(1, archive))}}
+        )
         return values, stack, "expireAfterDays"
     if case == "steps":
-        steps = draw(st.lists(st.integers(1, 100), min_size=1, max_size=5).filter(
-            lambda s: s[-1] != 100 or any(b <= a for a, b in zip(s, s[1:]))))
+        steps = draw(
+            st.lists(st.integers(1, 100), min_size=1, max_size=5).filter(
+                lambda s: s[-1] != 100 or any(b <= a for a, b in zip(s, s[1:], strict=False))
+            )
+        )
         return merged(stack, {"releases": {"weightedSteps": steps}}), stack, "weightedSteps"
     if case == "secret-rotation":
         values = read_stack_file(REPO_ROOT, stack)
@@ -67,8 +74,11 @@ def invalid_configs(draw: st.DrawFn) -> tuple[dict[str, Any], str, str]:
     return config, "dev", key
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+)
 @given(invalid_configs())
 def test_invalid_configs_stop_before_any_resource_with_one_line(case):
     values, stack, key = case
@@ -87,27 +97,45 @@ def valid_configs(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
     stack = draw(st.sampled_from(["dev", "prod"]))
     archive = draw(st.integers(1, 400))
     sections = {
-        "functions": {"memoryMib": draw(st.integers(128, 10240)), "timeoutSeconds": draw(st.integers(1, 900)),
-                      "architecture": draw(st.sampled_from(["arm64", "x86_64"])),
-                      "logLevel": draw(st.sampled_from(["DEBUG", "INFO", "WARNING", "ERROR"]))},
-        "logging": {"retentionDays": draw(st.sampled_from(sorted(LOG_RETENTION_DAYS))),
-                    "archiveAfterDays": archive, "expireAfterDays": draw(st.integers(archive + 1, 4000))},
+        "functions": {
+            "memoryMib": draw(st.integers(128, 10240)),
+            "timeoutSeconds": draw(st.integers(1, 900)),
+            "architecture": draw(st.sampled_from(["arm64", "x86_64"])),
+            "logLevel": draw(st.sampled_from(["DEBUG", "INFO", "WARNING", "ERROR"])),
+        },
+        "logging": {
+            "retentionDays": draw(st.sampled_from(sorted(LOG_RETENTION_DAYS))),
+            "archiveAfterDays": archive,
+            "expireAfterDays": draw(st.integers(archive + 1, 4000)),
+        },
         # Legacy ENIs need an address per execution: keep that demand inside a /16 (4,000 x 4 + extras).
-        "network": {"eniModel": (eni := draw(st.sampled_from(["hyperplane", "legacy"]))),
-                    "peakConcurrentExecutions": draw(st.integers(0, 20000 if eni == "hyperplane" else 4000)),
-                    # eu-west-1 has three zones (so do the mocks); more is a config error, tested elsewhere.
-                    "availabilityZones": draw(st.integers(2, 3)),
-                    "headroomPercent": draw(st.integers(0, 300)),
-                    "publicSubnets": draw(st.booleans()), "isolatedSubnets": draw(st.booleans())},
+        "network": {
+            "eniModel": (eni := draw(st.sampled_from(["hyperplane", "legacy"]))),
+            "peakConcurrentExecutions": draw(st.integers(0, 20000 if eni == "hyperplane" else 4000)),
+            # eu-west-1 has three zones (so do the mocks); more is a config error, tested elsewhere.
+            "availabilityZones": draw(st.integers(2, 3)),
+            "headroomPercent": draw(st.integers(0, 300)),
+            "publicSubnets": draw(st.booleans()),
+            "isolatedSubnets": draw(st.booleans()),
+        },
         # Prod keeps a proxy in each of its two zones; the VPC is sized for the maximum.
         # Prod's Strangler reaches legacy through the proxy, so prod keeps it (that it must is tested elsewhere).
-        "onPrem": {"enabled": stack == "prod" or draw(st.booleans()),
-                   "proxies": {"minSize": (low := draw(st.integers(2, 4))), "desiredCapacity": low + draw(
-                       st.integers(0, 2)), "maxSize": low + draw(st.integers(2, 6))}},
-        "eventBus": {"archiveRetentionDays": draw(st.integers(1, 3650)),
-                     "targetMaximumRetryAttempts": draw(st.integers(0, 185))},
-        "releases": {"errorAlarmThreshold": draw(st.integers(1, 1000)),
-                     "p99DurationAlarmMs": draw(st.integers(10, 900000))},
+        "onPrem": {
+            "enabled": stack == "prod" or draw(st.booleans()),
+            "proxies": {
+                "minSize": (low := draw(st.integers(2, 4))),
+                "desiredCapacity": low + draw(st.integers(0, 2)),
+                "maxSize": low + draw(st.integers(2, 6)),
+            },
+        },
+        "eventBus": {
+            "archiveRetentionDays": draw(st.integers(1, 3650)),
+            "targetMaximumRetryAttempts": draw(st.integers(0, 185)),
+        },
+        "releases": {
+            "errorAlarmThreshold": draw(st.integers(1, 1000)),
+            "p99DurationAlarmMs": draw(st.integers(10, 900000)),
+        },
     }
     if stack == "dev":  # prod's release strategy stays a safe one; dev tries them all
         sections["releases"]["strategy"] = draw(st.sampled_from(["all-at-once", "blue-green", "canary", "linear"]))

@@ -15,10 +15,20 @@ from arcblueprint.config import read_stack_file
 from arcblueprint.preview.harness import REPO_ROOT, synthesize
 
 STATEFUL_TYPES = {
-    "aws:dynamodb/table:Table", "aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws:kinesis/stream:Stream",
-    "aws:sqs/queue:Queue", "aws:secretsmanager/secret:Secret", "aws:kms/key:Key", "aws:cloudwatch/logGroup:LogGroup",
-    "aws:sns/topic:Topic", "aws:cloudwatch/eventArchive:EventArchive", "aws:cloudwatch/eventBus:EventBus",
-    "aws:glue/catalogDatabase:CatalogDatabase", "aws:glue/catalogTable:CatalogTable", "aws:cognito/userPool:UserPool",
+    "aws:dynamodb/table:Table",
+    "aws:s3/bucket:Bucket",
+    "aws:s3/bucketV2:BucketV2",
+    "aws:kinesis/stream:Stream",
+    "aws:sqs/queue:Queue",
+    "aws:secretsmanager/secret:Secret",
+    "aws:kms/key:Key",
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:sns/topic:Topic",
+    "aws:cloudwatch/eventArchive:EventArchive",
+    "aws:cloudwatch/eventBus:EventBus",
+    "aws:glue/catalogDatabase:CatalogDatabase",
+    "aws:glue/catalogTable:CatalogTable",
+    "aws:cognito/userPool:UserPool",
 }
 #: Inputs that name a resource in AWS: changing one replaces it.
 NAME_INPUTS = ("name", "bucket", "tableName", "streamName", "namePrefix", "databaseName")
@@ -28,14 +38,29 @@ def tuned(stack: str) -> dict:
     """The stack's config with every tuning value changed (and nothing structural)."""
     values = copy.deepcopy(read_stack_file(REPO_ROOT, stack))
     ns = "arcblueprint:"
-    values[ns + "functions"] = {**values.get(ns + "functions", {}), "memoryMib": 1024, "timeoutSeconds": 20,
-                                "logLevel": "DEBUG"}
-    values[ns + "logging"] = {**values.get(ns + "logging", {}), "retentionDays": 30 if stack == "dev" else 731,
-                              "sinkBufferSeconds": 120, "sinkBufferMib": 96}
-    values[ns + "releases"] = {**values.get(ns + "releases", {}), "errorAlarmThreshold": 5,
-                               "throttleAlarmThreshold": 7, "p99DurationAlarmMs": 2500}
-    values[ns + "eventBus"] = {**values.get(ns + "eventBus", {}), "archiveRetentionDays": 90,
-                               "targetMaximumRetryAttempts": 3}
+    values[ns + "functions"] = {
+        **values.get(ns + "functions", {}),
+        "memoryMib": 1024,
+        "timeoutSeconds": 20,
+        "logLevel": "DEBUG",
+    }
+    values[ns + "logging"] = {
+        **values.get(ns + "logging", {}),
+        "retentionDays": 30 if stack == "dev" else 731,
+        "sinkBufferSeconds": 120,
+        "sinkBufferMib": 96,
+    }
+    values[ns + "releases"] = {
+        **values.get(ns + "releases", {}),
+        "errorAlarmThreshold": 5,
+        "throttleAlarmThreshold": 7,
+        "p99DurationAlarmMs": 2500,
+    }
+    values[ns + "eventBus"] = {
+        **values.get(ns + "eventBus", {}),
+        "archiveRetentionDays": 90,
+        "targetMaximumRetryAttempts": 3,
+    }
     return values
 
 

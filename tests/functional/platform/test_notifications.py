@@ -38,8 +38,11 @@ def test_the_topic_is_encrypted_with_a_key_cloudwatch_may_use(graph):
     key, topic = _one(graph, "aws:kms/key:Key"), _one(graph, "aws:sns/topic:Topic")
     assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
     assert topic.protect, "replacing the topic would drop every confirmed subscription"
-    [grant] = [s for s in json.loads(key.inputs["policy"])["Statement"]
-               if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    [grant] = [
+        s
+        for s in json.loads(key.inputs["policy"])["Statement"]
+        if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
     assert grant["Effect"] == "Allow" and sorted(grant["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
 
 
@@ -49,18 +52,27 @@ def test_the_topic_policy_admits_this_accounts_alarms_and_refuses_plain_http(gra
     allow, deny = json.loads(policy.inputs["policy"])["Statement"]
     assert allow["Resource"] == deny["Resource"] == topic.outputs["arn"]  # written from the name, known in preview
     assert (allow["Effect"], allow["Principal"], allow["Action"]) == (
-        "Allow", {"Service": "cloudwatch.amazonaws.com"}, "sns:Publish")
-    assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": "222222222222"},
-                                  "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:222222222222:alarm:*"}}
+        "Allow",
+        {"Service": "cloudwatch.amazonaws.com"},
+        "sns:Publish",
+    )
+    assert allow["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "222222222222"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:222222222222:alarm:*"},
+    }
     assert (deny["Effect"], deny["Principal"], deny["Condition"]) == (
-        "Deny", "*", {"Bool": {"aws:SecureTransport": "false"}})
+        "Deny",
+        "*",
+        {"Bool": {"aws:SecureTransport": "false"}},
+    )
 
 
 def test_each_endpoint_is_subscribed_with_the_dead_letter_queue(graph):
     topic, dlq = _one(graph, "aws:sns/topic:Topic"), _one(graph, "aws:sqs/queue:Queue")
     subscriptions = graph.by_type("aws:sns/topicSubscription:TopicSubscription")
     assert sorted((s.inputs["protocol"], s.inputs["endpoint"]) for s in subscriptions) == sorted(
-        [("email", e) for e in EMAILS] + [("https", h) for h in HOOKS])
+        [("email", e) for e in EMAILS] + [("https", h) for h in HOOKS]
+    )
     for subscription in subscriptions:
         assert subscription.inputs["topic"] == topic.outputs["arn"]
         assert json.loads(subscription.inputs["redrivePolicy"]) == {"deadLetterTargetArn": dlq.outputs["arn"]}
@@ -80,8 +92,9 @@ def test_undelivered_notifications_raise_an_alarm_that_notifies_the_topic(graph)
 
 
 def test_reordering_endpoints_replaces_no_subscription(run_component, stack_values, graph):
-    reordered = run_component(program, "prod", preview=False,
-                              values=stack_values("prod", notifications(reversed(EMAILS), HOOKS)))
+    reordered = run_component(
+        program, "prod", preview=False, values=stack_values("prod", notifications(reversed(EMAILS), HOOKS))
+    )
 
     def urns(g):
         return sorted(s.urn for s in g.by_type("aws:sns/topicSubscription:TopicSubscription"))
@@ -90,6 +103,9 @@ def test_reordering_endpoints_replaces_no_subscription(run_component, stack_valu
 
 
 def test_a_stack_without_subscribers_is_a_one_line_config_error(run_component, stack_values):
-    with pytest.raises(ConfigError, match=r"^notifications is invalid.*: must list at least one of emails, "
-                                          r"httpsEndpoints: every alarm notifies this topic"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^notifications is invalid.*: must list at least one of emails, "
+        r"httpsEndpoints: every alarm notifies this topic",
+    ):
         run_component(program, "dev", values=stack_values("dev", notifications([], [])))

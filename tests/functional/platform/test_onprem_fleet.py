@@ -55,11 +55,15 @@ def test_the_group_keeps_the_configured_proxies_in_the_proxy_subnets_behind_the_
     spec = graph.config.on_prem
     group = _one(graph, "onprem-proxy-asg")
     inputs = group.inputs
-    assert (inputs["minSize"], inputs["desiredCapacity"], inputs["maxSize"]) == \
-        (spec.proxies.min_size, spec.proxies.desired_capacity, spec.proxies.max_size)
+    assert (inputs["minSize"], inputs["desiredCapacity"], inputs["maxSize"]) == (
+        spec.proxies.min_size,
+        spec.proxies.desired_capacity,
+        spec.proxies.max_size,
+    )
     zones = spec.availability_zones
-    assert sorted(group.property_dependencies["vpcZoneIdentifiers"]) == \
-        _urns(graph, *[f"onprem-subnet-{i}" for i in range(zones)])
+    assert sorted(group.property_dependencies["vpcZoneIdentifiers"]) == _urns(
+        graph, *[f"onprem-subnet-{i}" for i in range(zones)]
+    )
     assert group.property_dependencies["targetGroupArns"] == [_one(graph, "onprem-proxies").urn]
     # Self-healing: the load balancer's health check decides, and a template change rolls the fleet.
     assert inputs["healthCheckType"] == "ELB" and inputs["healthCheckGracePeriod"] >= 60
@@ -75,16 +79,21 @@ def test_the_group_keeps_the_configured_proxies_in_the_proxy_subnets_behind_the_
 
 def test_the_launch_template_is_imdsv2_encrypted_keyless_and_arm64(graph):
     template = _one(graph, "onprem-proxy-lt").inputs
-    assert template["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required",
-                                           "httpPutResponseHopLimit": 1, "instanceMetadataTags": "disabled"}
+    assert template["metadataOptions"] == {
+        "httpEndpoint": "enabled",
+        "httpTokens": "required",
+        "httpPutResponseHopLimit": 1,
+        "instanceMetadataTags": "disabled",
+    }
     [volume] = template["blockDeviceMappings"]
     assert volume["ebs"]["encrypted"] == "true" and volume["ebs"]["volumeType"] == "gp3"
     assert "kmsKeyId" not in volume["ebs"]  # the AWS managed EBS key: see fleet.py on the Auto Scaling role
     assert "keyName" not in template
     assert template["imageId"] == "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
     assert template["instanceType"].split(".")[0].endswith("g") and template["updateDefaultVersion"] is True
-    assert _one(graph, "onprem-proxy-lt").property_dependencies["iamInstanceProfile"] == \
-        [_one(graph, "onprem-proxy-profile").urn]
+    assert _one(graph, "onprem-proxy-lt").property_dependencies["iamInstanceProfile"] == [
+        _one(graph, "onprem-proxy-profile").urn
+    ]
 
 
 def test_the_user_data_installs_squid_with_the_generated_config(graph):
@@ -101,8 +110,11 @@ def test_the_user_data_installs_squid_with_the_generated_config(graph):
     agent = json.loads(script.split("<<'ARCBLUEPRINT_AGENT_CONF'\n", 1)[1].split("\nARCBLUEPRINT_AGENT_CONF\n", 1)[0])
     [access, _] = agent["logs"]["logs_collected"]["files"]["collect_list"]
     group = _one(graph, "onprem-proxy-logs")
-    assert access == {"file_path": ACCESS_LOG, "log_group_name": group.inputs["name"],
-                      "log_stream_name": "{instance_id}/access"}
+    assert access == {
+        "file_path": ACCESS_LOG,
+        "log_group_name": group.inputs["name"],
+        "log_stream_name": "{instance_id}/access",
+    }
 
 
 def test_a_real_squid_accepts_the_config_the_instances_boot_with(graph, tmp_path):
@@ -110,8 +122,9 @@ def test_a_real_squid_accepts_the_config_the_instances_boot_with(graph, tmp_path
     conf = tmp_path / "squid.conf"
     conf.write_text(squid_config_of(_user_data(graph)))
     try:
-        result = subprocess.run([squid, "-k", "parse", "-f", str(conf)], capture_output=True, text=True, timeout=30,
-                                check=False)
+        result = subprocess.run(
+            [squid, "-k", "parse", "-f", str(conf)], capture_output=True, text=True, timeout=30, check=False
+        )
     except FileNotFoundError:
         pytest.fail("squid is not installed; apt-get update && apt-get install -y squid (.ci/run does it)")
     problems = [line for line in result.stderr.splitlines() if any(w in line for w in ("WARNING", "ERROR", "FATAL"))]
@@ -121,11 +134,15 @@ def test_a_real_squid_accepts_the_config_the_instances_boot_with(graph, tmp_path
 def test_the_instances_may_only_manage_themselves_and_write_their_log_group(graph):
     role = _one(graph, "onprem-proxy-role")
     assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
-    [managed] = [a for a in graph.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-                 if role.urn in a.property_dependencies.get("role", [])]
+    [managed] = [
+        a
+        for a in graph.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if role.urn in a.property_dependencies.get("role", [])
+    ]
     assert managed.inputs["policyArn"] == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
-    [inline] = [p for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
-                if role.urn in p.property_dependencies["role"]]
+    [inline] = [
+        p for p in graph.by_type("aws:iam/rolePolicy:RolePolicy") if role.urn in p.property_dependencies["role"]
+    ]
     [statement] = json.loads(inline.inputs["policy"])["Statement"]
     group_arn = _one(graph, "onprem-proxy-logs").outputs["arn"]
     assert statement["Resource"] == [group_arn, f"{group_arn}:log-stream:*"]
@@ -139,20 +156,25 @@ def test_every_on_prem_range_is_routed_to_the_gateway_from_every_proxy_subnet(gr
     stack = graph.config
     gateway = stack.on_prem.gateway_id
     kind = "transitGatewayId" if gateway.startswith("tgw-") else "gatewayId"
-    attachment = _one(graph, "onprem-routes-tgw-attachment" if kind == "transitGatewayId"
-                      else "onprem-routes-vgw-attachment")
+    attachment = _one(
+        graph, "onprem-routes-tgw-attachment" if kind == "transitGatewayId" else "onprem-routes-vgw-attachment"
+    )
     assert attachment.property_dependencies["vpcId"] == [_one(graph, "onprem-vpc").urn]
     routes = graph.by_type("aws:ec2/route:Route")
     tables = {_one(graph, f"onprem-rt-{i}").urn for i in range(stack.on_prem.availability_zones)}
-    routed = {(r.property_dependencies["routeTableId"][0], r.inputs["destinationCidrBlock"]) for r in routes
-              if r.inputs.get(kind) == gateway}
+    routed = {
+        (r.property_dependencies["routeTableId"][0], r.inputs["destinationCidrBlock"])
+        for r in routes
+        if r.inputs.get(kind) == gateway
+    }
     assert routed == {(t, cidr) for t in tables for cidr in stack.network.on_prem_ranges}
     for route in routes:
         if route.inputs.get(kind) == gateway:
             assert attachment.urn in route.dependencies, "routes wait for the attachment"
     if kind == "transitGatewayId":
-        assert sorted(attachment.property_dependencies["subnetIds"]) == \
-            _urns(graph, *[f"onprem-subnet-{i}" for i in range(stack.on_prem.availability_zones)])
+        assert sorted(attachment.property_dependencies["subnetIds"]) == _urns(
+            graph, *[f"onprem-subnet-{i}" for i in range(stack.on_prem.availability_zones)]
+        )
 
 
 def _rules(graph, group_name):
@@ -166,8 +188,11 @@ def _rules(graph, group_name):
         return rule.inputs.get("cidrIpv4")
 
     def of(kind):
-        return {(r.inputs["ipProtocol"], r.inputs["fromPort"], r.inputs["toPort"], peer(r))
-                for r in graph.by_type(kind) if r.property_dependencies["securityGroupId"] == [group]}
+        return {
+            (r.inputs["ipProtocol"], r.inputs["fromPort"], r.inputs["toPort"], peer(r))
+            for r in graph.by_type(kind)
+            if r.property_dependencies["securityGroupId"] == [group]
+        }
 
     return of(INGRESS), of(EGRESS)
 
@@ -179,7 +204,9 @@ def test_security_groups_are_exactly_the_path(graph):
     ingress, egress = _rules(graph, "onprem-proxy-sg")
     assert ingress == {("tcp", port, port, "onprem-nlb-sg")}
     assert egress == {("tcp", p, p, cidr) for cidr in stack.network.on_prem_ranges for p in spec.destination_ports} | {
-        ("tcp", 443, 443, "onprem-proxy-endpoints-sg"), ("tcp", 443, 443, "onprem-proxy-s3-gateway")}
+        ("tcp", 443, 443, "onprem-proxy-endpoints-sg"),
+        ("tcp", 443, 443, "onprem-proxy-s3-gateway"),
+    }
     assert _rules(graph, "onprem-nlb-sg") == (set(), {("tcp", port, port, "onprem-proxy-sg")})
     assert _rules(graph, "onprem-proxy-endpoints-sg") == ({("tcp", 443, 443, "onprem-proxy-sg")}, set())
     # The application side opens only when a function uses the proxy: prod's router does, nothing in dev.
@@ -202,8 +229,11 @@ def test_the_load_balancer_forwards_the_proxy_port_and_drains(graph):
 
 
 def test_the_instances_reach_aws_through_endpoints_and_packages_through_s3_only(graph):
-    endpoints = {r.inputs["serviceName"].rsplit(".", 1)[-1]: r for r in graph.by_type("aws:ec2/vpcEndpoint:VpcEndpoint")
-                 if r.property_dependencies["vpcId"] == [_one(graph, "onprem-vpc").urn]}
+    endpoints = {
+        r.inputs["serviceName"].rsplit(".", 1)[-1]: r
+        for r in graph.by_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        if r.property_dependencies["vpcId"] == [_one(graph, "onprem-vpc").urn]
+    }
     assert set(endpoints) == {"ssm", "ssmmessages", "ec2messages", "logs", "s3"}
     assert all(e.inputs["privateDnsEnabled"] for k, e in endpoints.items() if k != "s3")
     [statement] = json.loads(endpoints["s3"].inputs["policy"])["Statement"]
@@ -231,30 +261,45 @@ ZONES = ["euw1-az1", "euw1-az2", "euw1-az3"]
 
 
 @settings(max_examples=4, deadline=None)
-@given(app=st.permutations(ZONES).flatmap(lambda z: st.integers(2, 3).map(lambda n: z[:n])),
-       proxy=st.permutations(ZONES).flatmap(lambda z: st.integers(2, 3).map(lambda n: z[:n])))
+@given(
+    app=st.permutations(ZONES).flatmap(lambda z: st.integers(2, 3).map(lambda n: z[:n])),
+    proxy=st.permutations(ZONES).flatmap(lambda z: st.integers(2, 3).map(lambda n: z[:n])),
+)
 def test_the_endpoint_sits_only_in_zones_the_load_balancer_serves(run_component, stack_values, app, proxy):
     from arcblueprint.platform.network import Network, NetworkArgs
     from arcblueprint.platform.onprem import OnPremAccess, OnPremAccessArgs
 
     class LogGroups:  # only the path is under test here; real log groups are tested with the platform
         def log_group(self, resource_name, log_group_name, *, service, parent):
-            return aws.cloudwatch.LogGroup(resource_name, name=log_group_name,
-                                           opts=pulumi.ResourceOptions(parent=parent))
+            return aws.cloudwatch.LogGroup(
+                resource_name, name=log_group_name, opts=pulumi.ResourceOptions(parent=parent)
+            )
 
     def program(context):
         network = Network("network", NetworkArgs(context=context, log_groups=LogGroups()))
         OnPremAccess("onprem", OnPremAccessArgs(context=context, app_network=network, log_groups=LogGroups()))
 
-    values = stack_values("prod", {
-        "arcblueprint:network": {"peakConcurrentExecutions": 100, "availabilityZones": len(app),
-                                 "availabilityZoneIds": app, "onPremRanges": ["172.16.0.0/12"]},
-        "arcblueprint:onPrem": {"enabled": True, "availabilityZones": len(proxy), "availabilityZoneIds": proxy,
-                                "proxies": {"minSize": 3, "desiredCapacity": 3, "maxSize": 3},
-                                "allowedRange": "192.168.0.0/16", "gatewayId": "vgw-0a1b2c3d",
-                                "destinations": ["172.16.0.0/12"]},
-        "arcblueprint:services": {},
-    })
+    values = stack_values(
+        "prod",
+        {
+            "arcblueprint:network": {
+                "peakConcurrentExecutions": 100,
+                "availabilityZones": len(app),
+                "availabilityZoneIds": app,
+                "onPremRanges": ["172.16.0.0/12"],
+            },
+            "arcblueprint:onPrem": {
+                "enabled": True,
+                "availabilityZones": len(proxy),
+                "availabilityZoneIds": proxy,
+                "proxies": {"minSize": 3, "desiredCapacity": 3, "maxSize": 3},
+                "allowedRange": "192.168.0.0/16",
+                "gatewayId": "vgw-0a1b2c3d",
+                "destinations": ["172.16.0.0/12"],
+            },
+            "arcblueprint:services": {},
+        },
+    )
     graph = run_component(program, "prod", values=values, preview=False)
     subnets = {r.urn: r.inputs["availabilityZoneId"] for r in graph.by_type("aws:ec2/subnet:Subnet")}
     endpoint = _one(graph, "onprem-endpoint")

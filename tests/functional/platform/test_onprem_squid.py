@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,8 +39,9 @@ CONNECT_TIMEOUT_SECONDS = 1.0
 
 
 def _squid() -> str:
-    path = shutil.which("squid") or next((p for p in ("/usr/sbin/squid", "/usr/local/sbin/squid") if Path(p).exists()),
-                                         None)
+    path = shutil.which("squid") or next(
+        (p for p in ("/usr/sbin/squid", "/usr/local/sbin/squid") if Path(p).exists()), None
+    )
     if path is None:
         pytest.fail(f"squid is not installed: the on-prem proxy tests need a real squid; {INSTALL_HINT}")
     return path
@@ -98,22 +98,33 @@ def onprem():
         os.chown(workdir, entry.pw_uid, entry.pw_gid)
     port = _free_port()
     config = SquidConfig(
-        port=port, listen_address="127.0.0.1", clients=("127.0.0.1/32",),
-        destinations=("127.0.0.1/32", "localhost"), ports=(legacy_port,),
-        access_log=str(workdir / "access.log"), cache_log=str(workdir / "cache.log"),
-        pid_file=str(workdir / "squid.pid"), coredump_dir=str(workdir), effective_user=user, shutdown_seconds=0)
+        port=port,
+        listen_address="127.0.0.1",
+        clients=("127.0.0.1/32",),
+        destinations=("127.0.0.1/32", "localhost"),
+        ports=(legacy_port,),
+        access_log=str(workdir / "access.log"),
+        cache_log=str(workdir / "cache.log"),
+        pid_file=str(workdir / "squid.pid"),
+        coredump_dir=str(workdir),
+        effective_user=user,
+        shutdown_seconds=0,
+    )
     conf = workdir / "squid.conf"
     conf.write_text(render_squid_config(config))
     service = f"arcbp{os.getpid()}"  # its own shared-memory names: parallel runs never collide
-    process = subprocess.Popen([squid, "-N", "-n", service, "-f", str(conf)], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [squid, "-N", "-n", service, "-f", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     deadline = time.monotonic() + 15
     while True:
         if process.poll() is not None:
             output = process.stdout.read().decode(errors="replace") if process.stdout else ""
             log = (workdir / "cache.log").read_text(errors="replace") if (workdir / "cache.log").exists() else ""
-            pytest.fail(f"squid did not start (exit {process.returncode}) with the generated config:\n"
-                        f"{conf.read_text()}\n--- output ---\n{output}\n--- cache.log ---\n{log}")
+            pytest.fail(
+                f"squid did not start (exit {process.returncode}) with the generated config:\n"
+                f"{conf.read_text()}\n--- output ---\n{output}\n--- cache.log ---\n{log}"
+            )
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             break
@@ -122,8 +133,13 @@ def onprem():
                 process.kill()
                 pytest.fail(f"squid did not listen on 127.0.0.1:{port} within 15 s; {INSTALL_HINT}")
             time.sleep(0.05)
-    yield {"proxy": f"http://127.0.0.1:{port}", "legacy": f"http://127.0.0.1:{legacy_port}",
-           "legacy_port": legacy_port, "access_log": workdir / "access.log", "config": config}
+    yield {
+        "proxy": f"http://127.0.0.1:{port}",
+        "legacy": f"http://127.0.0.1:{legacy_port}",
+        "legacy_port": legacy_port,
+        "access_log": workdir / "access.log",
+        "config": config,
+    }
     process.terminate()
     try:
         process.wait(timeout=10)
@@ -155,8 +171,13 @@ def router(onprem, monkeypatch):
 
 def _call(router, load_event, capsys, path: str, *, legacy_url: str | None = None) -> tuple[dict, list, float]:
     event = copy.deepcopy(load_event("apiGatewayProxyEventCognitoAuthorizer.json"))
-    event.update(resource="/api/nobody/{proxy+}", path=path, httpMethod="GET", body=None,
-                 multiValueQueryStringParameters={"token": ["s3cr3t-t0ken"], "page": ["2"]})
+    event.update(
+        resource="/api/nobody/{proxy+}",
+        path=path,
+        httpMethod="GET",
+        body=None,
+        multiValueQueryStringParameters={"token": ["s3cr3t-t0ken"], "page": ["2"]},
+    )
     if legacy_url:
         router.LEGACY_URL = legacy_url
     capsys.readouterr()
@@ -200,8 +221,9 @@ def test_a_an_allowed_on_prem_host_is_reached_through_the_proxy(router, onprem, 
     assert _metric(out, "RoutedToLegacy") == 1
 
 
-@pytest.mark.parametrize("outside", ["http://127.0.0.2:{port}", "http://127.0.0.1:{free}"],
-                         ids=["address-not-listed", "port-not-listed"])
+@pytest.mark.parametrize(
+    "outside", ["http://127.0.0.2:{port}", "http://127.0.0.1:{free}"], ids=["address-not-listed", "port-not-listed"]
+)
 def test_b_a_host_outside_the_allow_list_is_refused_by_the_proxy(router, onprem, load_event, capsys, outside):
     url = outside.format(port=onprem["legacy_port"], free=_free_port())
     response, out, elapsed = _call(router, load_event, capsys, "/api/nobody/x", legacy_url=url)
@@ -217,12 +239,14 @@ def test_connect_tunnels_only_to_listed_destinations(router, onprem, load_event,
     """HTTPS legacy goes through a CONNECT tunnel: squid opens it to a listed host and port only."""
     monkeypatch.setenv("HTTPS_PROXY", onprem["proxy"])
     monkeypatch.setenv("https_proxy", onprem["proxy"])
-    refused, out, _ = _call(router, load_event, capsys, "/api/nobody/x",
-                            legacy_url=f"https://127.0.0.2:{onprem['legacy_port']}")
+    refused, out, _ = _call(
+        router, load_event, capsys, "/api/nobody/x", legacy_url=f"https://127.0.0.2:{onprem['legacy_port']}"
+    )
     assert refused["statusCode"] == 502 and _metric(out, "ProxyErrors") == 1
     # A listed destination gets its tunnel; the plain-HTTP legacy then fails the TLS handshake: a clean 502.
-    tunnelled, out, _ = _call(router, load_event, capsys, "/api/nobody/x",
-                              legacy_url=f"https://127.0.0.1:{onprem['legacy_port']}")
+    tunnelled, out, _ = _call(
+        router, load_event, capsys, "/api/nobody/x", legacy_url=f"https://127.0.0.1:{onprem['legacy_port']}"
+    )
     assert tunnelled["statusCode"] == 502 and _metric(out, "LegacyErrors") == 1
     log = _access_log(onprem, f"CONNECT 127.0.0.1:{onprem['legacy_port']}")
     assert f"CONNECT 127.0.0.2:{onprem['legacy_port']}" in log and f"CONNECT 127.0.0.1:{onprem['legacy_port']}" in log
@@ -249,24 +273,42 @@ def test_d_a_proxy_that_is_down_is_a_502_with_a_metric(router, load_event, capsy
 # --- squid accepts whatever the generator can produce ------------------------------------------------
 
 _LABEL = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True)
-_NAME = st.builds(lambda labels, suffix: ("." if suffix else "") + ".".join(labels),
-                  st.lists(_LABEL, min_size=2, max_size=4), st.booleans())
-_NETWORK = st.builds(lambda a, b, prefix: str(ipaddress.ip_network(f"172.{16 + a}.{b}.0/{prefix}", strict=False)),
-                     st.integers(0, 15), st.integers(0, 255), st.integers(12, 24))
+_NAME = st.builds(
+    lambda labels, suffix: ("." if suffix else "") + ".".join(labels),
+    st.lists(_LABEL, min_size=2, max_size=4),
+    st.booleans(),
+)
+_NETWORK = st.builds(
+    lambda a, b, prefix: str(ipaddress.ip_network(f"172.{16 + a}.{b}.0/{prefix}", strict=False)),
+    st.integers(0, 15),
+    st.integers(0, 255),
+    st.integers(12, 24),
+)
 
 
 @settings(max_examples=8, deadline=None)
-@given(destinations=st.lists(st.one_of(_NETWORK, _NAME), min_size=1, max_size=6),
-       ports=st.lists(st.integers(1, 65535), min_size=1, max_size=4),
-       proxy_port=st.integers(1024, 65535), client=st.sampled_from(["192.168.0.0/27", "10.1.0.0/26"]))
-def test_squid_parses_every_generated_config_without_a_warning(tmp_path_factory, destinations, ports, proxy_port,
-                                                               client):
+@given(
+    destinations=st.lists(st.one_of(_NETWORK, _NAME), min_size=1, max_size=6),
+    ports=st.lists(st.integers(1, 65535), min_size=1, max_size=4),
+    proxy_port=st.integers(1024, 65535),
+    client=st.sampled_from(["192.168.0.0/27", "10.1.0.0/26"]),
+)
+def test_squid_parses_every_generated_config_without_a_warning(
+    tmp_path_factory, destinations, ports, proxy_port, client
+):
     squid = _squid()
     conf = tmp_path_factory.mktemp("parse") / "squid.conf"
-    conf.write_text(render_squid_config(SquidConfig(port=proxy_port, clients=(client,),
-                                                    destinations=tuple(destinations), ports=tuple(ports))))
-    result = subprocess.run([squid, "-k", "parse", "-f", str(conf)], capture_output=True, text=True, timeout=30,
-                            check=False)
-    problems = [line for line in (result.stdout + result.stderr).splitlines()
-                if any(word in line for word in ("WARNING", "ERROR", "FATAL"))]
+    conf.write_text(
+        render_squid_config(
+            SquidConfig(port=proxy_port, clients=(client,), destinations=tuple(destinations), ports=tuple(ports))
+        )
+    )
+    result = subprocess.run(
+        [squid, "-k", "parse", "-f", str(conf)], capture_output=True, text=True, timeout=30, check=False
+    )
+    problems = [
+        line
+        for line in (result.stdout + result.stderr).splitlines()
+        if any(word in line for word in ("WARNING", "ERROR", "FATAL"))
+    ]
     assert result.returncode == 0 and not problems, conf.read_text() + "\n".join(problems)

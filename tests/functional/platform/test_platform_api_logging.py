@@ -16,10 +16,14 @@ def test_api_gateway_account_role_is_set_with_the_push_policy(synthesized, stack
     roles = {r.outputs.get("arn"): r for r in graph.by_type("aws:iam/role:Role")}
     role = roles[accounts[0].inputs["cloudwatchRoleArn"]]
     assert "apigateway.amazonaws.com" in role.inputs["assumeRolePolicy"]
-    attached = [a for a in graph.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-                if a.inputs["role"] == role.inputs["name"]]
+    attached = [
+        a
+        for a in graph.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if a.inputs["role"] == role.inputs["name"]
+    ]
     assert [a.inputs["policyArn"] for a in attached] == [
-        "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"]
+        "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+    ]
     # UpdateAccount checks the role can write logs: the policy must be attached before.
     assert attached[0].urn in accounts[0].dependencies
 

@@ -18,21 +18,31 @@ from arcblueprint.platform.handles import RuleTarget
 STACKS = ("dev", "prod")
 SECRETS = {
     "db-password": {"description": "Password of the orders database"},
-    "partner-key": {"description": "API key of the payment partner", "rotationDays": 30,
-                    "rotationFunctionArn": "arn:aws:lambda:eu-west-1:111111111111:function:rotate-partner-key",
-                    "rotationRoleArn": "arn:aws:iam::111111111111:role/rotate-partner-key"},
+    "partner-key": {
+        "description": "API key of the payment partner",
+        "rotationDays": 30,
+        "rotationFunctionArn": "arn:aws:lambda:eu-west-1:111111111111:function:rotate-partner-key",
+        "rotationRoleArn": "arn:aws:iam::111111111111:role/rotate-partner-key",
+    },
 }
 READER_ROLE = "arn:aws:iam::{account}:role/orders-api"
 #: Roles that publish domain events: two of the orders service, one of hooks.
-PRODUCER_ROLES = ("arn:aws:iam::{account}:role/orders-outbox", "arn:aws:iam::{account}:role/orders-backfill",
-                  "arn:aws:iam::{account}:role/hooks-consumer")
+PRODUCER_ROLES = (
+    "arn:aws:iam::{account}:role/orders-outbox",
+    "arn:aws:iam::{account}:role/orders-backfill",
+    "arn:aws:iam::{account}:role/hooks-consumer",
+)
 #: IAM prefixes a VPC function's grants ask the network for, and the endpoint services that serve them.
 ON_DEMAND_APIS = ("lambda", "cloudwatch", "dynamodb")
 ON_DEMAND_INTERFACE_ENDPOINTS = {"lambda", "monitoring"}  # DynamoDB: the gateway endpoint
 #: Types that hold data: protected and retained in prod, neither in dev.
 STATEFUL_TYPES = {
-    "aws:s3/bucket:Bucket", "aws:cloudwatch/logGroup:LogGroup", "aws:secretsmanager/secret:Secret",
-    "aws:cloudwatch/eventArchive:EventArchive", "aws:sqs/queue:Queue", "aws:kms/key:Key",
+    "aws:s3/bucket:Bucket",
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:secretsmanager/secret:Secret",
+    "aws:cloudwatch/eventArchive:EventArchive",
+    "aws:sqs/queue:Queue",
+    "aws:kms/key:Key",
 }
 
 
@@ -40,14 +50,17 @@ def program(context) -> None:
     """The platform plus what one service would do with it: a rule on the bus and a secret reader."""
     build = build_platform(context)
     target = aws.sqs.Queue("orders-inbox", kms_master_key_id=build.platform.kms_key_arn)
-    build.platform.event_rules.add_rule("orders-created", service="fan",
-                                        event_pattern={"source": ["arcblueprint.orders"],
-                                                       "detail-type": ["OrderCreated"]},
-                                        target=RuleTarget(kind="sqs", arn=target.arn, label="orders inbox"),
-                                        parent=target)
+    build.platform.event_rules.add_rule(
+        "orders-created",
+        service="fan",
+        event_pattern={"source": ["arcblueprint.orders"], "detail-type": ["OrderCreated"]},
+        target=RuleTarget(kind="sqs", arn=target.arn, label="orders inbox"),
+        parent=target,
+    )
     for role in PRODUCER_ROLES:  # what publishing functions do (FunctionArgs.publishes_domain_events)
-        build.platform.event_rules.register_producer(service=role.rsplit("/", 1)[-1].split("-")[0],
-                                                     role_arn=role.format(account=context.stack.account_id))
+        build.platform.event_rules.register_producer(
+            service=role.rsplit("/", 1)[-1].split("-")[0], role_arn=role.format(account=context.stack.account_id)
+        )
     build.platform.log_groups.log_group("orders-fn-logs", "/aws/lambda/orders", service="orders", parent=target)
     build.secrets.allow_readers("db-password", [READER_ROLE.format(account=context.stack.account_id)])
     # What VPC functions' grants do: ask for the APIs they call (twice, and one already configured in prod).
@@ -63,9 +76,12 @@ def program(context) -> None:
 
 @pytest.fixture(scope="module")
 def graphs(run_component, stack_values):
-    return {stack: run_component(program, stack, values=stack_values(stack, {"arcblueprint:secrets": SECRETS}),
-                                 preview=False)
-            for stack in STACKS}
+    return {
+        stack: run_component(
+            program, stack, values=stack_values(stack, {"arcblueprint:secrets": SECRETS}), preview=False
+        )
+        for stack in STACKS
+    }
 
 
 @pytest.fixture(params=STACKS)
@@ -77,7 +93,9 @@ def test_every_log_group_has_retention_kms_and_a_subscription_to_the_sink(graph)
     config = graph.config
     [stream] = graph.by_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
     [key] = graph.by_type("aws:kms/key:Key")
-    filters = {f.inputs["logGroup"]: f for f in graph.by_type("aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter")}
+    filters = {
+        f.inputs["logGroup"]: f for f in graph.by_type("aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter")
+    }
     groups = graph.by_type("aws:cloudwatch/logGroup:LogGroup")
     exempt = [g for g in groups if g.inputs.get("tags", {}).get("arcblueprint:sink") == "self"]
     # Only Firehose's own error log may skip the sink (it cannot deliver its own failures).
@@ -107,8 +125,11 @@ def test_the_sink_compresses_encrypts_and_keeps_logs_per_config(graph) -> None:
     assert '.messageType == "DATA_MESSAGE" then "logs"' in query and 'else "control"' in query
     assert s3["prefix"].startswith("!{partitionKeyFromQuery:route}/")
     # Health checks expire after a day; the table reads the data prefix only.
-    [lifecycle] = [r for r in graph.by_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
-                   if r.name == "logging-bucket-lifecycle"]
+    [lifecycle] = [
+        r
+        for r in graph.by_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+        if r.name == "logging-bucket-lifecycle"
+    ]
     control = [r for r in lifecycle.inputs["rules"] if r["filter"].get("prefix") == "control/"]
     assert control and control[0]["expiration"]["days"] == 1
     assert s3["compressionFormat"] == "GZIP"
@@ -119,8 +140,10 @@ def test_the_sink_compresses_encrypts_and_keeps_logs_per_config(graph) -> None:
     assert rule["transitions"] == [{"days": spec.archive_after_days, "storageClass": "GLACIER_IR"}]
     assert rule["expiration"]["days"] == spec.expire_after_days
     [block] = graph.by_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
-    assert all(block.inputs[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
-                                                  "restrictPublicBuckets"))
+    assert all(
+        block.inputs[k] is True
+        for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
     [versioning] = graph.by_type("aws:s3/bucketVersioning:BucketVersioning")
     assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
     [policy] = graph.by_type("aws:s3/bucketPolicy:BucketPolicy")
@@ -141,8 +164,11 @@ def test_the_log_table_reads_what_the_sink_writes_where_it_writes_it(graph, load
     assert table.inputs["databaseName"] == database.inputs["name"] == graph.outputs["logDatabaseName"]
     # Partitions: the table projects exactly the prefix and date format Firehose writes under.
     s3 = stream.inputs["extendedS3Configuration"]
-    query = {p["parameterName"]: p["parameterValue"] for processor in s3["processingConfiguration"]["processors"]
-             for p in processor.get("parameters", [])}["MetadataExtractionQuery"]
+    query = {
+        p["parameterName"]: p["parameterValue"]
+        for processor in s3["processingConfiguration"]["processors"]
+        for p in processor.get("parameters", [])
+    }["MetadataExtractionQuery"]
     data_route = re.search(r'"DATA_MESSAGE" then "([^"]+)"', query).group(1)  # where data batches go
     prefix = s3["prefix"].replace("!{partitionKeyFromQuery:route}", data_route)
     match = re.fullmatch(r"(.*)!\{timestamp:([^}]+)\}/", prefix)
@@ -175,7 +201,8 @@ def test_every_event_target_has_a_dlq_and_the_configured_retry_policy(graph) -> 
         assert dlq.inputs.get("kmsMasterKeyId"), f"{dlq.name} is not encrypted"
         assert target.inputs["retryPolicy"] == {
             "maximumRetryAttempts": spec.target_maximum_retry_attempts,
-            "maximumEventAgeInSeconds": spec.target_maximum_event_age_seconds}
+            "maximumEventAgeInSeconds": spec.target_maximum_event_age_seconds,
+        }
 
 
 def test_only_the_named_producers_publish_each_its_own_source(graph) -> None:
@@ -191,15 +218,19 @@ def test_only_the_named_producers_publish_each_its_own_source(graph) -> None:
     assert {sid: (sorted(s["Principal"]["AWS"]), s["Condition"]) for sid, s in allows.items()} == {
         "OrdersProducersPublishTheirSource": (
             sorted([roles["orders-outbox"], roles["orders-backfill"]]),
-            {"ForAllValues:StringEquals": {"events:source": ["arcblueprint.orders"]}}),
+            {"ForAllValues:StringEquals": {"events:source": ["arcblueprint.orders"]}},
+        ),
         "HooksProducersPublishTheirSource": (
-            [roles["hooks-consumer"]], {"ForAllValues:StringEquals": {"events:source": ["arcblueprint.hooks"]}}),
+            [roles["hooks-consumer"]],
+            {"ForAllValues:StringEquals": {"events:source": ["arcblueprint.hooks"]}},
+        ),
     }
     # A producer's other sources are denied whatever its identity policy says, and so is every other IAM principal.
     deny_orders = statements["OrdersProducersPublishNoOtherSource"]
     assert deny_orders["Principal"] == "*" and deny_orders["Condition"] == {
         "ArnEquals": {"aws:PrincipalArn": [roles["orders-outbox"], roles["orders-backfill"]]},
-        "ForAnyValue:StringNotEquals": {"events:source": ["arcblueprint.orders"]}}
+        "ForAnyValue:StringNotEquals": {"events:source": ["arcblueprint.orders"]},
+    }
     others = statements["OnlyNamedProducersPublish"]
     assert (others["Effect"], others["Principal"]) == ("Deny", "*")
     assert sorted(others["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]) == sorted(roles.values())
@@ -212,8 +243,11 @@ def test_only_the_named_producers_publish_each_its_own_source(graph) -> None:
     assert bus.inputs["kmsKeyIdentifier"] == graph.outputs["platformKeyArn"]
     assert not graph.by_type("aws:schemas/discoverer:Discoverer")
     schemas = {s.inputs["name"]: s for s in graph.by_type("aws:schemas/schema:Schema")}
-    assert set(schemas) == {"arcblueprint.orders@OrderCreated", "arcblueprint.orders@OrderUpdated",
-                            "arcblueprint.hooks@WebhookReceived"}
+    assert set(schemas) == {
+        "arcblueprint.orders@OrderCreated",
+        "arcblueprint.orders@OrderUpdated",
+        "arcblueprint.hooks@WebhookReceived",
+    }
     assert {s.inputs["type"] for s in schemas.values()} == {"JSONSchemaDraft4"}
 
 
@@ -221,8 +255,9 @@ OPEN = {"0.0.0.0/0", "::/0"}
 
 
 def test_no_security_group_opens_ingress_to_the_internet(graph) -> None:
-    groups = graph.by_type("aws:ec2/securityGroup:SecurityGroup") + \
-        graph.by_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    groups = graph.by_type("aws:ec2/securityGroup:SecurityGroup") + graph.by_type(
+        "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+    )
     assert groups
     for group in groups:
         for rule in group.inputs.get("ingress", []):
@@ -242,10 +277,16 @@ def test_no_security_group_opens_ingress_to_the_internet(graph) -> None:
 def test_the_lambda_group_reaches_endpoints_only_and_the_proxy_endpoint_admits_only_it(graph) -> None:
     by_name = {r.name: r for r in graph.resources}
     lambda_sg = graph.outputs["lambdaSecurityGroupId"]
-    egress = [r for r in graph.by_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
-              if r.inputs["securityGroupId"] == lambda_sg]
-    assert {r.name for r in egress} >= {"network-lambda-to-endpoints", "network-lambda-to-s3",
-                                        "network-lambda-to-dynamodb"}
+    egress = [
+        r
+        for r in graph.by_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+        if r.inputs["securityGroupId"] == lambda_sg
+    ]
+    assert {r.name for r in egress} >= {
+        "network-lambda-to-endpoints",
+        "network-lambda-to-s3",
+        "network-lambda-to-dynamodb",
+    }
     assert all("cidrIpv4" not in r.inputs for r in egress), "the Lambda group has no CIDR egress"
     if graph.config.on_prem.enabled:
         rule = by_name["onprem-endpoint-from-lambda"]
@@ -269,8 +310,11 @@ def test_the_vpcs_follow_the_planner_and_do_not_overlap(graph) -> None:
         onprem = ipaddress.IPv4Network(vpcs["onprem-vpc"])
         assert not onprem.overlaps(ipaddress.IPv4Network(plan.cidr))
         assert onprem.prefixlen >= 26, "the on-prem VPC stays small"
-    interface = [r for r in graph.by_type("aws:ec2/vpcEndpoint:VpcEndpoint")
-                 if r.inputs["vpcEndpointType"] == "Interface" and r.name.startswith("network-")]
+    interface = [
+        r
+        for r in graph.by_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        if r.inputs["vpcEndpointType"] == "Interface" and r.name.startswith("network-")
+    ]
     endpoints = {r.inputs["serviceName"].rsplit(".", 1)[-1]: r for r in interface}
     assert len(endpoints) == len(interface), "each endpoint service once, however often it was required"
     assert set(endpoints) == set(stack.network.interface_endpoints) | ON_DEMAND_INTERFACE_ENDPOINTS
@@ -282,8 +326,11 @@ def test_the_vpcs_follow_the_planner_and_do_not_overlap(graph) -> None:
         assert endpoint.inputs["privateDnsEnabled"] is True
         assert sorted(endpoint.property_dependencies["subnetIds"]) == private
         assert endpoint.property_dependencies["securityGroupIds"] == [by_name["network-endpoints-sg"].urn]
-    gateways = {r.inputs["serviceName"].rsplit(".", 1)[-1] for r in graph.by_type("aws:ec2/vpcEndpoint:VpcEndpoint")
-                if r.inputs["vpcEndpointType"] == "Gateway"}
+    gateways = {
+        r.inputs["serviceName"].rsplit(".", 1)[-1]
+        for r in graph.by_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        if r.inputs["vpcEndpointType"] == "Gateway"
+    }
     assert gateways == {"s3", "dynamodb"}
 
 
@@ -294,17 +341,20 @@ def test_secret_values_appear_nowhere(graph) -> None:
     assert not re.search(r'"(secretString|secretBinary|secretStringWo)"', text)
     arns = graph.outputs["secretArns"]
     assert set(arns) == set(SECRETS)
-    assert all(re.fullmatch(r"arn:aws:secretsmanager:[a-z0-9-]+:\d{12}:secret:[a-z0-9-]+-\w{6}", a)
-               for a in arns.values())
+    assert all(
+        re.fullmatch(r"arn:aws:secretsmanager:[a-z0-9-]+:\d{12}:secret:[a-z0-9-]+-\w{6}", a) for a in arns.values()
+    )
 
 
 def test_secrets_are_readable_only_by_granted_roles(graph) -> None:
     stack = graph.config
     secrets = {r.name: r for r in graph.by_type("aws:secretsmanager/secret:Secret")}
-    assert {r.inputs["recoveryWindowInDays"] for r in secrets.values()} == \
-        {30 if stack.protect_stateful_resources else 7}
-    policies = {r.name: json.loads(r.inputs["policy"])
-                for r in graph.by_type("aws:secretsmanager/secretPolicy:SecretPolicy")}
+    assert {r.inputs["recoveryWindowInDays"] for r in secrets.values()} == {
+        30 if stack.protect_stateful_resources else 7
+    }
+    policies = {
+        r.name: json.loads(r.inputs["policy"]) for r in graph.by_type("aws:secretsmanager/secretPolicy:SecretPolicy")
+    }
     assert set(policies) == {"secrets-db-password-policy", "secrets-partner-key-policy"}
     reader = READER_ROLE.format(account=stack.account_id)
     deny = policies["secrets-db-password-policy"]["Statement"][0]
@@ -334,19 +384,29 @@ def test_outputs_are_names_ids_and_arns(graph) -> None:
     assert len(outputs["privateSubnetIds"]) == graph.config.network.availability_zones
     assert all(s.startswith("subnet-") for s in outputs["privateSubnetIds"])
     assert outputs["lambdaSecurityGroupId"].startswith("sg-")
-    assert set(outputs["interfaceEndpointDns"]) == \
-        set(graph.config.network.interface_endpoints) | ON_DEMAND_INTERFACE_ENDPOINTS
+    assert (
+        set(outputs["interfaceEndpointDns"])
+        == set(graph.config.network.interface_endpoints) | ON_DEMAND_INTERFACE_ENDPOINTS
+    )
     assert outputs["logDestinationArn"].startswith("arn:aws:firehose:")
     config = graph.config
     assert outputs["alarmTopicArn"] == f"arn:aws:sns:eu-west-1:{config.account_id}:{config.naming_prefix}-alarms"
 
 
 def test_tiers_and_on_prem_follow_the_config(run_component, stack_values) -> None:
-    values = stack_values("dev", {
-        "arcblueprint:network": {"peakConcurrentExecutions": 500, "availabilityZones": 3, "publicSubnets": True,
-                                 "isolatedSubnets": True, "interfaceEndpoints": ["secretsmanager"]},
-        "arcblueprint:onPrem": {"enabled": False},
-    })
+    values = stack_values(
+        "dev",
+        {
+            "arcblueprint:network": {
+                "peakConcurrentExecutions": 500,
+                "availabilityZones": 3,
+                "publicSubnets": True,
+                "isolatedSubnets": True,
+                "interfaceEndpoints": ["secretsmanager"],
+            },
+            "arcblueprint:onPrem": {"enabled": False},
+        },
+    )
     graph = run_component(lambda context: build_platform(context).finish(), "dev", values=values, preview=False)
     tiers = [r.inputs["tags"]["tier"] for r in graph.by_type("aws:ec2/subnet:Subnet")]
     assert sorted(tiers) == sorted(["private", "public", "isolated"] * 3)
@@ -363,9 +423,19 @@ def test_asking_for_more_zones_than_the_region_has_is_a_one_line_config_error() 
     from arcblueprint.preview.harness import synthesize
 
     # The mocks give eu-west-1 its three zones, as AWS does.
-    with pytest.raises(ConfigError, match=r"^network\.availabilityZones = 4 is invalid in stack 'dev': the region has 3"):
-        synthesize("dev", overrides={"arcblueprint:network": {"peakConcurrentExecutions": 100, "availabilityZones": 4,
-                                                              "onPremRanges": ["172.16.0.0/12"]}})
+    with pytest.raises(
+        ConfigError, match=r"^network\.availabilityZones = 4 is invalid in stack 'dev': the region has 3"
+    ):
+        synthesize(
+            "dev",
+            overrides={
+                "arcblueprint:network": {
+                    "peakConcurrentExecutions": 100,
+                    "availabilityZones": 4,
+                    "onPremRanges": ["172.16.0.0/12"],
+                }
+            },
+        )
     # The other branch, a pinned zone the region does not offer, surfaces the same way.
     from arcblueprint.platform.network import choose_zone
 

@@ -67,9 +67,9 @@ def test_no_stack_policy_is_skipped_and_nothing_new_is_reported(synthesized, sta
 
 def test_a_stack_policy_that_reads_an_unknown_value_is_skipped_as_the_engine_skips_it(synthesized):
     def every_function_arn(args, report_violation):
-        for resource in args.resources:
-            if resource.resource_type == "aws:lambda/function:Function":
-                report_violation(f"saw {resource.props['arn']}", resource.urn)
+        for function in args.resources:
+            if function.resource_type == "aws:lambda/function:Function":
+                report_violation(f"saw {function.props['arn']}", function.urn)
 
     fragile = stack_policy("reads-arns", "Reads every function's ARN.", every_function_arn)
     graph = synthesized("dev")
@@ -94,6 +94,7 @@ def _set(**values):
         for key, value in values.items():
             resource.inputs[key] = value
             resource.outputs.pop(key, None)
+
     return change
 
 
@@ -102,8 +103,9 @@ def _no_processing(stream):
 
 
 def _policy_without_rotation_role(policy):
-    policy.property_dependencies["policy"] = [u for u in policy.property_dependencies["policy"]
-                                              if "secret-rotation" not in u]
+    policy.property_dependencies["policy"] = [
+        u for u in policy.property_dependencies["policy"] if "secret-rotation" not in u
+    ]
 
 
 def _forget_the_account(stage):
@@ -119,21 +121,46 @@ def _no_actions(alarm):
 
 CASES = [
     # (policy, stack, resource to change or None, change, resource the violation names)
-    ("vpc-function-reaches-its-apis", "prod", None, lambda g: _without(g, "network-lambda-endpoint"),
-     "facade-router-function"),
-    ("function-within-integration-timeout", "prod", "hooks-receiver-function", _set(timeout=10.0),
-     "hooks-post-integration"),
+    (
+        "vpc-function-reaches-its-apis",
+        "prod",
+        None,
+        lambda g: _without(g, "network-lambda-endpoint"),
+        "facade-router-function",
+    ),
+    (
+        "function-within-integration-timeout",
+        "prod",
+        "hooks-receiver-function",
+        _set(timeout=10.0),
+        "hooks-post-integration",
+    ),
     ("log-sink-decompresses", "dev", "logging-stream", _no_processing, "logging-stream"),
     ("apigateway-logging-after-account", "prod", "hooks-stage-stage", _forget_the_account, "hooks-stage-stage"),
     ("alarm-has-actions", "dev", "orders-api-alarm-errors", _no_actions, "orders-api-alarm-errors"),
-    ("sqs-dlq-outlives-source", "prod", "hooks-buffer-dlq", _set(messageRetentionSeconds=345600.0),
-     "hooks-buffer-queue"),
+    (
+        "sqs-dlq-outlives-source",
+        "prod",
+        "hooks-buffer-dlq",
+        _set(messageRetentionSeconds=345600.0),
+        "hooks-buffer-queue",
+    ),
     ("apigateway-usage-plan-keyed", "prod", "orders-stage-usage-plan", _set(apiStages=[]), "orders-stage-usage-plan"),
-    ("firehose-dynamic-partitioning-accepted", "prod", "lake-orders-delivery", lambda s: s.inputs[
-        "extendedS3Configuration"].update(bufferingSize=5.0), "lake-orders-delivery"),
+    (
+        "firehose-dynamic-partitioning-accepted",
+        "prod",
+        "lake-orders-delivery",
+        lambda s: s.inputs["extendedS3Configuration"].update(bufferingSize=5.0),
+        "lake-orders-delivery",
+    ),
     # The router's legacy host: the proxy's name must be a record of the stack (merged from issue 13).
-    ("vpc-function-reaches-its-apis", "prod", None, lambda g: _without(g, "onprem-proxy-record"),
-     "facade-router-function"),
+    (
+        "vpc-function-reaches-its-apis",
+        "prod",
+        None,
+        lambda g: _without(g, "onprem-proxy-record"),
+        "facade-router-function",
+    ),
     # The on-prem path: its ids (NLB, target group, template version, subnets) are all unknown here.
     ("onprem-path-complete", "prod", "onprem-proxy-lt", _set(userData=None), "onprem-proxy-lt"),
     ("onprem-path-complete", "prod", "onprem-proxy-asg", _set(healthCheckType="EC2"), "onprem-proxy-asg"),
@@ -141,8 +168,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("policy", "stack", "name", "change", "reported"), CASES,
-                         ids=[f"{c[0]}-{c[4]}" for c in CASES])
+@pytest.mark.parametrize(
+    ("policy", "stack", "name", "change", "reported"), CASES, ids=[f"{c[0]}-{c[4]}" for c in CASES]
+)
 def test_the_defect_is_still_reported_in_a_first_preview(synthesized, policy, stack, name, change, reported):
     graph = synthesized(stack)
     broken = change(graph) if name is None else mutated(graph, name, change)
@@ -157,14 +185,22 @@ def test_an_unknown_secret_policy_is_judged_by_what_it_was_computed_from(exempte
     """The rotation role's ARN and the secret policy are unknown until the role exists; the edges are not."""
     role = resource(ROLE, "rotation-role", {"arn": UNKNOWN_STRING_VALUE, "name": "rotation"})
     reader = resource(ROLE, "reader-role", {"arn": UNKNOWN_STRING_VALUE, "name": "reader"})
-    function = resource(FUNCTION, "rotator", {"arn": UNKNOWN_STRING_VALUE, "role": UNKNOWN_STRING_VALUE},
-                        depends={"role": [role]})
+    function = resource(
+        FUNCTION, "rotator", {"arn": UNKNOWN_STRING_VALUE, "role": UNKNOWN_STRING_VALUE}, depends={"role": [role]}
+    )
     secret = resource(SECRET, "secret", {"arn": UNKNOWN_STRING_VALUE})
-    rotation = resource(ROTATION, "rotation", {"secretId": UNKNOWN_STRING_VALUE, "rotationLambdaArn": UNKNOWN_STRING_VALUE,
-                                               "rotateImmediately": False},
-                        depends={"secretId": [secret], "rotationLambdaArn": [function]})
-    policy = resource(SECRET_POLICY, "secret-policy", {"secretArn": UNKNOWN_STRING_VALUE, "policy": UNKNOWN_STRING_VALUE},
-                      depends={"secretArn": [secret], "policy": [reader, role] if exempted else [reader]})
+    rotation = resource(
+        ROTATION,
+        "rotation",
+        {"secretId": UNKNOWN_STRING_VALUE, "rotationLambdaArn": UNKNOWN_STRING_VALUE, "rotateImmediately": False},
+        depends={"secretId": [secret], "rotationLambdaArn": [function]},
+    )
+    policy = resource(
+        SECRET_POLICY,
+        "secret-policy",
+        {"secretArn": UNKNOWN_STRING_VALUE, "policy": UNKNOWN_STRING_VALUE},
+        depends={"secretArn": [secret], "policy": [reader, role] if exempted else [reader]},
+    )
     recorder = run_stack(ROTATION_NOT_DENIED, [role, reader, function, secret, rotation, policy])
     assert recorder.skipped == []
     if exempted:
@@ -181,7 +217,8 @@ def test_a_role_policy_unknown_in_preview_still_says_the_code_calls_lambda(synth
     assert json.loads(invoke.inputs["policy"])["Statement"][0]["Action"] == ["lambda:InvokeFunction"]
     inputs, _ = first_preview_state(graph)[invoke.urn]
     assert inputs["policy"] == UNKNOWN_STRING_VALUE
-    [violation] = violations_of(_without(graph, "network-lambda-endpoint"), "vpc-function-reaches-its-apis",
-                                first_preview=True)
+    [violation] = violations_of(
+        _without(graph, "network-lambda-endpoint"), "vpc-function-reaches-its-apis", first_preview=True
+    )
     assert "cannot reach the lambda API" in violation.message
     assert "an action on 'facade-notifications-alias-live'" in violation.message

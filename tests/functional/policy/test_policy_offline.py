@@ -73,8 +73,10 @@ def test_preview_json_carries_the_policy_report(unprotected_prod, monkeypatch, c
 def test_override_and_waiver_move_violations_out_of_mandatory(unprotected_prod):
     key = next(r for r in unprotected_prod.resources if r.type == "aws:kms/key:Key")
     config = pack_config_for(unprotected_prod.config)
-    config["stateful-protected"]["waivers"] = [{"resource": key.name, "reason": "rotating the key in change 42"},
-                                               {"resource": "no-such-resource", "reason": "left over from a rename"}]
+    config["stateful-protected"]["waivers"] = [
+        {"resource": key.name, "reason": "rotating the key in change 42"},
+        {"resource": "no-such-resource", "reason": "left over from a rename"},
+    ]
     report = evaluate(unprotected_prod, config=config)
     assert key.urn not in {v.urn for v in report.mandatory}
     assert [(v.urn, v.reason) for v in report.waived] == [(key.urn, "rotating the key in change 42")]
@@ -92,9 +94,17 @@ def test_override_and_waiver_move_violations_out_of_mandatory(unprotected_prod):
 
 
 def test_waivers_and_overrides_come_from_stack_config():
-    graph_config = synthesize_config({"arcblueprint:policy": {
-        "enforcement": "mandatory", "overrides": {"tags-required": "advisory", "vpc-flow-logs": "disabled"},
-        "waivers": [{"policy": "sqs-encrypted", "resource": "legacy-queue", "reason": "vendor reads it unencrypted"}]}})
+    graph_config = synthesize_config(
+        {
+            "arcblueprint:policy": {
+                "enforcement": "mandatory",
+                "overrides": {"tags-required": "advisory", "vpc-flow-logs": "disabled"},
+                "waivers": [
+                    {"policy": "sqs-encrypted", "resource": "legacy-queue", "reason": "vendor reads it unencrypted"}
+                ],
+            }
+        }
+    )
     config = pack_config_for(graph_config)
     assert config["tags-required"]["enforcementLevel"] == "advisory"
     assert config["vpc-flow-logs"]["enforcementLevel"] == "disabled"
@@ -104,8 +114,13 @@ def test_waivers_and_overrides_come_from_stack_config():
 
 
 def test_unknown_policy_in_a_waiver_is_a_config_error():
-    graph_config = synthesize_config({"arcblueprint:policy": {"waivers": [
-        {"policy": "sqs-encrypt", "resource": "q", "reason": "a typo in the policy name"}]}})
+    graph_config = synthesize_config(
+        {
+            "arcblueprint:policy": {
+                "waivers": [{"policy": "sqs-encrypt", "resource": "q", "reason": "a typo in the policy name"}]
+            }
+        }
+    )
     with pytest.raises(ConfigError, match=r"policy\.waivers\[0\]\.policy = 'sqs-encrypt' is invalid"):
         pack_config_for(graph_config)
 
@@ -119,7 +134,8 @@ def test_planned_prefix_reaches_the_vpc_policy(synthesized):
     shrunk["vpc-cidr-within-plan"]["plannedPrefixLength"] = 28  # pretend the demand were tiny
     report = evaluate(graph, config=shrunk)
     assert {v.urn for v in report.mandatory if v.policy == "vpc-cidr-within-plan"} >= {
-        v.urn for v in vpcs if int(v.inputs["cidrBlock"].split("/")[1]) < 28}
+        v.urn for v in vpcs if int(v.inputs["cidrBlock"].split("/")[1]) < 28
+    }
 
 
 def test_pack_entry_point_builds_the_pack_with_all_policies(monkeypatch):
@@ -146,8 +162,19 @@ def test_importing_the_rules_never_builds_a_pack(monkeypatch):
         raise AssertionError("PolicyPack constructed on import")
 
     monkeypatch.setattr(pulumi_policy, "PolicyPack", refuse)
-    for module in ("pack", "config", "offline", "lambda_", "release", "api", "messaging", "data", "network", "iam",
-                   "tagging"):
+    for module in (
+        "pack",
+        "config",
+        "offline",
+        "lambda_",
+        "release",
+        "api",
+        "messaging",
+        "data",
+        "network",
+        "iam",
+        "tagging",
+    ):
         importlib.reload(importlib.import_module(f"arcblueprint.policy.{module}"))
 
 

@@ -7,13 +7,17 @@ import json
 
 import pytest
 
-
 SPEC = {
     "consumers": {
-        "billing": {"filterPolicy": {"eventType": [{"prefix": "order."}], "amount": [{"numeric": [">=", 100]}]},
-                    "maximumConcurrency": 4},
-        "audit": {"rawMessageDelivery": False, "filterPolicyScope": "MessageBody",
-                  "filterPolicy": {"detail": {"kind": [{"anything-but": ["heartbeat"]}]}}},
+        "billing": {
+            "filterPolicy": {"eventType": [{"prefix": "order."}], "amount": [{"numeric": [">=", 100]}]},
+            "maximumConcurrency": 4,
+        },
+        "audit": {
+            "rawMessageDelivery": False,
+            "filterPolicyScope": "MessageBody",
+            "filterPolicy": {"detail": {"kind": [{"anything-but": ["heartbeat"]}]}},
+        },
         "search-index": {},
     },
     "attributeHeaders": {"eventType": "X-Event-Type", "tenant": "X-Tenant"},
@@ -37,8 +41,12 @@ def test_api_publishes_to_sns_directly_with_a_publish_only_role(graph):
     assert integration.inputs["credentials"] == role.outputs["arn"]
     [policy] = [p for p in graph.by_type("aws:iam/rolePolicy:RolePolicy") if p.name == "fan-api-publish"]
     statements = json.loads(policy.inputs["policy"])["Statement"]
-    assert statements[0] == {"Sid": "PublishToTheTopic", "Effect": "Allow", "Action": "sns:Publish",
-                             "Resource": topic.outputs["arn"]}
+    assert statements[0] == {
+        "Sid": "PublishToTheTopic",
+        "Effect": "Allow",
+        "Action": "sns:Publish",
+        "Resource": topic.outputs["arn"],
+    }
     assert statements[1]["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
     [method] = graph.by_type("aws:apigateway/method:Method")
     assert method.inputs["authorization"] == "AWS_IAM" and method.inputs["requestValidatorId"]
@@ -57,7 +65,9 @@ def test_each_consumer_has_a_filtered_subscription_with_its_own_dlqs(graph):
     assert json.loads(billing["filterPolicy"]) == SPEC["consumers"]["billing"]["filterPolicy"]
     assert billing["filterPolicyScope"] == "MessageAttributes" and billing["rawMessageDelivery"] is True
     assert billing["endpoint"] == queues["fan-billing-queue"].outputs["arn"]
-    assert json.loads(billing["redrivePolicy"]) == {"deadLetterTargetArn": queues["fan-billing-undelivered"].outputs["arn"]}
+    assert json.loads(billing["redrivePolicy"]) == {
+        "deadLetterTargetArn": queues["fan-billing-undelivered"].outputs["arn"]
+    }
     audit = subscriptions["fan-audit-subscription"].inputs
     assert audit["filterPolicyScope"] == "MessageBody" and audit["rawMessageDelivery"] is False
     assert "filterPolicy" not in subscriptions["fan-search-index-subscription"].inputs
@@ -80,10 +90,16 @@ def test_only_the_topic_may_send_to_consumer_queues(graph):
         statements = json.loads(policy.inputs["policy"])["Statement"]
         allows = [s for s in statements if s["Effect"] == "Allow"]
         if queue.name.endswith(("-queue", "-undelivered")):
-            assert allows == [{"Sid": "OnlyTheTopicSends", "Effect": "Allow",
-                               "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
-                               "Resource": queue.outputs["arn"],
-                               "Condition": {"ArnEquals": {"aws:SourceArn": topic.outputs["arn"]}}}]
+            assert allows == [
+                {
+                    "Sid": "OnlyTheTopicSends",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue.outputs["arn"],
+                    "Condition": {"ArnEquals": {"aws:SourceArn": topic.outputs["arn"]}},
+                }
+            ]
         else:
             assert allows == []
 
@@ -99,10 +115,16 @@ def test_consumers_report_partial_failures_and_read_claim_checks(graph):
     for function in functions:
         assert function.inputs["environment"]["variables"]["PAYLOAD_BUCKET"] == bucket.outputs["bucket"]
     # Each consumer knows how its subscription delivers: only a non-raw body is an SNS envelope.
-    raw = {f.name.removeprefix("fan-").removesuffix("-function"):
-           f.inputs["environment"]["variables"]["RAW_MESSAGE_DELIVERY"] for f in functions}
-    subscriptions = {s.name.removeprefix("fan-").removesuffix("-subscription"): s.inputs["rawMessageDelivery"]
-                     for s in graph.by_type("aws:sns/topicSubscription:TopicSubscription")}
+    raw = {
+        f.name.removeprefix("fan-").removesuffix("-function"): f.inputs["environment"]["variables"][
+            "RAW_MESSAGE_DELIVERY"
+        ]
+        for f in functions
+    }
+    subscriptions = {
+        s.name.removeprefix("fan-").removesuffix("-subscription"): s.inputs["rawMessageDelivery"]
+        for s in graph.by_type("aws:sns/topicSubscription:TopicSubscription")
+    }
     assert raw == {"billing": "true", "audit": "false", "search-index": "true"}
     assert {name: value == "true" for name, value in raw.items()} == subscriptions
     [lifecycle] = graph.by_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
@@ -111,7 +133,9 @@ def test_consumers_report_partial_failures_and_read_claim_checks(graph):
 
 def test_the_publish_stage_waits_for_the_account_role_setting_and_has_no_usage_plan(graph):
     [account] = graph.by_type("aws:apigateway/account:Account")
-    logging = [*graph.by_type("aws:apigateway/stage:Stage"),
-               *graph.by_type("aws:apigateway/methodSettings:MethodSettings")]
+    logging = [
+        *graph.by_type("aws:apigateway/stage:Stage"),
+        *graph.by_type("aws:apigateway/methodSettings:MethodSettings"),
+    ]
     assert logging and all(account.urn in r.dependencies for r in logging)
     assert graph.by_type("aws:apigateway/usagePlan:UsagePlan") == []  # publishers sign with IAM; stage throttles

@@ -16,27 +16,37 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from moto import mock_aws
 
 from arcblueprint.config.schema import parse
-from arcblueprint.services.testing import LambdaContext, load_handler as _load_handler
 from arcblueprint.services.big_fan.publisher import publish
 from arcblueprint.services.big_fan.spec import BigFanSpec
+from arcblueprint.services.testing import LambdaContext
+from arcblueprint.services.testing import load_handler as _load_handler
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "big_fan" / "handlers"
 REGION = "eu-west-1"
 BUCKET = "arcbp-dev-fan-payloads"
 
 
-
-
 def load_consumer(unique: str):
     return _load_handler(HANDLERS / "consumer", unique)
 
 
-SPEC = parse(BigFanSpec, {"consumers": {
-    "billing": {"filterPolicy": {"eventType": [{"prefix": "order."}], "amount": [{"numeric": [">=", 100]}]},
-                "maxReceiveCount": 3},
-    "audit": {"rawMessageDelivery": False, "filterPolicyScope": "MessageBody",
-              "filterPolicy": {"kind": [{"anything-but": ["heartbeat"]}]}},
-}, "payloadThresholdBytes": 4096})
+SPEC = parse(
+    BigFanSpec,
+    {
+        "consumers": {
+            "billing": {
+                "filterPolicy": {"eventType": [{"prefix": "order."}], "amount": [{"numeric": [">=", 100]}]},
+                "maxReceiveCount": 3,
+            },
+            "audit": {
+                "rawMessageDelivery": False,
+                "filterPolicyScope": "MessageBody",
+                "filterPolicy": {"kind": [{"anything-but": ["heartbeat"]}]},
+            },
+        },
+        "payloadThresholdBytes": 4096,
+    },
+)
 
 
 @pytest.fixture
@@ -48,19 +58,30 @@ def fan(monkeypatch):
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(TableName="fan-idempotency", BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+        ddb.create_table(
+            TableName="fan-idempotency",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        )
         topic = sns.create_topic(Name="fan")["TopicArn"]
         queues = {}
         for name, consumer in SPEC.consumers.items():
             dlq = sqs.create_queue(QueueName=f"fan-{name}-dlq")["QueueUrl"]
             dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            url = sqs.create_queue(QueueName=f"fan-{name}", Attributes={"RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(consumer.max_receive_count)})})["QueueUrl"]
+            url = sqs.create_queue(
+                QueueName=f"fan-{name}",
+                Attributes={
+                    "RedrivePolicy": json.dumps(
+                        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(consumer.max_receive_count)}
+                    )
+                },
+            )["QueueUrl"]
             arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            attributes = {"RawMessageDelivery": str(consumer.raw_message_delivery).lower(),
-                          "FilterPolicyScope": consumer.filter_policy_scope}
+            attributes = {
+                "RawMessageDelivery": str(consumer.raw_message_delivery).lower(),
+                "FilterPolicyScope": consumer.filter_policy_scope,
+            }
             if consumer.filter_policy_json:
                 attributes["FilterPolicy"] = consumer.filter_policy_json
             sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes=attributes)
@@ -77,18 +98,41 @@ def fan(monkeypatch):
             received.append(message)
 
         monkeypatch.setattr(consumer, "handle", handle)
-        yield {"sns": sns, "sqs": sqs, "s3": s3, "topic": topic, "queues": queues, "consumer": consumer,
-               "handled": handled, "received": received}
+        yield {
+            "sns": sns,
+            "sqs": sqs,
+            "s3": s3,
+            "topic": topic,
+            "queues": queues,
+            "consumer": consumer,
+            "handled": handled,
+            "received": received,
+        }
 
 
 def send(fan, message, **attributes) -> str:
-    return publish(sns=fan["sns"], topic_arn=fan["topic"], message=message, attributes=attributes,
-                   threshold_bytes=SPEC.payload_threshold_bytes, s3=fan["s3"], bucket=BUCKET)
+    return publish(
+        sns=fan["sns"],
+        topic_arn=fan["topic"],
+        message=message,
+        attributes=attributes,
+        threshold_bytes=SPEC.payload_threshold_bytes,
+        s3=fan["s3"],
+        bucket=BUCKET,
+    )
 
 
 def receive(fan, name: str) -> list[dict]:
-    return fan["sqs"].receive_message(QueueUrl=fan["queues"][name]["url"], MaxNumberOfMessages=10,
-                                      MessageAttributeNames=["All"], VisibilityTimeout=0).get("Messages", [])
+    return (
+        fan["sqs"]
+        .receive_message(
+            QueueUrl=fan["queues"][name]["url"],
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            VisibilityTimeout=0,
+        )
+        .get("Messages", [])
+    )
 
 
 def sqs_event(load_event, messages: list[dict]) -> dict:
@@ -96,9 +140,15 @@ def sqs_event(load_event, messages: list[dict]) -> dict:
     records = []
     for m in messages:
         record = copy.deepcopy(template)
-        record.update(messageId=m["MessageId"], receiptHandle=m["ReceiptHandle"], body=m["Body"],
-                      messageAttributes={k: {"stringValue": v["StringValue"], "dataType": v["DataType"]}
-                                         for k, v in (m.get("MessageAttributes") or {}).items()})
+        record.update(
+            messageId=m["MessageId"],
+            receiptHandle=m["ReceiptHandle"],
+            body=m["Body"],
+            messageAttributes={
+                k: {"stringValue": v["StringValue"], "dataType": v["DataType"]}
+                for k, v in (m.get("MessageAttributes") or {}).items()
+            },
+        )
         records.append(record)
     return {"Records": records}
 
@@ -139,24 +189,41 @@ def test_consumer_reads_raw_enveloped_compressed_and_claim_checked_payloads(fan,
     assert sorted(map(json.dumps, payloads)) == sorted(map(json.dumps, [small, small, medium, large]))
     # Same message through the raw and the enveloped queue: one messageId (the publisher's), once per consumer.
     small_id = next(m["messageId"] for m in fan["received"] if m["payload"] == small)
-    assert fan["handled"] == Counter({small_id: 2, **{m["messageId"]: 1 for m in fan["received"]
-                                                       if m["payload"] != small}})
+    assert fan["handled"] == Counter(
+        {small_id: 2, **{m["messageId"]: 1 for m in fan["received"] if m["payload"] != small}}
+    )
 
 
 def test_poison_messages_fail_alone(fan, load_event):
     for i in range(5):
         send(fan, {"kind": "order", "id": i}, eventType="order.created", amount=100)
-    fan["sns"].publish(TopicArn=fan["topic"], Message="not json",
-                       MessageAttributes={"eventType": {"DataType": "String", "StringValue": "order.bad"},
-                                          "amount": {"DataType": "Number", "StringValue": "100"}})
-    fan["sns"].publish(TopicArn=fan["topic"], Message=json.dumps({"arcbpPayload": {"bucket": "elsewhere", "key": "k"}}),
-                       MessageAttributes={"eventType": {"DataType": "String", "StringValue": "order.evil"},
-                                          "amount": {"DataType": "Number", "StringValue": "100"}})
+    fan["sns"].publish(
+        TopicArn=fan["topic"],
+        Message="not json",
+        MessageAttributes={
+            "eventType": {"DataType": "String", "StringValue": "order.bad"},
+            "amount": {"DataType": "Number", "StringValue": "100"},
+        },
+    )
+    fan["sns"].publish(
+        TopicArn=fan["topic"],
+        Message=json.dumps({"arcbpPayload": {"bucket": "elsewhere", "key": "k"}}),
+        MessageAttributes={
+            "eventType": {"DataType": "String", "StringValue": "order.evil"},
+            "amount": {"DataType": "Number", "StringValue": "100"},
+        },
+    )
     messages = receive(fan, "billing")
     assert len(messages) == 7
-    response = fan["consumer"].lambda_handler(sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-fan-billing"))
-    poison = {m["MessageId"] for m in messages if "order." not in json.dumps(m["MessageAttributes"]) or
-              m["MessageAttributes"]["eventType"]["StringValue"] in ("order.bad", "order.evil")}
+    response = fan["consumer"].lambda_handler(
+        sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-fan-billing")
+    )
+    poison = {
+        m["MessageId"]
+        for m in messages
+        if "order." not in json.dumps(m["MessageAttributes"])
+        or m["MessageAttributes"]["eventType"]["StringValue"] in ("order.bad", "order.evil")
+    }
     assert {f["itemIdentifier"] for f in response["batchItemFailures"]} == poison
     assert len(poison) == 2 and sum(fan["handled"].values()) == 5
 
@@ -167,22 +234,32 @@ def test_loss_fan_out_consumer_exactly_once_or_dlq(fan, load_event):
     expected = set()
     for i in range(n):
         if i in poison_at:
-            fan["sns"].publish(TopicArn=fan["topic"], Message="{truncated",
-                               MessageAttributes={"eventType": {"DataType": "String", "StringValue": "order.x"},
-                                                  "amount": {"DataType": "Number", "StringValue": "100"},
-                                                  "messageId": {"DataType": "String", "StringValue": f"p-{i}"}})
+            fan["sns"].publish(
+                TopicArn=fan["topic"],
+                Message="{truncated",
+                MessageAttributes={
+                    "eventType": {"DataType": "String", "StringValue": "order.x"},
+                    "amount": {"DataType": "Number", "StringValue": "100"},
+                    "messageId": {"DataType": "String", "StringValue": f"p-{i}"},
+                },
+            )
             continue
         message_id = send(fan, {"kind": "order", "id": i}, eventType="order.created", amount=100)
         expected.add(message_id)
     # An SNS retry or a publisher retry: the same message (same messageId attribute) arrives twice.
     first = receive(fan, "billing")[0]
-    fan["sqs"].send_message(QueueUrl=fan["queues"]["billing"]["url"], MessageBody=first["Body"],
-                            MessageAttributes=first["MessageAttributes"])
+    fan["sqs"].send_message(
+        QueueUrl=fan["queues"]["billing"]["url"],
+        MessageBody=first["Body"],
+        MessageAttributes=first["MessageAttributes"],
+    )
     sqs, url, lost, invocations = fan["sqs"], fan["queues"]["billing"]["url"], 4, 0
     while messages := receive(fan, "billing"):
         invocations += 1
         try:
-            response = fan["consumer"].lambda_handler(sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-fan-billing"))
+            response = fan["consumer"].lambda_handler(
+                sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-fan-billing")
+            )
             failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
         except BatchProcessingError:
             failed = {m["MessageId"] for m in messages}
@@ -193,30 +270,47 @@ def test_loss_fan_out_consumer_exactly_once_or_dlq(fan, load_event):
                 lost -= 1
                 continue
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    dead = fan["sqs"].receive_message(QueueUrl=fan["queues"]["billing"]["dlq"], MaxNumberOfMessages=10,
-                                      MessageAttributeNames=["All"])["Messages"]
-    print(f"\nloss test (big-fan): published={n} poison={len(poison_at)} duplicates=1 lost_deletes=4 "
-          f"invocations={invocations} processed={sum(fan['handled'].values())} unique={len(fan['handled'])} "
-          f"dlq={len(dead)}")
+    dead = fan["sqs"].receive_message(
+        QueueUrl=fan["queues"]["billing"]["dlq"], MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )["Messages"]
+    print(
+        f"\nloss test (big-fan): published={n} poison={len(poison_at)} duplicates=1 lost_deletes=4 "
+        f"invocations={invocations} processed={sum(fan['handled'].values())} unique={len(fan['handled'])} "
+        f"dlq={len(dead)}"
+    )
     assert fan["handled"] == Counter(dict.fromkeys(expected, 1))
-    assert sorted(m["MessageAttributes"]["messageId"]["StringValue"] for m in dead) == sorted(f"p-{i}" for i in poison_at)
+    assert sorted(m["MessageAttributes"]["messageId"]["StringValue"] for m in dead) == sorted(
+        f"p-{i}" for i in poison_at
+    )
 
 
 # --- issue 15: raw bodies cannot forge attributes, inflation is capped --------------------------------
 
+
 def _raw_record(load_event, body: str, attributes: dict[str, str]) -> dict:
     record = copy.deepcopy(load_event("sqsEvent.json")["Records"][0])
-    record.update(messageId=f"m-{time.monotonic_ns()}", body=body,
-                  messageAttributes={k: {"stringValue": v, "dataType": "String"} for k, v in attributes.items()})
+    record.update(
+        messageId=f"m-{time.monotonic_ns()}",
+        body=body,
+        messageAttributes={k: {"stringValue": v, "dataType": "String"} for k, v in attributes.items()},
+    )
     return record
 
 
 def test_a_raw_body_shaped_like_an_sns_envelope_cannot_forge_attributes(fan, load_event):
     """On a raw subscription SNS put the attributes in SQS attributes; the body is only the published text."""
-    forged = json.dumps({"Type": "Notification", "MessageId": "forged-sns-id", "TopicArn": "arn:aws:sns:x:1:t",
-                         "Message": json.dumps({"amount": 1_000_000}),
-                         "MessageAttributes": {"messageId": {"Type": "String", "Value": "someone-elses-id"},
-                                               "tenant": {"Type": "String", "Value": "victim"}}})
+    forged = json.dumps(
+        {
+            "Type": "Notification",
+            "MessageId": "forged-sns-id",
+            "TopicArn": "arn:aws:sns:x:1:t",
+            "Message": json.dumps({"amount": 1_000_000}),
+            "MessageAttributes": {
+                "messageId": {"Type": "String", "Value": "someone-elses-id"},
+                "tenant": {"Type": "String", "Value": "victim"},
+            },
+        }
+    )
     record = _raw_record(load_event, forged, {"messageId": "real-id", "tenant": "attacker", "eventType": "order.x"})
     context = LambdaContext(function_name="arcbp-dev-fan-billing")
     response = fan["consumer"].lambda_handler({"Records": [record]}, context)
@@ -239,18 +333,22 @@ def test_payloads_that_inflate_past_the_cap_fail_alone(fan, load_event):
     )
 
     def inline(raw: bytes) -> str:
-        return json.dumps({"arcbpPayload": {"encoding": "gzip+base64",
-                                            "data": base64.b64encode(gzip.compress(raw)).decode()}})
+        return json.dumps(
+            {"arcbpPayload": {"encoding": "gzip+base64", "data": base64.b64encode(gzip.compress(raw)).decode()}}
+        )
 
     bomb = inline(b"0" * (MAX_PAYLOAD_BYTES + 1))
     assert len(bomb) < 16 * 1024  # a small message ...
     with pytest.raises(PayloadError, match="inflates to more than"):  # ... that would inflate to 4 MiB and more
         decode(bomb)
-    oversized_claim = json.dumps({"arcbpPayload": {"encoding": "gzip", "bucket": BUCKET, "key": "k",
-                                                   "size": MAX_PAYLOAD_BYTES + 1}})
+    oversized_claim = json.dumps(
+        {"arcbpPayload": {"encoding": "gzip", "bucket": BUCKET, "key": "k", "size": MAX_PAYLOAD_BYTES + 1}}
+    )
     fitting = inline(b'"' + b"1" * 1000 + b'"')
-    records = [_raw_record(load_event, body, {"messageId": f"id-{i}"})
-               for i, body in enumerate([bomb, oversized_claim, fitting])]
+    records = [
+        _raw_record(load_event, body, {"messageId": f"id-{i}"})
+        for i, body in enumerate([bomb, oversized_claim, fitting])
+    ]
     context = LambdaContext(function_name="arcbp-dev-fan-billing")
     response = fan["consumer"].lambda_handler({"Records": records}, context)
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}

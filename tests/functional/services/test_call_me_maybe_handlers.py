@@ -17,13 +17,12 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
 
-from arcblueprint.services.testing import LambdaContext, load_handler as _load_handler
+from arcblueprint.services.testing import LambdaContext
+from arcblueprint.services.testing import load_handler as _load_handler
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "call_me_maybe" / "handlers"
 SECRET = "s3cr3t-shared-with-the-sender"
 REGION = "eu-west-1"
-
-
 
 
 def load_handler(folder: str, unique: str):
@@ -36,8 +35,15 @@ def sign(body: str, timestamp: int, secret: str = SECRET) -> str:
 
 def api_event(load_event, body: str, headers: dict[str, str]) -> dict:
     event = copy.deepcopy(load_event("apiGatewayProxyEvent.json"))
-    event.update(path="/webhook", resource="/webhook", httpMethod="POST", body=body, isBase64Encoded=False,
-                 headers=headers, multiValueHeaders={k: [v] for k, v in headers.items()})
+    event.update(
+        path="/webhook",
+        resource="/webhook",
+        httpMethod="POST",
+        body=body,
+        isBase64Encoded=False,
+        headers=headers,
+        multiValueHeaders={k: [v] for k, v in headers.items()},
+    )
     event["requestContext"].update(httpMethod="POST", path="/webhook", resourcePath="/webhook")
     return event
 
@@ -51,13 +57,18 @@ def aws(monkeypatch):
         sqs = boto3.client("sqs", region_name=REGION)
         dlq_url = sqs.create_queue(QueueName="hooks-dlq")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        queue_url = sqs.create_queue(QueueName="hooks", Attributes={
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})})["QueueUrl"]
+        queue_url = sqs.create_queue(
+            QueueName="hooks",
+            Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})},
+        )["QueueUrl"]
         ddb = boto3.client("dynamodb", region_name=REGION)
         for table, key in (("hooks-idempotency", "id"), ("hooks-status", "webhookId")):
-            ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                             KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                             AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}])
+            ddb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            )
         monkeypatch.setenv("SIGNING_SECRET_ID", secret_arn)
         monkeypatch.setenv("QUEUE_URL", queue_url)
         monkeypatch.setenv("SENSITIVE_FIELDS", "card.number,customer.email")
@@ -78,20 +89,33 @@ def drain(sqs, url: str) -> list[dict]:
 
 
 def count(sqs, url: str) -> int:
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
-                                                                        "ApproximateNumberOfMessagesNotVisible"])
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )
     return sum(int(v) for v in attributes["Attributes"].values())
 
 
 # --- receiver ------------------------------------------------------------------------------------
 
+
 def test_signed_webhook_is_masked_buffered_and_tracked(aws, load_event):
     receiver = load_handler("receiver", "cmm_receiver_ok")
-    body = json.dumps({"type": "payment", "card": {"number": "4111111111111111", "brand": "visa"},
-                       "customer": {"email": "a@example.com", "id": "c-1"}})
+    body = json.dumps(
+        {
+            "type": "payment",
+            "card": {"number": "4111111111111111", "brand": "visa"},
+            "customer": {"email": "a@example.com", "id": "c-1"},
+        }
+    )
     now = int(time.time())
-    response = receiver.lambda_handler(api_event(load_event, body, {
-        "X-Signature": "sha256=" + sign(body, now), "X-Timestamp": str(now), "x-webhook-id": "evt_42"}), LambdaContext(function_name="arcbp-dev-hooks-consumer"))
+    response = receiver.lambda_handler(
+        api_event(
+            load_event,
+            body,
+            {"X-Signature": "sha256=" + sign(body, now), "X-Timestamp": str(now), "x-webhook-id": "evt_42"},
+        ),
+        LambdaContext(function_name="arcbp-dev-hooks-consumer"),
+    )
     assert response["statusCode"] == 202
     # The key is signed content (the hash of the body), not the unsigned delivery id header.
     key = hashlib.sha256(body.encode()).hexdigest()
@@ -125,7 +149,9 @@ def test_invalid_signature_is_401_and_nothing_is_enqueued(aws, load_event, case)
         headers = {"X-Timestamp": str(now)}
     else:
         headers["X-Timestamp"] = "yesterday"
-    response = receiver.lambda_handler(api_event(load_event, body, headers), LambdaContext(function_name="arcbp-dev-hooks-consumer"))
+    response = receiver.lambda_handler(
+        api_event(load_event, body, headers), LambdaContext(function_name="arcbp-dev-hooks-consumer")
+    )
     assert response["statusCode"] == 401
     assert count(aws["sqs"], aws["queue_url"]) == 0
     assert aws["ddb"].scan(TableName="hooks-status")["Count"] == 0
@@ -140,10 +166,14 @@ def _rotate(*, finish: bool) -> None:
     secret = os.environ["SIGNING_SECRET_ID"]
     pending = sm.put_secret_value(SecretId=secret, SecretString=NEW_KEY, VersionStages=["AWSPENDING"])["VersionId"]
     if finish:
-        current = next(v["VersionId"] for v in sm.list_secret_version_ids(SecretId=secret)["Versions"]
-                       if "AWSCURRENT" in v["VersionStages"])
-        sm.update_secret_version_stage(SecretId=secret, VersionStage="AWSCURRENT", MoveToVersionId=pending,
-                                       RemoveFromVersionId=current)
+        current = next(
+            v["VersionId"]
+            for v in sm.list_secret_version_ids(SecretId=secret)["Versions"]
+            if "AWSCURRENT" in v["VersionStages"]
+        )
+        sm.update_secret_version_stage(
+            SecretId=secret, VersionStage="AWSCURRENT", MoveToVersionId=pending, RemoveFromVersionId=current
+        )
 
 
 def _post(receiver, load_event, key: str) -> int:
@@ -153,15 +183,20 @@ def _post(receiver, load_event, key: str) -> int:
     return receiver.lambda_handler(event, LambdaContext(function_name="arcbp-dev-hooks-receiver"))["statusCode"]
 
 
-@pytest.mark.parametrize(("finish", "stage_of_old", "stage_of_new"), [
-    (False, "AWSCURRENT", "AWSPENDING"),   # rotation under way: the sender may already use the new key
-    (True, "AWSPREVIOUS", "AWSCURRENT"),   # rotation done: the sender may not have switched yet
-])
+@pytest.mark.parametrize(
+    ("finish", "stage_of_old", "stage_of_new"),
+    [
+        (False, "AWSCURRENT", "AWSPENDING"),  # rotation under way: the sender may already use the new key
+        (True, "AWSPREVIOUS", "AWSCURRENT"),  # rotation done: the sender may not have switched yet
+    ],
+)
 def test_both_keys_of_a_rotation_are_accepted_and_no_other(aws, load_event, finish, stage_of_old, stage_of_new):
     _rotate(finish=finish)
     sm = boto3.client("secretsmanager", region_name=REGION)
-    stages = {v: sm.get_secret_value(SecretId=os.environ["SIGNING_SECRET_ID"], VersionStage=v)["SecretString"]
-              for v in (stage_of_old, stage_of_new)}
+    stages = {
+        v: sm.get_secret_value(SecretId=os.environ["SIGNING_SECRET_ID"], VersionStage=v)["SecretString"]
+        for v in (stage_of_old, stage_of_new)
+    }
     assert stages == {stage_of_old: SECRET, stage_of_new: NEW_KEY}  # moto labelled the versions as AWS does
     receiver = load_handler("receiver", f"cmm_receiver_rotation_{finish}")
     assert _post(receiver, load_event, SECRET) == 202
@@ -175,7 +210,8 @@ def test_outside_a_rotation_only_the_current_key_is_accepted_and_misses_are_cach
     calls = Counter()
     receiver._secretsmanager.meta.events.register(
         "provide-client-params.secrets-manager.GetSecretValue",
-        lambda params, **_: calls.update([params.get("VersionStage")]))
+        lambda params, **_: calls.update([params.get("VersionStage")]),
+    )
     for _ in range(3):
         assert _post(receiver, load_event, "a-key-nobody-was-given") == 401
     first = dict(calls)  # the first fetch, and the one refetch a mismatch may trigger
@@ -199,12 +235,15 @@ def test_kinesis_buffer_orders_by_the_configured_field(aws, load_event, monkeypa
     receiver = load_handler("receiver", "cmm_receiver_kinesis")
     body = json.dumps({"order": {"id": "o-7"}, "card": {"number": "4111"}})
     now = int(time.time())
-    response = receiver.lambda_handler(api_event(load_event, body, {"X-Signature": sign(body, now),
-                                                                   "X-Timestamp": str(now)}), LambdaContext(function_name="arcbp-dev-hooks-consumer"))
+    response = receiver.lambda_handler(
+        api_event(load_event, body, {"X-Signature": sign(body, now), "X-Timestamp": str(now)}),
+        LambdaContext(function_name="arcbp-dev-hooks-consumer"),
+    )
     assert response["statusCode"] == 202
     shard = kinesis.describe_stream(StreamName="hooks-stream")["StreamDescription"]["Shards"][0]["ShardId"]
-    iterator = kinesis.get_shard_iterator(StreamName="hooks-stream", ShardId=shard,
-                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    iterator = kinesis.get_shard_iterator(StreamName="hooks-stream", ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
     [record] = kinesis.get_records(ShardIterator=iterator)["Records"]
     assert record["PartitionKey"] == "o-7"
     envelope = json.loads(record["Data"])
@@ -215,13 +254,19 @@ def test_kinesis_buffer_orders_by_the_configured_field(aws, load_event, monkeypa
 
 # --- consumer ------------------------------------------------------------------------------------
 
+
 def sqs_event(load_event, messages: list[dict]) -> dict:
     template = load_event("sqsEvent.json")["Records"][0]
     records = []
     for m in messages:
         record = copy.deepcopy(template)
-        record.update(messageId=m["MessageId"], receiptHandle=m["ReceiptHandle"], body=m["Body"],
-                      eventSourceARN="arn:aws:sqs:eu-west-1:111111111111:hooks", messageAttributes={})
+        record.update(
+            messageId=m["MessageId"],
+            receiptHandle=m["ReceiptHandle"],
+            body=m["Body"],
+            eventSourceARN="arn:aws:sqs:eu-west-1:111111111111:hooks",
+            messageAttributes={},
+        )
         records.append(record)
     return {"Records": records}
 
@@ -235,11 +280,14 @@ def run_poller(consumer, aws, load_event, *, batch_size: int = 10, lose_deletes:
     and SQS moves them to the DLQ after maxReceiveCount receives. ``lose_deletes`` skips the first deletes
     (a timeout after success), so those messages are redelivered. Returns the number of invocations."""
     sqs, url, invocations = aws["sqs"], aws["queue_url"], 0
-    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=batch_size,
-                                          VisibilityTimeout=0).get("Messages", []):
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=batch_size, VisibilityTimeout=0).get(
+        "Messages", []
+    ):
         invocations += 1
         try:
-            response = consumer.lambda_handler(sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-hooks-consumer"))
+            response = consumer.lambda_handler(
+                sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-hooks-consumer")
+            )
             failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
         except BatchProcessingError:  # every record failed: the invocation errors, nothing is deleted
             failed = {m["MessageId"] for m in messages}
@@ -269,13 +317,20 @@ def test_poison_records_are_the_only_failures_and_the_rest_are_processed_once(aw
         aws["sqs"].send_message(QueueUrl=aws["queue_url"], MessageBody=body)
     messages = aws["sqs"].receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10)["Messages"]
     assert len(messages) == 10
-    response = consumer.lambda_handler(sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-hooks-consumer"))
+    response = consumer.lambda_handler(
+        sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-hooks-consumer")
+    )
     failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
     assert failed == {m["MessageId"] for m in messages if m["Body"] in poison}
     assert consumer.delivered == Counter({f"wh-{i}": 1 for i in range(7)})
-    assert aws["ddb"].get_item(TableName="hooks-status", Key={"webhookId": {"S": "wh-3"}})["Item"]["status"]["S"] == "PROCESSED"
+    assert (
+        aws["ddb"].get_item(TableName="hooks-status", Key={"webhookId": {"S": "wh-3"}})["Item"]["status"]["S"]
+        == "PROCESSED"
+    )
     # The same batch again (a redelivery after a lost delete): nothing is delivered twice.
-    response = consumer.lambda_handler(sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-hooks-consumer"))
+    response = consumer.lambda_handler(
+        sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-hooks-consumer")
+    )
     assert {item["itemIdentifier"] for item in response["batchItemFailures"]} == failed
     assert consumer.delivered == Counter({f"wh-{i}": 1 for i in range(7)})
 
@@ -326,15 +381,18 @@ def test_loss_n_messages_k_poison_redeliveries_and_duplicates(aws, consumer, loa
     invocations = run_poller(consumer, aws, load_event, lose_deletes=5)
     dead = drain(aws["sqs"], aws["dlq_url"])
     good = {f"wh-{i}" for i in range(n) if i not in poison_ids}
-    print(f"\nloss test (call-me-maybe): sent={n + 3} (3 duplicates) poison={len(poison_ids)} "
-          f"invocations={invocations} processed={sum(consumer.delivered.values())} "
-          f"unique={len(consumer.delivered)} dlq={len(dead)} queue_left={count(aws['sqs'], aws['queue_url'])}")
+    print(
+        f"\nloss test (call-me-maybe): sent={n + 3} (3 duplicates) poison={len(poison_ids)} "
+        f"invocations={invocations} processed={sum(consumer.delivered.values())} "
+        f"unique={len(consumer.delivered)} dlq={len(dead)} queue_left={count(aws['sqs'], aws['queue_url'])}"
+    )
     assert consumer.delivered == Counter(dict.fromkeys(good, 1))
     assert sorted(m["Body"] for m in dead) == ["{broken"] * len(poison_ids)
     assert count(aws["sqs"], aws["queue_url"]) == 0
 
 
 # --- receiver: deduplication on signed content, a 4xx for every bad input (issue 15) -----------------
+
 
 def _signed(load_event, body: str, *, delivery_id: str | None = None, now: int | None = None) -> dict:
     now = now or int(time.time())
@@ -396,9 +454,21 @@ def _encoded(event: dict, raw: bytes) -> dict:
     return event
 
 
-@pytest.mark.parametrize("case", ["invalid-base64", "base64-non-utf8", "lone-surrogate", "non-ascii-signature",
-                                  "too-large", "long-delivery-id", "deep-json", "nan", "not-json",
-                                  "unicode-timestamp"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "invalid-base64",
+        "base64-non-utf8",
+        "lone-surrogate",
+        "non-ascii-signature",
+        "too-large",
+        "long-delivery-id",
+        "deep-json",
+        "nan",
+        "not-json",
+        "unicode-timestamp",
+    ],
+)
 def test_bad_requests_get_a_4xx_and_leave_no_trace(aws, load_event, monkeypatch, case):
     monkeypatch.setenv("MAX_MESSAGE_BYTES", "2048")
     receiver = load_handler("receiver", f"cmm_receiver_bad_{case.replace('-', '_')}")
@@ -444,6 +514,7 @@ def test_a_failed_enqueue_is_a_503_and_the_retry_buffers_the_webhook_once(aws, l
         if model.name == "SendMessage" and failures:
             failures.pop()
             from botocore.exceptions import EndpointConnectionError
+
             raise EndpointConnectionError(endpoint_url="https://sqs.eu-west-1.amazonaws.com")
 
     receiver.sqs.meta.events.register("before-call", refuse_once)
@@ -463,6 +534,7 @@ def test_a_buffered_webhook_is_a_202_even_if_its_claim_cannot_be_marked(aws, loa
     def refuse_marking(model, params, **_):
         if model.name == "UpdateItem" and b"BUFFERED" in params["body"]:
             from botocore.exceptions import EndpointConnectionError
+
             raise EndpointConnectionError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com")
 
     receiver.dynamodb.meta.events.register("before-call", refuse_marking)
@@ -483,12 +555,15 @@ def test_log_keys_of_one_request_do_not_leak_into_the_next(aws, load_event):
 
 # --- consumer: the effect once, whatever fails after it ----------------------------------------------
 
+
 def test_a_completion_that_cannot_be_saved_does_not_fail_a_delivered_webhook(aws, consumer, load_event, capsys):
     """The effect happened; failing the message now would deliver it again once the in-progress record
     expired. It succeeds, the lost completion is counted, and a copy arriving meanwhile is not delivered."""
+
     def idempotency_store_down(model, **_):
         if model.name == "UpdateItem":
             from botocore.exceptions import EndpointConnectionError
+
             raise EndpointConnectionError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com")
 
     consumer.persistence_layer.client.meta.events.register("before-call", idempotency_store_down)
@@ -520,7 +595,8 @@ def test_a_sender_that_switches_right_after_a_rotation_is_not_refused_until_the_
     calls = Counter()
     receiver._secretsmanager.meta.events.register(
         "provide-client-params.secrets-manager.GetSecretValue",
-        lambda params, **_: calls.update([params.get("VersionStage")]))
+        lambda params, **_: calls.update([params.get("VersionStage")]),
+    )
     for _ in range(5):  # a flood of bad signatures right after: no refetch within KEY_REFRESH_SECONDS
         assert _post(receiver, load_event, "a-key-nobody-was-given") == 401
     assert calls["AWSCURRENT"] <= 1 and calls["AWSPENDING"] == 0  # at most the rotation time, read once

@@ -11,8 +11,14 @@ from arcblueprint.services.cherry_pick.saga import validate_saga
 
 SPECS = {
     "dev": {},
-    "prod": {"caching": {"ttlSeconds": 300, "instanceType": "SMALL", "resolvers": ["Query.getBooking", "Query.listBookings"]},
-             "sagaRetry": {"maxAttempts": 4, "intervalSeconds": 1, "backoffRate": 2.0}},
+    "prod": {
+        "caching": {
+            "ttlSeconds": 300,
+            "instanceType": "SMALL",
+            "resolvers": ["Query.getBooking", "Query.listBookings"],
+        },
+        "sagaRetry": {"maxAttempts": 4, "intervalSeconds": 1, "backoffRate": 2.0},
+    },
 }
 
 
@@ -27,7 +33,7 @@ def test_the_api_uses_cognito_plus_iam_and_logs_all_with_tracing(graph):
     assert api.inputs["authenticationType"] == "AMAZON_COGNITO_USER_POOLS"
     assert api.inputs["additionalAuthenticationProviders"] == [{"authenticationType": "AWS_IAM"}]
     assert api.inputs["logConfig"]["fieldLogLevel"] == "ALL" and api.inputs["xrayEnabled"] is True
-    assert "@aws_cognito_user_pools(cognito_groups: [\"admins\"])" in api.inputs["schema"]
+    assert '@aws_cognito_user_pools(cognito_groups: ["admins"])' in api.inputs["schema"]
     groups = [g.inputs["name"] for g in graph.by_type("aws:cloudwatch/logGroup:LogGroup")]
     assert any(name.startswith("/aws/appsync/apis/") for name in groups)
     assert any(name.startswith("/aws/vendedlogs/states/") for name in groups)

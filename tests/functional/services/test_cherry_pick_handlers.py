@@ -11,13 +11,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from arcblueprint.services.testing import LambdaContext, load_handler as _load_handler
 from arcblueprint.services.cherry_pick.saga import build_saga
+from arcblueprint.services.testing import LambdaContext
+from arcblueprint.services.testing import load_handler as _load_handler
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint/services/cherry_pick/handlers"
 SUB = "192879fc-a240-4bf1-ab5a-d6a00f3063f9"  # the caller in the sample event
-
-
 
 
 def _load(folder: str, name: str):
@@ -30,13 +29,17 @@ def aws_env(monkeypatch):
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "bookings")
     with mock_aws():
         boto3.client("dynamodb").create_table(
-            TableName="bookings", BillingMode="PAY_PER_REQUEST",
+            TableName="bookings",
+            BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        )
         role = boto3.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         machine = boto3.client("stepfunctions").create_state_machine(
-            name="booking-saga", roleArn=role,
-            definition=json.dumps(build_saga("arn:aws:lambda:eu-west-1:123456789012:function:steps:live")))
+            name="booking-saga",
+            roleArn=role,
+            definition=json.dumps(build_saga("arn:aws:lambda:eu-west-1:123456789012:function:steps:live")),
+        )
         monkeypatch.setenv("STATE_MACHINE_ARN", machine["stateMachineArn"])
         yield machine["stateMachineArn"]
 
@@ -57,7 +60,10 @@ def resolver(aws_env, load_event, capsys):
         capsys.readouterr()
         module.logger.logger_handler.stream = sys.stdout  # powertools keeps one logger per service per process
         try:
-            result, error = module.lambda_handler(event, LambdaContext(function_name="arcbp-dev-bookings-bookings")), None
+            result, error = (
+                module.lambda_handler(event, LambdaContext(function_name="arcbp-dev-bookings-bookings")),
+                None,
+            )
         except module.BookingError as raised:
             result, error = None, raised
         out = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
@@ -73,15 +79,23 @@ def _metric(out, name):
 
 INPUT = {"idempotencyKey": "req-1", "flightId": "FL-123", "seats": 2, "paymentToken": "tok_abc"}
 #: An IAM-signed backend (AppSync's IAM identity): the only caller confirmBooking accepts.
-BACKEND = {"accountId": "111111111111", "cognitoIdentityPoolId": None, "cognitoIdentityId": None,
-           "sourceIp": ["10.0.0.1"], "username": "AROAEXAMPLE:settler",
-           "userArn": "arn:aws:sts::111111111111:assumed-role/booking-settler/settler"}
+BACKEND = {
+    "accountId": "111111111111",
+    "cognitoIdentityPoolId": None,
+    "cognitoIdentityId": None,
+    "sourceIp": ["10.0.0.1"],
+    "username": "AROAEXAMPLE:settler",
+    "userArn": "arn:aws:sts::111111111111:assumed-role/booking-settler/settler",
+}
 
 
 def _set_status(booking_id: str, status: str) -> None:
     boto3.resource("dynamodb").Table("bookings").update_item(
-        Key={"id": booking_id}, UpdateExpression="SET #s = :s", ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": status})
+        Key={"id": booking_id},
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": status},
+    )
 
 
 def test_create_booking_records_it_pending_and_starts_one_saga(resolver, aws_env):
@@ -130,9 +144,16 @@ def test_confirm_settles_a_paid_booking_once_and_never_reopens_it(resolver):
     assert stored["status"] == "CONFIRMED"
 
 
-@pytest.mark.parametrize(("booking_id", "status", "expected"), [
-    ("nobody:missing", "CONFIRMED", "NotFoundError"), (None, "PENDING", "ValidationError"),
-    (None, "LOST", "ValidationError"), (None, "PAID", "ValidationError"), (None, "RESERVED", "ValidationError")])
+@pytest.mark.parametrize(
+    ("booking_id", "status", "expected"),
+    [
+        ("nobody:missing", "CONFIRMED", "NotFoundError"),
+        (None, "PENDING", "ValidationError"),
+        (None, "LOST", "ValidationError"),
+        (None, "PAID", "ValidationError"),
+        (None, "RESERVED", "ValidationError"),
+    ],
+)
 def test_confirm_rejects_unknown_bookings_and_statuses(resolver, booking_id, status, expected):
     booking = resolver({"input": INPUT})[0]
     _, error, _ = resolver({"id": booking_id or booking["id"], "status": status}, field="confirmBooking")
@@ -141,7 +162,8 @@ def test_confirm_rejects_unknown_bookings_and_statuses(resolver, booking_id, sta
 
 def test_when_the_saga_cannot_start_the_booking_is_removed(resolver, monkeypatch):
     boto3.client("stepfunctions").delete_state_machine(
-        stateMachineArn=sys.modules["cherry_pick_bookings_app_under_test"].STATE_MACHINE_ARN)
+        stateMachineArn=sys.modules["cherry_pick_bookings_app_under_test"].STATE_MACHINE_ARN
+    )
     _, error, out = resolver({"input": INPUT})
     assert type(error).__name__ == "UnavailableError" and _metric(out, "DownstreamErrors") == 1
     assert boto3.client("dynamodb").scan(TableName="bookings")["Count"] == 0
@@ -155,8 +177,10 @@ def steps(aws_env):
     sys.modules.pop("cherry_pick_steps_app_under_test", None)
 
 
-EXECUTION = {"execution": "arn:aws:states:eu-west-1:123456789012:execution:booking-saga:abc",
-             "startedAt": "2026-01-01T00:00:00.000Z"}
+EXECUTION = {
+    "execution": "arn:aws:states:eu-west-1:123456789012:execution:booking-saga:abc",
+    "startedAt": "2026-01-01T00:00:00.000Z",
+}
 STEP_CONTEXT = LambdaContext(function_name="arcbp-dev-bookings-saga-steps")
 
 
@@ -170,9 +194,13 @@ def _status() -> str:
 
 def test_forward_steps_then_compensations_end_cancelled(steps):
     event = {"booking": {"id": "b-1"}}
-    for action, status in (("reserve_flight", "RESERVED"), ("reserve_flight", "RESERVED"),  # retried: idempotent
-                           ("collect_payment", "PAID"), ("refund_payment", "RESERVED"),
-                           ("cancel_reservation", "CANCELLED")):
+    for action, status in (
+        ("reserve_flight", "RESERVED"),
+        ("reserve_flight", "RESERVED"),  # retried: idempotent
+        ("collect_payment", "PAID"),
+        ("refund_payment", "RESERVED"),
+        ("cancel_reservation", "CANCELLED"),
+    ):
         assert steps.lambda_handler({**event, **EXECUTION, "action": action}, STEP_CONTEXT)["status"] == status
         assert _status() == status
 
@@ -187,7 +215,10 @@ def test_a_store_failure_is_retryable(steps):
     boto3.client("dynamodb").delete_table(TableName="bookings")
     with pytest.raises(steps.StepRetryableError):
         _step(steps, "reserve_flight")
-    assert "StepRetryableError" in build_saga("arn:aws:lambda:eu-west-1:1:function:f")["States"]["ReserveFlight"]["Retry"][0]["ErrorEquals"]
+    assert (
+        "StepRetryableError"
+        in build_saga("arn:aws:lambda:eu-west-1:1:function:f")["States"]["ReserveFlight"]["Retry"][0]["ErrorEquals"]
+    )
 
 
 # --- starting the saga under faults -------------------------------------------------------------
@@ -239,14 +270,18 @@ def _stored(booking_id):
     return boto3.resource("dynamodb").Table("bookings").get_item(Key={"id": booking_id}).get("Item")
 
 
-@pytest.mark.parametrize(("failure", "kept"), [
-    (("before", _endpoint_down()), False),  # never reached the service: removed, the retry starts over
-    (("before", _throttled()), False),  # the service refused: removed
-    (("before", _answer_lost()), True),  # unknown (nothing started): kept PENDING for the retry to start
-    (("after", _answer_lost()), True),  # unknown (it started): kept; the retry finds it running
-])
-def test_a_failed_saga_start_is_unavailable_and_the_retry_starts_exactly_one_saga(resolver, aws_env, monkeypatch,
-                                                                                    failure, kept):
+@pytest.mark.parametrize(
+    ("failure", "kept"),
+    [
+        (("before", _endpoint_down()), False),  # never reached the service: removed, the retry starts over
+        (("before", _throttled()), False),  # the service refused: removed
+        (("before", _answer_lost()), True),  # unknown (nothing started): kept PENDING for the retry to start
+        (("after", _answer_lost()), True),  # unknown (it started): kept; the retry finds it running
+    ],
+)
+def test_a_failed_saga_start_is_unavailable_and_the_retry_starts_exactly_one_saga(
+    resolver, aws_env, monkeypatch, failure, kept
+):
     module = sys.modules["cherry_pick_bookings_app_under_test"]
     states = FlakyStates([failure])
     monkeypatch.setattr(module, "sfn", states)
@@ -302,11 +337,12 @@ def test_errors_never_show_the_sdk_message_or_an_exception_class(resolver, monke
 def test_only_an_iam_backend_may_confirm(resolver, load_event):
     booking = resolver({"input": INPUT})[0]
     _set_status(booking["id"], "PAID")
-    for identity in (load_event("appSyncDirectResolver.json")["identity"],  # a user pool user
-                     {**BACKEND, "cognitoIdentityId": "eu-west-1:guest", "cognitoIdentityPoolId": "eu-west-1:pool"},
-                     {"sourceIp": ["1.1.1.1"]}):
-        _, error, _ = resolver({"id": booking["id"], "status": "CONFIRMED"}, field="confirmBooking",
-                               identity=identity)
+    for identity in (
+        load_event("appSyncDirectResolver.json")["identity"],  # a user pool user
+        {**BACKEND, "cognitoIdentityId": "eu-west-1:guest", "cognitoIdentityPoolId": "eu-west-1:pool"},
+        {"sourceIp": ["1.1.1.1"]},
+    ):
+        _, error, _ = resolver({"id": booking["id"], "status": "CONFIRMED"}, field="confirmBooking", identity=identity)
         assert type(error).__name__ == "UnauthorizedError"
     assert _stored(booking["id"])["status"] == "PAID"
 
@@ -317,7 +353,8 @@ def test_confirm_follows_the_status_table(resolver):
         ("PENDING", "CONFIRMED", "ConflictError"),  # would skip reserve and payment
         ("RESERVED", "CONFIRMED", "ConflictError"),  # would skip payment
         ("PAID", "CONFIRMED", None),
-        ("PENDING", "CANCELLED", None), ("RESERVED", "CANCELLED", None),
+        ("PENDING", "CANCELLED", None),
+        ("RESERVED", "CANCELLED", None),
         ("PAID", "CANCELLED", "ConflictError"),  # holds a payment: the saga refunds it first
         ("CANCELLED", "CONFIRMED", "ConflictError"),
     ]:
@@ -333,16 +370,27 @@ def test_confirm_follows_the_status_table(resolver):
 def test_the_status_table_forbids_moves_outside_the_saga():
     from arcblueprint.services.cherry_pick.booking_status import ALLOWED_MOVES
 
-    for forbidden in [("CANCELLED", "PAID"), ("CANCELLED", "RESERVED"), ("PENDING", "PAID"),
-                      ("PENDING", "CONFIRMED"), ("RESERVED", "CONFIRMED"), ("CONFIRMED", "CANCELLED"),
-                      ("PAID", "CANCELLED")]:
+    for forbidden in [
+        ("CANCELLED", "PAID"),
+        ("CANCELLED", "RESERVED"),
+        ("PENDING", "PAID"),
+        ("PENDING", "CONFIRMED"),
+        ("RESERVED", "CONFIRMED"),
+        ("CONFIRMED", "CANCELLED"),
+        ("PAID", "CANCELLED"),
+    ]:
         assert forbidden not in ALLOWED_MOVES
 
 
 def test_no_step_moves_a_booking_out_of_the_table(steps):
-    for status, action in [("CANCELLED", "collect_payment"), ("CANCELLED", "refund_payment"),
-                           ("CANCELLED", "cancel_booking"), ("PENDING", "collect_payment"),
-                           ("PENDING", "cancel_booking"), ("CANCELLED", "reserve_flight")]:
+    for status, action in [
+        ("CANCELLED", "collect_payment"),
+        ("CANCELLED", "refund_payment"),
+        ("CANCELLED", "cancel_booking"),
+        ("PENDING", "collect_payment"),
+        ("PENDING", "cancel_booking"),
+        ("CANCELLED", "reserve_flight"),
+    ]:
         _set_status("b-1", status)
         try:
             assert _step(steps, action)["changed"] is False  # a compensation with nothing to undo
@@ -376,10 +424,13 @@ def test_a_second_execution_of_the_same_booking_changes_nothing(steps):
 
 
 def test_malformed_step_events_fail_the_step_without_touching_the_booking(steps):
-    for event in [{}, {"booking": "b-1", "action": "reserve_flight"},
-                  {"booking": {"id": "b-1"}, "action": "reserve_flight"},  # no execution
-                  {"booking": {"id": 5}, "action": "reserve_flight", **EXECUTION},
-                  {"booking": {"id": "b-1"}, "action": "format_disk", **EXECUTION}]:
+    for event in [
+        {},
+        {"booking": "b-1", "action": "reserve_flight"},
+        {"booking": {"id": "b-1"}, "action": "reserve_flight"},  # no execution
+        {"booking": {"id": 5}, "action": "reserve_flight", **EXECUTION},
+        {"booking": {"id": "b-1"}, "action": "format_disk", **EXECUTION},
+    ]:
         with pytest.raises(steps.StepFailedError):
             steps.lambda_handler(event, STEP_CONTEXT)
     assert _stored("b-1")["status"] == "PENDING"

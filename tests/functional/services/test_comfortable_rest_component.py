@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-
 SPEC = {
     "resourceName": "orders",
     "throttle": {"rateLimit": 100, "burstLimit": 200},
@@ -26,8 +25,11 @@ def graph(request, run_component, service_program):
 
 @pytest.fixture(scope="module")
 def iam_graph(run_component, service_program):
-    return run_component(service_program("orders", "comfortable-rest", {"authorizer": "iam", "publicOperations": []}), stack="dev",
-                         preview=False)
+    return run_component(
+        service_program("orders", "comfortable-rest", {"authorizer": "iam", "publicOperations": []}),
+        stack="dev",
+        preview=False,
+    )
 
 
 def _methods(graph):
@@ -73,9 +75,19 @@ def test_bodies_and_parameters_are_validated_before_lambda(graph):
 
 
 def test_every_method_has_an_explicit_throttle_and_the_usage_plan_repeats_the_keyed_ones(graph):
-    settings = {s.inputs["methodPath"]: s.inputs["settings"] for s in graph.by_type("aws:apigateway/methodSettings:MethodSettings")}
-    expected = {"~1health/GET": 100, "~1orders/GET": 100, "~1orders/POST": 10, "~1orders~1{id}/GET": 100,
-                "~1orders~1{id}/PUT": 100, "~1orders~1{id}/DELETE": 2, "*/*": 100}
+    settings = {
+        s.inputs["methodPath"]: s.inputs["settings"]
+        for s in graph.by_type("aws:apigateway/methodSettings:MethodSettings")
+    }
+    expected = {
+        "~1health/GET": 100,
+        "~1orders/GET": 100,
+        "~1orders/POST": 10,
+        "~1orders~1{id}/GET": 100,
+        "~1orders~1{id}/PUT": 100,
+        "~1orders~1{id}/DELETE": 2,
+        "*/*": 100,
+    }
     assert {path: s["throttlingRateLimit"] for path, s in settings.items()} == expected
     assert settings["~1orders~1{id}/DELETE"]["throttlingBurstLimit"] == 5
     assert all(s["metricsEnabled"] and s["dataTraceEnabled"] is False for s in settings.values())
@@ -97,8 +109,9 @@ def test_the_stage_logs_json_access_logs_and_traces(graph):
     fields = json.loads(stage.inputs["accessLogSettings"]["format"])
     assert {"requestId", "status", "sub", "xrayTraceId", "integrationLatency"} <= set(fields)
     level = "ERROR" if graph.stack == "prod" else "INFO"
-    all_methods = next(s for s in graph.by_type("aws:apigateway/methodSettings:MethodSettings")
-                       if s.inputs["methodPath"] == "*/*")
+    all_methods = next(
+        s for s in graph.by_type("aws:apigateway/methodSettings:MethodSettings") if s.inputs["methodPath"] == "*/*"
+    )
     assert all_methods.inputs["settings"]["loggingLevel"] == level
 
 
@@ -114,8 +127,11 @@ def test_the_api_is_regional_and_integrates_with_the_live_alias(graph):
 
 def test_only_this_stage_may_invoke_the_alias(graph):
     (stage,) = graph.by_type("aws:apigateway/stage:Stage")
-    permissions = [p for p in graph.by_type("aws:lambda/permission:Permission")
-                   if p.inputs["principal"] == "apigateway.amazonaws.com"]
+    permissions = [
+        p
+        for p in graph.by_type("aws:lambda/permission:Permission")
+        if p.inputs["principal"] == "apigateway.amazonaws.com"
+    ]
     assert len(permissions) == 1
     assert permissions[0].inputs["sourceArn"] == stage.outputs["executionArn"] + "/*/*"
 
@@ -139,8 +155,10 @@ def test_the_function_gets_read_write_on_its_table_only(graph):
     (table,) = graph.by_type("aws:dynamodb/table:Table")
     policies = [p for p in graph.by_type("aws:iam/rolePolicy:RolePolicy") if table.outputs["arn"] in p.inputs["policy"]]
     assert policies, "no role policy names the table"
-    assert all("*" not in json.dumps(json.loads(p.inputs["policy"]).get("Statement", [{}])[0].get("Action", []))
-               for p in policies)
+    assert all(
+        "*" not in json.dumps(json.loads(p.inputs["policy"]).get("Statement", [{}])[0].get("Action", []))
+        for p in policies
+    )
 
 
 def test_outputs_name_the_endpoint_and_the_table(graph):
@@ -165,13 +183,16 @@ def test_each_api_client_has_a_generated_key_on_the_plan_and_sends_it_on_every_n
     assert api.inputs["apiKeySource"] == "HEADER"
     keys = {k.urn: k for k in graph.by_type("aws:apigateway/apiKey:ApiKey")}
     assert sorted(k.inputs["name"] for k in keys.values()) == sorted(
-        f"{graph.config.naming_prefix}-orders-{client}" for client in ("web", "partner-acme"))
+        f"{graph.config.naming_prefix}-orders-{client}" for client in ("web", "partner-acme")
+    )
     assert all("value" not in k.inputs and k.inputs["enabled"] is True for k in keys.values())  # AWS generates it
     (plan,) = graph.by_type("aws:apigateway/usagePlan:UsagePlan")
     links = graph.by_type("aws:apigateway/usagePlanKey:UsagePlanKey")
     assert sorted(u for link in links for u in link.property_dependencies["keyId"]) == sorted(keys)
-    assert all(link.property_dependencies["usagePlanId"] == [plan.urn] and link.inputs["keyType"] == "API_KEY"
-               for link in links)
+    assert all(
+        link.property_dependencies["usagePlanId"] == [plan.urn] and link.inputs["keyType"] == "API_KEY"
+        for link in links
+    )
     for method in graph.by_type("aws:apigateway/method:Method"):
         public = method.name == "orders-health" or method.inputs["httpMethod"] == "OPTIONS"
         assert method.inputs.get("apiKeyRequired", False) is not public, method.name
@@ -189,8 +210,10 @@ def test_without_api_clients_there_is_no_usage_plan_and_no_method_requires_a_key
 
 def test_logging_stage_and_method_settings_wait_for_the_account_role_setting(graph):
     (account,) = graph.by_type("aws:apigateway/account:Account")  # the platform's (here the fake's)
-    logging = [*graph.by_type("aws:apigateway/stage:Stage"),
-               *graph.by_type("aws:apigateway/methodSettings:MethodSettings")]
+    logging = [
+        *graph.by_type("aws:apigateway/stage:Stage"),
+        *graph.by_type("aws:apigateway/methodSettings:MethodSettings"),
+    ]
     assert len(logging) == 1 + 7
     for resource in logging:
         assert account.urn in resource.dependencies, resource.name
@@ -200,15 +223,22 @@ def test_the_function_stops_a_second_before_the_integration_gives_up(graph, iam_
     for subject, waits_ms, runs_s in ((graph, 6500, 5), (iam_graph, 10000, 9)):  # 10000 ms: the default
         (function,) = subject.by_type("aws:lambda/function:Function")
         assert function.inputs["timeout"] == runs_s
-        assert {i.inputs["timeoutMilliseconds"] for i in subject.by_type("aws:apigateway/integration:Integration")} \
-            == {waits_ms}
+        assert {i.inputs["timeoutMilliseconds"] for i in subject.by_type("aws:apigateway/integration:Integration")} == {
+            waits_ms
+        }
 
 
 def test_a_rest_stage_refuses_a_quota_that_no_key_would_count():
     from arcblueprint.services.comfortable_rest.rest_stage import RestStageArgs
 
-    common = {"platform": None, "service": "orders", "rest_api": None, "rate_limit": 10, "burst_limit": 20,
-              "method_throttles": ()}
+    common = {
+        "platform": None,
+        "service": "orders",
+        "rest_api": None,
+        "rate_limit": 10,
+        "burst_limit": 20,
+        "method_throttles": (),
+    }
     with pytest.raises(ValueError, match="quota_limit = 5 is invalid: .* needs api_clients"):
         RestStageArgs(**common, quota_limit=5)
     with pytest.raises(ValueError, match="must be unique"):

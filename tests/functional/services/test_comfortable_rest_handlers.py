@@ -29,12 +29,21 @@ class FakeContext:
 
 def _create_table(name: str) -> None:
     boto3.client("dynamodb").create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("id", "owner", "createdAt")],
         KeySchema=[{"AttributeName": "owner", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[{"IndexName": "byOwner", "Projection": {"ProjectionType": "ALL"},
-                                 "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"},
-                                               {"AttributeName": "createdAt", "KeyType": "RANGE"}]}])
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "byOwner",
+                "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": [
+                    {"AttributeName": "owner", "KeyType": "HASH"},
+                    {"AttributeName": "createdAt", "KeyType": "RANGE"},
+                ],
+            }
+        ],
+    )
 
 
 @pytest.fixture
@@ -50,12 +59,18 @@ def api(monkeypatch, load_event, capsys):
         module = load_handler(HANDLER.parent, name)  # with its shared modules, as in its zip
         template = load_event("apiGatewayProxyEventCognitoAuthorizer.json")
 
-        def call(method: str, path: str, body=None, query=None, sub: str | None = OWNER, raw_body=None,
-                 is_base64=False):
+        def call(
+            method: str, path: str, body=None, query=None, sub: str | None = OWNER, raw_body=None, is_base64=False
+        ):
             event = copy.deepcopy(template)
-            event.update(httpMethod=method, path=path, resource=path, queryStringParameters=query,
-                         body=raw_body if raw_body is not None else (json.dumps(body) if body is not None else None),
-                         isBase64Encoded=is_base64)
+            event.update(
+                httpMethod=method,
+                path=path,
+                resource=path,
+                queryStringParameters=query,
+                body=raw_body if raw_body is not None else (json.dumps(body) if body is not None else None),
+                isBase64Encoded=is_base64,
+            )
             event["requestContext"].update(httpMethod=method, resourcePath=path, path=f"/prod{path}")
             if sub is None:
                 event["requestContext"].pop("authorizer")
@@ -76,8 +91,10 @@ def api(monkeypatch, load_event, capsys):
 
 
 def _headers(response: dict) -> dict[str, str]:
-    return {**(response.get("headers") or {}),
-            **{k: v[0] for k, v in (response.get("multiValueHeaders") or {}).items()}}
+    return {
+        **(response.get("headers") or {}),
+        **{k: v[0] for k, v in (response.get("multiValueHeaders") or {}).items()},
+    }
 
 
 def _metrics(out: list[dict]) -> dict[str, float]:
@@ -100,7 +117,11 @@ def test_create_then_get_returns_the_item_with_version_1(api):
     namespaces = {d["_aws"]["CloudWatchMetrics"][0]["Namespace"] for d in out if "_aws" in d}
     assert namespaces == {"arcblueprint-tests"}
     logs = [d for d in out if d.get("message") == "Item created"]
-    assert logs and logs[0]["item_id"] == body["id"] and logs[0]["correlation_id"] == "e56434a3-0b5d-453c-9183-f07a5e91fbb3"
+    assert (
+        logs
+        and logs[0]["item_id"] == body["id"]
+        and logs[0]["correlation_id"] == "e56434a3-0b5d-453c-9183-f07a5e91fbb3"
+    )
 
     status, fetched, _, _ = api("GET", f"/orders/{body['id']}")
     assert status == 200 and fetched == body
@@ -114,12 +135,15 @@ def test_create_with_an_existing_id_is_a_conflict(api):
     assert api("GET", "/orders/o-1")[1]["name"] == "tea"  # the first write is untouched
 
 
-@pytest.mark.parametrize(("body", "fragment"), [
-    ({"name": "tea"}, "quantity"),
-    ({"name": "", "quantity": 1}, "name"),
-    ({"name": "tea", "quantity": -1}, "quantity"),
-    ({"name": "tea", "quantity": 1, "owner": "someone-else"}, "owner"),
-])
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"name": "tea"}, "quantity"),
+        ({"name": "", "quantity": 1}, "name"),
+        ({"name": "tea", "quantity": -1}, "quantity"),
+        ({"name": "tea", "quantity": 1, "owner": "someone-else"}, "owner"),
+    ],
+)
 def test_invalid_bodies_are_400_and_write_nothing(api, body, fragment):
     status, payload, _, _ = api("POST", "/orders", body)
     assert status == 400 and fragment in payload["message"].lower()
@@ -177,8 +201,16 @@ def test_list_pages_through_only_the_callers_items(api):
     assert sorted(seen) == [f"p-{i}" for i in range(5)] and pages >= 3
 
 
-@pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "51"}, {"limit": "ten"}, {"nextToken": "%%%"},
-                                   {"nextToken": "eyJvd25lciI6ICJzb21lb25lLWVsc2UifQ=="}])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"limit": "0"},
+        {"limit": "51"},
+        {"limit": "ten"},
+        {"nextToken": "%%%"},
+        {"nextToken": "eyJvd25lciI6ICJzb21lb25lLWVsc2UifQ=="},
+    ],
+)
 def test_bad_paging_parameters_are_400(api, query):
     assert api("GET", "/orders", query=query)[0] == 400
 
@@ -229,30 +261,48 @@ def test_ids_are_per_owner_so_no_answer_reveals_another_owners_item(api):
     assert [i["name"] for i in api("GET", "/orders", sub="alice")[1]["items"]] == ["alice's"]
 
 
-@pytest.mark.parametrize("query", [
-    {"limit": "²"}, {"limit": "１０"}, {"limit": "-1"}, {"limit": "1" * 50}, {"limit": " 5"},
-    {"nextToken": "A" * 3000}, {"nextToken": "é"}, {"nextToken": "eyJhIjogWzFdfQ=="},
-    {"nextToken": base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode()},
-    {"nextToken": base64.urlsafe_b64encode(json.dumps(
-        {"owner": OWNER, "createdAt": 5, "id": "x"}).encode()).decode()},
-    {"nextToken": base64.urlsafe_b64encode(json.dumps(
-        {"owner": OWNER, "createdAt": "2024", "id": "x" * 3000}).encode()).decode()},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"limit": "²"},
+        {"limit": "１０"},
+        {"limit": "-1"},
+        {"limit": "1" * 50},
+        {"limit": " 5"},
+        {"nextToken": "A" * 3000},
+        {"nextToken": "é"},
+        {"nextToken": "eyJhIjogWzFdfQ=="},
+        {"nextToken": base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000).decode()},
+        {
+            "nextToken": base64.urlsafe_b64encode(
+                json.dumps({"owner": OWNER, "createdAt": 5, "id": "x"}).encode()
+            ).decode()
+        },
+        {
+            "nextToken": base64.urlsafe_b64encode(
+                json.dumps({"owner": OWNER, "createdAt": "2024", "id": "x" * 3000}).encode()
+            ).decode()
+        },
+    ],
+)
 def test_paging_parameters_that_are_not_ours_are_400_with_a_clean_message(api, query):
     status, body, _, _ = api("GET", "/orders", query=query)
     assert status == 400 and ("limit" in body["message"] or "nextToken" in body["message"])
 
 
-@pytest.mark.parametrize(("raw", "is_base64", "status", "fragment"), [
-    (base64.b64encode(b'{"name": "\xe9t\xe9", "quantity": 1}').decode(), True, 400, "UTF-8"),
-    ("%%%", True, 400, "base64"),
-    ('{"name": "x", "quantity": 1, "id": "\\udc80"}', False, 400, "UTF-8"),
-    ("[" * 5000 + "]" * 5000, False, 400, "JSON"),
-    (json.dumps({"name": "x", "quantity": 1, "description": "d" * 20_000}), False, 413, "bytes"),
-    ('{"name": "x", "quantity": NaN}', False, 400, "JSON"),
-    ('{"name": "x", "quantity": 1.0}', False, 400, "quantity"),
-    ('{"name": "x", "quantity": ' + "9" * 5000 + "}", False, 400, "JSON"),
-])
+@pytest.mark.parametrize(
+    ("raw", "is_base64", "status", "fragment"),
+    [
+        (base64.b64encode(b'{"name": "\xe9t\xe9", "quantity": 1}').decode(), True, 400, "UTF-8"),
+        ("%%%", True, 400, "base64"),
+        ('{"name": "x", "quantity": 1, "id": "\\udc80"}', False, 400, "UTF-8"),
+        ("[" * 5000 + "]" * 5000, False, 400, "JSON"),
+        (json.dumps({"name": "x", "quantity": 1, "description": "d" * 20_000}), False, 413, "bytes"),
+        ('{"name": "x", "quantity": NaN}', False, 400, "JSON"),
+        ('{"name": "x", "quantity": 1.0}', False, 400, "quantity"),
+        ('{"name": "x", "quantity": ' + "9" * 5000 + "}", False, 400, "JSON"),
+    ],
+)
 def test_bodies_that_are_not_small_utf8_json_are_4xx_and_write_nothing(api, raw, is_base64, status, fragment):
     code, body, _, _ = api("POST", "/orders", raw_body=raw, is_base64=is_base64)
     assert code == status and fragment in body["message"]
@@ -274,12 +324,17 @@ def test_an_unreachable_store_is_a_503_that_names_no_endpoint(api, monkeypatch):
         def __getattr__(self, name):
             def call(**kwargs):
                 raise EndpointConnectionError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com/")
+
             return call
 
     monkeypatch.setattr(api.module, "table", Unreachable())
-    for method, path, body in (("POST", "/orders", {"name": "t", "quantity": 1}), ("GET", "/orders/x", None),
-                               ("GET", "/orders", None), ("DELETE", "/orders/x", None),
-                               ("PUT", "/orders/x", {"name": "t", "quantity": 1, "version": 1})):
+    for method, path, body in (
+        ("POST", "/orders", {"name": "t", "quantity": 1}),
+        ("GET", "/orders/x", None),
+        ("GET", "/orders", None),
+        ("DELETE", "/orders/x", None),
+        ("PUT", "/orders/x", {"name": "t", "quantity": 1, "version": 1}),
+    ):
         status, payload, _, out = api(method, path, body)
         assert status == 503 and "amazonaws" not in json.dumps(payload) and "Endpoint" not in json.dumps(payload)
         assert [d["error_code"] for d in out if d.get("level") == "ERROR"] == ["EndpointConnectionError"]

@@ -20,12 +20,22 @@ NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
 
 
 def alarm_event(name: str, state: str, previous: str, when: str = "2026-01-31T12:00:00Z") -> dict:
-    return {"version": "0", "id": "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92",
-            "detail-type": "CloudWatch Alarm State Change",
-            "source": "aws.cloudwatch", "account": "111111111111", "time": when, "region": REGION,
-            "resources": [f"arn:aws:cloudwatch:{REGION}:111111111111:alarm:{name}"],
-            "detail": {"alarmName": name, "state": {"value": state, "reason": "Threshold Crossed: 1 datapoint"},
-                       "previousState": {"value": previous}, "configuration": {"metrics": []}}}
+    return {
+        "version": "0",
+        "id": "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92",
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "account": "111111111111",
+        "time": when,
+        "region": REGION,
+        "resources": [f"arn:aws:cloudwatch:{REGION}:111111111111:alarm:{name}"],
+        "detail": {
+            "alarmName": name,
+            "state": {"value": state, "reason": "Threshold Crossed: 1 datapoint"},
+            "previousState": {"value": previous},
+            "configuration": {"metrics": []},
+        },
+    }
 
 
 @pytest.fixture
@@ -33,22 +43,36 @@ def aws(monkeypatch):
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
         ddb.create_table(
-            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+            TableName=TABLE,
+            BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("id", "kind", "recordedAt")],
-            GlobalSecondaryIndexes=[{"IndexName": "byKind", "Projection": {"ProjectionType": "KEYS_ONLY"},
-                                     "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"},
-                                                   {"AttributeName": "recordedAt", "KeyType": "RANGE"}]}])
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "byKind",
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    "KeySchema": [
+                        {"AttributeName": "kind", "KeyType": "HASH"},
+                        {"AttributeName": "recordedAt", "KeyType": "RANGE"},
+                    ],
+                }
+            ],
+        )
         sns = boto3.client("sns", region_name=REGION)
         sqs = boto3.client("sqs", region_name=REGION)
         topic = sns.create_topic(Name="arcbp-dev-alarms")["TopicArn"]
         inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
         inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn, Attributes={"RawMessageDelivery": "true"})
-        for key, value in {"OPS_TABLE": TABLE, "KIND_INDEX": "byKind", "RECORD_RETENTION_DAYS": "30",
-                           "TOPIC_ARN": topic, "NOTIFY_STATES": "ALARM",
-                           "RUNBOOK_URL": "https://runbooks.example.com/x",
-                           "ALARM_NAME_PREFIX": "arcbp-dev-"}.items():
+        for key, value in {
+            "OPS_TABLE": TABLE,
+            "KIND_INDEX": "byKind",
+            "RECORD_RETENTION_DAYS": "30",
+            "TOPIC_ARN": topic,
+            "NOTIFY_STATES": "ALARM",
+            "RUNBOOK_URL": "https://runbooks.example.com/x",
+            "ALARM_NAME_PREFIX": "arcbp-dev-",
+        }.items():
             monkeypatch.setenv(key, value)
         yield ddb, sqs, inbox
 
@@ -65,14 +89,21 @@ def notifications(sqs, url):
 def test_the_audit_records_each_event_once(aws):
     ddb, _, _ = aws
     audit = load_handler(HANDLERS / "audit", "ops_audit_once")
-    event = {"id": "e-1", "source": "arcblueprint.hooks", "detail-type": "WebhookReceived",
-             "time": "2026-01-31T12:00:00Z",
-             "detail": {"webhookId": "w-1", "receivedAt": 1, "payload": {}}}
+    event = {
+        "id": "e-1",
+        "source": "arcblueprint.hooks",
+        "detail-type": "WebhookReceived",
+        "time": "2026-01-31T12:00:00Z",
+        "detail": {"webhookId": "w-1", "receivedAt": 1, "payload": {}},
+    }
     assert audit.lambda_handler(event, LambdaContext()) == {"recorded": True, "id": "event#e-1"}
     assert audit.lambda_handler(event, LambdaContext())["recorded"] is False  # redelivered: no second record
     item = ddb.get_item(TableName=TABLE, Key={"id": {"S": "event#e-1"}})["Item"]
-    assert (item["kind"]["S"], item["source"]["S"], item["detailType"]["S"]) == \
-        ("EVENT", "arcblueprint.hooks", "WebhookReceived")
+    assert (item["kind"]["S"], item["source"]["S"], item["detailType"]["S"]) == (
+        "EVENT",
+        "arcblueprint.hooks",
+        "WebhookReceived",
+    )
     with pytest.raises(audit.NotAnEventError):
         audit.record({"detail": {}})
 
@@ -82,8 +113,9 @@ def test_the_alarm_responder_records_every_change_and_notifies_alarms_with_histo
     alarms = load_handler(HANDLERS / "alarms", "ops_alarms_notify")
     name = "arcbp-dev-orders-api-errors"
     first = alarms.respond(alarm_event(name, "ALARM", "OK", "2026-01-31T11:00:00Z"), now=NOW - timedelta(hours=1))
-    recovered = alarms.respond(alarm_event(name, "OK", "ALARM", "2026-01-31T11:30:00Z"),
-                               now=NOW - timedelta(minutes=30))
+    recovered = alarms.respond(
+        alarm_event(name, "OK", "ALARM", "2026-01-31T11:30:00Z"), now=NOW - timedelta(minutes=30)
+    )
     again = alarms.respond(alarm_event(name, "ALARM", "OK"), now=NOW)
     repeat = alarms.respond(alarm_event(name, "ALARM", "OK"), now=NOW)  # EventBridge redelivered it
     assert [r["notified"] for r in (first, recovered, again, repeat)] == [True, False, True, False]
@@ -102,8 +134,9 @@ def test_the_cleanup_job_deletes_exactly_the_records_past_retention(aws):
     for i, age_days in enumerate([1, 29, 31, 45, 400]):
         recorded = (NOW - timedelta(days=age_days)).isoformat(timespec="milliseconds")
         for kind in ("ALARM", "EVENT"):
-            ddb.put_item(TableName=TABLE, Item={"id": {"S": f"{kind}-{i}"}, "kind": {"S": kind},
-                                                "recordedAt": {"S": recorded}})
+            ddb.put_item(
+                TableName=TABLE, Item={"id": {"S": f"{kind}-{i}"}, "kind": {"S": kind}, "recordedAt": {"S": recorded}}
+            )
     result = jobs.run({"job": "cleanup", "action": "cleanup", "retentionDays": 30}, now=NOW)
     assert result == {"job": "cleanup", "action": "cleanup", "deleted": 6}
     left = sorted(item["id"]["S"] for item in ddb.scan(TableName=TABLE)["Items"])
@@ -113,8 +146,10 @@ def test_the_cleanup_job_deletes_exactly_the_records_past_retention(aws):
 
 
 def test_the_workflow_records_then_notifies_and_fails_visibly():
-    definition = build_workflow("arn:aws:lambda:eu-west-1:111111111111:function:ops-audit:live",
-                                "arn:aws:sns:eu-west-1:111111111111:arcbp-dev-alarms")
+    definition = build_workflow(
+        "arn:aws:lambda:eu-west-1:111111111111:function:ops-audit:live",
+        "arn:aws:sns:eu-west-1:111111111111:arcbp-dev-alarms",
+    )
     states = definition["States"]
     assert definition["StartAt"] == "RecordEvent" and states["RecordEvent"]["Next"] == "Notify"
     assert states["Notify"]["Parameters"]["TopicArn"].endswith(":arcbp-dev-alarms")

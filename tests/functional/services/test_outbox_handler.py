@@ -23,26 +23,47 @@ def image(item):
 
 
 def record(name, new, old=None, sequence="1"):
-    change = {"Keys": {"id": {"S": new["id"]}}, "NewImage": image(new), "SequenceNumber": sequence,
-              "SizeBytes": 100, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    change = {
+        "Keys": {"id": {"S": new["id"]}},
+        "NewImage": image(new),
+        "SequenceNumber": sequence,
+        "SizeBytes": 100,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
     if old is not None:
         change["OldImage"] = image(old)
-    return {"eventID": f"e-{sequence}", "eventName": name, "eventVersion": "1.1", "eventSource": "aws:dynamodb",
-            "awsRegion": REGION, "dynamodb": change,
-            "eventSourceARN": f"arn:aws:dynamodb:{REGION}:111111111111:table/arcbp-dev-orders-orders/stream/x"}
+    return {
+        "eventID": f"e-{sequence}",
+        "eventName": name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": REGION,
+        "dynamodb": change,
+        "eventSourceARN": f"arn:aws:dynamodb:{REGION}:111111111111:table/arcbp-dev-orders-orders/stream/x",
+    }
 
 
-ITEM = {"id": "o-1", "owner": "user-1", "name": "tea", "quantity": 2, "version": 1,
-        "createdAt": "2026-01-31T10:00:00.000+00:00", "updatedAt": "2026-01-31T10:00:00.000+00:00"}
+ITEM = {
+    "id": "o-1",
+    "owner": "user-1",
+    "name": "tea",
+    "quantity": 2,
+    "version": 1,
+    "createdAt": "2026-01-31T10:00:00.000+00:00",
+    "updatedAt": "2026-01-31T10:00:00.000+00:00",
+}
 
 
 @pytest.fixture
 def outbox(monkeypatch):
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(TableName="orders-outbox-idempotency", BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+        ddb.create_table(
+            TableName="orders-outbox-idempotency",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        )
         events = boto3.client("events", region_name=REGION)
         sqs = boto3.client("sqs", region_name=REGION)
         events.create_event_bus(Name=BUS)
@@ -50,9 +71,12 @@ def outbox(monkeypatch):
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events.put_rule(Name="orders", EventBusName=BUS, EventPattern=json.dumps({"source": ["arcblueprint.orders"]}))
         events.put_targets(Rule="orders", EventBusName=BUS, Targets=[{"Id": "q", "Arn": arn}])
-        for key, value in {"EVENT_BUS_NAME": BUS, "EVENT_SOURCE": "arcblueprint.orders",
-                           "OUTBOX_EVENTS": json.dumps({"INSERT": "OrderCreated", "MODIFY": "OrderUpdated"}),
-                           "IDEMPOTENCY_TABLE": "orders-outbox-idempotency"}.items():
+        for key, value in {
+            "EVENT_BUS_NAME": BUS,
+            "EVENT_SOURCE": "arcblueprint.orders",
+            "OUTBOX_EVENTS": json.dumps({"INSERT": "OrderCreated", "MODIFY": "OrderUpdated"}),
+            "IDEMPOTENCY_TABLE": "orders-outbox-idempotency",
+        }.items():
             monkeypatch.setenv(key, value)
         module = load_handler(HANDLER, f"outbox_{id(monkeypatch)}")
 
@@ -70,8 +94,9 @@ def outbox(monkeypatch):
 def test_inserts_and_updates_become_created_and_updated_events_with_the_item(outbox):
     module, published = outbox
     updated = {**ITEM, "quantity": 3, "version": 2, "updatedAt": "2026-01-31T11:00:00.000+00:00"}
-    response = module.lambda_handler({"Records": [record("INSERT", ITEM), record("MODIFY", updated, ITEM, "2")]},
-                                     LambdaContext())
+    response = module.lambda_handler(
+        {"Records": [record("INSERT", ITEM), record("MODIFY", updated, ITEM, "2")]}, LambdaContext()
+    )
     assert response == {"batchItemFailures": []}
     created, update = published()
     assert (created["detail-type"], created["detail"]) == ("OrderCreated", ITEM)
@@ -90,9 +115,10 @@ def test_a_change_is_published_once_however_often_the_stream_delivers_it(outbox)
 def test_a_change_that_breaks_the_contract_fails_alone_and_nothing_else_is_lost(outbox):
     module, published = outbox
     bad = {**ITEM, "id": "o-2", "quantity": -5}
-    response = module.lambda_handler({"Records": [record("INSERT", bad, sequence="7"),
-                                                  record("INSERT", {**ITEM, "id": "o-3"}, sequence="8")]},
-                                     LambdaContext())
+    response = module.lambda_handler(
+        {"Records": [record("INSERT", bad, sequence="7"), record("INSERT", {**ITEM, "id": "o-3"}, sequence="8")]},
+        LambdaContext(),
+    )
     # The bad record is reported (Lambda retries it alone, then describes it in the on-failure queue).
     assert response == {"batchItemFailures": [{"itemIdentifier": "7"}]}
     assert [e["detail"]["id"] for e in published()] == ["o-3"]

@@ -15,14 +15,25 @@ NLB = "arn:aws:elasticloadbalancing:eu-west-1:111111111111:loadbalancer/net/corp
 
 
 def _spec(routes, **legacy):
-    return {"legacy": {"url": "https://legacy.corp.example.com", **legacy}, "routes": routes,
-            "throttle": {"rateLimit": 200, "burstLimit": 400}}
+    return {
+        "legacy": {"url": "https://legacy.corp.example.com", **legacy},
+        "routes": routes,
+        "throttle": {"rateLimit": 200, "burstLimit": 400},
+    }
 
 
-WEIGHTED = _spec([{"path": "/api/notifications", "target": "weighted", "percentNew": 25, "function": "notifications"},
-                  {"path": "/api/orders", "target": "legacy"}])
-MOVED = _spec([{"path": "/api/notifications", "target": "new", "function": "notifications"},
-               {"path": "/api/orders", "target": "legacy"}])
+WEIGHTED = _spec(
+    [
+        {"path": "/api/notifications", "target": "weighted", "percentNew": 25, "function": "notifications"},
+        {"path": "/api/orders", "target": "legacy"},
+    ]
+)
+MOVED = _spec(
+    [
+        {"path": "/api/notifications", "target": "new", "function": "notifications"},
+        {"path": "/api/orders", "target": "legacy"},
+    ]
+)
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
@@ -37,14 +48,19 @@ def moved(run_component, service_program):
 
 @pytest.fixture(scope="module")
 def vpc_link(run_component, service_program):
-    data = _spec([{"path": "/api/notifications", "target": "weighted", "percentNew": 50, "function": "notifications"}],
-                 url="http://10.20.0.10:8080", vpcLinkTargetArn=NLB)
+    data = _spec(
+        [{"path": "/api/notifications", "target": "weighted", "percentNew": 50, "function": "notifications"}],
+        url="http://10.20.0.10:8080",
+        vpcLinkTargetArn=NLB,
+    )
     return run_component(service_program("facade", "strangler", data, with_vpc=True), stack="dev", preview=False)
 
 
 def _integrations(graph) -> dict[str, dict]:
     """Method resource name -> its integration's inputs."""
-    return {i.name.removesuffix("-integration"): i.inputs for i in graph.by_type("aws:apigateway/integration:Integration")}
+    return {
+        i.name.removesuffix("-integration"): i.inputs for i in graph.by_type("aws:apigateway/integration:Integration")
+    }
 
 
 def test_every_method_is_authorized_and_throttled(weighted):
@@ -54,7 +70,10 @@ def test_every_method_is_authorized_and_throttled(weighted):
     for method in methods:
         assert method.inputs["authorization"] == "COGNITO_USER_POOLS", method.name
         assert authorizer.urn in method.property_dependencies["authorizerId"]
-    settings = {s.inputs["methodPath"]: s.inputs["settings"] for s in weighted.by_type("aws:apigateway/methodSettings:MethodSettings")}
+    settings = {
+        s.inputs["methodPath"]: s.inputs["settings"]
+        for s in weighted.by_type("aws:apigateway/methodSettings:MethodSettings")
+    }
     assert "~1api~1notifications~1{proxy+}/ANY" in settings and "api~1notifications/ANY" not in settings
     assert "~1{proxy+}/ANY" in settings and "~1/ANY" in settings and "/ANY" not in settings
     assert len(settings) == 9 and all(s["throttlingRateLimit"] == 200 for s in settings.values())
@@ -68,23 +87,31 @@ def test_routes_follow_the_table(weighted):
     assert integrations["facade-any.greedy"]["uri"] == "https://legacy.corp.example.com/{proxy}"
     assert integrations["facade-any-api-orders.greedy"]["uri"] == "https://legacy.corp.example.com/api/orders/{proxy}"
     assert integrations["facade-any-api-orders.greedy"]["requestParameters"] == {
-        "integration.request.path.proxy": "method.request.path.proxy"}
+        "integration.request.path.proxy": "method.request.path.proxy"
+    }
     for key in ("facade-any-api-notifications", "facade-any-api-notifications.greedy"):
         assert integrations[key]["type"] == "AWS_PROXY" and "facade-router" in integrations[key]["uri"]
     router = next(f for f in weighted.by_type("aws:lambda/function:Function") if "router" in f.name)
     routes = json.loads(router.inputs["environment"]["variables"]["ROUTES"])
     assert routes["/api/notifications"]["percent"] == 25
     assert routes["/api/notifications"]["function"].endswith(":live")
-    invoke = [p for p in weighted.by_type("aws:iam/rolePolicy:RolePolicy") if "lambda:InvokeFunction" in p.inputs["policy"]]
+    invoke = [
+        p for p in weighted.by_type("aws:iam/rolePolicy:RolePolicy") if "lambda:InvokeFunction" in p.inputs["policy"]
+    ]
     assert len(invoke) == 1
     statement = json.loads(invoke[0].inputs["policy"])["Statement"][0]
-    assert statement["Resource"] in (routes["/api/notifications"]["function"], [routes["/api/notifications"]["function"]])
+    assert statement["Resource"] in (
+        routes["/api/notifications"]["function"],
+        [routes["/api/notifications"]["function"]],
+    )
 
 
 def test_moving_a_route_is_a_config_change(moved, weighted):
     integrations = _integrations(moved)
     for key in ("facade-any-api-notifications", "facade-any-api-notifications.greedy"):
-        assert "facade-notifications" in integrations[key]["uri"] and integrations[key]["uri"].endswith(":live/invocations")
+        assert "facade-notifications" in integrations[key]["uri"] and integrations[key]["uri"].endswith(
+            ":live/invocations"
+        )
     assert not [f for f in moved.by_type("aws:lambda/function:Function") if "router" in f.name]
     permissions = moved.by_type("aws:lambda/permission:Permission")
     assert [p.inputs["principal"] for p in permissions] == ["apigateway.amazonaws.com"]
@@ -110,11 +137,17 @@ def test_legacy_through_a_vpc_link_to_the_corporate_load_balancer(vpc_link):
 
 @pytest.fixture(scope="module")
 def via_proxy(run_component, service_program):
-    data = _spec([{"path": "/api/notifications", "target": "weighted", "percentNew": 50, "function": "notifications"}],
-                 url="http://legacy.corp.example.com:8080", vpcLinkTargetArn=NLB, viaOnPremProxy=True,
-                 timeoutMs=8000, connectTimeoutMs=1500)
-    return run_component(service_program("facade", "strangler", data, with_vpc=True, with_onprem_proxy=True),
-                         stack="prod", preview=False)
+    data = _spec(
+        [{"path": "/api/notifications", "target": "weighted", "percentNew": 50, "function": "notifications"}],
+        url="http://legacy.corp.example.com:8080",
+        vpcLinkTargetArn=NLB,
+        viaOnPremProxy=True,
+        timeoutMs=8000,
+        connectTimeoutMs=1500,
+    )
+    return run_component(
+        service_program("facade", "strangler", data, with_vpc=True, with_onprem_proxy=True), stack="prod", preview=False
+    )
 
 
 def test_the_router_reaches_legacy_through_the_on_prem_proxy(via_proxy):
@@ -130,19 +163,30 @@ def test_the_router_reaches_legacy_through_the_on_prem_proxy(via_proxy):
     assert "HTTP_PROXY" not in service.inputs["environment"]["variables"]
 
 
-@pytest.mark.parametrize(("legacy", "platform", "fragment"), [
-    ({"url": "http://legacy.elsewhere.example.com:8080"}, {"with_onprem_proxy": True},
-     "legacy.url = 'http://legacy.elsewhere.example.com:8080' is invalid in stack 'prod': is not a destination"),
-    ({"url": "http://legacy.corp.example.com:9999"}, {"with_onprem_proxy": True}, "onPrem.destinationPorts"),
-    ({"url": "http://legacy.corp.example.com:8080"}, {}, "needs the platform's on-prem proxy (onPrem.enabled)"),
-])
-def test_legacy_through_the_proxy_must_be_a_proxy_destination(run_component, service_program, legacy, platform,
-                                                                fragment):
-    data = _spec([{"path": "/api/notifications", "target": "weighted", "percentNew": 5, "function": "notifications"}],
-                 viaOnPremProxy=True, **legacy)
+@pytest.mark.parametrize(
+    ("legacy", "platform", "fragment"),
+    [
+        (
+            {"url": "http://legacy.elsewhere.example.com:8080"},
+            {"with_onprem_proxy": True},
+            "legacy.url = 'http://legacy.elsewhere.example.com:8080' is invalid in stack 'prod': is not a destination",
+        ),
+        ({"url": "http://legacy.corp.example.com:9999"}, {"with_onprem_proxy": True}, "onPrem.destinationPorts"),
+        ({"url": "http://legacy.corp.example.com:8080"}, {}, "needs the platform's on-prem proxy (onPrem.enabled)"),
+    ],
+)
+def test_legacy_through_the_proxy_must_be_a_proxy_destination(
+    run_component, service_program, legacy, platform, fragment
+):
+    data = _spec(
+        [{"path": "/api/notifications", "target": "weighted", "percentNew": 5, "function": "notifications"}],
+        viaOnPremProxy=True,
+        **legacy,
+    )
     with pytest.raises(Exception, match=re.escape(fragment)):
-        run_component(service_program("facade", "strangler", data, with_vpc=True, **platform), stack="prod",
-                      preview=False)
+        run_component(
+            service_program("facade", "strangler", data, with_vpc=True, **platform), stack="prod", preview=False
+        )
 
 
 def test_a_connect_timeout_longer_than_the_call_is_a_config_error():
@@ -152,8 +196,11 @@ def test_a_connect_timeout_longer_than_the_call_is_a_config_error():
 
 
 def test_a_vpc_link_with_weighted_routes_needs_the_platform_vpc(run_component, service_program):
-    data = _spec([{"path": "/api/notifications", "target": "weighted", "percentNew": 5, "function": "notifications"}],
-                 url="http://10.20.0.10", vpcLinkTargetArn=NLB)
+    data = _spec(
+        [{"path": "/api/notifications", "target": "weighted", "percentNew": 5, "function": "notifications"}],
+        url="http://10.20.0.10",
+        vpcLinkTargetArn=NLB,
+    )
     with pytest.raises(Exception, match="platform VPC"):
         run_component(service_program("facade", "strangler", data), stack="dev", preview=False)
 
@@ -164,18 +211,32 @@ def test_outputs_show_the_route_table(weighted):
     assert outputs["url"].endswith("/v1")
 
 
-@pytest.mark.parametrize(("routes", "key", "fragment"), [
-    ([{"path": "/a"}], "services.facade.routes[0].target", "is required"),
-    ([{"path": "/a", "target": "weighted", "percentNew": 101, "function": "notifications"}],
-     "services.facade.routes[0].percentNew", "from 0 to 100"),
-    ([{"path": "/a", "target": "weighted", "function": "notifications"}], "services.facade.routes[0].percentNew", "required"),
-    ([{"path": "/a", "target": "legacy", "percentNew": 5}], "services.facade.routes[0].percentNew", "weighted"),
-    ([{"path": "/a", "target": "new"}], "services.facade.routes[0].function", "notifications"),
-    ([{"path": "/a", "target": "new", "function": "billing"}], "services.facade.routes[0].function", "one of"),
-    ([{"path": "/a", "target": "legacy"}, {"path": "/a", "target": "legacy"}], "services.facade.routes[1].path", "unique"),
-    ([{"path": "a/b", "target": "legacy"}], "services.facade.routes[0].path", "must match"),
-    ([{"path": "/a", "target": "moved"}], "services.facade.routes[0].target", "legacy, new, weighted"),
-])
+@pytest.mark.parametrize(
+    ("routes", "key", "fragment"),
+    [
+        ([{"path": "/a"}], "services.facade.routes[0].target", "is required"),
+        (
+            [{"path": "/a", "target": "weighted", "percentNew": 101, "function": "notifications"}],
+            "services.facade.routes[0].percentNew",
+            "from 0 to 100",
+        ),
+        (
+            [{"path": "/a", "target": "weighted", "function": "notifications"}],
+            "services.facade.routes[0].percentNew",
+            "required",
+        ),
+        ([{"path": "/a", "target": "legacy", "percentNew": 5}], "services.facade.routes[0].percentNew", "weighted"),
+        ([{"path": "/a", "target": "new"}], "services.facade.routes[0].function", "notifications"),
+        ([{"path": "/a", "target": "new", "function": "billing"}], "services.facade.routes[0].function", "one of"),
+        (
+            [{"path": "/a", "target": "legacy"}, {"path": "/a", "target": "legacy"}],
+            "services.facade.routes[1].path",
+            "unique",
+        ),
+        ([{"path": "a/b", "target": "legacy"}], "services.facade.routes[0].path", "must match"),
+        ([{"path": "/a", "target": "moved"}], "services.facade.routes[0].target", "legacy, new, weighted"),
+    ],
+)
 def test_bad_route_tables_fail_before_any_resource(routes, key, fragment):
     with pytest.raises(ConfigError) as caught:
         parse(StranglerSpec, _spec(routes), "services.facade")
@@ -208,8 +269,12 @@ def _timeout(graph, function):
 
 
 def test_functions_stop_before_what_waits_for_them(weighted, moved):
-    lambda_routes = [i for g in (weighted, moved) for i in g.by_type("aws:apigateway/integration:Integration")
-                     if i.inputs["type"] == "AWS_PROXY"]
+    lambda_routes = [
+        i
+        for g in (weighted, moved)
+        for i in g.by_type("aws:apigateway/integration:Integration")
+        if i.inputs["type"] == "AWS_PROXY"
+    ]
     assert lambda_routes and {i.inputs["timeoutMilliseconds"] for i in lambda_routes} == {29000}
     # API Gateway waits 29 s for the router; the router waits for the weighted route's function.
     assert (_timeout(weighted, "router"), _timeout(weighted, "notifications")) == (28, 27)

@@ -23,12 +23,11 @@ from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arcblueprint.services.testing import LambdaContext, load_handler as _load_handler
+from arcblueprint.services.testing import LambdaContext
+from arcblueprint.services.testing import load_handler as _load_handler
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint/services/strangler/handlers"
 NEW_ARN = "arn:aws:lambda:eu-west-1:111111111111:function:arcbp-dev-facade-notifications:live"
-
-
 
 
 def _load(folder: str, name: str):
@@ -41,8 +40,9 @@ class Legacy(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
-        Legacy.seen.append({"method": self.command, "path": self.path, "body": body,
-                            "xff": self.headers.get("X-Forwarded-For")})
+        Legacy.seen.append(
+            {"method": self.command, "path": self.path, "body": body, "xff": self.headers.get("X-Forwarded-For")}
+        )
         status = 404 if self.path.startswith("/missing") else 200
         payload = json.dumps({"served_by": "legacy", "path": self.path}).encode()
         self.send_response(status)
@@ -68,9 +68,16 @@ def legacy_url():
 
 @pytest.fixture
 def router(monkeypatch, legacy_url, capsys):
-    monkeypatch.setenv("ROUTES", json.dumps({"/api/notifications": {"percent": 30, "function": NEW_ARN},
-                                             "/api/everyone": {"percent": 100, "function": NEW_ARN},
-                                             "/api/nobody": {"percent": 0, "function": NEW_ARN}}))
+    monkeypatch.setenv(
+        "ROUTES",
+        json.dumps(
+            {
+                "/api/notifications": {"percent": 30, "function": NEW_ARN},
+                "/api/everyone": {"percent": 100, "function": NEW_ARN},
+                "/api/nobody": {"percent": 0, "function": NEW_ARN},
+            }
+        ),
+    )
     monkeypatch.setenv("LEGACY_URL", legacy_url)
     monkeypatch.setenv("LEGACY_TIMEOUT_SECONDS", "2")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "facade")
@@ -82,8 +89,14 @@ def router(monkeypatch, legacy_url, capsys):
 
 def _event(load_event, resource: str, path: str, sub: str = "user-1", method: str = "GET", body=None) -> dict:
     event = copy.deepcopy(load_event("apiGatewayProxyEventCognitoAuthorizer.json"))
-    event.update(resource=resource, path=path, httpMethod=method, body=body,
-                 multiValueQueryStringParameters={"page": ["2"]}, queryStringParameters={"page": "2"})
+    event.update(
+        resource=resource,
+        path=path,
+        httpMethod=method,
+        body=body,
+        multiValueQueryStringParameters={"page": ["2"]},
+        queryStringParameters={"page": "2"},
+    )
     event["requestContext"]["authorizer"]["claims"]["sub"] = sub
     return event
 
@@ -151,9 +164,11 @@ def test_legacy_errors_pass_through_with_their_status(router, load_event, capsys
 def test_new_side_invokes_the_alias_with_the_same_event(router, load_event, capsys):
     event = _event(load_event, "/api/everyone", "/api/everyone")
     with Stubber(router.lambda_client) as stub:
-        stub.add_response("invoke", _invoke_response({"statusCode": 201, "body": "{\"served_by\": \"new\"}"}),
-                          {"FunctionName": NEW_ARN, "InvocationType": "RequestResponse",
-                           "Payload": json.dumps(event).encode()})
+        stub.add_response(
+            "invoke",
+            _invoke_response({"statusCode": 201, "body": '{"served_by": "new"}'}),
+            {"FunctionName": NEW_ARN, "InvocationType": "RequestResponse", "Payload": json.dumps(event).encode()},
+        )
         response, out = _call(router, event, capsys)
         stub.assert_no_pending_responses()
     assert response["statusCode"] == 201 and Legacy.seen == []
@@ -191,15 +206,19 @@ def notifications(monkeypatch):
     sys.modules.pop("strangler_notifications_app_under_test", None)
 
 
-@pytest.mark.parametrize(("platform", "check"), [
-    ("ios", lambda p: p["aps"]["alert"]["title"] == "Hi" and p["aps"]["badge"] == 2),
-    ("android", lambda p: p["message"]["notification"]["body"] == "There" and p["message"]["data"] == {"k": "1"}),
-    ("web", lambda p: p["notification"]["data"] == {"k": 1}),
-])
+@pytest.mark.parametrize(
+    ("platform", "check"),
+    [
+        ("ios", lambda p: p["aps"]["alert"]["title"] == "Hi" and p["aps"]["badge"] == 2),
+        ("android", lambda p: p["message"]["notification"]["body"] == "There" and p["message"]["data"] == {"k": "1"}),
+        ("web", lambda p: p["notification"]["data"] == {"k": 1}),
+    ],
+)
 def test_notifications_render_per_platform(notifications, load_event, capsys, platform, check):
     body = {"platform": platform, "title": "Hi", "body": "There", "badge": 2, "data": {"k": 1}}
-    event = _event(load_event, "/api/notifications/{proxy+}", "/api/notifications/render", method="POST",
-                   body=json.dumps(body))
+    event = _event(
+        load_event, "/api/notifications/{proxy+}", "/api/notifications/render", method="POST", body=json.dumps(body)
+    )
     response, out = _call(notifications, event, capsys)
     assert response["statusCode"] == 200
     result = json.loads(response["body"])
@@ -208,8 +227,13 @@ def test_notifications_render_per_platform(notifications, load_event, capsys, pl
 
 
 def test_invalid_notifications_are_400_and_unknown_paths_404(notifications, load_event, capsys):
-    bad = _event(load_event, "/api/notifications/{proxy+}", "/api/notifications/render", method="POST",
-                 body=json.dumps({"platform": "pager", "title": "x", "body": "y"}))
+    bad = _event(
+        load_event,
+        "/api/notifications/{proxy+}",
+        "/api/notifications/render",
+        method="POST",
+        body=json.dumps({"platform": "pager", "title": "x", "body": "y"}),
+    )
     response, _ = _call(notifications, bad, capsys)
     assert response["statusCode"] == 400 and "platform" in json.loads(response["body"])["message"]
     unknown = _event(load_event, "/api/notifications/{proxy+}", "/api/notifications/nope")
@@ -252,8 +276,12 @@ class Misbehaving(socketserver.BaseRequestHandler):
                 send(b"HTTP/1.1 302 Found\r\nLocation: http://elsewhere.example/next\r\nContent-Length: 0\r\n\r\n")
             else:
                 body = json.dumps({"head": text}).encode()
-                send(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                     + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+                send(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                    + str(len(body)).encode()
+                    + b"\r\nConnection: close\r\n\r\n"
+                    + body
+                )
         except OSError:  # the router hung up (deadline): nothing more to send
             pass
 
@@ -317,34 +345,63 @@ def test_redirects_are_returned_not_followed(legacy_router, load_event, capsys):
 
 def test_hop_by_hop_headers_stay_on_this_hop(legacy_router, load_event, capsys):
     event = _legacy_event(load_event, "/api/nobody/echo")
-    event["multiValueHeaders"] = {"Connection": ["keep-alive, X-Hop-Secret"], "X-Hop-Secret": ["a"],
-                                  "Keep-Alive": ["timeout=5"], "Proxy-Authorization": ["Basic eDp5"],
-                                  "TE": ["trailers"], "Upgrade": ["h2c"], "Transfer-Encoding": ["chunked"],
-                                  "X-Request-Header": ["kept"], "X-Forwarded-For": ["198.51.100.7"],
-                                  "X-Injected": ["a\r\nX-Evil: 1"]}
+    event["multiValueHeaders"] = {
+        "Connection": ["keep-alive, X-Hop-Secret"],
+        "X-Hop-Secret": ["a"],
+        "Keep-Alive": ["timeout=5"],
+        "Proxy-Authorization": ["Basic eDp5"],
+        "TE": ["trailers"],
+        "Upgrade": ["h2c"],
+        "Transfer-Encoding": ["chunked"],
+        "X-Request-Header": ["kept"],
+        "X-Forwarded-For": ["198.51.100.7"],
+        "X-Injected": ["a\r\nX-Evil: 1"],
+    }
     response, _ = _call(legacy_router, event, capsys)
     head = json.loads(response["body"])["head"]
     lines = {line.split(":", 1)[0].lower() for line in head.split("\r\n")[1:]}
     assert "x-request-header" in lines
-    assert not lines & {"connection", "x-hop-secret", "keep-alive", "proxy-authorization", "te", "upgrade",
-                        "transfer-encoding", "x-injected", "x-evil"}
+    assert not lines & {
+        "connection",
+        "x-hop-secret",
+        "keep-alive",
+        "proxy-authorization",
+        "te",
+        "upgrade",
+        "transfer-encoding",
+        "x-injected",
+        "x-evil",
+    }
     assert "X-Forwarded-For: 198.51.100.7, 15.248.3.126" in head  # the caller's chain, then API Gateway's view
 
 
-@pytest.mark.parametrize(("path", "sent"), [
-    ("/api/nobody/a%20b%25c", "/api/nobody/a%20b%25c"),  # REST events keep the path encoded: no double encoding
-    ("/api/nobody/caf%C3%A9", "/api/nobody/caf%C3%A9"),
-    ("/api/nobody/a b", "/api/nobody/a%20b"),  # a decoded character is encoded once
-])
+@pytest.mark.parametrize(
+    ("path", "sent"),
+    [
+        ("/api/nobody/a%20b%25c", "/api/nobody/a%20b%25c"),  # REST events keep the path encoded: no double encoding
+        ("/api/nobody/caf%C3%A9", "/api/nobody/caf%C3%A9"),
+        ("/api/nobody/a b", "/api/nobody/a%20b"),  # a decoded character is encoded once
+    ],
+)
 def test_paths_reach_legacy_encoded_once(legacy_router, load_event, capsys, path, sent):
     response, _ = _call(legacy_router, _legacy_event(load_event, path), capsys)
     request_line = json.loads(response["body"])["head"].split("\r\n")[0]
     assert request_line.startswith(f"GET {sent}?") and "token=s3cr3t-t0ken" in request_line
 
 
-@pytest.mark.parametrize("path", ["/api/nobody/../admin", "/api/nobody/%2e%2e/admin", "/api/nobody//etc",
-                                  "/api/nobody/a%2Fb", "/api/nobody/a%5cb", "/api/nobody/50%", "/api/nobody/.",
-                                  "/api/nobody/a\\b"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/nobody/../admin",
+        "/api/nobody/%2e%2e/admin",
+        "/api/nobody//etc",
+        "/api/nobody/a%2Fb",
+        "/api/nobody/a%5cb",
+        "/api/nobody/50%",
+        "/api/nobody/.",
+        "/api/nobody/a\\b",
+    ],
+)
 def test_paths_that_could_leave_the_route_are_400(legacy_router, load_event, capsys, path):
     response, _ = _call(legacy_router, _legacy_event(load_event, path), capsys)
     assert response["statusCode"] == 400 and Misbehaving.heads == []

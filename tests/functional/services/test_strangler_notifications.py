@@ -23,8 +23,13 @@ def render(monkeypatch, load_event):
 
     def call(body, *, is_base64=False, event_changes=None):
         event = copy.deepcopy(template)
-        event.update(httpMethod="POST", path="/api/notifications/render", resource="/api/notifications/{proxy+}",
-                     body=body, isBase64Encoded=is_base64)
+        event.update(
+            httpMethod="POST",
+            path="/api/notifications/render",
+            resource="/api/notifications/{proxy+}",
+            body=body,
+            isBase64Encoded=is_base64,
+        )
         event.update(event_changes or {})
         response = module.lambda_handler(event, LambdaContext(function_name="arcbp-dev-facade-notifications"))
         return response["statusCode"], json.loads(response["body"])
@@ -36,17 +41,20 @@ def render(monkeypatch, load_event):
 MESSAGE = {"platform": "ios", "title": "Hi", "body": "There"}
 
 
-@pytest.mark.parametrize(("body", "is_base64", "status"), [
-    ("{not json", False, 400),
-    (json.dumps(MESSAGE)[:-1], False, 400),
-    ('{"platform": "ios", "title": "Hi", "body": "There", "badge": NaN}', False, 400),
-    (base64.b64encode(b'{"platform": "ios", "title": "\xe9"}').decode(), True, 400),  # not UTF-8
-    ("%%% not base64", True, 400),
-    ("[" * 100_000 + "]" * 100_000, False, 413),
-    ("[" * 3_000 + "]" * 3_000, False, 400),  # under the size cap, deeper than the parser goes
-    (json.dumps({**MESSAGE, "data": {"k": "x" * 9000}}), False, 413),
-    ('{"platform": "ios", "title": "Hi", "body": "There", "badge": ' + "9" * 5000 + "}", False, 400),
-])
+@pytest.mark.parametrize(
+    ("body", "is_base64", "status"),
+    [
+        ("{not json", False, 400),
+        (json.dumps(MESSAGE)[:-1], False, 400),
+        ('{"platform": "ios", "title": "Hi", "body": "There", "badge": NaN}', False, 400),
+        (base64.b64encode(b'{"platform": "ios", "title": "\xe9"}').decode(), True, 400),  # not UTF-8
+        ("%%% not base64", True, 400),
+        ("[" * 100_000 + "]" * 100_000, False, 413),
+        ("[" * 3_000 + "]" * 3_000, False, 400),  # under the size cap, deeper than the parser goes
+        (json.dumps({**MESSAGE, "data": {"k": "x" * 9000}}), False, 413),
+        ('{"platform": "ios", "title": "Hi", "body": "There", "badge": ' + "9" * 5000 + "}", False, 400),
+    ],
+)
 def test_a_body_that_is_not_a_small_utf8_json_document_is_a_4xx(render, body, is_base64, status):
     code, payload = render(body, is_base64=is_base64)
     assert code == status and payload["message"] and "Error" not in payload["message"]
@@ -82,11 +90,18 @@ def test_android_data_values_are_strings_and_nested_values_their_json(render):
     assert payload["payload"]["message"]["data"] == {"n": "1", "o": '{"a":[1]}', "s": "x"}
 
 
-@pytest.mark.parametrize(("changes", "status"), [
-    ({"httpMethod": None}, 400), ({"path": 7}, 400), ({"path": "no-slash"}, 400),
-    # Fields a resolver only reads are normalized: the request itself is fine.
-    ({"headers": ["x"]}, 200), ({"multiValueHeaders": {"Accept-Encoding": [None, {"a": 1}]}}, 200),
-    ({"requestContext": "nope"}, 200)])
+@pytest.mark.parametrize(
+    ("changes", "status"),
+    [
+        ({"httpMethod": None}, 400),
+        ({"path": 7}, 400),
+        ({"path": "no-slash"}, 400),
+        # Fields a resolver only reads are normalized: the request itself is fine.
+        ({"headers": ["x"]}, 200),
+        ({"multiValueHeaders": {"Accept-Encoding": [None, {"a": 1}]}}, 200),
+        ({"requestContext": "nope"}, 200),
+    ],
+)
 def test_an_event_api_gateway_would_not_send_is_answered_not_raised(render, changes, status):
     code, payload = render(json.dumps(MESSAGE), event_changes=changes)
     assert code == status and (status == 200 or payload["message"] == "Malformed request")

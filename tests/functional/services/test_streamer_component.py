@@ -7,12 +7,16 @@ import json
 
 import pytest
 
-
 SPEC = {
     "domains": {
-        "orders": {"columns": {"id": "string", "amount": "decimal(10,2)", "customer": "struct<tier:string>"},
-                   "removeFields": ["card"], "maskFields": ["customer.name"], "timestampField": "occurredAt",
-                   "bufferSizeMib": 64, "bufferIntervalSeconds": 120},
+        "orders": {
+            "columns": {"id": "string", "amount": "decimal(10,2)", "customer": "struct<tier:string>"},
+            "removeFields": ["card"],
+            "maskFields": ["customer.name"],
+            "timestampField": "occurredAt",
+            "bufferSizeMib": 64,
+            "bufferIntervalSeconds": 120,
+        },
         "payments": {"columns": {"id": "string", "status": "string"}, "parquetCompression": "GZIP"},
     },
     "shardCount": 2,
@@ -49,7 +53,9 @@ def test_one_firehose_per_domain_with_backup_transform_parquet_and_date_partitio
         assert s3["prefix"].startswith(f"data/{domain}/year=!{{partitionKeyFromLambda:year}}")
         assert s3["dynamicPartitioningConfiguration"]["enabled"] is True
         [processor] = s3["processingConfiguration"]["processors"]
-        assert {p["parameterName"]: p["parameterValue"] for p in processor["parameters"]}["LambdaArn"] == transform.outputs["arn"]
+        assert {p["parameterName"]: p["parameterValue"] for p in processor["parameters"]}[
+            "LambdaArn"
+        ] == transform.outputs["arn"]
         conversion = s3["dataFormatConversionConfiguration"]
         assert conversion["schemaConfiguration"]["tableName"] == tables[f"lake-{domain}-table"].outputs["name"]
         assert "parquetSerDe" in conversion["outputFormatConfiguration"]["serializer"]
@@ -57,8 +63,12 @@ def test_one_firehose_per_domain_with_backup_transform_parquet_and_date_partitio
     orders = streams["lake-orders-delivery"].inputs["extendedS3Configuration"]
     assert (orders["bufferingSize"], orders["bufferingInterval"]) == (64, 120)
     payments = streams["lake-payments-delivery"].inputs["extendedS3Configuration"]
-    assert payments["dataFormatConversionConfiguration"]["outputFormatConfiguration"]["serializer"][
-        "parquetSerDe"]["compression"] == "GZIP"
+    assert (
+        payments["dataFormatConversionConfiguration"]["outputFormatConfiguration"]["serializer"]["parquetSerDe"][
+            "compression"
+        ]
+        == "GZIP"
+    )
 
 
 def test_transform_knows_each_delivery_stream_and_its_sensitive_fields(graph):
@@ -66,8 +76,13 @@ def test_transform_knows_each_delivery_stream_and_its_sensitive_fields(graph):
     rules = json.loads(fn.inputs["environment"]["variables"]["DELIVERY_STREAMS"])
     streams = _streams(graph)
     orders_name = streams["lake-orders-delivery"].inputs["name"]
-    assert rules[orders_name] == {"domain": "orders", "remove": ["card"], "mask": ["customer.name"],
-                                  "timestampField": "occurredAt", "unroutable": True}
+    assert rules[orders_name] == {
+        "domain": "orders",
+        "remove": ["card"],
+        "mask": ["customer.name"],
+        "timestampField": "occurredAt",
+        "unroutable": True,
+    }
     assert {r["domain"] for r in rules.values()} == {"orders", "payments"}
     # Exactly one stream fails unroutable records, so each lands once under errors/.
     assert [r["domain"] for r in rules.values() if r["unroutable"]] == ["orders"]
@@ -76,16 +91,21 @@ def test_transform_knows_each_delivery_stream_and_its_sensitive_fields(graph):
 def test_glue_tables_use_the_spec_columns_and_date_partitions(graph):
     tables = {t.name: t for t in graph.by_type("aws:glue/catalogTable:CatalogTable")}
     orders = tables["lake-orders-table"].inputs
-    assert orders["storageDescriptor"]["columns"] == [{"name": "id", "type": "string"},
-                                                      {"name": "amount", "type": "decimal(10,2)"},
-                                                      {"name": "customer", "type": "struct<tier:string>"}]
+    assert orders["storageDescriptor"]["columns"] == [
+        {"name": "id", "type": "string"},
+        {"name": "amount", "type": "decimal(10,2)"},
+        {"name": "customer", "type": "struct<tier:string>"},
+    ]
     assert [k["name"] for k in orders["partitionKeys"]] == ["year", "month", "day"]
     assert orders["parameters"]["projection.enabled"] == "true"
 
 
 def test_each_firehose_role_writes_only_its_domain_prefixes(graph):
-    policies = {p.name: json.loads(p.inputs["policy"]) for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
-                if p.name.endswith("-delivery-policy")}
+    policies = {
+        p.name: json.loads(p.inputs["policy"])
+        for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
+        if p.name.endswith("-delivery-policy")
+    }
     assert set(policies) == {"lake-orders-delivery-policy", "lake-payments-delivery-policy"}
     [write] = [s for s in policies["lake-orders-delivery-policy"]["Statement"] if s["Sid"] == "WriteItsPrefixes"]
     assert all("/orders/" in r for r in write["Resource"])
@@ -99,14 +119,21 @@ def test_lake_bucket_is_private_encrypted_versioned_tls_only_with_lifecycle(grap
     buckets = {b.name: b for b in graph.by_type("aws:s3/bucket:Bucket")}
     assert set(buckets) == {"lake-lake-bucket", "lake-athena-bucket"}
     blocks = graph.by_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
-    assert len(blocks) == 2 and all(all(b.inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy",
-                                                               "ignorePublicAcls", "restrictPublicBuckets")) for b in blocks)
+    assert len(blocks) == 2 and all(
+        all(b.inputs[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+        for b in blocks
+    )
     versioning = graph.by_type("aws:s3/bucketVersioning:BucketVersioning")
     assert all(v.inputs["versioningConfiguration"]["status"] == "Enabled" for v in versioning)
     encryption = graph.by_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
-    assert all(e.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms" for e in encryption)
-    [lake_rules] = [lc.inputs["rules"] for lc in graph.by_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
-                    if lc.name == "lake-lake-lifecycle"]
+    assert all(
+        e.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms" for e in encryption
+    )
+    [lake_rules] = [
+        lc.inputs["rules"]
+        for lc in graph.by_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+        if lc.name == "lake-lake-lifecycle"
+    ]
     assert {r["id"] for r in lake_rules} == {"curated", "raw-backup", "errors"}
     for policy in graph.by_type("aws:s3/bucketPolicy:BucketPolicy"):
         [statement] = json.loads(policy.inputs["policy"])["Statement"]
@@ -145,11 +172,17 @@ def test_the_source_backup_has_its_own_key_and_raw_and_errors_expire_within_a_we
         s3 = firehose.inputs["extendedS3Configuration"]
         assert s3["s3BackupConfiguration"]["kmsKeyArn"] == backup_key.outputs["arn"]
         assert s3["kmsKeyArn"] != backup_key.outputs["arn"]  # the curated data stays under the platform key
-    policies = [json.loads(p.inputs["policy"]) for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
-                if backup_key.outputs["arn"] in p.inputs["policy"]]
+    policies = [
+        json.loads(p.inputs["policy"])
+        for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
+        if backup_key.outputs["arn"] in p.inputs["policy"]
+    ]
     assert len(policies) == 2  # the two Firehose roles, nobody else
-    [lake_rules] = [lc.inputs["rules"] for lc in graph.by_type(
-        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration") if lc.name == "lake-lake-lifecycle"]
+    [lake_rules] = [
+        lc.inputs["rules"]
+        for lc in graph.by_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+        if lc.name == "lake-lake-lifecycle"
+    ]
     for rule in (r for r in lake_rules if r["id"] in ("raw-backup", "errors")):
         assert rule["expiration"]["days"] <= 7
         assert rule["noncurrentVersionExpiration"]["noncurrentDays"] == 1
@@ -174,7 +207,13 @@ def test_stream_consumer_is_idempotent_for_as_long_as_a_record_can_be_replayed(g
     variables = fn.inputs["environment"]["variables"]
     assert variables["IDEMPOTENCY_TABLE"] == table.outputs["name"]
     assert int(variables["IDEMPOTENCY_TTL_SECONDS"]) > 600  # beyond maximumRecordAgeSeconds
-    grants = [json.loads(p.inputs["policy"]) for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
-              if p.name.startswith("lake-consumer-table")]
-    assert any(table.outputs["arn"] in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
-               for doc in grants for s in doc["Statement"])
+    grants = [
+        json.loads(p.inputs["policy"])
+        for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
+        if p.name.startswith("lake-consumer-table")
+    ]
+    assert any(
+        table.outputs["arn"] in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+        for doc in grants
+        for s in doc["Statement"]
+    )

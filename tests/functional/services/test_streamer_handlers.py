@@ -11,16 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from arcblueprint.services.testing import LambdaContext, load_handler as _load_handler
+from arcblueprint.services.testing import LambdaContext
+from arcblueprint.services.testing import load_handler as _load_handler
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "streamer" / "handlers"
 STREAM = "arcbp-dev-lake-orders"
 OTHER = "arcbp-dev-lake-payments"
-RULES = {STREAM: {"domain": "orders", "remove": ["customer.email", "card"], "mask": ["customer.name"],
-                  "timestampField": "occurredAt", "unroutable": True},
-         OTHER: {"domain": "payments", "remove": ["card"], "mask": [], "timestampField": None, "unroutable": False}}
-
-
+RULES = {
+    STREAM: {
+        "domain": "orders",
+        "remove": ["customer.email", "card"],
+        "mask": ["customer.name"],
+        "timestampField": "occurredAt",
+        "unroutable": True,
+    },
+    OTHER: {"domain": "payments", "remove": ["card"], "mask": [], "timestampField": None, "unroutable": False},
+}
 
 
 def load(folder: str, unique: str):
@@ -58,8 +64,13 @@ def firehose_event(load_event, documents: list, stream: str = STREAM) -> dict:
 
 def test_transformation_output_is_valid_firehose_records_without_sensitive_fields(transform, load_event):
     documents = [
-        {"domain": "orders", "id": "o-1", "occurredAt": "2026-03-09T23:59:59+01:00", "card": {"number": "4111"},
-         "customer": {"email": "a@example.com", "name": "Ada", "tier": "gold"}},
+        {
+            "domain": "orders",
+            "id": "o-1",
+            "occurredAt": "2026-03-09T23:59:59+01:00",
+            "card": {"number": "4111"},
+            "customer": {"email": "a@example.com", "name": "Ada", "tier": "gold"},
+        },
         {"domain": "payments", "id": "p-1"},
         b"not json at all",
         {"domain": "orders", "id": "o-2", "occurredAt": 1773100800},
@@ -68,11 +79,20 @@ def test_transformation_output_is_valid_firehose_records_without_sensitive_field
         {"domain": "orders", "id": "o-4"},
     ]
     event = firehose_event(load_event, documents)
-    response = transform.lambda_handler(event, LambdaContext(function_name="arcbp-dev-lake-transform", remaining_time_in_millis=60_000))
+    response = transform.lambda_handler(
+        event, LambdaContext(function_name="arcbp-dev-lake-transform", remaining_time_in_millis=60_000)
+    )
     records = response["records"]
     assert [r["recordId"] for r in records] == [r["recordId"] for r in event["records"]]
-    assert [r["result"] for r in records] == ["Ok", "Dropped", "ProcessingFailed", "Ok", "ProcessingFailed",
-                                              "ProcessingFailed", "Ok"]
+    assert [r["result"] for r in records] == [
+        "Ok",
+        "Dropped",
+        "ProcessingFailed",
+        "Ok",
+        "ProcessingFailed",
+        "ProcessingFailed",
+        "Ok",
+    ]
     for sent, record in zip(event["records"], records, strict=True):
         assert set(record) <= {"recordId", "result", "data", "metadata"}
         decoded = base64.b64decode(record["data"], validate=True)
@@ -82,9 +102,15 @@ def test_transformation_output_is_valid_firehose_records_without_sensitive_field
         assert decoded.endswith(b"\n") and decoded.count(b"\n") == 1
         assert set(record["metadata"]["partitionKeys"]) == {"year", "month", "day"}
     first = json.loads(base64.b64decode(records[0]["data"]))
-    assert first == {"domain": "orders", "id": "o-1", "occurredAt": "2026-03-09T23:59:59+01:00",
-                     "customer": {"name": "*****", "tier": "gold"}}
-    assert b"4111" not in base64.b64decode(records[0]["data"]) and b"example.com" not in base64.b64decode(records[0]["data"])
+    assert first == {
+        "domain": "orders",
+        "id": "o-1",
+        "occurredAt": "2026-03-09T23:59:59+01:00",
+        "customer": {"name": "*****", "tier": "gold"},
+    }
+    assert b"4111" not in base64.b64decode(records[0]["data"]) and b"example.com" not in base64.b64decode(
+        records[0]["data"]
+    )
     assert records[0]["metadata"]["partitionKeys"] == {"year": "2026", "month": "03", "day": "09"}  # UTC date
     assert records[3]["metadata"]["partitionKeys"] == {"year": "2026", "month": "03", "day": "10"}
     arrival = event["records"][6]["approximateArrivalTimestamp"]
@@ -98,12 +124,22 @@ def test_unknown_delivery_stream_fails_the_invocation(transform, load_event):
     event = firehose_event(load_event, [{"domain": "orders"}])
     event["deliveryStreamArn"] = "arn:aws:firehose:eu-west-1:111111111111:deliverystream/someone-else"
     with pytest.raises(transform.UnknownDeliveryStreamError, match="someone-else"):
-        transform.lambda_handler(event, LambdaContext(function_name="arcbp-dev-lake-transform", remaining_time_in_millis=60_000))
+        transform.lambda_handler(
+            event, LambdaContext(function_name="arcbp-dev-lake-transform", remaining_time_in_millis=60_000)
+        )
 
 
 CONTEXT = LambdaContext(function_name="arcbp-dev-lake-transform", remaining_time_in_millis=60_000)
-UNROUTABLE = [{"id": "no-domain"}, {"domain": 5, "id": "typed"}, {"domain": {"name": "orders"}}, {"domain": None},
-              {"domain": "refunds", "id": "unknown-domain"}, b"\xff\xfe not utf-8", b"[1, 2]", b"{truncated"]
+UNROUTABLE = [
+    {"id": "no-domain"},
+    {"domain": 5, "id": "typed"},
+    {"domain": {"name": "orders"}},
+    {"domain": None},
+    {"domain": "refunds", "id": "unknown-domain"},
+    b"\xff\xfe not utf-8",
+    b"[1, 2]",
+    b"{truncated",
+]
 
 
 def test_unroutable_records_fail_in_exactly_one_stream_and_are_dropped_by_the_others(transform, load_event):
@@ -111,8 +147,10 @@ def test_unroutable_records_fail_in_exactly_one_stream_and_are_dropped_by_the_ot
     documents = [{"domain": "orders", "id": "o"}, {"domain": "payments", "id": "p"}, *UNROUTABLE]
     results = {}
     for stream in (STREAM, OTHER):
-        results[stream] = [r["result"] for r in
-                           transform.lambda_handler(firehose_event(load_event, documents, stream), CONTEXT)["records"]]
+        results[stream] = [
+            r["result"]
+            for r in transform.lambda_handler(firehose_event(load_event, documents, stream), CONTEXT)["records"]
+        ]
     assert results[STREAM] == ["Ok", "Dropped", *["ProcessingFailed"] * len(UNROUTABLE)]
     assert results[OTHER] == ["Dropped", "Ok", *["Dropped"] * len(UNROUTABLE)]
     for i in range(len(documents)):  # each record delivered (Ok) or failed exactly once across the streams
@@ -127,10 +165,15 @@ def test_a_100k_deep_record_fails_alone_and_its_batch_is_delivered(transform, lo
     for _ in range(200):  # parseable, but deeper than masking inspects
         cursor["x"] = {}
         cursor = cursor["x"]
-    documents = [{"domain": "orders", "id": "a"}, deep, json.dumps(nested).encode(),
-                 {"domain": "orders", "id": "b", "card": {"cvc": "123"}, "note": "paid 4111 1111 1111 1111"}]
-    response, logged = logs(transform, capsys,
-                            lambda: transform.lambda_handler(firehose_event(load_event, documents), CONTEXT))
+    documents = [
+        {"domain": "orders", "id": "a"},
+        deep,
+        json.dumps(nested).encode(),
+        {"domain": "orders", "id": "b", "card": {"cvc": "123"}, "note": "paid 4111 1111 1111 1111"},
+    ]
+    response, logged = logs(
+        transform, capsys, lambda: transform.lambda_handler(firehose_event(load_event, documents), CONTEXT)
+    )
     records = response["records"]
     assert [r["result"] for r in records] == ["Ok", "ProcessingFailed", "ProcessingFailed", "Ok"]
     last = json.loads(base64.b64decode(records[3]["data"]))
@@ -140,10 +183,10 @@ def test_a_100k_deep_record_fails_alone_and_its_batch_is_delivered(transform, lo
 
 
 def test_failure_reasons_never_carry_record_content(transform, load_event, capsys):
-    documents = [{"domain": "orders", "occurredAt": "4111 1111 1111 1111"},
-                 {"domain": "4111111111111111"}]
-    response, logged = logs(transform, capsys,
-                            lambda: transform.lambda_handler(firehose_event(load_event, documents), CONTEXT))
+    documents = [{"domain": "orders", "occurredAt": "4111 1111 1111 1111"}, {"domain": "4111111111111111"}]
+    response, logged = logs(
+        transform, capsys, lambda: transform.lambda_handler(firehose_event(load_event, documents), CONTEXT)
+    )
     assert [r["result"] for r in response["records"]] == ["ProcessingFailed", "ProcessingFailed"]
     assert [d["message"] for d in logged if "message" in d] == ["Record failed", "Record failed"]
     assert "4111" not in json.dumps(logged)
@@ -173,9 +216,11 @@ def test_stream_consumer_stops_at_the_first_bad_record_and_a_replay_is_a_no_op(l
         monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
         monkeypatch.setenv("IDEMPOTENCY_TABLE", "lake-consumer-idempotency")
         boto3.client("dynamodb", region_name="eu-west-1").create_table(
-            TableName="lake-consumer-idempotency", BillingMode="PAY_PER_REQUEST",
+            TableName="lake-consumer-idempotency",
+            BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        )
         consumer = load("consumer", "streamer_consumer")
         seen = []
         monkeypatch.setattr(consumer, "handle", lambda document: seen.append(document["id"]))

@@ -54,8 +54,15 @@ print(json.dumps({"outputs": outputs, "cwd": os.getcwd(), **seen}))
 def test_program_runs_as_the_cli_starts_it_and_stdlib_platform_still_works():
     config = engine_config(read_stack_file(REPO_ROOT, "prod"))
     env = {**os.environ, "PULUMI_CONFIG": json.dumps(config)}  # config only through the CLI's channel
-    result = subprocess.run([sys.executable, "-c", BOOTSTRAP], cwd=REPO_ROOT, env=env, capture_output=True,
-                            text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", BOOTSTRAP],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert Path(report["cwd"]) == REPO_ROOT
@@ -68,8 +75,12 @@ def test_program_runs_as_the_cli_starts_it_and_stdlib_platform_still_works():
 def test_runpy_on_the_program_dir_puts_it_first_on_sys_path(tmp_path):
     """The assumption above, checked against runpy itself (what the language host calls)."""
     (tmp_path / "__main__.py").write_text("import sys, json; print(json.dumps(sys.path[0]))")
-    result = subprocess.run([sys.executable, "-c", f"import runpy; runpy.run_path({str(tmp_path)!r}, run_name='__main__')"],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", f"import runpy; runpy.run_path({str(tmp_path)!r}, run_name='__main__')"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(result.stdout) == str(tmp_path)
 
 

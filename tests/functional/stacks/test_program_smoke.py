@@ -11,7 +11,9 @@ def test_program_declares_resources_and_exports_outputs(synthesized, stack, prev
     graph = synthesized(stack, preview=preview)
     assert graph.resources, "the program declared nothing"
     assert graph.outputs["environment"] == stack
-    assert graph.outputs["platformKeyArn"].startswith(f"arn:aws:kms:{graph.config.region}:{graph.config.account_id}:key/")
+    assert graph.outputs["platformKeyArn"].startswith(
+        f"arn:aws:kms:{graph.config.region}:{graph.config.account_id}:key/"
+    )
 
 
 def test_component_programs_run_through_the_same_harness(run_component):

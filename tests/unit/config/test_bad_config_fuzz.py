@@ -45,9 +45,15 @@ LEAVES = _leaves(StackConfig)
 
 def _bad_values(hint: Any, meta: Mapping[str, Any]) -> st.SearchStrategy[Any]:
     """Values that cannot be valid for a field of this type and metadata."""
-    options = [a for a in get_args(hint) if a is not type(None)] if get_origin(hint) in (typing.Union, types.UnionType) else [hint]
+    options = (
+        [a for a in get_args(hint) if a is not type(None)]
+        if get_origin(hint) in (typing.Union, types.UnionType)
+        else [hint]
+    )
     base = options[0]
-    wrong_type = st.one_of(st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=1))
+    wrong_type = st.one_of(
+        st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=1)
+    )
     if get_origin(base) is Literal:
         allowed = set(get_args(base))
         return st.one_of(wrong_type, st.text(max_size=12).filter(lambda v: v not in allowed), st.integers())
@@ -55,8 +61,11 @@ def _bad_values(hint: Any, meta: Mapping[str, Any]) -> st.SearchStrategy[Any]:
         return st.one_of(wrong_type, st.integers(), st.sampled_from(["yes", "no", "True"]))
     if base is int:
         low, high = meta.get("minimum"), meta.get("maximum")
-        out = [wrong_type, st.text(min_size=1, max_size=5).filter(lambda s: not s.strip().lstrip("-").isdigit()),
-               st.floats(allow_nan=False).filter(lambda f: not float(f).is_integer())]
+        out = [
+            wrong_type,
+            st.text(min_size=1, max_size=5).filter(lambda s: not s.strip().lstrip("-").isdigit()),
+            st.floats(allow_nan=False).filter(lambda f: not float(f).is_integer()),
+        ]
         if low is not None:
             out.append(st.integers(max_value=int(low) - 1))
         if high is not None:

@@ -50,13 +50,21 @@ def test_unnamespaced_keys_get_the_project_namespace(tmp_path):
         ("config:\n  aws:region: mars-1\n", "aws:region"),
         ("config:\n  arcblueprint:network: [1, 2]\n", "arcblueprint:network"),
         # A rotated secret names its rotation role (exempted from the readers-only Deny), and only then.
-        ("config:\n  arcblueprint:secrets: {k1: {description: key, rotationDays: 30, rotationFunctionArn: "
-         "'arn:aws:lambda:eu-west-1:111111111111:function:rot'}}\n", "arcblueprint:secrets.k1.rotationRoleArn"),
-        ("config:\n  arcblueprint:secrets: {k1: {description: key, "
-         "rotationRoleArn: 'arn:aws:iam::111111111111:role/rot'}}\n", "arcblueprint:secrets.k1.rotationRoleArn"),
-        ("config:\n  arcblueprint:secrets: {k1: {description: key, rotationDays: 30, rotationFunctionArn: "
-         "'arn:aws:lambda:eu-west-1:111111111111:function:rot', rotationRoleArn: 'rot'}}\n",
-         "arcblueprint:secrets.k1.rotationRoleArn"),
+        (
+            "config:\n  arcblueprint:secrets: {k1: {description: key, rotationDays: 30, rotationFunctionArn: "
+            "'arn:aws:lambda:eu-west-1:111111111111:function:rot'}}\n",
+            "arcblueprint:secrets.k1.rotationRoleArn",
+        ),
+        (
+            "config:\n  arcblueprint:secrets: {k1: {description: key, "
+            "rotationRoleArn: 'arn:aws:iam::111111111111:role/rot'}}\n",
+            "arcblueprint:secrets.k1.rotationRoleArn",
+        ),
+        (
+            "config:\n  arcblueprint:secrets: {k1: {description: key, rotationDays: 30, rotationFunctionArn: "
+            "'arn:aws:lambda:eu-west-1:111111111111:function:rot', rotationRoleArn: 'rot'}}\n",
+            "arcblueprint:secrets.k1.rotationRoleArn",
+        ),
         ("config:\n  arcblueprint:logging: {retentionDays: 30\n", "Pulumi.bad.yaml"),
         ("- just\n- a list\n", "Pulumi.bad.yaml"),
     ],
@@ -87,18 +95,36 @@ def test_secure_values_are_refused_with_a_reason(tmp_path):
 @pytest.mark.parametrize(
     ("section", "key_in_message", "reason"),
     [
-        ("arcblueprint:eventBus: {enableSchemaDiscovery: true}", "arcblueprint:eventBus.enableSchemaDiscovery",
-         "rejects schema discovery on a bus encrypted with a customer managed key"),
-        ("arcblueprint:notifications: {emails: [ops.example.com]}", "arcblueprint:notifications.emails[0]",
-         "must be an email address"),
-        ("arcblueprint:notifications: {emails: [a@example.com, b@example.com, a@example.com]}",
-         "arcblueprint:notifications.emails", "must not repeat"),
-        ("arcblueprint:notifications: {httpsEndpoints: ['http://alerts.example.com/sns']}",
-         "arcblueprint:notifications.httpsEndpoints[0]", "must be an https:// URL"),
-        ("arcblueprint:notifications: {httpsEndpoints: ['https://alerts example.com']}",
-         "arcblueprint:notifications.httpsEndpoints[0]", "must be an https:// URL"),
-        ("arcblueprint:notifications: {email: [ops@example.com]}", "arcblueprint:notifications.email",
-         "did you mean 'emails'"),
+        (
+            "arcblueprint:eventBus: {enableSchemaDiscovery: true}",
+            "arcblueprint:eventBus.enableSchemaDiscovery",
+            "rejects schema discovery on a bus encrypted with a customer managed key",
+        ),
+        (
+            "arcblueprint:notifications: {emails: [ops.example.com]}",
+            "arcblueprint:notifications.emails[0]",
+            "must be an email address",
+        ),
+        (
+            "arcblueprint:notifications: {emails: [a@example.com, b@example.com, a@example.com]}",
+            "arcblueprint:notifications.emails",
+            "must not repeat",
+        ),
+        (
+            "arcblueprint:notifications: {httpsEndpoints: ['http://alerts.example.com/sns']}",
+            "arcblueprint:notifications.httpsEndpoints[0]",
+            "must be an https:// URL",
+        ),
+        (
+            "arcblueprint:notifications: {httpsEndpoints: ['https://alerts example.com']}",
+            "arcblueprint:notifications.httpsEndpoints[0]",
+            "must be an https:// URL",
+        ),
+        (
+            "arcblueprint:notifications: {email: [ops@example.com]}",
+            "arcblueprint:notifications.email",
+            "did you mean 'emails'",
+        ),
     ],
 )
 def test_event_bus_and_notification_errors_are_one_line_with_the_reason(tmp_path, section, key_in_message, reason):

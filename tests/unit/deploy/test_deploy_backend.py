@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from arcblueprint.deploy.backend import backend_settings
 from arcblueprint.deploy.errors import DeployError, ExitCode
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def test_default_is_a_file_backend_in_the_repo_with_a_passphrase(tmp_path: Path):
@@ -18,8 +21,10 @@ def test_default_is_a_file_backend_in_the_repo_with_a_passphrase(tmp_path: Path)
 
 
 def test_backend_url_from_the_environment_wins(tmp_path: Path):
-    settings = backend_settings({"PULUMI_BACKEND_URL": "s3://state-bucket/blueprint",
-                                 "PULUMI_CONFIG_PASSPHRASE_FILE": "/run/secrets/pp"}, tmp_path)
+    settings = backend_settings(
+        {"PULUMI_BACKEND_URL": "s3://state-bucket/blueprint", "PULUMI_CONFIG_PASSPHRASE_FILE": "/run/secrets/pp"},
+        tmp_path,
+    )
     assert settings.url == "s3://state-bucket/blueprint" and not settings.is_local
     assert settings.env_vars["PULUMI_CONFIG_PASSPHRASE_FILE"] == "/run/secrets/pp"
 

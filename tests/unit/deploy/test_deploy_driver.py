@@ -33,15 +33,28 @@ def done(meta: dict[str, Any]) -> EngineEvent:
 
 
 def failed(meta: dict[str, Any]) -> EngineEvent:
-    return EngineEvent.from_json({"sequence": 3, "timestamp": 0,
-                                  "resOpFailedEvent": {"metadata": meta, "status": 1, "steps": 1}})
+    return EngineEvent.from_json(
+        {"sequence": 3, "timestamp": 0, "resOpFailedEvent": {"metadata": meta, "status": 1, "steps": 1}}
+    )
 
 
 def policy(level: str) -> EngineEvent:
-    return EngineEvent.from_json({"sequence": 4, "timestamp": 0, "policyEvent": {
-        "message": "Queue has no DLQ.", "color": "never", "policyName": "sqs-has-dlq",
-        "policyPackName": "arcblueprint", "policyPackVersion": "1", "policyPackVersionTag": "1",
-        "enforcementLevel": level, "resourceUrn": "urn:pulumi:prod::arcblueprint::aws:sqs/queue:Queue::q"}})
+    return EngineEvent.from_json(
+        {
+            "sequence": 4,
+            "timestamp": 0,
+            "policyEvent": {
+                "message": "Queue has no DLQ.",
+                "color": "never",
+                "policyName": "sqs-has-dlq",
+                "policyPackName": "arcblueprint",
+                "policyPackVersion": "1",
+                "policyPackVersionTag": "1",
+                "enforcementLevel": level,
+                "resourceUrn": "urn:pulumi:prod::arcblueprint::aws:sqs/queue:Queue::q",
+            },
+        }
+    )
 
 
 @dataclass
@@ -58,8 +71,11 @@ class FakeEngine:
         self.calls.append(f"preview {stack}")
         for event in self.preview_events:
             on_event(event)
-        return Outcome(succeeded=self.preview_ok, change_summary={"create": 2, "same": 5},
-                       message="" if self.preview_ok else "program failed")
+        return Outcome(
+            succeeded=self.preview_ok,
+            change_summary={"create": 2, "same": 5},
+            message="" if self.preview_ok else "program failed",
+        )
 
     def up(self, stack, *, on_event):
         self.calls.append(f"up {stack}")
@@ -91,8 +107,14 @@ class Report:
 
 @pytest.fixture
 def make_driver(stack_values):
-    def make(engine: FakeEngine, *, offline: Report | None = None, releases: dict | None = None,
-             alarms: list[str] | None = None, run_releases=None):
+    def make(
+        engine: FakeEngine,
+        *,
+        offline: Report | None = None,
+        releases: dict | None = None,
+        alarms: list[str] | None = None,
+        run_releases=None,
+    ):
         def load(stack):
             overrides = {"arcblueprint:releases": releases} if releases else None
             return stack_config(stack_values(stack, overrides), stack)
@@ -104,9 +126,17 @@ def make_driver(stack_values):
             checked.append(list(names))
             return list(alarms or [])
 
-        driver = Driver(engine, load_config=load, offline_gate=lambda stack: offline or Report(), commit=COMMIT,
-                        stream=out, firing_alarms=firing, sleep=lambda s: None, interactive=False,
-                        run_releases=run_releases)
+        driver = Driver(
+            engine,
+            load_config=load,
+            offline_gate=lambda stack: offline or Report(),
+            commit=COMMIT,
+            stream=out,
+            firing_alarms=firing,
+            sleep=lambda s: None,
+            interactive=False,
+            run_releases=run_releases,
+        )
         driver.out, driver.checked = out, checked
         return driver
 
@@ -150,13 +180,23 @@ def test_prod_force_needs_a_reason_and_records_it(make_driver):
 
 
 def test_prod_stops_on_replacements_and_lists_them(make_driver):
-    engine = FakeEngine(stack_outputs={"dev": {COMMIT_OUTPUT: COMMIT}},
-                        preview_events=[pre(step("replace", "orders-table", "aws:dynamodb/table:Table", protect=True)),
-                                        pre(step("create", "new-queue"))])
+    engine = FakeEngine(
+        stack_outputs={"dev": {COMMIT_OUTPUT: COMMIT}},
+        preview_events=[
+            pre(step("replace", "orders-table", "aws:dynamodb/table:Table", protect=True)),
+            pre(step("create", "new-queue")),
+        ],
+    )
     summary = make_driver(engine).deploy("prod")
     assert summary.exit_code == ExitCode.GATE and "up prod" not in engine.calls
-    assert summary.replacements == [{"urn": "urn:pulumi:prod::arcblueprint::aws:dynamodb/table:Table::orders-table",
-                                     "type": "aws:dynamodb/table:Table", "op": "replace", "protected": True}]
+    assert summary.replacements == [
+        {
+            "urn": "urn:pulumi:prod::arcblueprint::aws:dynamodb/table:Table::orders-table",
+            "type": "aws:dynamodb/table:Table",
+            "op": "replace",
+            "protected": True,
+        }
+    ]
     assert "(protected)" in summary.message
 
 
@@ -183,8 +223,18 @@ def test_preview_failure_and_update_failure_have_their_own_exit_codes(make_drive
 
 def test_progress_counts_steps_against_the_preview_total(make_driver):
     a, b = step("create", "a"), step("update", "b")
-    summary_event = EngineEvent.from_json({"sequence": 9, "timestamp": 0, "summaryEvent": {
-        "maybeCorrupt": False, "durationSeconds": 1, "resourceChanges": {"create": 1, "update": 1}, "PolicyPacks": {}}})
+    summary_event = EngineEvent.from_json(
+        {
+            "sequence": 9,
+            "timestamp": 0,
+            "summaryEvent": {
+                "maybeCorrupt": False,
+                "durationSeconds": 1,
+                "resourceChanges": {"create": 1, "update": 1},
+                "PolicyPacks": {},
+            },
+        }
+    )
     driver = make_driver(FakeEngine(up_events=[pre(a), done(a), pre(b), done(b), summary_event]))
     driver.deploy("dev")
     lines = [line for line in driver.out.getvalue().splitlines() if line.startswith("[")]
@@ -193,8 +243,12 @@ def test_progress_counts_steps_against_the_preview_total(make_driver):
     assert lines[-1].startswith("[2/2]") and lines[-1].endswith("finished: 2 resource steps, 0 failed")
 
 
-WEIGHTED = {"strategy": "weighted-canary", "weightedSteps": [10, 50, 100], "canaryWeightPercent": 10,
-            "previousVersion": 3}
+WEIGHTED = {
+    "strategy": "weighted-canary",
+    "weightedSteps": [10, 50, 100],
+    "canaryWeightPercent": 10,
+    "previousVersion": 3,
+}
 
 
 def test_promote_moves_through_the_steps_with_one_update_each(make_driver):
@@ -238,7 +292,9 @@ def test_destroy_needs_the_stack_name_confirmed(make_driver):
 
 def test_codedeploy_releases_run_after_a_successful_update(make_driver):
     engine = FakeEngine()
-    engine.up = lambda stack, *, on_event: Outcome(succeeded=True, outputs={"releases": {"api": {"targetVersion": "4"}}})
+    engine.up = lambda stack, *, on_event: Outcome(
+        succeeded=True, outputs={"releases": {"api": {"targetVersion": "4"}}}
+    )
     seen = []
 
     def run_releases(stack, config, releases):

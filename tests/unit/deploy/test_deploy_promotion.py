@@ -24,8 +24,9 @@ def run(steps: list[int], current: int, alarm_after: int | None, max_steps: int 
         checks.append(len(applied))
         return ["errors-alarm"] if alarm_after is not None and len(applied) >= alarm_after else []
 
-    result = promote(steps, current, apply=applied.append, firing_alarms=firing, bake=lambda w: None,
-                     max_steps=max_steps)
+    result = promote(
+        steps, current, apply=applied.append, firing_alarms=firing, bake=lambda w: None, max_steps=max_steps
+    )
     return result, applied
 
 

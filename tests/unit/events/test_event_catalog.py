@@ -28,9 +28,12 @@ EVENTS = sorted(catalog().values(), key=lambda e: (e.source, e.detail_type))
 
 def test_the_catalog_holds_the_events_the_services_publish():
     assert {(e.source, e.detail_type) for e in EVENTS} == {
-        ("arcblueprint.orders", "OrderCreated"), ("arcblueprint.orders", "OrderUpdated"),
-        ("arcblueprint.bookings", "BookingConfirmed"), ("arcblueprint.bookings", "BookingCancelled"),
-        ("arcblueprint.hooks", "WebhookReceived")}
+        ("arcblueprint.orders", "OrderCreated"),
+        ("arcblueprint.orders", "OrderUpdated"),
+        ("arcblueprint.bookings", "BookingConfirmed"),
+        ("arcblueprint.bookings", "BookingCancelled"),
+        ("arcblueprint.hooks", "WebhookReceived"),
+    }
     assert [e.detail_type for e in event_types("orders")] == ["OrderCreated", "OrderUpdated"]
     assert event_types("nobody") == ()
 
@@ -71,12 +74,15 @@ def test_generated_details_and_envelopes_match_their_schemas(data):
     assert envelope["source"] == event.source and envelope["account"] == "222222222222"
 
 
-@pytest.mark.parametrize("schema", [
-    {"type": "object", "properties": {"a": {"type": "string"}}},  # open object with properties
-    {"type": "string", "format": "email"},
-    {"type": "string", "oneOf": []},
-    {"type": "null"},
-])
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"a": {"type": "string"}}},  # open object with properties
+        {"type": "string", "format": "email"},
+        {"type": "string", "oneOf": []},
+        {"type": "null"},
+    ],
+)
 def test_a_schema_the_strategies_cannot_honour_fails_loudly(schema):
     with pytest.raises(UnsupportedSchemaError):
         from_schema(schema)

@@ -17,9 +17,12 @@ from arcblueprint.services.event_wiring import SubscriptionSpec
 
 field_name = st.from_regex(r"[a-zA-Z][a-zA-Z0-9_]{0,10}", fullmatch=True)
 text = st.text(min_size=1, max_size=8)
-number = st.integers(-10**6, 10**6)
+number = st.integers(-(10**6), 10**6)
 condition = st.one_of(
-    text, number, st.none(), st.booleans(),
+    text,
+    number,
+    st.none(),
+    st.booleans(),
     st.builds(lambda s: {"prefix": s}, text),
     st.builds(lambda s: {"suffix": {"equals-ignore-case": s}}, text),
     st.builds(lambda s: {"equals-ignore-case": s}, text),
@@ -32,14 +35,19 @@ condition = st.one_of(
     st.builds(lambda c: {"cidr": c}, st.sampled_from(["10.0.0.0/24", "192.168.1.0/24", "2001:db8::/32"])),
 )
 leaf = st.lists(condition, min_size=1, max_size=3)
-detail_filter = st.recursive(st.dictionaries(field_name, leaf, min_size=1, max_size=3),
-                             lambda inner: st.dictionaries(field_name, st.one_of(leaf, inner), min_size=1, max_size=3),
-                             max_leaves=6)
+detail_filter = st.recursive(
+    st.dictionaries(field_name, leaf, min_size=1, max_size=3),
+    lambda inner: st.dictionaries(field_name, st.one_of(leaf, inner), min_size=1, max_size=3),
+    max_leaves=6,
+)
 detail_types = st.lists(st.from_regex(r"[A-Z][A-Za-z0-9]{2,20}", fullmatch=True), max_size=3)
 
 
-@given(source=st.from_regex(r"arcblueprint\.[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True), types=detail_types,
-       filters=st.none() | detail_filter)
+@given(
+    source=st.from_regex(r"arcblueprint\.[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True),
+    types=detail_types,
+    filters=st.none() | detail_filter,
+)
 def test_generated_subscriptions_give_valid_patterns_matching_the_source_exactly(source, types, filters):
     data = {"source": source, "detailType": types}
     if filters is not None:
@@ -56,21 +64,24 @@ def test_generated_subscriptions_give_valid_patterns_matching_the_source_exactly
     assert pattern.get("detail") == (json.loads(json.dumps(filters)) if filters else None)
 
 
-@pytest.mark.parametrize(("filters", "key", "words"), [
-    ({"quantity": 5}, "filter.quantity", "bare value matches nothing"),
-    ({"quantity": []}, "filter.quantity", "empty list matches nothing"),
-    ({"quantity": [{"numeric": [">", "5"]}]}, "filter.quantity[0].numeric[1]", "must be a number"),
-    ({"quantity": [{"numeric": [">", 10, "<", 5]}]}, "filter.quantity[0].numeric", "lower bound"),
-    ({"quantity": [{"numeric": ["=>", 1]}]}, "filter.quantity[0].numeric[0]", "one of"),
-    ({"name": [{"prefix": ""}]}, "filter.name[0].prefix", "non-empty string"),
-    ({"name": [{"wildcard": "a**b"}]}, "filter.name[0].wildcard", "consecutive"),
-    ({"name": [{"anything-but": [1, "a"]}]}, "filter.name[0].anything-but", "all strings or all numbers"),
-    ({"name": [{"contains": "x"}]}, "filter.name[0].contains", "unknown operator"),
-    ({"name": [{"prefix": "a", "suffix": "b"}]}, "filter.name[0]", "one operator"),
-    ({"$or": [{"a": ["x"]}]}, "filter.$or", "at least two"),
-    ({"ip": [{"cidr": "10.0.0.0/33"}]}, "filter.ip[0].cidr", "IP prefix"),
-    ({"n": [{"numeric": ["=", 6e9]}]}, "filter.n[0].numeric[1]", "-5e9 and 5e9"),
-])
+@pytest.mark.parametrize(
+    ("filters", "key", "words"),
+    [
+        ({"quantity": 5}, "filter.quantity", "bare value matches nothing"),
+        ({"quantity": []}, "filter.quantity", "empty list matches nothing"),
+        ({"quantity": [{"numeric": [">", "5"]}]}, "filter.quantity[0].numeric[1]", "must be a number"),
+        ({"quantity": [{"numeric": [">", 10, "<", 5]}]}, "filter.quantity[0].numeric", "lower bound"),
+        ({"quantity": [{"numeric": ["=>", 1]}]}, "filter.quantity[0].numeric[0]", "one of"),
+        ({"name": [{"prefix": ""}]}, "filter.name[0].prefix", "non-empty string"),
+        ({"name": [{"wildcard": "a**b"}]}, "filter.name[0].wildcard", "consecutive"),
+        ({"name": [{"anything-but": [1, "a"]}]}, "filter.name[0].anything-but", "all strings or all numbers"),
+        ({"name": [{"contains": "x"}]}, "filter.name[0].contains", "unknown operator"),
+        ({"name": [{"prefix": "a", "suffix": "b"}]}, "filter.name[0]", "one operator"),
+        ({"$or": [{"a": ["x"]}]}, "filter.$or", "at least two"),
+        ({"ip": [{"cidr": "10.0.0.0/33"}]}, "filter.ip[0].cidr", "IP prefix"),
+        ({"n": [{"numeric": ["=", 6e9]}]}, "filter.n[0].numeric[1]", "-5e9 and 5e9"),
+    ],
+)
 def test_bad_filters_are_one_line_config_errors_naming_the_key(filters, key, words):
     with pytest.raises(ConfigError) as caught:
         parse(SubscriptionSpec, {"source": "arcblueprint.orders", "filter": filters}, "services.fan.subscribe[0]")
@@ -78,14 +89,17 @@ def test_bad_filters_are_one_line_config_errors_naming_the_key(filters, key, wor
     assert "\n" not in message and caught.value.key == f"services.fan.subscribe[0].{key}" and words in message
 
 
-@pytest.mark.parametrize(("data", "key"), [
-    ({"source": "orders"}, "source"),
-    ({"source": "aws.cloudwatch"}, "source"),
-    ({"source": "arcblueprint.orders", "detailType": "order-created"}, "detailType"),
-    ({"source": "arcblueprint.orders", "detailType": ["OrderCreated", "x"]}, "detailType[1]"),
-    ({"source": "arcblueprint.orders", "target": "Billing"}, "target"),
-    ({"source": "arcblueprint.orders", "name": "a b"}, "name"),
-])
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"source": "orders"}, "source"),
+        ({"source": "aws.cloudwatch"}, "source"),
+        ({"source": "arcblueprint.orders", "detailType": "order-created"}, "detailType"),
+        ({"source": "arcblueprint.orders", "detailType": ["OrderCreated", "x"]}, "detailType[1]"),
+        ({"source": "arcblueprint.orders", "target": "Billing"}, "target"),
+        ({"source": "arcblueprint.orders", "name": "a b"}, "name"),
+    ],
+)
 def test_bad_subscriptions_name_the_key(data, key):
     with pytest.raises(ConfigError) as caught:
         parse(SubscriptionSpec, data, "services.fan.subscribe[0]")
@@ -105,20 +119,47 @@ def _prod_with(service: str, **changes):
     return values
 
 
-@pytest.mark.parametrize(("service", "changes", "key", "words"), [
-    ("fan", {"subscribe": [{"source": "arcblueprint.payments", "target": "billing"}]},
-     "services.fan.subscribe[0].source", "no service of this stack publishes it"),
-    ("fan", {"subscribe": [{"source": "arcblueprint.orders", "detailType": "OrderShipped", "target": "billing"}]},
-     "services.fan.subscribe[0].detailType", "publishes OrderCreated, OrderUpdated"),
-    ("fan", {"subscribe": [{"source": "arcblueprint.orders", "target": "shipping"}]},
-     "services.fan.subscribe[0].target", "must name a consumer"),
-    ("fan", {"subscribe": [{"source": "arcblueprint.orders"}]}, "services.fan.subscribe[0].target", "is required"),
-    ("lake", {"subscribe": [{"source": "arcblueprint.orders", "target": "orders"},
-                            {"source": "arcblueprint.orders", "target": "orders", "detailType": "OrderUpdated"}]},
-     "services.lake.subscribe[1].name", "give one a name"),
-    ("ops", {"subscribe": [{"source": "arcblueprint.hooks", "target": "pager"}]},
-     "services.ops.subscribe[0].target", "must name a target (one of audit, workflow)"),
-])
+@pytest.mark.parametrize(
+    ("service", "changes", "key", "words"),
+    [
+        (
+            "fan",
+            {"subscribe": [{"source": "arcblueprint.payments", "target": "billing"}]},
+            "services.fan.subscribe[0].source",
+            "no service of this stack publishes it",
+        ),
+        (
+            "fan",
+            {"subscribe": [{"source": "arcblueprint.orders", "detailType": "OrderShipped", "target": "billing"}]},
+            "services.fan.subscribe[0].detailType",
+            "publishes OrderCreated, OrderUpdated",
+        ),
+        (
+            "fan",
+            {"subscribe": [{"source": "arcblueprint.orders", "target": "shipping"}]},
+            "services.fan.subscribe[0].target",
+            "must name a consumer",
+        ),
+        ("fan", {"subscribe": [{"source": "arcblueprint.orders"}]}, "services.fan.subscribe[0].target", "is required"),
+        (
+            "lake",
+            {
+                "subscribe": [
+                    {"source": "arcblueprint.orders", "target": "orders"},
+                    {"source": "arcblueprint.orders", "target": "orders", "detailType": "OrderUpdated"},
+                ]
+            },
+            "services.lake.subscribe[1].name",
+            "give one a name",
+        ),
+        (
+            "ops",
+            {"subscribe": [{"source": "arcblueprint.hooks", "target": "pager"}]},
+            "services.ops.subscribe[0].target",
+            "must name a target (one of audit, workflow)",
+        ),
+    ],
+)
 def test_routes_are_checked_against_the_whole_stack(service, changes, key, words):
     with pytest.raises(ConfigError) as caught:
         stack_config(_prod_with(service, **changes), "prod", source="Pulumi.prod.yaml")

@@ -18,29 +18,33 @@ accounts = st.from_regex(r"\d{12}", fullmatch=True)
 def resource_grants(draw):
     """(builder, arn) pairs with AWS-shaped ARNs of the kind each builder takes."""
     r, a, n = draw(regions), draw(accounts), draw(names)
-    return draw(st.sampled_from([
-        (grants.table_read, f"arn:aws:dynamodb:{r}:{a}:table/{n}"),
-        (grants.table_read_write, f"arn:aws:dynamodb:{r}:{a}:table/{n}"),
-        (grants.queue_send, f"arn:aws:sqs:{r}:{a}:{n}"),
-        (grants.queue_consume, f"arn:aws:sqs:{r}:{a}:{n}"),
-        (grants.topic_publish, f"arn:aws:sns:{r}:{a}:{n}"),
-        (grants.stream_read, f"arn:aws:kinesis:{r}:{a}:stream/{n}"),
-        (grants.stream_read, f"arn:aws:kinesis:{r}:{a}:stream/{n}/consumer/c1:1700000000"),
-        (grants.stream_read, f"arn:aws:dynamodb:{r}:{a}:table/{n}/stream/2026-01-01T00:00:00.000"),
-        (grants.stream_write, f"arn:aws:kinesis:{r}:{a}:stream/{n}"),
-        (grants.put_events, f"arn:aws:events:{r}:{a}:event-bus/{n}"),
-        (grants.secret_read, f"arn:aws:secretsmanager:{r}:{a}:secret:{n}-AbCdEf"),
-        (grants.bucket_read, f"arn:aws:s3:::{n}"),
-        (grants.bucket_write, f"arn:aws:s3:::{n}"),
-        (grants.start_execution, f"arn:aws:states:{r}:{a}:stateMachine:{n}"),
-        (grants.log_write, f"arn:aws:logs:{r}:{a}:log-group:/aws/lambda/{n}"),
-        (grants.codedeploy_hook_status, f"arn:aws:codedeploy:{r}:{a}:deploymentgroup:{n}/{n}-dg"),
-        (grants.function_invoke, f"arn:aws:lambda:{r}:{a}:function:{n}:live"),
-        (lambda arn: grants.kms_use(arn, encrypt=True), f"arn:aws:kms:{r}:{a}:key/{n}"),
-        (grants.env_decrypt, f"arn:aws:kms:{r}:{a}:key/{n}"),
-        (grants.failure_destination, f"arn:aws:sqs:{r}:{a}:{n}"),
-        (grants.failure_destination, f"arn:aws:sns:{r}:{a}:{n}"),
-    ]))
+    return draw(
+        st.sampled_from(
+            [
+                (grants.table_read, f"arn:aws:dynamodb:{r}:{a}:table/{n}"),
+                (grants.table_read_write, f"arn:aws:dynamodb:{r}:{a}:table/{n}"),
+                (grants.queue_send, f"arn:aws:sqs:{r}:{a}:{n}"),
+                (grants.queue_consume, f"arn:aws:sqs:{r}:{a}:{n}"),
+                (grants.topic_publish, f"arn:aws:sns:{r}:{a}:{n}"),
+                (grants.stream_read, f"arn:aws:kinesis:{r}:{a}:stream/{n}"),
+                (grants.stream_read, f"arn:aws:kinesis:{r}:{a}:stream/{n}/consumer/c1:1700000000"),
+                (grants.stream_read, f"arn:aws:dynamodb:{r}:{a}:table/{n}/stream/2026-01-01T00:00:00.000"),
+                (grants.stream_write, f"arn:aws:kinesis:{r}:{a}:stream/{n}"),
+                (grants.put_events, f"arn:aws:events:{r}:{a}:event-bus/{n}"),
+                (grants.secret_read, f"arn:aws:secretsmanager:{r}:{a}:secret:{n}-AbCdEf"),
+                (grants.bucket_read, f"arn:aws:s3:::{n}"),
+                (grants.bucket_write, f"arn:aws:s3:::{n}"),
+                (grants.start_execution, f"arn:aws:states:{r}:{a}:stateMachine:{n}"),
+                (grants.log_write, f"arn:aws:logs:{r}:{a}:log-group:/aws/lambda/{n}"),
+                (grants.codedeploy_hook_status, f"arn:aws:codedeploy:{r}:{a}:deploymentgroup:{n}/{n}-dg"),
+                (grants.function_invoke, f"arn:aws:lambda:{r}:{a}:function:{n}:live"),
+                (lambda arn: grants.kms_use(arn, encrypt=True), f"arn:aws:kms:{r}:{a}:key/{n}"),
+                (grants.env_decrypt, f"arn:aws:kms:{r}:{a}:key/{n}"),
+                (grants.failure_destination, f"arn:aws:sqs:{r}:{a}:{n}"),
+                (grants.failure_destination, f"arn:aws:sns:{r}:{a}:{n}"),
+            ]
+        )
+    )
 
 
 def _assert_least_privilege(statements) -> None:
@@ -77,9 +81,14 @@ def test_only_xray_and_the_lambda_eni_actions_need_any_resource() -> None:
 
 #: The EC2 actions of AWS's AWSLambdaVPCAccessExecutionRole, policy version v3 (edited 2024-01-05), as
 #: published in the AWS Managed Policy Reference; all on "Resource": "*".
-VPC_ACCESS_EC2_ACTIONS = {"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
-                          "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
-                          "ec2:UnassignPrivateIpAddresses"}
+VPC_ACCESS_EC2_ACTIONS = {
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+}
 
 
 def test_eni_permissions_are_those_of_the_aws_managed_vpc_policy() -> None:
@@ -130,8 +139,12 @@ def test_grants_name_exactly_the_documented_actions() -> None:
     assert read["Action"] == ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query"]
     assert read["Resource"] == [table, f"{table}/index/*"]
     (consume,) = grants.queue_consume("arn:aws:sqs:eu-west-1:111111111111:q")
-    assert set(consume["Action"]) == {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
-                                      "sqs:ChangeMessageVisibility"}
+    assert set(consume["Action"]) == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ChangeMessageVisibility",
+    }
     stream, consumer = grants.stream_read("arn:aws:kinesis:eu-west-1:111111111111:stream/s/consumer/c:1")
     assert stream["Resource"] == ["arn:aws:kinesis:eu-west-1:111111111111:stream/s"]
     assert "kinesis:SubscribeToShard" in consumer["Action"]
@@ -141,13 +154,16 @@ def test_grants_name_exactly_the_documented_actions() -> None:
     assert hook["Action"] == ["codedeploy:PutLifecycleEventHookExecutionStatus"]
 
 
-@pytest.mark.parametrize(("builder", "arn"), [
-    (grants.table_read, "arn:aws:sqs:eu-west-1:111111111111:q"),
-    (grants.queue_send, "*"),
-    (grants.topic_publish, "arn:aws:sns:eu-west-1:111111111111:*"),
-    (grants.stream_read, "arn:aws:dynamodb:eu-west-1:111111111111:table/t"),
-    (grants.secret_read, "not-an-arn"),
-])
+@pytest.mark.parametrize(
+    ("builder", "arn"),
+    [
+        (grants.table_read, "arn:aws:sqs:eu-west-1:111111111111:q"),
+        (grants.queue_send, "*"),
+        (grants.topic_publish, "arn:aws:sns:eu-west-1:111111111111:*"),
+        (grants.stream_read, "arn:aws:dynamodb:eu-west-1:111111111111:table/t"),
+        (grants.secret_read, "not-an-arn"),
+    ],
+)
 def test_grants_reject_the_wrong_kind_of_arn(builder, arn) -> None:
     with pytest.raises(GrantError):
         builder(arn)

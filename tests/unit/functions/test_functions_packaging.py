@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 import arcblueprint
-
 from arcblueprint.config.schema import ConfigError
 from arcblueprint.platform.functions.layers import powertools_layer_arn
 from arcblueprint.platform.functions.packaging import (
@@ -63,24 +62,42 @@ def test_a_missing_handler_module_fails_before_deploy(handler_dir, tmp_path) -> 
         package_files(tmp_path / "absent")
 
 
-@pytest.mark.parametrize(("region", "arch", "runtime", "expected"), [
-    ("eu-west-1", "arm64", "python3.13",
-     "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:18"),
-    ("us-east-1", "x86_64", "python3.12",
-     "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:18"),
-    ("cn-north-1", "arm64", "python3.13",
-     "arn:aws-cn:lambda:cn-north-1:498634801083:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:18"),
-])
+@pytest.mark.parametrize(
+    ("region", "arch", "runtime", "expected"),
+    [
+        (
+            "eu-west-1",
+            "arm64",
+            "python3.13",
+            "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:18",
+        ),
+        (
+            "us-east-1",
+            "x86_64",
+            "python3.12",
+            "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:18",
+        ),
+        (
+            "cn-north-1",
+            "arm64",
+            "python3.13",
+            "arn:aws-cn:lambda:cn-north-1:498634801083:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:18",
+        ),
+    ],
+)
 def test_powertools_layer_arn_per_region_and_architecture(region, arch, runtime, expected) -> None:
     assert powertools_layer_arn(region, architecture=arch, runtime=runtime, version=18) == expected
 
 
-@pytest.mark.parametrize(("kwargs", "key"), [
-    ({"region": "us-gov-west-1"}, "region"),
-    ({"runtime": "python3.9"}, "functions.runtime"),
-    ({"architecture": "arm"}, "functions.architecture"),
-    ({"version": 0}, "functions.powertoolsLayerVersion"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"region": "us-gov-west-1"}, "region"),
+        ({"runtime": "python3.9"}, "functions.runtime"),
+        ({"architecture": "arm"}, "functions.architecture"),
+        ({"version": 0}, "functions.powertoolsLayerVersion"),
+    ],
+)
 def test_powertools_layer_arn_rejects_what_is_not_published(kwargs, key) -> None:
     args = {"region": "eu-west-1", "architecture": "arm64", "runtime": "python3.13", "version": 18, **kwargs}
     region = args.pop("region")
@@ -127,7 +144,8 @@ def test_an_import_lambda_cannot_resolve_stops_packaging_with_one_line(tmp_path)
         "from aws_lambda_powertools import Logger\nfrom pydantic import BaseModel\n"
         "from rules.limits import LIMIT\nfrom masking import mask\n"
         "if TYPE_CHECKING:\n    from mypy_boto3_sqs import SQSClient\n"
-        "try:\n    import orjson as fast_json\nexcept ImportError:\n    import json as fast_json\n")
+        "try:\n    import orjson as fast_json\nexcept ImportError:\n    import json as fast_json\n"
+    )
     (handler / "rules" / "limits.py").write_text("LIMIT = 3\n")
     with pytest.raises(PackagingError) as caught:
         package_files(handler, "app.lambda_handler")
@@ -137,7 +155,10 @@ def test_an_import_lambda_cannot_resolve_stops_packaging_with_one_line(tmp_path)
 
     (handler / "shared.txt").write_text("../lib/masking.py\n")
     assert [name for name, _ in package_files(handler, "app.lambda_handler")] == [
-        "app.py", "masking.py", "rules/limits.py"]
+        "app.py",
+        "masking.py",
+        "rules/limits.py",
+    ]
 
     (handler / "rules" / "limits.py").write_text("import requests  # not in the runtime, not in the layer\n")
     with pytest.raises(PackagingError, match=r"^rules/limits\.py .* imports requests, "):
@@ -154,8 +175,9 @@ def test_a_module_the_lambda_runtime_no_longer_ships_fails_packaging(tmp_path, m
 
 #: Every handler folder the blueprint ships (each function's code_dir).
 PACKAGE_ROOT = Path(arcblueprint.__file__).parent
-HANDLER_DIRS = sorted({path.parent for path in PACKAGE_ROOT.rglob("app.py")
-                       if "handlers" in path.parts or path.parent.name == "hooks"})
+HANDLER_DIRS = sorted(
+    {path.parent for path in PACKAGE_ROOT.rglob("app.py") if "handlers" in path.parts or path.parent.name == "hooks"}
+)
 
 
 @pytest.mark.parametrize("code_dir", HANDLER_DIRS, ids=lambda p: p.relative_to(PACKAGE_ROOT).as_posix())

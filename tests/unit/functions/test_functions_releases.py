@@ -91,20 +91,31 @@ def test_predefined_configs_map_to_codedeploy_names() -> None:
     assert [s.percent for s in plan.steps] == list(range(10, 101, 10))
     assert plan.steps[-1].at_minute == 27
     assert len(PREDEFINED_CONFIGS) == 9
-    custom = plan_release(ReleaseSpec(strategy="canary", deployment_config="custom", custom_percent=25,
-                                      custom_interval_minutes=45))
+    custom = plan_release(
+        ReleaseSpec(strategy="canary", deployment_config="custom", custom_percent=25, custom_interval_minutes=45)
+    )
     assert deployment_config_name(custom, "arcbp-dev-orders-canary") == "arcbp-dev-orders-canary"
     assert deployment_config_name(plan_release(ReleaseSpec(strategy="all-at-once")), "x") is None
 
 
-@pytest.mark.parametrize(("spec", "key", "fragment"), [
-    ({"strategy": "linear", "deploymentConfig": "Canary10Percent5Minutes"}, "releases.deploymentConfig",
-     "strategy linear takes"),
-    ({"strategy": "canary", "deploymentConfig": "Canary5Percent1Minute"}, "releases.deploymentConfig", "must be custom"),
-    ({"strategy": "canary", "extraAliases": ["live"]}, "releases.extraAliases[0]", "not live"),
-    ({"strategy": "canary", "extraAliases": ["123"]}, "releases.extraAliases[0]", "not only digits"),
-    ({"strategy": "canary", "extraAliases": ["debug", "debug"]}, "releases.extraAliases", "repeat"),
-])
+@pytest.mark.parametrize(
+    ("spec", "key", "fragment"),
+    [
+        (
+            {"strategy": "linear", "deploymentConfig": "Canary10Percent5Minutes"},
+            "releases.deploymentConfig",
+            "strategy linear takes",
+        ),
+        (
+            {"strategy": "canary", "deploymentConfig": "Canary5Percent1Minute"},
+            "releases.deploymentConfig",
+            "must be custom",
+        ),
+        ({"strategy": "canary", "extraAliases": ["live"]}, "releases.extraAliases[0]", "not live"),
+        ({"strategy": "canary", "extraAliases": ["123"]}, "releases.extraAliases[0]", "not only digits"),
+        ({"strategy": "canary", "extraAliases": ["debug", "debug"]}, "releases.extraAliases", "repeat"),
+    ],
+)
 def test_invalid_release_settings_fail_with_one_line(spec, key, fragment) -> None:
     with pytest.raises(ConfigError) as caught:
         plan_release(parse(ReleaseSpec, spec, "releases"))
@@ -112,13 +123,16 @@ def test_invalid_release_settings_fail_with_one_line(spec, key, fragment) -> Non
     assert fragment in str(caught.value) and "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize(("spec", "key"), [
-    ({"customPercent": 0}, "releases.customPercent"),
-    ({"customPercent": 100}, "releases.customPercent"),
-    ({"customIntervalMinutes": 2881}, "releases.customIntervalMinutes"),
-    ({"strategy": "rolling"}, "releases.strategy"),
-    ({"p99DurationAlarmMs": 5}, "releases.p99DurationAlarmMs"),
-])
+@pytest.mark.parametrize(
+    ("spec", "key"),
+    [
+        ({"customPercent": 0}, "releases.customPercent"),
+        ({"customPercent": 100}, "releases.customPercent"),
+        ({"customIntervalMinutes": 2881}, "releases.customIntervalMinutes"),
+        ({"strategy": "rolling"}, "releases.strategy"),
+        ({"p99DurationAlarmMs": 5}, "releases.p99DurationAlarmMs"),
+    ],
+)
 def test_config_ranges_are_checked_when_parsed(spec, key) -> None:
     with pytest.raises(ConfigError) as caught:
         parse(ReleaseSpec, spec, "releases")
@@ -157,7 +171,9 @@ def test_blue_green_rollback_points_live_at_the_previous_version() -> None:
 
 @given(st.integers(0, 100), st.integers(1, 50), st.integers(1, 50))
 def test_weighted_canary_gives_the_previous_version_the_rest(weight, previous, new) -> None:
-    plan = plan_release(ReleaseSpec(strategy="weighted-canary", previous_version=previous, canary_weight_percent=weight))
+    plan = plan_release(
+        ReleaseSpec(strategy="weighted-canary", previous_version=previous, canary_weight_percent=weight)
+    )
     weights = alias_weights(plan, str(new))
     live = live_version(plan, str(new))
     assert live == (str(previous) if weight == 0 else str(new))
@@ -171,13 +187,18 @@ def test_weighted_canary_gives_the_previous_version_the_rest(weight, previous, n
 
 @given(st.integers(1, 10**6), st.integers(1, 10**6))
 def test_appspec_shifts_the_alias_between_published_versions(current, target) -> None:
-    spec = appspec("arcbp-prod-orders-api", "live", str(current), str(target),
-                   {"BeforeAllowTraffic": "CodeDeployHook_pre:live"})
+    spec = appspec(
+        "arcbp-prod-orders-api", "live", str(current), str(target), {"BeforeAllowTraffic": "CodeDeployHook_pre:live"}
+    )
     json.dumps(spec)
     (resource,) = spec["Resources"]
     props = next(iter(resource.values()))["Properties"]
-    assert props == {"Name": "arcbp-prod-orders-api", "Alias": "live",
-                     "CurrentVersion": str(current), "TargetVersion": str(target)}
+    assert props == {
+        "Name": "arcbp-prod-orders-api",
+        "Alias": "live",
+        "CurrentVersion": str(current),
+        "TargetVersion": str(target),
+    }
     assert spec["Hooks"] == [{"BeforeAllowTraffic": "CodeDeployHook_pre:live"}]
     assert needs_deployment(str(current), str(target)) == (current != target)
 

@@ -84,12 +84,14 @@ def test_subnets_are_aligned_inside_the_vpc_and_never_overlap(demand: NetworkDem
     subnets = nets(plan.subnets)
     assert all(s.subnet_of(vpc) and 16 <= s.prefixlen <= 28 for s in subnets)
     for i, a in enumerate(subnets):
-        for b in subnets[i + 1:]:
+        for b in subnets[i + 1 :]:
             assert not a.overlaps(b), (a, b)
     tiers = (plan.private_subnets, plan.public_subnets, plan.isolated_subnets)
-    assert [len(t) for t in tiers] == [demand.availability_zones,
-                                       demand.availability_zones * demand.public_subnets,
-                                       demand.availability_zones * demand.isolated_subnets]
+    assert [len(t) for t in tiers] == [
+        demand.availability_zones,
+        demand.availability_zones * demand.public_subnets,
+        demand.availability_zones * demand.isolated_subnets,
+    ]
 
 
 @settings(max_examples=EXAMPLES)
@@ -157,12 +159,13 @@ def test_impossible_demands_raise_a_one_line_error_naming_the_key(demand: Networ
     except CidrPlanError as error:
         message = str(error)
         assert "\n" not in message
-        assert error.key in {"network.peakConcurrentExecutions", "network.allowedRange",
-                             "network.otherAddressesPerAz"}
+        assert error.key in {"network.peakConcurrentExecutions", "network.allowedRange", "network.otherAddressesPerAz"}
         assert message.startswith(error.key)
         if error.key == "network.allowedRange":
             # Really no room: either the range is too small or every aligned block collides.
-            needed = int(message.split("/")[-1].split()[0]) if "smaller than" in message else None
+            needed = (
+                int(message.rsplit("/", maxsplit=1)[-1].split(maxsplit=1)[0]) if "smaller than" in message else None
+            )
             if needed is not None:
                 assert ipaddress.IPv4Network(demand.allowed_range).prefixlen > needed
 
@@ -174,13 +177,21 @@ def test_a_demand_beyond_a_slash_16_is_refused() -> None:
 
 def test_an_allowed_range_fully_taken_by_on_prem_is_refused() -> None:
     with pytest.raises(CidrPlanError, match=r"^network\.allowedRange = '10\.0\.0\.0/16' is invalid: has no free"):
-        plan_vpc(NetworkDemand(peak_concurrent_executions=10, allowed_range="10.0.0.0/16",
-                               on_prem_ranges=("10.0.0.0/17", "10.0.128.0/17")))
+        plan_vpc(
+            NetworkDemand(
+                peak_concurrent_executions=10,
+                allowed_range="10.0.0.0/16",
+                on_prem_ranges=("10.0.0.0/17", "10.0.128.0/17"),
+            )
+        )
 
 
 def test_on_prem_ranges_are_stepped_around() -> None:
-    plan = plan_vpc(NetworkDemand(peak_concurrent_executions=1000, eni_model="legacy",
-                                  on_prem_ranges=("10.0.0.0/16", "10.1.0.0/24")))
+    plan = plan_vpc(
+        NetworkDemand(
+            peak_concurrent_executions=1000, eni_model="legacy", on_prem_ranges=("10.0.0.0/16", "10.1.0.0/24")
+        )
+    )
     assert plan.cidr == "10.1.16.0/20"
 
 
@@ -196,8 +207,11 @@ def test_hyperplane_needs_far_fewer_addresses_than_legacy() -> None:
 def test_the_demand_comes_from_the_network_spec() -> None:
     spec = NetworkSpec(peak_concurrent_executions=3000, availability_zones=3, on_prem_ranges=("172.16.0.0/12",))
     demand = NetworkDemand.from_spec(spec)
-    assert (demand.peak_concurrent_executions, demand.availability_zones, demand.on_prem_ranges) == \
-        (3000, 3, ("172.16.0.0/12",))
+    assert (demand.peak_concurrent_executions, demand.availability_zones, demand.on_prem_ranges) == (
+        3000,
+        3,
+        ("172.16.0.0/12",),
+    )
     assert demand.config_section == "network"
 
 
@@ -205,8 +219,13 @@ def test_the_demand_comes_from_the_network_spec() -> None:
 @given(st.integers(min_value=1, max_value=32), st.integers(1, 3), st.booleans())
 def test_the_on_prem_vpc_is_small_and_holds_a_refresh_of_the_largest_fleet(proxies: int, zones: int, tgw: bool) -> None:
     app = plan_vpc(NetworkDemand(peak_concurrent_executions=1000, allowed_range="192.168.0.0/16"))
-    demand = ProxyVpcDemand(max_proxies=proxies, availability_zones=zones, interface_endpoints=4,
-                            transit_gateway_attachment=tgw, allowed_range="192.168.0.0/16")
+    demand = ProxyVpcDemand(
+        max_proxies=proxies,
+        availability_zones=zones,
+        interface_endpoints=4,
+        transit_gateway_attachment=tgw,
+        allowed_range="192.168.0.0/16",
+    )
     plan = plan_onprem_vpc(demand, avoid=(app.cidr,))
     assert not ipaddress.IPv4Network(plan.cidr).overlaps(ipaddress.IPv4Network(app.cidr))
     assert plan.prefix_length >= 24 and len(plan.private_subnets) == zones

@@ -28,14 +28,19 @@ def test_methods_need_authorization_unless_public_or_preflight():
     assert "'get-orders'" in run_resource(api.METHOD_AUTHORIZED, METHOD, open_method, name="get-orders").messages[0]
     public = {"publicRoutes": ["health-method"]}
     assert run_resource(api.METHOD_AUTHORIZED, METHOD, open_method, name="health-method", config=public).messages == []
-    assert run_resource(api.METHOD_AUTHORIZED, METHOD, props(METHOD, authorization="NONE", httpMethod="OPTIONS")).messages == []
+    assert (
+        run_resource(api.METHOD_AUTHORIZED, METHOD, props(METHOD, authorization="NONE", httpMethod="OPTIONS")).messages
+        == []
+    )
 
 
 def test_http_routes_by_route_key():
     assert run_resource(api.METHOD_AUTHORIZED, ROUTE, props(ROUTE)).messages == []
     open_route = props(ROUTE, authorizationType="NONE", routeKey="GET /health")
     assert run_resource(api.METHOD_AUTHORIZED, ROUTE, open_route).messages
-    assert run_resource(api.METHOD_AUTHORIZED, ROUTE, open_route, config={"publicRoutes": ["GET /health"]}).messages == []
+    assert (
+        run_resource(api.METHOD_AUTHORIZED, ROUTE, open_route, config={"publicRoutes": ["GET /health"]}).messages == []
+    )
 
 
 def test_stage_access_logs_and_xray():
@@ -51,13 +56,15 @@ def test_stages_need_throttling_numbers():
     settings = resource(SETTINGS, "api-settings", props(SETTINGS))
     assert run_stack(api.STAGE_THROTTLED, [stage, settings]).violations == []
     assert [u for u, _ in run_stack(api.STAGE_THROTTLED, [stage]).violations] == [stage.urn]
-    zero = resource(SETTINGS, "api-settings", props(SETTINGS, settings={"throttlingBurstLimit": 0.0,
-                                                                        "throttlingRateLimit": 10.0}))
+    zero = resource(
+        SETTINGS, "api-settings", props(SETTINGS, settings={"throttlingBurstLimit": 0.0, "throttlingRateLimit": 10.0})
+    )
     assert run_stack(api.STAGE_THROTTLED, [stage, zero]).violations
     other_stage = resource(SETTINGS, "api-settings", props(SETTINGS, stageName="beta"))
     assert run_stack(api.STAGE_THROTTLED, [stage, other_stage]).violations
-    http = resource(HTTP_STAGE, "http", {"defaultRouteSettings": {"throttlingBurstLimit": 5.0,
-                                                                  "throttlingRateLimit": 5.0}})
+    http = resource(
+        HTTP_STAGE, "http", {"defaultRouteSettings": {"throttlingBurstLimit": 5.0, "throttlingRateLimit": 5.0}}
+    )
     assert run_stack(api.STAGE_THROTTLED, [http]).violations == []
     assert run_stack(api.STAGE_THROTTLED, [resource(HTTP_STAGE, "http", {})]).violations
 
@@ -69,8 +76,16 @@ def test_cache_encryption():
     no_cache = props(SETTINGS, settings={"cachingEnabled": False})
     assert run_resource(api.METHOD_CACHE_ENCRYPTED, SETTINGS, no_cache).messages == []
     assert run_resource(api.APPSYNC_CACHE_ENCRYPTED, CACHE, props(CACHE)).messages == []
-    assert len(run_resource(api.APPSYNC_CACHE_ENCRYPTED, CACHE, props(CACHE, atRestEncryptionEnabled=False,
-                                                                      transitEncryptionEnabled=False)).messages) == 2
+    assert (
+        len(
+            run_resource(
+                api.APPSYNC_CACHE_ENCRYPTED,
+                CACHE,
+                props(CACHE, atRestEncryptionEnabled=False, transitEncryptionEnabled=False),
+            ).messages
+        )
+        == 2
+    )
 
 
 def test_appsync_auth_logging_tracing():

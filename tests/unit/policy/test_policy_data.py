@@ -12,9 +12,21 @@ from arcblueprint.policy.testing import COMPLIANT_PROPS, resource, run_resource,
 
 TABLE = "aws:dynamodb/table:Table"
 BUCKET = "aws:s3/bucket:Bucket"
-TLS_ONLY = json.dumps({"Version": "2012-10-17", "Statement": [{
-    "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-    "Resource": ["arn:aws:s3:::lake", "arn:aws:s3:::lake/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})
+TLS_ONLY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::lake", "arn:aws:s3:::lake/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+)
 
 
 def test_dynamodb_pitr_and_encryption():
@@ -28,18 +40,38 @@ def test_dynamodb_pitr_and_encryption():
 def bucket_stack(skip: str | None = None, **overrides):
     bucket = resource(BUCKET, "lake", {"bucket": "arcbp-prod-lake"})
     parts = {
-        "block": resource("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "lake-block",
-                          overrides.get("block", {f: True for f in ("blockPublicAcls", "blockPublicPolicy",
-                                                                    "ignorePublicAcls", "restrictPublicBuckets")}),
-                          depends={"bucket": [bucket]}),
-        "sse": resource("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-                        "lake-sse", {"bucket": "arcbp-prod-lake", "rules": [{"applyServerSideEncryptionByDefault": {
-                            "sseAlgorithm": "aws:kms"}}]}),
-        "versioning": resource("aws:s3/bucketVersioning:BucketVersioning", "lake-versioning",
-                               {"versioningConfiguration": {"status": overrides.get("status", "Enabled")}},
-                               depends={"bucket": [bucket]}),
-        "policy": resource("aws:s3/bucketPolicy:BucketPolicy", "lake-policy",
-                           {"policy": overrides.get("policy", TLS_ONLY)}, depends={"bucket": [bucket]}),
+        "block": resource(
+            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+            "lake-block",
+            overrides.get(
+                "block",
+                {
+                    f: True
+                    for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+                },
+            ),
+            depends={"bucket": [bucket]},
+        ),
+        "sse": resource(
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            "lake-sse",
+            {
+                "bucket": "arcbp-prod-lake",
+                "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}],
+            },
+        ),
+        "versioning": resource(
+            "aws:s3/bucketVersioning:BucketVersioning",
+            "lake-versioning",
+            {"versioningConfiguration": {"status": overrides.get("status", "Enabled")}},
+            depends={"bucket": [bucket]},
+        ),
+        "policy": resource(
+            "aws:s3/bucketPolicy:BucketPolicy",
+            "lake-policy",
+            {"policy": overrides.get("policy", TLS_ONLY)},
+            depends={"bucket": [bucket]},
+        ),
     }
     return bucket, [bucket, *(r for k, r in parts.items() if k != skip)]
 
@@ -49,15 +81,18 @@ def test_secured_bucket_passes():
     assert run_stack(data.S3_BUCKET_SECURED, resources).violations == []
 
 
-@pytest.mark.parametrize(("skip", "overrides", "expected"), [
-    ("block", {}, "public access block"),
-    (None, {"block": {"blockPublicAcls": True}}, "public access block"),
-    ("sse", {}, "encryption"),
-    ("versioning", {}, "not versioned"),
-    (None, {"status": "Suspended"}, "not versioned"),
-    ("policy", {}, "TLS"),
-    (None, {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject"}]})}, "TLS"),
-])
+@pytest.mark.parametrize(
+    ("skip", "overrides", "expected"),
+    [
+        ("block", {}, "public access block"),
+        (None, {"block": {"blockPublicAcls": True}}, "public access block"),
+        ("sse", {}, "encryption"),
+        ("versioning", {}, "not versioned"),
+        (None, {"status": "Suspended"}, "not versioned"),
+        ("policy", {}, "TLS"),
+        (None, {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject"}]})}, "TLS"),
+    ],
+)
 def test_bucket_gaps_are_caught(skip, overrides, expected):
     bucket, resources = bucket_stack(skip, **overrides)
     found = run_stack(data.S3_BUCKET_SECURED, resources)

@@ -42,17 +42,26 @@ def test_engine_props_have_the_engines_types():
 
 def test_a_resource_policy_sees_the_proxy_in_tests_too():
     seen = []
-    policy = resource_policy("shapes", "Records the shapes it is given.",
-                             lambda args, report: seen.append((type(args.props).__name__,
-                                                               type(args.props["tags"]).__name__)),
-                             types=None)
+    policy = resource_policy(
+        "shapes",
+        "Records the shapes it is given.",
+        lambda args, report: seen.append((type(args.props).__name__, type(args.props["tags"]).__name__)),
+        types=None,
+    )
     run_resource(policy, "aws:sqs/queue:Queue", {"tags": {"owner": "x"}})
     assert seen == [("_DictProxy", "_DictProxy")]
 
 
 def test_the_helpers_read_proxied_values():
-    props = engine_props({"list": ["a", "b"], "one": "c", "nested": {"k": UNKNOWN_STRING_VALUE},
-                          "partly": ["a", UNKNOWN_STRING_VALUE], "arn": UNKNOWN_STRING_VALUE})
+    props = engine_props(
+        {
+            "list": ["a", "b"],
+            "one": "c",
+            "nested": {"k": UNKNOWN_STRING_VALUE},
+            "partly": ["a", UNKNOWN_STRING_VALUE],
+            "arn": UNKNOWN_STRING_VALUE,
+        }
+    )
     assert as_list(props["list"]) == ["a", "b"] and as_list(props["one"]) == ["c"] and as_list(None) == []
     assert is_list(props["list"]) and not is_list("text") and is_mapping(props["nested"])
     assert known(props, "arn") is UNKNOWN and known(props, "missing") is None and known("not props", "x") is None
@@ -62,6 +71,7 @@ def test_the_helpers_read_proxied_values():
 
 
 def test_tags_with_a_value_computed_at_deploy_time_are_still_set():
-    props = engine_props({"tags": {"owner": "platform-team", "release-strategy": UNKNOWN_STRING_VALUE},
-                          "tagsAll": UNKNOWN_STRING_VALUE})
+    props = engine_props(
+        {"tags": {"owner": "platform-team", "release-strategy": UNKNOWN_STRING_VALUE}, "tagsAll": UNKNOWN_STRING_VALUE}
+    )
     assert tags_of(props) == {"owner": "platform-team", "release-strategy": UNKNOWN}

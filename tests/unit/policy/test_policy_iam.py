@@ -33,9 +33,12 @@ def test_star_and_service_star_actions_are_caught():
 
 
 def test_role_inline_policies_are_checked_and_trust_policy_is_not():
-    role = {"assumeRolePolicy": document({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "*"}}),
-            "inlinePolicies": [{"name": "runtime", "policy": document({"Effect": "Allow", "Action": "sqs:*",
-                                                                         "Resource": "*"})}]}
+    role = {
+        "assumeRolePolicy": document({"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "*"}}),
+        "inlinePolicies": [
+            {"name": "runtime", "policy": document({"Effect": "Allow", "Action": "sqs:*", "Resource": "*"})}
+        ],
+    }
     assert "'runtime'" in run_resource(iam.NO_STAR_ACTION, ROLE, role).messages[0]
     assert "sqs:*" in run_resource(iam.NO_STAR_RESOURCE, ROLE, role).messages[0]
     trust_only = {"assumeRolePolicy": role["assumeRolePolicy"]}
@@ -54,8 +57,10 @@ def test_deny_statements_may_use_stars():
     assert run_resource(iam.NO_STAR_RESOURCE, "aws:iam/policy:Policy", props).messages == []
 
 
-@given(st.lists(st.sampled_from(iam.STAR_RESOURCE_ALLOWLIST), min_size=1, max_size=4),
-       st.lists(st.sampled_from(["s3:GetObject", "sqs:SendMessage", "dynamodb:Query", "kms:Decrypt"]), max_size=2))
+@given(
+    st.lists(st.sampled_from(iam.STAR_RESOURCE_ALLOWLIST), min_size=1, max_size=4),
+    st.lists(st.sampled_from(["s3:GetObject", "sqs:SendMessage", "dynamodb:Query", "kms:Decrypt"]), max_size=2),
+)
 def test_star_resource_fires_exactly_when_a_scopable_action_is_included(allowed, scopable):
     props = {"policy": document({"Effect": "Allow", "Action": allowed + scopable, "Resource": "*"})}
     found = run_resource(iam.NO_STAR_RESOURCE, ROLE_POLICY, props).messages

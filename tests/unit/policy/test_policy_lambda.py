@@ -27,7 +27,9 @@ def test_tracing_active_passes_active_and_catches_passthrough():
     assert run_resource(lambda_.TRACING_ACTIVE, FUNCTION, fn()).messages == []
     found = run_resource(lambda_.TRACING_ACTIVE, FUNCTION, fn(tracingConfig={"mode": "PassThrough"}), name="orders")
     assert len(found.messages) == 1 and "'orders'" in found.messages[0] and "PassThrough" in found.messages[0]
-    assert run_resource(lambda_.TRACING_ACTIVE, FUNCTION, {k: v for k, v in fn().items() if k != "tracingConfig"}).messages
+    assert run_resource(
+        lambda_.TRACING_ACTIVE, FUNCTION, {k: v for k, v in fn().items() if k != "tracingConfig"}
+    ).messages
 
 
 def test_tracing_policy_ignores_other_types():
@@ -48,7 +50,9 @@ def test_function_log_group_must_be_declared_with_retention():
     group = resource(LOG_GROUP, "orders-logs", {"name": "/aws/lambda/orders-fn", "retentionInDays": 30.0})
     assert run_stack(lambda_.FUNCTION_LOG_GROUPS, [function, group]).violations == []
     missing = run_stack(lambda_.FUNCTION_LOG_GROUPS, [function])
-    assert missing.violations == [(function.urn, missing.messages[0])] and "/aws/lambda/orders-fn" in missing.messages[0]
+    assert (
+        missing.violations == [(function.urn, missing.messages[0])] and "/aws/lambda/orders-fn" in missing.messages[0]
+    )
     forever = resource(LOG_GROUP, "orders-logs", {"name": "/aws/lambda/orders-fn"})
     assert "never expires" in run_stack(lambda_.FUNCTION_LOG_GROUPS, [function, forever]).messages[0]
     custom = resource(FUNCTION, "c", {"name": "c", "loggingConfig": {"logGroup": "/shared/app"}})
@@ -62,8 +66,12 @@ def test_protected_downstream_needs_reserved_or_max_concurrency():
     assert run_stack(lambda_.CONCURRENCY_FOR_PROTECTED_DOWNSTREAM, [capped]).violations == []
     open_fn = resource(FUNCTION, "writer", {"name": "writer", "tags": tags})
     assert len(run_stack(lambda_.CONCURRENCY_FOR_PROTECTED_DOWNSTREAM, [open_fn]).violations) == 1
-    mapping = resource(ESM, "writer-sqs", {"functionName": "writer:live", "scalingConfig": {"maximumConcurrency": 2.0}},
-                       depends={"functionName": [open_fn]})
+    mapping = resource(
+        ESM,
+        "writer-sqs",
+        {"functionName": "writer:live", "scalingConfig": {"maximumConcurrency": 2.0}},
+        depends={"functionName": [open_fn]},
+    )
     assert run_stack(lambda_.CONCURRENCY_FOR_PROTECTED_DOWNSTREAM, [open_fn, mapping]).violations == []
     uncapped = resource(ESM, "writer-sqs", {"functionName": "writer:live"}, depends={"functionName": [open_fn]})
     assert len(run_stack(lambda_.CONCURRENCY_FOR_PROTECTED_DOWNSTREAM, [open_fn, uncapped]).violations) == 1
@@ -74,46 +82,72 @@ def test_protected_downstream_needs_reserved_or_max_concurrency():
 def test_async_functions_need_dlq_or_on_failure_destination():
     tagged = resource(FUNCTION, "notify", {"name": "notify", "tags": {"invocation": "async"}})
     assert len(run_stack(lambda_.ASYNC_FAILURE_DESTINATION, [tagged]).violations) == 1
-    with_dlq = resource(FUNCTION, "notify", {"name": "notify", "tags": {"invocation": "async"},
-                                             "deadLetterConfig": {"targetArn": "arn:aws:sqs:r:1:dlq"}})
+    with_dlq = resource(
+        FUNCTION,
+        "notify",
+        {"name": "notify", "tags": {"invocation": "async"}, "deadLetterConfig": {"targetArn": "arn:aws:sqs:r:1:dlq"}},
+    )
     assert run_stack(lambda_.ASYNC_FAILURE_DESTINATION, [with_dlq]).violations == []
-    config = resource(EIC, "notify-async", {"functionName": "notify", "qualifier": "live",
-                                            "destinationConfig": {"onFailure": {"destination": "arn:aws:sqs:r:1:d"}}})
+    config = resource(
+        EIC,
+        "notify-async",
+        {
+            "functionName": "notify",
+            "qualifier": "live",
+            "destinationConfig": {"onFailure": {"destination": "arn:aws:sqs:r:1:d"}},
+        },
+    )
     assert run_stack(lambda_.ASYNC_FAILURE_DESTINATION, [tagged, config]).violations == []
     bare = resource(EIC, "notify-async", {"functionName": "notify", "qualifier": "live"})
     found = run_stack(lambda_.ASYNC_FAILURE_DESTINATION, [tagged, bare])
     assert {urn for urn, _ in found.violations} == {tagged.urn, bare.urn}
 
 
-@pytest.mark.parametrize(("resource_type", "props"), [
-    (ESM, {"functionName": "arn:aws:lambda:eu-west-1:1:function:orders"}),
-    (ESM, {"functionName": "orders"}),
-    (ESM, {"functionName": "arn:aws:lambda:eu-west-1:1:function:orders:$LATEST"}),
-    ("aws:lambda/permission:Permission", {"function": "orders"}),
-    ("aws:lambda/permission:Permission", {"function": "orders", "qualifier": "$LATEST"}),
-    (EIC, {"functionName": "orders"}),
-    ("aws:apigateway/integration:Integration",
-     {"uri": "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:1:function:o/invocations"}),
-    ("aws:apigatewayv2/integration:Integration", {"integrationUri": "arn:aws:lambda:eu-west-1:1:function:o"}),
-    ("aws:sns/topicSubscription:TopicSubscription", {"protocol": "lambda", "endpoint": "arn:aws:lambda:r:1:function:o"}),
-    ("aws:cloudwatch/eventTarget:EventTarget", {"arn": "arn:aws:lambda:r:1:function:o"}),
-    ("aws:appsync/dataSource:DataSource", {"lambdaConfig": {"functionArn": "arn:aws:lambda:r:1:function:o"}}),
-])
+@pytest.mark.parametrize(
+    ("resource_type", "props"),
+    [
+        (ESM, {"functionName": "arn:aws:lambda:eu-west-1:1:function:orders"}),
+        (ESM, {"functionName": "orders"}),
+        (ESM, {"functionName": "arn:aws:lambda:eu-west-1:1:function:orders:$LATEST"}),
+        ("aws:lambda/permission:Permission", {"function": "orders"}),
+        ("aws:lambda/permission:Permission", {"function": "orders", "qualifier": "$LATEST"}),
+        (EIC, {"functionName": "orders"}),
+        (
+            "aws:apigateway/integration:Integration",
+            {
+                "uri": (
+                    "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/"
+                    "arn:aws:lambda:eu-west-1:1:function:o/invocations"
+                )
+            },
+        ),
+        ("aws:apigatewayv2/integration:Integration", {"integrationUri": "arn:aws:lambda:eu-west-1:1:function:o"}),
+        (
+            "aws:sns/topicSubscription:TopicSubscription",
+            {"protocol": "lambda", "endpoint": "arn:aws:lambda:r:1:function:o"},
+        ),
+        ("aws:cloudwatch/eventTarget:EventTarget", {"arn": "arn:aws:lambda:r:1:function:o"}),
+        ("aws:appsync/dataSource:DataSource", {"lambdaConfig": {"functionArn": "arn:aws:lambda:r:1:function:o"}}),
+    ],
+)
 def test_unqualified_invocations_are_caught(resource_type, props):
     found = run_resource(lambda_.NO_UNQUALIFIED_INVOCATION, resource_type, props, name="wire")
     assert len(found.messages) == 1 and "$LATEST" in found.messages[0] and "'wire'" in found.messages[0]
 
 
-@pytest.mark.parametrize(("resource_type", "props"), [
-    (ESM, COMPLIANT_PROPS[ESM]),
-    ("aws:lambda/permission:Permission", COMPLIANT_PROPS["aws:lambda/permission:Permission"]),
-    ("aws:lambda/permission:Permission", {"function": "arn:aws:lambda:r:1:function:o:7"}),
-    (EIC, {"functionName": "orders", "qualifier": "live"}),
-    ("aws:apigateway/integration:Integration", COMPLIANT_PROPS["aws:apigateway/integration:Integration"]),
-    ("aws:apigateway/integration:Integration", {"type": "HTTP_PROXY", "uri": "https://example.com/{proxy}"}),
-    ("aws:sns/topicSubscription:TopicSubscription", {"protocol": "sqs", "endpoint": "arn:aws:sqs:r:1:q"}),
-    ("aws:cloudwatch/eventTarget:EventTarget", {"arn": "arn:aws:sqs:r:1:q"}),
-])
+@pytest.mark.parametrize(
+    ("resource_type", "props"),
+    [
+        (ESM, COMPLIANT_PROPS[ESM]),
+        ("aws:lambda/permission:Permission", COMPLIANT_PROPS["aws:lambda/permission:Permission"]),
+        ("aws:lambda/permission:Permission", {"function": "arn:aws:lambda:r:1:function:o:7"}),
+        (EIC, {"functionName": "orders", "qualifier": "live"}),
+        ("aws:apigateway/integration:Integration", COMPLIANT_PROPS["aws:apigateway/integration:Integration"]),
+        ("aws:apigateway/integration:Integration", {"type": "HTTP_PROXY", "uri": "https://example.com/{proxy}"}),
+        ("aws:sns/topicSubscription:TopicSubscription", {"protocol": "sqs", "endpoint": "arn:aws:sqs:r:1:q"}),
+        ("aws:cloudwatch/eventTarget:EventTarget", {"arn": "arn:aws:sqs:r:1:q"}),
+    ],
+)
 def test_qualified_or_non_lambda_targets_pass(resource_type, props):
     assert run_resource(lambda_.NO_UNQUALIFIED_INVOCATION, resource_type, props).messages == []
 
@@ -127,32 +161,41 @@ def test_runtime_supported_default_and_configured():
     assert run_resource(lambda_.RUNTIME_SUPPORTED, FUNCTION, {**image, "packageType": "Image"}).messages == []
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("DB_PASSWORD", "hunter2hunter2"),
-    ("STRIPE_API_KEY", "sk_live_abc"),
-    ("GITHUB_TOKEN", "x"),
-    ("CONFIG", "AKIAIOSFODNN7EXAMPLE"),
-    ("BLOB", "Zx9pQ2rT7vB4nM8kL1wE5yU3iO6aS0dF"),
-    ("BLOBS", "Zx9pQ2rT7vB4nM8k,L1wE5yU3iO6aS0dF"),  # commas do not make tokens a host list
-    ("CERT", "-----BEGIN RSA PRIVATE KEY-----\nMIIB"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DB_PASSWORD", "hunter2hunter2"),
+        ("STRIPE_API_KEY", "sk_live_abc"),
+        ("GITHUB_TOKEN", "x"),
+        ("CONFIG", "AKIAIOSFODNN7EXAMPLE"),
+        ("BLOB", "Zx9pQ2rT7vB4nM8kL1wE5yU3iO6aS0dF"),
+        ("BLOBS", "Zx9pQ2rT7vB4nM8k,L1wE5yU3iO6aS0dF"),  # commas do not make tokens a host list
+        ("CERT", "-----BEGIN RSA PRIVATE KEY-----\nMIIB"),
+    ],
+)
 def test_plaintext_secrets_are_caught(name, value):
     found = run_resource(lambda_.NO_PLAINTEXT_SECRETS, FUNCTION, fn(environment={"variables": {name: value}}))
     assert len(found.messages) == 1 and name in found.messages[0]
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("DB_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:db-AbC123"),
-    ("TOKEN_TABLE_NAME", "arcbp-prod-tokens"),
-    ("API_KEY_PARAMETER", "/arcbp/prod/api-key"),
-    ("POWERTOOLS_SERVICE_NAME", "orders"),
-    ("QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/1/arcbp-prod-orders-queue"),
-    ("TABLE", "arcbp-prod-orders-events-archive-table"),
-    # The proxy bypass list the on-prem proxy's clients get: varied characters, but a list of hosts.
-    ("NO_PROXY", ".amazonaws.com,169.254.169.254,169.254.170.2,localhost,127.0.0.1"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DB_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:db-AbC123"),
+        ("TOKEN_TABLE_NAME", "arcbp-prod-tokens"),
+        ("API_KEY_PARAMETER", "/arcbp/prod/api-key"),
+        ("POWERTOOLS_SERVICE_NAME", "orders"),
+        ("QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/1/arcbp-prod-orders-queue"),
+        ("TABLE", "arcbp-prod-orders-events-archive-table"),
+        # The proxy bypass list the on-prem proxy's clients get: varied characters, but a list of hosts.
+        ("NO_PROXY", ".amazonaws.com,169.254.169.254,169.254.170.2,localhost,127.0.0.1"),
+    ],
+)
 def test_references_and_names_are_not_secrets(name, value):
-    assert run_resource(lambda_.NO_PLAINTEXT_SECRETS, FUNCTION, fn(environment={"variables": {name: value}})).messages == []
+    assert (
+        run_resource(lambda_.NO_PLAINTEXT_SECRETS, FUNCTION, fn(environment={"variables": {name: value}})).messages
+        == []
+    )
 
 
 @given(st.text(alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyz-"), min_size=1, max_size=60))

@@ -30,10 +30,14 @@ def test_queue_needs_redrive_unless_it_is_a_dlq():
     assert run_resource(messaging.SQS_REDRIVE, QUEUE, props(QUEUE, redrivePolicy=None), name="orders").messages
     no_count = props(QUEUE, redrivePolicy='{"deadLetterTargetArn": "arn:aws:sqs:r:1:dlq"}')
     assert run_resource(messaging.SQS_REDRIVE, QUEUE, no_count).messages
-    assert run_resource(messaging.SQS_REDRIVE, QUEUE, props(QUEUE, redrivePolicy=None), name="orders-dlq").messages == []
+    assert (
+        run_resource(messaging.SQS_REDRIVE, QUEUE, props(QUEUE, redrivePolicy=None), name="orders-dlq").messages == []
+    )
     allow = props(QUEUE, redrivePolicy=None, redriveAllowPolicy='{"redrivePermission": "byQueue"}')
     assert run_resource(messaging.SQS_REDRIVE, QUEUE, allow).messages == []
-    assert run_resource(messaging.SQS_REDRIVE, QUEUE, props(QUEUE, redrivePolicy=None, name="x-dlq.fifo")).messages == []
+    assert (
+        run_resource(messaging.SQS_REDRIVE, QUEUE, props(QUEUE, redrivePolicy=None, name="x-dlq.fifo")).messages == []
+    )
 
 
 def test_queue_encryption():
@@ -43,15 +47,23 @@ def test_queue_encryption():
     assert run_resource(messaging.SQS_ENCRYPTED, QUEUE, sse_sqs).messages == []
 
 
-@pytest.mark.parametrize(("visibility", "timeout", "fires"), [
-    (60.0, 10.0, False), (59.0, 10.0, True), (None, 5.0, False), (None, 6.0, True), (18.0, None, False),
-    (17.0, 3.0, True),
-])
+@pytest.mark.parametrize(
+    ("visibility", "timeout", "fires"),
+    [
+        (60.0, 10.0, False),
+        (59.0, 10.0, True),
+        (None, 5.0, False),
+        (None, 6.0, True),
+        (18.0, None, False),
+        (17.0, 3.0, True),
+    ],
+)
 def test_visibility_timeout_is_six_times_the_consumer_timeout(visibility, timeout, fires):
     queue = resource(QUEUE, "orders-queue", {"visibilityTimeoutSeconds": visibility} if visibility else {})
     function = resource(FUNCTION, "orders-fn", {"name": "orders", **({"timeout": timeout} if timeout else {})})
-    alias = resource(ALIAS, "orders-live", {"name": "live", "functionName": "orders"},
-                     depends={"functionName": [function]})
+    alias = resource(
+        ALIAS, "orders-live", {"name": "live", "functionName": "orders"}, depends={"functionName": [function]}
+    )
     mapping = resource(ESM, "orders-esm", {}, depends={"eventSourceArn": [queue], "functionName": [alias]})
     found = run_stack(messaging.SQS_VISIBILITY_TIMEOUT, [queue, function, alias, mapping])
     assert [u for u, _ in found.violations] == ([queue.urn] if fires else [])
@@ -60,8 +72,9 @@ def test_visibility_timeout_is_six_times_the_consumer_timeout(visibility, timeou
 def test_visibility_timeout_links_by_arn_and_name_without_dependencies():
     queue = resource(QUEUE, "q", {"arn": "arn:aws:sqs:r:1:q", "visibilityTimeoutSeconds": 30.0})
     function = resource(FUNCTION, "f", {"name": "orders", "timeout": 10.0})
-    mapping = resource(ESM, "m", {"eventSourceArn": "arn:aws:sqs:r:1:q",
-                                  "functionName": "arn:aws:lambda:r:1:function:orders:live"})
+    mapping = resource(
+        ESM, "m", {"eventSourceArn": "arn:aws:sqs:r:1:q", "functionName": "arn:aws:lambda:r:1:function:orders:live"}
+    )
     assert len(run_stack(messaging.SQS_VISIBILITY_TIMEOUT, [queue, function, mapping]).violations) == 1
 
 
@@ -90,18 +103,24 @@ def test_s3_delivery_without_transform_needs_no_source_backup():
     del plain["extendedS3Configuration"]["processingConfiguration"]
     plain["extendedS3Configuration"]["s3BackupMode"] = "Disabled"
     assert run_resource(messaging.FIREHOSE_ENCRYPTED_BACKED_UP, FIREHOSE, plain).messages == []
-    http = {"destination": "http_endpoint", "serverSideEncryption": {"enabled": True},
-            "httpEndpointConfiguration": {"url": "https://example.com", "s3BackupMode": "FailedDataOnly"}}
+    http = {
+        "destination": "http_endpoint",
+        "serverSideEncryption": {"enabled": True},
+        "httpEndpointConfiguration": {"url": "https://example.com", "s3BackupMode": "FailedDataOnly"},
+    }
     assert "AllData" in run_resource(messaging.FIREHOSE_ENCRYPTED_BACKED_UP, FIREHOSE, http).messages[0]
 
 
-@pytest.mark.parametrize(("processors", "needs_backup"), [
-    # The central log sink: gunzip CloudWatch Logs batches and end each with a newline; nothing is lost.
-    ([{"type": "Decompression"}, {"type": "AppendDelimiterToRecord"}], False),
-    ([{"type": "Decompression"}, {"type": "CloudWatchLogProcessing"}], True),  # extraction drops metadata
-    ([{"type": "Decompression"}, {"type": "Lambda"}], True),
-    ([], True),  # enabled with no processor named: assume a transform
-])
+@pytest.mark.parametrize(
+    ("processors", "needs_backup"),
+    [
+        # The central log sink: gunzip CloudWatch Logs batches and end each with a newline; nothing is lost.
+        ([{"type": "Decompression"}, {"type": "AppendDelimiterToRecord"}], False),
+        ([{"type": "Decompression"}, {"type": "CloudWatchLogProcessing"}], True),  # extraction drops metadata
+        ([{"type": "Decompression"}, {"type": "Lambda"}], True),
+        ([], True),  # enabled with no processor named: assume a transform
+    ],
+)
 def test_lossless_processors_are_not_a_transform(processors, needs_backup):
     stream = props(FIREHOSE)
     stream["extendedS3Configuration"]["processingConfiguration"] = {"enabled": True, "processors": processors}

@@ -26,9 +26,11 @@ CONFIG = {"stateful-protected": {"environment": "prod"}, "tags-required": {"requ
 
 
 def fired(resource_type: str, props: dict[str, Any], *, protect: bool = True) -> set[str]:
-    return {p.name for p in RESOURCE_POLICIES
-            if run_resource(p, resource_type, props, name="subject", protect=protect,
-                            config=CONFIG.get(p.name)).messages}
+    return {
+        p.name
+        for p in RESOURCE_POLICIES
+        if run_resource(p, resource_type, props, name="subject", protect=protect, config=CONFIG.get(p.name)).messages
+    }
 
 
 @pytest.mark.parametrize("resource_type", sorted(COMPLIANT_PROPS))
@@ -47,7 +49,9 @@ def set_path(props: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 
 
 _DROP = object()
-UNSUPPORTED_RUNTIMES = st.sampled_from(["python3.8", "python3.9", "python2.7", "nodejs16.x", "go1.x", "java8", "ruby2.7"])
+UNSUPPORTED_RUNTIMES = st.sampled_from(
+    ["python3.8", "python3.9", "python2.7", "nodejs16.x", "go1.x", "java8", "ruby2.7"]
+)
 FALSY = st.sampled_from([False, "false", _DROP])
 
 
@@ -56,8 +60,10 @@ def _unqualified_function(draw_name: str) -> str:
 
 
 names = st.from_regex(r"[a-z][a-z0-9-]{2,20}", fullmatch=True)
-secret_vars = st.tuples(st.sampled_from(["DB_PASSWORD", "API_KEY", "AUTH_TOKEN", "CLIENT_SECRET"]),
-                        st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=30))
+secret_vars = st.tuples(
+    st.sampled_from(["DB_PASSWORD", "API_KEY", "AUTH_TOKEN", "CLIENT_SECRET"]),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=30),
+)
 
 
 def _add_secret(props: dict[str, Any], pair: tuple[str, str]) -> None:
@@ -69,9 +75,16 @@ def _drop_tag(props: dict[str, Any], tag: str) -> None:
 
 
 def _open_ingress(props: dict[str, Any], cidr: str) -> None:
-    props["ingress"].append({"protocol": "tcp", "fromPort": 443.0, "toPort": 443.0, "cidrBlocks": [],
-                             "ipv6CidrBlocks": [], **({"cidrBlocks": [cidr]} if "." in cidr else
-                                                      {"ipv6CidrBlocks": [cidr]})})
+    props["ingress"].append(
+        {
+            "protocol": "tcp",
+            "fromPort": 443.0,
+            "toPort": 443.0,
+            "cidrBlocks": [],
+            "ipv6CidrBlocks": [],
+            **({"cidrBlocks": [cidr]} if "." in cidr else {"ipv6CidrBlocks": [cidr]}),
+        }
+    )
 
 
 def _statement(props: dict[str, Any], change: dict[str, Any]) -> None:
@@ -83,58 +96,154 @@ def _statement(props: dict[str, Any], change: dict[str, Any]) -> None:
 #: (resource type, policy expected to fire, strategy of bad values, how to apply one).
 Mutation = tuple[str, str, st.SearchStrategy[Any], Callable[[dict[str, Any], Any], None]]
 MUTATIONS: list[Mutation] = [
-    ("aws:lambda/function:Function", "lambda-tracing-active", st.sampled_from(["PassThrough", _DROP]),
-     lambda p, v: set_path(p, ("tracingConfig", "mode"), v)),
-    ("aws:lambda/function:Function", "lambda-runtime-supported", UNSUPPORTED_RUNTIMES,
-     lambda p, v: set_path(p, ("runtime",), v)),
+    (
+        "aws:lambda/function:Function",
+        "lambda-tracing-active",
+        st.sampled_from(["PassThrough", _DROP]),
+        lambda p, v: set_path(p, ("tracingConfig", "mode"), v),
+    ),
+    (
+        "aws:lambda/function:Function",
+        "lambda-runtime-supported",
+        UNSUPPORTED_RUNTIMES,
+        lambda p, v: set_path(p, ("runtime",), v),
+    ),
     ("aws:lambda/function:Function", "lambda-no-plaintext-secrets", secret_vars, _add_secret),
     ("aws:lambda/function:Function", "tags-required", st.sampled_from(DEFAULT_REQUIRED_TAGS), _drop_tag),
-    ("aws:cloudwatch/logGroup:LogGroup", "log-group-retention", st.sampled_from([0.0, _DROP]),
-     lambda p, v: set_path(p, ("retentionInDays",), v)),
-    ("aws:lambda/eventSourceMapping:EventSourceMapping", "lambda-no-latest-invocation",
-     names.map(_unqualified_function), lambda p, v: set_path(p, ("functionName",), v)),
-    ("aws:lambda/permission:Permission", "lambda-no-latest-invocation", st.sampled_from(["$LATEST", _DROP]),
-     lambda p, v: set_path(p, ("qualifier",), v)),
-    ("aws:apigateway/method:Method", "api-method-authorized", st.sampled_from(["NONE", _DROP]),
-     lambda p, v: set_path(p, ("authorization",), v)),
-    ("aws:apigatewayv2/route:Route", "api-method-authorized", st.sampled_from(["NONE", _DROP]),
-     lambda p, v: set_path(p, ("authorizationType",), v)),
-    ("aws:apigateway/stage:Stage", "api-stage-logged-traced", FALSY,
-     lambda p, v: set_path(p, ("xrayTracingEnabled",), v)),
-    ("aws:apigateway/methodSettings:MethodSettings", "api-cache-encrypted", FALSY,
-     lambda p, v: set_path(p, ("settings", "cacheDataEncrypted"), v)),
-    ("aws:appsync/graphQLApi:GraphQLApi", "appsync-logged-traced", FALSY,
-     lambda p, v: set_path(p, ("xrayEnabled",), v)),
-    ("aws:appsync/graphQLApi:GraphQLApi", "appsync-authorized", st.just("API_KEY"),
-     lambda p, v: p.update(authenticationType=v, additionalAuthenticationProviders=[])),
-    ("aws:appsync/apiCache:ApiCache", "appsync-cache-encrypted", FALSY,
-     lambda p, v: set_path(p, ("atRestEncryptionEnabled",), v)),
-    ("aws:sqs/queue:Queue", "sqs-redrive-policy", st.sampled_from([_DROP, "{}", '{"maxReceiveCount": 5}']),
-     lambda p, v: set_path(p, ("redrivePolicy",), v)),
+    (
+        "aws:cloudwatch/logGroup:LogGroup",
+        "log-group-retention",
+        st.sampled_from([0.0, _DROP]),
+        lambda p, v: set_path(p, ("retentionInDays",), v),
+    ),
+    (
+        "aws:lambda/eventSourceMapping:EventSourceMapping",
+        "lambda-no-latest-invocation",
+        names.map(_unqualified_function),
+        lambda p, v: set_path(p, ("functionName",), v),
+    ),
+    (
+        "aws:lambda/permission:Permission",
+        "lambda-no-latest-invocation",
+        st.sampled_from(["$LATEST", _DROP]),
+        lambda p, v: set_path(p, ("qualifier",), v),
+    ),
+    (
+        "aws:apigateway/method:Method",
+        "api-method-authorized",
+        st.sampled_from(["NONE", _DROP]),
+        lambda p, v: set_path(p, ("authorization",), v),
+    ),
+    (
+        "aws:apigatewayv2/route:Route",
+        "api-method-authorized",
+        st.sampled_from(["NONE", _DROP]),
+        lambda p, v: set_path(p, ("authorizationType",), v),
+    ),
+    (
+        "aws:apigateway/stage:Stage",
+        "api-stage-logged-traced",
+        FALSY,
+        lambda p, v: set_path(p, ("xrayTracingEnabled",), v),
+    ),
+    (
+        "aws:apigateway/methodSettings:MethodSettings",
+        "api-cache-encrypted",
+        FALSY,
+        lambda p, v: set_path(p, ("settings", "cacheDataEncrypted"), v),
+    ),
+    (
+        "aws:appsync/graphQLApi:GraphQLApi",
+        "appsync-logged-traced",
+        FALSY,
+        lambda p, v: set_path(p, ("xrayEnabled",), v),
+    ),
+    (
+        "aws:appsync/graphQLApi:GraphQLApi",
+        "appsync-authorized",
+        st.just("API_KEY"),
+        lambda p, v: p.update(authenticationType=v, additionalAuthenticationProviders=[]),
+    ),
+    (
+        "aws:appsync/apiCache:ApiCache",
+        "appsync-cache-encrypted",
+        FALSY,
+        lambda p, v: set_path(p, ("atRestEncryptionEnabled",), v),
+    ),
+    (
+        "aws:sqs/queue:Queue",
+        "sqs-redrive-policy",
+        st.sampled_from([_DROP, "{}", '{"maxReceiveCount": 5}']),
+        lambda p, v: set_path(p, ("redrivePolicy",), v),
+    ),
     ("aws:sqs/queue:Queue", "sqs-encrypted", st.just(_DROP), lambda p, v: set_path(p, ("kmsMasterKeyId",), v)),
     ("aws:sqs/queue:Queue", "tags-required", st.sampled_from(DEFAULT_REQUIRED_TAGS), _drop_tag),
-    ("aws:sns/topic:Topic", "sns-encrypted", st.sampled_from([_DROP, ""]),
-     lambda p, v: set_path(p, ("kmsMasterKeyId",), v)),
-    ("aws:sns/topicSubscription:TopicSubscription", "sns-subscription-dlq", st.sampled_from([_DROP, "{}"]),
-     lambda p, v: set_path(p, ("redrivePolicy",), v)),
-    ("aws:kinesis/stream:Stream", "kinesis-encrypted", st.sampled_from(["NONE", _DROP]),
-     lambda p, v: set_path(p, ("encryptionType",), v)),
-    ("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream", "firehose-encrypted-backed-up",
-     st.sampled_from(["Disabled", _DROP]), lambda p, v: set_path(p, ("extendedS3Configuration", "s3BackupMode"), v)),
-    ("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream", "firehose-encrypted-backed-up", FALSY,
-     lambda p, v: set_path(p, ("serverSideEncryption", "enabled"), v)),
-    ("aws:dynamodb/table:Table", "dynamodb-pitr-encrypted", FALSY,
-     lambda p, v: set_path(p, ("pointInTimeRecovery", "enabled"), v)),
-    ("aws:dynamodb/table:Table", "dynamodb-pitr-encrypted", FALSY,
-     lambda p, v: set_path(p, ("serverSideEncryption", "enabled"), v)),
-    ("aws:ec2/securityGroup:SecurityGroup", "sg-no-public-ingress", st.sampled_from(["0.0.0.0/0", "::/0"]),
-     _open_ingress),
-    ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "sg-no-public-ingress", st.just("0.0.0.0/0"),
-     lambda p, v: set_path(p, ("cidrIpv4",), v)),
-    ("aws:iam/rolePolicy:RolePolicy", "iam-no-star-action", st.sampled_from(["*", "dynamodb:*", ["s3:*"]]),
-     lambda p, v: _statement(p, {"Action": v})),
-    ("aws:iam/rolePolicy:RolePolicy", "iam-star-resource-allowlisted", st.sampled_from(["*", ["*"]]),
-     lambda p, v: _statement(p, {"Resource": v})),
+    (
+        "aws:sns/topic:Topic",
+        "sns-encrypted",
+        st.sampled_from([_DROP, ""]),
+        lambda p, v: set_path(p, ("kmsMasterKeyId",), v),
+    ),
+    (
+        "aws:sns/topicSubscription:TopicSubscription",
+        "sns-subscription-dlq",
+        st.sampled_from([_DROP, "{}"]),
+        lambda p, v: set_path(p, ("redrivePolicy",), v),
+    ),
+    (
+        "aws:kinesis/stream:Stream",
+        "kinesis-encrypted",
+        st.sampled_from(["NONE", _DROP]),
+        lambda p, v: set_path(p, ("encryptionType",), v),
+    ),
+    (
+        "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
+        "firehose-encrypted-backed-up",
+        st.sampled_from(["Disabled", _DROP]),
+        lambda p, v: set_path(p, ("extendedS3Configuration", "s3BackupMode"), v),
+    ),
+    (
+        "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
+        "firehose-encrypted-backed-up",
+        FALSY,
+        lambda p, v: set_path(p, ("serverSideEncryption", "enabled"), v),
+    ),
+    (
+        "aws:dynamodb/table:Table",
+        "dynamodb-pitr-encrypted",
+        FALSY,
+        lambda p, v: set_path(p, ("pointInTimeRecovery", "enabled"), v),
+    ),
+    (
+        "aws:dynamodb/table:Table",
+        "dynamodb-pitr-encrypted",
+        FALSY,
+        lambda p, v: set_path(p, ("serverSideEncryption", "enabled"), v),
+    ),
+    (
+        "aws:ec2/securityGroup:SecurityGroup",
+        "sg-no-public-ingress",
+        st.sampled_from(["0.0.0.0/0", "::/0"]),
+        _open_ingress,
+    ),
+    (
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+        "sg-no-public-ingress",
+        st.just("0.0.0.0/0"),
+        lambda p, v: set_path(p, ("cidrIpv4",), v),
+    ),
+    (
+        "aws:iam/rolePolicy:RolePolicy",
+        "iam-no-star-action",
+        st.sampled_from(["*", "dynamodb:*", ["s3:*"]]),
+        lambda p, v: _statement(p, {"Action": v}),
+    ),
+    (
+        "aws:iam/rolePolicy:RolePolicy",
+        "iam-star-resource-allowlisted",
+        st.sampled_from(["*", ["*"]]),
+        lambda p, v: _statement(p, {"Resource": v}),
+    ),
 ]
 
 
@@ -146,8 +255,16 @@ def test_one_mutation_fires_exactly_its_policy(data):
     assert fired(resource_type, props) == {policy}
 
 
-@given(st.sampled_from(["aws:dynamodb/table:Table", "aws:sqs/queue:Queue", "aws:kinesis/stream:Stream",
-                        "aws:cloudwatch/logGroup:LogGroup"]))
+@given(
+    st.sampled_from(
+        [
+            "aws:dynamodb/table:Table",
+            "aws:sqs/queue:Queue",
+            "aws:kinesis/stream:Stream",
+            "aws:cloudwatch/logGroup:LogGroup",
+        ]
+    )
+)
 def test_unprotecting_a_stateful_resource_fires_only_stateful_protected(resource_type):
     assert fired(resource_type, copy.deepcopy(COMPLIANT_PROPS[resource_type]), protect=False) == {"stateful-protected"}
 

@@ -15,22 +15,28 @@ LEGACY_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 VPC = "aws:ec2/vpc:Vpc"
 
 
-@pytest.mark.parametrize(("kind", "props"), [
-    (SG, {"ingress": [{"cidrBlocks": ["10.0.0.0/8", "0.0.0.0/0"], "fromPort": 443.0, "toPort": 443.0}]}),
-    (SG, {"ingress": [{"ipv6CidrBlocks": ["::/0"], "fromPort": 22.0, "toPort": 22.0}]}),
-    (RULE, {"cidrIpv4": "0.0.0.0/0"}),
-    (RULE, {"cidrIpv6": "::/0"}),
-    (LEGACY_RULE, {"type": "ingress", "cidrBlocks": ["0.0.0.0/0"]}),
-])
+@pytest.mark.parametrize(
+    ("kind", "props"),
+    [
+        (SG, {"ingress": [{"cidrBlocks": ["10.0.0.0/8", "0.0.0.0/0"], "fromPort": 443.0, "toPort": 443.0}]}),
+        (SG, {"ingress": [{"ipv6CidrBlocks": ["::/0"], "fromPort": 22.0, "toPort": 22.0}]}),
+        (RULE, {"cidrIpv4": "0.0.0.0/0"}),
+        (RULE, {"cidrIpv6": "::/0"}),
+        (LEGACY_RULE, {"type": "ingress", "cidrBlocks": ["0.0.0.0/0"]}),
+    ],
+)
 def test_ingress_from_anywhere_is_caught(kind, props):
     assert len(run_resource(network.NO_PUBLIC_INGRESS, kind, props).messages) == 1
 
 
-@pytest.mark.parametrize(("kind", "props"), [
-    (SG, {"ingress": [{"cidrBlocks": ["10.0.0.0/8"]}], "egress": [{"cidrBlocks": ["0.0.0.0/0"]}]}),
-    (RULE, {"referencedSecurityGroupId": "sg-1"}),
-    (LEGACY_RULE, {"type": "egress", "cidrBlocks": ["0.0.0.0/0"]}),
-])
+@pytest.mark.parametrize(
+    ("kind", "props"),
+    [
+        (SG, {"ingress": [{"cidrBlocks": ["10.0.0.0/8"]}], "egress": [{"cidrBlocks": ["0.0.0.0/0"]}]}),
+        (RULE, {"referencedSecurityGroupId": "sg-1"}),
+        (LEGACY_RULE, {"type": "egress", "cidrBlocks": ["0.0.0.0/0"]}),
+    ],
+)
 def test_private_ingress_and_egress_pass(kind, props):
     assert run_resource(network.NO_PUBLIC_INGRESS, kind, props).messages == []
 

@@ -12,11 +12,22 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 def stack(strategy="canary", alarm_dimensions=None, alias_name="live"):
     function = resource(FUNCTION, "orders", {"name": "arcbp-prod-orders", "tags": {"release-strategy": strategy}})
-    alias = resource(ALIAS, "orders-live", {"name": alias_name, "functionName": "arcbp-prod-orders"},
-                     depends={"functionName": [function]})
-    alarm = resource(ALARM, "orders-errors", {"metricName": "Errors", "namespace": "AWS/Lambda",
-                                              "dimensions": alarm_dimensions or {"FunctionName": "arcbp-prod-orders",
-                                                                                 "Resource": "arcbp-prod-orders:live"}})
+    alias = resource(
+        ALIAS,
+        "orders-live",
+        {"name": alias_name, "functionName": "arcbp-prod-orders"},
+        depends={"functionName": [function]},
+    )
+    alarm = resource(
+        ALARM,
+        "orders-errors",
+        {
+            "metricName": "Errors",
+            "namespace": "AWS/Lambda",
+            "dimensions": alarm_dimensions
+            or {"FunctionName": "arcbp-prod-orders", "Resource": "arcbp-prod-orders:live"},
+        },
+    )
     return function, [function, alias, alarm]
 
 
@@ -39,8 +50,15 @@ def test_missing_alarm_is_caught():
 
 def test_metric_math_alarm_counts():
     function, resources = stack(alarm_dimensions={"FunctionName": "x"})
-    math_alarm = resource(ALARM, "orders-error-rate", {"metricQueries": [
-        {"id": "e", "metric": {"metricName": "Errors", "dimensions": {"FunctionName": "arcbp-prod-orders"}}}]})
+    math_alarm = resource(
+        ALARM,
+        "orders-error-rate",
+        {
+            "metricQueries": [
+                {"id": "e", "metric": {"metricName": "Errors", "dimensions": {"FunctionName": "arcbp-prod-orders"}}}
+            ]
+        },
+    )
     assert run_stack(release.RELEASE_SAFETY, [*resources, math_alarm], {"environment": "prod"}).violations == []
 
 

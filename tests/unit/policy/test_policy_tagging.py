@@ -52,13 +52,17 @@ def test_auto_scaling_group_tags_computed_at_deploy_time():
 
 
 def test_required_tags_come_from_config():
-    found = run_resource(tagging.TAGS_REQUIRED, "aws:sns/topic:Topic", {"tags": TAGS},
-                         config={"requiredTags": ["owner", "data-classification"]})
+    found = run_resource(
+        tagging.TAGS_REQUIRED,
+        "aws:sns/topic:Topic",
+        {"tags": TAGS},
+        config={"requiredTags": ["owner", "data-classification"]},
+    )
     assert "data-classification" in found.messages[0]
 
 
 def sdk_class(token: str):
-    module = token.split(":")[1].split("/")[0]
+    module = token.split(":")[1].split("/", maxsplit=1)[0]
     module = {"lambda": "lambda_"}.get(module, module)
     return getattr(importlib.import_module(f"pulumi_aws.{module}"), token.rsplit(":", 1)[1])
 

@@ -16,21 +16,52 @@ def _urn(stack: str, chain: str, name: str) -> str:
 
 
 def _graph(stack: str, *, retention: int = 14, extra: bool = False) -> SynthesizedStack:
-    comp = GraphResource(urn=_urn(stack, "arcblueprint:x:Logs", "logs"), type="arcblueprint:x:Logs", name="logs",
-                         parent=None, custom=False, inputs={})
-    key = GraphResource(urn=_urn(stack, "arcblueprint:x:Logs$aws:kms/key:Key", "logs-key"), type="aws:kms/key:Key",
-                        name="logs-key", parent=comp.urn, custom=True, inputs={"enableKeyRotation": True},
-                        protect=stack == "prod")
-    group = GraphResource(urn=_urn(stack, "arcblueprint:x:Logs$aws:cloudwatch/logGroup:LogGroup", "logs-group"),
-                          type="aws:cloudwatch/logGroup:LogGroup", name="logs-group", parent=comp.urn, custom=True,
-                          inputs={"retentionInDays": retention, "policy": json.dumps({"a": 1})},
-                          dependencies=[key.urn])
+    comp = GraphResource(
+        urn=_urn(stack, "arcblueprint:x:Logs", "logs"),
+        type="arcblueprint:x:Logs",
+        name="logs",
+        parent=None,
+        custom=False,
+        inputs={},
+    )
+    key = GraphResource(
+        urn=_urn(stack, "arcblueprint:x:Logs$aws:kms/key:Key", "logs-key"),
+        type="aws:kms/key:Key",
+        name="logs-key",
+        parent=comp.urn,
+        custom=True,
+        inputs={"enableKeyRotation": True},
+        protect=stack == "prod",
+    )
+    group = GraphResource(
+        urn=_urn(stack, "arcblueprint:x:Logs$aws:cloudwatch/logGroup:LogGroup", "logs-group"),
+        type="aws:cloudwatch/logGroup:LogGroup",
+        name="logs-group",
+        parent=comp.urn,
+        custom=True,
+        inputs={"retentionInDays": retention, "policy": json.dumps({"a": 1})},
+        dependencies=[key.urn],
+    )
     resources = [comp, key, group]
     if extra:
-        resources.append(GraphResource(urn=_urn(stack, "aws:sqs/queue:Queue", "q"), type="aws:sqs/queue:Queue",
-                                       name="q", parent=None, custom=True, inputs={}))
-    return SynthesizedStack(project="arcblueprint", stack=stack, preview=True, config=CONFIG, resources=resources,
-                            outputs={"bucket": "b", "ids": ["x"]})
+        resources.append(
+            GraphResource(
+                urn=_urn(stack, "aws:sqs/queue:Queue", "q"),
+                type="aws:sqs/queue:Queue",
+                name="q",
+                parent=None,
+                custom=True,
+                inputs={},
+            )
+        )
+    return SynthesizedStack(
+        project="arcblueprint",
+        stack=stack,
+        preview=True,
+        config=CONFIG,
+        resources=resources,
+        outputs={"bucket": "b", "ids": ["x"]},
+    )
 
 
 def test_tree_nests_children_under_their_component_and_marks_protection():
@@ -44,7 +75,11 @@ def test_tree_nests_children_under_their_component_and_marks_protection():
 def test_counts_and_outputs():
     graph = _graph("dev", extra=True)
     assert dict(render.resource_counts(graph)) == {
-        "arcblueprint:x:Logs": 1, "aws:kms/key:Key": 1, "aws:cloudwatch/logGroup:LogGroup": 1, "aws:sqs/queue:Queue": 1}
+        "arcblueprint:x:Logs": 1,
+        "aws:kms/key:Key": 1,
+        "aws:cloudwatch/logGroup:LogGroup": 1,
+        "aws:sqs/queue:Queue": 1,
+    }
     assert "(3 cloud resources, 1 components)" in render.counts_text(graph)
     assert render.outputs_text(graph).splitlines() == ["bucket  b", 'ids     ["x"]']
 

@@ -36,7 +36,9 @@ def test_every_input_key_of_the_shipped_stacks_is_in_the_schema(synthesized, sta
 
 def _cloudformation_spelling(stream):
     stream.inputs["extendedS3Configuration"]["dynamicPartitioningConfiguration"] = {
-        "enabled": True, "retry_options": {"duration_in_seconds": 300}}
+        "enabled": True,
+        "retry_options": {"duration_in_seconds": 300},
+    }
 
 
 def test_a_key_spelled_the_cloudformation_way_is_reported_with_its_path(synthesized):
@@ -53,7 +55,9 @@ def test_keys_inside_lists_of_blocks_and_at_the_top_are_checked(synthesized):
         processors[0]["parameters"][0]["parameterValu"] = "GZIP"
         stream.inputs["tag"] = {"owner": "platform-team"}
 
-    [resource] = [r for r in mutated(synthesized("dev"), "logging-stream", typos).resources if r.name == "logging-stream"]
+    [resource] = [
+        r for r in mutated(synthesized("dev"), "logging-stream", typos).resources if r.name == "logging-stream"
+    ]
     paths = sorted(p.path for p in check_resource(resource))
     assert paths == ["extendedS3Configuration/processingConfiguration/processors/0/parameters/0/parameterValu", "tag"]
 
@@ -62,8 +66,9 @@ def test_a_type_the_provider_does_not_have_is_reported(synthesized):
     def renamed(stream):
         stream.type = "aws:kinesis/firehoseDeliveryStreams:FirehoseDeliveryStreams"
 
-    [resource] = [r for r in mutated(synthesized("dev"), "logging-stream", renamed).resources
-                  if r.name == "logging-stream"]
+    [resource] = [
+        r for r in mutated(synthesized("dev"), "logging-stream", renamed).resources if r.name == "logging-stream"
+    ]
     [problem] = check_resource(resource)
     assert problem.path == "(type)"
 
@@ -75,5 +80,7 @@ def test_preview_exits_4_naming_the_resource_and_the_key(synthesized, monkeypatc
     monkeypatch.setattr(cli, "_synthesize", lambda stack, preview=True: broken)
     assert cli.main(["preview", "--stack", "prod"]) == cli.EXIT_SCHEMA == 4
     out = capsys.readouterr().out
-    assert ("[error] aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream 'logging-stream': input "
-            "extendedS3Configuration/dynamicPartitioningConfiguration/retry_options is not in pulumi-aws's schema") in out
+    assert (
+        "[error] aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream 'logging-stream': input "
+        "extendedS3Configuration/dynamicPartitioningConfiguration/retry_options is not in pulumi-aws's schema"
+    ) in out

@@ -32,10 +32,11 @@ def schema():
 
 
 def test_the_schema_is_valid_graphql_and_queries_against_it_validate(schema):
-    query = parse_graphql("query { getBooking(id: \"1\") { id status seats } "
-                          "listBookings(limit: 5) { items { id } nextToken } }")
+    query = parse_graphql(
+        'query { getBooking(id: "1") { id status seats } listBookings(limit: 5) { items { id } nextToken } }'
+    )
     assert validate(schema, query) == []
-    bad = parse_graphql("query { getBooking(id: \"1\") { id price } }")
+    bad = parse_graphql('query { getBooking(id: "1") { id price } }')
     assert validate(schema, bad)  # unknown field is rejected
 
 
@@ -65,14 +66,22 @@ def test_the_saga_is_sound_and_every_task_retries_with_backoff_and_compensates()
         assert task["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
         assert states[target]["Type"] == "Task" and states[target]["Parameters"]["FunctionName"] == ARN
         # A second execution of the same booking stops, without compensating what the first one did.
-        assert task["Catch"][0] == {"ErrorEquals": ["SagaNotOwnerError"], "ResultPath": "$.error",
-                                    "Next": "AlreadyHandled"}
+        assert task["Catch"][0] == {
+            "ErrorEquals": ["SagaNotOwnerError"],
+            "ResultPath": "$.error",
+            "Next": "AlreadyHandled",
+        }
         assert task["Parameters"]["Payload"]["execution.$"] == "$$.Execution.Id"
     assert states["AlreadyHandled"]["Type"] == "Succeed"
     # Network errors are retried: AWS's recommended Lambda errors, and the steps' own StepRetryableError.
     retried = set(states["ReserveFlight"]["Retry"][0]["ErrorEquals"])
-    assert {"Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException", "Lambda.AWSLambdaException",
-            "Lambda.SdkClientException", "StepRetryableError"} <= retried
+    assert {
+        "Lambda.ClientExecutionTimeoutException",
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "StepRetryableError",
+    } <= retried
     assert "StepFailedError" not in retried and "States.ALL" not in retried
     # Failing at payment undoes payment, then the reservation, then fails the booking.
     chain, state = [], states["CollectPayment"]["Catch"][-1]["Next"]
@@ -82,13 +91,20 @@ def test_the_saga_is_sound_and_every_task_retries_with_backoff_and_compensates()
     assert chain == ["RefundPayment", "CancelFlightReservation"] and state == "BookingFailed"
 
 
-@given(count=st.integers(1, 8), attempts=st.integers(1, 10), interval=st.integers(1, 300),
-       rate=st.floats(1.1, 10, allow_nan=False))
+@given(
+    count=st.integers(1, 8),
+    attempts=st.integers(1, 10),
+    interval=st.integers(1, 300),
+    rate=st.floats(1.1, 10, allow_nan=False),
+)
 def test_any_generated_saga_validates(count, attempts, interval, rate):
-    steps = [SagaStep(name=f"Step{i}", action=f"do_{i}", compensation=f"Undo{i}", compensation_action=f"undo_{i}")
-             for i in range(count)]
-    definition = build_saga(ARN, steps=steps, retry=SagaRetry(max_attempts=attempts, interval_seconds=interval,
-                                                              backoff_rate=rate))
+    steps = [
+        SagaStep(name=f"Step{i}", action=f"do_{i}", compensation=f"Undo{i}", compensation_action=f"undo_{i}")
+        for i in range(count)
+    ]
+    definition = build_saga(
+        ARN, steps=steps, retry=SagaRetry(max_attempts=attempts, interval_seconds=interval, backoff_rate=rate)
+    )
     assert validate_saga(definition) == []
     tasks = [s for s in definition["States"].values() if s["Type"] == "Task"]
     assert len(tasks) == 2 * count and all(s["Catch"] for s in tasks)
@@ -103,14 +119,21 @@ def test_the_validator_catches_a_task_without_retry_or_catch():
     assert "ConfirmBooking does not catch every error" in problems
 
 
-@pytest.mark.parametrize(("data", "key", "fragment"), [
-    ({"caching": {"ttlSeconds": 0}}, "services.bookings.caching.ttlSeconds", "from 1 to 3600"),
-    ({"caching": {"ttlSeconds": 3601}}, "services.bookings.caching.ttlSeconds", "from 1 to 3600"),
-    ({"caching": {"resolvers": ["Mutation.createBooking"]}}, "services.bookings.caching.resolvers", "Query.getBooking"),
-    ({"authorizer": "apikey"}, "services.bookings.authorizer", "cognito, iam"),
-    ({"sagaType": "FAST"}, "services.bookings.sagaType", "STANDARD"),
-    ({"sagaRetry": {"backoffRate": 1.0}}, "services.bookings.sagaRetry.backoffRate", "1.1"),
-])
+@pytest.mark.parametrize(
+    ("data", "key", "fragment"),
+    [
+        ({"caching": {"ttlSeconds": 0}}, "services.bookings.caching.ttlSeconds", "from 1 to 3600"),
+        ({"caching": {"ttlSeconds": 3601}}, "services.bookings.caching.ttlSeconds", "from 1 to 3600"),
+        (
+            {"caching": {"resolvers": ["Mutation.createBooking"]}},
+            "services.bookings.caching.resolvers",
+            "Query.getBooking",
+        ),
+        ({"authorizer": "apikey"}, "services.bookings.authorizer", "cognito, iam"),
+        ({"sagaType": "FAST"}, "services.bookings.sagaType", "STANDARD"),
+        ({"sagaRetry": {"backoffRate": 1.0}}, "services.bookings.sagaRetry.backoffRate", "1.1"),
+    ],
+)
 def test_invalid_specs_name_the_key(data, key, fragment):
     with pytest.raises(ConfigError) as caught:
         parse(CherryPickSpec, data, "services.bookings")

@@ -17,48 +17,70 @@ from arcblueprint.services.comfortable_rest.spec import OPERATIONS, ComfortableR
 
 KEY = "services.orders"
 
-throttles = st.builds(lambda rate, extra: {"rateLimit": rate, "burstLimit": max(1, -(-rate // 10)) + extra},
-                      st.integers(1, 10000), st.integers(0, 100))
+throttles = st.builds(
+    lambda rate, extra: {"rateLimit": rate, "burstLimit": max(1, -(-rate // 10)) + extra},
+    st.integers(1, 10000),
+    st.integers(0, 100),
+)
 
 
-@given(rate=st.integers(1, 10000), burst=st.integers(1, 5000), op=st.sampled_from(sorted(OPERATIONS)),
-       name=st.from_regex(r"[a-z][a-z0-9-]{1,30}", fullmatch=True))
+@given(
+    rate=st.integers(1, 10000),
+    burst=st.integers(1, 5000),
+    op=st.sampled_from(sorted(OPERATIONS)),
+    name=st.from_regex(r"[a-z][a-z0-9-]{1,30}", fullmatch=True),
+)
 def test_valid_specs_parse(rate, burst, op, name):
     burst = max(burst, -(-rate // 10))
     if name == "health" or burst > 5000:
         return
-    data = {"resourceName": name, "throttle": {"rateLimit": rate, "burstLimit": burst},
-            "operationThrottles": {op: {"rateLimit": max(1, rate // 2), "burstLimit": burst}}}
+    data = {
+        "resourceName": name,
+        "throttle": {"rateLimit": rate, "burstLimit": burst},
+        "operationThrottles": {op: {"rateLimit": max(1, rate // 2), "burstLimit": burst}},
+    }
     spec = parse(ComfortableRestSpec, data, KEY)
     assert spec.throttle_for(op).rate_limit == max(1, rate // 2)
     other = next(o for o in OPERATIONS if o != op)
     assert spec.throttle_for(other).rate_limit == rate
 
 
-@pytest.mark.parametrize(("data", "key", "fragment"), [
-    ({"authorizer": "oauth2"}, "services.orders.authorizer", "cognito, iam"),
-    ({"resourceName": "Orders"}, "services.orders.resourceName", "must match"),
-    ({"resourceName": "health"}, "services.orders.resourceName", "reserved"),
-    ({"publicOperations": ["delete"]}, "services.orders.publicOperations", "health"),
-    ({"throttle": {"rateLimit": 0, "burstLimit": 10}}, "services.orders.throttle.rateLimit", "from 1"),
-    ({"throttle": {"rateLimit": 1000, "burstLimit": 5}}, "services.orders.throttle.burstLimit", "rateLimit/10"),
-    ({"operationThrottles": {"purge": {"rateLimit": 1, "burstLimit": 1}}}, "services.orders.operationThrottles.purge",
-     "must be one of"),
-    ({"operationThrottles": {"create": {"rateLimit": 60, "burstLimit": 10}}}, "services.orders.operationThrottles.create",
-     "must not exceed"),
-    ({"defaultPageSize": 200, "maxPageSize": 100}, "services.orders.defaultPageSize", "maxPageSize"),
-    ({"authorizer": "iam", "userPoolArn": "arn:aws:cognito-idp:eu-west-1:111111111111:userpool/eu-west-1_abc"},
-     "services.orders.userPoolArn", "cognito"),
-    ({"quota": {"limit": 10, "period": "HOUR"}}, "services.orders.quota.period", "DAY"),
-    ({"quota": {"limit": 10}}, "services.orders.quota", "needs apiClients"),
-    ({"quota": {"limit": 10}, "apiClients": []}, "services.orders.quota", "needs apiClients"),
-    ({"apiClients": ["Web App"]}, "services.orders.apiClients[0]", "must match"),
-    ({"apiClients": ["web", "partner", "web"]}, "services.orders.apiClients[2]", "unique"),
-    ({"apiClients": "web"}, "services.orders.apiClients", "must be a list"),
-    ({"integrationTimeoutMs": 30000}, "services.orders.integrationTimeoutMs", "29000"),
-    ({"integrationTimeoutMs": 1999}, "services.orders.integrationTimeoutMs", "from 2000"),
-    ({"throttel": {}}, "services.orders.throttel", "did you mean 'throttle'"),
-])
+@pytest.mark.parametrize(
+    ("data", "key", "fragment"),
+    [
+        ({"authorizer": "oauth2"}, "services.orders.authorizer", "cognito, iam"),
+        ({"resourceName": "Orders"}, "services.orders.resourceName", "must match"),
+        ({"resourceName": "health"}, "services.orders.resourceName", "reserved"),
+        ({"publicOperations": ["delete"]}, "services.orders.publicOperations", "health"),
+        ({"throttle": {"rateLimit": 0, "burstLimit": 10}}, "services.orders.throttle.rateLimit", "from 1"),
+        ({"throttle": {"rateLimit": 1000, "burstLimit": 5}}, "services.orders.throttle.burstLimit", "rateLimit/10"),
+        (
+            {"operationThrottles": {"purge": {"rateLimit": 1, "burstLimit": 1}}},
+            "services.orders.operationThrottles.purge",
+            "must be one of",
+        ),
+        (
+            {"operationThrottles": {"create": {"rateLimit": 60, "burstLimit": 10}}},
+            "services.orders.operationThrottles.create",
+            "must not exceed",
+        ),
+        ({"defaultPageSize": 200, "maxPageSize": 100}, "services.orders.defaultPageSize", "maxPageSize"),
+        (
+            {"authorizer": "iam", "userPoolArn": "arn:aws:cognito-idp:eu-west-1:111111111111:userpool/eu-west-1_abc"},
+            "services.orders.userPoolArn",
+            "cognito",
+        ),
+        ({"quota": {"limit": 10, "period": "HOUR"}}, "services.orders.quota.period", "DAY"),
+        ({"quota": {"limit": 10}}, "services.orders.quota", "needs apiClients"),
+        ({"quota": {"limit": 10}, "apiClients": []}, "services.orders.quota", "needs apiClients"),
+        ({"apiClients": ["Web App"]}, "services.orders.apiClients[0]", "must match"),
+        ({"apiClients": ["web", "partner", "web"]}, "services.orders.apiClients[2]", "unique"),
+        ({"apiClients": "web"}, "services.orders.apiClients", "must be a list"),
+        ({"integrationTimeoutMs": 30000}, "services.orders.integrationTimeoutMs", "29000"),
+        ({"integrationTimeoutMs": 1999}, "services.orders.integrationTimeoutMs", "from 2000"),
+        ({"throttel": {}}, "services.orders.throttel", "did you mean 'throttle'"),
+    ],
+)
 def test_invalid_specs_name_the_key(data, key, fragment):
     with pytest.raises(ConfigError) as caught:
         parse(ComfortableRestSpec, data, KEY)
@@ -73,8 +95,10 @@ def test_route_table_puts_the_resource_name_in_every_crud_path():
     assert len({(m, p) for m, p in routes.values()}) == len(routes)
 
 
-@given(parts=st.lists(st.from_regex(r"[a-z{}+-]{1,8}", fullmatch=True), min_size=1, max_size=4),
-       method=st.sampled_from(["GET", "post", "ANY"]))
+@given(
+    parts=st.lists(st.from_regex(r"[a-z{}+-]{1,8}", fullmatch=True), min_size=1, max_size=4),
+    method=st.sampled_from(["GET", "post", "ANY"]),
+)
 def test_method_settings_paths_escape_inner_slashes(parts, method):
     path = "/" + "/".join(parts)
     encoded = method_settings_path(path, method)

@@ -27,8 +27,9 @@ def check_target(client: Any, target_arn: str, smoke_event: str | None) -> str:
     if not smoke_event:
         response = client.invoke(FunctionName=target_arn, InvocationType="DryRun")
         return "Succeeded" if response.get("StatusCode") == 204 else "Failed"
-    response = client.invoke(FunctionName=target_arn, InvocationType="RequestResponse",
-                             Payload=json.dumps(json.loads(smoke_event)).encode())
+    response = client.invoke(
+        FunctionName=target_arn, InvocationType="RequestResponse", Payload=json.dumps(json.loads(smoke_event)).encode()
+    )
     if response.get("FunctionError"):
         logger.error("smoke test failed", extra={"target": target_arn, "error": response.get("FunctionError")})
         return "Failed"
@@ -43,8 +44,9 @@ def report(client: Any, event: dict[str, Any], status: str) -> None:
     )
 
 
-def run_hook(event: dict[str, Any], *, deploy_client: Any, invoke_client: Any, target_arn: str,
-             smoke_event: str | None) -> str:
+def run_hook(
+    event: dict[str, Any], *, deploy_client: Any, invoke_client: Any, target_arn: str, smoke_event: str | None
+) -> str:
     """Check, then always report (a hook that never reports stalls the deployment for an hour)."""
     status = "Failed"
     try:
@@ -59,6 +61,11 @@ def run_hook(event: dict[str, Any], *, deploy_client: Any, invoke_client: Any, t
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, str]:
-    status = run_hook(event, deploy_client=codedeploy, invoke_client=lambda_client,
-                      target_arn=os.environ["TARGET_FUNCTION_ARN"], smoke_event=os.environ.get("SMOKE_EVENT"))
+    status = run_hook(
+        event,
+        deploy_client=codedeploy,
+        invoke_client=lambda_client,
+        target_arn=os.environ["TARGET_FUNCTION_ARN"],
+        smoke_event=os.environ.get("SMOKE_EVENT"),
+    )
     return {"status": status}

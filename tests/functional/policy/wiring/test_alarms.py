@@ -44,8 +44,9 @@ def _drop(resource, *props):
 
 
 def test_an_alarm_without_actions_is_reported_with_the_fix(synthesized):
-    broken = mutated(synthesized("prod"), "hooks-buffer-dlq-alarm",
-                     lambda alarm: _drop(alarm, "alarmActions", "okActions"))
+    broken = mutated(
+        synthesized("prod"), "hooks-buffer-dlq-alarm", lambda alarm: _drop(alarm, "alarmActions", "okActions")
+    )
     violations = violations_of(broken, POLICY)
     assert {v.urn.rsplit("::", 1)[1] for v in violations} == {"hooks-buffer-dlq-alarm"}
     assert sorted(v.message.split(" has no ")[1].split(",")[0] for v in violations) == ["alarmActions", "okActions"]
@@ -82,9 +83,16 @@ def test_a_key_policy_without_the_cloudwatch_grant_is_reported_on_the_key(synthe
 def test_a_key_policy_denying_cloudwatch_is_reported(synthesized):
     def org_only(key):
         policy = json.loads(key.inputs["policy"])
-        policy["Statement"].append({"Sid": "OnlyOurOrganization", "Effect": "Deny", "Principal": "*",
-                                    "Action": "kms:*", "Resource": "*",
-                                    "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}})
+        policy["Statement"].append(
+            {
+                "Sid": "OnlyOurOrganization",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "kms:*",
+                "Resource": "*",
+                "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}},
+            }
+        )
         key.inputs["policy"] = key.outputs["policy"] = json.dumps(policy)
 
     [violation] = violations_of(mutated(synthesized("prod"), "platform-key", org_only), POLICY)
@@ -101,15 +109,34 @@ def test_a_topic_on_the_aws_managed_sns_key_is_reported_on_the_topic(synthesized
     assert "AWS managed key alias/aws/sns" in violation.message and "customer managed key" in violation.message
 
 
-@pytest.mark.parametrize(("statements", "problem"), [
-    (lambda allow, deny: [deny], "does not allow cloudwatch.amazonaws.com sns:Publish"),
-    (lambda allow, deny: [{**allow, "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:events:*:*:rule/*"}}}, deny],
-     "does not allow cloudwatch.amazonaws.com sns:Publish"),
-    (lambda allow, deny: [allow, deny, {"Sid": "NobodyOutsideTheOrg", "Effect": "Deny", "Principal": "*",
-                                        "Action": "sns:Publish", "Resource": "*", "Condition": {
-                                            "StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}],
-     "denies cloudwatch.amazonaws.com sns:Publish in NobodyOutsideTheOrg"),
-])
+@pytest.mark.parametrize(
+    ("statements", "problem"),
+    [
+        (lambda allow, deny: [deny], "does not allow cloudwatch.amazonaws.com sns:Publish"),
+        (
+            lambda allow, deny: [
+                {**allow, "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:events:*:*:rule/*"}}},
+                deny,
+            ],
+            "does not allow cloudwatch.amazonaws.com sns:Publish",
+        ),
+        (
+            lambda allow, deny: [
+                allow,
+                deny,
+                {
+                    "Sid": "NobodyOutsideTheOrg",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "sns:Publish",
+                    "Resource": "*",
+                    "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}},
+                },
+            ],
+            "denies cloudwatch.amazonaws.com sns:Publish in NobodyOutsideTheOrg",
+        ),
+    ],
+)
 def test_a_topic_policy_that_stops_cloudwatch_is_reported_on_the_topic(synthesized, statements, problem):
     def rewritten(policy):
         document = json.loads(policy.inputs["policy"])
@@ -127,13 +154,26 @@ def test_unknown_values_in_a_real_preview_do_not_stop_the_rule():
     """In ``pulumi preview`` the key policy and the action ARNs may be unknown: the rule judges the rest."""
 
     def unknown_aware(type_token, name, props, depends=None):
-        return PolicyResource(type_token, unknown_checking_proxy(props), urn_of(type_token, name), name, options(),
-                              None, None, [r for rs in (depends or {}).values() for r in rs], dict(depends or {}))
+        return PolicyResource(
+            type_token,
+            unknown_checking_proxy(props),
+            urn_of(type_token, name),
+            name,
+            options(),
+            None,
+            None,
+            [r for rs in (depends or {}).values() for r in rs],
+            dict(depends or {}),
+        )
 
     key = unknown_aware("aws:kms/key:Key", "key", {"policy": UNKNOWN_STRING_VALUE})
     topic = unknown_aware(TOPIC, "topic", {"kmsMasterKeyId": UNKNOWN_STRING_VALUE}, {"kmsMasterKeyId": [key]})
-    wired = unknown_aware(ALARM, "wired", {"alarmActions": [UNKNOWN_STRING_VALUE], "okActions": [UNKNOWN_STRING_VALUE]},
-                          {"alarmActions": [topic], "okActions": [topic]})
+    wired = unknown_aware(
+        ALARM,
+        "wired",
+        {"alarmActions": [UNKNOWN_STRING_VALUE], "okActions": [UNKNOWN_STRING_VALUE]},
+        {"alarmActions": [topic], "okActions": [topic]},
+    )
     silent = unknown_aware(ALARM, "silent", {"actionsEnabled": True})
     recorder = run_stack(ALARM_HAS_ACTIONS, [key, topic, wired, silent])
     assert {urn.rsplit("::", 1)[1] for urn, _ in recorder.violations} == {"silent"}
@@ -155,17 +195,26 @@ def _cloudwatch_grant_condition(condition):
             if statement.get("Sid") == CLOUDWATCH_KEY_GRANT:
                 statement["Condition"] = condition
         key.inputs["policy"] = key.outputs["policy"] = json.dumps(policy)
+
     return change
 
 
-@pytest.mark.parametrize(("condition", "reported"), [
-    ({"StringEquals": {"aws:SourceAccount": "222222222222"},
-      "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:222222222222:alarm:*"}}, False),
-    ({"StringEquals": {"aws:SourceAccount": "999999999999"}}, True),  # another account's alarms only
-    ({"ArnLike": {"aws:SourceArn": "arn:aws:events:eu-west-1:222222222222:rule/*"}}, True),  # not an alarm
-    ({"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}, True),  # not in a service's request
-    ({"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}}, True),
-])
+@pytest.mark.parametrize(
+    ("condition", "reported"),
+    [
+        (
+            {
+                "StringEquals": {"aws:SourceAccount": "222222222222"},
+                "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:222222222222:alarm:*"},
+            },
+            False,
+        ),
+        ({"StringEquals": {"aws:SourceAccount": "999999999999"}}, True),  # another account's alarms only
+        ({"ArnLike": {"aws:SourceArn": "arn:aws:events:eu-west-1:222222222222:rule/*"}}, True),  # not an alarm
+        ({"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}, True),  # not in a service's request
+        ({"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}}, True),
+    ],
+)
 def test_the_key_grant_counts_only_under_conditions_an_alarm_meets(synthesized, condition, reported):
     broken = mutated(synthesized("prod"), "platform-key", _cloudwatch_grant_condition(condition))
     violations = violations_of(broken, POLICY)

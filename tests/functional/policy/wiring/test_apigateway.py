@@ -40,8 +40,12 @@ def _forget_the_account(resource):
 def test_every_rest_stage_waits_for_the_account_setting(synthesized):
     graph = synthesized("prod")
     stages = [r for r in graph.by_type("aws:apigateway/stage:Stage") if r.inputs.get("accessLogSettings")]
-    assert {s.name for s in stages} == {"orders-stage-stage", "facade-stage-stage", "hooks-stage-stage",
-                                        "fan-stage-stage"}
+    assert {s.name for s in stages} == {
+        "orders-stage-stage",
+        "facade-stage-stage",
+        "hooks-stage-stage",
+        "fan-stage-stage",
+    }
     assert all(any(u.endswith(f"::{ACCOUNT}") for u in s.dependencies) for s in stages)
 
 
@@ -79,8 +83,10 @@ def test_the_account_set_before_its_role_policy_is_reported(synthesized):
 def test_a_stack_that_leaves_the_setting_to_another_owner_is_not_judged(synthesized):
     graph = mutated(synthesized("prod"), "orders-stage-stage", _forget_the_account)
     stack = graph.config
-    elsewhere = dataclasses.replace(graph, config=dataclasses.replace(
-        stack, logging=dataclasses.replace(stack.logging, manage_api_gateway_account=False)))
+    elsewhere = dataclasses.replace(
+        graph,
+        config=dataclasses.replace(stack, logging=dataclasses.replace(stack.logging, manage_api_gateway_account=False)),
+    )
     assert len(violations_of(graph, LOGGING)) == 1
     assert violations_of(elsewhere, LOGGING) == []
 
@@ -125,12 +131,15 @@ def test_a_plan_on_an_api_where_no_method_requires_a_key_is_reported(synthesized
 # --- function-within-integration-timeout ---------------------------------------------------------
 
 
-@pytest.mark.parametrize(("function", "seconds", "integration", "stack"), [
-    ("hooks-receiver-function", 10, "hooks-post-integration", "prod"),  # 10 s behind a 5 s webhook integration
-    ("orders-api-function", 10, "orders-list-integration", "prod"),  # prod: integrationTimeoutMs 10000
-    ("facade-router-function", 29, "facade-any-api-notifications-integration", "prod"),
-    ("facade-notifications-function", 30, "facade-any-api-notifications-integration", "dev"),  # a moved route
-])
+@pytest.mark.parametrize(
+    ("function", "seconds", "integration", "stack"),
+    [
+        ("hooks-receiver-function", 10, "hooks-post-integration", "prod"),  # 10 s behind a 5 s webhook integration
+        ("orders-api-function", 10, "orders-list-integration", "prod"),  # prod: integrationTimeoutMs 10000
+        ("facade-router-function", 29, "facade-any-api-notifications-integration", "prod"),
+        ("facade-notifications-function", 30, "facade-any-api-notifications-integration", "dev"),  # a moved route
+    ],
+)
 def test_a_function_that_outlives_its_integration_is_reported(synthesized, function, seconds, integration, stack):
     def slower(fn):
         fn.inputs["timeout"] = seconds
@@ -188,8 +197,9 @@ def test_plan_throttles_name_only_methods_that_require_a_key(synthesized):
 
 
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-LOGS_POLICY = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["logs:PutLogEvents"], ' \
-              '"Resource": "*"}]}'
+LOGS_POLICY = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["logs:PutLogEvents"], "Resource": "*"}]}'
+)
 
 
 @pytest.mark.parametrize("form", ["inline", "role-policy", None])
@@ -203,13 +213,28 @@ def test_the_role_may_carry_its_logging_policy_inline_or_as_a_role_policy(synthe
         role = dataclasses.replace(role, inputs={**role.inputs, "inlinePolicies": inline})
         resources = [role if r.name == role.name else r for r in resources]
     elif form == "role-policy":
-        resources.append(dataclasses.replace(attachment, type=ROLE_POLICY, urn=attachment.urn.replace(
-            "aws:iam/rolePolicyAttachment:RolePolicyAttachment", ROLE_POLICY),
-            inputs={"role": role.inputs["name"], "policy": LOGS_POLICY}, outputs={}))
+        resources.append(
+            dataclasses.replace(
+                attachment,
+                type=ROLE_POLICY,
+                urn=attachment.urn.replace("aws:iam/rolePolicyAttachment:RolePolicyAttachment", ROLE_POLICY),
+                inputs={"role": role.inputs["name"], "policy": LOGS_POLICY},
+                outputs={},
+            )
+        )
     account = next(r for r in resources if r.name == ACCOUNT)
-    resources = [dataclasses.replace(account, dependencies=[
-        u.replace("aws:iam/rolePolicyAttachment:RolePolicyAttachment", ROLE_POLICY) for u in account.dependencies])
-        if r is account else r for r in resources]
+    resources = [
+        dataclasses.replace(
+            account,
+            dependencies=[
+                u.replace("aws:iam/rolePolicyAttachment:RolePolicyAttachment", ROLE_POLICY)
+                for u in account.dependencies
+            ],
+        )
+        if r is account
+        else r
+        for r in resources
+    ]
     violations = violations_of(dataclasses.replace(prod, resources=resources), LOGGING)
     if form is None:  # no policy at all: the Account is set before the role may write logs
         [violation] = violations

@@ -18,11 +18,15 @@ def with_discoverer(graph, *, by_dependency: bool = True):
     """The graph with the discoverer the event bus used to declare (``enableSchemaDiscovery: true`` in dev)."""
     [bus] = [r for r in graph.by_type(BUS) if r.name == "events-bus"]
     discoverer = GraphResource(
-        urn=bus.urn.replace(f"{BUS}::events-bus", f"{DISCOVERER}::events-discoverer"), type=DISCOVERER,
-        name="events-discoverer", parent=bus.parent, custom=True,
+        urn=bus.urn.replace(f"{BUS}::events-bus", f"{DISCOVERER}::events-discoverer"),
+        type=DISCOVERER,
+        name="events-discoverer",
+        parent=bus.parent,
+        custom=True,
         inputs={"sourceArn": bus.outputs["arn"], "description": "Infers schemas of the events on the shared bus"},
         dependencies=[bus.urn] if by_dependency else [],
-        property_dependencies={"sourceArn": [bus.urn]} if by_dependency else {})
+        property_dependencies={"sourceArn": [bus.urn]} if by_dependency else {},
+    )
     return dataclasses.replace(graph, resources=[*graph.resources, discoverer])
 
 
@@ -50,4 +54,3 @@ def test_a_discoverer_on_a_bus_with_an_aws_owned_key_passes(synthesized):
 
     graph = mutated(with_discoverer(synthesized("dev")), "events-bus", aws_owned_key, resource_type=BUS)
     assert violations_of(graph, POLICY) == []
-

@@ -24,15 +24,18 @@ def _edit(*keys, value=None, remove=False):
                 node[keys[-1]] = value
         if remove and len(keys) == 1:
             resource.property_dependencies.pop(keys[0], None)
+
     return change
 
 
 def _policy(change_document):
     """Edit the JSON document in ``policy`` (inputs and outputs)."""
+
     def change(resource):
         for props in (resource.inputs, resource.outputs):
             if "policy" in props:
                 props["policy"] = json.dumps(change_document(json.loads(props["policy"])))
+
     return change
 
 
@@ -59,13 +62,17 @@ def test_a_rule_without_a_target_is_reported(synthesized):
     assert "has no target" in violation.message and "every event it matches is dropped" in violation.message
 
 
-@pytest.mark.parametrize(("keys", "expected"), [
-    (("deadLetterConfig",), "no dead-letter queue"),
-    (("retryPolicy",), "no retry policy"),
-])
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        (("deadLetterConfig",), "no dead-letter queue"),
+        (("retryPolicy",), "no retry policy"),
+    ],
+)
 def test_a_target_without_dlq_or_retry_policy_is_reported(synthesized, keys, expected):
-    broken = mutated(synthesized("dev"), "lake-orders-order-events-target", _edit(*keys, remove=True),
-                     resource_type=TARGET)
+    broken = mutated(
+        synthesized("dev"), "lake-orders-order-events-target", _edit(*keys, remove=True), resource_type=TARGET
+    )
     [violation] = violations_of(broken, POLICY)
     assert violation.urn.endswith("::lake-orders-order-events-target")
     assert expected in violation.message and "cannot deliver as declared" in violation.message
@@ -80,8 +87,9 @@ def test_a_queue_target_whose_policy_does_not_admit_the_rule_is_reported(synthes
     broken = mutated(synthesized("prod"), "fan-billing-policy", _policy(drop_rule_statement))
     [violation] = violations_of(broken, POLICY)
     assert violation.urn.endswith("::fan-orders-billing-target")
-    assert "target queue 'fan-billing-queue' does not allow events.amazonaws.com to sqs:SendMessage" in \
-        violation.message
+    assert (
+        "target queue 'fan-billing-queue' does not allow events.amazonaws.com to sqs:SendMessage" in violation.message
+    )
     assert "aws:SourceArn" in violation.message
 
 
@@ -90,7 +98,8 @@ def test_a_queue_policy_naming_another_rule_is_reported(synthesized):
         for statement in document["Statement"]:
             if statement.get("Sid") == "TheseRulesSend":
                 statement["Condition"]["ArnEquals"]["aws:SourceArn"] = [
-                    "arn:aws:events:eu-west-1:222222222222:rule/arcbp-prod-bus/arcbp-prod-fan-something-else"]
+                    "arn:aws:events:eu-west-1:222222222222:rule/arcbp-prod-bus/arcbp-prod-fan-something-else"
+                ]
         return document
 
     broken = mutated(synthesized("prod"), "fan-billing-policy", _policy(other_rule))
@@ -98,12 +107,18 @@ def test_a_queue_policy_naming_another_rule_is_reported(synthesized):
 
 
 def test_a_dead_letter_queue_with_the_aws_managed_key_is_reported(synthesized):
-    broken = mutated(synthesized("dev"), "ops-hooks-audit-dlq", _edit("kmsMasterKeyId", value="alias/aws/sqs"),
-                     resource_type="aws:sqs/queue:Queue")
+    broken = mutated(
+        synthesized("dev"),
+        "ops-hooks-audit-dlq",
+        _edit("kmsMasterKeyId", value="alias/aws/sqs"),
+        resource_type="aws:sqs/queue:Queue",
+    )
     [violation] = violations_of(broken, POLICY)
     assert violation.urn.endswith("::ops-hooks-audit-target")
-    assert "dead-letter queue 'ops-hooks-audit-dlq' is encrypted with the AWS managed key alias/aws/sqs" in \
-        violation.message
+    assert (
+        "dead-letter queue 'ops-hooks-audit-dlq' is encrypted with the AWS managed key alias/aws/sqs"
+        in violation.message
+    )
 
 
 def test_a_key_that_does_not_let_eventbridge_encrypt_fails_every_queue_it_protects(synthesized):
@@ -119,14 +134,23 @@ def test_a_key_that_does_not_let_eventbridge_encrypt_fails_every_queue_it_protec
     violations = violations_of(broken, POLICY)
     # Each target's DLQ, and the queue target itself, is encrypted with the platform key.
     assert len(violations) == len(graph.by_type(TARGET)) + 1
-    assert all("with key 'platform-key', whose policy does not let events.amazonaws.com kms:GenerateDataKey and "
-               "kms:Decrypt" in v.message for v in violations)
+    assert all(
+        "with key 'platform-key', whose policy does not let events.amazonaws.com kms:GenerateDataKey and "
+        "kms:Decrypt" in v.message
+        for v in violations
+    )
 
 
 def test_a_stream_target_whose_role_eventbridge_cannot_assume_is_reported(synthesized):
     def trust_lambda(role):
-        role.inputs["assumeRolePolicy"] = json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+        role.inputs["assumeRolePolicy"] = json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        )
 
     broken = mutated(synthesized("dev"), "lake-hooks-webhook-events-events-role", trust_lambda)
     [violation] = violations_of(broken, POLICY)
@@ -156,5 +180,7 @@ def test_a_function_target_without_a_permission_for_the_rule_is_reported(synthes
     broken = mutated(synthesized("prod"), "ops-audit-events-hooks-audit", other_source)
     [violation] = violations_of(broken, POLICY)
     assert violation.urn.endswith("::ops-hooks-audit-target")
-    assert "no Lambda permission lets events.amazonaws.com invoke alias 'ops-audit-alias-live' from this rule" in \
-        violation.message
+    assert (
+        "no Lambda permission lets events.amazonaws.com invoke alias 'ops-audit-alias-live' from this rule"
+        in violation.message
+    )

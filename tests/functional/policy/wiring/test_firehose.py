@@ -14,9 +14,11 @@ STREAMS = {"prod": ["logging-stream", "lake-orders-delivery", "lake-payments-del
 def test_shipped_partitioned_streams_pass(synthesized, stack):
     graph = synthesized(stack)
     assert violations_of(graph, POLICY) == []
-    partitioned = [r.name for r in graph.by_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
-                   if r.inputs.get("extendedS3Configuration", {}).get("dynamicPartitioningConfiguration", {})
-                   .get("enabled")]
+    partitioned = [
+        r.name
+        for r in graph.by_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
+        if r.inputs.get("extendedS3Configuration", {}).get("dynamicPartitioningConfiguration", {}).get("enabled")
+    ]
     assert set(STREAMS[stack]) <= set(partitioned)  # not vacuous: the sink and the lake streams partition
 
 
@@ -29,21 +31,35 @@ def _section(**changes):
             else:
                 section[key] = value
         stream.outputs.pop("extendedS3Configuration", None)
+
     return change
 
 
-@pytest.mark.parametrize(("stream", "change", "problem"), [
-    ("logging-stream", _section(bufferingSize=32.0), "bufferingSize is 32 MiB (at least 64)"),
-    ("logging-stream", _section(bufferingSize=None), "bufferingSize is 5 MiB"),  # the provider's default
-    ("logging-stream", _section(bufferingInterval=0.0), "bufferingInterval is 0 s (at least 60)"),
-    ("logging-stream", _section(errorOutputPrefix=None), "there is no errorOutputPrefix"),
-    ("logging-stream", _section(errorOutputPrefix="errors/!{timestamp:yyyy}/"), "has expressions but no"),
-    ("logging-stream", _section(prefix="!{partitionKeyFromLambda:route}/"), "partitionKeyFromLambda without a Lambda"),
-    ("lake-orders-delivery", _section(prefix="data/!{partitionKeyFromQuery:day}/"),
-     "partitionKeyFromQuery without a MetadataExtraction"),
-    ("lake-orders-delivery", _section(processingConfiguration={"enabled": False, "processors": []}),
-     "no enabled MetadataExtraction or Lambda processor"),
-])
+@pytest.mark.parametrize(
+    ("stream", "change", "problem"),
+    [
+        ("logging-stream", _section(bufferingSize=32.0), "bufferingSize is 32 MiB (at least 64)"),
+        ("logging-stream", _section(bufferingSize=None), "bufferingSize is 5 MiB"),  # the provider's default
+        ("logging-stream", _section(bufferingInterval=0.0), "bufferingInterval is 0 s (at least 60)"),
+        ("logging-stream", _section(errorOutputPrefix=None), "there is no errorOutputPrefix"),
+        ("logging-stream", _section(errorOutputPrefix="errors/!{timestamp:yyyy}/"), "has expressions but no"),
+        (
+            "logging-stream",
+            _section(prefix="!{partitionKeyFromLambda:route}/"),
+            "partitionKeyFromLambda without a Lambda",
+        ),
+        (
+            "lake-orders-delivery",
+            _section(prefix="data/!{partitionKeyFromQuery:day}/"),
+            "partitionKeyFromQuery without a MetadataExtraction",
+        ),
+        (
+            "lake-orders-delivery",
+            _section(processingConfiguration={"enabled": False, "processors": []}),
+            "no enabled MetadataExtraction or Lambda processor",
+        ),
+    ],
+)
 def test_each_rejected_setting_is_reported_with_the_fix(synthesized, stream, change, problem):
     [violation] = violations_of(mutated(synthesized("prod"), stream, change), POLICY)
     assert violation.urn.endswith(f"::{stream}") and violation.level == "mandatory"

@@ -15,8 +15,12 @@ def test_shipped_stacks_decompress_at_the_sink(synthesized, stack):
     graph = synthesized(stack)
     assert violations_of(graph, POLICY) == []
     [stream] = [r for r in graph.resources if r.name == STREAM]
-    feeding = [r for r in graph.resources if r.type.endswith("logSubscriptionFilter:LogSubscriptionFilter")
-               and r.property_dependencies.get("destinationArn") == [stream.urn]]
+    feeding = [
+        r
+        for r in graph.resources
+        if r.type.endswith("logSubscriptionFilter:LogSubscriptionFilter")
+        and r.property_dependencies.get("destinationArn") == [stream.urn]
+    ]
     assert len(feeding) > 10  # every function, stage and flow log: the rule has edges to follow
 
 
@@ -25,7 +29,10 @@ def _processors(*processors):
         for props in (stream.inputs, stream.outputs):
             if "extendedS3Configuration" in props:
                 props["extendedS3Configuration"]["processingConfiguration"] = {
-                    "enabled": True, "processors": list(processors)}
+                    "enabled": True,
+                    "processors": list(processors),
+                }
+
     return change
 
 
@@ -43,17 +50,27 @@ def test_sink_that_gzips_gzipped_batches_is_reported_with_the_fix(synthesized):
 
 GZIP = {"type": "Decompression", "parameters": [{"parameterName": "CompressionFormat", "parameterValue": "GZIP"}]}
 NEWLINE = {"type": "AppendDelimiterToRecord"}
-PARTITION = {"type": "MetadataExtraction", "parameters": [
-    {"parameterName": "JsonParsingEngine", "parameterValue": "JQ-1.6"},
-    {"parameterName": "MetadataExtractionQuery", "parameterValue": "{route: .messageType}"}]}
+PARTITION = {
+    "type": "MetadataExtraction",
+    "parameters": [
+        {"parameterName": "JsonParsingEngine", "parameterValue": "JQ-1.6"},
+        {"parameterName": "MetadataExtractionQuery", "parameterValue": "{route: .messageType}"},
+    ],
+}
 
 
-@pytest.mark.parametrize(("processors", "reported"), [
-    ([NEWLINE, PARTITION], "neither decompresses nor transforms"),  # a delimiter alone leaves the batches gzipped
-    ([GZIP, PARTITION], "without a delimiter"),  # unpacked, but back-to-back JSON on one line
-    ([GZIP, PARTITION, NEWLINE], None),
-    ([{"type": "Lambda", "parameters": [{"parameterName": "LambdaArn", "parameterValue": "arn:aws:lambda:x"}]}], None),
-])
+@pytest.mark.parametrize(
+    ("processors", "reported"),
+    [
+        ([NEWLINE, PARTITION], "neither decompresses nor transforms"),  # a delimiter alone leaves the batches gzipped
+        ([GZIP, PARTITION], "without a delimiter"),  # unpacked, but back-to-back JSON on one line
+        ([GZIP, PARTITION, NEWLINE], None),
+        (
+            [{"type": "Lambda", "parameters": [{"parameterName": "LambdaArn", "parameterValue": "arn:aws:lambda:x"}]}],
+            None,
+        ),
+    ],
+)
 def test_what_counts_as_unpacking(synthesized, processors, reported):
     broken = mutated(synthesized("dev"), STREAM, _processors(*processors))
     violations = violations_of(broken, POLICY)

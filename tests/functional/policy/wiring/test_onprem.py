@@ -42,8 +42,10 @@ def test_the_shipped_paths_are_complete_and_really_walked(synthesized, stack):
 
 
 def test_a_launch_template_without_user_data_is_reported(synthesized):
-    message = _one(violations_of(mutated(synthesized("prod"), "onprem-proxy-lt", _set("userData", None)), POLICY),
-                   "onprem-proxy-lt")
+    message = _one(
+        violations_of(mutated(synthesized("prod"), "onprem-proxy-lt", _set("userData", None)), POLICY),
+        "onprem-proxy-lt",
+    )
     assert "has no user data" in message and "nothing listens on the proxy port" in message
 
 
@@ -56,8 +58,9 @@ def test_fixed_instances_or_no_targets_are_reported_on_the_target_group(synthesi
 
 def test_a_group_that_does_not_heal_or_roll_is_reported(synthesized):
     prod = synthesized("prod")
-    message = _one(violations_of(mutated(prod, "onprem-proxy-asg", _set("healthCheckType", "EC2")), POLICY),
-                   "onprem-proxy-asg")
+    message = _one(
+        violations_of(mutated(prod, "onprem-proxy-asg", _set("healthCheckType", "EC2")), POLICY), "onprem-proxy-asg"
+    )
     assert "Set healthCheckType to ELB" in message
 
     def latest(group):
@@ -85,11 +88,14 @@ def test_a_transit_gateway_route_needs_the_attachment_first(synthesized):
     unattached = _without(prod, "onprem-routes-tgw-attachment")
     violations = violations_of(unattached, POLICY)
     assert {v.urn.rsplit("::", 1)[-1] for v in violations} == {"onprem-routes-0-0", "onprem-routes-1-0"}
-    assert all("no VPC attachment to this VPC" in v.message and "InvalidTransitGatewayID.NotFound" in v.message
-               for v in violations)
+    assert all(
+        "no VPC attachment to this VPC" in v.message and "InvalidTransitGatewayID.NotFound" in v.message
+        for v in violations
+    )
     racing = mutated(prod, "onprem-routes-0-0", lambda r: r.dependencies.clear())
-    assert "not created after the transit gateway attachment" in _one(violations_of(racing, POLICY),
-                                                                      "onprem-routes-0-0")
+    assert "not created after the transit gateway attachment" in _one(
+        violations_of(racing, POLICY), "onprem-routes-0-0"
+    )
 
 
 def test_a_route_to_something_else_than_the_gateway_is_reported(synthesized):
@@ -98,15 +104,18 @@ def test_a_route_to_something_else_than_the_gateway_is_reported(synthesized):
             props.pop("transitGatewayId", None)
             props["gatewayId"] = "igw-0123456789abcdef0"
 
-    message = _one(violations_of(mutated(synthesized("prod"), "onprem-routes-1-0", to_an_internet_gateway), POLICY),
-                   "onprem-routes-1-0")
+    message = _one(
+        violations_of(mutated(synthesized("prod"), "onprem-routes-1-0", to_an_internet_gateway), POLICY),
+        "onprem-routes-1-0",
+    )
     assert "not to a transit gateway or virtual private gateway" in message and "igw-" in message
 
 
 def test_a_virtual_private_gateway_must_be_attached(synthesized):
     violations = violations_of(_without(synthesized("dev"), "onprem-routes-vgw-attachment"), POLICY)
-    assert violations and all("is not attached to this VPC" in v.message and v.level == "mandatory"
-                              for v in violations)  # dev enforces advisory, but correctness rules stay mandatory
+    assert violations and all(
+        "is not attached to this VPC" in v.message and v.level == "mandatory" for v in violations
+    )  # dev enforces advisory, but correctness rules stay mandatory
 
 
 def test_proxies_in_zones_the_load_balancer_does_not_serve_are_reported(synthesized):
@@ -115,7 +124,9 @@ def test_proxies_in_zones_the_load_balancer_does_not_serve_are_reported(synthesi
 
     def into_an_app_zone(group):
         group.property_dependencies["vpcZoneIdentifiers"] = [
-            *group.property_dependencies["vpcZoneIdentifiers"], app_subnet.urn]
+            *group.property_dependencies["vpcZoneIdentifiers"],
+            app_subnet.urn,
+        ]
 
     violations = violations_of(mutated(prod, "onprem-proxy-asg", into_an_app_zone), POLICY)
     by_resource = {v.urn.rsplit("::", 1)[-1]: v.message for v in violations}

@@ -50,29 +50,41 @@ def test_dev_cannot_weaken_the_rule():
 ZONES = ["euw1-az1", "euw1-az2", "euw1-az3"]
 
 
-@given(app=st.permutations(ZONES).flatmap(lambda z: st.integers(2, 3).map(lambda n: z[:n])),
-       proxy=st.permutations(ZONES).flatmap(lambda z: st.integers(2, 3).map(lambda n: z[:n])),
-       pin_proxy=st.booleans())
+@given(
+    app=st.permutations(ZONES).flatmap(lambda z: st.integers(2, 3).map(lambda n: z[:n])),
+    proxy=st.permutations(ZONES).flatmap(lambda z: st.integers(2, 3).map(lambda n: z[:n])),
+    pin_proxy=st.booleans(),
+)
 def test_endpoint_zones_are_the_shared_zones_for_any_layout(app, proxy, pin_proxy):
     """Config picks the application subnets whose zone the proxy VPC also uses, or stops with one line."""
     from arcblueprint.config.model import NetworkSpec, OnPremSpec, ProxyCapacitySpec, StackConfig
 
     def config():
-        return StackConfig(environment="prod", region="eu-west-1", account_id="222222222222",
-                           naming_prefix="arcbp-prod", tags={"owner": "o", "cost-center": "c"},
-                           network=NetworkSpec(availability_zones=len(app), availability_zone_ids=tuple(app),
-                                               on_prem_ranges=("172.16.0.0/12",)),
-                           on_prem=OnPremSpec(enabled=True, availability_zones=len(proxy),
-                                              availability_zone_ids=tuple(proxy) if pin_proxy else (),
-                                              proxies=ProxyCapacitySpec(min_size=3, desired_capacity=3, max_size=3),
-                                              gateway_id="tgw-0a1b2c3d", destinations=("172.16.0.0/12",),
-                                              allowed_range="192.168.0.0/16"))
+        return StackConfig(
+            environment="prod",
+            region="eu-west-1",
+            account_id="222222222222",
+            naming_prefix="arcbp-prod",
+            tags={"owner": "o", "cost-center": "c"},
+            network=NetworkSpec(
+                availability_zones=len(app), availability_zone_ids=tuple(app), on_prem_ranges=("172.16.0.0/12",)
+            ),
+            on_prem=OnPremSpec(
+                enabled=True,
+                availability_zones=len(proxy),
+                availability_zone_ids=tuple(proxy) if pin_proxy else (),
+                proxies=ProxyCapacitySpec(min_size=3, desired_capacity=3, max_size=3),
+                gateway_id="tgw-0a1b2c3d",
+                destinations=("172.16.0.0/12",),
+                allowed_range="192.168.0.0/16",
+            ),
+        )
 
     if not pin_proxy and len(proxy) > len(app):
         with pytest.raises(ConfigError, match=r"^onPrem\.availabilityZones = 3 .*must not exceed"):
             config()
         return
-    expected = [i for i, zone in enumerate(app) if zone in (proxy if pin_proxy else app[:len(proxy)])]
+    expected = [i for i, zone in enumerate(app) if zone in (proxy if pin_proxy else app[: len(proxy)])]
     if not expected:  # pragma: no cover - two or more of three zones always meet
         with pytest.raises(ConfigError, match=r"^onPrem\.availabilityZoneIds = .* shares no zone"):
             config()

@@ -31,12 +31,14 @@ def _retention(seconds):
                 props.pop("messageRetentionSeconds", None)
             else:
                 props["messageRetentionSeconds"] = seconds
+
     return change
 
 
 def test_the_prod_buffer_at_14_days_is_reported_with_the_fix(synthesized):
-    broken = mutated(synthesized("prod"), "hooks-buffer-queue", _retention(SQS_MAX_RETENTION_SECONDS),
-                     resource_type=QUEUE)
+    broken = mutated(
+        synthesized("prod"), "hooks-buffer-queue", _retention(SQS_MAX_RETENTION_SECONDS), resource_type=QUEUE
+    )
     [violation] = violations_of(broken, POLICY)
     assert violation.urn.endswith("::hooks-buffer-queue") and violation.level == "mandatory"
     assert "'hooks-buffer-dlq' only 1209600 s (14 days)" in violation.message

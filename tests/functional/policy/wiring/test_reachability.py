@@ -35,8 +35,11 @@ def _without(graph, *names):
 
 def _router_documents(graph):
     (role,) = _by_name(graph, ROUTER).property_dependencies["role"]
-    return {p.name: json.loads(p.inputs["policy"]) for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
-            if role in p.property_dependencies["role"]}
+    return {
+        p.name: json.loads(p.inputs["policy"])
+        for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")
+        if role in p.property_dependencies["role"]
+    }
 
 
 def test_the_shipped_stacks_pass_and_prod_is_really_checked(synthesized):
@@ -87,24 +90,51 @@ def _with_nat(graph, route_tables):
     The rule follows the edges (property dependencies); ids are placeholders, as in a preview.
     """
     stack = graph.resources[0].urn.split("::")[0]
-    nat = GraphResource(urn=f"{stack}::arcblueprint::{NAT}::test-nat", type=NAT, name="test-nat", parent=None,
-                        custom=True, inputs={"connectivityType": "public"}, outputs={"id": "nat-0123456789abcdef0"})
+    nat = GraphResource(
+        urn=f"{stack}::arcblueprint::{NAT}::test-nat",
+        type=NAT,
+        name="test-nat",
+        parent=None,
+        custom=True,
+        inputs={"connectivityType": "public"},
+        outputs={"id": "nat-0123456789abcdef0"},
+    )
     added = [nat]
     for table in route_tables:
-        added.append(GraphResource(
-            urn=f"{stack}::arcblueprint::{ROUTE}::{table.name}-default", type=ROUTE, name=f"{table.name}-default",
-            parent=None, custom=True,
-            inputs={"destinationCidrBlock": "0.0.0.0/0", "natGatewayId": "nat-0123456789abcdef0",
-                    "routeTableId": "rtb-0123456789abcdef0"},
-            property_dependencies={"routeTableId": [table.urn], "natGatewayId": [nat.urn]}))
+        added.append(
+            GraphResource(
+                urn=f"{stack}::arcblueprint::{ROUTE}::{table.name}-default",
+                type=ROUTE,
+                name=f"{table.name}-default",
+                parent=None,
+                custom=True,
+                inputs={
+                    "destinationCidrBlock": "0.0.0.0/0",
+                    "natGatewayId": "nat-0123456789abcdef0",
+                    "routeTableId": "rtb-0123456789abcdef0",
+                },
+                property_dependencies={"routeTableId": [table.urn], "natGatewayId": [nat.urn]},
+            )
+        )
     lambda_sg = _by_name(graph, "network-lambda-sg")
     egress = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
-    added.append(GraphResource(
-        urn=f"{stack}::arcblueprint::{egress}::test-https-anywhere", type=egress, name="test-https-anywhere",
-        parent=None, custom=True,
-        inputs={"securityGroupId": "sg-0123456789abcdef0", "ipProtocol": "tcp", "fromPort": 443.0, "toPort": 443.0,
-                "cidrIpv4": "0.0.0.0/0"},
-        property_dependencies={"securityGroupId": [lambda_sg.urn]}))
+    added.append(
+        GraphResource(
+            urn=f"{stack}::arcblueprint::{egress}::test-https-anywhere",
+            type=egress,
+            name="test-https-anywhere",
+            parent=None,
+            custom=True,
+            inputs={
+                "securityGroupId": "sg-0123456789abcdef0",
+                "ipProtocol": "tcp",
+                "fromPort": 443.0,
+                "toPort": 443.0,
+                "cidrIpv4": "0.0.0.0/0",
+            },
+            property_dependencies={"securityGroupId": [lambda_sg.urn]},
+        )
+    )
     return dataclasses.replace(graph, resources=[*graph.resources, *added])
 
 
@@ -131,14 +161,21 @@ def _add_statement(statement):
 
 def test_dynamodb_goes_through_the_gateway_on_every_route_table(synthesized):
     prod = synthesized("prod")
-    reads = _add_statement({"Sid": "TableRead", "Effect": "Allow", "Action": ["dynamodb:GetItem"],
-                            "Resource": ["arn:aws:dynamodb:eu-west-1:222222222222:table/orders"]})
+    reads = _add_statement(
+        {
+            "Sid": "TableRead",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem"],
+            "Resource": ["arn:aws:dynamodb:eu-west-1:222222222222:table/orders"],
+        }
+    )
     with_reads = mutated(prod, "facade-router-invoke", reads)
     assert violations_of(with_reads, POLICY) == []
     gateway = _by_name(with_reads, "network-dynamodb-gateway")
     routed = gateway.property_dependencies["routeTableIds"]
-    one_table_short = mutated(with_reads, "network-dynamodb-gateway",
-                              lambda g: g.property_dependencies.update(routeTableIds=routed[1:]))
+    one_table_short = mutated(
+        with_reads, "network-dynamodb-gateway", lambda g: g.property_dependencies.update(routeTableIds=routed[1:])
+    )
     [violation] = violations_of(one_table_short, POLICY)
     assert "cannot reach the dynamodb API" in violation.message and "nor a gateway endpoint" in violation.message
 
@@ -170,8 +207,15 @@ def test_dev_cannot_weaken_the_rule():
 
 def _added(graph, resource_type, name, inputs, depends):
     stack = graph.resources[0].urn.split("::")[0]
-    return GraphResource(urn=f"{stack}::arcblueprint::{resource_type}::{name}", type=resource_type, name=name,
-                         parent=None, custom=True, inputs=inputs, property_dependencies=depends)
+    return GraphResource(
+        urn=f"{stack}::arcblueprint::{resource_type}::{name}",
+        type=resource_type,
+        name=name,
+        parent=None,
+        custom=True,
+        inputs=inputs,
+        property_dependencies=depends,
+    )
 
 
 @pytest.mark.parametrize("form", ["inline", "ec2-rule", None])
@@ -180,18 +224,30 @@ def test_every_way_of_writing_the_egress_rule_counts(synthesized, form):
     prod = _without(synthesized("prod"), "network-lambda-to-endpoints")
     lambda_sg, endpoints_sg = _by_name(prod, "network-lambda-sg"), _by_name(prod, "network-endpoints-sg")
     if form == "inline":
+
         def inline(group):
-            group.inputs["egress"] = [{"protocol": "tcp", "fromPort": 443.0, "toPort": 443.0,
-                                       "securityGroups": ["sg-0123456789abcdef0"]}]
+            group.inputs["egress"] = [
+                {"protocol": "tcp", "fromPort": 443.0, "toPort": 443.0, "securityGroups": ["sg-0123456789abcdef0"]}
+            ]
             group.property_dependencies["egress"] = [endpoints_sg.urn]
 
         prod = mutated(prod, "network-lambda-sg", inline)
     elif form == "ec2-rule":
         rule_type = "aws:ec2/securityGroupRule:SecurityGroupRule"
-        rule = _added(prod, rule_type, "test-egress", {
-            "type": "egress", "protocol": "tcp", "fromPort": 443.0, "toPort": 443.0,
-            "securityGroupId": "sg-0123456789abcdef0", "sourceSecurityGroupId": "sg-0123456789abcdef1"},
-            {"securityGroupId": [lambda_sg.urn], "sourceSecurityGroupId": [endpoints_sg.urn]})
+        rule = _added(
+            prod,
+            rule_type,
+            "test-egress",
+            {
+                "type": "egress",
+                "protocol": "tcp",
+                "fromPort": 443.0,
+                "toPort": 443.0,
+                "securityGroupId": "sg-0123456789abcdef0",
+                "sourceSecurityGroupId": "sg-0123456789abcdef1",
+            },
+            {"securityGroupId": [lambda_sg.urn], "sourceSecurityGroupId": [endpoints_sg.urn]},
+        )
         prod = dataclasses.replace(prod, resources=[*prod.resources, rule])
     violations = violations_of(prod, POLICY)
     assert bool(violations) == (form is None)
@@ -202,11 +258,36 @@ def test_attached_managed_policies_count_like_inline_ones(synthesized, endpoint)
     prod = _without(synthesized("prod"), "facade-router-invoke", *(() if endpoint else ("network-lambda-endpoint",)))
     role = _by_name(prod, "facade-router-role")
     policy_type, attachment_type = "aws:iam/policy:Policy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
-    policy = _added(prod, policy_type, "test-invoke", {"policy": json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Sid": "Invoke", "Effect": "Allow", "Action": "lambda:InvokeFunction",
-         "Resource": "arn:aws:lambda:eu-west-1:222222222222:function:arcbp-prod-facade-notifications:live"}]})}, {})
-    attachment = _added(prod, attachment_type, "test-invoke-attachment", {"role": "r", "policyArn": "arn"},
-                        {"role": [role.urn], "policyArn": [policy.urn]})
+    policy = _added(
+        prod,
+        policy_type,
+        "test-invoke",
+        {
+            "policy": json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "Invoke",
+                            "Effect": "Allow",
+                            "Action": "lambda:InvokeFunction",
+                            "Resource": (
+                                "arn:aws:lambda:eu-west-1:222222222222:function:arcbp-prod-facade-notifications:live"
+                            ),
+                        }
+                    ],
+                }
+            )
+        },
+        {},
+    )
+    attachment = _added(
+        prod,
+        attachment_type,
+        "test-invoke-attachment",
+        {"role": "r", "policyArn": "arn"},
+        {"role": [role.urn], "policyArn": [policy.urn]},
+    )
     violations = violations_of(dataclasses.replace(prod, resources=[*prod.resources, policy, attachment]), POLICY)
     assert [v.urn.rsplit("::", 1)[-1] for v in violations] == ([] if endpoint else [ROUTER])
 
@@ -215,9 +296,14 @@ def test_attached_managed_policies_count_like_inline_ones(synthesized, endpoint)
 
 
 def _queue_consume_without_the_sqs_endpoint(graph):
-    poller = _add_statement({"Sid": "OnBehalfQueueConsume", "Effect": "Allow",
-                             "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-                             "Resource": "arn:aws:sqs:eu-west-1:222222222222:arcbp-prod-hooks-buffer"})
+    poller = _add_statement(
+        {
+            "Sid": "OnBehalfQueueConsume",
+            "Effect": "Allow",
+            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            "Resource": "arn:aws:sqs:eu-west-1:222222222222:arcbp-prod-hooks-buffer",
+        }
+    )
     return _without(mutated(graph, "facade-router-invoke", poller), "network-sqs-endpoint")
 
 
@@ -231,15 +317,25 @@ def test_a_poller_statement_on_a_function_without_an_event_source_is_the_codes(s
 def test_a_poller_statement_is_lambdas_when_an_event_source_mapping_feeds_the_function(synthesized):
     graph = _queue_consume_without_the_sqs_endpoint(synthesized("prod"))
     router, queue = _by_name(graph, ROUTER), _by_name(graph, "hooks-buffer-queue")
-    mapping = _added(graph, "aws:lambda/eventSourceMapping:EventSourceMapping", "test-router-queue",
-                     {"functionName": "arcbp-prod-facade-router:live", "eventSourceArn": "arn:aws:sqs:x"},
-                     {"functionName": [router.urn], "eventSourceArn": [queue.urn]})
+    mapping = _added(
+        graph,
+        "aws:lambda/eventSourceMapping:EventSourceMapping",
+        "test-router-queue",
+        {"functionName": "arcbp-prod-facade-router:live", "eventSourceArn": "arn:aws:sqs:x"},
+        {"functionName": [router.urn], "eventSourceArn": [queue.urn]},
+    )
     assert violations_of(dataclasses.replace(graph, resources=[*graph.resources, mapping]), POLICY) == []
 
 
 def test_an_on_behalf_sid_over_a_mixed_action_set_is_not_believed(synthesized):
-    mixed = _add_statement({"Sid": "OnBehalfKeyUse", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:Encrypt"],
-                            "Resource": "arn:aws:kms:eu-west-1:222222222222:key/0a1b2c3d"})
+    mixed = _add_statement(
+        {
+            "Sid": "OnBehalfKeyUse",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:Encrypt"],
+            "Resource": "arn:aws:kms:eu-west-1:222222222222:key/0a1b2c3d",
+        }
+    )
     broken = _without(mutated(synthesized("prod"), "facade-router-invoke", mixed), "network-kms-endpoint")
     [violation] = violations_of(broken, POLICY)
     # kms:Encrypt is never Lambda's, so the statement is not an on-behalf one: kms:Decrypt in it is the code's too.
@@ -307,7 +403,6 @@ def test_no_proxy_exempting_the_host_sends_it_direct(synthesized):
     assert "NO_PROXY exempts legacy.corp.example.com" in violation.message
 
 
-
 @pytest.mark.parametrize("unknown", ["proxy", "variables", None])
 def test_proxy_settings_unknown_in_a_first_preview_are_not_read_as_no_proxy(unknown):
     """A proxy URL computed from a new resource (or the whole environment) is unknown in a new stack's first preview.
@@ -322,10 +417,16 @@ def test_proxy_settings_unknown_in_a_first_preview_are_not_read_as_no_proxy(unkn
     if unknown == "proxy":
         variables["HTTP_PROXY"] = variables["HTTPS_PROXY"] = UNKNOWN_STRING_VALUE
     environment = {"variables": UNKNOWN_OBJECT_VALUE if unknown == "variables" else variables}
-    function = resource(FUNCTION, "proxy-test-function", {
-        "vpcConfig": {"subnetIds": [UNKNOWN_STRING_VALUE], "securityGroupIds": [UNKNOWN_STRING_VALUE]},
-        "role": UNKNOWN_STRING_VALUE, "environment": environment,
-    }, depends={"vpcConfig": [subnet, group], "role": [role]})
+    function = resource(
+        FUNCTION,
+        "proxy-test-function",
+        {
+            "vpcConfig": {"subnetIds": [UNKNOWN_STRING_VALUE], "securityGroupIds": [UNKNOWN_STRING_VALUE]},
+            "role": UNKNOWN_STRING_VALUE,
+            "environment": environment,
+        },
+        depends={"vpcConfig": [subnet, group], "role": [role]},
+    )
     recorder = run_stack(REACHES_ITS_APIS, [subnet, group, role, function])
     assert recorder.skipped == []
     if unknown:

@@ -42,6 +42,7 @@ def _set_policy(document):
         for props in (policy.inputs, policy.outputs):
             if "policy" in props:
                 props["policy"] = json.dumps(document)
+
     return change
 
 
@@ -100,23 +101,56 @@ def test_immediate_rotation_of_a_secret_without_a_value_is_reported(synthesized,
     assert ("provider default is true" in violation.message) is (setting is None)
 
 
-ACTIONS = ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
-           "secretsmanager:UpdateSecretVersionStage"]
+ACTIONS = [
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:UpdateSecretVersionStage",
+]
 
 
-@pytest.mark.parametrize(("statement", "denied"), [
-    ({"Effect": "Deny", "Principal": "*", "Action": "secretsmanager:*", "Resource": "*"}, ACTIONS),
-    ({"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "secretsmanager:Put*", "Resource": "*",
-      "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::222222222222:role/readers-*"}}},
-     ["secretsmanager:PutSecretValue"]),
-    ({"Effect": "Deny", "Principal": "*", "NotAction": "secretsmanager:DescribeSecret", "Resource": "*"}, ACTIONS[1:]),
-    ({"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*",
-      "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::222222222222:role/arcbp-*"}}}, []),
-    ({"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*",   # TLS only: rotation uses TLS
-      "Condition": {"Bool": {"aws:SecureTransport": "false"}}}, []),
-    ({"Effect": "Deny", "NotPrincipal": {"AWS": ROLE}, "Action": "*", "Resource": "*"}, []),
-    ({"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::222222222222:role/other"}, "Action": "*"}, []),
-    ({"Effect": "Allow", "Principal": "*", "Action": "*"}, []),
-])
+@pytest.mark.parametrize(
+    ("statement", "denied"),
+    [
+        ({"Effect": "Deny", "Principal": "*", "Action": "secretsmanager:*", "Resource": "*"}, ACTIONS),
+        (
+            {
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": "secretsmanager:Put*",
+                "Resource": "*",
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::222222222222:role/readers-*"}},
+            },
+            ["secretsmanager:PutSecretValue"],
+        ),
+        (
+            {"Effect": "Deny", "Principal": "*", "NotAction": "secretsmanager:DescribeSecret", "Resource": "*"},
+            ACTIONS[1:],
+        ),
+        (
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::222222222222:role/arcbp-*"}},
+            },
+            [],
+        ),
+        (
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "*",
+                "Resource": "*",  # TLS only: rotation uses TLS
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            [],
+        ),
+        ({"Effect": "Deny", "NotPrincipal": {"AWS": ROLE}, "Action": "*", "Resource": "*"}, []),
+        ({"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::222222222222:role/other"}, "Action": "*"}, []),
+        ({"Effect": "Allow", "Principal": "*", "Action": "*"}, []),
+    ],
+)
 def test_which_denies_block_the_rotation_role(statement, denied):
     assert denied_actions({"Statement": [statement]}, ROLE) == denied

@@ -34,6 +34,7 @@ def _set_trust(document):
         role.inputs["assumeRolePolicy"] = json.dumps(document)
         if "assumeRolePolicy" in role.outputs:
             role.outputs["assumeRolePolicy"] = json.dumps(document)
+
     return change
 
 
@@ -59,18 +60,22 @@ def test_source_arn_pattern_is_treated_as_unsent(synthesized):
     graph = synthesized("prod")
     document = _trust(graph)
     document["Statement"][0]["Condition"] = {
-        "ArnLike": {"aws:SourceArn": "arn:aws:execute-api:eu-west-1:222222222222:abc123/*"}}
+        "ArnLike": {"aws:SourceArn": "arn:aws:execute-api:eu-west-1:222222222222:abc123/*"}
+    }
     [violation] = violations_of(mutated(graph, ROLE, _set_trust(document)), POLICY)
     assert "ArnLike aws:SourceArn" in violation.message
 
 
-@pytest.mark.parametrize(("condition", "blocks"), [
-    ({"StringEquals": {"AWS:SourceAccount": "1"}}, True),   # key names are case-insensitive in IAM
-    ({"StringEqualsIfExists": {"aws:SourceAccount": "1"}}, False),
-    ({"Null": {"aws:SourceArn": "true"}}, False),
-    ({"Null": {"aws:SourceArn": "false"}}, True),
-    ({"StringEquals": {"aws:PrincipalTag/team": "x"}}, False),
-    (None, False),
-])
+@pytest.mark.parametrize(
+    ("condition", "blocks"),
+    [
+        ({"StringEquals": {"AWS:SourceAccount": "1"}}, True),  # key names are case-insensitive in IAM
+        ({"StringEqualsIfExists": {"aws:SourceAccount": "1"}}, False),
+        ({"Null": {"aws:SourceArn": "true"}}, False),
+        ({"Null": {"aws:SourceArn": "false"}}, True),
+        ({"StringEquals": {"aws:PrincipalTag/team": "x"}}, False),
+        (None, False),
+    ],
+)
 def test_which_conditions_need_a_key_api_gateway_does_not_send(condition, blocks):
     assert bool(blocking_keys(condition)) is blocks

@@ -28,7 +28,6 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-
 from exactly_once import RetryingPersistenceLayer, call_with_retries
 from payloads import MAX_PAYLOAD_BYTES, decode
 
@@ -54,8 +53,9 @@ def count_duplicate(response: Any, _record: Any) -> Any:
     return response
 
 
-persistence_layer = RetryingPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"),
-                                             on_unsaved=lambda: count("IdempotencyRecordUnsaved"))
+persistence_layer = RetryingPersistenceLayer(
+    table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"), on_unsaved=lambda: count("IdempotencyRecordUnsaved")
+)
 idempotency_config = IdempotencyConfig(
     event_key_jmespath="messageId",
     expires_after_seconds=int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", "86400")),
@@ -88,8 +88,11 @@ def string_values(attributes: Any, value_key: str) -> dict[str, str]:
     """``{name: value}`` of the String/Number attributes (each ``{value_key: str, ...}``); others are ignored."""
     if not isinstance(attributes, dict):
         return {}
-    return {name: value[value_key] for name, value in attributes.items()
-            if isinstance(name, str) and isinstance(value, dict) and isinstance(value.get(value_key), str)}
+    return {
+        name: value[value_key]
+        for name, value in attributes.items()
+        if isinstance(name, str) and isinstance(value, dict) and isinstance(value.get(value_key), str)
+    }
 
 
 def unwrap(body: str, sqs_attributes: Any) -> tuple[str, dict[str, str], str | None]:
@@ -100,12 +103,18 @@ def unwrap(body: str, sqs_attributes: Any) -> tuple[str, dict[str, str], str | N
         notification = json.loads(body)
     except (ValueError, RecursionError):
         notification = None
-    if not isinstance(notification, dict) or notification.get("Type") != "Notification" \
-            or not isinstance(notification.get("Message"), str):
+    if (
+        not isinstance(notification, dict)
+        or notification.get("Type") != "Notification"
+        or not isinstance(notification.get("Message"), str)
+    ):
         raise PoisonMessageError("not an SNS notification, on a subscription without raw delivery")
     message_id = notification.get("MessageId")
-    return (notification["Message"], string_values(notification.get("MessageAttributes"), "Value"),
-            message_id if isinstance(message_id, str) else None)
+    return (
+        notification["Message"],
+        string_values(notification.get("MessageAttributes"), "Value"),
+        message_id if isinstance(message_id, str) else None,
+    )
 
 
 def to_message(body: Any, sqs_attributes: Any) -> dict[str, Any]:
@@ -127,8 +136,10 @@ def handle(message: dict[str, Any]) -> None:
     Its calls to other services should go through ``call_with_retries``: a failure here fails the
     message, which comes back later (or ends in the DLQ), so only the effect may happen in here.
     """
-    logger.info("Message processed", extra={"message_id": message["messageId"],
-                                            "event_type": message["attributes"].get("eventType")})
+    logger.info(
+        "Message processed",
+        extra={"message_id": message["messageId"], "event_type": message["attributes"].get("eventType")},
+    )
 
 
 @idempotent_function(data_keyword_argument="key", config=idempotency_config, persistence_store=persistence_layer)
@@ -155,7 +166,8 @@ def add_batch_metrics(records: int, failures: int) -> None:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     idempotency_config.register_lambda_context(context)
     metrics.add_dimension(name="consumer", value=CONSUMER_NAME)
-    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                        context=context)
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
     add_batch_metrics(len(event["Records"]), len(response["batchItemFailures"]))
     return response

@@ -37,8 +37,14 @@ class PayloadError(ValueError):
     """The message claims to be an encoded payload but cannot be decoded."""
 
 
-def encode(text: str, *, threshold_bytes: int, bucket: str | None = None, put_object: PutObject | None = None,
-           key_prefix: str = "payloads/") -> str:
+def encode(
+    text: str,
+    *,
+    threshold_bytes: int,
+    bucket: str | None = None,
+    put_object: PutObject | None = None,
+    key_prefix: str = "payloads/",
+) -> str:
     """The message body to publish for ``text``: itself, compressed, or a claim check."""
     raw = text.encode()
     if len(raw) > MAX_PAYLOAD_BYTES:
@@ -50,12 +56,23 @@ def encode(text: str, *, threshold_bytes: int, bucket: str | None = None, put_ob
     if len(inline.encode()) <= threshold_bytes:
         return inline
     if bucket is None or put_object is None:
-        raise PayloadError(f"payload of {len(raw)} bytes is above {threshold_bytes} even compressed, "
-                           "and no claim-check bucket is configured")
+        raise PayloadError(
+            f"payload of {len(raw)} bytes is above {threshold_bytes} even compressed, "
+            "and no claim-check bucket is configured"
+        )
     key = f"{key_prefix}{uuid.uuid4()}.json.gz"
     put_object(bucket, key, compressed)
-    return json.dumps({MARKER: {"encoding": "gzip", "bucket": bucket, "key": key,
-                                "sha256": hashlib.sha256(raw).hexdigest(), "size": len(raw)}})
+    return json.dumps(
+        {
+            MARKER: {
+                "encoding": "gzip",
+                "bucket": bucket,
+                "key": key,
+                "sha256": hashlib.sha256(raw).hexdigest(),
+                "size": len(raw),
+            }
+        }
+    )
 
 
 def decode(text: str, *, get_object: GetObject | None = None, max_bytes: int = MAX_PAYLOAD_BYTES) -> str:

@@ -27,7 +27,6 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-
 from domain_events import DomainEvents, InvalidEventError
 from exactly_once import (
     TRANSIENT_CODES,
@@ -59,8 +58,9 @@ def count_duplicate(response: Any, _record: Any) -> Any:
     return response
 
 
-persistence_layer = RetryingPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"),
-                                             on_unsaved=lambda: count("IdempotencyRecordUnsaved"))
+persistence_layer = RetryingPersistenceLayer(
+    table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"), on_unsaved=lambda: count("IdempotencyRecordUnsaved")
+)
 idempotency_config = IdempotencyConfig(
     event_key_jmespath="webhookId",
     expires_after_seconds=int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", "86400")),
@@ -90,8 +90,12 @@ def parse_envelope(text: str) -> dict[str, Any]:
         message = json.loads(text)
     except (ValueError, RecursionError) as error:
         raise PoisonMessageError(f"not JSON: {type(error).__name__}") from None
-    if not isinstance(message, dict) or not isinstance(message.get("webhookId"), str) or not message["webhookId"] \
-            or "payload" not in message:
+    if (
+        not isinstance(message, dict)
+        or not isinstance(message.get("webhookId"), str)
+        or not message["webhookId"]
+        or "payload" not in message
+    ):
         raise PoisonMessageError("not a webhook envelope (webhookId, payload)")
     return message
 
@@ -130,10 +134,16 @@ def set_status(message_id: str, status: str) -> None:
     if dynamodb is None:
         return
     try:
-        call_with_retries(lambda: dynamodb.update_item(
-            TableName=STATUS_TABLE, Key={"webhookId": {"S": message_id}}, UpdateExpression="SET #s = :s",
-            ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":s": {"S": status}}),
-            remaining_millis=remaining_millis)
+        call_with_retries(
+            lambda: dynamodb.update_item(
+                TableName=STATUS_TABLE,
+                Key={"webhookId": {"S": message_id}},
+                UpdateExpression="SET #s = :s",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":s": {"S": status}},
+            ),
+            remaining_millis=remaining_millis,
+        )
     except Exception:
         logger.exception("Webhook delivered but its status was not recorded", extra={"webhook_id": message_id})
         count("WebhookStatusUnrecorded")
@@ -171,8 +181,14 @@ def process_stream(records: list[dict[str, Any]]) -> dict[str, Any]:
         add_batch_metrics(0, 1)
         raise
     failures = response["batchItemFailures"]
-    processed = next((i for i, r in enumerate(records) if failures and
-                      r.get("kinesis", {}).get("sequenceNumber") == failures[0]["itemIdentifier"]), len(records))
+    processed = next(
+        (
+            i
+            for i, r in enumerate(records)
+            if failures and r.get("kinesis", {}).get("sequenceNumber") == failures[0]["itemIdentifier"]
+        ),
+        len(records),
+    )
     add_batch_metrics(processed, len(failures))
     return response
 
@@ -184,8 +200,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     idempotency_config.register_lambda_context(context)
     if BUFFER == "kinesis":
         return process_stream(event["Records"])
-    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                        context=context)
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
     failed = len(response["batchItemFailures"])
     add_batch_metrics(len(event["Records"]) - failed, failed)
     return response

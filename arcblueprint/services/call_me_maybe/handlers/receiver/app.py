@@ -39,8 +39,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -49,8 +48,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parameters import GetParameterError, SecretsProvider
 from botocore.exceptions import BotoCoreError, ClientError
-
 from masking import mask_fields
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
 
 logger = Logger()
 tracer = Tracer()
@@ -97,10 +98,19 @@ _signing_keys = {stage: SecretsProvider(boto3_client=_secretsmanager) for stage 
 #: Label -> until when it is known to have no version (outside a rotation): a flood of bad
 #: signatures must not turn into a flood of GetSecretValue calls.
 _absent_until: dict[str, float] = {}
-#: When the keys were last fetched because a signature matched none of them (monotonic seconds).
-_last_forced_refresh = float("-inf")
-#: (monotonic time it was read, epoch seconds of the last rotation or None) of DescribeSecret.
-_rotation: tuple[float, float | None] = (float("-inf"), None)
+
+
+class _KeyClock:
+    """What the receiver remembers about its keys between invocations (monotonic seconds)."""
+
+    #: When the keys were last fetched because a signature matched none of them.
+    last_forced_refresh = float("-inf")
+    #: When the current key's creation time was read, and that time (epoch seconds; None if unknown).
+    rotation_read_at = float("-inf")
+    rotated_at: float | None = None
+
+
+_clock = _KeyClock()
 
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
@@ -143,8 +153,15 @@ def expected_signature(secret: str, timestamp: str, body: str) -> str:
     return hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
 
 
-def verify(*, secret: str | Iterable[str], signature: str | None, timestamp: str | None, body: str, now: float,
-           window_seconds: int) -> None:
+def verify(
+    *,
+    secret: str | Iterable[str],
+    signature: str | None,
+    timestamp: str | None,
+    body: str,
+    now: float,
+    window_seconds: int,
+) -> None:
     """Raise :class:`SignatureError` unless the signature matches and the timestamp is within the window.
 
     ``secret`` is one key or the keys valid right now (tried in order, fetched lazily if an iterator).
@@ -250,16 +267,23 @@ def claim(key: str, digest: str, now: int) -> str:
     try:
         dynamodb.put_item(
             TableName=IDEMPOTENCY_TABLE,
-            Item={**item_key, "contentHash": {"S": digest}, "claim": {"S": "RECEIVED"},
-                  "expiration": {"N": str(now + IDEMPOTENCY_TTL_SECONDS)}},
+            Item={
+                **item_key,
+                "contentHash": {"S": digest},
+                "claim": {"S": "RECEIVED"},
+                "expiration": {"N": str(now + IDEMPOTENCY_TTL_SECONDS)},
+            },
             ConditionExpression="attribute_not_exists(id) OR expiration < :now",
-            ExpressionAttributeValues={":now": {"N": str(now)}}, ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            ExpressionAttributeValues={":now": {"N": str(now)}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
         return "new"
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
         old = error.response.get("Item") or dynamodb.get_item(
-            TableName=IDEMPOTENCY_TABLE, Key=item_key, ConsistentRead=True).get("Item", {})
+            TableName=IDEMPOTENCY_TABLE, Key=item_key, ConsistentRead=True
+        ).get("Item", {})
     if old.get("contentHash", {}).get("S") != digest:
         raise ConflictError
     return "buffered" if old.get("claim", {}).get("S") == "BUFFERED" else "pending"
@@ -268,9 +292,13 @@ def claim(key: str, digest: str, now: int) -> str:
 @tracer.capture_method
 def mark_buffered(key: str) -> None:
     """After the buffer took the webhook: a replay from now on is a no-op."""
-    dynamodb.update_item(TableName=IDEMPOTENCY_TABLE, Key={"id": {"S": CLAIM_PREFIX + key}},
-                         UpdateExpression="SET #c = :buffered", ExpressionAttributeNames={"#c": "claim"},
-                         ExpressionAttributeValues={":buffered": {"S": "BUFFERED"}})
+    dynamodb.update_item(
+        TableName=IDEMPOTENCY_TABLE,
+        Key={"id": {"S": CLAIM_PREFIX + key}},
+        UpdateExpression="SET #c = :buffered",
+        ExpressionAttributeNames={"#c": "claim"},
+        ExpressionAttributeValues={":buffered": {"S": "BUFFERED"}},
+    )
 
 
 @tracer.capture_method
@@ -287,11 +315,16 @@ def enqueue(message: dict[str, Any], body: str) -> None:
 def record_status(message_id: str, received_at: int) -> None:
     """DynamoDB + SQS: the webhook's status row, RECEIVED now, updated by the consumer."""
     dynamodb.update_item(
-        TableName=STATUS_TABLE, Key={"webhookId": {"S": message_id}},
+        TableName=STATUS_TABLE,
+        Key={"webhookId": {"S": message_id}},
         UpdateExpression="SET #s = if_not_exists(#s, :received), receivedAt = :at, expiresAt = :ttl",
         ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":received": {"S": "RECEIVED"}, ":at": {"N": str(received_at)},
-                                   ":ttl": {"N": str(received_at + STATUS_TTL_SECONDS)}})
+        ExpressionAttributeValues={
+            ":received": {"S": "RECEIVED"},
+            ":at": {"N": str(received_at)},
+            ":ttl": {"N": str(received_at + STATUS_TTL_SECONDS)},
+        },
+    )
 
 
 def signing_key(stage: str, *, refresh: bool = False) -> str | None:
@@ -299,8 +332,9 @@ def signing_key(stage: str, *, refresh: bool = False) -> str | None:
     if not refresh and _absent_until.get(stage, 0.0) > time.monotonic():
         return None
     try:
-        return _signing_keys[stage].get(os.environ["SIGNING_SECRET_ID"], max_age=SECRET_MAX_AGE_SECONDS,
-                                        force_fetch=refresh, VersionStage=stage)  # type: ignore[return-value]
+        return _signing_keys[stage].get(
+            os.environ["SIGNING_SECRET_ID"], max_age=SECRET_MAX_AGE_SECONDS, force_fetch=refresh, VersionStage=stage
+        )  # type: ignore[return-value]
     except GetParameterError:
         if stage == "AWSCURRENT":
             raise  # no current key (or no access to it) is a fault, not a bad signature
@@ -314,14 +348,12 @@ def last_rotated(*, refresh: bool = False) -> float | None:
     A rotation creates the new version (AWSPENDING) and then labels it AWSCURRENT, so this is when the
     rotation began, the earliest the old key can have been replaced.
     """
-    global _rotation
-    read_at, rotated = _rotation
-    if refresh or time.monotonic() - read_at > SECRET_MAX_AGE_SECONDS:
+    if refresh or time.monotonic() - _clock.rotation_read_at > SECRET_MAX_AGE_SECONDS:
         current = _secretsmanager.get_secret_value(SecretId=os.environ["SIGNING_SECRET_ID"], VersionStage="AWSCURRENT")
         when = current.get("CreatedDate")
-        rotated = when.timestamp() if when is not None else None
-        _rotation = (time.monotonic(), rotated)
-    return rotated
+        _clock.rotated_at = when.timestamp() if when is not None else None
+        _clock.rotation_read_at = time.monotonic()
+    return _clock.rotated_at
 
 
 def signing_keys(*, refresh: bool = False) -> Iterator[str]:
@@ -338,13 +370,12 @@ def signing_keys(*, refresh: bool = False) -> Iterator[str]:
 
 def verify_with_fresh_keys(**request: Any) -> None:
     """:func:`verify` with the cached keys; on a mismatch, once more with keys fetched now (rate-limited)."""
-    global _last_forced_refresh
     try:
         verify(secret=signing_keys(), **request)
     except SignatureError as error:
-        if str(error) != "signature mismatch" or time.monotonic() - _last_forced_refresh < KEY_REFRESH_SECONDS:
+        if str(error) != "signature mismatch" or time.monotonic() - _clock.last_forced_refresh < KEY_REFRESH_SECONDS:
             raise
-        _last_forced_refresh = time.monotonic()
+        _clock.last_forced_refresh = time.monotonic()
         verify(secret=signing_keys(refresh=True), **request)
 
 
@@ -360,9 +391,13 @@ def accept(event: Any) -> Response:
         raise BadRequestError(413, f"The body must be at most {MAX_MESSAGE_BYTES} bytes")
     headers = event.headers
     try:
-        verify_with_fresh_keys(signature=header(headers, SIGNATURE_HEADER),
-                               timestamp=header(headers, TIMESTAMP_HEADER), body=body, now=time.time(),
-                               window_seconds=REPLAY_WINDOW_SECONDS)
+        verify_with_fresh_keys(
+            signature=header(headers, SIGNATURE_HEADER),
+            timestamp=header(headers, TIMESTAMP_HEADER),
+            body=body,
+            now=time.time(),
+            window_seconds=REPLAY_WINDOW_SECONDS,
+        )
     except SignatureError as error:
         logger.warning("Rejected webhook", extra={"reason": str(error)})
         metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
@@ -419,8 +454,12 @@ def unavailable(error: Exception) -> Response:
 
 
 def internal_error() -> dict[str, Any]:
-    return {"statusCode": 500, "headers": {"Content-Type": "application/json"},
-            "body": '{"message":"Internal error"}', "isBase64Encoded": False}
+    return {
+        "statusCode": 500,
+        "headers": {"Content-Type": "application/json"},
+        "body": '{"message":"Internal error"}',
+        "isBase64Encoded": False,
+    }
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

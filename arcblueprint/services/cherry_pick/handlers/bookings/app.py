@@ -33,11 +33,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import AppSyncResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from booking_status import SETTLEMENTS
 from boto3.dynamodb.conditions import Attr
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
-
-from booking_status import SETTLEMENTS
 from masking import masked_json
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a payment token, card number or secret
@@ -53,8 +52,9 @@ MAX_OWNER_CHARS = 512
 table = boto3.resource("dynamodb").Table(TABLE_NAME) if TABLE_NAME else None
 # Transient start failures are retried in the call (standard mode: throttling, 5xx, connection errors),
 # within AppSync's 30 s resolver budget.
-sfn = boto3.client("stepfunctions", config=Config(retries={"mode": "standard", "max_attempts": 3},
-                                                  connect_timeout=2, read_timeout=5))
+sfn = boto3.client(
+    "stepfunctions", config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+)
 
 
 class BookingError(Exception):
@@ -118,8 +118,11 @@ def public(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _unavailable(operation: str, error: Exception) -> UnavailableError:
-    code = (error.response.get("Error", {}).get("Code", "Unknown") if isinstance(error, ClientError)
-            else type(error).__name__)
+    code = (
+        error.response.get("Error", {}).get("Code", "Unknown")
+        if isinstance(error, ClientError)
+        else type(error).__name__
+    )
     logger.error("Downstream call failed", extra={"operation": operation, "error_code": code})
     metrics.add_metric(name="DownstreamErrors", unit=MetricUnit.Count, value=1)
     return UnavailableError(UNAVAILABLE)
@@ -128,8 +131,14 @@ def _unavailable(operation: str, error: Exception) -> UnavailableError:
 def create_booking(store: Any, states: Any, owner: str, data: Any) -> dict[str, Any]:
     data = validate_input(data)
     booking_id = f"{owner}:{data['idempotencyKey']}"
-    booking = {"id": booking_id, "owner": owner, "flightId": data["flightId"], "seats": data["seats"],
-               "status": "PENDING", "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds")}
+    booking = {
+        "id": booking_id,
+        "owner": owner,
+        "flightId": data["flightId"],
+        "seats": data["seats"],
+        "status": "PENDING",
+        "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds"),
+    }
     try:
         store.put_item(Item=booking, ConditionExpression=Attr("id").not_exists())
     except ClientError as error:
@@ -171,16 +180,20 @@ def execution_name(booking_id: str) -> str:
 
 def saga_input(booking: dict[str, Any], payment_token: str) -> str:
     """The same text for the same booking and token, so a restart is recognized as the same execution."""
-    fields = {k: (int(v) if k == "seats" else v) for k, v in booking.items()
-              if k in ("id", "owner", "flightId", "seats", "createdAt")}
+    fields = {
+        k: (int(v) if k == "seats" else v)
+        for k, v in booking.items()
+        if k in ("id", "owner", "flightId", "seats", "createdAt")
+    }
     return json.dumps({"booking": {**fields, "status": "PENDING", "paymentToken": payment_token}}, sort_keys=True)
 
 
 def start_saga(store: Any, states: Any, booking: dict[str, Any], payment_token: str) -> None:
     name = execution_name(booking["id"])
     try:
-        arn = states.start_execution(stateMachineArn=STATE_MACHINE_ARN, name=name,
-                                     input=saga_input(booking, payment_token))["executionArn"]
+        arn = states.start_execution(
+            stateMachineArn=STATE_MACHINE_ARN, name=name, input=saga_input(booking, payment_token)
+        )["executionArn"]
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
             _roll_back(store, booking["id"])  # the service refused: nothing started
@@ -195,20 +208,28 @@ def start_saga(store: Any, states: Any, booking: dict[str, Any], payment_token: 
         metrics.add_metric(name="SagaStartsUnknown", unit=MetricUnit.Count, value=1)
         raise _unavailable("start", error) from None
     try:
-        store.update_item(Key={"id": booking["id"]}, UpdateExpression="SET executionArn = :arn",
-                          ConditionExpression=Attr("id").exists(), ExpressionAttributeValues={":arn": arn})
+        store.update_item(
+            Key={"id": booking["id"]},
+            UpdateExpression="SET executionArn = :arn",
+            ConditionExpression=Attr("id").exists(),
+            ExpressionAttributeValues={":arn": arn},
+        )
     except (ClientError, BotoCoreError) as error:  # the saga runs; a retry only finds it running
-        logger.warning("Could not record the execution", extra={"booking_id": booking["id"],
-                                                                "error_code": type(error).__name__})
+        logger.warning(
+            "Could not record the execution", extra={"booking_id": booking["id"], "error_code": type(error).__name__}
+        )
 
 
 def _roll_back(store: Any, booking_id: str) -> None:
     try:
-        store.delete_item(Key={"id": booking_id},
-                          ConditionExpression=Attr("executionArn").not_exists() & Attr("status").eq("PENDING"))
+        store.delete_item(
+            Key={"id": booking_id}, ConditionExpression=Attr("executionArn").not_exists() & Attr("status").eq("PENDING")
+        )
     except (ClientError, BotoCoreError) as error:  # kept PENDING: the client's retry starts it
-        logger.warning("Could not remove the unstarted booking", extra={"booking_id": booking_id,
-                                                                        "error_code": type(error).__name__})
+        logger.warning(
+            "Could not remove the unstarted booking",
+            extra={"booking_id": booking_id, "error_code": type(error).__name__},
+        )
 
 
 def confirm_booking(store: Any, booking_id: Any, status: Any) -> dict[str, Any]:
@@ -219,11 +240,13 @@ def confirm_booking(store: Any, booking_id: Any, status: Any) -> dict[str, Any]:
     sources = SETTLEMENTS[status]
     try:
         updated = store.update_item(
-            Key={"id": booking_id}, UpdateExpression="SET #s = :s, updatedAt = :t",
+            Key={"id": booking_id},
+            UpdateExpression="SET #s = :s, updatedAt = :t",
             ConditionExpression=Attr("id").exists() & Attr("status").is_in(list(sources)),
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={":s": status, ":t": datetime.now(UTC).isoformat(timespec="milliseconds")},
-            ReturnValues="ALL_NEW")["Attributes"]
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise _unavailable("settle", error) from None
@@ -235,8 +258,7 @@ def confirm_booking(store: Any, booking_id: Any, status: Any) -> dict[str, Any]:
             raise NotFoundError("booking does not exist") from None
         if existing.get("status") == status:
             return public(existing)  # a repeated call: same answer
-        raise ConflictError(f"booking is {existing.get('status')}; {status} needs it "
-                            f"{' or '.join(sources)}") from None
+        raise ConflictError(f"booking is {existing.get('status')}; {status} needs it {' or '.join(sources)}") from None
     except BotoCoreError as error:
         raise _unavailable("settle", error) from None
     metrics.add_metric(name=f"Bookings{status.title()}", unit=MetricUnit.Count, value=1)
@@ -255,8 +277,12 @@ def _owner(identity: Any) -> str:
 def _backend(identity: Any) -> None:
     """Only an IAM principal of a backend: not a user pool user, not an identity pool (end-user) identity."""
     identity = identity if isinstance(identity, dict) else {}
-    if (not isinstance(identity.get("userArn"), str) or identity.get("sub") or identity.get("claims")
-            or identity.get("cognitoIdentityId")):
+    if (
+        not isinstance(identity.get("userArn"), str)
+        or identity.get("sub")
+        or identity.get("claims")
+        or identity.get("cognitoIdentityId")
+    ):
         raise UnauthorizedError("confirmBooking is for backends signed with IAM")
 
 
@@ -284,8 +310,11 @@ def _well_formed(event: Any) -> bool:
     if not isinstance(event, dict) or not isinstance(event.get("arguments"), dict):
         return False
     info = event.get("info")
-    return isinstance(info, dict) and isinstance(info.get("fieldName"), str) \
+    return (
+        isinstance(info, dict)
+        and isinstance(info.get("fieldName"), str)
         and isinstance(info.get("parentTypeName"), str)
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.APPSYNC_RESOLVER)

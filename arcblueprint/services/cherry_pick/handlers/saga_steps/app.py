@@ -21,10 +21,9 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import BotoCoreError, ClientError
-
 from booking_events import publish_settlement
 from booking_status import COMPENSATIONS, MOVES
+from botocore.exceptions import BotoCoreError, ClientError
 from domain_events import DomainEvents, InvalidEventError, PublishError
 from masking import masked_json
 
@@ -67,15 +66,23 @@ def apply(store: Any, action: str, booking_id: str, owner: str) -> dict[str, Any
     compensation = action in COMPENSATIONS
     claim = "attribute_not_exists(sagaExecution) OR sagaExecution = :owner"
     names = {"#s": "status"}
-    values: dict[str, Any] = {":target": move.target, ":owner": owner, ":now": _now(),
-                              **{f":s{i}": s for i, s in enumerate(move.sources)}}
-    condition = (f"attribute_exists(id) AND #s IN ({', '.join(f':s{i}' for i in range(len(move.sources)))})"
-                 f" AND ({claim})")
+    values: dict[str, Any] = {
+        ":target": move.target,
+        ":owner": owner,
+        ":now": _now(),
+        **{f":s{i}": s for i, s in enumerate(move.sources)},
+    }
+    condition = (
+        f"attribute_exists(id) AND #s IN ({', '.join(f':s{i}' for i in range(len(move.sources)))}) AND ({claim})"
+    )
     try:
         store.update_item(
-            Key={"id": booking_id}, ConditionExpression=condition, ExpressionAttributeNames=names,
+            Key={"id": booking_id},
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
-            UpdateExpression="SET #s = :target, sagaExecution = :owner, updatedAt = :now")
+            UpdateExpression="SET #s = :target, sagaExecution = :owner, updatedAt = :now",
+        )
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "Unknown")
         if code != "ConditionalCheckFailedException":
@@ -137,6 +144,8 @@ def settle(booking: dict[str, Any], result: dict[str, Any]) -> None:
     try:
         publish_settlement(publisher, booking, str(result.get("status")))
     except (PublishError, ClientError, BotoCoreError) as error:
-        raise StepRetryableError(f"publishing the {result.get('status')} event failed: {type(error).__name__}") from None
+        raise StepRetryableError(
+            f"publishing the {result.get('status')} event failed: {type(error).__name__}"
+        ) from None
     except InvalidEventError:
         pass  # counted (DomainEventsRejected) and logged by the publisher

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from api_events import BodyError, bad_request, json_body, rest_event, schema_message
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import (
@@ -41,8 +42,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import BotoCoreError, ClientError
-
-from api_events import BodyError, bad_request, json_body, rest_event, schema_message
 from masking import masked_json
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a card number or an always-masked field
@@ -97,8 +96,11 @@ def _public(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _downstream(error: ClientError | BotoCoreError, operation: str) -> ServiceError:
-    code = (error.response.get("Error", {}).get("Code", "Unknown") if isinstance(error, ClientError)
-            else type(error).__name__)
+    code = (
+        error.response.get("Error", {}).get("Code", "Unknown")
+        if isinstance(error, ClientError)
+        else type(error).__name__
+    )
     logger.exception("DynamoDB call failed", extra={"operation": operation, "error_code": code})
     metrics.add_metric(name="DownstreamErrors", unit=MetricUnit.Count, value=1)
     return ServiceUnavailableError("The item store is unavailable; retry later")
@@ -135,8 +137,12 @@ def decode_token(token: str, owner: str) -> dict[str, Any]:
         raise invalid from None
     if not isinstance(key, dict) or set(key) != {"owner", "createdAt", "id"} or key["owner"] != owner:
         raise invalid
-    if not isinstance(key["createdAt"], str) or len(key["createdAt"]) > 40 or not isinstance(key["id"], str) \
-            or not re.fullmatch(ID_PATTERN.strip("^$"), key["id"]):
+    if (
+        not isinstance(key["createdAt"], str)
+        or len(key["createdAt"]) > 40
+        or not isinstance(key["id"], str)
+        or not re.fullmatch(ID_PATTERN.strip("^$"), key["id"])
+    ):
         raise invalid
     return key
 
@@ -151,8 +157,12 @@ def page_size(raw: Any) -> int:
 
 
 def list_items(store: Any, owner: str, limit: int, token: str | None) -> dict[str, Any]:
-    query: dict[str, Any] = {"IndexName": OWNER_INDEX, "KeyConditionExpression": Key("owner").eq(owner),
-                             "Limit": limit, "ScanIndexForward": False}
+    query: dict[str, Any] = {
+        "IndexName": OWNER_INDEX,
+        "KeyConditionExpression": Key("owner").eq(owner),
+        "Limit": limit,
+        "ScanIndexForward": False,
+    }
     if token:
         query["ExclusiveStartKey"] = decode_token(token, owner)
     try:
@@ -167,8 +177,14 @@ def list_items(store: Any, owner: str, limit: int, token: str | None) -> dict[st
 
 def create_item(store: Any, owner: str, payload: dict[str, Any]) -> dict[str, Any]:
     now = _now()
-    item = {**payload, "id": payload.get("id") or uuid.uuid4().hex, "owner": owner, "version": 1,
-            "createdAt": now, "updatedAt": now}
+    item = {
+        **payload,
+        "id": payload.get("id") or uuid.uuid4().hex,
+        "owner": owner,
+        "version": 1,
+        "createdAt": now,
+        "updatedAt": now,
+    }
     try:
         # Keyed (owner, id): the condition can only ever see the caller's own item.
         store.put_item(Item=item, ConditionExpression=Attr("id").not_exists())
@@ -196,10 +212,20 @@ def get_item(store: Any, owner: str, item_id: str) -> dict[str, Any]:
 
 def update_item(store: Any, owner: str, item_id: str, payload: dict[str, Any]) -> dict[str, Any]:
     expected = payload["version"]
-    names = {"#name": "name", "#quantity": "quantity", "#version": "version", "#updatedAt": "updatedAt",
-             "#description": "description"}
-    values = {":name": payload["name"], ":quantity": payload["quantity"], ":expected": expected,
-              ":next": expected + 1, ":now": _now()}
+    names = {
+        "#name": "name",
+        "#quantity": "quantity",
+        "#version": "version",
+        "#updatedAt": "updatedAt",
+        "#description": "description",
+    }
+    values = {
+        ":name": payload["name"],
+        ":quantity": payload["quantity"],
+        ":expected": expected,
+        ":next": expected + 1,
+        ":now": _now(),
+    }
     update = "SET #name = :name, #quantity = :quantity, #version = :next, #updatedAt = :now"
     if "description" in payload:
         update += ", #description = :description"
@@ -208,9 +234,13 @@ def update_item(store: Any, owner: str, item_id: str, payload: dict[str, Any]) -
         update += " REMOVE #description"
     try:
         result = store.update_item(
-            Key={"owner": owner, "id": item_id}, UpdateExpression=update, ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
-            ConditionExpression="attribute_exists(id) AND #version = :expected")
+            Key={"owner": owner, "id": item_id},
+            UpdateExpression=update,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
+            ConditionExpression="attribute_exists(id) AND #version = :expected",
+        )
     except BotoCoreError as error:
         raise _downstream(error, "update") from None
     except ClientError as error:
@@ -288,8 +318,9 @@ def list_route() -> dict[str, Any]:
 @tracer.capture_method
 def create_route() -> Response:
     item = create_item(table, _owner(), _body(CREATE_SCHEMA))
-    return Response(status_code=201, content_type="application/json", body=item,
-                    headers={"Location": f"/{RESOURCE}/{item['id']}"})
+    return Response(
+        status_code=201, content_type="application/json", body=item, headers={"Location": f"/{RESOURCE}/{item['id']}"}
+    )
 
 
 @app.get(f"/{RESOURCE}/<item_id>")

@@ -27,7 +27,6 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from boto3.dynamodb.types import TypeDeserializer
-
 from domain_events import DomainEvents
 
 logger = Logger()
@@ -48,6 +47,7 @@ _deserializer = TypeDeserializer()
 
 def plain(image: dict[str, Any]) -> dict[str, Any]:
     """A stream image (DynamoDB JSON) as plain JSON values: numbers as int (or float), not Decimal."""
+
     def number(value: Any) -> Any:
         if isinstance(value, Decimal):
             return int(value) if value == value.to_integral_value() else float(value)
@@ -96,7 +96,8 @@ def record_handler(record: Any) -> dict[str, str] | None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     idempotency_config.register_lambda_context(context)
-    response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                        context=context)
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
     metrics.add_metric(name="OutboxChangesFailed", unit=MetricUnit.Count, value=len(response["batchItemFailures"]))
     return response

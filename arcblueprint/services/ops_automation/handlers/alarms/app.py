@@ -50,19 +50,30 @@ def transition(event: dict[str, Any]) -> dict[str, str]:
         raise NotAnAlarmChangeError(f"alarm {name} is not one of this stack's ({ALARM_NAME_PREFIX}*)")
     state = detail.get("state") or {}
     previous = detail.get("previousState") or {}
-    return {"alarm": name, "state": str(state.get("value", "")), "previous": str(previous.get("value", "")),
-            "reason": str(state.get("reason", ""))[:1000], "time": str(event.get("time", "")),
-            "region": str(event.get("region", ""))}
+    return {
+        "alarm": name,
+        "state": str(state.get("value", "")),
+        "previous": str(previous.get("value", "")),
+        "reason": str(state.get("reason", ""))[:1000],
+        "time": str(event.get("time", "")),
+        "region": str(event.get("region", "")),
+    }
 
 
 def record(change: dict[str, str], now: datetime) -> bool:
     """Write the transition once; False when it was already recorded (a redelivery)."""
     assert dynamodb is not None, "OPS_TABLE is not set"
     expires = now + timedelta(days=RETENTION_DAYS)
-    item = {"id": {"S": f"alarm#{change['alarm']}#{change['time']}#{change['state']}"}, "kind": {"S": "ALARM"},
-            "recordedAt": {"S": now.isoformat(timespec="milliseconds")}, "alarmName": {"S": change["alarm"]},
-            "state": {"S": change["state"]}, "previousState": {"S": change["previous"]},
-            "reason": {"S": change["reason"] or "-"}, "expiresAt": {"N": str(int(expires.timestamp()))}}
+    item = {
+        "id": {"S": f"alarm#{change['alarm']}#{change['time']}#{change['state']}"},
+        "kind": {"S": "ALARM"},
+        "recordedAt": {"S": now.isoformat(timespec="milliseconds")},
+        "alarmName": {"S": change["alarm"]},
+        "state": {"S": change["state"]},
+        "previousState": {"S": change["previous"]},
+        "reason": {"S": change["reason"] or "-"},
+        "expiresAt": {"N": str(int(expires.timestamp()))},
+    }
     try:
         dynamodb.put_item(TableName=OPS_TABLE, Item=item, ConditionExpression="attribute_not_exists(id)")
     except ClientError as error:
@@ -77,20 +88,28 @@ def recent_count(alarm: str, state: str, now: datetime) -> int:
     assert dynamodb is not None
     since = (now - timedelta(hours=24)).isoformat(timespec="milliseconds")
     pages = dynamodb.get_paginator("query").paginate(
-        TableName=OPS_TABLE, IndexName=os.environ.get("KIND_INDEX", "byKind"),
+        TableName=OPS_TABLE,
+        IndexName=os.environ.get("KIND_INDEX", "byKind"),
         KeyConditionExpression="#kind = :kind AND recordedAt >= :since",
         ExpressionAttributeNames={"#kind": "kind"},
-        ExpressionAttributeValues={":kind": {"S": "ALARM"}, ":since": {"S": since}})
+        ExpressionAttributeValues={":kind": {"S": "ALARM"}, ":since": {"S": since}},
+    )
     prefix = f"alarm#{alarm}#"
-    return sum(1 for page in pages for item in page.get("Items", [])
-               if item["id"]["S"].startswith(prefix) and item["id"]["S"].endswith(f"#{state}"))
+    return sum(
+        1
+        for page in pages
+        for item in page.get("Items", [])
+        if item["id"]["S"].startswith(prefix) and item["id"]["S"].endswith(f"#{state}")
+    )
 
 
 def message(change: dict[str, str], count: int) -> tuple[str, str]:
     subject = f"[{change['state']}] {change['alarm']}"[:100]
-    lines = [f"{change['alarm']} went from {change['previous'] or '?'} to {change['state']} at {change['time']}.",
-             f"Reason: {change['reason'] or '-'}",
-             f"Times in {change['state']} in the last 24 hours: {count}"]
+    lines = [
+        f"{change['alarm']} went from {change['previous'] or '?'} to {change['state']} at {change['time']}.",
+        f"Reason: {change['reason'] or '-'}",
+        f"Times in {change['state']} in the last 24 hours: {count}",
+    ]
     if RUNBOOK_URL:
         lines.append(f"Runbook: {RUNBOOK_URL}")
     return subject, "\n".join(lines)

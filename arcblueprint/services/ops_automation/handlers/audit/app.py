@@ -37,10 +37,15 @@ def audit_item(event: dict[str, Any], now: datetime) -> dict[str, Any]:
         if not isinstance(event.get(key), str) or not event[key]:
             raise NotAnEventError(f"not an EventBridge event: {key} is missing")
     expires = now + timedelta(days=RETENTION_DAYS)
-    return {"id": {"S": f"event#{event['id']}"}, "kind": {"S": "EVENT"},
-            "recordedAt": {"S": now.isoformat(timespec="milliseconds")},
-            "source": {"S": event["source"]}, "detailType": {"S": event["detail-type"]},
-            "eventTime": {"S": str(event.get("time", ""))}, "expiresAt": {"N": str(int(expires.timestamp()))}}
+    return {
+        "id": {"S": f"event#{event['id']}"},
+        "kind": {"S": "EVENT"},
+        "recordedAt": {"S": now.isoformat(timespec="milliseconds")},
+        "source": {"S": event["source"]},
+        "detailType": {"S": event["detail-type"]},
+        "eventTime": {"S": str(event.get("time", ""))},
+        "expiresAt": {"N": str(int(expires.timestamp()))},
+    }
 
 
 def record(event: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:

@@ -42,12 +42,15 @@ def cleanup(retention_days: int, now: datetime) -> int:
     deleted = 0
     for kind in KINDS:
         pages = dynamodb.get_paginator("query").paginate(
-            TableName=OPS_TABLE, IndexName=KIND_INDEX, KeyConditionExpression="#kind = :kind AND recordedAt < :cutoff",
+            TableName=OPS_TABLE,
+            IndexName=KIND_INDEX,
+            KeyConditionExpression="#kind = :kind AND recordedAt < :cutoff",
             ExpressionAttributeNames={"#kind": "kind"},
-            ExpressionAttributeValues={":kind": {"S": kind}, ":cutoff": {"S": cutoff}})
+            ExpressionAttributeValues={":kind": {"S": kind}, ":cutoff": {"S": cutoff}},
+        )
         keys = [{"id": item["id"]} for page in pages for item in page.get("Items", [])]
         for start in range(0, len(keys), 25):  # BatchWriteItem takes 25 requests
-            requests = [{"DeleteRequest": {"Key": key}} for key in keys[start:start + 25]]
+            requests = [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
             while requests:
                 response = dynamodb.batch_write_item(RequestItems={OPS_TABLE: requests})
                 requests = response.get("UnprocessedItems", {}).get(OPS_TABLE, [])

@@ -15,14 +15,13 @@ import json
 import os
 from typing import Any
 
+from api_events import BodyError, bad_request, json_body, rest_event, schema_message
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, InternalServerError, ServiceError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
-
-from api_events import BodyError, bad_request, json_body, rest_event, schema_message
 from masking import masked_json
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a card number or an always-masked field
@@ -105,8 +104,13 @@ def render(message: dict[str, Any]) -> dict[str, Any]:
     if platform == "android":
         # FCM data values are strings: nested values travel as their JSON text.
         strings = {k: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for k, v in data.items()}
-        return {"message": {"notification": {"title": title, "body": body}, "data": strings,
-                            "android": {"priority": "high"}}}
+        return {
+            "message": {
+                "notification": {"title": title, "body": body},
+                "data": strings,
+                "android": {"priority": "high"},
+            }
+        }
     return {"notification": {"title": title, "body": body, "data": data}}
 
 

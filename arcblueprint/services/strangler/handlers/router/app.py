@@ -58,8 +58,19 @@ tls = ssl.create_default_context()
 
 # Hop-by-hop headers (RFC 9110 7.6.1) belong to one connection, never forwarded either way; Host and
 # Content-Length are set for the new connection, Accept-Encoding so legacy answers uncompressed text.
-_HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
-                         "te", "trailer", "transfer-encoding", "upgrade"})
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
 _SET_HERE = frozenset({"host", "content-length", "accept-encoding", "expect"})
 _HEADER_VALUE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -92,8 +103,12 @@ def choose(route: str, percent: int, key: str) -> str:
 
 
 def _error(status: int, message: str) -> dict[str, Any]:
-    return {"statusCode": status, "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"message": message}), "isBase64Encoded": False}
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"message": message}),
+        "isBase64Encoded": False,
+    }
 
 
 # --------------------------------------------------------------------------------------- new side
@@ -102,8 +117,9 @@ def _error(status: int, message: str) -> dict[str, Any]:
 @tracer.capture_method
 def to_new(function_arn: str, event: dict[str, Any]) -> dict[str, Any]:
     try:
-        result = lambda_client.invoke(FunctionName=function_arn, InvocationType="RequestResponse",
-                                      Payload=json.dumps(event).encode())
+        result = lambda_client.invoke(
+            FunctionName=function_arn, InvocationType="RequestResponse", Payload=json.dumps(event).encode()
+        )
         payload = json.loads(result["Payload"].read() or b"null")
     except (ClientError, BotoCoreError):
         logger.exception("Invoking the new service failed", extra={"function": function_arn})
@@ -114,16 +130,22 @@ def to_new(function_arn: str, event: dict[str, Any]) -> dict[str, Any]:
         metrics.add_metric(name="NewServiceErrors", unit=MetricUnit.Count, value=1)
         return _error(502, "The service failed")
     if result.get("FunctionError") or not _is_proxy_response(payload):
-        logger.error("The new service returned an error", extra={"function": function_arn,
-                                                                 "function_error": result.get("FunctionError")})
+        logger.error(
+            "The new service returned an error",
+            extra={"function": function_arn, "function_error": result.get("FunctionError")},
+        )
         metrics.add_metric(name="NewServiceErrors", unit=MetricUnit.Count, value=1)
         return _error(502, "The service failed")
     return payload  # type: ignore[no-any-return]
 
 
 def _is_proxy_response(payload: Any) -> bool:
-    return (isinstance(payload, dict) and isinstance(payload.get("statusCode"), int)
-            and not isinstance(payload.get("statusCode"), bool) and 100 <= payload["statusCode"] <= 599)
+    return (
+        isinstance(payload, dict)
+        and isinstance(payload.get("statusCode"), int)
+        and not isinstance(payload.get("statusCode"), bool)
+        and 100 <= payload["statusCode"] <= 599
+    )
 
 
 # ------------------------------------------------------------------------------------ legacy side
@@ -156,12 +178,22 @@ def legacy_path(path: str) -> str:
 
 def _forwarded_headers(event: dict[str, Any]) -> list[tuple[str, str]]:
     multi = event.get("multiValueHeaders") or {k: [v] for k, v in (event.get("headers") or {}).items()}
-    connection_tokens = {t.strip().lower() for k, values in multi.items() if k.lower() == "connection"
-                         for v in values or () for t in str(v).split(",")}
+    connection_tokens = {
+        t.strip().lower()
+        for k, values in multi.items()
+        if k.lower() == "connection"
+        for v in values or ()
+        for t in str(v).split(",")
+    }
     dropped = _HOP_BY_HOP | _SET_HERE | connection_tokens | {"x-forwarded-for"}
     # Names and values http.client would refuse (or that could split the request) are not forwarded.
-    headers = [(k, str(v)) for k, values in multi.items() if k.lower() not in dropped and _TOKEN.fullmatch(k)
-               for v in values or () if _HEADER_VALUE.fullmatch(str(v))]
+    headers = [
+        (k, str(v))
+        for k, values in multi.items()
+        if k.lower() not in dropped and _TOKEN.fullmatch(k)
+        for v in values or ()
+        if _HEADER_VALUE.fullmatch(str(v))
+    ]
     forwarded = [str(v) for k, values in multi.items() if k.lower() == "x-forwarded-for" for v in values or ()]
     source_ip = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp")
     if forwarded or source_ip:
@@ -208,11 +240,15 @@ def legacy_request(event: dict[str, Any], base_url: str) -> LegacyRequest:
     body = event.get("body")
     data = None if body is None else (base64.b64decode(body) if event.get("isBase64Encoded") else body.encode())
     return LegacyRequest(
-        method=method, scheme=base.scheme, host=base.hostname,
+        method=method,
+        scheme=base.scheme,
+        host=base.hostname,
         port=base.port or (443 if base.scheme == "https" else 80),
         path=base.path.rstrip("/") + legacy_path(event.get("path") or "/"),
         query=urllib.parse.urlencode([(k, v) for k, values in query.items() for v in values or ()]),
-        headers=_forwarded_headers(event), body=data)
+        headers=_forwarded_headers(event),
+        body=data,
+    )
 
 
 def proxy_for(request: LegacyRequest) -> tuple[str, int] | None:
@@ -372,8 +408,12 @@ def _failed(status: int, metric: str, log: str, request: LegacyRequest, **extra:
 
 
 @tracer.capture_method
-def to_legacy(event: dict[str, Any], base_url: str, timeout_seconds: float,
-              connect_timeout_seconds: float = LEGACY_CONNECT_TIMEOUT_SECONDS) -> dict[str, Any]:
+def to_legacy(
+    event: dict[str, Any],
+    base_url: str,
+    timeout_seconds: float,
+    connect_timeout_seconds: float = LEGACY_CONNECT_TIMEOUT_SECONDS,
+) -> dict[str, Any]:
     try:
         request = legacy_request(event, base_url)
     except BadRequestError as error:
@@ -390,14 +430,26 @@ def to_legacy(event: dict[str, Any], base_url: str, timeout_seconds: float,
         except ProxyRefusedError as refused:
             if refused.status == 504:
                 return _failed(504, "LegacyTimeouts", "The proxy timed out reaching legacy", request)
-            return _failed(502, "ProxyErrors", "The on-prem proxy refused or could not reach legacy", request,
-                           proxy_status=refused.status, proxy_error=refused.squid_error)
+            return _failed(
+                502,
+                "ProxyErrors",
+                "The on-prem proxy refused or could not reach legacy",
+                request,
+                proxy_status=refused.status,
+                proxy_error=refused.squid_error,
+            )
         except (DeadlineError, OSError, http.client.HTTPException) as error:  # ssl.SSLError is an OSError
             if deadline.expired or isinstance(error, DeadlineError | TimeoutError):
-                return _failed(504, "LegacyTimeouts", "Legacy did not answer in time", request,
-                               elapsed_ms=deadline.elapsed_ms)
-            return _failed(502, "LegacyErrors", "Legacy answered with something that is not HTTP, or not at all",
-                           request, error=type(error).__name__)
+                return _failed(
+                    504, "LegacyTimeouts", "Legacy did not answer in time", request, elapsed_ms=deadline.elapsed_ms
+                )
+            return _failed(
+                502,
+                "LegacyErrors",
+                "Legacy answered with something that is not HTTP, or not at all",
+                request,
+                error=type(error).__name__,
+            )
     return _proxy_response(status, headers, body)
 
 

@@ -34,7 +34,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-
 from masking import MASK, MAX_DEPTH, mask_fields, mask_text, masked_json, remove_fields
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a card number or an always-masked field
@@ -47,8 +46,10 @@ EVENT_ENVELOPE_KEY = "eventbridge"
 DELIVERY_STREAMS: dict[str, dict[str, Any]] = json.loads(os.environ.get("DELIVERY_STREAMS", "{}"))
 KNOWN_DOMAINS = frozenset(rules["domain"] for rules in DELIVERY_STREAMS.values())
 #: The stream that fails unroutable records (the others drop them): the marked one, else the first by name.
-UNROUTABLE_STREAM = next((name for name, rules in sorted(DELIVERY_STREAMS.items()) if rules.get("unroutable")),
-                         min(DELIVERY_STREAMS, default=None))
+UNROUTABLE_STREAM = next(
+    (name for name, rules in sorted(DELIVERY_STREAMS.items()) if rules.get("unroutable")),
+    min(DELIVERY_STREAMS, default=None),
+)
 OUTCOMES = ("Ok", "Dropped", "ProcessingFailed")
 
 
@@ -108,8 +109,12 @@ def unwrap(document: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     envelope, detail = document.get(EVENT_ENVELOPE_KEY), document.get("detail")
     if not isinstance(envelope, dict) or not isinstance(detail, dict):
         return document, False
-    row = {"eventId": envelope.get("id"), "eventSource": envelope.get("source"),
-           "eventType": envelope.get("detailType"), "eventTime": envelope.get("time")}
+    row = {
+        "eventId": envelope.get("id"),
+        "eventSource": envelope.get("source"),
+        "eventType": envelope.get("detailType"),
+        "eventTime": envelope.get("time"),
+    }
     return {**row, **detail}, True
 
 
@@ -189,9 +194,14 @@ def transform_record(record: Any, rules: dict[str, Any], *, fails_unroutable: bo
         return _failed(record_id, data, str(error))
     except Exception as error:  # noqa: BLE001 - one bad record never fails its batch
         return _failed(record_id, data, f"unexpected {type(error).__name__}")
-    return {"recordId": record_id, "result": "Ok", "data": base64.b64encode(line.encode()).decode(),
-            "metadata": {"partitionKeys": {"year": f"{when.year:04d}", "month": f"{when.month:02d}",
-                                           "day": f"{when.day:02d}"}}}
+    return {
+        "recordId": record_id,
+        "result": "Ok",
+        "data": base64.b64encode(line.encode()).decode(),
+        "metadata": {
+            "partitionKeys": {"year": f"{when.year:04d}", "month": f"{when.month:02d}", "day": f"{when.day:02d}"}
+        },
+    }
 
 
 def _failed(record_id: str, data: str, reason: str) -> dict[str, Any]:
@@ -218,6 +228,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     event = event if isinstance(event, dict) else {}
     results = transform(event.get("records"), event.get("deliveryStreamArn"))
     for outcome in OUTCOMES:
-        metrics.add_metric(name=f"Records{outcome}", unit=MetricUnit.Count,
-                           value=sum(1 for r in results if r["result"] == outcome))
+        metrics.add_metric(
+            name=f"Records{outcome}", unit=MetricUnit.Count, value=sum(1 for r in results if r["result"] == outcome)
+        )
     return {"records": results}
