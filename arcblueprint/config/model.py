@@ -83,6 +83,12 @@ class FunctionDefaults:
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: Powertools layer version used for the public layer ARN.
     powertools_layer_version: int = setting(18, minimum=1, maximum=1000)
+    #: Asynchronous invocations (EventBridge, SNS, S3, schedules): how often Lambda retries a failed event
+    #: and how long it keeps one queued before it goes to the function's on-failure queue.
+    async_maximum_retry_attempts: int = setting(2, minimum=0, maximum=2, doc="Lambda's own default is 2")
+    async_maximum_event_age_seconds: int = setting(
+        3600, minimum=60, maximum=21600, doc="Lambda's default is 21600 (6 h); an hour keeps replays timely"
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

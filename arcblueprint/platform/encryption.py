@@ -16,8 +16,12 @@ if TYPE_CHECKING:
 
 __all__ = ["EncryptionKey", "EncryptionKeyArgs"]
 
-# Services that encrypt on the platform's behalf. Each may only use the key through its own service.
-_SERVICE_PRINCIPALS = ("events", "sns", "sqs", "firehose", "s3", "states", "secretsmanager", "kinesis", "dynamodb")
+#: Services that use the key themselves, with their own principal: EventBridge (the encrypted bus, its
+#: archive, deliveries to encrypted queues and DLQs) and SNS (deliveries to encrypted queues, redrive to a
+#: DLQ). SQS, Kinesis, DynamoDB, Secrets Manager, S3, Step Functions and Firehose use a key with the
+#: permissions of whoever calls them (``arcblueprint.service_facts.CALLER_KEY_SERVICES``): the caller's role
+#: holds the grant, so naming their principals here grants nothing anyone needs and only widens the key policy.
+_SERVICE_PRINCIPALS = ("events", "sns")
 
 
 @dataclass(frozen=True, kw_only=True)

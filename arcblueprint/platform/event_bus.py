@@ -24,6 +24,7 @@ import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.events import event_types, registry_content, registry_schema_name, source_of
+from arcblueprint.service_facts import service_trust_policy
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -36,14 +37,6 @@ __all__ = ["EventBus", "EventBusArgs", "EventBusSealedError", "Route"]
 _SERVICE = "event-bus"
 #: The longest SQS keeps a message: a DLQ must outlive the time it takes someone to look.
 _DLQ_RETENTION_SECONDS = 14 * 24 * 3600
-_ASSUME_BY_EVENTBRIDGE = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-)
 
 
 class EventBusSealedError(RuntimeError):
@@ -188,7 +181,17 @@ class EventBus(pulumi.ComponentResource):
             opts=opts,
         )
         dlq = self._dead_letter_queue(base, service, rule, parent)
-        role_arn = self._target_role(base, service, target, parent) if target.kind in ("kinesis", "states") else None
+        role_arn = (
+            self._target_role(
+                base,
+                service,
+                target,
+                parent,
+                rule_arn=self.rule_arn(key, service=service, on_default_bus=on_default_bus),
+            )
+            if target.kind in ("kinesis", "states")
+            else None
+        )
         transformer = target.input_transformer
         aws.cloudwatch.EventTarget(
             f"{base}-target",
@@ -288,15 +291,23 @@ class EventBus(pulumi.ComponentResource):
             )
         return dlq
 
-    def _target_role(self, base: str, service: str, target: RuleTarget, parent: pulumi.Resource) -> pulumi.Output[str]:
-        """The role EventBridge assumes to put records on a stream or start a state machine: that, nothing else."""
+    def _target_role(
+        self, base: str, service: str, target: RuleTarget, parent: pulumi.Resource, *, rule_arn: str
+    ) -> pulumi.Output[str]:
+        """The role EventBridge assumes to put records on a stream or start a state machine: that, nothing else.
+
+        Only for this rule: EventBridge puts the rule's ARN in ``aws:SourceArn`` when it assumes a target's
+        role (EventBridge guide, "Cross-service confused deputy prevention").
+        """
         ctx = self._context
         opts = pulumi.ResourceOptions(parent=parent)
         role = aws.iam.Role(
             f"{base}-events-role",
             name=ctx.name(service, base.removeprefix(f"{service}-"), "events", max_length=64),
             description=f"EventBridge delivers {base} to {target.label}",
-            assume_role_policy=_ASSUME_BY_EVENTBRIDGE,
+            assume_role_policy=service_trust_policy(
+                "events.amazonaws.com", account_id=ctx.stack.account_id, source_arn=rule_arn
+            ),
             tags=ctx.tags(service),
             opts=opts,
         )

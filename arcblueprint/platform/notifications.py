@@ -27,6 +27,7 @@ import pulumi_aws as aws
 
 from arcblueprint.config.schema import ConfigError
 from arcblueprint.platform.handles import AlarmActions
+from arcblueprint.service_facts import topic_tls_only_statement
 
 if TYPE_CHECKING:
     from arcblueprint.platform.context import StackContext
@@ -66,14 +67,7 @@ def topic_policy(topic_arn: str, *, partition: str, region: str, account_id: str
                     "ArnLike": {"aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*"},
                 },
             },
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "sns:Publish",
-                "Resource": topic_arn,
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
+            topic_tls_only_statement(topic_arn),
         ],
     }
 

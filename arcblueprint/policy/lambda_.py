@@ -6,25 +6,31 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from arcblueprint.policy.base import (
+    ALIAS,
     FUNCTION,
     UNKNOWN,
     dig,
+    function_base_name,
     function_reference_is_qualified,
     functions_behind,
     known,
     known_dig,
+    known_list,
     number,
     resource_policy,
     resources_of,
     stack_policy,
     tags_of,
 )
+from arcblueprint.policy.graph import StackGraph
+from arcblueprint.service_facts import ASYNC_INVOKERS
 
 if TYPE_CHECKING:
-    from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
+    from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
 __all__ = [
     "ASYNC_FAILURE_DESTINATION",
@@ -184,39 +190,181 @@ CONCURRENCY_FOR_PROTECTED_DOWNSTREAM = stack_policy(
 )
 
 
-# --- async failure destinations ------------------------------------------------------------------
+# --- async failure paths ------------------------------------------------------------------------
+
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+BUCKET_NOTIFICATION = "aws:s3/bucketNotification:BucketNotification"
+LOG_SUBSCRIPTION = "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter"
+QUEUE = "aws:sqs/queue:Queue"
+
+
+@dataclass(frozen=True)
+class _AsyncCall:
+    """One way the stack invokes a function asynchronously: who, which function, which qualifier."""
+
+    invoker: PolicyResource
+    what: str
+    function: PolicyResource
+    #: The alias invoked (its resource), if the reference goes through one of the stack.
+    alias: PolicyResource | None
+    #: The qualifier invoked, from the reference's text (``live``), when known.
+    qualifier: str | None
+
+
+def _qualifier_of(reference: Any) -> str | None:
+    if not isinstance(reference, str) or not reference:
+        return None
+    tail = reference.split(":function:", 1)[1] if ":function:" in reference else reference
+    parts = tail.split(":")
+    return parts[1] if len(parts) >= 2 and parts[1] else None
+
+
+def _calls_through(
+    graph: StackGraph, invoker: PolicyResource, what: str, prop: str, reference: Any
+) -> list[_AsyncCall]:
+    """The functions ``invoker``'s ``prop`` (a function or alias, by edge or by ARN text) invokes."""
+    calls: list[_AsyncCall] = []
+    for target in graph.refs(invoker, prop, FUNCTION, ALIAS):
+        if target.resource_type == ALIAS:
+            for function in graph.refs(target, "functionName", FUNCTION) or functions_behind(
+                target, "functionName", graph.resources
+            ):
+                name = known(target.props, "name")
+                calls.append(_AsyncCall(invoker, what, function, target, name if isinstance(name, str) else None))
+        else:
+            calls.append(_AsyncCall(invoker, what, target, None, _qualifier_of(reference)))
+    if calls:
+        return calls
+    if not (isinstance(reference, str) and ":function:" in reference):
+        return []  # an unknown ARN (judged when known) or no function at all
+    name = function_base_name(reference)
+    return [
+        _AsyncCall(invoker, what, function, None, _qualifier_of(reference))
+        for function in graph.of_type(FUNCTION)
+        if name and known(function.props, "name") == name
+    ]
+
+
+def _async_calls(graph: StackGraph) -> list[_AsyncCall]:
+    """Every asynchronous invocation the graph shows (permissions, rule targets, subscriptions, schedules,
+    bucket notifications, log subscriptions), plus functions tagged ``invocation=async`` (callers the
+    stack cannot show: another account, ``InvocationType=Event`` from code)."""
+    calls: list[_AsyncCall] = []
+    for permission in graph.of_type(PERMISSION):
+        principal = known(permission.props, "principal")
+        if not isinstance(principal, str) or not (principal in ASYNC_INVOKERS or principal.startswith("logs.")):
+            continue
+        qualifier = known(permission.props, "qualifier")
+        for function in functions_behind(permission, "function", graph.resources):
+            aliases = graph.refs(permission, "qualifier", ALIAS)
+            calls.append(
+                _AsyncCall(
+                    permission,
+                    f"its permission for {principal}",
+                    function,
+                    aliases[0] if aliases else None,
+                    qualifier if isinstance(qualifier, str) else None,
+                )
+            )
+    for target in graph.of_type(EVENT_TARGET):
+        calls += _calls_through(graph, target, "an EventBridge rule target", "arn", known(target.props, "arn"))
+    for subscription in graph.of_type(SUBSCRIPTION):
+        if known(subscription.props, "protocol") == "lambda":
+            endpoint = known(subscription.props, "endpoint")
+            calls += _calls_through(graph, subscription, "an SNS subscription", "endpoint", endpoint)
+    for schedule in graph.of_type(SCHEDULE):
+        calls += _calls_through(
+            graph, schedule, "an EventBridge Scheduler schedule", "target", known_dig(schedule.props, "target", "arn")
+        )
+    for notification in graph.of_type(BUCKET_NOTIFICATION):
+        entries = known_list(notification.props, "lambdaFunctions")
+        for entry in entries if entries is not UNKNOWN else []:
+            arn = known(entry, "lambdaFunctionArn")
+            calls += _calls_through(graph, notification, "an S3 event notification", "lambdaFunctions", arn)
+    for log_subscription in graph.of_type(LOG_SUBSCRIPTION):
+        destination = known(log_subscription.props, "destinationArn")
+        calls += _calls_through(graph, log_subscription, "a log subscription filter", "destinationArn", destination)
+    for function in graph.of_type(FUNCTION):
+        if tags_of(function.props).get("invocation") == "async":
+            calls.append(_AsyncCall(function, "its tag invocation=async", function, None, None))
+    return calls
+
+
+def _configs_for(graph: StackGraph, call: _AsyncCall) -> list[PolicyResource]:
+    """The event invoke configs that apply to ``call``: same function, same qualifier (Lambda keeps one
+    config per function, version or alias, and applies the one of the qualifier invoked)."""
+    found = []
+    for config in graph.of_type(EVENT_INVOKE_CONFIG):
+        if call.function not in functions_behind(config, "functionName", graph.resources):
+            continue
+        qualifier = known(config.props, "qualifier")
+        if call.invoker is call.function:  # declared by tag: any qualifier it is configured for
+            found.append(config)
+        elif call.alias is not None and call.alias in graph.refs(config, "qualifier", ALIAS):
+            found.append(config)
+        elif qualifier is UNKNOWN or (call.qualifier or "$LATEST") == (qualifier or "$LATEST"):
+            found.append(config)
+    return found
+
+
+def _config_gaps(graph: StackGraph, config: PolicyResource) -> list[str]:
+    """What ``config`` lacks: an SQS on-failure destination, a retry limit, an event age limit."""
+    gaps = []
+    destination = known_dig(config.props, "destinationConfig", "onFailure", "destination")
+    if not destination:
+        gaps.append("an on-failure destination (destinationConfig.onFailure)")
+    elif destination is not UNKNOWN and not graph.refs(config, "destinationConfig", QUEUE):
+        if not (isinstance(destination, str) and destination.startswith("arn:") and ":sqs:" in destination):
+            gaps.append(f"an SQS queue as on-failure destination (not {destination!r})")
+    if known(config.props, "maximumRetryAttempts") is None:
+        gaps.append("maximumRetryAttempts")
+    if known(config.props, "maximumEventAgeInSeconds") is None:
+        gaps.append("maximumEventAgeInSeconds")
+    return gaps
 
 
 def validate_async_failure_destination(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    """Asynchronously invoked functions send failed events somewhere (DLQ or on-failure destination):
-    after Lambda's two retries an event is otherwise dropped silently."""
-    configs = list(resources_of(args, EVENT_INVOKE_CONFIG))
-    covered: set[str] = set()
-    for config in configs:
-        if known_dig(config.props, "destinationConfig", "onFailure", "destination"):  # an unknown ARN is set
-            covered.update(f.urn for f in functions_behind(config, "functionName", args.resources))
-        else:
+    """A function the stack invokes asynchronously has, for the qualifier invoked, an event invoke config
+    with bounded retries and event age and an SQS on-failure queue.
+
+    Lambda keeps an asynchronous event up to six hours and retries it twice by default, then drops
+    it silently: the on-failure queue is the only record of it. A rule target's or a schedule's own
+    DLQ covers only delivery to Lambda, not a function that fails once invoked.
+    """
+    graph = StackGraph(args.resources)
+    for config in graph.of_type(EVENT_INVOKE_CONFIG):
+        gaps = _config_gaps(graph, config)
+        if gaps:
             report_violation(
-                f"Event invoke config '{config.name}' has no destinationConfig.onFailure; "
-                "failed async events would be dropped.",
+                f"Event invoke config '{config.name}' has no {', no '.join(gaps)}; failed asynchronous events "
+                "would be retried by Lambda's defaults and then dropped.",
                 config.urn,
             )
-    for function in resources_of(args, FUNCTION):
-        if tags_of(function.props).get("invocation") != "async":
+    reported: set[str] = set()
+    for call in _async_calls(graph):
+        key = f"{call.function.urn}|{call.alias.urn if call.alias else call.qualifier}"
+        if key in reported or _configs_for(graph, call):
             continue
-        if known_dig(function.props, "deadLetterConfig", "targetArn") or function.urn in covered:
-            continue
+        reported.add(key)
+        qualifier = f"'{call.qualifier}'" if call.qualifier else "the qualifier it is invoked with"
         report_violation(
-            f"Lambda function '{function.name}' is invoked asynchronously but has no dead-letter "
-            "queue and no on-failure destination.",
-            function.urn,
+            f"Lambda function '{call.function.name}' is invoked asynchronously ({call.what}: "
+            f"'{call.invoker.name}') but has no event invoke config for {qualifier}: add one with "
+            "maximumRetryAttempts, maximumEventAgeInSeconds and an SQS on-failure destination "
+            "(ServerlessFunction.invoked_asynchronously()), or failed events are dropped.",
+            call.function.urn,
         )
 
 
 ASYNC_FAILURE_DESTINATION = stack_policy(
     "lambda-async-failure-destination",
-    "Asynchronously invoked functions have a DLQ or an on-failure destination.",
+    "Functions invoked asynchronously (EventBridge, SNS, S3, schedules, log subscriptions) have an event invoke "
+    "config for the invoked alias with bounded retries and event age and an SQS on-failure destination.",
     validate_async_failure_destination,
+    remediation_steps="Call ServerlessFunction.invoked_asynchronously() (the platform's event rules and "
+    "allow_invoke do it for EventBridge, SNS and S3 callers).",
 )
 
 

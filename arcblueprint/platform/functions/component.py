@@ -29,13 +29,22 @@ from arcblueprint.platform.functions.releases import (
     plan_release,
 )
 from arcblueprint.platform.proxy_config import client_environment
+from arcblueprint.service_facts import ASYNC_INVOKERS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from arcblueprint.platform.handles import Platform
 
-__all__ = ["HOOKS_DIR", "AsyncInvocation", "FunctionArgs", "ServerlessFunction", "SqsSource", "StreamSource"]
+__all__ = [
+    "ASYNC_INVOKERS",
+    "HOOKS_DIR",
+    "AsyncInvocation",
+    "FunctionArgs",
+    "ServerlessFunction",
+    "SqsSource",
+    "StreamSource",
+]
 
 #: The generic CodeDeploy traffic hook shipped with the blueprint.
 HOOKS_DIR = Path(__file__).resolve().parent / "hooks"
@@ -75,10 +84,15 @@ def _check_range(owner: str, name: str, value: int | None, low: int, high: int) 
 
 @dataclass(frozen=True, kw_only=True)
 class AsyncInvocation:
-    """Retries and failure destination for asynchronous invocations (EventBridge, SNS, S3, direct)."""
+    """Retries and failure destination for asynchronous invocations (EventBridge, SNS, S3, schedules, direct).
 
-    maximum_retry_attempts: int = 2
-    maximum_event_age_seconds: int = 3600
+    Without them Lambda retries a failed event twice, keeps it queued up to six hours, then drops it.
+    """
+
+    #: default: the stack's ``functions.asyncMaximumRetryAttempts``.
+    maximum_retry_attempts: int | None = None
+    #: default: the stack's ``functions.asyncMaximumEventAgeSeconds``.
+    maximum_event_age_seconds: int | None = None
     #: default: the component creates an SQS queue encrypted with the platform key.
     on_failure_queue_arn: pulumi.Input[str] | None = None
 
@@ -171,7 +185,9 @@ class FunctionArgs:
     use_onprem_proxy: bool = False
     #: default: the stack's ``releases``.
     release: ReleaseSpec | None = None
-    #: default: no async config (synchronous callers). Set for EventBridge, SNS or other async callers.
+    #: default: no async config until something invokes the function asynchronously: the platform's
+    #: event rules, :meth:`ServerlessFunction.allow_invoke` for an asynchronous caller and
+    #: :meth:`ServerlessFunction.invoked_asynchronously` add one (with these settings when given).
     async_invocation: AsyncInvocation | None = None
     #: CodeDeploy hook functions (canary and linear only).
     pre_traffic_hook: bool = False
@@ -392,8 +408,9 @@ class ServerlessFunction(pulumi.ComponentResource):
 
         self.dead_letter_queue: aws.sqs.Queue | None = None
         self.async_config: aws.lambda_.FunctionEventInvokeConfig | None = None
+        self._async_settings = args.async_invocation
         if args.async_invocation is not None:
-            self._async_invocation(name, args.async_invocation)
+            self.invoked_asynchronously()
 
         self.release_info: pulumi.Output[dict[str, Any]] = self._release_info()
         # The CI driver reads these from the stack outputs: CodeDeploy targets, and the alarms that
@@ -539,8 +556,23 @@ class ServerlessFunction(pulumi.ComponentResource):
         hook.grant_invoke(target_arn)
         return hook
 
+    def invoked_asynchronously(self) -> aws.lambda_.FunctionEventInvokeConfig:
+        """Give asynchronous invocations of the ``live`` alias a failure path: bounded retries and event
+        age, then the on-failure queue (idempotent: the first call creates it, later calls return it).
+
+        Everything that invokes the function asynchronously calls this (the platform's event rules,
+        :meth:`allow_invoke` for EventBridge, SNS, S3..., the schedules of a service); a caller the
+        stack cannot see (another account, ``InvocationType=Event`` from code) passes
+        ``FunctionArgs.async_invocation``.
+        """
+        if self.async_config is None:
+            self._async_invocation(self._name, self._async_settings or AsyncInvocation())
+        assert self.async_config is not None
+        return self.async_config
+
     def _async_invocation(self, name: str, config: AsyncInvocation) -> None:
         ctx = self._platform.context
+        defaults = ctx.stack.functions
         queue_arn = config.on_failure_queue_arn
         if queue_arn is None:
             self.dead_letter_queue = aws.sqs.Queue(
@@ -559,8 +591,12 @@ class ServerlessFunction(pulumi.ComponentResource):
             f"{name}-async",
             function_name=self.function.name,
             qualifier=self.alias.name,
-            maximum_retry_attempts=config.maximum_retry_attempts,
-            maximum_event_age_in_seconds=config.maximum_event_age_seconds,
+            maximum_retry_attempts=(
+                config.maximum_retry_attempts
+                if config.maximum_retry_attempts is not None
+                else defaults.async_maximum_retry_attempts
+            ),
+            maximum_event_age_in_seconds=config.maximum_event_age_seconds or defaults.async_maximum_event_age_seconds,
             destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
                 on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(destination=queue_arn)
             ),
@@ -698,7 +734,10 @@ class ServerlessFunction(pulumi.ComponentResource):
 
     def allow_invoke(self, suffix: str, *, principal: str, source_arn: pulumi.Input[str]) -> aws.lambda_.Permission:
         """Let ``principal`` (``apigateway.amazonaws.com``, ``events.amazonaws.com``...) from ``source_arn``
-        invoke the ``live`` alias."""
+        invoke the ``live`` alias; a service that invokes asynchronously also gets the function a
+        failure path (:meth:`invoked_asynchronously`)."""
+        if principal in ASYNC_INVOKERS or principal.startswith("logs."):
+            self.invoked_asynchronously()
         return aws.lambda_.Permission(
             f"{self._name}-{suffix}",
             action="lambda:InvokeFunction",

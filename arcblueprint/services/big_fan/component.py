@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, SqsSource
 from arcblueprint.platform.handles import Platform, RuleTarget
+from arcblueprint.service_facts import topic_tls_only_statement
 from arcblueprint.services.big_fan.durable_queue import DurableQueue, DurableQueueArgs, dead_letter_alarm, queue_policy
 from arcblueprint.services.call_me_maybe.tables import ttl_table
 from arcblueprint.services.comfortable_rest.rest_stage import MethodThrottle, RestStage, RestStageArgs
@@ -95,16 +96,8 @@ class BigFanService(pulumi.ComponentResource):
                 lambda arn: json.dumps(
                     {
                         "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "DenyInsecureTransport",
-                                "Effect": "Deny",
-                                "Principal": "*",
-                                "Action": "sns:Publish",
-                                "Resource": arn,
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            }
-                        ],
+                        # Every topic action over TLS only, not just Publish (Subscribe, SetTopicAttributes...).
+                        "Statement": [topic_tls_only_statement(arn)],
                     }
                 )
             ),

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction
+from arcblueprint.service_facts import service_trust_policy
 from arcblueprint.services.cherry_pick.saga import SagaRetry, build_saga, validate_saga
 from arcblueprint.services.comfortable_rest.user_pool import ApiUserPool, ApiUserPoolArgs
 
@@ -32,6 +33,9 @@ class CherryPickServiceArgs:
 
 
 def _assume(service: str) -> str:
+    """A trust policy without source conditions: for AppSync's roles no AWS document says AppSync sends
+    ``aws:SourceArn``/``aws:SourceAccount`` when it assumes them, and a condition on a key it does not
+    send would deny every resolver and log delivery (``arcblueprint.service_facts.SOURCE_KEY_SERVICES``)."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -102,7 +106,17 @@ class CherryPickService(pulumi.ComponentResource):
         saga_logs = platform.log_groups.log_group(
             f"{name}-saga-logs", f"/aws/vendedlogs/states/{machine_name}", service=name, parent=self
         )
-        sfn_role = aws.iam.Role(f"{name}-saga-role", assume_role_policy=_assume("states"), tags=tags, opts=child)
+        # Only this account's state machines (Step Functions sends aws:SourceArn/aws:SourceAccount).
+        sfn_role = aws.iam.Role(
+            f"{name}-saga-role",
+            assume_role_policy=service_trust_policy(
+                "states.amazonaws.com",
+                account_id=ctx.stack.account_id,
+                source_arn=f"arn:{ctx.partition}:states:{ctx.stack.region}:{ctx.stack.account_id}:stateMachine:*",
+            ),
+            tags=tags,
+            opts=child,
+        )
         aws.iam.RolePolicy(
             f"{name}-saga-policy",
             role=sfn_role.id,

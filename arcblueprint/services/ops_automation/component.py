@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_aws as aws
 
-from arcblueprint.platform.functions import AsyncInvocation, FunctionArgs, ServerlessFunction
+from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction
 from arcblueprint.platform.handles import Platform, RuleTarget
+from arcblueprint.service_facts import service_trust_policy
 from arcblueprint.services.big_fan.durable_queue import dead_letter_alarm, queue_policy
 from arcblueprint.services.event_wiring import subscription_rules
 from arcblueprint.services.ops_automation.workflow import build_workflow
@@ -40,17 +41,6 @@ def alarm_pattern(alarm_name_prefix: str) -> dict[str, Any]:
         "detail-type": [ALARM_STATE_CHANGE],
         "detail": {"alarmName": [{"prefix": alarm_name_prefix}]},
     }
-
-
-def _assume(service: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": f"{service}.amazonaws.com"}, "Action": "sts:AssumeRole"}
-            ],
-        }
-    )
 
 
 class OpsAutomationService(pulumi.ComponentResource):
@@ -116,7 +106,6 @@ class OpsAutomationService(pulumi.ComponentResource):
                 code_dir=HANDLERS / "audit",
                 description=f"{name}: record domain events in the operations log",
                 environment=log_env,
-                async_invocation=AsyncInvocation(),
             ),
             opts=child,
         )
@@ -159,7 +148,6 @@ class OpsAutomationService(pulumi.ComponentResource):
                     service=name,
                     code_dir=HANDLERS / "alarms",
                     description=f"{name}: record alarm state changes and notify",
-                    async_invocation=AsyncInvocation(),
                     environment={
                         **log_env,
                         "TOPIC_ARN": topic_arn,
@@ -217,6 +205,7 @@ class OpsAutomationService(pulumi.ComponentResource):
         ctx = platform.context
         tags = ctx.tags(name)
         child = pulumi.ResourceOptions(parent=self)
+        stack = ctx.stack
         machine_name = ctx.name(name, "workflow")
         logs = platform.log_groups.log_group(
             f"{name}-workflow-logs", f"/aws/vendedlogs/states/{machine_name}", service=name, parent=self
@@ -224,7 +213,12 @@ class OpsAutomationService(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-workflow-role",
             name=ctx.name(name, "workflow", max_length=64),
-            assume_role_policy=_assume("states"),
+            # Only this account's state machines (Step Functions sends aws:SourceArn/aws:SourceAccount).
+            assume_role_policy=service_trust_policy(
+                "states.amazonaws.com",
+                account_id=stack.account_id,
+                source_arn=f"arn:{ctx.partition}:states:{stack.region}:{stack.account_id}:stateMachine:*",
+            ),
             tags=tags,
             opts=child,
         )
@@ -347,7 +341,13 @@ class OpsAutomationService(pulumi.ComponentResource):
             f"{name}-scheduler-role",
             name=ctx.name(name, "scheduler", max_length=64),
             description=f"EventBridge Scheduler runs the jobs of {name}",
-            assume_role_policy=_assume("scheduler"),
+            # Only schedules of this group (Scheduler sends the group's ARN in aws:SourceArn).
+            assume_role_policy=service_trust_policy(
+                "scheduler.amazonaws.com",
+                account_id=ctx.stack.account_id,
+                source_arn=f"arn:{ctx.partition}:scheduler:{ctx.stack.region}:{ctx.stack.account_id}:"
+                f"schedule-group/{ctx.name(name)}",
+            ),
             tags=tags,
             opts=child,
         )
@@ -380,6 +380,10 @@ class OpsAutomationService(pulumi.ComponentResource):
             opts=child,
         )
         schedules: dict[str, aws.scheduler.Schedule] = {}
+        if spec.jobs:
+            # Scheduler invokes asynchronously: its own retry policy and DLQ cover delivery to Lambda; a
+            # job that fails once invoked needs Lambda's own failure path.
+            self.jobs.invoked_asynchronously()
         for job_name, job in sorted(spec.jobs.items()):
             schedules[job_name] = aws.scheduler.Schedule(
                 f"{name}-job-{job_name}",

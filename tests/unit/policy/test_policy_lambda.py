@@ -79,28 +79,52 @@ def test_protected_downstream_needs_reserved_or_max_concurrency():
     assert run_stack(lambda_.CONCURRENCY_FOR_PROTECTED_DOWNSTREAM, [untagged]).violations == []
 
 
-def test_async_functions_need_dlq_or_on_failure_destination():
+def test_async_functions_need_an_event_invoke_config_with_a_queue_and_limits():
     tagged = resource(FUNCTION, "notify", {"name": "notify", "tags": {"invocation": "async"}})
     assert len(run_stack(lambda_.ASYNC_FAILURE_DESTINATION, [tagged]).violations) == 1
-    with_dlq = resource(
+    with_dlq_only = resource(
         FUNCTION,
         "notify",
         {"name": "notify", "tags": {"invocation": "async"}, "deadLetterConfig": {"targetArn": "arn:aws:sqs:r:1:dlq"}},
     )
-    assert run_stack(lambda_.ASYNC_FAILURE_DESTINATION, [with_dlq]).violations == []
+    assert len(run_stack(lambda_.ASYNC_FAILURE_DESTINATION, [with_dlq_only]).violations) == 1
+    complete = {
+        "functionName": "notify",
+        "qualifier": "live",
+        "maximumRetryAttempts": 1.0,
+        "maximumEventAgeInSeconds": 600.0,
+        "destinationConfig": {"onFailure": {"destination": "arn:aws:sqs:eu-west-1:1:d"}},
+    }
+    config = resource(EIC, "notify-async", complete)
+    assert run_stack(lambda_.ASYNC_FAILURE_DESTINATION, [tagged, config]).violations == []
+    bare = resource(EIC, "notify-async", {"functionName": "notify", "qualifier": "live"})
+    found = run_stack(lambda_.ASYNC_FAILURE_DESTINATION, [tagged, bare])
+    assert {urn for urn, _ in found.violations} == {bare.urn}  # the config is there, but incomplete
+    [(_, message)] = found.violations
+    assert "on-failure destination" in message and "maximumRetryAttempts" in message
+
+
+def test_an_sns_subscription_of_a_function_is_an_async_call():
+    function = resource(FUNCTION, "notify", {"name": "notify"})
+    subscription = resource(
+        "aws:sns/topicSubscription:TopicSubscription",
+        "notify-sub",
+        {"protocol": "lambda", "endpoint": "arn:aws:lambda:eu-west-1:1:function:notify:live"},
+    )
+    [(urn, message)] = run_stack(lambda_.ASYNC_FAILURE_DESTINATION, [function, subscription]).violations
+    assert urn == function.urn and "an SNS subscription: 'notify-sub'" in message and "'live'" in message
     config = resource(
         EIC,
         "notify-async",
         {
             "functionName": "notify",
             "qualifier": "live",
-            "destinationConfig": {"onFailure": {"destination": "arn:aws:sqs:r:1:d"}},
+            "maximumRetryAttempts": 0.0,
+            "maximumEventAgeInSeconds": 60.0,
+            "destinationConfig": {"onFailure": {"destination": "arn:aws:sqs:eu-west-1:1:d"}},
         },
     )
-    assert run_stack(lambda_.ASYNC_FAILURE_DESTINATION, [tagged, config]).violations == []
-    bare = resource(EIC, "notify-async", {"functionName": "notify", "qualifier": "live"})
-    found = run_stack(lambda_.ASYNC_FAILURE_DESTINATION, [tagged, bare])
-    assert {urn for urn, _ in found.violations} == {tagged.urn, bare.urn}
+    assert run_stack(lambda_.ASYNC_FAILURE_DESTINATION, [function, subscription, config]).violations == []
 
 
 @pytest.mark.parametrize(
