@@ -14,7 +14,7 @@ PACK_NAME = "arcblueprint"
 
 def all_policies() -> list[Policy]:
     """Every policy of the pack, in a stable order (the same objects the offline preview runs)."""
-    from arcblueprint.policy import api, data, iam, lambda_, messaging, network, release, tagging
+    from arcblueprint.policy import api, data, iam, lambda_, least_privilege, messaging, network, release, tagging
     from arcblueprint.policy.wiring import correctness_policies
 
     policies: list[Policy] = [
@@ -25,6 +25,7 @@ def all_policies() -> list[Policy]:
         *data.POLICIES,
         *network.POLICIES,
         *iam.POLICIES,
+        *least_privilege.POLICIES,
         *tagging.POLICIES,
         *correctness_policies(),
     ]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_aws as aws
 
+from arcblueprint import code_calls
 from arcblueprint.config.model import ReleaseSpec
 from arcblueprint.events import source_of
 from arcblueprint.platform.functions import grants
@@ -32,7 +33,7 @@ from arcblueprint.platform.proxy_config import client_environment
 from arcblueprint.service_facts import ASYNC_INVOKERS
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     from arcblueprint.platform.handles import Platform
 
@@ -263,6 +264,8 @@ class ServerlessFunction(pulumi.ComponentResource):
             raise ValueError(f"{name}: publishes_domain_events is set but the platform has no event bus")
         protects_downstream = args.protects_downstream or args.reserved_concurrency is not None
         self.physical_name = args.function_name or ctx.name(name)
+        #: The AWS actions the code calls (``permissions.json`` next to the handler): no grant exceeds them.
+        self.code_calls: frozenset[str] = frozenset(code_calls.declared_calls(args.code_dir))
         self.tags: dict[str, str] = {**ctx.tags(args.service), **args.tags, "release-strategy": plan.strategy}
         if protects_downstream:
             self.tags["protected-downstream"] = "true"
@@ -354,7 +357,8 @@ class ServerlessFunction(pulumi.ComponentResource):
                 system_log_level="WARN",
             ),
             vpc_config=vpc_config,
-            tags=self.tags,
+            # The allow-list travels with the function: the pack compares the role's grants with it.
+            tags={**self.tags, **code_calls.to_tags(self.code_calls)},
             # The log group and the role's log permission exist before the first invocation, so
             # Lambda never creates an unencrypted, never-expiring group of its own.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, *base_policies]),
@@ -639,14 +643,22 @@ class ServerlessFunction(pulumi.ComponentResource):
         build: Callable[..., list[grants.Statement]],
         *arns: pulumi.Input[str],
         kms: str | None = None,
+        actions: Sequence[str] | None = None,
         **options: Any,
     ) -> aws.iam.RolePolicy:
         """One inline policy with the statements ``build`` makes from the resolved ``arns``.
 
+        Of what a grant to the code offers (:func:`grants.offers_of`), the policy keeps only the
+        actions the code declares in its ``permissions.json`` (and, with ``actions``, only those of
+        them, for one resource the code uses less of): a grant of nothing the code calls is an error.
         ``kms`` (``"decrypt"``/``"encrypt"``) adds the platform key for the service's server-side
-        encryption; the service calls KMS, so those statements are marked on-behalf. In a VPC, the
-        API ``build`` declares (:func:`grants.api_of`) gets its endpoint now, before any ARN is known.
+        encryption (decrypt only when the kept actions only read); the service calls KMS, so those
+        statements are marked on-behalf. In a VPC, the API ``build`` declares (:func:`grants.api_of`)
+        gets its endpoint now, before any ARN is known.
         """
+        keep = self._kept_actions(build, actions)
+        if keep is not None and kms == "encrypt" and keep <= frozenset(grants.TABLE_READ_ACTIONS):
+            kms = "decrypt"  # reads need the key to decrypt, never to generate data keys
         api = grants.api_of(build)
         if api is not None and self._endpoints is not None:
             self._endpoints.require(api)
@@ -657,6 +669,8 @@ class ServerlessFunction(pulumi.ComponentResource):
 
         def document(values: list[str]) -> str:
             statements = build(*values[: len(arns)], **options)
+            if keep is not None:
+                statements = grants.narrowed(statements, keep)
             if kms:
                 statements = statements + grants.on_behalf(grants.kms_use(values[-1], encrypt=kms == "encrypt"))
             return json.dumps(grants.policy_document(statements))
@@ -669,11 +683,42 @@ class ServerlessFunction(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def grant_table_read(self, table_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
-        return self._grant("table-read", grants.table_read, table_arn, kms="decrypt")
+    def _kept_actions(
+        self, build: Callable[..., list[grants.Statement]], actions: Sequence[str] | None
+    ) -> frozenset[str] | None:
+        """What a grant keeps of what ``build`` offers the code: the declared calls (``None``: not a grant to
+        the code, kept whole)."""
+        offers = grants.offers_of(build)
+        if offers is None:
+            if actions is not None:
+                raise grants.GrantError(f"{self._name}: {build.__name__} is not a grant to the code; drop actions")
+            return None
+        if actions is not None and not set(actions) <= offers:
+            raise grants.GrantError(
+                f"{self._name}: actions {sorted(set(actions) - offers)} are not among what {build.__name__} offers "
+                f"({', '.join(sorted(offers))})"
+            )
+        keep = offers & self.code_calls & (frozenset(actions) if actions is not None else offers)
+        if not keep:
+            raise grants.GrantError(
+                f"{self._name}: {build.__name__} offers {', '.join(sorted(offers))}, none of which the code declares "
+                f"in {code_calls.PERMISSIONS_FILE} (declared: {', '.join(sorted(self.code_calls)) or 'none'}); "
+                "drop the grant or declare the call"
+            )
+        return keep
 
-    def grant_table_read_write(self, table_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
-        return self._grant("table-read-write", grants.table_read_write, table_arn, kms="encrypt")
+    def grant_table_read(
+        self, table_arn: pulumi.Input[str], *, actions: Sequence[str] | None = None
+    ) -> aws.iam.RolePolicy:
+        """Read items of one table (and its indexes): the reads the code declares, or ``actions`` of them."""
+        return self._grant("table-read", grants.table_read, table_arn, kms="decrypt", actions=actions)
+
+    def grant_table_read_write(
+        self, table_arn: pulumi.Input[str], *, actions: Sequence[str] | None = None
+    ) -> aws.iam.RolePolicy:
+        """Read and write items of one table: the item actions the code declares, or ``actions`` of them
+        (a table the code only updates gets ``UpdateItem``, not the eight item actions)."""
+        return self._grant("table-read-write", grants.table_read_write, table_arn, kms="encrypt", actions=actions)
 
     def grant_queue_send(self, queue_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
         return self._grant("queue-send", grants.queue_send, queue_arn, kms="encrypt")

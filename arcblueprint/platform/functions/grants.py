@@ -58,14 +58,42 @@ _Builder = TypeVar("_Builder", bound=Callable[..., list[dict[str, Any]]])
 _API: dict[Callable[..., Any], str | None] = {}
 
 
-def _calls(api: str | None) -> Callable[[_Builder], _Builder]:
-    """Record, on a builder, which AWS API (IAM prefix) its statements let the function's code call."""
+#: Builder -> the actions its statements offer the function's code (builders of statements only AWS uses
+#: on the function's behalf, or that Lambda needs whatever the code does, are not listed).
+_OFFERS: dict[Callable[..., Any], frozenset[str]] = {}
+
+
+def _calls(api: str | None, *, offers: Iterable[str] = ()) -> Callable[[_Builder], _Builder]:
+    """Record, on a builder, which AWS API (IAM prefix) its statements let the function's code call, and
+    which actions they offer it (what :func:`narrowed` may keep)."""
 
     def record(build: _Builder) -> _Builder:
         _API[build] = api
+        if offers:
+            _OFFERS[build] = frozenset(offers)
         return build
 
     return record
+
+
+def offers_of(build: Callable[..., Any]) -> frozenset[str] | None:
+    """The actions ``build``'s statements offer the function's code; ``None``: not a grant to the code."""
+    return _OFFERS.get(build)
+
+
+def narrowed(statements: list[Statement], keep: Iterable[str]) -> list[Statement]:
+    """The statements with only the actions in ``keep`` (the function's declared code calls); a statement
+    left with none is dropped. On-behalf statements are kept whole: AWS, not the code, uses them."""
+    wanted = set(keep)
+    result = []
+    for statement in statements:
+        if statement["Sid"].startswith(ON_BEHALF):
+            result.append(statement)
+            continue
+        actions = [a for a in statement["Action"] if a in wanted]
+        if actions:
+            result.append({**statement, "Action": actions})
+    return result
 
 
 def api_of(build: Callable[..., Any]) -> str | None:
@@ -103,6 +131,7 @@ KINESIS_READ_ACTIONS = (
     "kinesis:ListShards",
 )
 KINESIS_CONSUMER_ACTIONS = ("kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer")
+SECRET_READ_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
 DYNAMODB_STREAM_ACTIONS = (
     "dynamodb:GetRecords",
     "dynamodb:GetShardIterator",
@@ -141,21 +170,21 @@ def policy_document(statements: Iterable[Statement]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
-@_calls("dynamodb")
+@_calls("dynamodb", offers=TABLE_READ_ACTIONS)
 def table_read(table_arn: str) -> list[Statement]:
     """Read items from a table and its indexes (GetItem, Query, BatchGetItem)."""
     _check_arn(table_arn, "dynamodb", "table_arn")
     return [_allow("TableRead", TABLE_READ_ACTIONS, [table_arn, f"{table_arn}/index/*"])]
 
 
-@_calls("dynamodb")
+@_calls("dynamodb", offers=TABLE_READ_ACTIONS + TABLE_WRITE_ACTIONS)
 def table_read_write(table_arn: str) -> list[Statement]:
     """Read and write items (no table-level actions: no Scan, no DeleteTable)."""
     _check_arn(table_arn, "dynamodb", "table_arn")
     return [_allow("TableReadWrite", TABLE_READ_ACTIONS + TABLE_WRITE_ACTIONS, [table_arn, f"{table_arn}/index/*"])]
 
 
-@_calls("sqs")
+@_calls("sqs", offers=["sqs:SendMessage"])
 def queue_send(queue_arn: str) -> list[Statement]:
     _check_arn(queue_arn, "sqs", "queue_arn")
     return [_allow("QueueSend", ["sqs:SendMessage"], [queue_arn])]
@@ -175,7 +204,7 @@ def queue_consume(queue_arn: str) -> list[Statement]:
     return on_behalf([_allow("QueueConsume", QUEUE_CONSUME_ACTIONS, [queue_arn])])
 
 
-@_calls("sns")
+@_calls("sns", offers=["sns:Publish"])
 def topic_publish(topic_arn: str) -> list[Statement]:
     _check_arn(topic_arn, "sns", "topic_arn")
     return [_allow("TopicPublish", ["sns:Publish"], [topic_arn])]
@@ -208,13 +237,13 @@ def stream_read(stream_arn: str) -> list[Statement]:
     return on_behalf([_allow("KinesisStreamRead", KINESIS_READ_ACTIONS, [stream_arn])])
 
 
-@_calls("kinesis")
+@_calls("kinesis", offers=["kinesis:PutRecord", "kinesis:PutRecords"])
 def stream_write(stream_arn: str) -> list[Statement]:
     _check_arn(stream_arn, "kinesis", "stream_arn")
     return [_allow("KinesisStreamWrite", ["kinesis:PutRecord", "kinesis:PutRecords"], [stream_arn])]
 
 
-@_calls("events")
+@_calls("events", offers=["events:PutEvents"])
 def put_events(bus_arn: str, source: str | None = None) -> list[Statement]:
     """Put events on one bus; with ``source``, only events of that source (``events:source``).
 
@@ -230,13 +259,13 @@ def put_events(bus_arn: str, source: str | None = None) -> list[Statement]:
     return [statement]
 
 
-@_calls("secretsmanager")
+@_calls("secretsmanager", offers=SECRET_READ_ACTIONS)
 def secret_read(secret_arn: str) -> list[Statement]:
     _check_arn(secret_arn, "secretsmanager", "secret_arn")
-    return [_allow("SecretRead", ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], [secret_arn])]
+    return [_allow("SecretRead", SECRET_READ_ACTIONS, [secret_arn])]
 
 
-@_calls("s3")
+@_calls("s3", offers=["s3:ListBucket", "s3:GetObject"])
 def bucket_read(bucket_arn: str) -> list[Statement]:
     _check_arn(bucket_arn, "s3", "bucket_arn")
     return [
@@ -245,13 +274,13 @@ def bucket_read(bucket_arn: str) -> list[Statement]:
     ]
 
 
-@_calls("s3")
+@_calls("s3", offers=["s3:PutObject", "s3:AbortMultipartUpload"])
 def bucket_write(bucket_arn: str) -> list[Statement]:
     _check_arn(bucket_arn, "s3", "bucket_arn")
     return [_allow("BucketWrite", ["s3:PutObject", "s3:AbortMultipartUpload"], [f"{bucket_arn}/*"])]
 
 
-@_calls("states")
+@_calls("states", offers=["states:StartExecution"])
 def start_execution(state_machine_arn: str) -> list[Statement]:
     _check_arn(state_machine_arn, "states", "state_machine_arn")
     return [_allow("StartExecution", ["states:StartExecution"], [state_machine_arn])]
@@ -351,18 +380,18 @@ def failure_destination(destination_arn: str) -> list[Statement]:
     raise GrantError(f"on-failure destination must be an SQS queue or SNS topic ARN, got {destination_arn!r}")
 
 
-@_calls("codedeploy")
+@_calls("codedeploy", offers=["codedeploy:PutLifecycleEventHookExecutionStatus"])
 def codedeploy_hook_status(deployment_group_arn: str) -> list[Statement]:
     """The one permission a CodeDeploy lifecycle hook needs: reporting its result to its deployment group."""
     _check_arn(deployment_group_arn, "codedeploy", "deployment_group_arn")
     return [_allow("CodeDeployHookStatus", ["codedeploy:PutLifecycleEventHookExecutionStatus"], [deployment_group_arn])]
 
 
-@_calls("lambda")
+@_calls("lambda", offers=["lambda:InvokeFunction"])
 def function_invoke(function_arn: str) -> list[Statement]:
     """Invoke one function version or alias (a qualified ARN), never the whole function."""
     _check_arn(function_arn, "lambda", "function_arn")
     return [_allow("InvokeFunction", ["lambda:InvokeFunction"], [function_arn])]
 
 
-__all__ += ["GrantError", "failure_destination"]
+__all__ += ["GrantError", "failure_destination", "narrowed", "offers_of"]

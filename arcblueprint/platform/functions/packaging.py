@@ -20,6 +20,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+from arcblueprint.code_calls import PERMISSIONS_FILE
+
 __all__ = [
     "LAYER_MODULES",
     "RUNTIME_MODULES",
@@ -205,7 +207,7 @@ def package_files(code_dir: Path, handler: str | None = None) -> list[tuple[str,
             continue
         if path.is_file() and path.suffix not in _SKIPPED_SUFFIXES:
             files.append((relative.as_posix(), path))
-    files = [(name, path) for name, path in files if name != SHARED_LIST]
+    files = [(name, path) for name, path in files if name not in (SHARED_LIST, PERMISSIONS_FILE)]
     for shared in shared_modules(root):
         if any(name == shared.name for name, _ in files):
             raise PackagingError(f"{shared.name} in {SHARED_LIST} of {str(root)!r} clashes with a file of the folder")

@@ -102,6 +102,7 @@ __all__ = [
     "REACHES_ITS_APIS",
     "called_apis",
     "exempt",
+    "on_behalf_uses",
 ]
 
 FUNCTION = "aws:lambda/function:Function"
@@ -269,6 +270,11 @@ _CODE_ONLY_APIS = {
     "aws:ssm/parameter:Parameter": "ssm",
     "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": "firehose",
 }
+
+
+def on_behalf_uses(graph: StackGraph, function: PolicyResource) -> frozenset[str]:
+    """What ``function`` has for AWS to use its role on its behalf (see :func:`exempt`)."""
+    return _uses(graph, function)
 
 
 def _uses(graph: StackGraph, function: PolicyResource) -> frozenset[str]:

@@ -216,8 +216,9 @@ class CallMeMaybeService(pulumi.ComponentResource):
         )
         self.consumer.grant_table_read_write(self.idempotency_table.arn)
         if self.status_table is not None:
-            self.receiver.grant_table_read_write(self.status_table.arn)
-            self.consumer.grant_table_read_write(self.status_table.arn)
+            # Both only update a webhook's status row (UpdateItem creates it), nothing else on that table.
+            self.receiver.grant_table_read_write(self.status_table.arn, actions=["dynamodb:UpdateItem"])
+            self.consumer.grant_table_read_write(self.status_table.arn, actions=["dynamodb:UpdateItem"])
         if self.queue is not None:
             self.source = self.consumer.add_sqs_source(
                 "buffer",

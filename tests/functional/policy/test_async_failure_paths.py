@@ -25,8 +25,8 @@ def _without(graph, *names):
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_the_shipped_stacks_give_every_async_function_a_failure_path(synthesized, stack):
+    # (as a first preview sees them too: tests/functional/policy/test_first_preview.py runs the whole pack)
     assert violations_of(synthesized(stack), POLICY) == []
-    assert violations_of(synthesized(stack), POLICY, first_preview=True) == []
 
 
 def test_prod_covers_the_rule_targets_and_the_schedule(synthesized):
