@@ -65,6 +65,8 @@ def test_the_topic_policy_admits_this_accounts_alarms_and_refuses_plain_http(gra
         "*",
         {"Bool": {"aws:SecureTransport": "false"}},
     )
+    # Every topic action, not just Publish: subscribing or changing the topic over HTTP is refused too.
+    assert {"sns:Publish", "sns:Subscribe", "sns:SetTopicAttributes", "sns:AddPermission"} <= set(deny["Action"])
 
 
 def test_each_endpoint_is_subscribed_with_the_dead_letter_queue(graph):

@@ -43,6 +43,14 @@ def test_the_shipped_stacks_pass(synthesized, stack, rule):
     assert violations_of(synthesized(stack), rule) == []
 
 
+@pytest.mark.parametrize("rule", [*RULES, CODE_CALLS, "lambda-async-failure-destination"])
+def test_mandatory_in_prod_advisory_in_dev(synthesized, rule):
+    from arcblueprint.policy.config import pack_config_for
+
+    levels = {stack: pack_config_for(synthesized(stack).config)[rule]["enforcementLevel"] for stack in ("dev", "prod")}
+    assert levels == {"dev": "advisory", "prod": "mandatory"}
+
+
 # --- service roles trust only this account's sources -----------------------------------------------
 
 
