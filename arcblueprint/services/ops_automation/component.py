@@ -113,7 +113,7 @@ class OpsAutomationService(pulumi.ComponentResource):
             FunctionArgs(
                 platform=platform,
                 service=name,
-                code_dir=HANDLERS / "audit",
+                **ctx.code(spec.code("audit"), HANDLERS / "audit", key=f"services.{name}.functions.audit"),
                 description=f"{name}: record domain events in the operations log",
                 environment=log_env,
                 async_invocation=AsyncInvocation(),
@@ -157,7 +157,7 @@ class OpsAutomationService(pulumi.ComponentResource):
                 FunctionArgs(
                     platform=platform,
                     service=name,
-                    code_dir=HANDLERS / "alarms",
+                    **ctx.code(spec.code("alarms"), HANDLERS / "alarms", key=f"services.{name}.functions.alarms"),
                     description=f"{name}: record alarm state changes and notify",
                     async_invocation=AsyncInvocation(),
                     environment={
@@ -190,7 +190,7 @@ class OpsAutomationService(pulumi.ComponentResource):
             FunctionArgs(
                 platform=platform,
                 service=name,
-                code_dir=HANDLERS / "jobs",
+                **ctx.code(spec.code("jobs"), HANDLERS / "jobs", key=f"services.{name}.functions.jobs"),
                 timeout_seconds=300,
                 description=f"{name}: periodic jobs ({', '.join(sorted(spec.jobs))})",
                 environment=log_env,

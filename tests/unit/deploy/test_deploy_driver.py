@@ -247,7 +247,7 @@ WEIGHTED = {
     "strategy": "weighted-canary",
     "weightedSteps": [10, 50, 100],
     "canaryWeightPercent": 10,
-    "previousVersion": 3,
+    "functions": {"orders-api": {"previousVersion": 3}},  # versions count per function
 }
 
 
