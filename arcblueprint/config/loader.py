@@ -24,7 +24,7 @@ from arcblueprint.config.schema import ConfigError, config_key, parse
 if typing.TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["PROJECT", "engine_config", "from_runtime", "read_stack_file", "stack_config"]
+__all__ = ["PROJECT", "check_function_code", "engine_config", "from_runtime", "read_stack_file", "stack_config"]
 
 #: The Pulumi project name; also the config namespace.
 PROJECT = "arcblueprint"
@@ -155,6 +155,24 @@ def _namespaced(key: str) -> str:
 
 
 def load(project_dir: Path, stack: str) -> StackConfig:
-    """Read and validate ``Pulumi.<stack>.yaml`` (what the offline commands start with)."""
+    """Read and validate ``Pulumi.<stack>.yaml`` (what the offline commands start with), including the
+    team code folders its services name (``codeDir``, relative to ``project_dir``)."""
     values = read_stack_file(project_dir, stack)  # YAML types kept: stricter than the engine's strings
-    return stack_config(values, stack, source=stack_file(project_dir, stack).name)
+    source = stack_file(project_dir, stack).name
+    config = stack_config(values, stack, source=source)
+    check_function_code(config, project_dir, stack=stack, source=source)
+    return config
+
+
+def check_function_code(config: StackConfig, root: Path, *, stack: str, source: str | None = None) -> None:
+    """Every ``codeDir`` the services name is a folder under ``root`` that packages with its handler."""
+    from arcblueprint.services.function_code import resolve_code
+
+    for name, service in config.services.items():
+        for key, code in service.function_code():
+            try:
+                resolve_code(code, default_dir=root, root=root, key=f"services.{name}.{key}")
+            except ConfigError as error:
+                raise ConfigError(
+                    _namespaced(error.key), error.value, error.allowed, stack=stack, source=source
+                ) from None
