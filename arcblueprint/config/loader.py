@@ -29,8 +29,8 @@ __all__ = ["PROJECT", "check_function_code", "engine_config", "from_runtime", "r
 #: The Pulumi project name; also the config namespace.
 PROJECT = "arcblueprint"
 
-#: Keys of other namespaces that the program reads.
-_FOREIGN_KEYS = {"aws:region": "region"}
+#: Keys of other namespaces that the program reads (the AWS provider's), and the key each becomes.
+_FOREIGN_KEYS = {"aws:region": "region", "aws:allowedAccountIds": "allowedAccountIds"}
 
 
 def stack_file(project_dir: Path, stack: str) -> Path:
@@ -135,8 +135,10 @@ def stack_config(values: Mapping[str, Any], stack: str, source: str | None = Non
             key = _FOREIGN_KEYS[full_key]
         elif namespace != PROJECT:
             continue  # provider settings (aws:*) and other namespaces belong to their owners
-        elif key == "region":
-            raise ConfigError(full_key, raw, "set the region with 'aws:region'", stack=stack, source=source)
+        elif f"aws:{key}" in _FOREIGN_KEYS:
+            raise ConfigError(
+                full_key, raw, f"set it as 'aws:{key}' (the AWS provider reads it)", stack=stack, source=source
+            )
         field = fields.get(key)
         data[key] = _decode(raw, hints[field.name]) if field and isinstance(raw, str) else raw
     try:
@@ -149,8 +151,8 @@ def stack_config(values: Mapping[str, Any], stack: str, source: str | None = Non
 
 def _namespaced(key: str) -> str:
     head = key.split(".", 1)[0].split("[", 1)[0]
-    if head == "region":
-        return "aws:region" + key[len(head) :]
+    if f"aws:{head}" in _FOREIGN_KEYS:
+        return f"aws:{head}" + key[len(head) :]
     return f"{PROJECT}:{key}"
 
 

@@ -509,6 +509,9 @@ class StackConfig:
     environment: Literal["dev", "staging", "prod"] = setting(doc="dev, staging or prod")
     region: str = setting(pattern=r"[a-z]{2}(-gov)?-[a-z]+-\d", key="region", doc="from aws:region")
     account_id: str = setting(pattern=r"\d{12}", doc="the 12-digit AWS account id")
+    #: ``aws:allowedAccountIds``: the AWS provider refuses credentials of any other account. Only ``accountId``
+    #: may be listed; ``blueprint deploy`` sets it for every run whether the file does or not.
+    allowed_account_ids: tuple[str, ...] = setting(default_factory=tuple, key="allowedAccountIds")
     organization_id: str | None = setting(None, pattern=r"o-[a-z0-9]{10,32}")
     naming_prefix: str = setting(pattern=r"[a-z][a-z0-9-]{1,14}[a-z0-9]", doc="3-16 lowercase letters, digits, -")
     tags: Mapping[str, str] = setting(default_factory=dict)
@@ -526,6 +529,12 @@ class StackConfig:
     policy: PolicySpec = setting(default_factory=PolicySpec)
 
     def __post_init__(self) -> None:
+        if self.allowed_account_ids and list(self.allowed_account_ids) != [self.account_id]:
+            raise ConfigError(
+                "allowedAccountIds",
+                list(self.allowed_account_ids),
+                f"must be [{self.account_id!r}], the stack's accountId: the provider may act in that account only",
+            )
         missing = [tag for tag in REQUIRED_TAGS if not self.tags.get(tag)]
         if missing:
             raise ConfigError("tags", dict(self.tags), "must set " + " and ".join(REQUIRED_TAGS))
