@@ -67,3 +67,24 @@ def test_one_engine_job_per_stack_at_a_time():
     assert groups["deploy-dev"]["group"] == "blueprint-stack-dev"
     assert groups["release"]["group"] == "blueprint-stack-${{ inputs.stack }}"
     assert all(g["cancel-in-progress"] is False for g in groups.values())
+
+
+def test_the_github_setup_snippets_are_valid_json():
+    import json
+    import re
+
+    text = (REPO_ROOT / "docs" / "deploy.md").read_text()
+    setup = text[text.index("## GitHub setup") :]
+    blocks = re.findall(r"```json\n(.*?)\n```", setup, re.S)
+    assert len(blocks) >= 5
+    documents = [json.loads(block) for block in blocks]
+    trust = documents[0]["Statement"][0]
+    assert trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+    condition = trust["Condition"]["StringEquals"]
+    assert condition["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    assert condition["token.actions.githubusercontent.com:sub"].endswith(":environment:production")
+    for document in documents:  # least privilege: no "*" action on "*" resource anywhere
+        for statement in document["Statement"]:
+            actions = statement.get("Action", [])
+            wide = actions == "*" or (isinstance(actions, list) and "*" in actions)
+            assert not (statement["Effect"] == "Allow" and wide), statement
