@@ -20,8 +20,9 @@ try:
     services = {name: build_service(name, spec, platform.platform) for name, spec in config.services.items()}
     platform.finish()  # after every service has named the secrets it reads
 except ConfigError as error:
-    # RunError is reported by the CLI as one line, without a Python traceback.
-    raise pulumi.RunError(str(error).replace("\n", " ")) from None
+    # RunError is reported by the CLI as one line, without a Python traceback, naming the stack.
+    named = error if error.stack else error.in_stack(pulumi.get_stack(), error.source)
+    raise pulumi.RunError(str(named).replace("\n", " ")) from None
 
 pulumi.export("environment", config.environment)
 pulumi.export("region", config.region)

@@ -24,13 +24,13 @@ from arcblueprint.config.schema import ConfigError, config_key, parse
 if typing.TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["PROJECT", "engine_config", "from_runtime", "read_stack_file", "stack_config"]
+__all__ = ["PROJECT", "check_function_code", "engine_config", "from_runtime", "read_stack_file", "stack_config"]
 
 #: The Pulumi project name; also the config namespace.
 PROJECT = "arcblueprint"
 
-#: Keys of other namespaces that the program reads.
-_FOREIGN_KEYS = {"aws:region": "region"}
+#: Keys of other namespaces that the program reads (the AWS provider's), and the key each becomes.
+_FOREIGN_KEYS = {"aws:region": "region", "aws:allowedAccountIds": "allowedAccountIds"}
 
 
 def stack_file(project_dir: Path, stack: str) -> Path:
@@ -135,8 +135,10 @@ def stack_config(values: Mapping[str, Any], stack: str, source: str | None = Non
             key = _FOREIGN_KEYS[full_key]
         elif namespace != PROJECT:
             continue  # provider settings (aws:*) and other namespaces belong to their owners
-        elif key == "region":
-            raise ConfigError(full_key, raw, "set the region with 'aws:region'", stack=stack, source=source)
+        elif f"aws:{key}" in _FOREIGN_KEYS:
+            raise ConfigError(
+                full_key, raw, f"set it as 'aws:{key}' (the AWS provider reads it)", stack=stack, source=source
+            )
         field = fields.get(key)
         data[key] = _decode(raw, hints[field.name]) if field and isinstance(raw, str) else raw
     try:
@@ -149,12 +151,30 @@ def stack_config(values: Mapping[str, Any], stack: str, source: str | None = Non
 
 def _namespaced(key: str) -> str:
     head = key.split(".", 1)[0].split("[", 1)[0]
-    if head == "region":
-        return "aws:region" + key[len(head) :]
+    if f"aws:{head}" in _FOREIGN_KEYS:
+        return f"aws:{head}" + key[len(head) :]
     return f"{PROJECT}:{key}"
 
 
 def load(project_dir: Path, stack: str) -> StackConfig:
-    """Read and validate ``Pulumi.<stack>.yaml`` (what the offline commands start with)."""
+    """Read and validate ``Pulumi.<stack>.yaml`` (what the offline commands start with), including the
+    team code folders its services name (``codeDir``, relative to ``project_dir``)."""
     values = read_stack_file(project_dir, stack)  # YAML types kept: stricter than the engine's strings
-    return stack_config(values, stack, source=stack_file(project_dir, stack).name)
+    source = stack_file(project_dir, stack).name
+    config = stack_config(values, stack, source=source)
+    check_function_code(config, project_dir, stack=stack, source=source)
+    return config
+
+
+def check_function_code(config: StackConfig, root: Path, *, stack: str, source: str | None = None) -> None:
+    """Every ``codeDir`` the services name is a folder under ``root`` that packages with its handler."""
+    from arcblueprint.services.function_code import resolve_code
+
+    for name, service in config.services.items():
+        for key, code in service.function_code():
+            try:
+                resolve_code(code, default_dir=root, root=root, key=f"services.{name}.{key}")
+            except ConfigError as error:
+                raise ConfigError(
+                    _namespaced(error.key), error.value, error.allowed, stack=stack, source=source
+                ) from None

@@ -8,14 +8,17 @@ Each section is a frozen dataclass so components receive validated, immutable va
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import importlib
 import ipaddress
 import re
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from arcblueprint.config.schema import ConfigError, parse, setting
+from arcblueprint.config.schema import ConfigError, config_key, parse, setting
 from arcblueprint.vpc_access import INTERFACE_ENDPOINT_SERVICES
 
 __all__ = [
@@ -23,12 +26,14 @@ __all__ = [
     "SERVICE_PATTERNS",
     "EventBusSpec",
     "FunctionDefaults",
+    "FunctionReleaseState",
     "LoggingSpec",
     "NetworkSpec",
     "NotificationsSpec",
     "OnPremSpec",
     "PolicySpec",
     "ProxyCapacitySpec",
+    "ReleaseOverride",
     "ReleaseSpec",
     "SecretSpec",
     "ServiceSpec",
@@ -92,8 +97,40 @@ class FunctionDefaults:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FunctionReleaseState:
+    """Where one function's release stands: ``releases.functions.<function>`` (the function's release key,
+    ``<service>-<name>``, as in the ``releases`` stack output).
+
+    ``blueprint deploy`` derives ``previousVersion`` and ``liveVersion`` from the last deployment for every
+    function the stack file does not pin, and passes them for that run only; ``rollback`` and
+    ``canaryWeightPercent`` are decisions, written to the stack file by ``blueprint rollback``/``promote``.
+    """
+
+    #: The version to go back to: the ``previous`` alias (blue-green), the rest of a weighted canary's traffic.
+    #: Set here, it pins the function (the driver derives nothing for it).
+    previous_version: int | None = setting(None, minimum=1, maximum=10**9)
+    #: The version ``live`` served when this update started (set by the driver). When the update publishes a
+    #: newer version, that one becomes the previous version; when it publishes none, ``previousVersion`` stays.
+    live_version: int | None = setting(None, minimum=1, maximum=10**9)
+    #: Blue-green: ``live`` points back at the previous version; default: the stack's ``releases.rollback``.
+    rollback: bool | None = None
+    #: Weighted canary: this function's weight; default: the stack's ``releases.canaryWeightPercent``.
+    canary_weight_percent: int | None = setting(None, minimum=0, maximum=100)
+
+
+#: Release settings that are state of one function, never a strategy: a service's ``release`` block cannot set
+#: them, and the stack keeps the versions per function (``releases.functions``).
+RELEASE_STATE_FIELDS = frozenset({"previous_version", "live_version", "rollback", "canary_weight_percent", "functions"})
+#: What belongs to one strategy: a service that switches strategy does not inherit these from the stack.
+_STRATEGY_FIELDS = frozenset(
+    {"deployment_config", "custom_percent", "custom_interval_minutes", "weighted_steps"} | RELEASE_STATE_FIELDS
+)
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReleaseSpec:
-    """How new function versions reach traffic; services may override per function."""
+    """How new function versions reach traffic; a service may override it (``release:``), per function state
+    lives under ``functions``."""
 
     strategy: Literal["all-at-once", "blue-green", "canary", "linear", "weighted-canary"] = "canary"
     #: CodeDeploy predefined config suffix (``Linear10PercentEvery1Minute``) or ``custom``;
@@ -103,10 +140,13 @@ class ReleaseSpec:
     custom_interval_minutes: int = setting(5, minimum=1, maximum=2880)
     #: Weights (percent) the CI driver moves a weighted-alias canary through; ends at 100.
     weighted_steps: tuple[int, ...] = setting(default_factory=lambda: (10, 50, 100))
-    #: Version the ``live`` alias points at besides the new one (blue-green rollback target). A number,
-    #: because ``pulumi config set --path`` (and the CI driver) store digit strings as numbers.
+    #: One function's version the ``live`` alias points at besides the new one (blue-green rollback target). A
+    #: number, because ``pulumi config set --path`` (and the CI driver) store digit strings as numbers. Per
+    #: function only: in stack config it is ``functions.<function>.previousVersion``.
     previous_version: int | None = setting(None, minimum=1, maximum=10**9)
-    #: Blue-green only: point ``live`` back at ``previousVersion`` (one config change + ``pulumi up``).
+    #: One function's version ``live`` served before the update (see :class:`FunctionReleaseState`).
+    live_version: int | None = setting(None, minimum=1, maximum=10**9)
+    #: Blue-green only: point ``live`` back at the previous version (one config change + ``pulumi up``).
     rollback: bool = False
     #: Current weight of a weighted canary (set by the CI driver's ``promote``).
     canary_weight_percent: int = setting(0, minimum=0, maximum=100)
@@ -114,6 +154,8 @@ class ReleaseSpec:
     error_alarm_threshold: int = setting(1, minimum=1, maximum=100000, doc="errors per minute")
     throttle_alarm_threshold: int = setting(1, minimum=1, maximum=100000)
     p99_duration_alarm_ms: int = setting(3000, minimum=10, maximum=900000)
+    #: Release state per function (key: ``<service>-<name>``, as in the ``releases`` output).
+    functions: Mapping[str, FunctionReleaseState] = setting(default_factory=dict)
 
     def __post_init__(self) -> None:
         steps = self.weighted_steps
@@ -121,7 +163,61 @@ class ReleaseSpec:
             raise ConfigError("weightedSteps", list(steps), "must rise strictly from 1 or more and end at 100")
         from arcblueprint.platform.functions.releases import plan_release  # pure; imported late (no cycle)
 
-        plan_release(self, key="")  # strategy/config/percent/interval/rollback rules, before any resource
+        # Whether a rollback has a version to go back to is known per function (release_for), not here.
+        plan_release(self, key="", per_function=False)
+
+    def for_function(self, function: str) -> ReleaseSpec:
+        """This spec with ``function``'s state (``functions.<function>``) applied."""
+        state = self.functions.get(function)
+        if state is None:
+            return self
+        changes: dict[str, Any] = {}
+        for field in ("previous_version", "live_version", "rollback", "canary_weight_percent"):
+            value = getattr(state, field)
+            if value is not None:
+                changes[field] = value
+        return dataclasses.replace(self, **changes) if changes else self
+
+
+class ReleaseOverride:
+    """A service's ``release:`` block: the keys it sets replace the stack's ``releases`` for its functions.
+
+    It is parsed as a :class:`ReleaseSpec` (the same checks and release planner), and may not hold release
+    state (versions, rollback, weight: those are per function). A service that changes the strategy
+    inherits only what is not strategy-specific (alarm thresholds, extra aliases).
+    """
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        #: Field name -> parsed value, for the keys the block sets.
+        self.values: Mapping[str, Any] = types.MappingProxyType(dict(values))
+
+    @staticmethod
+    def parse_config(value: Any, key: str) -> ReleaseOverride:
+        if not isinstance(value, Mapping):
+            raise ConfigError(key, value, "must be a mapping of release settings (strategy, deploymentConfig, ...)")
+        names = {config_key(f): f.name for f in dataclasses.fields(ReleaseSpec)}
+        for name in value:
+            if names.get(name) in RELEASE_STATE_FIELDS:
+                raise ConfigError(
+                    f"{key}.{name}",
+                    value[name],
+                    "is release state of one function: set it under the stack's "
+                    "releases.functions.<function> (blueprint deploy/rollback/promote keep it there)",
+                )
+        spec = parse(ReleaseSpec, value, key)  # unknown keys, types, ranges and the release planner's rules
+        return ReleaseOverride({names[name]: getattr(spec, names[name]) for name in value})
+
+    def apply(self, base: ReleaseSpec) -> ReleaseSpec:
+        """The service's release spec on top of the stack's ``base``."""
+        values = dict(self.values)
+        if values.get("strategy", base.strategy) != base.strategy:
+            kept = {
+                f.name: getattr(base, f.name)
+                for f in dataclasses.fields(ReleaseSpec)
+                if f.name not in _STRATEGY_FIELDS and f.name != "strategy"
+            }
+            return ReleaseSpec(**{**kept, "functions": base.functions, **values})
+        return dataclasses.replace(base, **values)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -404,7 +500,12 @@ class ServiceSpec:
         if pattern not in SERVICE_PATTERNS:
             raise ConfigError(f"{key}.pattern", pattern, "must be one of " + ", ".join(SERVICE_PATTERNS))
         body = {k: v for k, v in value.items() if k != "pattern"}
-        return parse(service_spec_type(pattern), body, key)
+        spec = parse(service_spec_type(pattern), body, key)
+        try:
+            spec.check_settings()  # what every pattern accepts (functions' code, release override)
+        except ConfigError as error:
+            raise error.under(key) from None
+        return spec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -414,6 +515,9 @@ class StackConfig:
     environment: Literal["dev", "staging", "prod"] = setting(doc="dev, staging or prod")
     region: str = setting(pattern=r"[a-z]{2}(-gov)?-[a-z]+-\d", key="region", doc="from aws:region")
     account_id: str = setting(pattern=r"\d{12}", doc="the 12-digit AWS account id")
+    #: ``aws:allowedAccountIds``: the AWS provider refuses credentials of any other account. Only ``accountId``
+    #: may be listed; ``blueprint deploy`` sets it for every run whether the file does or not.
+    allowed_account_ids: tuple[str, ...] = setting(default_factory=tuple, key="allowedAccountIds")
     organization_id: str | None = setting(None, pattern=r"o-[a-z0-9]{10,32}")
     naming_prefix: str = setting(pattern=r"[a-z][a-z0-9-]{1,14}[a-z0-9]", doc="3-16 lowercase letters, digits, -")
     tags: Mapping[str, str] = setting(default_factory=dict)
@@ -431,6 +535,12 @@ class StackConfig:
     policy: PolicySpec = setting(default_factory=PolicySpec)
 
     def __post_init__(self) -> None:
+        if self.allowed_account_ids and list(self.allowed_account_ids) != [self.account_id]:
+            raise ConfigError(
+                "allowedAccountIds",
+                list(self.allowed_account_ids),
+                f"must be [{self.account_id!r}], the stack's accountId: the provider may act in that account only",
+            )
         missing = [tag for tag in REQUIRED_TAGS if not self.tags.get(tag)]
         if missing:
             raise ConfigError("tags", dict(self.tags), "must set " + " and ".join(REQUIRED_TAGS))
@@ -442,10 +552,62 @@ class StackConfig:
         if self.on_prem.enabled:
             self._check_on_prem()
         self._check_on_prem_clients()
+        self._check_releases()
         from arcblueprint.services import pattern_of  # late: the services package reads this module
         from arcblueprint.services.event_wiring import check_event_routes
 
         check_event_routes(self.services, pattern_of)  # publishers have schemas; subscriptions name them
+
+    def release_for(self, service: str, function: str) -> ReleaseSpec:
+        """How ``function`` (its release key, ``<service>-<name>``) is released: the stack's ``releases``, the
+        service's ``release`` block on top, then the function's own state (``releases.functions``)."""
+        spec = self.releases
+        override = getattr(self.services.get(service), "release", None)
+        if override is not None:
+            spec = override.apply(spec)
+        return spec.for_function(function)
+
+    def function_names(self) -> dict[str, str]:
+        """Release key (``<service>-<name>``) -> service, for every function the services may declare."""
+        return {
+            f"{service}-{function}": service
+            for service, spec in self.services.items()
+            for function in spec.function_names()
+        }
+
+    def _check_releases(self) -> None:
+        """Versions are kept per function, each named function exists, and each function's release plans."""
+        from arcblueprint.platform.functions.releases import plan_release
+
+        for field, key in (("previous_version", "previousVersion"), ("live_version", "liveVersion")):
+            value = getattr(self.releases, field)
+            if value is not None:
+                raise ConfigError(
+                    f"releases.{key}",
+                    value,
+                    "is kept per function (Lambda counts versions per function): set "
+                    f"releases.functions.<function>.{key}, or let blueprint deploy derive it from the last deployment",
+                )
+        known = self.function_names()
+        for function in self.releases.functions:
+            if function not in known:
+                close = difflib.get_close_matches(function, list(known), n=1)
+                hint = f"did you mean '{close[0]}'?" if close else "functions: " + ", ".join(sorted(known))
+                raise ConfigError(
+                    f"releases.functions.{function}", function, f"is not a function of this stack ({hint})"
+                )
+        for name, service in self.services.items():
+            override = getattr(service, "release", None)
+            if override is not None:
+                try:
+                    override.apply(self.releases)
+                except ConfigError as error:
+                    raise error.under(f"services.{name}.release") from None
+        for function, service in known.items():
+            try:
+                plan_release(self.release_for(service, function), key="")
+            except ConfigError as error:
+                raise error.under(f"releases.functions.{function}") from None
 
     def triggers_disabled(self, service: str) -> bool:
         """The service's kill switch (``triggersDisabled``): its rules, schedules and event source mappings are off."""

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from arcblueprint.deploy.backend import BackendSettings
 
-__all__ = ["AutomationEngine", "require_cli"]
+__all__ = ["AutomationEngine", "merge_config", "require_cli"]
 
 INSTALL_HINT = (
     "the Pulumi CLI is not on PATH: install it with 'curl -fsSL https://get.pulumi.com | sh' "
@@ -63,6 +63,7 @@ class AutomationEngine:
         self.lock_retries = lock_retries
         self.sleep = sleep
         self._stacks: dict[str, Any] = {}
+        self._run_config: dict[str, dict[str, Any]] = {}
 
     # -- the Engine protocol -------------------------------------------------------------------
     def preview(self, stack: str, *, on_event: OnEvent) -> Outcome:
@@ -86,6 +87,24 @@ class AutomationEngine:
         from pulumi import automation as auto
 
         self._stack(stack).set_config(key, auto.ConfigValue(value=value), path=True)
+
+    def with_config(self, stack: str, values: Mapping[str, Any]) -> None:
+        self._run_config[stack] = dict(values)
+
+    def _config_file(self, stack: str) -> str | None:
+        """A copy of Pulumi.<stack>.yaml (as it is now, secrets and salt included) with this run's config merged
+        in, for ``--config-file``: the checked-in file is left as the team wrote it."""
+        values = self._run_config.get(stack)
+        if not values:
+            return None
+        import yaml
+
+        source = self.repo / f"Pulumi.{stack}.yaml"
+        document = (yaml.safe_load(source.read_text(encoding="utf-8")) if source.exists() else None) or {}
+        document["config"] = merge_config(document.get("config") or {}, values)
+        path = Path(tempfile.mkdtemp(prefix="blueprint-config-")) / f"Pulumi.{stack}.yaml"
+        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        return str(path)
 
     # -- plumbing -------------------------------------------------------------------------------
     def _stack(self, name: str) -> Any:
@@ -126,6 +145,9 @@ class AutomationEngine:
         from pulumi import automation as auto
 
         target = self._stack(stack)
+        config_file = self._config_file(stack)
+        if config_file is not None:
+            kwargs["config_file"] = config_file
         for attempt in range(self.lock_retries + 1):
             try:
                 return getattr(target, operation)(**kwargs)
@@ -149,6 +171,18 @@ class AutomationEngine:
             outputs={k: v.value for k, v in getattr(result, "outputs", {}).items()},
             message=summary.message or "",
         )
+
+
+def merge_config(base: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``values`` merged in: mappings key by key (recursively), anything else replaced."""
+    merged = dict(base)
+    for key, value in values.items():
+        current = merged.get(key)
+        if isinstance(current, dict) and isinstance(value, dict):
+            merged[key] = merge_config(current, value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _op_map(changes: Mapping[Any, int]) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""``blueprint deploy|plan|refresh|destroy|promote|rollback|replay|outputs``: the driver CI runs.
+"""``blueprint deploy|plan|refresh|destroy|promote|rollback|replay|outputs|stack-info``: the driver CI runs.
 
 Each command prints progress, writes a JSON summary when ``--summary`` is given, and exits with
 an :class:`~arcblueprint.deploy.errors.ExitCode` (see ``docs/deploy.md``).
@@ -16,7 +16,15 @@ from typing import Any
 
 from arcblueprint.deploy.errors import DeployError, ExitCode
 
-__all__ = ["build_driver", "current_commit", "register", "secret_config_from_env"]
+__all__ = [
+    "build_driver",
+    "caller_account",
+    "current_commit",
+    "live_alias_version",
+    "register",
+    "secret_config_from_env",
+    "stack_info",
+]
 
 SECRET_CONFIG_ENV = "BLUEPRINT_SECRET_CONFIG"
 
@@ -52,6 +60,35 @@ def secret_config_from_env(environ: dict[str, str]) -> dict[str, str]:
             f"{SECRET_CONFIG_ENV} must map namespaced keys ('arcblueprint:name') to strings", ExitCode.CONFIG
         )
     return values
+
+
+def caller_account(region: str, *, client: Any = None) -> str:
+    """The account of the credentials in use (STS ``GetCallerIdentity``, which needs no permission)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if client is None:
+        import boto3
+
+        client = boto3.client("sts", region_name=region)
+    try:
+        return str(client.get_caller_identity()["Account"])
+    except (BotoCoreError, ClientError) as error:  # no credentials, expired token, no network: nothing is deployed
+        raise DeployError(
+            f"cannot tell which AWS account the credentials are for (sts:GetCallerIdentity: {error})",
+            ExitCode.ENVIRONMENT,
+        ) from None
+
+
+def live_alias_version(region: str, function_name: str, *, client: Any = None) -> str | None:
+    """The version a function's ``live`` alias serves now, or ``None`` (no such function or alias yet)."""
+    if client is None:
+        import boto3
+
+        client = boto3.client("lambda", region_name=region)
+    try:
+        return str(client.get_alias(FunctionName=function_name, Name="live")["FunctionVersion"])
+    except client.exceptions.ResourceNotFoundException:
+        return None
 
 
 def build_driver(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Any:
@@ -95,6 +132,17 @@ def build_driver(args: argparse.Namespace, environ: dict[str, str] | None = None
 
         return boto3.client("events", region_name=region)
 
+    def run_rollbacks(stack: str, config: Any, releases: dict[str, Any]) -> list[dict[str, Any]]:
+        from arcblueprint.deploy import codedeploy
+
+        return codedeploy.run(
+            releases,
+            region=config.region,
+            description=f"rollback of {stack} {commit[:12]}",
+            say=lambda text: print(text, flush=True),
+            rollback=True,
+        )
+
     return Driver(
         engine,
         load_config=lambda stack: load(REPO_ROOT, stack),
@@ -104,6 +152,9 @@ def build_driver(args: argparse.Namespace, environ: dict[str, str] | None = None
         run_releases=run_releases,
         firing_alarms=lambda names, region: firing_alarms(names, region=region),
         events_client=events_client,
+        caller_account=caller_account,
+        live_version=live_alias_version,
+        run_rollbacks=run_rollbacks,
     )
 
 
@@ -142,6 +193,27 @@ def _outputs(args: argparse.Namespace) -> int:
     return int(ExitCode.OK)
 
 
+def stack_info(stack: str, repo: Path) -> dict[str, str]:
+    """What CI needs before it has credentials: the stack's region and account, from its checked-in config."""
+    from arcblueprint.config import load
+
+    config = load(repo, stack)
+    return {"region": config.region, "account-id": config.account_id, "environment": config.environment}
+
+
+def _stack_info(args: argparse.Namespace) -> int:
+    from arcblueprint.config import ConfigError
+    from arcblueprint.preview.harness import REPO_ROOT
+
+    try:
+        values = stack_info(args.stack, REPO_ROOT)
+    except ConfigError as error:
+        print(f"blueprint: {error}", file=sys.stderr)
+        return int(ExitCode.CONFIG)
+    print("\n".join(f"{key}={value}" for key, value in values.items()))
+    return int(ExitCode.OK)
+
+
 def register(commands: Any) -> None:
     """Add the deployment commands to the ``blueprint`` parser."""
 
@@ -176,7 +248,13 @@ def register(commands: Any) -> None:
     )
     promote.add_argument("--max-steps", type=int, help="move at most this many steps in this run")
     promote.add_argument("--bake-seconds", type=float, help="wait between steps (default: customIntervalMinutes)")
-    command("rollback", "send all traffic back to the previous version at once", lambda d, a: d.rollback(a.stack))
+    rollback = command(
+        "rollback",
+        "send functions back to their previous versions (all, --service S or --function F)",
+        lambda d, a: d.rollback(a.stack, function=a.function, service=a.service),
+    )
+    rollback.add_argument("--function", metavar="F", help="one function: its key in the releases output (fan-billing)")
+    rollback.add_argument("--service", metavar="S", help="every function of one service")
     replay = command(
         "replay",
         "replay archived events of a time window onto the bus (all rules or --rule), and wait",
@@ -205,6 +283,11 @@ def register(commands: Any) -> None:
     )
     replay.add_argument("--poll-seconds", type=float, default=10.0, help="how often to check progress")
     replay.add_argument("--timeout-seconds", type=float, default=3600.0, help="stop waiting after this long")
+    info = commands.add_parser(
+        "stack-info", help="region and account of a stack from its config, as name=value lines (for $GITHUB_OUTPUT)"
+    )
+    info.add_argument("--stack", required=True)
+    info.set_defaults(handler=_stack_info)
     outputs = commands.add_parser("outputs", help="print the stack outputs as JSON")
     outputs.add_argument("--stack", required=True)
     outputs.add_argument("--commit", help=argparse.SUPPRESS)

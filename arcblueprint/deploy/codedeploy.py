@@ -18,7 +18,7 @@ from arcblueprint.platform.functions.releases import appspec, needs_deployment
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-__all__ = ["start_deployments", "wait_for_deployments"]
+__all__ = ["start_deployments", "start_rollbacks", "wait_for_deployments"]
 
 _DONE = {"Succeeded", "Failed", "Stopped"}
 
@@ -56,6 +56,48 @@ def start_deployments(
     return started
 
 
+def start_rollbacks(
+    releases: Mapping[str, Mapping[str, Any]], *, lambda_client: Any, codedeploy_client: Any, description: str
+) -> list[dict[str, Any]]:
+    """One deployment per canary/linear function that shifts ``live`` back to its previous version.
+
+    The same deployment group, config and alarms as a release, in the other direction (AppSpec current ->
+    previous), so the way back is as gradual and as guarded as the way forward and its hooks smoke-test
+    the version it returns to. A function already serving its previous version is left alone.
+    """
+    started = []
+    for name, info in sorted(releases.items()):
+        previous = info.get("previousVersion")
+        if not previous:
+            raise DeployError(
+                f"{name} has no previous version on record (its first release?): nothing to roll back to",
+                ExitCode.CONFIG,
+            )
+        function, alias = info["functionName"], info.get("alias", "live")
+        current = lambda_client.get_alias(FunctionName=function, Name=alias)["FunctionVersion"]
+        if not needs_deployment(current, str(previous)):
+            continue
+        hooks = {event: arn for event, arn in (info.get("hooks") or {}).items() if arn}
+        content = json.dumps(appspec(function, alias, current, str(previous), hooks))
+        response = codedeploy_client.create_deployment(
+            applicationName=info["applicationName"],
+            deploymentGroupName=info["deploymentGroupName"],
+            revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": content}},
+            description=description[:100],
+        )
+        started.append(
+            {
+                "function": name,
+                "functionName": function,
+                "deploymentId": response["deploymentId"],
+                "from": current,
+                "to": str(previous),
+                "status": "Created",
+            }
+        )
+    return started
+
+
 def wait_for_deployments(
     deployments: list[dict[str, Any]],
     *,
@@ -87,13 +129,18 @@ def wait_for_deployments(
 
 
 def run(
-    releases: Mapping[str, Mapping[str, Any]], *, region: str, description: str, say: Callable[[str], None]
+    releases: Mapping[str, Mapping[str, Any]],
+    *,
+    region: str,
+    description: str,
+    say: Callable[[str], None],
+    rollback: bool = False,
 ) -> list[dict[str, Any]]:
-    """The production wiring: boto3 clients for the stack's region."""
+    """The production wiring: boto3 clients for the stack's region (``rollback``: back to the previous versions)."""
     import boto3
 
     codedeploy = boto3.client("codedeploy", region_name=region)
-    deployments = start_deployments(
+    deployments = (start_rollbacks if rollback else start_deployments)(
         releases,
         lambda_client=boto3.client("lambda", region_name=region),
         codedeploy_client=codedeploy,

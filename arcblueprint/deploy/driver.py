@@ -1,8 +1,10 @@
 """The deployment orchestration CI runs: gates in order, one summary, one exit code.
 
 ``deploy``: offline preview + policy gate -> environment gate (prod needs the same commit
-deployed to dev) -> engine preview with the policy pack -> replacement gate (prod) -> update.
-``promote`` / ``rollback`` move a weighted-alias canary, one config change + update per step.
+deployed to dev) -> the caller's account (STS) is the stack's -> release state per function from the
+last deployment -> engine preview with the policy pack -> replacement gate (prod) -> update.
+``promote`` moves a weighted-alias canary, one config change + update per step; ``rollback`` sends one
+function, a service's functions or the whole stack back to their previous versions.
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from arcblueprint.deploy.engine import Engine, EventLog, Outcome, total_steps
 from arcblueprint.deploy.errors import DeployError, ExitCode
 from arcblueprint.deploy.progress import Progress
 from arcblueprint.deploy.promotion import PromotionResult, promote, rollback
+from arcblueprint.deploy.release_state import (
+    RELEASES_OUTPUT,
+    derive_release_state,
+    function_key,
+    select_functions,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -67,6 +75,10 @@ class Summary:
     promotion: dict[str, Any] | None = None
     deployments: list[dict[str, Any]] = field(default_factory=list)
     replay: dict[str, Any] | None = None
+    #: ``releases.functions`` values the driver passed this run (derived from the last deployment).
+    release_state: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: One entry per function ``rollback`` sent back: ``function``, ``strategy``, ``how``, ``to``.
+    rollbacks: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +99,8 @@ class Summary:
             "promotion": self.promotion,
             "deployments": self.deployments,
             "replay": self.replay,
+            "releaseState": self.release_state,
+            "rollbacks": self.rollbacks,
         }
 
 
@@ -107,6 +121,9 @@ class Driver:
         interactive: bool | None = None,
         run_releases: Callable[[str, StackConfig, dict[str, Any]], list[dict[str, Any]]] | None = None,
         events_client: Callable[[str], Any] | None = None,
+        caller_account: Callable[[str], str] | None = None,
+        live_version: Callable[[str, str], str | None] | None = None,
+        run_rollbacks: Callable[[str, StackConfig, dict[str, Any]], list[dict[str, Any]]] | None = None,
     ) -> None:
         self.engine = engine
         self.load_config = load_config
@@ -121,6 +138,12 @@ class Driver:
         self.run_releases = run_releases
         #: An EventBridge client for a region (``replay``).
         self.events_client = events_client
+        #: The account of the credentials in use, for a region (STS ``GetCallerIdentity``); ``None``: not checked.
+        self.caller_account = caller_account
+        #: The version a function's ``live`` alias serves: ``(region, function name)`` -> version (``GetAlias``).
+        self.live_version = live_version
+        #: Starts and waits for the CodeDeploy deployments that send canary/linear functions back.
+        self.run_rollbacks = run_rollbacks
 
     # -- operations ---------------------------------------------------------------------------
     def deploy(self, stack: str, *, force_reason: str | None = None) -> Summary:
@@ -134,15 +157,17 @@ class Driver:
         return self._timed(Summary(stack, "plan", self.commit), lambda summary: self._plan(stack, summary))
 
     def refresh(self, stack: str) -> Summary:
-        return self._timed(
-            Summary(stack, "refresh", self.commit),
-            lambda summary: self._update(stack, summary, self.engine.refresh, total=0),
-        )
+        def run(summary: Summary) -> None:
+            self._prepare(stack, self.load_config(stack), summary, release_state=False)
+            self._update(stack, summary, self.engine.refresh, total=0)
+
+        return self._timed(Summary(stack, "refresh", self.commit), run)
 
     def destroy(self, stack: str, *, confirm: str | None) -> Summary:
         def run(summary: Summary) -> None:
             if confirm != stack:
                 raise DeployError(f"destroy needs --confirm {stack} (the stack name typed again)", ExitCode.CONFIG)
+            self._prepare(stack, self.load_config(stack), summary, release_state=False)
             self._update(stack, summary, self.engine.destroy, total=0)
 
         return self._timed(Summary(stack, "destroy", self.commit), run)
@@ -153,11 +178,21 @@ class Driver:
             lambda summary: self._promote(stack, summary, max_steps, bake_seconds),
         )
 
-    def rollback(self, stack: str) -> Summary:
+    def rollback(self, stack: str, *, function: str | None = None, service: str | None = None) -> Summary:
+        """Send functions back to their previous versions: one (``function``), a service's, or the stack's.
+
+        Without a selection, a weighted-canary stack sets its canary weight to 0 (every weighted function
+        at once); otherwise each selected function goes back by its own strategy (see :meth:`_roll_back`).
+        """
+
         def run(summary: Summary) -> None:
-            self._weighted_release(stack, self.load_config(stack))
-            result = rollback(lambda weight: self._apply_weight(stack, weight, summary))
-            summary.promotion = _promotion_json(result)
+            config = self.load_config(stack)
+            if function is None and service is None and config.releases.strategy == "weighted-canary":
+                self._prepare(stack, config, summary)
+                result = rollback(lambda weight: self._apply_weight(stack, weight, summary))
+                summary.promotion = _promotion_json(result)
+                return
+            self._roll_back(stack, config, summary, function=function, service=service)
 
         return self._timed(Summary(stack, "rollback", self.commit), run)
 
@@ -233,6 +268,7 @@ class Driver:
             )
         if gate is not None:
             gate(config)
+        self._prepare(stack, config, summary)
         log = EventLog()
         outcome = self.engine.preview(stack, on_event=log)
         self._record(summary, log, outcome)
@@ -293,6 +329,7 @@ class Driver:
     def _promote(self, stack: str, summary: Summary, max_steps: int | None, bake_seconds: float | None) -> None:
         config = self.load_config(stack)
         release = self._weighted_release(stack, config)
+        self._prepare(stack, config, summary)
         outputs = self.engine.outputs(stack)
         alarm_names = list(outputs.get(ALARMS_OUTPUT) or [])
         if not alarm_names:
@@ -325,6 +362,105 @@ class Driver:
         summary.promotion = _promotion_json(result)
         if result.status == "rolled-back":
             raise DeployError(f"canary of '{stack}' rolled back: {', '.join(result.alarms)} in ALARM", ExitCode.UPDATE)
+
+    def _prepare(
+        self, stack: str, config: StackConfig, summary: Summary, *, release_state: bool = True, skip: Sequence[str] = ()
+    ) -> None:
+        """Before the engine touches the stack: the right account, and this run's config.
+
+        The AWS provider is pinned to the stack's account (``aws:allowedAccountIds``), and the caller's
+        identity is checked against it first, so wrong credentials stop here rather than in the provider
+        (or, without the pin, in another account). Each function's release state is derived from the last
+        deployment (see :mod:`arcblueprint.deploy.release_state`) and passed for this run only.
+        """
+        if self.caller_account is not None:
+            account = self.caller_account(config.region)
+            if account != config.account_id:
+                raise DeployError(
+                    f"the AWS credentials are for account {account}, but stack '{stack}' deploys to "
+                    f"{config.account_id} (accountId): refusing to touch it",
+                    ExitCode.ENVIRONMENT,
+                )
+            self._say(f"account: the credentials are for {account}, the account of '{stack}'")
+        values: dict[str, Any] = {"aws:allowedAccountIds": [config.account_id]}
+        if release_state:
+            releases = self.engine.outputs(stack).get(RELEASES_OUTPUT) or {}
+            live = self.live_version
+            state = derive_release_state(
+                releases,
+                config,
+                live_version_of=(lambda name: live(config.region, name)) if live is not None else None,
+                skip=skip,
+            )
+            if state:
+                values["arcblueprint:releases"] = {"functions": state}
+                summary.release_state = state
+                self._say(f"release state of {len(state)} function(s) from the last deployment")
+        self.engine.with_config(stack, values)
+
+    def _roll_back(
+        self, stack: str, config: StackConfig, summary: Summary, *, function: str | None, service: str | None
+    ) -> None:
+        """Each selected function goes back by its strategy: blue-green points ``live`` at its previous version
+        and a weighted canary sets its weight to 0 (both recorded in the stack file, then one update);
+        canary and linear get a CodeDeploy deployment back to the previous version."""
+        releases = self.engine.outputs(stack).get(RELEASES_OUTPUT) or {}
+        selected = select_functions(releases, function=function, service=service)
+        config_changes: list[tuple[str, str]] = []
+        codedeploy: dict[str, Any] = {}
+        for name, info in sorted(selected.items()):
+            strategy = info.get("strategy")
+            previous = info.get("previousVersion")
+            if strategy in ("canary", "linear"):
+                codedeploy[name] = info
+                how = "CodeDeploy deployment"
+            elif strategy == "blue-green":
+                if not previous:
+                    raise DeployError(
+                        f"{name} has no previous version on record (its first release?): nothing to roll back to",
+                        ExitCode.CONFIG,
+                    )
+                config_changes += [(function_key(name, "previousVersion"), str(previous))]
+                config_changes += [(function_key(name, "rollback"), "true")]
+                how = "live -> previous alias"
+            elif strategy == "weighted-canary":
+                if not previous:
+                    raise DeployError(
+                        f"{name} has no previous version on record (its first release?): its canary has no other "
+                        "version to send traffic to",
+                        ExitCode.CONFIG,
+                    )
+                config_changes.append((function_key(name, "canaryWeightPercent"), "0"))
+                how = "canary weight 0"
+            else:
+                if function is not None:
+                    raise DeployError(
+                        f"{name} is released {strategy}: it keeps no previous version to go back to; "
+                        "redeploy the previous commit instead",
+                        ExitCode.CONFIG,
+                    )
+                continue  # a whole service or stack: what cannot go back is left as it is, and said
+            summary.rollbacks.append({"function": name, "strategy": strategy, "how": how, "to": previous})
+        skipped = sorted(set(selected) - {r["function"] for r in summary.rollbacks})
+        if skipped:
+            self._say(f"not rolled back (all-at-once keeps no previous version): {', '.join(skipped)}")
+        if not summary.rollbacks:
+            raise DeployError(
+                "nothing to roll back: the selected functions are all released all-at-once", ExitCode.CONFIG
+            )
+        self._prepare(stack, config, summary, skip=[r["function"] for r in summary.rollbacks])
+        if config_changes:
+            for key, value in config_changes:
+                self._say(f"setting {key}={value}")
+                self.engine.set_config(stack, key, value)
+            self._update(stack, summary, self.engine.up, total=0)
+        if codedeploy:
+            if self.run_rollbacks is None:
+                raise DeployError(
+                    "rolling back canary/linear functions needs CodeDeploy (the driver was built without it)",
+                    ExitCode.ENVIRONMENT,
+                )
+            summary.deployments = self.run_rollbacks(stack, config, codedeploy)
 
     def _weighted_release(self, stack: str, config: StackConfig) -> Any:
         release = config.releases

@@ -62,6 +62,11 @@ class Engine(Protocol):
         """Set a config value by path (``arcblueprint:releases.canaryWeightPercent``) in Pulumi.<stack>.yaml."""
         ...
 
+    def with_config(self, stack: str, values: Mapping[str, Any]) -> None:
+        """Config for this run's operations on ``stack`` only (never written to Pulumi.<stack>.yaml): namespaced
+        keys to values, merged into the stack file's (mappings key by key)."""
+        ...
+
 
 @dataclass
 class EventLog:

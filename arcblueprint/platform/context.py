@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pulumi
 
 from arcblueprint.conventions import physical_name, resource_tags
+from arcblueprint.services.function_code import resolve_code
 
 if TYPE_CHECKING:
     from arcblueprint.config.model import StackConfig
+    from arcblueprint.services.function_code import FunctionCode
 
-__all__ = ["StackContext"]
+__all__ = ["StackContext", "repository_root"]
+
+
+def repository_root() -> Path:
+    """The folder of ``Pulumi.yaml``, which paths in service config (``codeDir``) are relative to.
+
+    The Pulumi CLI tells the program (``pulumi.get_root_directory()``); a CLI that does not, or a program
+    whose ``main`` sits in a subfolder (``stacks/``, where the CLI then runs it), still finds it as the
+    nearest folder above the working directory that holds ``Pulumi.yaml``.
+    """
+    root = pulumi.get_root_directory()
+    if root and (Path(root) / "Pulumi.yaml").is_file():  # outside a CLI run the SDK holds a placeholder
+        return Path(root)
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder
+    return here
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +56,17 @@ class StackContext:
         """
         protect = self.stack.protect_stateful_resources
         return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=protect, retain_on_delete=protect))
+
+    @property
+    def repository_root(self) -> Path:
+        """Where a team's own code lives: service config's ``codeDir`` is relative to it."""
+        return repository_root()
+
+    def code(self, code: FunctionCode | None, default_dir: Path, *, key: str) -> dict[str, object]:
+        """``code_dir``/``handler`` arguments of a function: the team's folder when ``code`` names one (checked
+        as the package will be built: a missing folder or handler is a config error naming ``key``)."""
+        code_dir, handler = resolve_code(code, default_dir=default_dir, root=self.repository_root, key=key)
+        return {"code_dir": code_dir, "handler": handler}
 
     @property
     def partition(self) -> str:

@@ -177,8 +177,21 @@ def synthesize_values(
     """Run the program with engine config ``values``; config errors surface before any resource."""
     config = stack_config(values, stack, source=source)
     return run_program(
-        lambda: runpy.run_path(str(program_dir), run_name="__main__"), values, stack, preview=preview, config=config
+        lambda: runpy.run_path(str(program_dir), run_name="__main__"),
+        values,
+        stack,
+        preview=preview,
+        config=config,
+        root_directory=project_root(program_dir),
     )
+
+
+def project_root(program_dir: Path) -> Path:
+    """The folder of ``Pulumi.yaml`` above (or at) ``program_dir``, as the CLI finds the project."""
+    for folder in (program_dir, *program_dir.parents):
+        if (folder / "Pulumi.yaml").is_file():
+            return folder
+    return REPO_ROOT
 
 
 @contextlib.contextmanager
@@ -230,11 +243,13 @@ def run_program(
     *,
     preview: bool = True,
     config: StackConfig | None = None,
+    root_directory: Path = REPO_ROOT,
 ) -> SynthesizedStack:
     """Run ``program`` (any callable that declares resources) under the mocks with ``values`` as config.
 
     Component tests use this with a small program of their own; the stack program goes through
-    :func:`synthesize_values`. ``pulumi.export`` calls become the returned ``outputs``.
+    :func:`synthesize_values`. ``pulumi.export`` calls become the returned ``outputs``. ``root_directory``
+    is the project folder the CLI reports (``pulumi.get_root_directory()``): ``codeDir`` is relative to it.
     """
     config = config or stack_config(values, stack)
     mocks = AwsMocks(region=config.region, account_id=config.account_id, project=PROJECT, stack=stack)
@@ -243,6 +258,7 @@ def run_program(
         runtime_settings.ROOT.set(None)  # a fresh root Stack resource per run
         pulumi.runtime.set_all_config(dict(values))
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+        runtime_settings.SETTINGS.root_directory = str(root_directory)  # what the CLI passes the program
         try:
             program()
             _sync_await(wait_for_rpcs())

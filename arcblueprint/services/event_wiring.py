@@ -17,6 +17,7 @@ from typing import Any
 from arcblueprint.config.schema import ConfigError, setting
 from arcblueprint.events import PROJECT_NAMESPACE, event_types, service_of, source_of
 from arcblueprint.events.patterns import EventPatternError, subscription_pattern
+from arcblueprint.services.service_settings import ServiceSettings
 
 __all__ = [
     "PUBLISHING_PATTERNS",
@@ -87,8 +88,9 @@ class SubscriptionSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServiceTriggers:
-    """What every service's config can say about its triggers."""
+class ServiceTriggers(ServiceSettings):
+    """What every service's config can say about its triggers (and, from :class:`ServiceSettings`, its code and
+    release strategy)."""
 
     #: The troubleshooting kill switch: ``true`` disables every trigger of the service (its EventBridge
     #: rules, schedules and event source mappings) and nothing else; APIs keep answering and queues and

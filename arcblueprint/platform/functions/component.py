@@ -28,6 +28,7 @@ from arcblueprint.platform.functions.releases import (
     alias_weights,
     live_version,
     plan_release,
+    previous_version,
 )
 from arcblueprint.platform.proxy_config import client_environment
 from arcblueprint.service_facts import ASYNC_INVOKERS
@@ -252,7 +253,9 @@ class ServerlessFunction(pulumi.ComponentResource):
         self._policy_counts: dict[str, int] = {}
         #: Where grants ask for the endpoints of the APIs they let the code call (VPC functions only).
         self._endpoints = platform.vpc.endpoints if args.attach_to_vpc and platform.vpc is not None else None
-        self.plan = plan_release(args.release or stack.releases, key="releases")
+        #: The stack's releases, the service's ``release`` block and this function's state (``releases.functions``).
+        self.release_spec = args.release or stack.release_for(args.service, name)
+        self.plan = plan_release(self.release_spec, key=f"releases.functions.{name}")
         plan = self.plan
         if (args.pre_traffic_hook or args.post_traffic_hook) and not plan.uses_codedeploy:
             raise ValueError(f"{name}: traffic hooks need a canary or linear release, not {plan.strategy!r}")
@@ -269,8 +272,6 @@ class ServerlessFunction(pulumi.ComponentResource):
         self.tags: dict[str, str] = {**ctx.tags(args.service), **args.tags, "release-strategy": plan.strategy}
         if protects_downstream:
             self.tags["protected-downstream"] = "true"
-        if plan.previous_version is not None:
-            self.tags["previous-version"] = plan.previous_version
         child = pulumi.ResourceOptions(parent=self)
 
         self.log_group = platform.log_groups.log_group(
@@ -370,12 +371,12 @@ class ServerlessFunction(pulumi.ComponentResource):
         self.alias_arn: pulumi.Output[str] = self.alias.arn
         self.alias_invoke_arn: pulumi.Output[str] = self.alias.invoke_arn
         self.aliases: dict[str, aws.lambda_.Alias] = {LIVE_ALIAS: self.alias}
-        if plan.strategy == "blue-green" and plan.previous_version is not None:
+        if plan.strategy == "blue-green" and plan.has_previous:
             self.aliases[PREVIOUS_ALIAS] = aws.lambda_.Alias(
                 f"{name}-alias-{PREVIOUS_ALIAS}",
                 name=PREVIOUS_ALIAS,
                 function_name=self.function.name,
-                function_version=plan.previous_version,
+                function_version=self.function.version.apply(lambda version: previous_version(plan, version)),
                 description="the version live pointed at before this release (blue-green rollback target)",
                 opts=child,
             )
@@ -389,7 +390,7 @@ class ServerlessFunction(pulumi.ComponentResource):
                 opts=child,
             )
 
-        self.alarms = self._alarms(name, args.release or stack.releases)
+        self.alarms = self._alarms(name, self.release_spec)
         self.codedeploy: CodeDeployRelease | None = None
         self.hooks: dict[str, ServerlessFunction] = {}
         if plan.uses_codedeploy:
@@ -618,6 +619,7 @@ class ServerlessFunction(pulumi.ComponentResource):
             hooks=pulumi.Output.all(**hooks),
         ).apply(
             lambda v: {
+                "service": self._service,
                 "functionName": v["function_name"],
                 "alias": LIVE_ALIAS,
                 "targetVersion": v["version"],
@@ -627,7 +629,7 @@ class ServerlessFunction(pulumi.ComponentResource):
                 "deploymentConfigName": deploy.deployment_config_name if deploy else None,
                 "alarmNames": list(v["alarms"]),
                 "hooks": dict(v["hooks"]),
-                "previousVersion": plan.previous_version,
+                "previousVersion": previous_version(plan, v["version"]),
                 "rollback": plan.rollback,
                 "canaryWeightPercent": plan.canary_weight_percent,
                 "weightedSteps": [step.percent for step in plan.steps] if plan.strategy == "weighted-canary" else [],

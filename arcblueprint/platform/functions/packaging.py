@@ -24,6 +24,8 @@ from arcblueprint.code_calls import PERMISSIONS_FILE
 
 __all__ = [
     "LAYER_MODULES",
+    "MAX_UNZIPPED_BYTES",
+    "MAX_ZIPPED_BYTES",
     "RUNTIME_MODULES",
     "PackagingError",
     "code_archive",
@@ -74,6 +76,13 @@ _SKIPPED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff
 _SKIPPED_SUFFIXES = frozenset({".pyc", ".pyo"})
 #: 1980-01-01, the earliest time a zip entry can hold: fixed so the zip's bytes depend on content only.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+#: Lambda's deployment package quotas (``GetAccountSettings`` ``CodeSizeZipped``/``CodeSizeUnzipped``): the zip
+#: uploaded directly (as Pulumi uploads it, without S3) and the package once extracted. Layers count toward the
+#: extracted size too, so a package near the limit still fails with the Powertools layer on top.
+MAX_ZIPPED_BYTES = 50 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 
 
 class PackagingError(ValueError):
@@ -190,6 +199,25 @@ def _check_imports(files: list[tuple[str, Path]], root: Path) -> None:
             )
 
 
+def _check_size(files: list[tuple[str, Path]], root: Path) -> None:
+    """The package fits Lambda's quotas, or one line says by how much it does not (before any upload)."""
+    unzipped = sum(path.stat().st_size for _, path in files)
+    if unzipped > MAX_UNZIPPED_BYTES:
+        raise PackagingError(
+            f"the package of {str(root)!r} holds {unzipped / 2**20:.1f} MiB of files, more than the "
+            f"{MAX_UNZIPPED_BYTES // 2**20} MiB Lambda allows once extracted (layers included); "
+            "move libraries to a layer or leave data files out of the folder"
+        )
+    if unzipped > MAX_ZIPPED_BYTES:  # the zip is never larger than its files: only then is it worth building
+        zipped = len(_zip(files))
+        if zipped > MAX_ZIPPED_BYTES:
+            raise PackagingError(
+                f"the package of {str(root)!r} zips to {zipped / 2**20:.1f} MiB, more than the "
+                f"{MAX_ZIPPED_BYTES // 2**20} MiB Lambda accepts in a direct upload; "
+                "move libraries to a layer or leave data files out of the folder"
+            )
+
+
 def package_files(code_dir: Path, handler: str | None = None) -> list[tuple[str, Path]]:
     """``(archive path, file)`` for every file that belongs in the package, sorted by archive path.
 
@@ -216,6 +244,7 @@ def package_files(code_dir: Path, handler: str | None = None) -> list[tuple[str,
     if not files:
         raise PackagingError(f"code_dir {str(root)!r} holds no files to package")
     _check_imports(files, root)
+    _check_size(files, root)
     if handler is not None:
         module, _, function = handler.rpartition(".")
         if not module or not function:
@@ -228,9 +257,13 @@ def package_files(code_dir: Path, handler: str | None = None) -> list[tuple[str,
 
 def package_zip(code_dir: Path) -> bytes:
     """The deployment zip: sorted entries, fixed timestamps and permissions, so equal code gives equal bytes."""
+    return _zip(package_files(code_dir))
+
+
+def _zip(files: list[tuple[str, Path]]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for name, path in package_files(code_dir):
+        for name, path in files:
             info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
             info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
             info.compress_type = zipfile.ZIP_DEFLATED

@@ -35,6 +35,7 @@ __all__ = [
     "deployment_config_name",
     "live_version",
     "needs_deployment",
+    "previous_version",
     "plan_release",
     "schedule",
 ]
@@ -94,8 +95,10 @@ class ReleasePlan:
     deployment_config: str | None
     custom: CustomTrafficConfig | None
     steps: tuple[TrafficStep, ...]
-    #: As a string, the way Lambda names versions.
+    #: As a string, the way Lambda names versions: the version to go back to if this update publishes none.
     previous_version: str | None
+    #: The version ``live`` served when the update started; it becomes the previous one if a newer is published.
+    live_version: str | None
     canary_weight_percent: int
     #: Blue-green only: ``live`` points back at ``previous_version``.
     rollback: bool
@@ -104,6 +107,11 @@ class ReleasePlan:
     @property
     def uses_codedeploy(self) -> bool:
         return self.strategy in CODEDEPLOY_STRATEGIES
+
+    @property
+    def has_previous(self) -> bool:
+        """Whether some version may be the previous one (the ``previous`` alias, a canary's other weight)."""
+        return self.previous_version is not None or self.live_version is not None
 
 
 def schedule(kind: Kind, percent: int, interval_minutes: int) -> tuple[TrafficStep, ...]:
@@ -127,8 +135,12 @@ def _key(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-def plan_release(spec: ReleaseSpec, *, key: str = "releases") -> ReleasePlan:
-    """Validate ``spec`` for its strategy and turn it into a plan; errors name ``<key>.<camelKey>``."""
+def plan_release(spec: ReleaseSpec, *, key: str = "releases", per_function: bool = True) -> ReleasePlan:
+    """Validate ``spec`` for its strategy and turn it into a plan; errors name ``<key>.<camelKey>``.
+
+    ``per_function=False`` checks a stack-wide spec, whose versions are kept per function: whether a
+    rollback has a version to go back to is then left to each function's plan.
+    """
     strategy = spec.strategy
     deployment_config: str | None = None
     custom: CustomTrafficConfig | None = None
@@ -136,6 +148,10 @@ def plan_release(spec: ReleaseSpec, *, key: str = "releases") -> ReleasePlan:
     previous = None if spec.previous_version is None else str(spec.previous_version)
     if previous is not None and not _VERSION.fullmatch(previous):
         raise ConfigError(_key(key, "previousVersion"), spec.previous_version, "must be a published version number")
+    live_before = getattr(spec, "live_version", None)
+    live = None if live_before is None else str(live_before)
+    if live is not None and not _VERSION.fullmatch(live):
+        raise ConfigError(_key(key, "liveVersion"), live_before, "must be a published version number")
     for i, alias in enumerate(spec.extra_aliases):
         if not _ALIAS_NAME.fullmatch(alias) or alias in _RESERVED_ALIASES:
             raise ConfigError(
@@ -149,7 +165,7 @@ def plan_release(spec: ReleaseSpec, *, key: str = "releases") -> ReleasePlan:
         raise ConfigError(
             _key(key, "rollback"), True, "is a blue-green setting (other strategies roll back by themselves)"
         )
-    if rollback and spec.previous_version is None:
+    if rollback and per_function and previous is None and live is None:
         raise ConfigError(_key(key, "previousVersion"), None, "must be set to roll back to it", show_value=False)
     if strategy in CODEDEPLOY_STRATEGIES:
         deployment_config = spec.deployment_config or DEFAULT_DEPLOYMENT_CONFIGS[strategy]
@@ -189,6 +205,7 @@ def plan_release(spec: ReleaseSpec, *, key: str = "releases") -> ReleasePlan:
         custom=custom,
         steps=steps,
         previous_version=previous,
+        live_version=live,
         canary_weight_percent=spec.canary_weight_percent,
         rollback=rollback,
         extra_aliases=tuple(spec.extra_aliases),
@@ -204,14 +221,27 @@ def deployment_config_name(plan: ReleasePlan, custom_name: str) -> str | None:
     return f"CodeDeployDefault.Lambda{plan.deployment_config}"
 
 
+def previous_version(plan: ReleasePlan, new_version: str) -> str | None:
+    """The version to go back to once this update published (or kept) ``new_version``.
+
+    When the update published a version newer than the one ``live`` served (``plan.live_version``), that
+    one is the previous version; when it published none (the function is unchanged), the previous version
+    on record (``plan.previous_version``) stays, so an update of other functions loses no rollback target.
+    """
+    _check_version(new_version, "new_version")
+    if plan.live_version is not None and int(new_version) > int(plan.live_version):
+        return plan.live_version
+    return plan.previous_version or plan.live_version
+
+
 def live_version(plan: ReleasePlan, new_version: str) -> str:
     """The version ``live`` is declared with: the new one, or the previous one on a blue-green rollback
     or a weighted canary at 0 percent."""
-    _check_version(new_version, "new_version")
-    if plan.rollback and plan.previous_version is not None:
-        return plan.previous_version
-    if plan.strategy == "weighted-canary" and plan.canary_weight_percent == 0 and plan.previous_version is not None:
-        return plan.previous_version  # nothing on the new version yet (or rolled back): no routing needed
+    previous = previous_version(plan, new_version)
+    if plan.rollback and previous is not None:
+        return previous
+    if plan.strategy == "weighted-canary" and plan.canary_weight_percent == 0 and previous is not None:
+        return previous  # nothing on the new version yet (or rolled back): no routing needed
     return new_version
 
 
@@ -221,12 +251,12 @@ def alias_weights(plan: ReleasePlan, new_version: str) -> dict[str, float] | Non
     The alias's primary version is the new one; the previous version keeps ``1 - weight`` of the
     traffic until the driver reaches 100 (then there is no routing config at all).
     """
-    _check_version(new_version, "new_version")
-    if plan.strategy != "weighted-canary" or plan.previous_version is None or plan.previous_version == new_version:
+    previous = previous_version(plan, new_version)
+    if plan.strategy != "weighted-canary" or previous is None or previous == new_version:
         return None
     if plan.canary_weight_percent in (0, 100):
         return None  # 0: live points at the previous version itself; 100: all on the new one
-    return {plan.previous_version: round(1 - plan.canary_weight_percent / 100, 2)}
+    return {previous: round(1 - plan.canary_weight_percent / 100, 2)}
 
 
 def needs_deployment(current_version: str, target_version: str) -> bool:

@@ -221,7 +221,7 @@ class BigFanService(pulumi.ComponentResource):
                 FunctionArgs(
                     platform=platform,
                     service=name,
-                    code_dir=HANDLERS / "consumer",
+                    **ctx.code(consumer, HANDLERS / "consumer", key=f"services.{name}.consumers.{consumer_name}"),
                     description=f"{name}: {consumer_name} consumer",
                     timeout_seconds=consumer.timeout_seconds,
                     reserved_concurrency=consumer.reserved_concurrency,

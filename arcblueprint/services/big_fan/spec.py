@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -12,6 +12,7 @@ from arcblueprint.config.schema import ConfigError, setting
 from arcblueprint.services.big_fan.filter_policy import FilterPolicyError, validate_filter_policy
 from arcblueprint.services.consumer_settings import check_sqs_consumer
 from arcblueprint.services.event_wiring import EventSubscriber, check_subscriptions
+from arcblueprint.services.function_code import FunctionCode
 
 __all__ = ["BigFanSpec", "ConsumerSpec"]
 
@@ -21,8 +22,9 @@ _HEADER = re.compile(r"[A-Za-z][A-Za-z0-9-]{1,63}")
 
 
 @dataclass(frozen=True, kw_only=True)
-class ConsumerSpec:
-    """One subscriber: an SQS queue subscribed to the topic, and the function that drains it."""
+class ConsumerSpec(FunctionCode):
+    """One subscriber: an SQS queue subscribed to the topic, and the function that drains it (the sample
+    consumer, or the team's own code: ``codeDir``/``handler``)."""
 
     #: SNS filter policy; default: every message. Validated against SNS's grammar.
     filter_policy: Mapping[str, Any] | None = None
@@ -37,6 +39,7 @@ class ConsumerSpec:
     max_receive_count: int = setting(5, minimum=1, maximum=1000)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.filter_policy is not None:
             try:
                 validate_filter_policy(_plain(self.filter_policy), self.filter_policy_scope)
@@ -83,6 +86,14 @@ class BigFanSpec(EventSubscriber):
     throttling_burst_limit: int = setting(200, minimum=1, maximum=5000)
     dlq_alarm_threshold: int = setting(1, minimum=1, maximum=100000)
     idempotency_ttl_seconds: int = setting(86400, minimum=300, maximum=30 * 86400)
+
+    def function_code(self) -> Iterator[tuple[str, FunctionCode]]:
+        yield from super().function_code()
+        for name, consumer in self.consumers.items():
+            yield f"consumers.{name}", consumer
+
+    def function_names(self) -> tuple[str, ...]:
+        return tuple(self.consumers)
 
     def __post_init__(self) -> None:
         if not self.consumers:

@@ -158,7 +158,7 @@ class CallMeMaybeService(pulumi.ComponentResource):
             FunctionArgs(
                 platform=platform,
                 service=name,
-                code_dir=HANDLERS / "receiver",
+                **ctx.code(spec.code("receiver"), HANDLERS / "receiver", key=f"services.{name}.functions.receiver"),
                 description=f"{name}: verify, mask and buffer webhooks",
                 # Stops before API Gateway does, so a slow request is the receiver's own error, not a
                 # 504 for a webhook that then gets buffered anyway (and buffered again on the retry).
@@ -204,7 +204,7 @@ class CallMeMaybeService(pulumi.ComponentResource):
             FunctionArgs(
                 platform=platform,
                 service=name,
-                code_dir=HANDLERS / "consumer",
+                **ctx.code(spec.code("consumer"), HANDLERS / "consumer", key=f"services.{name}.functions.consumer"),
                 description=f"{name}: deliver webhooks at the downstream's pace",
                 timeout_seconds=spec.consumer_timeout_seconds,
                 reserved_concurrency=spec.reserved_concurrency,

@@ -25,6 +25,9 @@ class CallMeMaybeSpec(ServiceTriggers):
     idempotent consumer. Kinesis is for ordered, high-volume sources.
     """
 
+    #: The functions ``functions.<name>`` can point at the team's own code.
+    FUNCTION_NAMES: ClassVar[tuple[str, ...]] = ("receiver", "consumer")
+
     #: The webhook method is public by design: senders are third parties without AWS or Cognito
     #: identities, so each request is authenticated by its HMAC signature and timestamp in the
     #: receiver (401, nothing enqueued, otherwise). The policy pack reads this (``<service>-post``).

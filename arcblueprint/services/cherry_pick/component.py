@@ -92,7 +92,11 @@ class CherryPickService(pulumi.ComponentResource):
             FunctionArgs(
                 platform=platform,
                 service=name,
-                code_dir=HERE / "handlers" / "saga_steps",
+                **ctx.code(
+                    spec.code("saga-steps"),
+                    HERE / "handlers" / "saga_steps",
+                    key=f"services.{name}.functions.saga-steps",
+                ),
                 description=f"{name}: booking saga steps and compensations",
                 memory_mib=spec.memory_mib,
                 environment={"TABLE_NAME": self.table.name},
@@ -212,7 +216,9 @@ class CherryPickService(pulumi.ComponentResource):
             FunctionArgs(
                 platform=platform,
                 service=name,
-                code_dir=HERE / "handlers" / "bookings",
+                **ctx.code(
+                    spec.code("bookings"), HERE / "handlers" / "bookings", key=f"services.{name}.functions.bookings"
+                ),
                 description=f"{name}: createBooking resolver",
                 memory_mib=spec.memory_mib,
                 environment={"TABLE_NAME": self.table.name, "STATE_MACHINE_ARN": self.state_machine.arn},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
 from arcblueprint.services.event_wiring import ServiceTriggers
@@ -41,6 +41,9 @@ class SagaRetrySpec:
 @dataclass(frozen=True, kw_only=True)
 class CherryPickSpec(ServiceTriggers):
     """A booking GraphQL API: reads straight from DynamoDB, the booking transaction as a saga."""
+
+    #: The functions ``functions.<name>`` can point at the team's own code.
+    FUNCTION_NAMES: ClassVar[tuple[str, ...]] = ("bookings", "saga-steps")
 
     #: Default auth of the API; IAM is always added for backends (field-level ``@aws_iam``).
     authorizer: Literal["cognito", "iam"] = "cognito"

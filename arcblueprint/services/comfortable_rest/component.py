@@ -90,7 +90,14 @@ class ComfortableRestService(pulumi.ComponentResource):
         self.outbox: TableOutbox | None = None
         if publishes:
             self.outbox = TableOutbox(
-                f"{name}-outbox", TableOutboxArgs(platform=platform, service=name, table=self.table), opts=child
+                f"{name}-outbox",
+                TableOutboxArgs(
+                    platform=platform,
+                    service=name,
+                    table=self.table,
+                    code=spec.code("outbox-publisher"),
+                ),
+                opts=child,
             )
 
         environment: dict[str, pulumi.Input[str]] = {
@@ -107,7 +114,7 @@ class ComfortableRestService(pulumi.ComponentResource):
             FunctionArgs(
                 platform=platform,
                 service=name,
-                code_dir=HANDLERS / "api",
+                **ctx.code(spec.code("api"), HANDLERS / "api", key=f"services.{name}.functions.api"),
                 description=f"{name}: CRUD on /{spec.resource_name}",
                 memory_mib=spec.memory_mib,
                 reserved_concurrency=spec.reserved_concurrency,

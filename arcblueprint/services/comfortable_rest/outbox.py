@@ -27,6 +27,7 @@ from arcblueprint.services.call_me_maybe.tables import ttl_table
 
 if TYPE_CHECKING:
     from arcblueprint.platform.handles import Platform
+    from arcblueprint.services.function_code import FunctionCode
 
 __all__ = ["CHANGE_EVENTS", "TableOutbox", "TableOutboxArgs", "outbox_events"]
 
@@ -65,6 +66,8 @@ class TableOutboxArgs:
     #: A change not published within a day is sent to the on-failure queue (the stream keeps 24 hours).
     maximum_record_age_seconds: int = 86400
     idempotency_ttl_seconds: int = 86400
+    #: The team's own publisher code (``functions.outbox-publisher``); default: the built-in publisher.
+    code: FunctionCode | None = None
 
 
 class TableOutbox(pulumi.ComponentResource):
@@ -128,7 +131,7 @@ class TableOutbox(pulumi.ComponentResource):
             FunctionArgs(
                 platform=platform,
                 service=service,
-                code_dir=HANDLER,
+                **ctx.code(args.code, HANDLER, key=f"services.{service}.functions.outbox-publisher"),
                 description=f"{service}: publish table changes as {', '.join(self.events.values())}",
                 timeout_seconds=60,
                 publishes_domain_events=True,

@@ -103,7 +103,7 @@ class OpsAutomationService(pulumi.ComponentResource):
             FunctionArgs(
                 platform=platform,
                 service=name,
-                code_dir=HANDLERS / "audit",
+                **ctx.code(spec.code("audit"), HANDLERS / "audit", key=f"services.{name}.functions.audit"),
                 description=f"{name}: record domain events in the operations log",
                 environment=log_env,
             ),
@@ -146,7 +146,7 @@ class OpsAutomationService(pulumi.ComponentResource):
                 FunctionArgs(
                     platform=platform,
                     service=name,
-                    code_dir=HANDLERS / "alarms",
+                    **ctx.code(spec.code("alarms"), HANDLERS / "alarms", key=f"services.{name}.functions.alarms"),
                     description=f"{name}: record alarm state changes and notify",
                     environment={
                         **log_env,
@@ -178,7 +178,7 @@ class OpsAutomationService(pulumi.ComponentResource):
             FunctionArgs(
                 platform=platform,
                 service=name,
-                code_dir=HANDLERS / "jobs",
+                **ctx.code(spec.code("jobs"), HANDLERS / "jobs", key=f"services.{name}.functions.jobs"),
                 timeout_seconds=300,
                 description=f"{name}: periodic jobs ({', '.join(sorted(spec.jobs))})",
                 environment=log_env,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
 from arcblueprint.services.event_wiring import EventSubscriber, check_subscriptions
@@ -64,6 +64,12 @@ class AlarmResponderSpec:
 @dataclass(frozen=True, kw_only=True)
 class OpsAutomationSpec(EventSubscriber):
     """Periodic jobs, an alarm responder, and event-triggered audit and workflows, each with a kill switch."""
+
+    #: The functions ``functions.<name>`` can point at the team's own code.
+    FUNCTION_NAMES: ClassVar[tuple[str, ...]] = ("audit", "alarms", "jobs")
+
+    def function_names(self) -> tuple[str, ...]:
+        return ("audit", "alarms", "jobs") if self.alarm_responder is not None else ("audit", "jobs")
 
     #: Job name -> its schedule; default: a daily cleanup of old operations records.
     jobs: Mapping[str, JobSpec] = setting(default_factory=lambda: {"cleanup": JobSpec()})

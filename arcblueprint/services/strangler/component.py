@@ -89,7 +89,7 @@ class StranglerService(pulumi.ComponentResource):
         tags = ctx.tags(name)
 
         self.functions: dict[str, ServerlessFunction] = {}
-        for route in spec.routes:
+        for i, route in enumerate(spec.routes):
             if route.function is None:
                 continue
             self.functions[route.function] = ServerlessFunction(
@@ -97,7 +97,7 @@ class StranglerService(pulumi.ComponentResource):
                 FunctionArgs(
                     platform=platform,
                     service=name,
-                    code_dir=HANDLERS / route.function,
+                    **ctx.code(route, HANDLERS / route.function, key=f"services.{name}.routes[{i}]"),
                     description=f"{name}: {route.path} (moved from legacy)",
                     memory_mib=spec.memory_mib,
                     timeout_seconds=spec.function_timeout_seconds(route),
@@ -121,7 +121,7 @@ class StranglerService(pulumi.ComponentResource):
                 FunctionArgs(
                     platform=platform,
                     service=name,
-                    code_dir=HANDLERS / "router",
+                    **ctx.code(spec.code("router"), HANDLERS / "router", key=f"services.{name}.functions.router"),
                     description=f"{name}: splits weighted routes between Lambda and legacy",
                     memory_mib=spec.memory_mib,
                     timeout_seconds=ROUTER_TIMEOUT_SECONDS,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
 from arcblueprint.services.comfortable_rest.rest_conventions import function_timeout_seconds
 from arcblueprint.services.comfortable_rest.spec import ThrottleSpec
 from arcblueprint.services.event_wiring import ServiceTriggers
+from arcblueprint.services.function_code import FunctionCode
 
 __all__ = [
     "LAMBDA_INTEGRATION_TIMEOUT_MS",
@@ -35,8 +37,9 @@ ROUTER_BACKEND_TIMEOUT_SECONDS = ROUTER_TIMEOUT_SECONDS - 1
 
 
 @dataclass(frozen=True, kw_only=True)
-class RouteSpec:
-    """One path prefix (and everything below it) and who serves it."""
+class RouteSpec(FunctionCode):
+    """One path prefix (and everything below it) and who serves it; a new or weighted route's function runs a
+    built-in handler named by ``function``, or the team's own code (``codeDir``, any ``function`` name)."""
 
     path: str = setting(pattern=r"(/[a-z0-9][a-z0-9_-]*)+", doc="e.g. /notifications")
     #: ``legacy``: proxied to the legacy backend; ``new``: the Lambda ``function``; ``weighted``:
@@ -46,12 +49,15 @@ class RouteSpec:
     function: str | None = setting(None, pattern=r"[a-z][a-z0-9_]*")
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.target == "weighted" and self.percent_new is None:
             raise ConfigError("percentNew", None, "is required when target is weighted (0-100)", show_value=False)
         if self.target != "weighted" and self.percent_new is not None:
             raise ConfigError("percentNew", self.percent_new, "only applies when target is weighted")
         if self.target == "legacy" and self.function is not None:
             raise ConfigError("function", self.function, "only applies when target is new or weighted")
+        if self.target == "legacy" and self.code_dir is not None:
+            raise ConfigError("codeDir", self.code_dir, "only applies when target is new or weighted")
         if self.target != "legacy":
             if self.function is None:
                 raise ConfigError(
@@ -60,8 +66,14 @@ class RouteSpec:
                     f"is required when target is {self.target} (one of " + ", ".join(sorted(NEW_FUNCTIONS)) + ")",
                     show_value=False,
                 )
-            if self.function not in NEW_FUNCTIONS:
-                raise ConfigError("function", self.function, "must be one of " + ", ".join(sorted(NEW_FUNCTIONS)))
+            if self.function == "router":
+                raise ConfigError("function", self.function, "is the facade's own router; name the function otherwise")
+            if self.code_dir is None and self.function not in NEW_FUNCTIONS:
+                raise ConfigError(
+                    "function",
+                    self.function,
+                    "must be one of " + ", ".join(sorted(NEW_FUNCTIONS)) + " (or set codeDir to a folder of your own)",
+                )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,6 +146,18 @@ class StranglerSpec(ServiceTriggers):
                 f"must answer within its own {ROUTER_TIMEOUT_SECONDS} s timeout, which ends 1 s "
                 f"before API Gateway's {LAMBDA_INTEGRATION_TIMEOUT_MS} ms",
             )
+
+    FUNCTION_NAMES: ClassVar[tuple[str, ...]] = ("router",)
+
+    def function_code(self) -> Iterator[tuple[str, FunctionCode]]:
+        yield from super().function_code()
+        for i, route in enumerate(self.routes):
+            if route.function is not None:
+                yield f"routes[{i}]", route
+
+    def function_names(self) -> tuple[str, ...]:
+        router = ("router",) if any(r.target == "weighted" for r in self.routes) else ()
+        return (*(r.function for r in self.routes if r.function is not None), *router)
 
     def on_prem_destinations(self) -> tuple[tuple[str, str], ...]:
         """(config key, URL) of what this service reaches through the on-prem proxy: legacy, when the

@@ -288,7 +288,7 @@ class StreamerService(pulumi.ComponentResource):
             FunctionArgs(
                 platform=platform,
                 service=name,
-                code_dir=HANDLERS / "transform",
+                **ctx.code(spec.code("transform"), HANDLERS / "transform", key=f"services.{name}.functions.transform"),
                 description=f"{name}: drop other domains, fail unroutable records, strip sensitive fields, date keys",
                 timeout_seconds=spec.transform_timeout_seconds,
                 environment={"DOMAIN_FIELD": spec.domain_field, "DELIVERY_STREAMS": json.dumps(rules, sort_keys=True)},
@@ -561,7 +561,7 @@ class StreamerService(pulumi.ComponentResource):
             FunctionArgs(
                 platform=platform,
                 service=name,
-                code_dir=HANDLERS / "consumer",
+                **ctx.code(spec.code("consumer"), HANDLERS / "consumer", key=f"services.{name}.functions.consumer"),
                 description=f"{name}: stream consumer",
                 reserved_concurrency=consumer.reserved_concurrency,
                 environment={

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
 from arcblueprint.services.event_wiring import EventSubscriber, check_subscriptions
@@ -98,6 +98,12 @@ class StreamConsumerSpec:
 @dataclass(frozen=True, kw_only=True)
 class StreamerSpec(EventSubscriber):
     """A Kinesis stream, a Firehose per domain into a Parquet data lake, and Athena to query it."""
+
+    #: The functions ``functions.<name>`` can point at the team's own code.
+    FUNCTION_NAMES: ClassVar[tuple[str, ...]] = ("transform", "consumer")
+
+    def function_names(self) -> tuple[str, ...]:
+        return ("transform", "consumer") if self.consumer is not None else ("transform",)
 
     domains: Mapping[str, DomainSpec] = setting(doc="domain name -> its schema and delivery settings")
     #: Record field naming the domain; each domain's Firehose drops the other domains' records.

@@ -42,3 +42,17 @@ def test_secret_config_comes_from_one_json_variable():
         with pytest.raises(DeployError) as caught:
             secret_config_from_env({"BLUEPRINT_SECRET_CONFIG": bad})
         assert caught.value.exit_code == ExitCode.CONFIG and "s3cr3t" not in str(caught.value)
+
+
+def test_stack_info_gives_ci_the_region_and_account_before_any_credentials(capsys):
+    assert main(["stack-info", "--stack", "prod"]) == ExitCode.OK
+    lines = capsys.readouterr().out.splitlines()
+    assert "region=eu-west-1" in lines and "account-id=222222222222" in lines and "environment=prod" in lines
+    assert main(["stack-info", "--stack", "nope"]) == ExitCode.CONFIG
+
+
+def test_rollback_takes_a_function_or_a_service(monkeypatch, capsys):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    for selection in (["--function", "fan-billing"], ["--service", "fan"]):
+        assert main(["rollback", "--stack", "prod", *selection]) == ExitCode.ENVIRONMENT  # parsed, then no CLI
+    assert "get.pulumi.com" in capsys.readouterr().err

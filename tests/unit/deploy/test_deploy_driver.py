@@ -66,6 +66,7 @@ class FakeEngine:
     stack_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     config_sets: list[tuple[str, str]] = field(default_factory=list)
+    run_config: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def preview(self, stack, *, on_event):
         self.calls.append(f"preview {stack}")
@@ -92,6 +93,9 @@ class FakeEngine:
 
     def set_config(self, stack, key, value):
         self.config_sets.append((key, value))
+
+    def with_config(self, stack, values):
+        self.run_config[stack] = dict(values)
 
 
 @dataclass
@@ -148,7 +152,9 @@ def test_dev_deploy_runs_offline_gate_then_preview_then_up(make_driver, tmp_path
     engine = FakeEngine(preview_events=[pre(meta)], up_events=[pre(meta), done(meta)])
     summary = make_driver(engine).deploy("dev")
     assert summary.exit_code == ExitCode.OK and summary.result == "succeeded"
-    assert engine.calls == ["preview dev", "up dev"]  # dev has no upstream gate
+    # dev has no upstream gate; the driver reads dev's last releases (none yet) before the preview.
+    assert engine.calls == ["outputs dev", "preview dev", "up dev"]
+    assert engine.run_config["dev"] == {"aws:allowedAccountIds": ["111111111111"]}
     assert summary.changes_by_type == {"aws:sqs/queue:Queue": {"create": 1}}
     assert summary.outputs == {"region": "eu-west-1"}
     write_summary(summary, tmp_path / "summary.json")
@@ -175,7 +181,8 @@ def test_prod_refuses_a_commit_dev_does_not_run(make_driver):
 def test_prod_force_needs_a_reason_and_records_it(make_driver):
     engine = FakeEngine(stack_outputs={"dev": {COMMIT_OUTPUT: "unknown"}})
     summary = make_driver(engine).deploy("prod", force_reason="hotfix for INC-42, dev is down")
-    assert summary.exit_code == ExitCode.OK and engine.calls == ["outputs dev", "preview prod", "up prod"]
+    assert summary.exit_code == ExitCode.OK
+    assert engine.calls == ["outputs dev", "outputs prod", "preview prod", "up prod"]
     assert summary.as_json()["forcedReason"] == "hotfix for INC-42, dev is down"
 
 
@@ -247,7 +254,7 @@ WEIGHTED = {
     "strategy": "weighted-canary",
     "weightedSteps": [10, 50, 100],
     "canaryWeightPercent": 10,
-    "previousVersion": 3,
+    "functions": {"orders-api": {"previousVersion": 3}},  # versions count per function
 }
 
 

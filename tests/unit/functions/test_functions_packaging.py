@@ -184,3 +184,24 @@ HANDLER_DIRS = sorted(
 def test_every_shipped_handler_packages_with_its_imports(code_dir):
     names = {name for name, _ in package_files(code_dir, "app.lambda_handler")}
     assert "app.py" in names
+
+
+def test_a_package_over_lambdas_quotas_stops_packaging(tmp_path, monkeypatch):
+    """50 MiB zipped (a direct upload) and 250 MiB extracted; tested with the limits scaled down."""
+    import os
+
+    from arcblueprint.platform.functions import packaging
+
+    (tmp_path / "app.py").write_text("def lambda_handler(event, context):\n    return None\n")
+    (tmp_path / "model.bin").write_bytes(os.urandom(64 * 1024))  # random bytes do not compress
+    (tmp_path / "zeros.bin").write_bytes(bytes(64 * 1024))  # zeros compress to almost nothing
+    monkeypatch.setattr(packaging, "MAX_UNZIPPED_BYTES", 256 * 1024)
+    monkeypatch.setattr(packaging, "MAX_ZIPPED_BYTES", 96 * 1024)
+    assert len(package_files(tmp_path, "app.lambda_handler")) == 3  # 128 KiB of files, 64 KiB zipped: fits
+    monkeypatch.setattr(packaging, "MAX_ZIPPED_BYTES", 32 * 1024)
+    with pytest.raises(PackagingError, match=r"zips to 0\.1 MiB, more than the 0 MiB Lambda accepts") as caught:
+        package_files(tmp_path, "app.lambda_handler")
+    assert "\n" not in str(caught.value)
+    monkeypatch.setattr(packaging, "MAX_UNZIPPED_BYTES", 100 * 1024)
+    with pytest.raises(PackagingError, match="once extracted"):
+        package_files(tmp_path, "app.lambda_handler")
