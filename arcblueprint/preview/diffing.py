@@ -1,0 +1,246 @@
+"""Compare two synthesized graphs (two stacks, or one stack at two git revisions) as a reviewer reads them.
+
+Both sides are :func:`~arcblueprint.preview.snapshot.snapshot` documents. Before comparing, each
+side's values are normalized so that what differs *by construction* does not drown what a change
+did: the account id, the naming prefix and the region become ``<account>``, ``<prefix>`` and
+``<region>``, and a value the provider generates (an id, an ARN) where another resource uses it
+becomes ``<resource.property>``. The text opens with counts per service and type.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from arcblueprint.preview.graphs import stackless
+from arcblueprint.preview.render import table
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["Change", "StackDiff", "diff_snapshots", "diff_text"]
+
+#: Generated values shorter than this, or without a digit, are not traced (too likely to be ordinary words).
+_MIN_GENERATED = 6
+_HAS_DIGIT = re.compile(r"\d")
+
+
+@dataclass(frozen=True)
+class Change:
+    """A resource added, removed or changed between the two sides."""
+
+    kind: Literal["added", "removed", "changed"]
+    service: str
+    type: str
+    name: str
+    #: ``key: old -> new`` lines for a changed resource.
+    details: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StackDiff:
+    """Everything that differs, after normalization, between ``left`` and ``right``."""
+
+    left: str
+    right: str
+    changes: list[Change]
+    outputs: list[str]
+    #: What was replaced by placeholders, e.g. ``account 111111111111, 222222222222 -> <account>``.
+    normalized: list[str] = field(default_factory=list)
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested values as ``a.b[0].c`` keys; JSON documents held in strings (policies) are opened too."""
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return flat or {prefix: {}}
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return _flatten(json.loads(value), prefix)
+        except ValueError:
+            pass
+    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        flat = {}
+        for i, item in enumerate(value):
+            flat.update(_flatten(item, f"{prefix}[{i}]"))
+        return flat or {prefix: []}
+    return {prefix: value}
+
+
+def _compact(value: Any) -> str:
+    if value is _UNSET:
+        return "(unset)"
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+_UNSET = object()
+
+
+class _Normalizer:
+    """Replaces one side's by-construction values (identity, generated ids and ARNs) by placeholders."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        identity = document.get("identity") or {}
+        # Longest first: the prefix may contain the region or account, never the reverse.
+        self.tokens = sorted(
+            (
+                (str(value), placeholder)
+                for value, placeholder in (
+                    (identity.get("namingPrefix"), "<prefix>"),
+                    (identity.get("accountId"), "<account>"),
+                    (identity.get("region"), "<region>"),
+                )
+                if value
+            ),
+            key=lambda t: -len(t[0]),
+        )
+        self.generated: dict[str, list[tuple[str, str]]] = {}
+        for resource in document["resources"]:
+            inputs = resource.get("inputs") or {}
+            values = [("id", resource.get("id"))] + sorted((resource.get("outputs") or {}).items())
+            pairs = {}
+            for key, value in values:
+                if key in inputs or not isinstance(value, str) or len(value) < _MIN_GENERATED:
+                    continue
+                if _HAS_DIGIT.search(value) and value not in pairs:
+                    pairs[value] = f"<{resource['name']}.{key}>"
+            self.generated[resource["urn"]] = sorted(pairs.items(), key=lambda p: -len(p[0]))
+
+    def text(self, value: str, sources: Sequence[tuple[str, str]] = ()) -> str:
+        for raw, placeholder in sources:
+            if raw in value:
+                value = value.replace(raw, placeholder)
+        for raw, placeholder in self.tokens:
+            value = value.replace(raw, placeholder)
+        return value
+
+    def value(self, value: Any, sources: Sequence[tuple[str, str]] = ()) -> Any:
+        if isinstance(value, str):
+            return self.text(value, sources)
+        if isinstance(value, dict):
+            return {self.text(str(k)): self.value(v, sources) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v, sources) for v in value]
+        return value
+
+    def sources(self, resource: dict[str, Any]) -> list[tuple[str, str]]:
+        """The generated values of what ``resource`` depends on: the ones its inputs can contain."""
+        pairs = [pair for urn in resource.get("dependencies") or () for pair in self.generated.get(urn, ())]
+        return sorted(set(pairs), key=lambda p: (-len(p[0]), p[1]))
+
+    def all_sources(self) -> list[tuple[str, str]]:
+        pairs = {pair for values in self.generated.values() for pair in values}
+        return sorted(pairs, key=lambda p: (-len(p[0]), p[1]))
+
+
+@dataclass(frozen=True)
+class _Side:
+    resources: dict[str, dict[str, Any]]
+    services: dict[str, str]
+    outputs: dict[str, Any]
+
+
+def _side(document: dict[str, Any]) -> _Side:
+    normalizer = _Normalizer(document)
+    by_urn = {r["urn"]: r for r in document["resources"]}
+    resources: dict[str, dict[str, Any]] = {}
+    services: dict[str, str] = {}
+    for resource in document["resources"]:
+        top = resource
+        while top.get("parent") in by_urn:
+            top = by_urn[top["parent"]]
+        key = normalizer.text(stackless(resource["urn"]))
+        resources[key] = {
+            "type": resource["type"],
+            "name": resource["name"],
+            "protect": bool(resource.get("protect")),
+            "inputs": _flatten(normalizer.value(resource.get("inputs") or {}, normalizer.sources(resource))),
+        }
+        services[key] = top["name"] if top is not resource or not resource.get("custom") else "(stack)"
+    outputs = _flatten(normalizer.value(document.get("outputs") or {}, normalizer.all_sources()))
+    return _Side(resources, services, outputs)
+
+
+def _identity_lines(left: dict[str, Any], right: dict[str, Any]) -> list[str]:
+    lines = []
+    for key, label, placeholder in (
+        ("accountId", "account", "<account>"),
+        ("namingPrefix", "prefix", "<prefix>"),
+        ("region", "region", "<region>"),
+    ):
+        values = sorted({str(d.get("identity", {}).get(key)) for d in (left, right) if d.get("identity", {}).get(key)})
+        if values:
+            lines.append(f"{label} {' and '.join(values)} -> {placeholder}")
+    lines.append("ids and ARNs the provider generates -> <resource.property> where another resource uses them")
+    return lines
+
+
+def _changes(a: dict[str, Any], b: dict[str, Any]) -> tuple[str, ...]:
+    flat_a, flat_b = a["inputs"], b["inputs"]
+    details = [
+        f"{k}: {_compact(flat_a.get(k, _UNSET))} -> {_compact(flat_b.get(k, _UNSET))}"
+        for k in sorted(set(flat_a) | set(flat_b))
+        if flat_a.get(k, _UNSET) != flat_b.get(k, _UNSET)
+    ]
+    if a["protect"] != b["protect"]:
+        details.append(f"(protect): {str(a['protect']).lower()} -> {str(b['protect']).lower()}")
+    return tuple(details)
+
+
+def diff_snapshots(left: dict[str, Any], right: dict[str, Any], *, left_label: str, right_label: str) -> StackDiff:
+    """What differs between two snapshots, after each is normalized."""
+    a, b = _side(left), _side(right)
+    changes: list[Change] = []
+    for key in sorted(set(a.resources) | set(b.resources)):
+        old, new = a.resources.get(key), b.resources.get(key)
+        if old is None or new is None:
+            present = new if old is None else old
+            service = (b.services if old is None else a.services)[key]
+            kind: Literal["added", "removed"] = "added" if old is None else "removed"
+            changes.append(Change(kind, service, present["type"], present["name"]))  # type: ignore[index]
+            continue
+        details = _changes(old, new)
+        if details:
+            changes.append(Change("changed", b.services[key], new["type"], new["name"], details))
+    outputs = [
+        f"{k}: {_compact(a.outputs.get(k, _UNSET))} -> {_compact(b.outputs.get(k, _UNSET))}"
+        for k in sorted(set(a.outputs) | set(b.outputs))
+        if a.outputs.get(k, _UNSET) != b.outputs.get(k, _UNSET)
+    ]
+    return StackDiff(left_label, right_label, changes, outputs, _identity_lines(left, right))
+
+
+_MARK = {"added": "+", "removed": "-", "changed": "~"}
+
+
+def diff_text(diff: StackDiff) -> str:
+    """The summary (counts per service and type), then each change, then the outputs that differ."""
+    counts = Counter(c.kind for c in diff.changes)
+    head = (
+        f"{diff.left} -> {diff.right}: {counts['added']} added, {counts['removed']} removed, "
+        f"{counts['changed']} changed resources; {len(diff.outputs)} outputs differ"
+    )
+    lines = [head, "Normalized before comparing: " + "; ".join(diff.normalized) + "."]
+    if not diff.changes and not diff.outputs:
+        lines.append("Nothing differs.")
+        return "\n".join(lines)
+    if diff.changes:
+        per: dict[tuple[str, str], Counter[str]] = {}
+        for change in diff.changes:
+            per.setdefault((change.service, change.type), Counter())[change.kind] += 1
+        rows = [("service", "type", "added", "removed", "changed")] + [
+            (service, type_, str(c["added"]), str(c["removed"]), str(c["changed"]))
+            for (service, type_), c in sorted(per.items())
+        ]
+        lines += ["", *table(rows, indent="  "), ""]
+    for change in sorted(diff.changes, key=lambda c: (c.service, c.name, c.type)):
+        lines.append(f"{_MARK[change.kind]} {change.name} ({change.type}) [{change.service}]")
+        lines.extend(f"    {detail}" for detail in change.details)
+    if diff.outputs:
+        lines += ["", "Outputs:"] + [f"  ~ {line}" for line in diff.outputs]
+    return "\n".join(lines)
