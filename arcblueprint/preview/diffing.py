@@ -75,6 +75,8 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 def _compact(value: Any) -> str:
     if value is _UNSET:
         return "(unset)"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # the engine carries every number as a double: 512, not 512.0
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
@@ -225,7 +227,8 @@ def diff_text(diff: StackDiff) -> str:
         f"{diff.left} -> {diff.right}: {counts['added']} added, {counts['removed']} removed, "
         f"{counts['changed']} changed resources; {len(diff.outputs)} outputs differ"
     )
-    lines = [head, "Normalized before comparing: " + "; ".join(diff.normalized) + "."]
+    lines = [head, "Normalized before comparing (what differs by construction):"]
+    lines += [f"  {line}" for line in diff.normalized]
     if not diff.changes and not diff.outputs:
         lines.append("Nothing differs.")
         return "\n".join(lines)
