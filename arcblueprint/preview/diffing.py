@@ -19,7 +19,7 @@ from arcblueprint.preview.graphs import stackless
 from arcblueprint.preview.render import table
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
 __all__ = ["Change", "StackDiff", "diff_snapshots", "diff_text"]
 
@@ -52,24 +52,43 @@ class StackDiff:
     normalized: list[str] = field(default_factory=list)
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested values as ``a.b[0].c`` keys; JSON documents held in strings (policies) are opened too."""
+def _opened(value: Any) -> Any:
+    """``value`` with JSON documents held in strings (policies, patterns) opened, so they compare by content."""
     if isinstance(value, dict):
-        flat: dict[str, Any] = {}
-        for key, item in value.items():
-            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return flat or {prefix: {}}
+        return {str(k): _opened(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_opened(v) for v in value]
     if isinstance(value, str) and value[:1] in "{[":
         try:
-            return _flatten(json.loads(value), prefix)
+            return _opened(json.loads(value))
         except ValueError:
             pass
-    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
-        flat = {}
-        for i, item in enumerate(value):
-            flat.update(_flatten(item, f"{prefix}[{i}]"))
-        return flat or {prefix: []}
-    return {prefix: value}
+    return value
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def _differences(old: Any, new: Any, path: str = "") -> list[str]:
+    """``path: old -> new`` for each place two values differ; a key one side lacks is one line, whatever it holds."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        lines: list[str] = []
+        for key in sorted(set(old) | set(new)):
+            lines += _differences(old.get(key, _UNSET), new.get(key, _UNSET), _join(path, key))
+        return lines
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new) and old != new:
+        if any(isinstance(v, dict | list) for v in (*old, *new)):
+            return [
+                line
+                for i, (a, b) in enumerate(zip(old, new, strict=True))
+                for line in _differences(a, b, _join(path, i))
+            ]
+    if old == new:
+        return []
+    return [f"{path}: {_compact(old)} -> {_compact(new)}"]
 
 
 def _compact(value: Any) -> str:
@@ -81,6 +100,17 @@ def _compact(value: Any) -> str:
 
 
 _UNSET = object()
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, str):
+        yield value
 
 
 class _Normalizer:
@@ -104,10 +134,11 @@ class _Normalizer:
         self.generated: dict[str, list[tuple[str, str]]] = {}
         for resource in document["resources"]:
             inputs = resource.get("inputs") or {}
+            given = set(_strings(inputs))  # an output equal to an input (an id that is the name) was not generated
             values = [("id", resource.get("id"))] + sorted((resource.get("outputs") or {}).items())
             pairs = {}
             for key, value in values:
-                if key in inputs or not isinstance(value, str) or len(value) < _MIN_GENERATED:
+                if key in inputs or not isinstance(value, str) or len(value) < _MIN_GENERATED or value in given:
                     continue
                 if _HAS_DIGIT.search(value) and value not in pairs:
                     pairs[value] = f"<{resource['name']}.{key}>"
@@ -161,10 +192,10 @@ def _side(document: dict[str, Any]) -> _Side:
             "type": resource["type"],
             "name": resource["name"],
             "protect": bool(resource.get("protect")),
-            "inputs": _flatten(normalizer.value(resource.get("inputs") or {}, normalizer.sources(resource))),
+            "inputs": _opened(normalizer.value(resource.get("inputs") or {}, normalizer.sources(resource))),
         }
         services[key] = top["name"] if top is not resource or not resource.get("custom") else "(stack)"
-    outputs = _flatten(normalizer.value(document.get("outputs") or {}, normalizer.all_sources()))
+    outputs = _opened(normalizer.value(document.get("outputs") or {}, normalizer.all_sources()))
     return _Side(resources, services, outputs)
 
 
@@ -183,12 +214,7 @@ def _identity_lines(left: dict[str, Any], right: dict[str, Any]) -> list[str]:
 
 
 def _changes(a: dict[str, Any], b: dict[str, Any]) -> tuple[str, ...]:
-    flat_a, flat_b = a["inputs"], b["inputs"]
-    details = [
-        f"{k}: {_compact(flat_a.get(k, _UNSET))} -> {_compact(flat_b.get(k, _UNSET))}"
-        for k in sorted(set(flat_a) | set(flat_b))
-        if flat_a.get(k, _UNSET) != flat_b.get(k, _UNSET)
-    ]
+    details = _differences(a["inputs"], b["inputs"])
     if a["protect"] != b["protect"]:
         details.append(f"(protect): {str(a['protect']).lower()} -> {str(b['protect']).lower()}")
     return tuple(details)
@@ -209,11 +235,7 @@ def diff_snapshots(left: dict[str, Any], right: dict[str, Any], *, left_label: s
         details = _changes(old, new)
         if details:
             changes.append(Change("changed", b.services[key], new["type"], new["name"], details))
-    outputs = [
-        f"{k}: {_compact(a.outputs.get(k, _UNSET))} -> {_compact(b.outputs.get(k, _UNSET))}"
-        for k in sorted(set(a.outputs) | set(b.outputs))
-        if a.outputs.get(k, _UNSET) != b.outputs.get(k, _UNSET)
-    ]
+    outputs = _differences(a.outputs, b.outputs)
     return StackDiff(left_label, right_label, changes, outputs, _identity_lines(left, right))
 
 

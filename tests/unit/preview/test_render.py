@@ -221,3 +221,15 @@ def test_diff_of_identical_stacks_says_nothing_differs():
     diff = diffing.diff_snapshots(_snapshot(_graph("dev")), _snapshot(_graph("dev")), left_label="a", right_label="b")
     assert diff.changes == [] and diff.outputs == []
     assert diffing.diff_text(diff).splitlines()[-1] == "Nothing differs."
+
+
+def test_a_map_only_one_side_has_is_one_line_and_json_in_strings_compares_by_content():
+    left, right = _snapshot(_graph("dev")), _snapshot(_graph("dev"))
+    right["outputs"]["releases"] = {"fn": {"alias": "live", "targetVersion": "2"}}
+    group = right["resources"][2]
+    group["inputs"]["policy"] = json.dumps({"a": 1, "b": [{"c": 1}]})  # same "a", one key more
+    left["resources"][2]["inputs"]["policy"] = json.dumps({"a": 1, "b": [{"c": 0}]}, indent=4)
+    diff = diffing.diff_snapshots(left, right, left_label="a", right_label="b")
+    assert diff.outputs == ['releases: (unset) -> {"fn": {"alias": "live", "targetVersion": "2"}}']
+    [change] = diff.changes
+    assert change.details == ("policy.b[0].c: 0 -> 1",)
