@@ -2,20 +2,19 @@
 
 Exit codes: 0 success, 2 invalid config or usage, 3 mandatory policy violation, 4 an input the AWS
 provider's schema does not have (the engine preview would fail); the deployment commands add
-their own (see ``docs/deploy.md``).
+their own (see ``docs/deploy.md``). What failed goes to standard error, and a failing preview's
+last line says that it failed and why; standard output is the same bytes on every run.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from arcblueprint.policy.offline import PolicyReport, Skipped, Violation
     from arcblueprint.preview.harness import SynthesizedStack
 
 __all__ = ["main"]
@@ -40,99 +39,77 @@ def _synthesize(stack: str, *, preview: bool = True) -> SynthesizedStack:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from arcblueprint.policy.offline import evaluate, new_in_first_preview
-    from arcblueprint.preview import render
-    from arcblueprint.preview.schema_check import check_stack
+    from arcblueprint.preview.report import preview_report
 
     started = time.perf_counter()
     graph = _synthesize(args.stack, preview=not args.update)
     elapsed = time.perf_counter() - started
-    unknown_inputs = check_stack(graph)
-    report = evaluate(graph)
-    # What the engine's first preview of a new stack sees: ids and ARNs unknown. A policy that reads
-    # one there is skipped by the engine with an advisory note; a violation only it finds is real too.
-    first = evaluate(graph, first_preview=True)
-    first_only = new_in_first_preview(report, first)
-    code = EXIT_SCHEMA if unknown_inputs else EXIT_POLICY if report.mandatory or first_only else EXIT_OK
-    if args.json:
-        document = graph.as_json()
-        document["policy"] = report.as_json()
-        document["firstPreview"] = {**first.as_json(), "onlyHere": [v.line() for v in first_only]}
-        document["schema"] = [u.line() for u in unknown_inputs]
-        text = json.dumps(document, indent=2, sort_keys=True, default=str)
-        if args.json == "-":
-            print(text)
-            return code
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
-    print(render.tree(graph))
-    print("\nResources by type:")
-    print(render.counts_text(graph))
-    print("\nEvent routes (source, detail type -> rule -> target, with its DLQ and retries):")
-    print(render.routing_text(graph))
-    print("\nOutputs:")
-    print(render.outputs_text(graph))
-    if unknown_inputs:
-        print(f"\nProvider schema ({len(unknown_inputs)} inputs pulumi-aws would reject):")
-        for problem in unknown_inputs:
-            print(f"  [error] {problem.line()}")
-    print(
-        f"\nPolicies ({len(report.mandatory)} mandatory, {len(report.advisory)} advisory violations, "
-        f"{len(report.waived)} waived):"
-    )
-    for line in report.summary_lines():
-        print(f"  {line}")
-    print("\n" + "\n".join(_first_preview_lines(first, first_only)))
-    print(
-        f"\nSynthesized {len(graph.resources)} resources for stack '{args.stack}' offline in {elapsed:.2f}s "
-        f"({'preview' if not args.update else 'update'} mode, mock runtime; nothing was deployed)."
-    )
-    if args.json:
-        print(f"Wrote the full graph to {args.json}.")
-    return code
-
-
-def _first_preview_lines(first: PolicyReport, first_only: list[Violation]) -> list[str]:
-    """What the first ``pulumi preview`` of a new stack could not judge, and what only it reports."""
-    whole = [s for s in first.skipped if not s.urn]
-    per_resource: dict[str, list[Skipped]] = {}
-    for skipped in first.skipped:
-        if skipped.urn:
-            per_resource.setdefault(skipped.policy, []).append(skipped)
-    lines = [
-        f"First preview of a new stack (ids and ARNs unknown): {len(whole)} stack policies not judged, "
-        f"{len(per_resource)} resource policies not judged for some resources, "
-        f"{len(first_only)} violations found only there:"
-    ]
-    lines += [f"  [not judged] {s.policy} (the whole policy: it read an unknown value): {s.message}" for s in whole]
-    for policy, skipped in per_resource.items():
-        example = skipped[0]
-        lines.append(
-            f"  [not judged] {policy} for {len(skipped)} resources (e.g. "
-            f"'{example.urn.rsplit('::', 1)[-1]}': {example.message}); the engine judges each when "
-            "`pulumi up` creates it"
-        )
-    lines += [f"  {v.line()}" for v in first_only]
-    return lines
+    result = preview_report(graph, tree=args.tree)
+    if args.json == "-":
+        print(result.json_text())
+    else:
+        if args.json:
+            Path(args.json).write_text(result.json_text() + "\n", encoding="utf-8")
+            result.out.append(f"Wrote the full graph to {args.json}.")
+        print("\n".join(result.out))
+    sys.stdout.flush()  # the report first, then what failed: the failure line is the run's last line
+    # Timing varies from run to run: kept off standard output, which two runs print byte for byte.
+    print(f"blueprint: synthesized {len(graph.resources)} resources in {elapsed:.2f}s", file=sys.stderr)
+    if result.err:
+        print("\n".join(result.err), file=sys.stderr)
+    return result.code
 
 
 def _graph(args: argparse.Namespace) -> int:
-    from arcblueprint.preview import render
+    from arcblueprint.preview import graphs
 
     graph = _synthesize(args.stack)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.stack}.mmd").write_text(render.mermaid(graph), encoding="utf-8")
-    (out / f"{args.stack}.dot").write_text(render.dot(graph), encoding="utf-8")
+    if args.by_service:
+        path = out / f"{args.stack}.services.mmd"
+        text = graphs.component_mermaid(graph)
+        path.write_text(text, encoding="utf-8")
+        edges = text.count(" --> ")
+        print(
+            f"Wrote {path} ({len(graphs.component_graph(graph).top)} components, {edges} edges, "
+            f"{len(text)} characters; Mermaid draws up to {graphs.MERMAID_MAX_EDGES} edges and "
+            f"{graphs.MERMAID_MAX_TEXT} characters)."
+        )
+        return EXIT_OK
+    (out / f"{args.stack}.mmd").write_text(graphs.mermaid(graph), encoding="utf-8")
+    (out / f"{args.stack}.dot").write_text(graphs.dot(graph), encoding="utf-8")
     print(f"Wrote {out / (args.stack + '.mmd')} and {out / (args.stack + '.dot')} ({len(graph.resources)} resources).")
     return EXIT_OK
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from arcblueprint.preview import render
+    from arcblueprint.preview.diffing import diff_snapshots, diff_text
+    from arcblueprint.preview.harness import REPO_ROOT
+    from arcblueprint.preview.revision import RevisionError, snapshot_at
+    from arcblueprint.preview.snapshot import snapshot
 
-    lines = render.diff_stacks(_synthesize(args.left), _synthesize(args.right))
-    print("\n".join(lines) if lines else f"No input differs between {args.left} and {args.right}.")
+    if args.against is not None:
+        if args.right is not None:
+            raise _UsageError("give one stack with --against (its other revision is the left side)")
+        try:
+            commit, left = snapshot_at(args.against, args.left, repo=REPO_ROOT)
+        except RevisionError as error:
+            print(f"blueprint: diff FAILED: {error}", file=sys.stderr)
+            return EXIT_CONFIG
+        right = snapshot(_synthesize(args.left))
+        labels = (f"{args.left}@{args.against} ({commit[:12]})", f"{args.left} (working tree)")
+    else:
+        if args.right is None:
+            raise _UsageError("give two stacks (blueprint diff dev prod) or one with --against <git-ref>")
+        left, right = snapshot(_synthesize(args.left)), snapshot(_synthesize(args.right))
+        labels = (args.left, args.right)
+    print(diff_text(diff_snapshots(left, right, left_label=labels[0], right_label=labels[1])))
     return EXIT_OK
+
+
+class _UsageError(Exception):
+    """A command line that parses but does not make sense; exits 2 like argparse's errors."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,16 +120,37 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     preview.add_argument("--json", metavar="FILE", help="write the synthesized graph as JSON ('-' for stdout)")
     preview.add_argument("--update", action="store_true", help="run in update mode instead of preview mode")
-    preview.set_defaults(handler=_preview)
+    view = preview.add_mutually_exclusive_group()
+    view.add_argument(
+        "--summary",
+        dest="tree",
+        action="store_false",
+        help="one line per service and platform piece (the default)",
+    )
+    view.add_argument("--tree", dest="tree", action="store_true", help="the full resource tree and counts by type")
+    preview.set_defaults(handler=_preview, tree=False)
 
     graph = commands.add_parser("graph", help="write the resource graph as Mermaid and DOT")
     graph.add_argument("--stack", required=True)
     graph.add_argument("--out", default="out", help="output folder (default: out/)")
+    graph.add_argument(
+        "--by-service",
+        action="store_true",
+        help="one node per component with the edges between components (<stack>.services.mmd)",
+    )
     graph.set_defaults(handler=_graph)
 
-    diff = commands.add_parser("diff", help="show per resource the inputs that differ between two stacks")
-    diff.add_argument("left")
-    diff.add_argument("right")
+    diff = commands.add_parser(
+        "diff",
+        help="what differs between two stacks, or a stack and itself at another git revision (--against)",
+    )
+    diff.add_argument("left", help="a stack (the left side, or the stack to compare across revisions)")
+    diff.add_argument("right", nargs="?", help="the other stack")
+    diff.add_argument(
+        "--against",
+        metavar="GIT_REF",
+        help="compare LEFT as this revision declares it (exported with git archive) with the working tree",
+    )
     diff.set_defaults(handler=_diff)
 
     from arcblueprint.deploy.cli import register
@@ -169,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args))
     except ConfigError as error:
         print(f"blueprint: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    except _UsageError as error:
+        print(f"blueprint: {error} (see 'blueprint {args.command} --help')", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130

@@ -10,6 +10,7 @@ reads it back through :func:`from_runtime` and :func:`stack_config`, so the offl
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import types
 import typing
@@ -24,13 +25,107 @@ from arcblueprint.config.schema import ConfigError, config_key, parse
 if typing.TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["PROJECT", "check_function_code", "engine_config", "from_runtime", "read_stack_file", "stack_config"]
+__all__ = [
+    "NAMESPACES",
+    "PROJECT",
+    "check_function_code",
+    "engine_config",
+    "from_runtime",
+    "read_stack_file",
+    "stack_config",
+]
 
 #: The Pulumi project name; also the config namespace.
 PROJECT = "arcblueprint"
 
 #: Keys of other namespaces that the program reads (the AWS provider's), and the key each becomes.
 _FOREIGN_KEYS = {"aws:region": "region", "aws:allowedAccountIds": "allowedAccountIds"}
+
+#: Namespaces a stack file may use: the project's, the engine's own (``pulumi:``) and the providers' the
+#: program uses. A key under any other (``arcbluprint:policy``) would be ignored by everything, so it is an
+#: error; a team that adds a provider adds its namespace here.
+NAMESPACES = (PROJECT, "aws", "pulumi")
+
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping repeats a key: ``path`` is the key's place in the document, ``line``/``first`` 1-based lines."""
+
+    def __init__(self, path: tuple[str | int, ...], line: int, first: int) -> None:
+        self.path, self.line, self.first = path, line, first
+        super().__init__(f"duplicate key at line {line} (first at line {first})")
+
+
+class StackFileLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, stricter: a repeated key is an error, and dates stay text.
+
+    PyYAML keeps the last of two equal keys without a word, so a second ``memoryMib`` (or a second
+    ``arcblueprint:policy``) would silently replace the first. An unquoted ``2026-03-31`` stays the
+    string the config model validates, instead of becoming a ``datetime.date``.
+    """
+
+    yaml_implicit_resolvers = {  # PyYAML reads the resolver table from the class
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _check_unique_keys(node, ())
+        return self.construct_document(node)
+
+
+def _check_unique_keys(node: yaml.Node, path: tuple[str | int, ...]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[tuple[str, str], int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:  # '<<: *defaults' then a key of its own is an override, not a repeat
+                continue
+            name = str(key_node.value)
+            if path == ("config",) and ":" not in name:
+                name = f"{PROJECT}:{name}"  # 'environment' and 'arcblueprint:environment' are one key
+            identity = (key_node.tag, name)
+            line = key_node.start_mark.line + 1
+            if identity in seen:
+                raise DuplicateKeyError((*path, str(key_node.value)), line, seen[identity])
+            seen[identity] = line
+            _check_unique_keys(value_node, (*path, str(key_node.value)))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _check_unique_keys(item, (*path, i))
+
+
+def _config_path(path: tuple[str | int, ...]) -> str:
+    """``('config', 'arcblueprint:services', 'orders', 'memoryMib')`` -> ``arcblueprint:services.orders.memoryMib``."""
+    if len(path) < 2 or path[0] != "config":
+        return ".".join(str(p) for p in path) or "(document)"
+    head = str(path[1]) if ":" in str(path[1]) else f"{PROJECT}:{path[1]}"
+    return head + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path[2:])
+
+
+def check_namespace(full_key: str, value: Any, *, stack: str | None, source: str | None) -> None:
+    """A key under a namespace nobody reads is an error that names the closest known namespace."""
+    namespace, _, key = full_key.partition(":")
+    if namespace in NAMESPACES:
+        return
+    close = difflib.get_close_matches(namespace, NAMESPACES, n=1, cutoff=0.6)
+    hint = (
+        f"did you mean '{close[0]}:{key}'?"
+        if close
+        else f"keys belong to this project ('{PROJECT}:') or to a provider ({', '.join(NAMESPACES[1:])})"
+    )
+    raise ConfigError(
+        full_key,
+        value,
+        f"'{namespace}' is not a namespace this program or its providers read, so the key would be ignored ({hint})",
+        stack=stack,
+        source=source,
+        show_value=False,
+    )
 
 
 def stack_file(project_dir: Path, stack: str) -> Path:
@@ -52,7 +147,17 @@ def read_stack_file(project_dir: Path, stack: str) -> dict[str, Any]:
             show_value=False,
         ) from None
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=StackFileLoader)  # a SafeLoader subclass: no arbitrary objects
+    except DuplicateKeyError as error:
+        raise ConfigError(
+            _config_path(error.path),
+            None,
+            f"appears twice, at lines {error.first} and {error.line}: YAML keeps only the last value without "
+            "a word, so remove one",
+            stack=stack,
+            source=source,
+            show_value=False,
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
@@ -130,6 +235,7 @@ def stack_config(values: Mapping[str, Any], stack: str, source: str | None = Non
     fields = {config_key(f): f for f in dataclasses.fields(StackConfig)}
     data: dict[str, Any] = {}
     for full_key, raw in values.items():
+        check_namespace(full_key, raw, stack=stack, source=source)
         namespace, _, key = full_key.partition(":")
         if full_key in _FOREIGN_KEYS:
             key = _FOREIGN_KEYS[full_key]

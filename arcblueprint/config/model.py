@@ -16,9 +16,10 @@ import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
-from arcblueprint.config.schema import ConfigError, config_key, parse, setting
+from arcblueprint.config.schema import ConfigError, config_key, parse, setting, yaml_text
 from arcblueprint.vpc_access import INTERFACE_ENDPOINT_SERVICES
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "NetworkSpec",
     "NotificationsSpec",
     "OnPremSpec",
+    "OverrideSpec",
     "PolicySpec",
     "ProxyCapacitySpec",
     "ReleaseOverride",
@@ -454,21 +456,80 @@ class SecretSpec:
             )
 
 
+#: A waiver's or a weakening override's reason: what a reviewer reads instead of the rule's verdict.
+_REASON = r"(?s).{10,500}"
+
+#: ``YYYY-MM-DD``; a timestamp at midnight UTC is what a YAML parser may make of an unquoted date.
+_DATE = r"\d{4}-\d{2}-\d{2}(T00:00:00Z)?"
+
+
 @dataclass(frozen=True, kw_only=True)
 class WaiverSpec:
-    """Waive one policy for one resource, with a reason that reviewers can read."""
+    """Waive one policy for one resource, with a reason that reviewers can read (and, optionally, an end date)."""
 
     policy: str = setting(pattern=r"[a-z0-9-]+")
     resource: str = setting(pattern=r"\S+", doc="the resource's logical name")
-    reason: str = setting(pattern=r".{10,500}", doc="at least 10 characters")
+    reason: str = setting(pattern=_REASON, doc="at least 10 characters")
+    #: From this day on (UTC) the waiver fails every preview and deploy until it is renewed or removed.
+    expires: str | None = setting(None, pattern=_DATE, doc="a date, YYYY-MM-DD")
+
+    def __post_init__(self) -> None:
+        if self.expires is not None:
+            try:
+                self.expiry_date  # noqa: B018 - parses the date: 2026-02-30 matches the pattern, not the calendar
+            except ValueError:
+                raise ConfigError("expires", self.expires, "must be a calendar date, YYYY-MM-DD") from None
+
+    @property
+    def expiry_date(self) -> date | None:
+        return date.fromisoformat(self.expires[:10]) if self.expires else None
+
+
+#: Enforcement levels from strongest to weakest.
+ENFORCEMENT_LEVELS = ("mandatory", "advisory", "disabled")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OverrideSpec:
+    """One policy's enforcement level in this stack, and why it differs from the stack's ``enforcement``.
+
+    Written ``tags-required: advisory`` or ``tags-required: {level: advisory, reason: "..."}``; in a
+    production stack an override that weakens a rule (``disabled``, or ``advisory`` under
+    ``enforcement: mandatory``) needs the ``reason``, as a waiver does.
+    """
+
+    level: Literal["mandatory", "advisory", "disabled"] = setting(doc="mandatory, advisory or disabled")
+    reason: str | None = setting(None, pattern=_REASON, doc="at least 10 characters")
+
+    @staticmethod
+    def parse_config(value: Any, key: str) -> OverrideSpec:
+        if isinstance(value, str):  # the plain form: a level only
+            if value not in ENFORCEMENT_LEVELS:
+                raise ConfigError(
+                    key, value, "must be one of " + ", ".join(ENFORCEMENT_LEVELS) + ", or {level: ..., reason: ...}"
+                )
+            return OverrideSpec(level=value)  # type: ignore[arg-type]
+        if not isinstance(value, Mapping):
+            raise ConfigError(
+                key, value, "must be a level (mandatory, advisory, disabled) or {level: ..., reason: ...}"
+            )
+        return parse(OverrideSpec, value, key)
+
+    def weakens(self, enforcement: str) -> bool:
+        """Whether this level is weaker than the stack's ``enforcement``."""
+        return ENFORCEMENT_LEVELS.index(self.level) > ENFORCEMENT_LEVELS.index(enforcement)
 
 
 @dataclass(frozen=True, kw_only=True)
 class PolicySpec:
-    """How the policy pack enforces its rules in this stack."""
+    """How the policy pack enforces its rules in this stack: the level, per-policy overrides, per-resource waivers.
+
+    Names are checked against the pack, and the governance rules (no weakening of a correctness rule,
+    a reason for weakening one in production, no expired waiver) in :mod:`arcblueprint.policy.config`.
+    """
 
     enforcement: Literal["mandatory", "advisory"] = "mandatory"
-    overrides: Mapping[str, Literal["mandatory", "advisory", "disabled"]] = setting(default_factory=dict)
+    overrides: Mapping[str, OverrideSpec] = setting(default_factory=dict)
     waivers: tuple[WaiverSpec, ...] = setting(default_factory=tuple)
 
 
@@ -557,6 +618,9 @@ class StackConfig:
         from arcblueprint.services.event_wiring import check_event_routes
 
         check_event_routes(self.services, pattern_of)  # publishers have schemas; subscriptions name them
+        from arcblueprint.policy.config import check_exceptions  # the pack's names and governance rules
+
+        check_exceptions(self)
 
     def release_for(self, service: str, function: str) -> ReleaseSpec:
         """How ``function`` (its release key, ``<service>-<name>``) is released: the stack's ``releases``, the
@@ -635,7 +699,7 @@ class StackConfig:
             raise ConfigError(
                 "onPrem.availabilityZoneIds",
                 list(proxy),
-                f"shares no zone with network.availabilityZoneIds {list(app)}: the on-prem "
+                f"shares no zone with network.availabilityZoneIds {yaml_text(app)}: the on-prem "
                 "endpoint would have no subnet in a zone the proxies' load balancer serves",
             )
         return shared
@@ -697,7 +761,7 @@ class StackConfig:
                 raise ConfigError(
                     f"{key}.destinations[{i}]",
                     value,
-                    f"is outside network.onPremRanges {[str(r) for r in routed]}: the proxy VPC routes "
+                    f"is outside network.onPremRanges {yaml_text([str(r) for r in routed])}: the proxy VPC routes "
                     "only those to the gateway, so the proxies could never reach it",
                 )
 

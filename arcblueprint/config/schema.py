@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import math
 import re
 import types
@@ -18,15 +19,52 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
-__all__ = ["ConfigError", "camel_case", "parse", "setting", "snake_case"]
+__all__ = ["ConfigError", "camel_case", "parse", "setting", "snake_case", "yaml_text"]
 
 T = TypeVar("T")
 
 _MAX_SHOWN_VALUE = 60
 
 
+def yaml_text(value: Any) -> str:
+    """``value`` as it reads in a YAML stack file: ``false``, ``null``, ``1000000``, ``['a', 'b']``, ``{'k': 1}``.
+
+    Config errors quote what the user wrote, so they show it in the file's language, not Python's
+    (``False``, ``None``, ``1e+06``, ``MappingProxyType(...)``). Strings are single-quoted, as YAML
+    writes a quoted scalar, so ``'8080'`` (a string) and ``8080`` (a number) stay distinct.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ".nan"
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+        if value.is_integer() and abs(value) < 1e16:
+            return f"{int(value)}.0"
+        text = repr(value)
+        # YAML 1.1 reads an exponent as a float only with a dot in the mantissa (PyYAML writes 1.0e+20).
+        return text.replace("e", ".0e", 1) if "e" in text and "." not in text.split("e")[0] else text
+    if isinstance(value, str):
+        if not value.isprintable():  # a line break or control character: YAML's escaped (double-quoted) form
+            return json.dumps(value)
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{yaml_text(str(k))}: {yaml_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return "[" + ", ".join(yaml_text(v) for v in items) + "]"
+    if hasattr(value, "isoformat"):  # a date or time
+        return str(value.isoformat())
+    return str(value)
+
+
 def _show(value: Any) -> str:
-    text = repr(value)
+    text = yaml_text(value)
     return text if len(text) <= _MAX_SHOWN_VALUE else text[: _MAX_SHOWN_VALUE - 3] + "..."
 
 
@@ -176,7 +214,7 @@ def _convert(hint: Any, value: Any, key: str, meta: Mapping[str, Any]) -> Any:
     if origin is Literal:
         allowed = get_args(hint)
         if value not in allowed:
-            raise ConfigError(key, value, "must be one of " + ", ".join(map(str, allowed)))
+            raise ConfigError(key, value, "must be one of " + ", ".join(_plain_text(a) for a in allowed))
         return value
     if dataclasses.is_dataclass(hint):
         return parse(hint, value, key)  # type: ignore[arg-type]
@@ -227,6 +265,11 @@ def _convert_scalar(hint: Any, value: Any, key: str, meta: Mapping[str, Any]) ->
     return value
 
 
+def _plain_text(value: Any) -> str:
+    """A choice as a list of choices names it: strings bare, other values as YAML writes them."""
+    return value if isinstance(value, str) else yaml_text(value)
+
+
 def _doc(meta: Mapping[str, Any]) -> str:
     return f" ({meta['doc']})" if meta.get("doc") else ""
 
@@ -238,11 +281,11 @@ def _pattern_text(meta: Mapping[str, Any]) -> str:
 def _range_text(meta: Mapping[str, Any]) -> str:
     low, high = meta.get("minimum"), meta.get("maximum")
     if low is not None and high is not None:
-        return f" from {low:g} to {high:g}"
+        return f" from {yaml_text(low)} to {yaml_text(high)}"
     if low is not None:
-        return f" of at least {low:g}"
+        return f" of at least {yaml_text(low)}"
     if high is not None:
-        return f" of at most {high:g}"
+        return f" of at most {yaml_text(high)}"
     return ""
 
 
@@ -261,5 +304,5 @@ def _check_choices(values: tuple[Any, ...], key: str, meta: Mapping[str, Any]) -
         return
     for value in values:
         if value not in choices:
-            shown = ", ".join(str(c) for c in sorted(choices))
+            shown = ", ".join(_plain_text(c) for c in sorted(choices))
             raise ConfigError(key, value, f"must be one of {shown}")

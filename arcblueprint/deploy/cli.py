@@ -100,7 +100,8 @@ def build_driver(args: argparse.Namespace, environ: dict[str, str] | None = None
     from arcblueprint.preview.harness import REPO_ROOT
 
     environ = dict(os.environ) if environ is None else environ
-    require_cli()  # first: without the CLI nothing else matters
+    load(REPO_ROOT, args.stack)  # the offline config check first: a bad config exits 2 with or without the CLI
+    require_cli()
     commit = args.commit or current_commit(REPO_ROOT, environ)
 
     def pack_config(stack: str) -> dict[str, Any]:

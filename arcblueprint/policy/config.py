@@ -14,8 +14,12 @@ for the real CLI with ``python -m arcblueprint.policy.config --stack prod > poli
 from __future__ import annotations
 
 import argparse
+import difflib
+import functools
 import json
 import sys
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from arcblueprint.config.schema import ConfigError
@@ -23,7 +27,14 @@ from arcblueprint.config.schema import ConfigError
 if TYPE_CHECKING:
     from arcblueprint.config.model import StackConfig
 
-__all__ = ["pack_config_for", "planned_prefix_length", "policy_parameters"]
+__all__ = [
+    "GovernedException",
+    "check_exceptions",
+    "governed_exceptions",
+    "pack_config_for",
+    "planned_prefix_length",
+    "policy_parameters",
+]
 
 #: Tags the blueprint adds itself (``StackContext.tags``) on top of the stack's required ones.
 _BLUEPRINT_TAGS = ("environment", "service")
@@ -73,32 +84,122 @@ def policy_parameters(stack: StackConfig) -> dict[str, dict[str, Any]]:
     }
 
 
-def pack_config_for(stack: StackConfig) -> dict[str, dict[str, Any]]:
-    """The policy pack config for ``stack``; raises ConfigError for overrides/waivers of unknown policies."""
+@functools.cache
+def _policy_names() -> tuple[tuple[str, ...], frozenset[str]]:
+    """(every policy name of the pack, the correctness rules' names); the pack does not change in a run."""
     from arcblueprint.policy.pack import all_policies, correctness_policy_names
 
-    names = [p.name for p in all_policies()]
-    correctness = correctness_policy_names()
+    return tuple(p.name for p in all_policies()), correctness_policy_names()
+
+
+def _today() -> date:
+    """The date waivers expire against (UTC, so a run does not depend on the runner's time zone)."""
+    return datetime.now(UTC).date()
+
+
+def _unknown_policy(key: str, name: str, names: tuple[str, ...]) -> ConfigError:
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    hint = (
+        f"did you mean '{close[0]}'?"
+        if close
+        else "the names are listed in docs/policy.md and by 'python -m arcblueprint.policy.config --list'"
+    )
+    return ConfigError(key, name, f"names no policy of the pack ({hint})")
+
+
+def check_exceptions(stack: StackConfig, today: date | None = None) -> None:
+    """The governance rules of overrides and waivers, checked when the stack config is validated.
+
+    * every override and waiver names a policy of the pack (with a close match suggested);
+    * a correctness rule cannot be weakened (it stays mandatory; a waiver with a reason still works);
+    * in production, an override that weakens a rule (``disabled``, or ``advisory`` under
+      ``enforcement: mandatory``) needs a ``reason``;
+    * a waiver past its ``expires`` date fails the run, naming it.
+    """
+    names, correctness = _policy_names()
     spec = stack.policy
-    for key, name in [
-        *((f"policy.overrides.{n}", n) for n in spec.overrides),
-        *((f"policy.waivers[{i}].policy", w.policy) for i, w in enumerate(spec.waivers)),
-    ]:
+    for name, override in spec.overrides.items():
+        key = f"policy.overrides.{name}"
         if name not in names:
-            raise ConfigError(key, name, "must name a policy of the pack: " + ", ".join(names))
-    for name, level in spec.overrides.items():
-        if name in correctness and level != "mandatory":
+            raise _unknown_policy(key, name, names)
+        if name in correctness and override.level != "mandatory":
             raise ConfigError(
-                f"policy.overrides.{name}",
-                level,
-                "is a correctness rule (AWS would reject the "
-                "deploy or the feature would not work), mandatory in every stack: waive one "
-                "resource with a reason in policy.waivers instead",
+                key,
+                override.level,
+                "is a correctness rule (AWS would reject the deploy or the feature would not work), mandatory "
+                "in every stack: waive one resource with a reason in policy.waivers instead",
             )
+        if stack.is_production and override.weakens(spec.enforcement) and not override.reason:
+            raise ConfigError(
+                key,
+                override.level,
+                f"weakens a {spec.enforcement} rule in production, which needs a reason as a waiver does: "
+                f"write it as {{level: {override.level}, reason: '<why, for the reviewers>'}}",
+            )
+    today = today or _today()
+    for i, waiver in enumerate(spec.waivers):
+        if waiver.policy not in names:
+            raise _unknown_policy(f"policy.waivers[{i}].policy", waiver.policy, names)
+        expiry = waiver.expiry_date
+        if expiry is not None and today >= expiry:
+            raise ConfigError(
+                f"policy.waivers[{i}].expires",
+                waiver.expires,
+                f"the waiver of {waiver.policy} for {waiver.resource} expired on {expiry.isoformat()}: fix the "
+                "resource and remove the waiver, or renew it with a new date and the reason it still holds",
+            )
+
+
+@dataclass(frozen=True)
+class GovernedException:
+    """An override or a waiver of the stack, as every preview lists it."""
+
+    kind: str  # "override" or "waiver"
+    policy: str
+    #: The override's level, or the waived resource's logical name.
+    subject: str
+    reason: str | None
+    #: For an override: whether it weakens the rule compared with the stack's enforcement.
+    weakens: bool = False
+    expires: str | None = None
+
+    def line(self) -> str:
+        why = f": {self.reason}" if self.reason else " (no reason given)"
+        if self.kind == "override":
+            weaker = " (weaker than the stack's enforcement)" if self.weakens else ""
+            return f"[override] {self.policy} -> {self.subject}{weaker}{why}"
+        until = f" (until {self.expires[:10]})" if self.expires else ""
+        return f"[waiver] {self.policy} for {self.subject}{until}{why}"
+
+    def as_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {"policy": self.policy, "reason": self.reason}
+        if self.kind == "override":
+            document.update(level=self.subject, weakens=self.weakens)
+        else:
+            document.update(resource=self.subject, expires=self.expires)
+        return document
+
+
+def governed_exceptions(stack: StackConfig) -> list[GovernedException]:
+    """Every override (by policy name) then every waiver (in config order) of the stack."""
+    spec = stack.policy
+    overrides = [
+        GovernedException("override", name, o.level, o.reason, weakens=o.weakens(spec.enforcement))
+        for name, o in sorted(spec.overrides.items())
+    ]
+    waivers = [GovernedException("waiver", w.policy, w.resource, w.reason, expires=w.expires) for w in spec.waivers]
+    return overrides + waivers
+
+
+def pack_config_for(stack: StackConfig) -> dict[str, dict[str, Any]]:
+    """The policy pack config for ``stack`` (its overrides and waivers were checked with the stack config)."""
+    names, correctness = _policy_names()
+    spec = stack.policy
     parameters = policy_parameters(stack)
     config: dict[str, dict[str, Any]] = {}
     for name in names:
-        level = "mandatory" if name in correctness else spec.overrides.get(name, spec.enforcement)
+        override = spec.overrides.get(name)
+        level = "mandatory" if name in correctness else override.level if override else spec.enforcement
         entry: dict[str, Any] = {"enforcementLevel": level}
         entry.update(parameters.get(name, {}))
         waivers = [{"resource": w.resource, "reason": w.reason} for w in spec.waivers if w.policy == name]
@@ -114,8 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     from arcblueprint.preview.harness import REPO_ROOT
 
     parser = argparse.ArgumentParser(prog="python -m arcblueprint.policy.config", description=main.__doc__)
-    parser.add_argument("--stack", required=True)
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stack")
+    which.add_argument("--list", action="store_true", help="print the pack's policy names, one a line")
     args = parser.parse_args(argv)
+    if args.list:
+        names, correctness = _policy_names()
+        for name in names:
+            print(f"{name}{'  (correctness rule: mandatory everywhere)' if name in correctness else ''}")
+        return 0
     try:
         stack = load(REPO_ROOT, args.stack)
         print(json.dumps(pack_config_for(stack), indent=2, sort_keys=True))

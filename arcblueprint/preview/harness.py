@@ -14,10 +14,9 @@ import contextlib
 import gc
 import runpy
 import threading
-from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 from pulumi.runtime import rpc
@@ -29,6 +28,10 @@ from pulumi.runtime.sync_await import _sync_await
 from arcblueprint.config import PROJECT, ConfigError, StackConfig, engine_config, read_stack_file, stack_config
 from arcblueprint.config.loader import stack_file
 from arcblueprint.preview.mocks import AwsMocks
+from arcblueprint.preview.snapshot import canonical_order, plain
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
 
 __all__ = ["REPO_ROOT", "GraphResource", "SynthesizedStack", "run_program", "synthesize", "synthesize_values"]
 
@@ -141,16 +144,8 @@ class _RecordingMonitor(MockMonitor):
 
 
 def _plain(value: Any) -> Any:
-    """Strip the SDK's wrappers (secrets, unknowns) so the graph serializes as JSON."""
-    if isinstance(value, Mapping):
-        if rpc._special_sig_key in value:  # a secret or a resource reference
-            return _plain(value.get("value", value.get("urn")))
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return str(value)
+    """Strip the SDK's wrappers (secrets, unknowns; assets by content hash) so the graph serializes as JSON."""
+    return plain(value)
 
 
 def synthesize(
@@ -277,5 +272,10 @@ def run_program(
         }
         _sync_await(wait_for_rpcs())
     return SynthesizedStack(
-        project=PROJECT, stack=stack, preview=preview, config=config, resources=monitor.graph, outputs=_plain(outputs)
+        project=PROJECT,
+        stack=stack,
+        preview=preview,
+        config=config,
+        resources=canonical_order(monitor.graph),
+        outputs=_plain(outputs),
     )

@@ -1,12 +1,15 @@
-"""Text views of a synthesized stack: the resource tree, counts, outputs, Mermaid/DOT graphs, diffs.
+"""Text views of a synthesized stack: the resource tree, counts, outputs and the routing table.
 
 Pure functions over :class:`~arcblueprint.preview.harness.SynthesizedStack`, so every view is
-tested without running a program.
+tested without running a program. Every view orders what it prints by name, never by the order
+resources happened to register in, so two runs print the same bytes. The graphs are in
+:mod:`~arcblueprint.preview.graphs`, the diff in :mod:`~arcblueprint.preview.diffing`.
 """
 
 from __future__ import annotations
 
 import json
+import textwrap
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,13 +21,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RouteRow",
-    "diff_stacks",
-    "dot",
-    "mermaid",
+    "counts_text",
     "outputs_text",
     "resource_counts",
     "routes",
     "routing_text",
+    "table",
     "tree",
 ]
 
@@ -36,6 +38,8 @@ def tree(graph: SynthesizedStack) -> str:
     for resource in graph.resources:
         parent = resource.parent if resource.parent in known else None
         children.setdefault(parent, []).append(resource)
+    for kids in children.values():
+        kids.sort(key=lambda r: (r.name, r.type))
     lines = [f"{graph.project}-{graph.stack} (pulumi:pulumi:Stack)"]
 
     def walk(parent: str | None, indent: str) -> Iterator[str]:
@@ -68,128 +72,75 @@ def counts_text(graph: SynthesizedStack) -> str:
     return "\n".join(lines)
 
 
+#: An output whose one-line form is longer than this prints as a table (or one line per item).
+_MAX_INLINE_OUTPUT = 100
+
+
+def table(rows: list[tuple[str, ...]], indent: str = "") -> list[str]:
+    """Rows (the first one the header) as left-aligned columns, trailing spaces stripped."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        (indent + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))).rstrip()
+        for row in rows
+    ]
+
+
+#: A list cell longer than this shows its length instead (the JSON output has every item).
+_MAX_LIST_CELL = 40
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+        text = ", ".join(_cell(v) for v in value) if value else "-"
+        return text if len(text) <= _MAX_LIST_CELL else f"{len(value)} items"
+    if value is None or value == {}:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return _compact(value)
+
+
+def _output_lines(key: str, value: Any, width: int) -> list[str]:
+    """One line for a short output; a long one as a table (a map of maps), a map or a list below its key."""
+    text = _compact(value)
+    if len(text) <= _MAX_INLINE_OUTPUT or not isinstance(value, dict | list) or not value:
+        return [f"{key.ljust(width)}  {text}"]
+    if isinstance(value, list):
+        return [f"{key} ({len(value)}):"] + [f"  - {_compact(item)}" for item in value]
+    if all(isinstance(v, dict) for v in value.values()):
+        columns = sorted({column for row in value.values() for column in row})
+        cells = {name: {column: _cell(row.get(column)) for column in columns} for name, row in value.items()}
+        # A column with one value in every row is said once, above the table, so the table stays narrow.
+        raw = {c: {_compact(row.get(c)) for row in value.values()} for c in columns}
+        same = [c for c in columns if len(raw[c]) == 1] if len(value) > 1 else []
+        varying = [c for c in columns if c not in same]
+        first = next(iter(cells.values()))
+        lines = [f"{key} ({len(value)}):"]
+        if same:
+            lines += textwrap.wrap(
+                "every row: " + ", ".join(f"{c} {first[c]}" for c in same),
+                width=_MAX_INLINE_OUTPUT,
+                initial_indent="  ",
+                subsequent_indent="    ",
+                break_on_hyphens=False,
+            )
+        rows = [("", *varying)] + [(name, *(cells[name][c] for c in varying)) for name in sorted(cells)]
+        return lines + table(rows, indent="  ")
+    inner = max(len(str(k)) for k in value)
+    return [f"{key} ({len(value)}):"] + [f"  {str(k).ljust(inner)}  {_compact(v)}" for k, v in sorted(value.items())]
+
+
 def outputs_text(graph: SynthesizedStack) -> str:
+    """The stack outputs, by name; long ones (``releases``) as tables instead of a line of thousands of characters."""
     width = max((len(k) for k in graph.outputs), default=0)
-    return "\n".join(f"{key.ljust(width)}  {_compact(value)}" for key, value in sorted(graph.outputs.items()))
+    lines: list[str] = []
+    for key, value in sorted(graph.outputs.items()):
+        lines.extend(_output_lines(key, value, width))
+    return "\n".join(lines)
 
 
 def _compact(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-
-
-def _node_ids(graph: SynthesizedStack) -> dict[str, str]:
-    return {r.urn: f"r{i}" for i, r in enumerate(graph.resources)}
-
-
-def _edges(graph: SynthesizedStack) -> list[tuple[str, str]]:
-    """(dependent, dependency) pairs between resources of the graph, each once."""
-    known = {r.urn for r in graph.resources}
-    edges: set[tuple[str, str]] = set()
-    for resource in graph.resources:
-        deps = set(resource.dependencies)
-        for urns in resource.property_dependencies.values():
-            deps.update(urns)
-        for dep in deps:
-            if dep in known and dep not in (resource.parent, resource.urn):
-                edges.add((resource.urn, dep))
-    return sorted(edges)
-
-
-def mermaid(graph: SynthesizedStack) -> str:
-    """A Mermaid flowchart: components as subgraphs, dependencies as arrows."""
-    ids = _node_ids(graph)
-    children: dict[str | None, list[GraphResource]] = {}
-    for resource in graph.resources:
-        children.setdefault(resource.parent if resource.parent in ids else None, []).append(resource)
-    lines = ["flowchart LR"]
-
-    def emit(resource: GraphResource, indent: str) -> None:
-        label = f"{resource.name}<br/><i>{resource.type}</i>".replace('"', "'")
-        if resource.custom:
-            lines.append(f'{indent}{ids[resource.urn]}["{label}"]')
-            return
-        lines.append(f'{indent}subgraph {ids[resource.urn]}["{label}"]')
-        for child in children.get(resource.urn, []):
-            emit(child, indent + "  ")
-        lines.append(f"{indent}end")
-
-    for resource in children.get(None, []):
-        emit(resource, "  ")
-    lines.extend(f"  {ids[a]} --> {ids[b]}" for a, b in _edges(graph))
-    return "\n".join(lines) + "\n"
-
-
-def dot(graph: SynthesizedStack) -> str:
-    """A Graphviz digraph: components as clusters, dependencies as edges."""
-    ids = _node_ids(graph)
-    children: dict[str | None, list[GraphResource]] = {}
-    for resource in graph.resources:
-        children.setdefault(resource.parent if resource.parent in ids else None, []).append(resource)
-    lines = [f'digraph "{graph.project}-{graph.stack}" {{', "  rankdir=LR;", "  node [shape=box, fontsize=10];"]
-
-    def emit(resource: GraphResource, indent: str) -> None:
-        label = f"{resource.name}\\n{resource.type}".replace('"', "'")
-        if resource.custom:
-            lines.append(f'{indent}{ids[resource.urn]} [label="{label}"];')
-            return
-        lines.append(f"{indent}subgraph cluster_{ids[resource.urn]} {{")
-        lines.append(f'{indent}  label="{label}";')
-        lines.append(f'{indent}  {ids[resource.urn]} [label="{resource.name}", shape=point];')
-        for child in children.get(resource.urn, []):
-            emit(child, indent + "  ")
-        lines.append(f"{indent}}}")
-
-    for resource in children.get(None, []):
-        emit(resource, "  ")
-    lines.extend(f"  {ids[a]} -> {ids[b]};" for a, b in _edges(graph))
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def _stackless(urn: str) -> str:
-    """A URN without its stack, so the same resource matches across stacks."""
-    parts = urn.split("::")
-    return "::".join(parts[2:]) if len(parts) > 2 else urn
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        flat: dict[str, Any] = {}
-        for key, item in value.items():
-            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return flat or {prefix: {}}
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return _flatten(json.loads(value), prefix)
-        except ValueError:
-            pass
-    return {prefix: value}
-
-
-def diff_stacks(left: SynthesizedStack, right: SynthesizedStack) -> list[str]:
-    """Per resource, the inputs that differ between two stacks (plus resources only in one)."""
-    lefts = {_stackless(r.urn): r for r in left.resources}
-    rights = {_stackless(r.urn): r for r in right.resources}
-    lines: list[str] = []
-    for key in sorted(set(lefts) | set(rights)):
-        a, b = lefts.get(key), rights.get(key)
-        if a is None or b is None:
-            present = right.stack if a is None else left.stack
-            res = b if a is None else a
-            lines.append(f"{res.name} ({res.type}): only in {present}")
-            continue
-        flat_a, flat_b = _flatten(a.inputs), _flatten(b.inputs)
-        changes = [
-            f"    {k}: {_compact(flat_a.get(k, '<unset>'))} -> {_compact(flat_b.get(k, '<unset>'))}"
-            for k in sorted(set(flat_a) | set(flat_b))
-            if flat_a.get(k) != flat_b.get(k)
-        ]
-        if a.protect != b.protect:
-            changes.append(f"    (protect): {a.protect} -> {b.protect}")
-        if changes:
-            lines.append(f"{a.name} ({a.type}):")
-            lines.extend(changes)
-    return lines
 
 
 _RULE = "aws:cloudwatch/eventRule:EventRule"
@@ -315,7 +266,7 @@ def routing_text(graph: SynthesizedStack) -> str:
     if not rows:
         return "(no EventBridge rules)"
     header = ("bus", "source", "detail type", "rule", "state", "target", "dead-letter queue", "retry")
-    table = [header] + [
+    table_rows = [header] + [
         (
             r.bus,
             r.source,
@@ -328,7 +279,4 @@ def routing_text(graph: SynthesizedStack) -> str:
         )
         for r in rows
     ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in table
-    )
+    return "\n".join(table(table_rows))

@@ -58,8 +58,8 @@ def test_preview_exits_non_zero_on_a_mandatory_violation(unprotected_prod, monke
     cli = pytest.importorskip("arcblueprint.cli")
     monkeypatch.setattr(cli, "_synthesize", lambda stack, preview=True: unprotected_prod)
     assert cli.main(["preview", "--stack", "prod"]) == cli.EXIT_POLICY
-    out = capsys.readouterr().out
-    assert "[mandatory] stateful-protected urn:pulumi:prod::" in out
+    err = capsys.readouterr().err  # violations go to standard error
+    assert "[mandatory] stateful-protected urn:pulumi:prod::" in err
 
 
 def test_preview_json_carries_the_policy_report(unprotected_prod, monkeypatch, capsys):
@@ -98,7 +98,10 @@ def test_waivers_and_overrides_come_from_stack_config():
         {
             "arcblueprint:policy": {
                 "enforcement": "mandatory",
-                "overrides": {"tags-required": "advisory", "vpc-flow-logs": "disabled"},
+                "overrides": {
+                    "tags-required": {"level": "advisory", "reason": "cost tags move to the new scheme in OPS-7"},
+                    "vpc-flow-logs": {"level": "disabled", "reason": "the network team's org-wide flow logs"},
+                },
                 "waivers": [
                     {"policy": "sqs-encrypted", "resource": "legacy-queue", "reason": "vendor reads it unencrypted"}
                 ],
@@ -114,15 +117,15 @@ def test_waivers_and_overrides_come_from_stack_config():
 
 
 def test_unknown_policy_in_a_waiver_is_a_config_error():
-    graph_config = synthesize_config(
-        {
-            "arcblueprint:policy": {
-                "waivers": [{"policy": "sqs-encrypt", "resource": "q", "reason": "a typo in the policy name"}]
+    with pytest.raises(ConfigError, match=r"policy\.waivers\[0\]\.policy = 'sqs-encrypt' is invalid") as caught:
+        synthesize_config(
+            {
+                "arcblueprint:policy": {
+                    "waivers": [{"policy": "sqs-encrypt", "resource": "q", "reason": "a typo in the policy name"}]
+                }
             }
-        }
-    )
-    with pytest.raises(ConfigError, match=r"policy\.waivers\[0\]\.policy = 'sqs-encrypt' is invalid"):
-        pack_config_for(graph_config)
+        )
+    assert "did you mean 'sqs-encrypted'?" in str(caught.value)
 
 
 def test_planned_prefix_reaches_the_vpc_policy(synthesized):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from arcblueprint import cli
 from arcblueprint.config import ConfigError, load
@@ -17,8 +18,10 @@ PROD = (
 
 
 def _load_prod_with(tmp_path, on_prem: str):
-    text = (REPO_ROOT / "Pulumi.prod.yaml").read_text() + f"  arcblueprint:onPrem: {{{on_prem}}}\n"
-    (tmp_path / "Pulumi.bad.yaml").write_text(text)
+    # Replaced in the document, not appended: a second arcblueprint:onPrem key is itself an error.
+    document = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())
+    document["config"]["arcblueprint:onPrem"] = yaml.safe_load(f"{{{on_prem}}}")
+    (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     return load(tmp_path, "bad")
 
 
@@ -89,11 +92,12 @@ def test_on_prem_ranges_are_required_when_on_prem_is_enabled(tmp_path):
 
 
 def test_dev_may_run_one_proxy_in_one_zone(tmp_path):
-    text = (REPO_ROOT / "Pulumi.dev.yaml").read_text() + (
-        "  arcblueprint:onPrem: {enabled: true, availabilityZones: 1, proxies: {minSize: 1, desiredCapacity: 1, "
-        "maxSize: 1}, gatewayId: vgw-0a1b2c3d, destinations: [172.16.0.0/16], allowedRange: 192.168.0.0/16}\n"
+    document = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())
+    document["config"]["arcblueprint:onPrem"] = yaml.safe_load(
+        "{enabled: true, availabilityZones: 1, proxies: {minSize: 1, desiredCapacity: 1, "
+        "maxSize: 1}, gatewayId: vgw-0a1b2c3d, destinations: [172.16.0.0/16], allowedRange: 192.168.0.0/16}"
     )
-    (tmp_path / "Pulumi.small.yaml").write_text(text)
+    (tmp_path / "Pulumi.small.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     spec = load(tmp_path, "small").on_prem
     assert (spec.availability_zones, spec.proxies.max_size) == (1, 1)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from arcblueprint.config import ConfigError, engine_config, load, read_stack_file, stack_config
 from arcblueprint.preview.harness import REPO_ROOT
@@ -72,6 +73,14 @@ def test_unnamespaced_keys_get_the_project_namespace(tmp_path):
 def test_bad_values_give_one_line_naming_key_and_stack(tmp_path, yaml_text, key_in_message):
     base = (REPO_ROOT / "Pulumi.dev.yaml").read_text()
     text = yaml_text if not yaml_text.startswith("config:") else base + yaml_text.replace("config:\n", "", 1)
+    try:  # the section replaces the file's own (a repeated key is an error of its own); broken YAML is appended
+        section = yaml.safe_load(yaml_text)
+    except yaml.YAMLError:
+        section = None
+    if isinstance(section, dict) and "config" in section:
+        document = yaml.safe_load(base)
+        document["config"].update(section["config"])
+        text = yaml.safe_dump(document, sort_keys=False)
     (tmp_path / "Pulumi.bad.yaml").write_text(text)
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, "bad")
@@ -128,7 +137,9 @@ def test_secure_values_are_refused_with_a_reason(tmp_path):
     ],
 )
 def test_event_bus_and_notification_errors_are_one_line_with_the_reason(tmp_path, section, key_in_message, reason):
-    (tmp_path / "Pulumi.bad.yaml").write_text((REPO_ROOT / "Pulumi.dev.yaml").read_text() + f"  {section}\n")
+    document = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())
+    document["config"].update(yaml.safe_load(section))  # replaced, not appended: a repeated key is an error
+    (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, "bad")
     message = str(caught.value)

@@ -79,7 +79,7 @@ def test_preview_exits_4_naming_the_resource_and_the_key(synthesized, monkeypatc
     broken = mutated(synthesized("prod"), "logging-stream", _cloudformation_spelling)
     monkeypatch.setattr(cli, "_synthesize", lambda stack, preview=True: broken)
     assert cli.main(["preview", "--stack", "prod"]) == cli.EXIT_SCHEMA == 4
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err  # what failed goes to standard error
     assert (
         "[error] aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream 'logging-stream': input "
         "extendedS3Configuration/dynamicPartitioningConfiguration/retry_options is not in pulumi-aws's schema"
