@@ -165,6 +165,11 @@ CASES = [
     ("onprem-path-complete", "prod", "onprem-proxy-lt", _set(userData=None), "onprem-proxy-lt"),
     ("onprem-path-complete", "prod", "onprem-proxy-asg", _set(healthCheckType="EC2"), "onprem-proxy-asg"),
     ("onprem-path-complete", "dev", None, lambda g: _without(g, "onprem-routes-0-0"), "onprem-rt-0"),
+    # The review's gaps: security groups, ports, names, the listener behind the proxy URL (inputs and edges).
+    ("onprem-path-complete", "prod", None, lambda g: _without(g, "onprem-nlb-to-proxies"), "onprem-nlb-sg"),
+    ("onprem-path-complete", "prod", None, lambda g: _without(g, "onprem-proxy-out-0-8080"), "onprem-proxy-sg"),
+    ("onprem-path-complete", "dev", None, lambda g: _without(g, "onprem-resolver-rule-0"), "onprem-vpc"),
+    ("vpc-function-reaches-its-apis", "prod", "onprem-listener", _set(port=3129.0), "facade-router-function"),
 ]
 
 
