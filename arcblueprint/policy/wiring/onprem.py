@@ -2,20 +2,30 @@
 
 A deploy succeeds with any link of this chain missing, and the path then carries nothing: an
 endpoint service whose load balancer has no listener, a target group with no targets (or fixed
-instances nothing replaces), instances that boot without user data (nothing listens on the proxy
+instances nothing replaces), instances that boot without a proxy (nothing listens on the proxy
 port: every target is unhealthy), a proxy subnet without a route to on-prem, or a route to a gateway
 that is not attached to the VPC (AWS refuses it, or it blackholes). For every interface endpoint
 whose endpoint service is declared in the stack, the rule walks:
 
-endpoint -> endpoint service -> network load balancer -> listener forwarding to a target group ->
-target group attached to an Auto Scaling group that replaces unhealthy instances (ELB health
-check, on the traffic port) -> launch template with user data, at an explicit version with an
-instance refresh -> the route tables of the group's subnets: every network the proxies may send to
-(their security groups' CIDR egress) routed to a transit gateway attached to the VPC in each of
-the group's zones, or to a virtual private gateway attached to the VPC, and created after the
-attachment.
+endpoint -> endpoint service (a principal allowed; no acceptance nothing in the stack gives) ->
+network load balancer (internal: a fixed address per subnet that nothing else can take first, or
+8 free addresses per subnet when it is created; a listener on the port of every proxy URL that
+names the endpoint) -> listener forwarding to a target group -> target group attached to an Auto
+Scaling group that replaces unhealthy instances (ELB health check, on the traffic port) ->
+security groups that let the load balancer's traffic and health checks out of its group and into
+the proxies' -> launch template whose user data installs and starts squid, on the target group's
+port, admitting the load balancer's addresses, at an explicit version with an instance refresh ->
+what the first boot needs: for ``dnf install``, an S3 gateway endpoint on the subnets' route tables
+with HTTPS egress to it, all created before the group; for host names squid lets through, Route
+53 Resolver rules associated with the VPC -> the route tables of the group's subnets: every network
+the proxies may send to (their security groups' CIDR egress) routed to a transit gateway attached
+to the VPC in each of the group's zones, or to a virtual private gateway attached to the VPC, and
+created after the attachment, and open in the security groups on every port squid lets through.
 
-Whether functions reach the endpoint is ``vpc-function-reaches-its-apis``' part.
+What squid lets through is read from the ``squid.conf`` the launch template's user data embeds
+(:func:`arcblueprint.platform.proxy_config.parse_squid_config`): what the instances enforce.
+Whether functions reach the endpoint, and whether the proxies let their URLs through, is
+``vpc-function-reaches-its-apis``' part.
 
 Props are read through :func:`~arcblueprint.policy.base.known`, so the rule runs in the first
 ``pulumi preview`` of a new stack too: a value computed at deploy time there (a launch template
@@ -240,7 +250,7 @@ class _Chain:
         found: dict[str, PolicyResource] = {}
         for subnet in subnets:
             for resource in (
-                [e for e in graph.referrers(subnet, ENDPOINT, prop="subnetIds")]
+                graph.referrers(subnet, ENDPOINT, prop="subnetIds")
                 + graph.referrers(subnet, TGW_ATTACHMENT, prop="subnetIds")
                 + graph.referrers(subnet, GROUP, prop="vpcZoneIdentifiers")
                 + graph.referrers(subnet, INSTANCE, prop="subnetId")
@@ -712,9 +722,12 @@ def validate_path_complete(args: StackValidationArgs, report_violation: ReportVi
 
 PATH_COMPLETE = stack_policy(
     "onprem-path-complete",
-    "Behind every PrivateLink endpoint of an in-stack endpoint service: a load balancer listener, a target group "
-    "attached to a self-healing Auto Scaling group whose launch template has user data, and routes from its subnets "
-    "for every on-prem network to an attached transit or virtual private gateway.",
+    "Behind every PrivateLink endpoint of an in-stack endpoint service: an allowed principal and no pending "
+    "acceptance; a load balancer with addresses it can get, listening on the port clients use and forwarding to a "
+    "target group attached to a self-healing Auto Scaling group; security groups open between them both ways; a "
+    "launch template that installs and starts squid on that port for the load balancer's addresses; packages and "
+    "names the first boot needs; and routes and egress from its subnets for every on-prem network and port to an "
+    "attached transit or virtual private gateway.",
     validate_path_complete,
     remediation_steps="Build the path with arcblueprint.platform.onprem.OnPremAccess (ProxyFleet, OnPremRouting).",
 )
