@@ -20,7 +20,7 @@ import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from arcblueprint.platform.proxy_config import ProxyRules, parse_squid_config, squid_config_of
-from arcblueprint.policy.base import UNKNOWN, is_mapping, known, known_dig, known_list, number
+from arcblueprint.policy.base import UNKNOWN, is_list, is_mapping, known, known_dig, known_list, number
 
 if TYPE_CHECKING:
     from pulumi_policy import PolicyResource
@@ -136,13 +136,20 @@ def proxy_addresses(function: PolicyResource) -> set[tuple[str, int]] | Any:
 
 
 def fixed_addresses(balancer: PolicyResource) -> list[str] | None | Any:
-    """The private addresses ``balancer``'s subnet mappings fix; ``None`` if any zone's address is left to AWS."""
+    """The private addresses ``balancer``'s subnet mappings fix; ``None`` if AWS picks them, or :data:`UNKNOWN`.
+
+    Declared with ``subnets``, the mappings are computed by the provider (unknown in a preview), and AWS picks
+    the addresses; declared with ``subnetMappings``, each mapping names its ``privateIpv4Address`` or leaves it
+    to AWS. (The provider's state lists the addresses AWS picked too: an existing load balancer reads as fixed,
+    which it is by then.)
+    """
     mappings = known_list(balancer.props, "subnetMappings")
-    if mappings is UNKNOWN:
-        return UNKNOWN
-    if not mappings or known_list(balancer.props, "subnets"):
-        return None
-    addresses = [known(m, "privateIpv4Address") if is_mapping(m) else None for m in mappings]
-    if UNKNOWN in addresses:
-        return UNKNOWN
-    return addresses if all(isinstance(a, str) and a for a in addresses) else None
+    if mappings is not UNKNOWN and mappings:
+        addresses = [known(m, "privateIpv4Address") if is_mapping(m) else None for m in mappings]
+        if UNKNOWN in addresses:
+            return UNKNOWN
+        return addresses if all(isinstance(a, str) and a for a in addresses) else None
+    subnets = known(balancer.props, "subnets")  # the ids may be unknown (new subnets): that it is set is enough
+    if is_list(subnets) and len(subnets) > 0:
+        return None  # given as subnets: the mappings (unknown or empty) are AWS's to fill
+    return UNKNOWN if mappings is UNKNOWN or subnets is UNKNOWN else None
