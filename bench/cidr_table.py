@@ -59,8 +59,8 @@ def proxy_rows(stacks: tuple[str, ...] = ("dev", "prod")) -> list[str]:
 
     lines = [
         "| stack | proxies (min/desired/max) | zones | per zone: proxies x2 (refresh) + NLB + endpoint ENIs "
-        "+ TGW attachment | subnet per zone (usable) | proxy VPC |",
-        "| --- | --- | ---: | --- | --- | --- |",
+        "+ TGW attachment | subnet per zone (usable) | proxy VPC | NLB addresses (fixed) |",
+        "| --- | --- | ---: | --- | --- | --- | --- |",
     ]
     for stack in stacks:
         config = load(REPO_ROOT, stack)
@@ -74,7 +74,8 @@ def proxy_rows(stacks: tuple[str, ...] = ("dev", "prod")) -> list[str]:
             f"| {stack} | {spec.proxies.min_size}/{spec.proxies.desired_capacity}/{spec.proxies.max_size} "
             f"| {demand.availability_zones} | 2x{per_zone} + 1 + {demand.interface_endpoints} + "
             f"{int(demand.transit_gateway_attachment)} = {demand.addresses_per_az()} "
-            f"| /{prefix} ({usable_addresses(prefix)}) x {plan.availability_zones} | {plan.cidr} |"
+            f"| /{prefix} ({usable_addresses(prefix)}) x {plan.availability_zones} | {plan.cidr} "
+            f"| {', '.join(plan.load_balancer_addresses)} |"
         )
     return lines
 

@@ -361,6 +361,18 @@ class OnPremSpec:
                 )
             if not self.destination_ports:
                 raise ConfigError("destinationPorts", [], "must list at least one port")
+            names = [d for d in self.destinations if is_host_name(d)]
+            if names and not self.resolver_rule_ids:
+                # The proxy VPC's resolver answers its own names and asks public DNS for the rest: on-prem
+                # names resolve there only through the network team's forwarding rules.
+                raise ConfigError(
+                    "resolverRuleIds",
+                    [],
+                    f"must list the Route 53 Resolver rules (rslvr-rr-...) that forward on-prem DNS when "
+                    f"destinations name hosts ({', '.join(names)}): without them the proxies cannot resolve those "
+                    "names and refuse every request to them",
+                    show_value=False,
+                )
 
     @property
     def destination_networks(self) -> tuple[str, ...]:

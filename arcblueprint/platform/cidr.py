@@ -39,6 +39,7 @@ overlaps none of ``on_prem_ranges`` (nor ``avoid``).
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import math
 from dataclasses import dataclass, field
@@ -54,12 +55,14 @@ if TYPE_CHECKING:
 __all__ = [
     "HYPERPLANE_CONNECTIONS_PER_ENI",
     "LARGEST_PREFIX",
+    "RESERVED_ADDRESSES_AT_START",
     "RESERVED_ADDRESSES_PER_SUBNET",
     "SMALLEST_PREFIX",
     "CidrPlanError",
     "NetworkDemand",
     "ProxyVpcDemand",
     "VpcPlan",
+    "first_usable_address",
     "lambda_addresses_per_az",
     "plan_onprem_vpc",
     "plan_vpc",
@@ -68,6 +71,8 @@ __all__ = [
 
 #: AWS reserves the first four addresses and the last one of every subnet.
 RESERVED_ADDRESSES_PER_SUBNET = 5
+#: Of those, the first four: the network address, the VPC router, the DNS server, one for future use.
+RESERVED_ADDRESSES_AT_START = 4
 #: The largest VPC (and subnet) AWS allows.
 LARGEST_PREFIX = 16
 #: The smallest VPC (and subnet) AWS allows.
@@ -146,6 +151,9 @@ class VpcPlan:
     eni_model: str = "hyperplane"
     #: Usable (not reserved) addresses of one private subnet.
     usable_private_addresses_per_az: int = field(default=0)
+    #: The fixed private address of an internal load balancer in each private subnet (index ``i`` in subnet ``i``);
+    #: :func:`plan_onprem_vpc` sets them, counted in its per-zone demand.
+    load_balancer_addresses: tuple[str, ...] = ()
 
     @property
     def subnets(self) -> tuple[str, ...]:
@@ -159,6 +167,11 @@ class VpcPlan:
 def usable_addresses(prefix_length: int) -> int:
     """Addresses of a subnet that instances and ENIs can use (AWS keeps 5)."""
     return 2 ** (32 - prefix_length) - RESERVED_ADDRESSES_PER_SUBNET
+
+
+def first_usable_address(subnet: str) -> str:
+    """The lowest address of ``subnet`` a resource may take: the one after AWS's four reserved ones."""
+    return str(ipaddress.IPv4Network(subnet).network_address + RESERVED_ADDRESSES_AT_START)
 
 
 def lambda_addresses_per_az(demand: NetworkDemand) -> int:
@@ -275,8 +288,9 @@ class ProxyVpcDemand:
         )
 
     def addresses_per_az(self) -> int:
-        """Proxies twice over (an instance refresh launches replacements before it stops the old ones,
-        up to 200% of capacity), plus one load balancer node, the endpoint ENIs and the attachment."""
+        """Proxies twice over (an instance refresh, or a health replacement under the group's instance
+        maintenance policy, launches replacements before it stops the old ones: up to 200% of capacity),
+        plus the load balancer node's fixed address, the endpoint ENIs and the attachment."""
         proxies = math.ceil(self.max_proxies / self.availability_zones)
         return 2 * proxies + 1 + self.interface_endpoints + int(self.transit_gateway_attachment)
 
@@ -286,6 +300,12 @@ def plan_onprem_vpc(demand: ProxyVpcDemand, *, avoid: Iterable[str] = ()) -> Vpc
 
     One private subnet per zone holding :meth:`ProxyVpcDemand.addresses_per_az` usable addresses:
     with the shipped configs a ``/28`` per zone (11 usable), so a ``/27`` VPC for two zones.
+
+    The load balancer's node in each zone gets a fixed address, the subnet's first usable one
+    (``load_balancer_addresses``): an internal Network Load Balancer whose addresses AWS picks needs
+    at least 8 free addresses in each subnet when it is created (ELB guide, "Update the Availability
+    Zones for your Network Load Balancer"), which a ``/28`` shared with the endpoints, the attachment
+    and the proxies does not keep. With an address given, it needs only that one.
     """
     if demand.max_proxies < 1:
         raise CidrPlanError("onPrem.proxies.maxSize", demand.max_proxies, "must be at least 1")
@@ -298,11 +318,14 @@ def plan_onprem_vpc(demand: ProxyVpcDemand, *, avoid: Iterable[str] = ()) -> Vpc
         config_section="onPrem",
     )
     try:
-        return plan_vpc(needed, avoid=tuple(avoid))
+        plan = plan_vpc(needed, avoid=tuple(avoid))
     except CidrPlanError as error:
         if error.key.endswith("peakConcurrentExecutions"):
             raise CidrPlanError("onPrem.proxies.maxSize", demand.max_proxies, error.allowed) from None
         raise
+    return dataclasses.replace(
+        plan, load_balancer_addresses=tuple(first_usable_address(s) for s in plan.private_subnets)
+    )
 
 
 def _first_free_block(prefix: int, allowed_range: str, avoid: Iterable[str], *, key: str) -> ipaddress.IPv4Network:

@@ -2,11 +2,12 @@
 
 The proxies are a forward proxy to on-prem and nothing else. :func:`render_squid_config` turns the
 stack's ``onPrem`` config into a ``squid.conf`` that listens on the proxy port, accepts clients
-only from the proxy VPC (PrivateLink traffic reaches the targets from the load balancer's
-addresses there), lets HTTP and ``CONNECT`` through only to the on-prem destinations (CIDRs and
-host names) on the configured ports, refuses everything else, and logs each request without its
-query string. The same function renders the file the tests run a real squid with, so what the
-tests prove is what the instances run.
+only from the load balancer's fixed addresses (with client IP preservation off, PrivateLink
+traffic and health checks reach the targets from them), lets HTTP and ``CONNECT`` through only to
+the on-prem destinations (CIDRs and host names) on the configured ports, refuses everything else,
+and logs each request without its query string. The same function renders the file the tests run
+a real squid with, so what the tests prove is what the instances run; :func:`parse_squid_config`
+reads those settings back (the correctness rules read them from the launch template's user data).
 
 :func:`render_user_data` is the instance's boot script: it installs squid and the CloudWatch agent
 from the Amazon Linux 2023 repository (served from S3, reached through the proxy VPC's S3 gateway
@@ -24,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from arcblueprint.config.model import StackConfig
 
 __all__ = [
@@ -32,10 +35,13 @@ __all__ = [
     "NO_PROXY",
     "PROXY_INSTANCE_ENDPOINTS",
     "Destinations",
+    "ProxyRules",
     "SquidConfig",
     "allows",
     "client_environment",
     "is_host_name",
+    "installs_squid",
+    "parse_squid_config",
     "render_squid_config",
     "render_user_data",
     "squid_config_of",
@@ -114,7 +120,7 @@ class SquidConfig:
 
     #: The proxy port (``onPrem.proxyPort``); the load balancer forwards and health-checks it.
     port: int
-    #: Who may use the proxy: the proxy VPC's CIDR (the load balancer's addresses live there).
+    #: Who may use the proxy: the load balancer's fixed addresses (``/32`` each).
     clients: tuple[str, ...]
     #: ``onPrem.destinations``: IPv4 CIDRs, host names, ``.domain`` suffixes.
     destinations: tuple[str, ...]
@@ -134,11 +140,12 @@ class SquidConfig:
     visible_hostname: str = field(default="arcblueprint-onprem-proxy")
 
     @classmethod
-    def for_stack(cls, stack: StackConfig, proxy_vpc_cidr: str) -> SquidConfig:
+    def for_stack(cls, stack: StackConfig, load_balancer_addresses: Sequence[str]) -> SquidConfig:
+        """The proxies of ``stack``; only the load balancer's addresses (``VpcPlan.load_balancer_addresses``) get in."""
         spec = stack.on_prem
         return cls(
             port=spec.proxy_port,
-            clients=(proxy_vpc_cidr,),
+            clients=tuple(f"{address}/32" for address in load_balancer_addresses),
             destinations=tuple(spec.destinations),
             ports=tuple(spec.destination_ports),
         )
@@ -158,7 +165,7 @@ def render_squid_config(config: SquidConfig) -> str:
         "# A forward proxy to on-prem only: HTTP and CONNECT to the destinations and ports below, nothing else.",
         f"http_port {listen}",
         f"visible_hostname {config.visible_hostname}",
-        "# Clients: the load balancer's addresses in the proxy VPC (PrivateLink traffic arrives from them).",
+        "# Clients: the load balancer's addresses (PrivateLink traffic and health checks arrive from them).",
         f"acl clients src {' '.join(config.clients)}",
     ]
     if destinations.networks:
@@ -255,6 +262,62 @@ def squid_config_of(user_data: str) -> str | None:
         return None
     body = user_data.split(start, 1)[1]
     return body.split(f"\n{_SQUID_EOF}\n", 1)[0] + "\n"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProxyRules:
+    """What a generated ``squid.conf`` enforces, read back from the file (see :func:`parse_squid_config`)."""
+
+    #: ``http_port``: where squid listens (``None`` if the file names none).
+    port: int | None
+    #: ``acl clients src``: who may use the proxy.
+    clients: tuple[str, ...]
+    #: ``acl onprem_networks dst`` and ``acl onprem_domains dstdomain``: where requests may go.
+    destinations: tuple[str, ...]
+    #: ``acl onprem_ports port``: the ports requests and tunnels may go to.
+    ports: tuple[int, ...]
+
+    @property
+    def networks(self) -> tuple[str, ...]:
+        return tuple(d for d in self.destinations if not is_host_name(d))
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        return tuple(d for d in self.destinations if is_host_name(d))
+
+    def allows(self, url: str) -> bool:
+        """Whether these rules let a request for ``url`` through (see :func:`allows`)."""
+        return allows(url, destinations=self.destinations, ports=self.ports)
+
+
+def parse_squid_config(text: str) -> ProxyRules:
+    """The port, clients, destinations and ports of a ``squid.conf`` :func:`render_squid_config` wrote."""
+    port: int | None = None
+    acls: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "http_port":
+            tail = words[1].rsplit(":", 1)[-1]
+            port = int(tail) if tail.isdigit() else None
+        elif len(words) >= 3 and words[0] == "acl":
+            acls.setdefault(words[1], []).extend(w for w in words[3:] if not w.startswith("-"))
+    ports = tuple(int(p) for p in acls.get("onprem_ports", ()) if p.isdigit())
+    return ProxyRules(
+        port=port,
+        clients=tuple(acls.get("clients", ())),
+        destinations=(*acls.get("onprem_networks", ()), *acls.get("onprem_domains", ())),
+        ports=ports,
+    )
+
+
+_INSTALLS_SQUID = re.compile(r"^\s*(?:dnf|yum)\s+(?:-\S+\s+)*install\b[^\n]*\bsquid\b", re.MULTILINE)
+_STARTS_SQUID = re.compile(r"^\s*systemctl\s+enable\s+--now\s+squid\b", re.MULTILINE)
+
+
+def installs_squid(user_data: str) -> bool:
+    """Whether a boot script installs squid with ``dnf``/``yum`` and starts it (``systemctl enable --now squid``),
+    as :func:`render_user_data`'s does."""
+    return _INSTALLS_SQUID.search(user_data) is not None and _STARTS_SQUID.search(user_data) is not None
 
 
 def allows(url: str, *, destinations: tuple[str, ...], ports: tuple[int, ...]) -> bool:

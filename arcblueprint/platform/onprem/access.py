@@ -109,8 +109,11 @@ class OnPremAccess(pulumi.ComponentResource):
             f"{name}-default-sg", vpc_id=self.vpc.id, tags=tagged("default-unused"), opts=child
         )
         zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
+        if len(plan.load_balancer_addresses) != len(plan.private_subnets):
+            raise ValueError("OnPremAccessArgs.plan needs one load balancer address per subnet (plan_onprem_vpc)")
         self.subnets: list[aws.ec2.Subnet] = []
         self.route_tables: list[aws.ec2.RouteTable] = []
+        self.route_table_associations: list[aws.ec2.RouteTableAssociation] = []
         for i, cidr in enumerate(plan.private_subnets):
             # Default: the application VPC's first zones (see OnPremSpec.availability_zone_ids).
             zone = (
@@ -128,7 +131,11 @@ class OnPremAccess(pulumi.ComponentResource):
                 opts=child,
             )
             table = aws.ec2.RouteTable(f"{name}-rt-{i}", vpc_id=self.vpc.id, tags=tagged(f"rt-{i}"), opts=child)
-            aws.ec2.RouteTableAssociation(f"{name}-rta-{i}", subnet_id=subnet.id, route_table_id=table.id, opts=child)
+            self.route_table_associations.append(
+                aws.ec2.RouteTableAssociation(
+                    f"{name}-rta-{i}", subnet_id=subnet.id, route_table_id=table.id, opts=child
+                )
+            )
             self.subnets.append(subnet)
             self.route_tables.append(table)
         self.flow_log = vpc_flow_logs(
@@ -146,19 +153,6 @@ class OnPremAccess(pulumi.ComponentResource):
                 f"{name}-resolver-rule-{i}", resolver_rule_id=rule, vpc_id=self.vpc.id, opts=child
             )
 
-        self.routing = OnPremRouting(
-            f"{name}-routes",
-            OnPremRoutingArgs(
-                vpc_id=self.vpc.id,
-                route_tables=self.route_tables,
-                subnet_ids=[s.id for s in self.subnets],
-                on_prem_ranges=stack.network.on_prem_ranges,
-                gateway_id=spec.gateway_id,
-                tags=tags,
-            ),
-            opts=child,
-        )
-
         # --- the load balancer PrivateLink publishes ------------------------------------------
         self.load_balancer_security_group = aws.ec2.SecurityGroup(
             f"{name}-nlb-sg",
@@ -170,12 +164,21 @@ class OnPremAccess(pulumi.ComponentResource):
         )
         # No ingress rule: PrivateLink traffic skips the inbound rules (enforcement off, below); anything
         # else reaching the load balancer from inside this VPC is refused.
+        self.load_balancer_addresses = plan.load_balancer_addresses
         self.load_balancer = aws.lb.LoadBalancer(
             f"{name}-nlb",
             name=ctx.name("onprem", max_length=32),
             load_balancer_type="network",
             internal=True,
-            subnets=[s.id for s in self.subnets],
+            # A fixed address per zone (the subnet's first usable one, from the planner): with addresses left
+            # to AWS, CreateLoadBalancer needs 8 free in each subnet, which these /28s shared with the
+            # endpoints, the attachment and the proxies do not keep. Squid admits exactly these addresses, and
+            # everything else taking an address in these subnets waits for the load balancer, so AWS cannot
+            # hand its address to another interface first.
+            subnet_mappings=[
+                {"subnet_id": subnet.id, "private_ipv4_address": address}
+                for subnet, address in zip(self.subnets, plan.load_balancer_addresses, strict=True)
+            ],
             enable_cross_zone_load_balancing=True,
             security_groups=[self.load_balancer_security_group.id],
             enforce_security_group_inbound_rules_on_private_link_traffic="off",
@@ -183,6 +186,21 @@ class OnPremAccess(pulumi.ComponentResource):
             tags=tagged("nlb"),
             opts=child,
         )
+        self.routing = OnPremRouting(
+            f"{name}-routes",
+            OnPremRoutingArgs(
+                vpc_id=self.vpc.id,
+                route_tables=self.route_tables,
+                subnet_ids=[s.id for s in self.subnets],
+                on_prem_ranges=stack.network.on_prem_ranges,
+                gateway_id=spec.gateway_id,
+                tags=tags,
+                # The attachment takes an address AWS picks in each proxy subnet: after the load balancer's.
+                address_holders=[self.load_balancer],
+            ),
+            opts=child,
+        )
+
         self.target_group = aws.lb.TargetGroup(
             f"{name}-proxies",
             name=ctx.name("onprem-proxy", max_length=32),
@@ -190,8 +208,9 @@ class OnPremAccess(pulumi.ComponentResource):
             protocol="TCP",
             target_type="instance",
             vpc_id=self.vpc.id,
-            # Squid admits clients by source address: the load balancer's, which is what targets see
-            # with client IP preservation off (the proxy VPC's CIDR in squid.conf).
+            # Squid admits clients by source address: the load balancer's fixed addresses, which is what targets
+            # see with client IP preservation off ("the source IP address is the private IP address of the Network
+            # Load Balancer", ELB guide, target group attributes).
             preserve_client_ip="false",
             deregistration_delay=str(DEREGISTRATION_DELAY_SECONDS),
             connection_termination=True,
@@ -215,7 +234,7 @@ class OnPremAccess(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.squid = SquidConfig.for_stack(stack, plan.cidr)
+        self.squid = SquidConfig.for_stack(stack, plan.load_balancer_addresses)
         self.fleet = ProxyFleet(
             f"{name}-proxy",
             ProxyFleetArgs(
@@ -224,6 +243,8 @@ class OnPremAccess(pulumi.ComponentResource):
                 vpc_id=self.vpc.id,
                 subnets=self.subnets,
                 route_tables=self.route_tables,
+                route_table_associations=self.route_table_associations,
+                address_holders=[self.load_balancer],
                 target_group_arn=self.target_group.arn,
                 load_balancer_security_group_id=self.load_balancer_security_group.id,
                 squid=self.squid,

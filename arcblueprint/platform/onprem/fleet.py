@@ -1,12 +1,14 @@
 """The proxy fleet: an Auto Scaling group of squid instances behind the on-prem load balancer.
 
 Self-healing: the group checks its instances with the load balancer's health check (the proxy
-port), so an instance whose squid does not listen is replaced; a change of the launch template
-(user data, type, image) starts an instance refresh that launches replacements before stopping
-the old ones (100-200 % healthy). The image is the current Amazon Linux 2023 arm64 AMI,
-resolved by EC2 at each launch from AWS's public SSM parameter (``resolve:ssm:``, which launch
-templates accept as ``ImageId``): no AMI id is pinned, and ``maxInstanceLifetime`` replaces every
-proxy within two weeks, so the fleet picks up new images without a deploy.
+port), so an instance whose squid does not listen is replaced; its instance maintenance policy
+(100-200 % healthy) launches the replacement before terminating the failed instance, so a group
+of one keeps serving; a change of the launch template (user data, type, image) starts an instance
+refresh that launches replacements before stopping the old ones (100-200 % healthy). The image is
+the current Amazon Linux 2023 arm64 AMI, resolved by EC2 at each launch from AWS's public SSM
+parameter (``resolve:ssm:``, which launch templates accept as ``ImageId``): no AMI id is pinned,
+and ``maxInstanceLifetime`` replaces every proxy within two weeks, so the fleet picks up new
+images without a deploy.
 
 No SSH: no key pair, no port 22; operators use Session Manager, for which the role has
 ``AmazonSSMManagedInstanceCore`` and the VPC has the ``ssm``/``ssmmessages``/``ec2messages``
@@ -57,6 +59,12 @@ class ProxyFleetArgs:
     vpc_id: pulumi.Input[str]
     subnets: Sequence[aws.ec2.Subnet]
     route_tables: Sequence[aws.ec2.RouteTable]
+    #: The subnets' associations with ``route_tables``: until they exist a subnet uses the VPC's main table,
+    #: which has no route to the S3 gateway endpoint, so the instances wait for them.
+    route_table_associations: Sequence[pulumi.Resource] = ()
+    #: Resources holding fixed addresses in ``subnets`` (the load balancer): the interface endpoints and the
+    #: instances, whose addresses AWS picks, are created after them so they cannot take theirs.
+    address_holders: Sequence[pulumi.Resource] = ()
     #: The load balancer's target group; the group registers every instance in it.
     target_group_arn: pulumi.Input[str]
     #: The load balancer's security group: the only source the proxy port admits.
@@ -155,7 +163,7 @@ class ProxyFleet(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
+        out_endpoints = aws.vpc.SecurityGroupEgressRule(
             f"{name}-out-endpoints",
             security_group_id=self.security_group.id,
             ip_protocol="tcp",
@@ -179,7 +187,7 @@ class ProxyFleet(pulumi.ComponentResource):
                 subnet_ids=subnet_ids,
                 security_group_ids=[self.endpoint_security_group.id],
                 tags=tagged(f"{service}-endpoint"),
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.address_holders)),
             )
             for service in PROXY_INSTANCE_ENDPOINTS
         }
@@ -207,7 +215,7 @@ class ProxyFleet(pulumi.ComponentResource):
             tags=tagged("s3-gateway"),
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
+        out_s3 = aws.vpc.SecurityGroupEgressRule(
             f"{name}-out-s3",
             security_group_id=self.security_group.id,
             ip_protocol="tcp",
@@ -327,6 +335,9 @@ class ProxyFleet(pulumi.ComponentResource):
             health_check_grace_period=_WARMUP_SECONDS,
             default_instance_warmup=_WARMUP_SECONDS,
             max_instance_lifetime=_MAX_INSTANCE_LIFETIME_SECONDS,
+            # Launch before terminating, for every replacement (a failed health check, the lifetime above): a
+            # group of one (dev) keeps its proxy until the new one is in service. The VPC is sized for 200 %.
+            instance_maintenance_policy={"min_healthy_percentage": 100, "max_healthy_percentage": 200},
             instance_refresh={
                 "strategy": "Rolling",
                 "preferences": {"min_healthy_percentage": 100, "max_healthy_percentage": 200, "skip_matching": True},
@@ -338,7 +349,20 @@ class ProxyFleet(pulumi.ComponentResource):
                 "GroupTerminatingInstances",
             ],
             tags=[{"key": k, "value": v, "propagate_at_launch": False} for k, v in sorted(tagged("proxy").items())],
-            opts=child,
+            # The first boot runs `dnf install` (S3 through the gateway endpoint, on the subnets' own route tables,
+            # through the S3 egress rule) and starts the agents (Session Manager and CloudWatch Logs endpoints):
+            # instances launched before those exist fail their boot and are replaced only after the grace period.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[
+                    self.s3_endpoint,
+                    *args.route_table_associations,
+                    out_s3,
+                    out_endpoints,
+                    *self.endpoints.values(),
+                    *args.address_holders,
+                ],
+            ),
         )
         self.register_outputs(
             {"groupName": self.group.name, "launchTemplateId": self.launch_template.id, "logGroupName": log_group_name}

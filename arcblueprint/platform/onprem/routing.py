@@ -37,6 +37,9 @@ class OnPremRoutingArgs:
     #: ``onPrem.gatewayId``: ``tgw-...`` or ``vgw-...``.
     gateway_id: str
     tags: dict[str, str]
+    #: Resources holding fixed addresses in the proxy subnets (the load balancer): a transit gateway
+    #: attachment, whose addresses AWS picks, is created after them so it cannot take theirs.
+    address_holders: Sequence[pulumi.Resource] = ()
 
 
 class OnPremRouting(pulumi.ComponentResource):
@@ -61,7 +64,7 @@ class OnPremRouting(pulumi.ComponentResource):
                 subnet_ids=list(args.subnet_ids),
                 dns_support="enable",
                 tags={**args.tags, "Name": f"{name}-tgw-attachment"},
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.address_holders)),
             )
             target = {"transit_gateway_id": gateway}
         elif gateway.startswith("vgw-"):

@@ -47,8 +47,10 @@ Hosts that are not AWS APIs count too: every ``http(s)://`` URL in the function'
 
 * through the proxy that ``HTTP_PROXY``/``HTTPS_PROXY`` name, when ``NO_PROXY`` does not exempt the
   host: the proxy's name is a Route 53 record, in a zone associated with the function's VPC, that
-  aliases an interface endpoint the function's security group may reach on the proxy port (what
-  lies behind the endpoint is ``onprem-path-complete``'s to check);
+  aliases an interface endpoint the function's security group may reach on the proxy port; the
+  endpoint service's load balancer listens on that port, and the proxies behind it let the URL's
+  host and port through (their ``squid.conf``, read from the launch template's user data: what the
+  instances enforce). The rest of the path behind the endpoint is ``onprem-path-complete``'s to check;
 * directly: an address inside the function's VPC, or covered by a route from all its subnets, with
   egress to it on the port; a name needs a route to a NAT gateway (Lambda gives no other internet).
 
@@ -86,6 +88,15 @@ from arcblueprint.policy.wiring._network import (
     covers,
     placement_of,
     subnet_cidr,
+)
+from arcblueprint.policy.wiring._proxy import (
+    ENDPOINT_SERVICE,
+    LAUNCH_TEMPLATE,
+    LOAD_BALANCER,
+    auto_scaling_groups,
+    forwarded,
+    listener_ports,
+    proxy_rules,
 )
 from arcblueprint.vpc_access import GATEWAY_SERVICES, ON_BEHALF, endpoint_service
 
@@ -406,6 +417,55 @@ class _Network:
         }
         return all(tables & routed_tables for tables in placement.route_tables.values())
 
+    def refusals(self, placement: Placement, host: str, port: int, url: str) -> list[str]:
+        """Why the proxy at ``host:port`` does not carry a request for ``url`` (empty: it does, or cannot be known).
+
+        Behind each interface endpoint the proxy's name aliases: a listener on ``port`` of the endpoint
+        service's load balancer, and proxies whose squid lets ``url`` through (read from their user data).
+        """
+        graph = self.graph
+        problems: list[str] = []
+        for endpoint in self._proxy_endpoints(placement, host):
+            for service in graph.refs(endpoint, "serviceName", ENDPOINT_SERVICE):
+                for balancer in graph.refs(service, "networkLoadBalancerArns", LOAD_BALANCER):
+                    ports = listener_ports(graph, balancer)
+                    if ports is not UNKNOWN and ports and port not in ports:
+                        problems.append(
+                            f"load balancer '{balancer.name}' behind endpoint '{endpoint.name}' listens on "
+                            f"{', '.join(map(str, sorted(ports)))}, not on port {port} of the proxy URL"
+                        )
+                    templates = [
+                        t
+                        for _, target_group in forwarded(graph, balancer)
+                        for group in auto_scaling_groups(graph, target_group)
+                        for t in graph.refs(group, "launchTemplate", LAUNCH_TEMPLATE)
+                    ]
+                    for template in templates:
+                        rules = proxy_rules(template)
+                        if rules and rules is not UNKNOWN and not rules.allows(url):
+                            problems.append(
+                                f"the proxies behind endpoint '{endpoint.name}' refuse it: squid (launch template "
+                                f"'{template.name}') lets requests through only to {', '.join(rules.destinations)} "
+                                f"on ports {', '.join(map(str, rules.ports))}"
+                            )
+        return list(dict.fromkeys(problems))
+
+    def _proxy_endpoints(self, placement: Placement, host: str) -> list[PolicyResource]:
+        """Interface endpoints that records named ``host``, in zones of the function's VPC, alias."""
+        graph = self.graph
+        found: dict[str, PolicyResource] = {}
+        for record in graph.of_type(RECORD):
+            name = known(record.props, "name")
+            if not isinstance(name, str) or name.rstrip(".") != host:
+                continue
+            zone = graph.ref(record, "zoneId", ZONE)
+            if zone is not None and not {v.urn for v in graph.refs(zone, "vpcs", VPC)} & placement.vpcs:
+                continue
+            for endpoint in graph.refs(record, "aliases", ENDPOINT):
+                if known(endpoint.props, "vpcEndpointType") == "Interface":
+                    found.setdefault(endpoint.urn, endpoint)
+        return list(found.values())
+
     def proxy_problems(self, placement: Placement, host: str, port: int) -> list[str]:
         """Why the function cannot reach the proxy ``host:port`` (empty: it can)."""
         graph = self.graph
@@ -552,12 +612,20 @@ def _host_problems(
     proxy = client.proxy_for(scheme, host)
     if proxy is not None:
         problems = network.proxy_problems(placement, *proxy)
-        if not problems:
+        if problems:
+            return (
+                f"it goes through the proxy {proxy[0]}:{proxy[1]}, but {'; '.join(problems)}",
+                "Let the function use the platform's proxy (FunctionArgs.use_onprem_proxy), which names the proxy "
+                "endpoint in the VPC's private zone and opens the Lambda security group to it.",
+            )
+        refused = network.refusals(placement, *proxy, url)
+        if not refused:
             return None
         return (
-            f"it goes through the proxy {proxy[0]}:{proxy[1]}, but {'; '.join(problems)}",
-            "Let the function use the platform's proxy (FunctionArgs.use_onprem_proxy), which names the proxy "
-            "endpoint in the VPC's private zone and opens the Lambda security group to it.",
+            f"it goes through the proxy {proxy[0]}:{proxy[1]}, but {'; '.join(refused)}",
+            f"List {host} (or its domain, or its address's network) in onPrem.destinations and port {port} in "
+            "onPrem.destinationPorts, and keep the load balancer's listener on the proxy URL's port "
+            "(onPrem.proxyPort).",
         )
     try:
         address = str(ipaddress.ip_address(host))

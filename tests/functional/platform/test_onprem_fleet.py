@@ -8,6 +8,7 @@ the real-squid tests run), and a real ``squid -k parse`` accepts it.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import shutil
 import subprocess
@@ -51,6 +52,10 @@ def _user_data(graph) -> str:
     return base64.b64decode(_one(graph, "onprem-proxy-lt").inputs["userData"]).decode()
 
 
+def _load_balancer_addresses(graph) -> list[str]:
+    return [m["privateIpv4Address"] for m in _one(graph, "onprem-nlb").inputs["subnetMappings"]]
+
+
 def test_the_group_keeps_the_configured_proxies_in_the_proxy_subnets_behind_the_load_balancer(graph):
     spec = graph.config.on_prem
     group = _one(graph, "onprem-proxy-asg")
@@ -70,6 +75,8 @@ def test_the_group_keeps_the_configured_proxies_in_the_proxy_subnets_behind_the_
     assert inputs["instanceRefresh"]["strategy"] == "Rolling"
     preferences = inputs["instanceRefresh"]["preferences"]
     assert (preferences["minHealthyPercentage"], preferences["maxHealthyPercentage"]) == (100, 200)
+    # A health replacement launches before it terminates too: dev's single proxy is never gone.
+    assert inputs["instanceMaintenancePolicy"] == {"minHealthyPercentage": 100, "maxHealthyPercentage": 200}
     template = _one(graph, "onprem-proxy-lt")
     assert inputs["launchTemplate"]["version"] == str(template.outputs["latestVersion"]) != "$Latest"
     assert template.urn in group.property_dependencies["launchTemplate"]
@@ -101,11 +108,12 @@ def test_the_user_data_installs_squid_with_the_generated_config(graph):
     assert script.startswith("#!/bin/bash\n") and "set -euo pipefail" in script
     assert "dnf install -y squid amazon-cloudwatch-agent" in script
     assert "squid -k parse" in script and "systemctl enable --now squid" in script
-    cidr = _one(graph, "onprem-vpc").inputs["cidrBlock"]
-    expected = render_squid_config(SquidConfig.for_stack(graph.config, cidr))
+    addresses = _load_balancer_addresses(graph)
+    expected = render_squid_config(SquidConfig.for_stack(graph.config, addresses))
     assert squid_config_of(script) == expected
     spec = graph.config.on_prem
-    assert f"http_port {spec.proxy_port}\n" in expected and f"acl clients src {cidr}\n" in expected
+    clients = " ".join(f"{a}/32" for a in addresses)
+    assert f"http_port {spec.proxy_port}\n" in expected and f"acl clients src {clients}\n" in expected
     assert "strip_query_terms on" in expected and expected.rstrip().count("http_access deny all") == 1
     agent = json.loads(script.split("<<'ARCBLUEPRINT_AGENT_CONF'\n", 1)[1].split("\nARCBLUEPRINT_AGENT_CONF\n", 1)[0])
     [access, _] = agent["logs"]["logs_collected"]["files"]["collect_list"]
@@ -214,6 +222,50 @@ def test_security_groups_are_exactly_the_path(graph):
     assert _rules(graph, "onprem-endpoint-sg") == (users, set())
 
 
+def test_the_load_balancer_has_a_fixed_address_in_each_proxy_subnet_taken_before_any_other(graph):
+    """An internal NLB whose addresses AWS picks needs 8 free per subnet; these /28s keep fewer, so each node has
+    the subnet's first usable address, and whatever else takes an address there is created after it."""
+    balancer = _one(graph, "onprem-nlb")
+    assert "subnets" not in balancer.inputs
+    subnets = {r.urn: r for r in graph.by_type("aws:ec2/subnet:Subnet")}
+    mapped = balancer.property_dependencies["subnetMappings"]
+    assert sorted(mapped) == _urns(
+        graph, *[f"onprem-subnet-{i}" for i in range(graph.config.on_prem.availability_zones)]
+    )
+    for mapping in balancer.inputs["subnetMappings"]:
+        address = ipaddress.IPv4Address(mapping["privateIpv4Address"])
+        [subnet] = [s for s in mapped if address in ipaddress.IPv4Network(subnets[s].inputs["cidrBlock"])]
+        network = ipaddress.IPv4Network(subnets[subnet].inputs["cidrBlock"])
+        # AWS keeps .0-.3 of every subnet (network, router, DNS, future use): .4 is the first an interface can have.
+        assert network.prefixlen == 28 and address == network.network_address + 4
+    holders = [
+        *[r for r in graph.by_type("aws:ec2/vpcEndpoint:VpcEndpoint") if r.inputs.get("subnetIds")],
+        *graph.by_type("aws:ec2transitgateway/vpcAttachment:VpcAttachment"),
+        _one(graph, "onprem-proxy-asg"),
+    ]
+    in_proxy_subnets = [
+        r
+        for r in holders
+        if set(r.property_dependencies.get("subnetIds", []) + r.property_dependencies.get("vpcZoneIdentifiers", []))
+        & set(mapped)
+    ]
+    assert len(in_proxy_subnets) == 4 + 1 + (graph.stack == "prod")  # endpoints, proxies, prod's TGW attachment
+    assert all(balancer.urn in r.dependencies for r in in_proxy_subnets)
+
+
+def test_the_proxies_boot_only_once_packages_and_agents_can_be_reached(graph):
+    group = _one(graph, "onprem-proxy-asg")
+    needed = _urns(
+        graph,
+        "onprem-proxy-s3-gateway",
+        "onprem-proxy-out-s3",
+        "onprem-proxy-out-endpoints",
+        *[f"onprem-rta-{i}" for i in range(graph.config.on_prem.availability_zones)],
+        *[f"onprem-proxy-{service}-endpoint" for service in ("ssm", "ssmmessages", "ec2messages", "logs")],
+    )
+    assert set(needed) <= set(group.dependencies)
+
+
 def test_the_load_balancer_forwards_the_proxy_port_and_drains(graph):
     balancer = _one(graph, "onprem-nlb").inputs
     assert balancer["internal"] is True and balancer["enforceSecurityGroupInboundRulesOnPrivateLinkTraffic"] == "off"
@@ -305,7 +357,7 @@ def test_the_endpoint_sits_only_in_zones_the_load_balancer_serves(run_component,
     endpoint = _one(graph, "onprem-endpoint")
     balancer = _one(graph, "onprem-nlb")
     placed = {subnets[u] for u in endpoint.property_dependencies["subnetIds"]}
-    served = {subnets[u] for u in balancer.property_dependencies["subnets"]}
+    served = {subnets[u] for u in balancer.property_dependencies["subnetMappings"]}
     assert served == set(proxy) and placed == set(app) & set(proxy)
     group = _one(graph, "onprem-proxy-asg")
     assert {subnets[u] for u in group.property_dependencies["vpcZoneIdentifiers"]} == served

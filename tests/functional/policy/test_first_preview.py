@@ -10,6 +10,7 @@ where the defect shows in inputs and edges.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 
@@ -119,6 +120,20 @@ def _no_actions(alarm):
         alarm.property_dependencies.pop(prop, None)
 
 
+def _nlb_picking_its_addresses(graph):
+    """The on-prem NLB declared with subnets= (AWS picks its addresses; the mappings are the provider's, unknown)
+    and created alongside the interface endpoints, the attachment and the proxies in its /28s."""
+    copied = dataclasses.replace(graph, resources=copy.deepcopy(graph.resources))
+    [balancer] = [r for r in copied.resources if r.name == "onprem-nlb"]
+    balancer.inputs["subnets"] = [m["subnetId"] for m in balancer.inputs.pop("subnetMappings")]
+    balancer.outputs.pop("subnetMappings", None)
+    balancer.property_dependencies["subnets"] = balancer.property_dependencies.pop("subnetMappings")
+    for other in copied.resources:
+        if balancer.urn in other.dependencies:
+            other.dependencies.remove(balancer.urn)
+    return copied
+
+
 CASES = [
     # (policy, stack, resource to change or None, change, resource the violation names)
     (
@@ -165,6 +180,11 @@ CASES = [
     ("onprem-path-complete", "prod", "onprem-proxy-lt", _set(userData=None), "onprem-proxy-lt"),
     ("onprem-path-complete", "prod", "onprem-proxy-asg", _set(healthCheckType="EC2"), "onprem-proxy-asg"),
     ("onprem-path-complete", "dev", None, lambda g: _without(g, "onprem-routes-0-0"), "onprem-rt-0"),
+    # The review's gaps: security groups, ports, names, the listener behind the proxy URL (inputs and edges).
+    ("onprem-path-complete", "prod", None, lambda g: _without(g, "onprem-nlb-to-proxies"), "onprem-nlb-sg"),
+    ("onprem-path-complete", "prod", None, _nlb_picking_its_addresses, "onprem-nlb"),
+    ("onprem-path-complete", "dev", None, lambda g: _without(g, "onprem-resolver-rule-0"), "onprem-vpc"),
+    ("vpc-function-reaches-its-apis", "prod", "onprem-listener", _set(port=3129.0), "facade-router-function"),
 ]
 
 

@@ -13,7 +13,7 @@ from arcblueprint.preview.harness import REPO_ROOT, synthesize
 PROD = (
     "enabled: true, proxies: {minSize: 2, desiredCapacity: 2, maxSize: 4}, allowedRange: 192.168.0.0/16, "
     "gatewayId: tgw-0a1b2c3d4e5f60718, destinations: [172.16.0.0/12, .corp.example.com], "
-    "destinationPorts: [443, 8080]"
+    "destinationPorts: [443, 8080], resolverRuleIds: [rslvr-rr-0a1b2c3d4e5f60718]"
 )
 
 
@@ -70,6 +70,9 @@ def test_the_base_case_loads(tmp_path):
         ("proxyInstanceType: t3.small", "onPrem.proxyInstanceType", "Graviton"),
         ("destinationPorts: [443, 70000]", "onPrem.destinationPorts[1] = 70000", "a port from 1 to 65535"),
         ("availabilityZones: 4", "onPrem.availabilityZones = 4", "from 1 to 3"),
+        # Host names resolve in the proxy VPC only through the network team's forwarding rules.
+        ("resolverRuleIds: []", "onPrem.resolverRuleIds is invalid", "destinations name hosts (.corp.example.com)"),
+        ("resolverRuleIds: [rr-0a1b2c3d4e]", "onPrem.resolverRuleIds[0] = 'rr-0a1b2c3d4e'", "rslvr-rr-"),
     ],
 )
 def test_on_prem_errors_are_one_line_naming_the_key(tmp_path, change, key, reason):
@@ -100,6 +103,7 @@ def test_dev_may_run_one_proxy_in_one_zone(tmp_path):
     (tmp_path / "Pulumi.small.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     spec = load(tmp_path, "small").on_prem
     assert (spec.availability_zones, spec.proxies.max_size) == (1, 1)
+    assert spec.resolver_rule_ids == ()  # only addresses as destinations: no resolver rule is needed
 
 
 def test_the_cli_exits_2_with_the_line(monkeypatch, capsys):

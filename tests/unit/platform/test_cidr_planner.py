@@ -233,6 +233,12 @@ def test_the_on_prem_vpc_is_small_and_holds_a_refresh_of_the_largest_fleet(proxi
     for subnet in nets(plan.private_subnets):
         # Every zone: its proxies twice over (refresh at 200 %), one load balancer node, the endpoints, the attachment.
         assert subnet.num_addresses - 5 >= 2 * per_zone + 1 + 4 + int(tgw)
+    # The load balancer's node in each zone has a fixed address there that AWS does not keep for itself
+    # (network, router, DNS, future use, broadcast): an internal NLB given its addresses needs no 8 free ones.
+    assert len(plan.load_balancer_addresses) == zones
+    for subnet, address in zip(nets(plan.private_subnets), plan.load_balancer_addresses, strict=True):
+        offset = int(ipaddress.IPv4Address(address)) - int(subnet.network_address)
+        assert 4 <= offset < subnet.num_addresses - 1
 
 
 @pytest.mark.parametrize(("stack", "cidr"), [("dev", "192.168.0.0/27"), ("prod", "192.168.0.0/27")])

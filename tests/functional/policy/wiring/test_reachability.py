@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 
@@ -401,6 +402,46 @@ def test_no_proxy_exempting_the_host_sends_it_direct(synthesized):
 
     [violation] = violations_of(mutated(synthesized("prod"), ROUTER, _router_env(exempt_corp)), POLICY)
     assert "NO_PROXY exempts legacy.corp.example.com" in violation.message
+
+
+def _squid_edit(old, new):
+    """Edit the squid.conf the proxies' launch template boots with (what the proxies really enforce)."""
+
+    def edit(template):
+        script = base64.b64decode(template.inputs["userData"]).decode()
+        assert old in script
+        template.inputs["userData"] = base64.b64encode(script.replace(old, new).encode()).decode()
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "refused"),
+    [
+        # The proxies no longer let the legacy host's domain through...
+        ("acl onprem_domains dstdomain -n .corp.example.com\n", "", "only to 172.16.0.0/12 on ports 443, 8080"),
+        # ...or its port.
+        ("acl onprem_ports port 443 8080\n", "acl onprem_ports port 443\n", "on ports 443"),
+    ],
+)
+def test_the_proxies_behind_the_endpoint_must_let_the_host_and_port_through(synthesized, old, new, refused):
+    broken = mutated(synthesized("prod"), "onprem-proxy-lt", _squid_edit(old, new))
+    [violation] = violations_of(broken, POLICY)
+    assert violation.urn.endswith(f"::{ROUTER}")
+    assert "cannot reach legacy.corp.example.com:8080, the host of its LEGACY_URL" in violation.message
+    assert (
+        "the proxies behind endpoint 'onprem-endpoint' refuse it" in violation.message and refused in violation.message
+    )
+    assert "onPrem.destinations" in violation.message and "port 8080 in onPrem.destinationPorts" in violation.message
+
+
+def test_a_url_outside_the_proxy_destinations_is_reported_on_the_function(synthesized):
+    def elsewhere(variables):
+        variables["LEGACY_URL"] = "http://legacy.partner.example.org:8080"
+
+    [violation] = violations_of(mutated(synthesized("prod"), ROUTER, _router_env(elsewhere)), POLICY)
+    assert "cannot reach legacy.partner.example.org:8080" in violation.message
+    assert "refuse it: squid (launch template 'onprem-proxy-lt')" in violation.message
 
 
 @pytest.mark.parametrize("unknown", ["proxy", "variables", None])
