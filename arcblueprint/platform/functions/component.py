@@ -50,6 +50,8 @@ __all__ = [
 
 #: The generic CodeDeploy traffic hook shipped with the blueprint.
 HOOKS_DIR = Path(__file__).resolve().parent / "hooks"
+#: The package whose handlers are the blueprint's own (anything else is a team's ``codeDir``).
+BLUEPRINT_PACKAGE = Path(__file__).resolve().parents[2]
 #: AWSCodeDeployRoleForLambdaLimited lets CodeDeploy invoke only functions named like this.
 HOOK_NAME_PREFIX = "CodeDeployHook_"
 #: Environment variable names Lambda reserves for itself.
@@ -269,6 +271,7 @@ class ServerlessFunction(pulumi.ComponentResource):
         self.physical_name = args.function_name or ctx.name(name)
         #: The AWS actions the code calls (``permissions.json`` next to the handler): no grant exceeds them.
         self.code_calls: frozenset[str] = frozenset(code_calls.declared_calls(args.code_dir))
+        self._runs_blueprint_code = Path(args.code_dir).resolve().is_relative_to(BLUEPRINT_PACKAGE)
         self.tags: dict[str, str] = {**ctx.tags(args.service), **args.tags, "release-strategy": plan.strategy}
         if protects_downstream:
             self.tags["protected-downstream"] = "true"
@@ -302,7 +305,8 @@ class ServerlessFunction(pulumi.ComponentResource):
             self._grant("xray", grants.xray_write),
             self._grant("env-key", grants.env_decrypt, platform.kms_key_arn),
         ]
-        if args.publishes_domain_events:
+        # A team's code that does not call PutEvents does not become a producer of the service's source.
+        if args.publishes_domain_events and (self._runs_blueprint_code or "events:PutEvents" in self.code_calls):
             assert platform.event_rules is not None
             # The bus policy names this role, for this source only; the role's own policy says the same.
             source = platform.event_rules.register_producer(service=args.service, role_arn=self.role.arn)
@@ -362,7 +366,9 @@ class ServerlessFunction(pulumi.ComponentResource):
             tags={**self.tags, **code_calls.to_tags(self.code_calls)},
             # The log group and the role's log permission exist before the first invocation, so
             # Lambda never creates an unencrypted, never-expiring group of its own.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group, *base_policies]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.log_group, *(policy for policy in base_policies if policy)]
+            ),
         )
         self.function_name: pulumi.Output[str] = self.function.name
         self.version: pulumi.Output[str] = self.function.version
@@ -647,18 +653,21 @@ class ServerlessFunction(pulumi.ComponentResource):
         kms: str | None = None,
         actions: Sequence[str] | None = None,
         **options: Any,
-    ) -> aws.iam.RolePolicy:
+    ) -> aws.iam.RolePolicy | None:
         """One inline policy with the statements ``build`` makes from the resolved ``arns``.
 
         Of what a grant to the code offers (:func:`grants.offers_of`), the policy keeps only the
         actions the code declares in its ``permissions.json`` (and, with ``actions``, only those of
-        them, for one resource the code uses less of): a grant of nothing the code calls is an error.
+        them, for one resource the code uses less of): a grant of nothing the code calls is an error for the
+        blueprint's own handlers and no policy (``None``) for a team's ``codeDir``.
         ``kms`` (``"decrypt"``/``"encrypt"``) adds the platform key for the service's server-side
         encryption (decrypt only when the kept actions only read); the service calls KMS, so those
         statements are marked on-behalf. In a VPC, the API ``build`` declares (:func:`grants.api_of`)
         gets its endpoint now, before any ARN is known.
         """
         keep = self._kept_actions(build, actions)
+        if keep is not None and not keep:
+            return None
         if keep is not None and kms == "encrypt" and keep <= frozenset(grants.TABLE_READ_ACTIONS):
             kms = "decrypt"  # reads need the key to decrypt, never to generate data keys
         api = grants.api_of(build)
@@ -701,6 +710,10 @@ class ServerlessFunction(pulumi.ComponentResource):
                 f"({', '.join(sorted(offers))})"
             )
         keep = offers & self.code_calls & (frozenset(actions) if actions is not None else offers)
+        if not keep and not self._runs_blueprint_code:
+            # A team's code in place of the pattern's handler calls less than the pattern grants: the role
+            # simply gets none of it (least privilege), where the blueprint's own handler would be a drift.
+            return frozenset()
         if not keep:
             raise grants.GrantError(
                 f"{self._name}: {build.__name__} offers {', '.join(sorted(offers))}, none of which the code declares "
@@ -711,44 +724,46 @@ class ServerlessFunction(pulumi.ComponentResource):
 
     def grant_table_read(
         self, table_arn: pulumi.Input[str], *, actions: Sequence[str] | None = None
-    ) -> aws.iam.RolePolicy:
+    ) -> aws.iam.RolePolicy | None:
         """Read items of one table (and its indexes): the reads the code declares, or ``actions`` of them."""
         return self._grant("table-read", grants.table_read, table_arn, kms="decrypt", actions=actions)
 
     def grant_table_read_write(
         self, table_arn: pulumi.Input[str], *, actions: Sequence[str] | None = None
-    ) -> aws.iam.RolePolicy:
+    ) -> aws.iam.RolePolicy | None:
         """Read and write items of one table: the item actions the code declares, or ``actions`` of them
         (a table the code only updates gets ``UpdateItem``, not the eight item actions)."""
         return self._grant("table-read-write", grants.table_read_write, table_arn, kms="encrypt", actions=actions)
 
-    def grant_queue_send(self, queue_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
+    def grant_queue_send(self, queue_arn: pulumi.Input[str]) -> aws.iam.RolePolicy | None:
         return self._grant("queue-send", grants.queue_send, queue_arn, kms="encrypt")
 
     def grant_queue_consume(self, queue_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
         """What Lambda's poller needs for an SQS event source (used by :meth:`add_sqs_source`)."""
-        return self._grant("queue-consume", grants.queue_consume, queue_arn, kms="decrypt")
+        policy = self._grant("queue-consume", grants.queue_consume, queue_arn, kms="decrypt")
+        assert policy is not None, "Lambda's poller uses it, whatever the code calls: always declared"
+        return policy
 
-    def grant_topic_publish(self, topic_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
+    def grant_topic_publish(self, topic_arn: pulumi.Input[str]) -> aws.iam.RolePolicy | None:
         return self._grant("topic-publish", grants.topic_publish, topic_arn, kms="encrypt")
 
-    def grant_stream_read(self, stream_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
+    def grant_stream_read(self, stream_arn: pulumi.Input[str]) -> aws.iam.RolePolicy | None:
         """What Lambda's poller needs for a stream event source (used by :meth:`add_stream_source`)."""
         return self._grant("stream-read", grants.stream_read, stream_arn, kms="decrypt")
 
-    def grant_stream_write(self, stream_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
+    def grant_stream_write(self, stream_arn: pulumi.Input[str]) -> aws.iam.RolePolicy | None:
         return self._grant("stream-write", grants.stream_write, stream_arn, kms="encrypt")
 
     def grant_put_events(
         self, bus_arn: pulumi.Input[str] | None = None, *, source: str | None = None
-    ) -> aws.iam.RolePolicy:
+    ) -> aws.iam.RolePolicy | None:
         """Put events on ``bus_arn`` (default: the platform's bus), only of ``source`` when given."""
         bus = bus_arn if bus_arn is not None else self._platform.event_bus_arn
         if bus is None:
             raise ValueError(f"{self._name}: grant_put_events needs a bus ARN (the platform has no event bus)")
         return self._grant("put-events", grants.put_events, bus, kms="encrypt", source=source)
 
-    def grant_secret_read(self, secret_name: str) -> aws.iam.RolePolicy:
+    def grant_secret_read(self, secret_name: str) -> aws.iam.RolePolicy | None:
         """Read the secret named ``secret_name`` in stack config (``secrets:``)."""
         secret_arns = self._platform.secret_arns
         if secret_name not in secret_arns:
@@ -758,16 +773,16 @@ class ServerlessFunction(pulumi.ComponentResource):
             self._platform.secret_access.allow_readers(secret_name, [self.role.arn])
         return self._grant("secret-read", grants.secret_read, secret_arns[secret_name], kms="decrypt")
 
-    def grant_bucket_read(self, bucket_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
+    def grant_bucket_read(self, bucket_arn: pulumi.Input[str]) -> aws.iam.RolePolicy | None:
         return self._grant("bucket-read", grants.bucket_read, bucket_arn, kms="decrypt")
 
-    def grant_bucket_write(self, bucket_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
+    def grant_bucket_write(self, bucket_arn: pulumi.Input[str]) -> aws.iam.RolePolicy | None:
         return self._grant("bucket-write", grants.bucket_write, bucket_arn, kms="encrypt")
 
-    def grant_start_execution(self, state_machine_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
+    def grant_start_execution(self, state_machine_arn: pulumi.Input[str]) -> aws.iam.RolePolicy | None:
         return self._grant("start-execution", grants.start_execution, state_machine_arn, kms="encrypt")
 
-    def grant_invoke(self, function_arn: pulumi.Input[str]) -> aws.iam.RolePolicy:
+    def grant_invoke(self, function_arn: pulumi.Input[str]) -> aws.iam.RolePolicy | None:
         """Invoke another function's version or alias (a qualified ARN)."""
         return self._grant("invoke", grants.function_invoke, function_arn)
 

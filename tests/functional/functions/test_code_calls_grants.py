@@ -54,12 +54,35 @@ def test_a_grant_keeps_the_declared_actions_and_reads_only_decrypt(run_component
     ],
 )
 def test_a_grant_of_nothing_the_code_calls_fails_at_construction(
-    run_component, fake_platform, tmp_path, calls, grant, message
+    run_component, fake_platform, tmp_path, monkeypatch, calls, grant, message
 ):
+    from arcblueprint.platform.functions import component
+
     code = _handler(tmp_path, calls)
+    # The blueprint's own handler: a grant its code does not use is a drift to fix, not to drop.
+    monkeypatch.setattr(component, "BLUEPRINT_PACKAGE", tmp_path.resolve())
 
     def program(context):
         grant(ServerlessFunction("f", FunctionArgs(platform=fake_platform(context), service="orders", code_dir=code)))
 
     with pytest.raises(Exception, match=message):
         run_component(program)
+
+
+def test_a_team_codes_role_gets_none_of_a_pattern_grant_it_does_not_call(run_component, fake_platform, tmp_path):
+    """A team's codeDir in place of a pattern's handler: what the pattern would grant and the code does not
+    call is left out (the queue), what it does call is kept (the table)."""
+    code = _handler(tmp_path, ["dynamodb:PutItem"])
+
+    def program(context):
+        function = ServerlessFunction(
+            "team", FunctionArgs(platform=fake_platform(context), service="orders", code_dir=code)
+        )
+        assert function.grant_queue_send(QUEUE) is None
+        function.grant_table_read_write(TABLE)
+
+    graph = run_component(program)
+    names = {policy.name for policy in graph.by_type("aws:iam/rolePolicy:RolePolicy")}
+    assert "team-table-read-write" in names and not any("queue-send" in name for name in names), names
+    table, _key = _statements(graph, "team-table-read-write")
+    assert table["Action"] == ["dynamodb:PutItem"]
