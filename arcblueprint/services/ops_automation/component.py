@@ -19,7 +19,7 @@ from arcblueprint.services.ops_automation.workflow import build_workflow
 if TYPE_CHECKING:
     from arcblueprint.services.ops_automation.spec import OpsAutomationSpec
 
-__all__ = ["ALARM_STATE_CHANGE", "OpsAutomationService", "OpsAutomationServiceArgs", "alarm_pattern"]
+__all__ = ["ALARM_STATE_CHANGE", "OpsAutomationService", "OpsAutomationServiceArgs", "alarm_pattern", "scheduler_trust"]
 
 HANDLERS = Path(__file__).resolve().parent / "handlers"
 #: CloudWatch sends alarm state changes to the account's *default* event bus, never to a custom one.
@@ -42,14 +42,28 @@ def alarm_pattern(alarm_name_prefix: str) -> dict[str, Any]:
     }
 
 
-def _assume(service: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": f"{service}.amazonaws.com"}, "Action": "sts:AssumeRole"}
-            ],
-        }
+def _assume(service: str, condition: dict[str, Any] | None = None) -> str:
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": f"{service}.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
+    if condition:
+        statement["Condition"] = condition
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def scheduler_trust(*, partition: str, region: str, account_id: str, group_name: str) -> str:
+    """Scheduler may assume the role for this account's schedules of one group only (confused deputy).
+
+    Scheduler sends ``aws:SourceAccount`` and ``aws:SourceArn`` when it assumes an execution role; its
+    guide ("Confused deputy prevention") scopes ``aws:SourceArn`` to the schedule *group* ARN, never to
+    a schedule.
+    """
+    group_arn = f"arn:{partition}:scheduler:{region}:{account_id}:schedule-group/{group_name}"
+    return _assume(
+        "scheduler",
+        {"StringEquals": {"aws:SourceAccount": account_id}, "ArnEquals": {"aws:SourceArn": group_arn}},
     )
 
 
@@ -312,10 +326,10 @@ class OpsAutomationService(pulumi.ComponentResource):
         ctx = platform.context
         tags = ctx.tags(name)
         child = pulumi.ResourceOptions(parent=self)
+        stack = ctx.stack
         # One group per service and environment: the names carry the stack's prefix.
-        self.schedule_group = aws.scheduler.ScheduleGroup(
-            f"{name}-schedules", name=ctx.name(name), tags=tags, opts=child
-        )
+        group_name = ctx.name(name)
+        self.schedule_group = aws.scheduler.ScheduleGroup(f"{name}-schedules", name=group_name, tags=tags, opts=child)
         self.schedule_dlq = aws.sqs.Queue(
             f"{name}-schedules-dlq",
             name=ctx.name(name, "schedules-dlq"),
@@ -347,7 +361,9 @@ class OpsAutomationService(pulumi.ComponentResource):
             f"{name}-scheduler-role",
             name=ctx.name(name, "scheduler", max_length=64),
             description=f"EventBridge Scheduler runs the jobs of {name}",
-            assume_role_policy=_assume("scheduler"),
+            assume_role_policy=scheduler_trust(
+                partition=ctx.partition, region=stack.region, account_id=stack.account_id, group_name=group_name
+            ),
             tags=tags,
             opts=child,
         )
