@@ -61,9 +61,10 @@ def test_every_rule_has_a_target_and_every_target_a_dlq_and_the_configured_retri
 def test_the_prod_routing_table_is_what_the_config_asks_for(synthesized):
     rows = {(r.source, r.detail_types, r.target.split(" (")[0]) for r in render.routes(synthesized("prod"))}
     assert rows == {
-        ("arcblueprint.orders", "(all)", "Stream lake-stream"),
-        ("arcblueprint.bookings", "(all)", "Stream lake-stream"),
-        ("arcblueprint.hooks", "(all)", "Stream lake-stream"),
+        # Each event domain of the lake has its own Direct PUT Firehose: no domain event is on the Kinesis stream.
+        ("arcblueprint.orders", "(all)", "FirehoseDeliveryStream lake-order-events-delivery"),
+        ("arcblueprint.bookings", "(all)", "FirehoseDeliveryStream lake-booking-events-delivery"),
+        ("arcblueprint.hooks", "(all)", "FirehoseDeliveryStream lake-webhook-events-delivery"),
         ("arcblueprint.orders", "OrderCreated", "Queue fan-billing-queue"),
         ("arcblueprint.bookings", "BookingCancelled", "StateMachine ops-workflow"),
         ("arcblueprint.hooks", "WebhookReceived", "Alias ops-audit-alias-live"),
