@@ -140,6 +140,8 @@ def _admits_source(
                     return False
                 if not any(matches(v) for v in as_list(values)):
                     # The value may be the source's ARN, unknown in a preview: the policy was computed from it.
+                    if isinstance(known(source.props, "arn"), str):
+                        return False  # the ARN is known, and the condition names another
                     computed_from = {r.urn for r in graph.refs(policy_resource, "policy")} if policy_resource else set()
                     if source.urn not in computed_from:
                         return False
