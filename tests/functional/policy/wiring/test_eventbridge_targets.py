@@ -15,10 +15,10 @@ KEY = "aws:kms/key:Key"
 #: adds it to arcblueprint/platform/encryption.py at merge. ``_with_archive_statement`` adds it to a graph whose
 #: key lacks it, so these tests hold before and after.
 ARCHIVE_STATEMENT = {
-    "Sid": "EventBridgeArchivesWithThisKey",
+    "Sid": "EventBridgeReEncryptsArchivedEvents",
     "Effect": "Allow",
     "Principal": {"Service": "events.amazonaws.com"},
-    "Action": ["kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt", "kms:ReEncrypt*"],
+    "Action": "kms:ReEncrypt*",  # kms:DescribeKey, GenerateDataKey* and Decrypt: ServicesUseTheKeyForThisAccount
     "Resource": "*",
     "Condition": {"StringEquals": {"aws:SourceAccount": "<account>"}},
 }
