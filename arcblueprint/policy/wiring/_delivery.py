@@ -115,10 +115,15 @@ def _names_role(principal: Any, role: PolicyResource) -> bool:
         return True
     if is_mapping(principal):
         values = as_list(principal.get("AWS"))
+    account = role_arn.split(":")[4] if isinstance(role_arn, str) and role_arn.count(":") >= 5 else None
     for value in values:
         text = str(value)
-        if text == "*" or text.endswith(":root") or text.isdigit():
+        if text == "*":
             return True
+        if text.endswith(":root") or text.isdigit():  # the account: its IAM policies decide
+            if account is None or text == account or text.endswith(f"::{account}:root"):
+                return True
+            continue
         if isinstance(role_arn, str) and fnmatch.fnmatchcase(role_arn, text):
             return True
         if isinstance(role_name, str) and text.endswith(f":role/{role_name}"):
