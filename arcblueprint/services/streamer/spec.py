@@ -24,9 +24,9 @@ _COMPLEX = re.compile(r"(array|map|struct)<.+>")
 #: Partition columns the data lake adds from each record's date (dynamic partitioning).
 PARTITION_COLUMNS = ("year", "month", "day")
 #: Read transactions (GetRecords calls) a shard serves per second, shared by every reader without enhanced
-#: fan-out (Kinesis Data Streams, "Quotas and limits"). Each such reader calls at least once a second per
-#: shard (Lambda's standard iterator polls "at a base rate of once per second"; Firehose adjusts its rate
-#: but cannot read with less than one call), so more readers than this are throttled every second.
+#: fan-out (Kinesis Data Streams, "Quotas and limits"). Lambda's standard iterator polls each shard "at a
+#: base rate of once per second"; Firehose adjusts its polling to the stream (AWS documents no rate), so
+#: each reader is counted as one call a second per shard: more readers than this are throttled every second.
 SHARD_READS_PER_SECOND = 5
 
 
