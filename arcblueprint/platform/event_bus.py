@@ -5,9 +5,13 @@
   those roles put events, each only with its own source (``events:source``), and denies every
   other IAM principal. It also publishes the producers' event schemas to the registry (schema
   discovery is refused on a bus encrypted with a customer managed key).
+* The bus has its own dead-letter queue (encrypted, alarmed): with a customer managed key, an event
+  EventBridge cannot encrypt or decrypt while processing it on the bus (the key disabled, its policy
+  changed) goes there instead of being lost; AWS strongly recommends one for such a bus ("Encrypting
+  EventBridge event buses with AWS KMS keys").
 * Routes: every rule gets one target with a dead-letter queue (encrypted SQS, alarmed) and the
   stack's retry policy from ``eventBus`` (whitepaper, seed 003: "use DLQs and retries on every
-  asynchronous path"), and what EventBridge needs to deliver: a role for Kinesis and Step
+  asynchronous path"), and what EventBridge needs to deliver: a role for Kinesis, Firehose and Step
   Functions targets, a Lambda permission for a function alias. Queue targets admit the rule in
   their own policy (the queue's owner writes it, with :meth:`EventBus.rule_arn`).
 * A rule of a service whose kill switch (``triggersDisabled``) is on is declared ``DISABLED``.
@@ -37,6 +41,19 @@ __all__ = ["EventBus", "EventBusArgs", "EventBusSealedError", "Route"]
 _SERVICE = "event-bus"
 #: The longest SQS keeps a message: a DLQ must outlive the time it takes someone to look.
 _DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+
+
+#: Target kind -> (Sid, actions) of the role EventBridge assumes to deliver to it. EventBridge calls
+#: PutRecordBatch on a Firehose stream (EventBridge user guide, "Amazon Data Firehose stream target").
+_ROLE_ACTIONS = {
+    "kinesis": ("PutRecordsOnTheStream", ["kinesis:PutRecord", "kinesis:PutRecords"]),
+    "firehose": ("PutRecordsOnTheDeliveryStream", ["firehose:PutRecord", "firehose:PutRecordBatch"]),
+    "states": ("StartTheStateMachine", ["states:StartExecution"]),
+}
+#: What the role needs of the target's key: a Kinesis producer generates data keys ("Permissions to use
+#: user-generated KMS keys"); a state machine encrypts the execution input. A Firehose stream encrypts
+#: with the grant Firehose made on its key when the stream was created: its producers need nothing.
+_KEY_ACTIONS = {"kinesis": ["kms:GenerateDataKey"], "states": ["kms:GenerateDataKey", "kms:Decrypt"]}
 
 
 class EventBusSealedError(RuntimeError):
@@ -104,13 +121,32 @@ class EventBus(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         self.physical_name = ctx.name("bus")
+        # Declared before the bus (which names it); its policy, which names the bus, after.
+        self.dead_letter_queue = self._queue(f"{name}-dlq", ctx.name("bus", "dlq", max_length=80), _SERVICE, child)
         self.bus = aws.cloudwatch.EventBus(
             f"{name}-bus",
             name=self.physical_name,
             description=f"Shared event bus of {stack.environment}",
             kms_key_identifier=args.kms_key_arn,
+            # Events the bus could not encrypt or decrypt (its key disabled or its policy changed): kept, alarmed.
+            dead_letter_config={"arn": self.dead_letter_queue.arn},
             tags=ctx.tags(_SERVICE),
             opts=child,
+        )
+        # EventBridge sends the bus's failures as the bus (its rules' as the rule): either source, of this bus only.
+        self._admit_eventbridge(
+            f"{name}-dlq",
+            self.dead_letter_queue,
+            [self.bus.arn, self.bus.arn.apply(lambda arn: arn.replace(":event-bus/", ":rule/", 1) + "/*")],
+            "TheBusDeadLetters",
+            child,
+        )
+        self._depth_alarm(
+            f"{name}-dlq",
+            self.dead_letter_queue,
+            _SERVICE,
+            "events the shared bus could not encrypt or decrypt (is its key enabled and does its policy admit it?)",
+            child,
         )
         self.archive = aws.cloudwatch.EventArchive(
             f"{name}-archive",
@@ -189,7 +225,7 @@ class EventBus(pulumi.ComponentResource):
                 parent,
                 rule_arn=self.rule_arn(key, service=service, on_default_bus=on_default_bus),
             )
-            if target.kind in ("kinesis", "states")
+            if target.kind in _ROLE_ACTIONS
             else None
         )
         transformer = target.input_transformer
@@ -232,69 +268,107 @@ class EventBus(pulumi.ComponentResource):
         self, base: str, service: str, rule: aws.cloudwatch.EventRule, parent: pulumi.Resource
     ) -> aws.sqs.Queue:
         """What the rule could not deliver after its retries, kept 14 days, alarmed."""
-        ctx = self._context
         opts = pulumi.ResourceOptions(parent=parent)
-        dlq = aws.sqs.Queue(
+        dlq = self._queue(
             f"{base}-dlq",
-            name=ctx.name(service, base.removeprefix(f"{service}-"), "dlq", max_length=80),
+            self._context.name(service, base.removeprefix(f"{service}-"), "dlq", max_length=80),
+            service,
+            opts,
+        )
+        self._admit_eventbridge(f"{base}-dlq", dlq, [rule.arn], "ThisRuleDeadLetters", opts)
+        self._depth_alarm(
+            f"{base}-dlq", dlq, service, f"{service}: events the rule {base} could not deliver after its retries", opts
+        )
+        return dlq
+
+    def _queue(self, resource_name: str, name: str, service: str, opts: pulumi.ResourceOptions) -> aws.sqs.Queue:
+        """A dead-letter queue: encrypted with the platform key, kept as long as SQS keeps anything."""
+        ctx = self._context
+        return aws.sqs.Queue(
+            resource_name,
+            name=name,
             kms_master_key_id=self._kms_key_arn,
             kms_data_key_reuse_period_seconds=300,
             message_retention_seconds=_DLQ_RETENTION_SECONDS,
             tags=ctx.tags(service),
             opts=ctx.stateful(opts),
         )
-        aws.sqs.QueuePolicy(
-            f"{base}-dlq-policy",
-            queue_url=dlq.url,
-            policy=pulumi.Output.json_dumps(
+
+    def _admit_eventbridge(
+        self,
+        resource_name: str,
+        queue: aws.sqs.Queue,
+        sources: list[pulumi.Input[str]],
+        sid: str,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        """The queue's policy: EventBridge may send on behalf of ``sources`` (rule or bus ARNs), TLS only."""
+
+        def document(values: list[Any]) -> str:
+            queue_arn, *source_arns = values
+            return json.dumps(
                 {
                     "Version": "2012-10-17",
                     "Statement": [
                         {
-                            "Sid": "ThisRuleDeadLetters",
+                            "Sid": sid,
                             "Effect": "Allow",
                             "Principal": {"Service": "events.amazonaws.com"},
                             "Action": "sqs:SendMessage",
-                            "Resource": dlq.arn,
-                            "Condition": {"ArnEquals": {"aws:SourceArn": rule.arn}},
+                            "Resource": queue_arn,
+                            "Condition": {
+                                "ArnLike" if any("*" in a for a in source_arns) else "ArnEquals": {
+                                    "aws:SourceArn": source_arns[0] if len(source_arns) == 1 else source_arns
+                                }
+                            },
                         },
                         {
                             "Sid": "DenyInsecureTransport",
                             "Effect": "Deny",
                             "Principal": "*",
                             "Action": "sqs:*",
-                            "Resource": dlq.arn,
+                            "Resource": queue_arn,
                             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
                         },
                     ],
                 }
-            ),
+            )
+
+        aws.sqs.QueuePolicy(
+            f"{resource_name}-policy",
+            queue_url=queue.url,
+            policy=pulumi.Output.all(queue.arn, *sources).apply(document),
             opts=opts,
         )
-        if self._alarm_actions is not None:
-            aws.cloudwatch.MetricAlarm(
-                f"{base}-dlq-alarm",
-                name=dlq.name.apply(lambda n: f"{n}-depth"),
-                alarm_description=f"{service}: events the rule {base} could not deliver after its retries",
-                namespace="AWS/SQS",
-                metric_name="ApproximateNumberOfMessagesVisible",
-                dimensions={"QueueName": dlq.name},
-                statistic="Maximum",
-                period=60,
-                evaluation_periods=1,
-                threshold=1,
-                comparison_operator="GreaterThanOrEqualToThreshold",
-                treat_missing_data="notBreaching",
-                **self._alarm_actions.metric_alarm_args(),
-                tags=ctx.tags(service),
-                opts=opts,
-            )
-        return dlq
+
+    def _depth_alarm(
+        self, resource_name: str, queue: aws.sqs.Queue, service: str, description: str, opts: pulumi.ResourceOptions
+    ) -> None:
+        """One message in a dead-letter queue is one event lost to its consumer: alarm on the first."""
+        if self._alarm_actions is None:
+            return
+        aws.cloudwatch.MetricAlarm(
+            f"{resource_name}-alarm",
+            name=queue.name.apply(lambda n: f"{n}-depth"),
+            alarm_description=description,
+            namespace="AWS/SQS",
+            metric_name="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": queue.name},
+            statistic="Maximum",
+            period=60,
+            evaluation_periods=1,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+            **self._alarm_actions.metric_alarm_args(),
+            tags=self._context.tags(service),
+            opts=opts,
+        )
 
     def _target_role(
         self, base: str, service: str, target: RuleTarget, parent: pulumi.Resource, *, rule_arn: str
     ) -> pulumi.Output[str]:
-        """The role EventBridge assumes to put records on a stream or start a state machine: that, nothing else.
+        """The role EventBridge assumes to put records on a (delivery) stream or start a state machine: that only.
 
         Only for this rule: EventBridge puts the rule's ARN in ``aws:SourceArn`` when it assumes a target's
         role (EventBridge guide, "Cross-service confused deputy prevention").
@@ -311,22 +385,17 @@ class EventBus(pulumi.ComponentResource):
             tags=ctx.tags(service),
             opts=opts,
         )
-        action = ["kinesis:PutRecord", "kinesis:PutRecords"] if target.kind == "kinesis" else ["states:StartExecution"]
-        sid = "PutRecordsOnTheStream" if target.kind == "kinesis" else "StartTheStateMachine"
+        sid, action = _ROLE_ACTIONS[target.kind]
+        key_actions = _KEY_ACTIONS.get(target.kind)
 
         def document(values: list[Any]) -> str:
             statements: list[dict[str, Any]] = [
                 {"Sid": sid, "Effect": "Allow", "Action": action, "Resource": values[0]}
             ]
-            if values[1]:
+            if values[1] and key_actions:
                 # Writing to an encrypted stream (or passing input to an encrypted state machine) needs the key.
                 statements.append(
-                    {
-                        "Sid": "UseTheTargetsKey",
-                        "Effect": "Allow",
-                        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-                        "Resource": values[1],
-                    }
+                    {"Sid": "UseTheTargetsKey", "Effect": "Allow", "Action": key_actions, "Resource": values[1]}
                 )
             return json.dumps({"Version": "2012-10-17", "Statement": statements})
 

@@ -68,20 +68,21 @@ class RuleTarget:
 
     * ``sqs``: the queue's policy must admit ``events.amazonaws.com`` for the rule (the queue's owner
       declares it, with :meth:`EventRules.rule_arn`), and its key must let EventBridge encrypt;
-    * ``kinesis`` / ``states``: a role EventBridge assumes that may put records / start executions
-      (the bus declares it);
+    * ``kinesis`` / ``firehose`` / ``states``: a role EventBridge assumes that may put records / start
+      executions (the bus declares it, with the key of an encrypted stream or state machine);
     * ``lambda``: a permission on the alias for the rule (the bus asks ``function`` for it).
     """
 
-    kind: Literal["sqs", "kinesis", "lambda", "states"]
-    #: The queue, stream, state machine or function alias ARN.
+    kind: Literal["sqs", "kinesis", "firehose", "lambda", "states"]
+    #: The queue, stream, delivery stream, state machine or function alias ARN.
     arn: pulumi.Input[str]
     #: What the routing table calls the target (``fan billing queue``).
     label: str
     input_transformer: InputTransformer | None = None
     #: Kinesis: the JSON path of the partition key; default: the event id (spreads events over shards).
     partition_key_path: str = "$.id"
-    #: Kinesis and Step Functions: the key of the stream or state machine, which the role must be able to use.
+    #: Kinesis and Step Functions: the key of the stream or state machine, which the role must be able to use
+    #: (a Firehose stream's key needs none: Firehose encrypts with its own grant on the key).
     kms_key_arn: pulumi.Input[str] | None = None
     #: Lambda: the function whose alias ``arn`` is.
     function: InvokePermissions | None = None

@@ -307,9 +307,8 @@ class OpsAutomationService(pulumi.ComponentResource):
         tags = ctx.tags(name)
         child = pulumi.ResourceOptions(parent=self)
         # One group per service and environment: the names carry the stack's prefix.
-        self.schedule_group = aws.scheduler.ScheduleGroup(
-            f"{name}-schedules", name=ctx.name(name), tags=tags, opts=child
-        )
+        group_name = ctx.name(name)
+        self.schedule_group = aws.scheduler.ScheduleGroup(f"{name}-schedules", name=group_name, tags=tags, opts=child)
         self.schedule_dlq = aws.sqs.Queue(
             f"{name}-schedules-dlq",
             name=ctx.name(name, "schedules-dlq"),
@@ -346,7 +345,7 @@ class OpsAutomationService(pulumi.ComponentResource):
                 "scheduler.amazonaws.com",
                 account_id=ctx.stack.account_id,
                 source_arn=f"arn:{ctx.partition}:scheduler:{ctx.stack.region}:{ctx.stack.account_id}:"
-                f"schedule-group/{ctx.name(name)}",
+                f"schedule-group/{group_name}",
             ),
             tags=tags,
             opts=child,

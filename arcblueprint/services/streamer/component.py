@@ -1,4 +1,8 @@
-"""I'm a Streamer: Kinesis -> a Firehose per domain (transform, Parquet, date partitions) -> S3 -> Glue + Athena."""
+"""I'm a Streamer: Kinesis -> a Firehose per domain (transform, Parquet, date partitions) -> S3 -> Glue + Athena.
+
+Domains fed by the bus (``subscribe``) get a Direct PUT Firehose stream that EventBridge writes to; only
+the other domains' Firehose streams read the Kinesis stream.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +50,7 @@ def glue_name(name: str) -> str:
 
 def firehose_policy(
     *,
-    stream_arn: str,
+    stream_arn: str | None,
     bucket_arn: str,
     key_arn: str,
     backup_key_arn: str,
@@ -57,23 +61,26 @@ def firehose_policy(
     log_group_arn: str,
     domain: str,
 ) -> str:
-    """What one domain's Firehose may do: read the stream, write its own prefixes, call its transform."""
+    """What one domain's Firehose may do: read the stream (unless Direct PUT), write its prefixes, transform."""
+    read = [
+        {
+            "Sid": "ReadTheStream",
+            "Effect": "Allow",
+            "Resource": stream_arn,
+            "Action": [
+                "kinesis:DescribeStream",
+                "kinesis:DescribeStreamSummary",
+                "kinesis:GetShardIterator",
+                "kinesis:GetRecords",
+                "kinesis:ListShards",
+            ],
+        }
+    ]
     return json.dumps(
         {
             "Version": "2012-10-17",
             "Statement": [
-                {
-                    "Sid": "ReadTheStream",
-                    "Effect": "Allow",
-                    "Resource": stream_arn,
-                    "Action": [
-                        "kinesis:DescribeStream",
-                        "kinesis:DescribeStreamSummary",
-                        "kinesis:GetShardIterator",
-                        "kinesis:GetRecords",
-                        "kinesis:ListShards",
-                    ],
-                },
+                *(read if stream_arn else []),
                 {
                     "Sid": "WriteItsPrefixes",
                     "Effect": "Allow",
@@ -130,12 +137,12 @@ EVENT_ENVELOPE_KEY = "eventbridge"
 
 
 def domain_event_record(domain_field: str, domain: str) -> InputTransformer:
-    """The input transformer that turns a domain event into a stream record of ``domain``.
+    """The input transformer that turns a domain event into a record of ``domain``'s Firehose stream.
 
     ``{<domainField>: <domain>, "eventbridge": {id, source, detailType, time}, "detail": {...}}``:
-    the domain field lets the domain's Firehose keep it (and the others drop it), the detail keeps
-    its JSON types (unquoted placeholder), and the transform flattens envelope and detail into one
-    row for the domain's table.
+    the domain field tells the transform the record is the domain's (like a stream record), the
+    detail keeps its JSON types (unquoted placeholder), and the transform flattens envelope and
+    detail into one row for the domain's table (one JSON line: EventBridge adds no delimiter).
     """
     parts = domain_field.split(".")
     marker = "<domain>"
@@ -166,6 +173,12 @@ class StreamerService(pulumi.ComponentResource):
     that drops other domains' records and strips sensitive fields, converts to Parquet with the
     domain's Glue table schema and partitions by event date. Athena queries through a workgroup
     that encrypts results and cuts off expensive queries.
+
+    A domain fed by the bus (a ``subscribe`` route's target) has a Direct PUT Firehose stream,
+    encrypted with the platform key, that the route's rule writes to: its records never share the
+    Kinesis stream's read budget, and its source backup holds its own records only. The stream's
+    readers (the other domains' Firehoses, a consumer without enhanced fan-out) are checked against
+    a shard's read budget by the spec.
 
     The source backup (``raw/``) and the error output (``errors/``) hold records before the transform
     removed or masked anything, so they expire within ``rawBackupExpireDays`` (at most 7; their old
@@ -270,9 +283,11 @@ class StreamerService(pulumi.ComponentResource):
         )
 
         stream_names = {domain: ctx.name(name, domain) for domain in spec.domains}
-        # Every Firehose sees every record; exactly one (the first domain) fails the unroutable ones, so
-        # each lands once under errors/ instead of being dropped by all.
-        first = min(spec.domains)
+        direct = set(spec.event_domains)
+        # Every Firehose reading the stream sees every record; exactly one (the first stream domain) fails the
+        # unroutable ones, so each lands once under errors/ instead of being dropped by all. A Direct PUT stream
+        # receives its domain's events only: it fails whatever else reaches it (nothing else would deliver it).
+        first = min(spec.stream_domains, default=None)
         rules = {
             stream_names[domain]: {
                 "domain": domain,
@@ -280,6 +295,7 @@ class StreamerService(pulumi.ComponentResource):
                 "mask": list(d.mask_fields),
                 "timestampField": d.timestamp_field,
                 "unroutable": domain == first,
+                "direct": domain in direct,
             }
             for domain, d in spec.domains.items()
         }
@@ -289,7 +305,7 @@ class StreamerService(pulumi.ComponentResource):
                 platform=platform,
                 service=name,
                 **ctx.code(spec.code("transform"), HANDLERS / "transform", key=f"services.{name}.functions.transform"),
-                description=f"{name}: drop other domains, fail unroutable records, strip sensitive fields, date keys",
+                description=f"{name}: keep its domain, fail unroutable records, strip sensitive fields, date keys",
                 timeout_seconds=spec.transform_timeout_seconds,
                 environment={"DOMAIN_FIELD": spec.domain_field, "DELIVERY_STREAMS": json.dumps(rules, sort_keys=True)},
             ),
@@ -301,7 +317,7 @@ class StreamerService(pulumi.ComponentResource):
         for domain, domain_spec in sorted(spec.domains.items()):
             self.tables[domain] = self._table(name, domain, domain_spec)
             self.delivery_streams[domain] = self._delivery_stream(
-                name, domain, domain_spec, stream_names[domain], platform
+                name, domain, domain_spec, stream_names[domain], platform, direct=domain in direct
             )
 
         self.workgroup = aws.athena.Workgroup(
@@ -326,8 +342,8 @@ class StreamerService(pulumi.ComponentResource):
         if spec.consumer is not None:
             self._consumer(name, spec, platform)
 
-        # Domain events from the bus: each subscription puts matching events on the stream as records of
-        # one domain, so the domain's Firehose lands them in its table (the transform unwraps them).
+        # Domain events from the bus: each subscription puts matching events straight on its domain's
+        # Firehose stream as records of that domain, landed in its table (the transform unwraps them).
         for key, subscription in subscription_rules(name, spec, platform):
             assert platform.event_rules is not None and subscription.target is not None
             platform.event_rules.add_rule(
@@ -336,10 +352,9 @@ class StreamerService(pulumi.ComponentResource):
                 event_pattern=subscription.pattern(),
                 parent=self,
                 target=RuleTarget(
-                    kind="kinesis",
-                    arn=self.stream.arn,
-                    kms_key_arn=platform.kms_key_arn,
-                    label=f"{name} stream ({subscription.target} domain)",
+                    kind="firehose",
+                    arn=self.delivery_streams[subscription.target].arn,
+                    label=f"{name} {subscription.target} delivery stream",
                     input_transformer=domain_event_record(spec.domain_field, subscription.target),
                 ),
                 description=f"{subscription.source} {', '.join(subscription.detail_types) or 'all'} -> "
@@ -391,8 +406,9 @@ class StreamerService(pulumi.ComponentResource):
         )
 
     def _delivery_stream(
-        self, name: str, domain: str, domain_spec: DomainSpec, stream_name: str, platform: Platform
+        self, name: str, domain: str, domain_spec: DomainSpec, stream_name: str, platform: Platform, *, direct: bool
     ) -> aws.kinesis.FirehoseDeliveryStream:
+        """The domain's Firehose: reads the Kinesis stream, or (``direct``) receives the bus's events."""
         ctx = platform.context
         stack = ctx.stack
         child = pulumi.ResourceOptions(parent=self)
@@ -437,7 +453,7 @@ class StreamerService(pulumi.ComponentResource):
                 self.backup_key.arn,
             ).apply(
                 lambda v: firehose_policy(
-                    stream_arn=v[0],
+                    stream_arn=None if direct else v[0],
                     bucket_arn=v[1],
                     key_arn=v[2],
                     backup_key_arn=v[6],
@@ -459,7 +475,18 @@ class StreamerService(pulumi.ComponentResource):
             f"{base}-delivery",
             name=stream_name,
             destination="extended_s3",
-            kinesis_source_configuration={"kinesis_stream_arn": self.stream.arn, "role_arn": role.arn},
+            # Without a Kinesis source the stream is Direct PUT; only Direct PUT streams take server-side encryption
+            # (a stream-fed Firehose keeps the records under the Kinesis stream's encryption).
+            kinesis_source_configuration=None
+            if direct
+            else {"kinesis_stream_arn": self.stream.arn, "role_arn": role.arn},
+            server_side_encryption={
+                "enabled": True,
+                "key_type": "CUSTOMER_MANAGED_CMK",
+                "key_arn": platform.kms_key_arn,
+            }
+            if direct
+            else None,
             extended_s3_configuration={
                 "role_arn": role.arn,
                 "bucket_arn": self.lake.arn,

@@ -10,7 +10,7 @@ from typing import ClassVar, Literal
 from arcblueprint.config.schema import ConfigError, setting
 from arcblueprint.services.event_wiring import EventSubscriber, check_subscriptions
 
-__all__ = ["DomainSpec", "StreamConsumerSpec", "StreamerSpec", "PARTITION_COLUMNS"]
+__all__ = ["PARTITION_COLUMNS", "SHARD_READS_PER_SECOND", "DomainSpec", "StreamConsumerSpec", "StreamerSpec"]
 
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,22}[a-z0-9]")
 _COLUMN = re.compile(r"[a-z_][a-z0-9_]{0,127}")
@@ -23,6 +23,11 @@ _PRIMITIVE = re.compile(
 _COMPLEX = re.compile(r"(array|map|struct)<.+>")
 #: Partition columns the data lake adds from each record's date (dynamic partitioning).
 PARTITION_COLUMNS = ("year", "month", "day")
+#: Read transactions (GetRecords calls) a shard serves per second, shared by every reader without enhanced
+#: fan-out (Kinesis Data Streams, "Quotas and limits"). Lambda's standard iterator polls each shard "at a
+#: base rate of once per second"; Firehose adjusts its polling to the stream (AWS documents no rate), so
+#: each reader is counted as one call a second per shard: more readers than this are throttled every second.
+SHARD_READS_PER_SECOND = 5
 
 
 def _check_type(type_name: str, key: str) -> None:
@@ -84,6 +89,8 @@ class DomainSpec:
 class StreamConsumerSpec:
     """A Lambda reading the stream directly (besides the Firehoses)."""
 
+    #: A dedicated 2 MiB/s per shard, pushed; without it the consumer shares each shard's 5 reads/s and 2 MiB/s
+    #: with the domains' Firehose streams.
     enhanced_fan_out: bool = setting(False, doc="dedicated 2 MB/s per shard and lower latency, at a cost")
     #: Domains whose records the consumer receives (Lambda event filtering); default: all.
     domains: tuple[str, ...] = setting(default_factory=tuple)
@@ -97,7 +104,12 @@ class StreamConsumerSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class StreamerSpec(EventSubscriber):
-    """A Kinesis stream, a Firehose per domain into a Parquet data lake, and Athena to query it."""
+    """A Kinesis stream, a Firehose per domain into a Parquet data lake, and Athena to query it.
+
+    A domain named by a ``subscribe`` route is fed by the bus: EventBridge puts its events straight on
+    the domain's own Firehose stream (Direct PUT), so it neither reads the Kinesis stream nor shares
+    its shards' read budget. The other domains' Firehose streams read the Kinesis stream.
+    """
 
     #: The functions ``functions.<name>`` can point at the team's own code.
     FUNCTION_NAMES: ClassVar[tuple[str, ...]] = ("transform", "consumer")
@@ -138,3 +150,45 @@ class StreamerSpec(EventSubscriber):
                         domain,
                         "unknown domain (known: " + ", ".join(sorted(self.domains)) + ")",
                     )
+                if domain in self.event_domains:
+                    raise ConfigError(
+                        f"consumer.domains[{i}]",
+                        domain,
+                        "is fed by the bus (subscribe) straight to its Firehose stream and never is on the Kinesis "
+                        "stream the consumer reads (stream domains: "
+                        + (", ".join(self.stream_domains) or "none")
+                        + ")",
+                    )
+        self._check_read_budget()
+
+    @property
+    def event_domains(self) -> tuple[str, ...]:
+        """Domains fed by the bus (a ``subscribe`` route's target): their Firehose streams are Direct PUT."""
+        return tuple(sorted({s.target for s in self.subscribe if s.target is not None}))
+
+    @property
+    def stream_domains(self) -> tuple[str, ...]:
+        """Domains whose Firehose streams read the Kinesis stream."""
+        return tuple(sorted(set(self.domains) - set(self.event_domains)))
+
+    @property
+    def shared_readers(self) -> int:
+        """Readers sharing each shard's read budget: the stream domains' Firehoses, a consumer without EFO."""
+        shared_consumer = self.consumer is not None and not self.consumer.enhanced_fan_out
+        return len(self.stream_domains) + int(shared_consumer)
+
+    def _check_read_budget(self) -> None:
+        readers = self.shared_readers
+        if readers <= SHARD_READS_PER_SECOND:
+            return
+        firehoses = len(self.stream_domains)
+        shared_consumer = readers > firehoses
+        raise ConfigError(
+            "consumer.enhancedFanOut" if shared_consumer else "domains",
+            False if shared_consumer else firehoses,
+            f"{readers} readers would share each shard of the stream ({firehoses} domains' Firehose streams"
+            f"{' and the consumer' if shared_consumer else ''}), but a shard serves {SHARD_READS_PER_SECOND} "
+            "reads/s and 2 MiB/s to all readers without enhanced fan-out, so reads throttle: "
+            + ("set consumer.enhancedFanOut: true, " if shared_consumer else "")
+            + "feed domains from the bus (subscribe) or split the domains over two streamer services",
+        )

@@ -61,9 +61,10 @@ def test_every_rule_has_a_target_and_every_target_a_dlq_and_the_configured_retri
 def test_the_prod_routing_table_is_what_the_config_asks_for(synthesized):
     rows = {(r.source, r.detail_types, r.target.split(" (")[0]) for r in render.routes(synthesized("prod"))}
     assert rows == {
-        ("arcblueprint.orders", "(all)", "Stream lake-stream"),
-        ("arcblueprint.bookings", "(all)", "Stream lake-stream"),
-        ("arcblueprint.hooks", "(all)", "Stream lake-stream"),
+        # Each event domain of the lake has its own Direct PUT Firehose: no domain event is on the Kinesis stream.
+        ("arcblueprint.orders", "(all)", "FirehoseDeliveryStream lake-order-events-delivery"),
+        ("arcblueprint.bookings", "(all)", "FirehoseDeliveryStream lake-booking-events-delivery"),
+        ("arcblueprint.hooks", "(all)", "FirehoseDeliveryStream lake-webhook-events-delivery"),
         ("arcblueprint.orders", "OrderCreated", "Queue fan-billing-queue"),
         ("arcblueprint.bookings", "BookingCancelled", "StateMachine ops-workflow"),
         ("arcblueprint.hooks", "WebhookReceived", "Alias ops-audit-alias-live"),
@@ -72,6 +73,35 @@ def test_the_prod_routing_table_is_what_the_config_asks_for(synthesized):
     assert all(
         r.dead_letter.endswith("-dlq") and r.retries == "8 retries / 3600 s" for r in render.routes(synthesized("prod"))
     )
+
+
+def test_the_bus_keeps_what_it_cannot_encrypt_in_its_own_alarmed_dead_letter_queue(synthesized):
+    """AWS strongly recommends a bus DLQ with a customer managed key: an event the key fails is kept, not lost."""
+    graph = synthesized("prod")
+    by_urn = graph.by_urn()
+    [bus] = graph.by_type("aws:cloudwatch/eventBus:EventBus")
+    [key_urn] = bus.property_dependencies["kmsKeyIdentifier"]
+    [dlq_urn] = bus.property_dependencies["deadLetterConfig"]
+    dlq = by_urn[dlq_urn]
+    assert bus.inputs["deadLetterConfig"]["arn"] == dlq.outputs["arn"]
+    assert dlq.property_dependencies["kmsMasterKeyId"] == [key_urn]  # the bus's key, the platform key
+    assert dlq.inputs["messageRetentionSeconds"] == 14 * 86400 and dlq.protect
+    [policy] = [
+        p for p in graph.by_type("aws:sqs/queuePolicy:QueuePolicy") if dlq.urn in p.property_dependencies["queueUrl"]
+    ]
+    [send] = [s for s in json.loads(policy.inputs["policy"])["Statement"] if s["Effect"] == "Allow"]
+    assert send["Principal"] == {"Service": "events.amazonaws.com"} and send["Action"] == "sqs:SendMessage"
+    bus_arn = bus.outputs["arn"]
+    # Only this bus (and its rules) may send: the bus's own failures and nothing of another bus.
+    assert send["Condition"] == {
+        "ArnLike": {"aws:SourceArn": [bus_arn, bus_arn.replace(":event-bus/", ":rule/") + "/*"]}
+    }
+    [alarm] = [
+        a
+        for a in graph.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.inputs["dimensions"].get("QueueName") == dlq.outputs["name"]
+    ]
+    assert alarm.inputs["threshold"] == 1 and alarm.inputs["alarmActions"]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

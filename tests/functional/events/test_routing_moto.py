@@ -184,7 +184,7 @@ def test_every_domain_event_reaches_exactly_its_subscribed_targets(bus, monkeypa
 
 
 def test_the_lake_receives_rows_of_the_right_domain(bus, monkeypatch, prod):
-    """Routed to the stream as a record of one domain, an event becomes one flat row of that domain's table."""
+    """Routed to its domain's Firehose as a record of that domain, an event becomes one flat row of its table."""
     events, sqs, probes = bus
     publish_order_changes(monkeypatch, [stream_record("INSERT", ORDER)])
     [record] = delivered(sqs, probes)["lake-orders-order-events-target"]
@@ -213,11 +213,19 @@ def test_the_lake_receives_rows_of_the_right_domain(bus, monkeypatch, prod):
         "eventSource": "arcblueprint.orders",
     }
     assert "owner" not in row  # removeFields of the domain
+    assert rules["direct"] is True  # a Direct PUT stream: only this rule writes to it
     other = transform.transform_record(
         {"recordId": "2", "data": data, "approximateArrivalTimestamp": 0},
         transform.DELIVERY_STREAMS["arcbp-prod-lake-booking-events"],
     )
-    assert other["result"] == "Dropped"  # every other domain's Firehose drops it
+    # Another event domain's Direct PUT stream never sees it; if it did, it keeps it under errors/, not drops it.
+    assert other["result"] == "ProcessingFailed"
+    orders = transform.DELIVERY_STREAMS["arcbp-prod-lake-orders"]
+    stream_fed = transform.transform_record(
+        {"recordId": "3", "data": data, "approximateArrivalTimestamp": 0}, orders, fails_unroutable=orders["unroutable"]
+    )
+    # On the Kinesis stream an event domain is no stream domain: the first stream domain fails it, once.
+    assert stream_fed["result"] == "ProcessingFailed"
 
 
 def test_a_forged_or_lookalike_source_reaches_nothing(bus):

@@ -82,6 +82,7 @@ def test_transform_knows_each_delivery_stream_and_its_sensitive_fields(graph):
         "mask": ["customer.name"],
         "timestampField": "occurredAt",
         "unroutable": True,
+        "direct": False,
     }
     assert {r["domain"] for r in rules.values()} == {"orders", "payments"}
     # Exactly one stream fails unroutable records, so each lands once under errors/.
@@ -217,3 +218,92 @@ def test_stream_consumer_is_idempotent_for_as_long_as_a_record_can_be_replayed(g
         for doc in grants
         for s in doc["Statement"]
     )
+
+
+def _spec(**overrides):
+    from arcblueprint.config.model import ServiceSpec
+
+    data = {"pattern": "streamer", **SPEC, "consumer": {"enhancedFanOut": True}, **overrides}
+    return ServiceSpec.parse_config(data, "services.lake")
+
+
+def _domains(count: int) -> dict:
+    return {f"d{i}": {"columns": {"id": "string"}} for i in range(count)}
+
+
+def test_the_stream_readers_must_fit_a_shards_read_budget():
+    """Each Firehose reading the stream and a consumer without enhanced fan-out share a shard's 5 reads/s."""
+    from arcblueprint.config.schema import ConfigError
+
+    shared = {"enhancedFanOut": False}
+    assert _spec(domains=_domains(5)).shared_readers == 5  # the consumer has enhanced fan-out: not counted
+    with pytest.raises(ConfigError) as raised:
+        _spec(domains=_domains(6))
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith("services.lake.domains = 6 is invalid")
+    assert "6 readers would share each shard" in message and "5 reads/s" in message
+    with pytest.raises(ConfigError) as raised:
+        _spec(domains=_domains(5), consumer=shared)
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith("services.lake.consumer.enhancedFanOut = False is invalid")
+    assert "set consumer.enhancedFanOut: true" in message
+    assert _spec(domains=_domains(4), consumer=shared).shared_readers == 5
+
+
+def test_a_domain_fed_by_the_bus_does_not_read_the_stream():
+    subscribe = [{"source": "arcblueprint.orders", "target": "d5"}]
+    spec = _spec(domains=_domains(6), subscribe=subscribe)  # 5 stream readers and one Direct PUT domain
+    assert spec.event_domains == ("d5",) and spec.shared_readers == 5 and "d5" not in spec.stream_domains
+    from arcblueprint.config.schema import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        _spec(
+            domains=_domains(2),
+            subscribe=subscribe[:0] + [{"source": "arcblueprint.orders", "target": "d1"}],
+            consumer={"domains": ["d1"]},
+        )
+    message = str(raised.value)
+    assert "\n" not in message and "services.lake.consumer.domains[0] = 'd1'" in message
+    assert "never is on the Kinesis stream" in message
+
+
+def test_an_event_domain_has_a_direct_put_firehose_that_its_rule_writes_to(synthesized):
+    """In the prod graph: the bus's rules write each event domain's Firehose; only stream domains read Kinesis."""
+    graph = synthesized("prod")
+    by_urn = graph.by_urn()
+    spec = graph.config.services["lake"]
+    streams = _streams(graph)
+    [stream] = graph.by_type("aws:kinesis/stream:Stream")
+    assert set(spec.event_domains) == {"order-events", "booking-events", "webhook-events"}
+    assert set(spec.stream_domains) == {"orders", "payments"}
+    [key] = [k for k in graph.by_type("aws:kms/key:Key") if k.name == "platform-key"]
+    policies = {p.name: json.loads(p.inputs["policy"]) for p in graph.by_type("aws:iam/rolePolicy:RolePolicy")}
+    for domain in spec.domains:
+        firehose = streams[f"lake-{domain}-delivery"]
+        sids = {s["Sid"] for s in policies[f"lake-{domain}-delivery-policy"]["Statement"]}
+        if domain in spec.stream_domains:
+            assert firehose.inputs["kinesisSourceConfiguration"]["kinesisStreamArn"] == stream.outputs["arn"]
+            assert "ReadTheStream" in sids and not firehose.inputs.get("serverSideEncryption")
+            continue
+        assert "kinesisSourceConfiguration" not in firehose.inputs and "ReadTheStream" not in sids
+        assert firehose.inputs["serverSideEncryption"] == {
+            "enabled": True,
+            "keyType": "CUSTOMER_MANAGED_CMK",
+            "keyArn": key.outputs["arn"],
+        }
+        [target] = [
+            t
+            for t in graph.by_type("aws:cloudwatch/eventTarget:EventTarget")
+            if t.property_dependencies["arn"] == [firehose.urn]
+        ]
+        assert target.inputs["inputTransformer"]["inputTemplate"].startswith(f'{{"domain": "{domain}"')
+        [role_urn] = [u for u in target.property_dependencies["roleArn"] if by_urn[u].type == "aws:iam/role:Role"]
+        role = by_urn[role_urn]
+        [delivery] = policies[role.name.replace("-events-role", "-events-policy")]["Statement"]
+        assert delivery["Action"] == ["firehose:PutRecord", "firehose:PutRecordBatch"]
+        assert delivery["Resource"] == firehose.outputs["arn"]  # that stream only, and no key: Firehose has a grant
+    # The backups of the event domains hold their own domain's records: each Firehose's raw/<domain>/ is its own.
+    [fn] = [f for f in graph.by_type("aws:lambda/function:Function") if f.name == "lake-transform-function"]
+    rules = json.loads(fn.inputs["environment"]["variables"]["DELIVERY_STREAMS"])
+    assert {r["domain"] for r in rules.values() if r["direct"]} == set(spec.event_domains)
+    assert [r["domain"] for r in rules.values() if r["unroutable"]] == ["orders"]

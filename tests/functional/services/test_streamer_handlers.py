@@ -245,3 +245,31 @@ def test_stream_consumer_stops_at_the_first_bad_record_and_a_replay_is_a_no_op(l
             consumer.lambda_handler({"Records": records[1:]}, context)
         assert consumer.lambda_handler({"Records": records[3:]}, context) == {"batchItemFailures": []}
         assert seen == [1, 3]
+
+
+def test_a_direct_put_stream_keeps_its_domain_and_fails_everything_else(monkeypatch, load_event):
+    """An event domain's Firehose is written by its rule only: no other stream sees what reaches it by mistake,
+    so it fails (keeps under errors/) what is not its own, and the Kinesis-reading streams treat a record of
+    an event domain as unroutable."""
+    events = "arcbp-dev-lake-order-events"
+    rules = {
+        **RULES,
+        events: {"domain": "order-events", "remove": [], "mask": [], "timestampField": None, "direct": True},
+    }
+    rules[STREAM] = {**rules[STREAM], "direct": False}
+    monkeypatch.setenv("DELIVERY_STREAMS", json.dumps(rules))
+    monkeypatch.setenv("DOMAIN_FIELD", "domain")
+    transform = load("transform", "streamer_transform_direct")
+    event = {
+        "domain": "order-events",
+        "eventbridge": {"id": "e-1", "time": "2026-03-09T10:00:00Z"},
+        "detail": {"id": "o-1"},
+    }
+    documents = [event, {"domain": "orders", "id": "o-1"}, {"id": "no-domain"}]
+    out = transform.lambda_handler(firehose_event(load_event, documents, events), LambdaContext())["records"]
+    assert [r["result"] for r in out] == ["Ok", "ProcessingFailed", "ProcessingFailed"]
+    assert json.loads(base64.b64decode(out[0]["data"]))["eventId"] == "e-1"
+    on_stream = transform.lambda_handler(firehose_event(load_event, documents, STREAM), LambdaContext())["records"]
+    # The first stream domain fails the event domain's record (no reader of the stream claims it), once.
+    assert [r["result"] for r in on_stream] == ["ProcessingFailed", "Ok", "ProcessingFailed"]
+    assert transform.KNOWN_DOMAINS == {"orders", "payments"}

@@ -1,14 +1,18 @@
 """Firehose transformation: keep this domain's records, strip sensitive fields, add date partition keys.
 
-Every domain's Firehose reads the same stream and calls this function. Per record it answers:
+The Firehose streams of the *stream domains* read the same Kinesis stream and call this function;
+so does each *Direct PUT* stream, which EventBridge writes one domain's events to. Per record it answers:
 
 - ``Ok``: a record of this stream's domain, with ``remove`` fields removed, ``mask`` fields, the
   always-masked names and card numbers masked, as one JSON line with ``partitionKeys`` year/month/day;
-- ``Dropped``: a record of another configured domain (that domain's Firehose delivers it);
+- ``Dropped``: in a stream reading Kinesis, a record of another stream domain (that domain's Firehose
+  delivers it);
 - ``ProcessingFailed``: a record of this domain that cannot be transformed (bad timestamp, nested
   deeper than masking inspects), and every *unroutable* record (not base64, not UTF-8, not JSON, not
-  an object, no domain or an unknown one) but only in the one stream marked ``unroutable`` (the
-  others drop it), so it lands under ``errors/<that domain>/processing-failed/`` exactly once.
+  an object, no domain or one no Kinesis-reading stream claims) but only in the one stream marked
+  ``unroutable`` (the others drop it), so it lands under ``errors/<that domain>/processing-failed/``
+  exactly once. A Direct PUT stream (``direct``) fails every record that is not its domain's: no other
+  stream sees it, so dropping it would lose it.
 
 Firehose writes ``ProcessingFailed`` records, as received, under the error output prefix; the reason is
 in this function's log (record id and reason, never the record's content). No record fails its batch:
@@ -20,7 +24,7 @@ Domain events routed from the bus arrive wrapped by the rule's input transformer
 record lacks the domain's timestamp field.
 
 Environment: ``DOMAIN_FIELD`` and ``DELIVERY_STREAMS``, a JSON map of delivery stream name to
-``{"domain", "remove", "mask", "timestampField", "unroutable"}`` (set by the component).
+``{"domain", "remove", "mask", "timestampField", "unroutable", "direct"}`` (set by the component).
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ DOMAIN_FIELD = os.environ.get("DOMAIN_FIELD", "domain")
 #: The key of the envelope the bus's input transformer wraps a domain event in (``component.EVENT_ENVELOPE_KEY``).
 EVENT_ENVELOPE_KEY = "eventbridge"
 DELIVERY_STREAMS: dict[str, dict[str, Any]] = json.loads(os.environ.get("DELIVERY_STREAMS", "{}"))
-KNOWN_DOMAINS = frozenset(rules["domain"] for rules in DELIVERY_STREAMS.values())
+#: The domains of the streams reading Kinesis: a Kinesis record of any other domain is unroutable.
+KNOWN_DOMAINS = frozenset(rules["domain"] for rules in DELIVERY_STREAMS.values() if not rules.get("direct"))
 #: The stream that fails unroutable records (the others drop them): the marked one, else the first by name.
 UNROUTABLE_STREAM = next(
     (name for name, rules in sorted(DELIVERY_STREAMS.items()) if rules.get("unroutable")),
@@ -152,14 +157,15 @@ def decode(data: Any) -> dict[str, Any]:
     return document
 
 
-def domain_of(document: dict[str, Any]) -> str:
+def domain_of(document: dict[str, Any], known: frozenset[str] | None = None) -> str:
+    """The record's domain, one of ``known`` (default: the domains of the streams reading Kinesis)."""
     domain = field_value(document, DOMAIN_FIELD)
     if domain is None:
         raise UnroutableError(f"{DOMAIN_FIELD} is missing")
     if not isinstance(domain, str):
         raise UnroutableError(f"{DOMAIN_FIELD} is not a string")
-    if domain not in KNOWN_DOMAINS:
-        raise UnroutableError(f"{DOMAIN_FIELD} {mask_text(domain[:40])!r} is not a configured domain")
+    if domain not in (KNOWN_DOMAINS if known is None else known):
+        raise UnroutableError(f"{DOMAIN_FIELD} {mask_text(domain[:40])!r} is not a domain of this stream")
     return domain
 
 
@@ -169,9 +175,11 @@ def transform_record(record: Any, rules: dict[str, Any], *, fails_unroutable: bo
     record_id, data = record.get("recordId"), record.get("data")
     record_id = record_id if isinstance(record_id, str) else str(record_id)
     data = data if isinstance(data, str) else ""
+    direct = bool(rules.get("direct"))
     try:
         document = decode(data)
-        if domain_of(document) != rules["domain"]:
+        # A Direct PUT stream holds one domain: anything else reached it by mistake and is failed, not dropped.
+        if domain_of(document, frozenset({rules["domain"]}) if direct else None) != rules["domain"]:
             return {"recordId": record_id, "result": "Dropped", "data": data}
         if _deeper_than(document, MAX_DEPTH - 2):
             raise RecordError(f"data is nested deeper than {MAX_DEPTH} levels")
@@ -186,7 +194,7 @@ def transform_record(record: Any, rules: dict[str, Any], *, fails_unroutable: bo
             raise RecordError("masking failed")
         line = json.dumps(clean, separators=(",", ":"), ensure_ascii=False) + "\n"
     except UnroutableError as error:
-        if not fails_unroutable:
+        if not (fails_unroutable or direct):
             return {"recordId": record_id, "result": "Dropped", "data": data}
         metrics.add_metric(name="RecordsUnroutable", unit=MetricUnit.Count, value=1)
         return _failed(record_id, data, str(error))
