@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
 from arcblueprint.services.big_fan.filter_policy import FilterPolicyError, validate_filter_policy
@@ -71,6 +71,10 @@ def _plain(value: Any) -> Any:
 @dataclass(frozen=True, kw_only=True)
 class BigFanSpec(EventSubscriber):
     """An API that publishes straight to an SNS topic, fanned out to filtered per-consumer queues."""
+
+    #: Web ACL profile (docs/platform.md): its payloads are third-party or opaque data, passed on unread: no SQL injection rules; bodies above the 8 KB the core rule set allows are the point of the claim check: that one rule only counts.
+    waf_inspects_sql: ClassVar[bool] = False
+    waf_large_bodies: ClassVar[bool] = True
 
     consumers: Mapping[str, ConsumerSpec] = setting(doc="consumer name -> its queue, filter and function")
     #: Message attribute name -> request header it is taken from (what attribute filter policies match on).

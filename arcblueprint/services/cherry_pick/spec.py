@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
 from arcblueprint.services.event_wiring import ServiceTriggers
@@ -41,6 +41,10 @@ class SagaRetrySpec:
 @dataclass(frozen=True, kw_only=True)
 class CherryPickSpec(ServiceTriggers):
     """A booking GraphQL API: reads straight from DynamoDB, the booking transaction as a saga."""
+
+    #: Web ACL profile (docs/platform.md): its requests reach a data store, so the web ACL adds AWS's SQL injection rules; bodies stay under the core rule set's 8 KB limit.
+    waf_inspects_sql: ClassVar[bool] = True
+    waf_large_bodies: ClassVar[bool] = False
 
     #: Default auth of the API; IAM is always added for backends (field-level ``@aws_iam``).
     authorizer: Literal["cognito", "iam"] = "cognito"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
 from arcblueprint.services.comfortable_rest.rest_conventions import INTEGRATION_MARGIN_MS, function_timeout_seconds
@@ -60,6 +60,10 @@ def _default_throttle() -> ThrottleSpec:
 @dataclass(frozen=True, kw_only=True)
 class ComfortableRestSpec(ServiceTriggers):
     """A REST API over one DynamoDB-backed resource (list, create, get, update, delete, health)."""
+
+    #: Web ACL profile (docs/platform.md): its requests reach a data store, so the web ACL adds AWS's SQL injection rules; bodies stay under the core rule set's 8 KB limit.
+    waf_inspects_sql: ClassVar[bool] = True
+    waf_large_bodies: ClassVar[bool] = False
 
     #: Path segment and item noun, e.g. ``orders`` -> ``/orders`` and ``/orders/{id}``.
     resource_name: str = setting("items", pattern=r"[a-z][a-z0-9-]{1,30}", doc="lowercase path segment")

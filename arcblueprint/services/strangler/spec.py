@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
 from arcblueprint.services.comfortable_rest.rest_conventions import function_timeout_seconds
@@ -98,6 +98,10 @@ def _default_throttle() -> ThrottleSpec:
 @dataclass(frozen=True, kw_only=True)
 class StranglerSpec(ServiceTriggers):
     """A facade whose route table says, per path, legacy, new or weighted; moving a route is a config change."""
+
+    #: Web ACL profile (docs/platform.md): its requests reach a data store, so the web ACL adds AWS's SQL injection rules; bodies stay under the core rule set's 8 KB limit.
+    waf_inspects_sql: ClassVar[bool] = True
+    waf_large_bodies: ClassVar[bool] = False
 
     legacy: LegacySpec = setting(doc="the legacy backend (url, optional vpcLinkTargetArn)")
     routes: tuple[RouteSpec, ...] = setting(default_factory=tuple)
