@@ -535,7 +535,8 @@ class StackConfig:
                 raise ConfigError(
                     f"services.{name}.allowedSenderRanges",
                     list(ranges),
-                    f"is enforced by the service's web ACL, which is off: set waf.enabled or waf.services.{name}.enabled",
+                    "is enforced by the service's web ACL, which is off: "
+                    f"set waf.enabled or waf.services.{name}.enabled",
                 )
 
     def triggers_disabled(self, service: str) -> bool:

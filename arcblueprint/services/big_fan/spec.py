@@ -72,7 +72,8 @@ def _plain(value: Any) -> Any:
 class BigFanSpec(EventSubscriber):
     """An API that publishes straight to an SNS topic, fanned out to filtered per-consumer queues."""
 
-    #: Web ACL profile (docs/platform.md): its payloads are third-party or opaque data, passed on unread: no SQL injection rules; bodies above the 8 KB the core rule set allows are the point of the claim check: that one rule only counts.
+    #: Web ACL profile (docs/platform.md): payloads are opaque data passed on unread (no SQL injection rules),
+    #: and bodies above the core rule set's 8 KB are the point of the claim check (that one rule only counts).
     waf_inspects_sql: ClassVar[bool] = False
     waf_large_bodies: ClassVar[bool] = True
 

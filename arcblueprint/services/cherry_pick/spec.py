@@ -42,7 +42,8 @@ class SagaRetrySpec:
 class CherryPickSpec(ServiceTriggers):
     """A booking GraphQL API: reads straight from DynamoDB, the booking transaction as a saga."""
 
-    #: Web ACL profile (docs/platform.md): its requests reach a data store, so the web ACL adds AWS's SQL injection rules; bodies stay under the core rule set's 8 KB limit.
+    #: Web ACL profile (docs/platform.md): requests reach a data store, so the web ACL adds AWS's SQL
+    #: injection rules; bodies stay under the core rule set's 8 KB limit.
     waf_inspects_sql: ClassVar[bool] = True
     waf_large_bodies: ClassVar[bool] = False
 

@@ -61,7 +61,8 @@ def _default_throttle() -> ThrottleSpec:
 class ComfortableRestSpec(ServiceTriggers):
     """A REST API over one DynamoDB-backed resource (list, create, get, update, delete, health)."""
 
-    #: Web ACL profile (docs/platform.md): its requests reach a data store, so the web ACL adds AWS's SQL injection rules; bodies stay under the core rule set's 8 KB limit.
+    #: Web ACL profile (docs/platform.md): requests reach a data store, so the web ACL adds AWS's SQL
+    #: injection rules; bodies stay under the core rule set's 8 KB limit.
     waf_inspects_sql: ClassVar[bool] = True
     waf_large_bodies: ClassVar[bool] = False
 
