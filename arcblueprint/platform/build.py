@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from arcblueprint.platform.code_signing import CodeSigning, CodeSigningArgs
 from arcblueprint.platform.cidr import NetworkDemand, ProxyVpcDemand, plan_onprem_vpc, plan_vpc
 from arcblueprint.platform.dns_query_logs import ResolverQueryLogging, ResolverQueryLoggingArgs
 from arcblueprint.platform.encryption import EncryptionKey, EncryptionKeyArgs
@@ -47,13 +48,17 @@ class PlatformBuild:
     on_prem: OnPremAccess | None = None
     firewall: WebAcls | None = None
     dns_query_logs: ResolverQueryLogging | None = None
+    code_signing: CodeSigning | None = None
 
     def finish(self) -> None:
         """Call after every service is built: declares the secrets' reader-only resource policies, the
-        bus policy naming the producers (and their schemas), and the ``eventRules`` output."""
+        bus policy naming the producers (and their schemas), and the ``eventRules`` and ``codePackages``
+        outputs."""
         self.secrets.seal()
         self.event_bus.seal()
         self.outputs["eventRules"] = dict(self.event_bus.rule_arns)
+        if self.code_signing is not None:  # every function has named its package by now
+            self.outputs["codePackages"] = self.code_signing.manifest()
 
 
 def build_platform(context: StackContext) -> PlatformBuild:
@@ -84,6 +89,12 @@ def build_platform(context: StackContext) -> PlatformBuild:
             ResolverQueryLoggingArgs(context=context, log_groups=logging, vpc_ids=vpc_ids, depends_on=vended_logs),
         )
     firewall = WebAcls(context, log_groups=logging, log_parent=logging, logging_depends_on=vended_logs)
+    access_logs = logging if logging.access_log_bucket is not None else None
+    code_signing = (
+        CodeSigning("code-signing", CodeSigningArgs(context=context, kms_key_arn=key.arn, access_logs=access_logs))
+        if stack.code_signing.enabled
+        else None
+    )
 
     platform = Platform(
         context=context,
@@ -98,8 +109,9 @@ def build_platform(context: StackContext) -> PlatformBuild:
         secret_arns=dict(secrets.arns),
         secret_access=secrets,
         api_logging_depends_on=[logging.api_gateway_account] if logging.api_gateway_account is not None else [],
-        access_logs=logging if logging.access_log_bucket is not None else None,
+        access_logs=access_logs,
         firewall=firewall,
+        code_packages=code_signing,
     )
     outputs: dict[str, pulumi.Input[Any]] = {
         "platformKeyArn": key.arn,
@@ -142,4 +154,5 @@ def build_platform(context: StackContext) -> PlatformBuild:
         on_prem=on_prem,
         firewall=firewall,
         dns_query_logs=dns_query_logs,
+        code_signing=code_signing,
     )
