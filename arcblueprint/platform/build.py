@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from arcblueprint.platform.code_signing import CodeSigning, CodeSigningArgs
 from arcblueprint.platform.cidr import NetworkDemand, ProxyVpcDemand, plan_onprem_vpc, plan_vpc
+from arcblueprint.platform.code_signing import CodeSigning, CodeSigningArgs
 from arcblueprint.platform.dns_query_logs import ResolverQueryLogging, ResolverQueryLoggingArgs
 from arcblueprint.platform.encryption import EncryptionKey, EncryptionKeyArgs
 from arcblueprint.platform.event_bus import EventBus, EventBusArgs

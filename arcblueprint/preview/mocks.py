@@ -95,7 +95,9 @@ _ARNS: dict[str, str] = {
     "aws:wafv2/ipSet:IpSet": "arn:aws:wafv2:{r}:{a}:regional/ipset/{n}/{u}",
     "aws:signer/signingProfile:SigningProfile": "arn:aws:signer:{r}:{a}:/signing-profiles/{n}",
     "aws:lambda/codeSigningConfig:CodeSigningConfig": "arn:aws:lambda:{r}:{a}:code-signing-config:{i}",
-    "aws:route53/resolverQueryLogConfig:ResolverQueryLogConfig": "arn:aws:route53resolver:{r}:{a}:resolver-query-log-config/{i}",
+    "aws:route53/resolverQueryLogConfig:ResolverQueryLogConfig": (
+        "arn:aws:route53resolver:{r}:{a}:resolver-query-log-config/{i}"
+    ),
 }
 
 # Type token -> prefix of the id AWS gives such resources.

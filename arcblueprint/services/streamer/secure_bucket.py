@@ -1,4 +1,4 @@
-"""An S3 bucket that is private, KMS-encrypted, versioned, TLS-only, access-logged, and expires what it no longer needs."""
+"""An S3 bucket: private, KMS-encrypted, versioned, TLS-only, access-logged, expiring what it no longer needs."""
 
 from __future__ import annotations
 
