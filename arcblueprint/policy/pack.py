@@ -14,7 +14,19 @@ PACK_NAME = "arcblueprint"
 
 def all_policies() -> list[Policy]:
     """Every policy of the pack, in a stable order (the same objects the offline preview runs)."""
-    from arcblueprint.policy import api, data, iam, lambda_, messaging, network, release, tagging
+    from arcblueprint.policy import (
+        access_logs,
+        api,
+        code_signing,
+        data,
+        edge,
+        iam,
+        lambda_,
+        messaging,
+        network,
+        release,
+        tagging,
+    )
     from arcblueprint.policy.wiring import correctness_policies
 
     policies: list[Policy] = [
@@ -26,6 +38,9 @@ def all_policies() -> list[Policy]:
         *network.POLICIES,
         *iam.POLICIES,
         *tagging.POLICIES,
+        *edge.POLICIES,
+        *code_signing.POLICIES,
+        *access_logs.POLICIES,
         *correctness_policies(),
     ]
     names = [p.name for p in policies]
