@@ -1,7 +1,8 @@
 """The deployment orchestration CI runs: gates in order, one summary, one exit code.
 
 ``deploy``: offline preview + policy gate -> environment gate (prod needs the same commit
-deployed to dev) -> engine preview with the policy pack -> replacement gate (prod) -> update.
+deployed to dev) -> engine preview with the policy pack -> replacement gate (prod) -> signing of
+the function packages (where code signing is enforced) -> update.
 ``promote`` / ``rollback`` move a weighted-alias canary, one config change + update per step.
 """
 
@@ -67,6 +68,8 @@ class Summary:
     promotion: dict[str, Any] | None = None
     deployments: list[dict[str, Any]] = field(default_factory=list)
     replay: dict[str, Any] | None = None
+    #: The function packages signed (or found signed) before the update (code signing enforced).
+    signing: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +90,7 @@ class Summary:
             "promotion": self.promotion,
             "deployments": self.deployments,
             "replay": self.replay,
+            "signing": self.signing,
         }
 
 
@@ -107,6 +111,7 @@ class Driver:
         interactive: bool | None = None,
         run_releases: Callable[[str, StackConfig, dict[str, Any]], list[dict[str, Any]]] | None = None,
         events_client: Callable[[str], Any] | None = None,
+        sign_code: Callable[[str, StackConfig, Callable[[Sequence[str]], None]], list[dict[str, Any]]] | None = None,
     ) -> None:
         self.engine = engine
         self.load_config = load_config
@@ -121,6 +126,10 @@ class Driver:
         self.run_releases = run_releases
         #: An EventBridge client for a region (``replay``).
         self.events_client = events_client
+        #: Signs the function packages before an update where the stack enforces code signing
+        #: (:class:`arcblueprint.deploy.signing.CodeSigner`); its last argument creates the signing
+        #: resources first (``pulumi up --target``) on a stack's first deploy.
+        self.sign_code = sign_code
 
     # -- operations ---------------------------------------------------------------------------
     def deploy(self, stack: str, *, force_reason: str | None = None) -> Summary:
@@ -215,10 +224,20 @@ class Driver:
                 "fix the program or replace them deliberately outside the pipeline",
                 ExitCode.GATE,
             )
+        if self.sign_code is not None:
+            summary.signing = self.sign_code(stack, config, lambda targets: self._bootstrap(stack, summary, targets))
         self._update(stack, summary, self.engine.up, total=total_steps(summary.change_summary))
         releases = summary.outputs.get("releases") or {}
         if self.run_releases is not None and releases:
             summary.deployments = self.run_releases(stack, config, releases)
+
+    def _bootstrap(self, stack: str, summary: Summary, targets: Sequence[str]) -> None:
+        """Create only ``targets`` (the code signing resources and what they need) before the signing step."""
+
+        def up(name: str, *, on_event: Any) -> Outcome:
+            return self.engine.up(name, on_event=on_event, targets=list(targets))  # type: ignore[call-arg]
+
+        self._update(stack, summary, up, total=len(targets))
 
     def _plan(self, stack: str, summary: Summary, gate: Callable[[StackConfig], None] | None = None) -> StackConfig:
         config = self.load_config(stack)
