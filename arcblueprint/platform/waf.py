@@ -49,7 +49,7 @@ IP_REPUTATION = "AWSManagedRulesAmazonIpReputationList"
 KNOWN_BAD_INPUTS = "AWSManagedRulesKnownBadInputsRuleSet"
 CORE_RULE_SET = "AWSManagedRulesCommonRuleSet"
 SQL_INJECTION = "AWSManagedRulesSQLiRuleSet"
-#: The core rule set's rule that blocks bodies over 8 KB (what WAF inspects of a regional resource's body).
+#: The core rule set's rule that blocks request bodies over 8 KB (8,192 bytes).
 _BODY_SIZE_RULE = "SizeRestrictions_BODY"
 #: Credentials never reach the logs (WAF wants single header names in lowercase).
 REDACTED_HEADERS = ("authorization", "x-api-key")
