@@ -301,3 +301,71 @@ def test_access_logs_are_asked_of_load_balancers_whose_listeners_elb_logs(protoc
     if violated:
         [(urn, message)] = recorder.violations
         assert urn.endswith("::nlb") and "writes no access logs" in message and "TLS listener" in message
+
+
+# --- what the components declare, beyond what the rules require ------------------------------------
+
+
+def _named(graph, name):
+    [found] = [r for r in graph.resources if r.name == name]
+    return found
+
+
+def test_the_webhook_acl_lets_only_its_senders_through_at_its_own_rate(synthesized):
+    graph = synthesized("prod")
+    spec = graph.config.services["hooks"]
+    acl = _named(graph, "hooks-stage-waf-acl")
+    rules = acl.inputs["rules"]
+    assert [r["priority"] for r in rules] == list(range(len(rules)))  # WAF refuses duplicate priorities
+    assert rules[0]["name"] == "allowed-senders" and rules[0]["action"] == {"block": {}}
+    sets = [_named(graph, f"hooks-stage-waf-senders-{v}") for v in ("ipv4", "ipv6")]
+    assert sorted(a for s in sets for a in s.inputs["addresses"]) == sorted(spec.allowed_sender_ranges)
+    assert {s.inputs["ipAddressVersion"] for s in sets} == {"IPV4", "IPV6"}
+    [rate] = [r for r in rules if r["name"] == "rate-limit-per-ip"]
+    assert rate["statement"]["rateBasedStatement"]["limit"] == graph.config.waf_rate_limit("hooks") == 20000
+    [core] = [r for r in rules if r["name"] == "core-rule-set"]  # webhook bodies may exceed 8 KB: counted only
+    overrides = core["statement"]["managedRuleGroupStatement"]["ruleActionOverrides"]
+    assert overrides == [{"name": "SizeRestrictions_BODY", "actionToUse": {"count": {}}}]
+    assert not [r for r in rules if r["name"] == "sql-injection"]  # third-party payloads, passed on unread
+
+
+def test_waf_logs_reach_the_sink_without_credentials(synthesized):
+    graph = synthesized("prod")
+    [group] = [
+        g for g in graph.by_type("aws:cloudwatch/logGroup:LogGroup") if g.inputs["name"].startswith("aws-waf-logs-")
+    ]
+    filters = [
+        f for f in graph.by_type("aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter") if f.parent == group.urn
+    ]
+    assert len(filters) == 1 and group.inputs["kmsKeyId"]  # the central sink, the platform key
+    for logging in graph.by_type("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"):
+        assert logging.property_dependencies["logDestinationConfigs"] == [group.urn]
+        redacted = {f["singleHeader"]["name"] for f in logging.inputs["redactedFields"]}
+        assert redacted == {"authorization", "x-api-key"}
+        policy = _named(graph, "logging-vended-logs-policy")
+        assert policy.urn in logging.dependencies  # delivery is allowed before logging starts
+    document = json.loads(_named(graph, "logging-vended-logs-policy").inputs["policyDocument"])
+    [statement] = document["Statement"]
+    assert statement["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
+    assert f"log-group:{group.inputs['name']}:log-stream:*" in " ".join(statement["Resource"])
+
+
+def test_access_logs_go_to_an_sse_s3_bucket_each_under_its_own_prefix(synthesized):
+    graph = synthesized("prod")
+    target = _named(graph, "logging-access-logs")
+    encryption = _named(graph, "logging-access-logs-encryption")
+    assert encryption.inputs["rules"] == [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
+    [allow] = [
+        s
+        for s in json.loads(_named(graph, "logging-access-logs-policy").inputs["policy"])["Statement"]
+        if s["Effect"] == "Allow"
+    ]
+    assert allow["Principal"] == {"Service": "logging.s3.amazonaws.com"} and allow["Action"] == "s3:PutObject"
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": graph.config.account_id}
+    assert allow["Condition"]["ArnLike"]["aws:SourceArn"] == f"arn:aws:s3:::{graph.config.naming_prefix}-*"
+    buckets = {b.urn: b for b in graph.by_type(BUCKET)}
+    for logging in graph.by_type("aws:s3/bucketLogging:BucketLogging"):
+        [source] = logging.property_dependencies["bucket"]
+        assert logging.property_dependencies["targetBucket"] == [target.urn] and source != target.urn
+        name = buckets[source].inputs["bucket"]
+        assert logging.inputs["targetPrefix"] == f"s3/{name}/" and name.startswith(f"{graph.config.naming_prefix}-")
