@@ -40,6 +40,9 @@ __all__ = [
     "SecretSpec",
     "ServiceSpec",
     "StackConfig",
+    "WafServiceSpec",
+    "WafSpec",
+    "CodeSigningSpec",
     "WaiverSpec",
 ]
 
@@ -235,10 +238,61 @@ class LoggingSpec:
     expire_after_days: int = setting(730, minimum=1, maximum=36500)
     #: Set API Gateway's account-level CloudWatch role (needed for stage logs; one per account+region).
     manage_api_gateway_account: bool = True
+    #: S3 server access logs of every bucket (to a dedicated SSE-S3 bucket: S3 does not deliver them to
+    #: a bucket whose default encryption is SSE-KMS). Cheap, so on in every stack by default.
+    s3_access_logs: bool = True
+    #: Route 53 Resolver query logs of the stack's VPCs (every DNS query their resources make);
+    #: default: on in prod only (billed per GB ingested).
+    resolver_query_logs: bool | None = None
 
     def __post_init__(self) -> None:
         if self.expire_after_days <= self.archive_after_days:
             raise ConfigError("expireAfterDays", self.expire_after_days, "must be later than archiveAfterDays")
+
+
+#: The evaluation windows AWS WAF's rate-based rules accept (seconds).
+WAF_EVALUATION_WINDOWS = frozenset({60, 120, 300, 600})
+
+
+@dataclass(frozen=True, kw_only=True)
+class WafServiceSpec:
+    """One service's departure from the stack's ``waf`` settings."""
+
+    #: default: the stack's ``waf.enabled``.
+    enabled: bool | None = None
+    #: default: the stack's ``waf.rateLimit``.
+    rate_limit: int | None = setting(None, minimum=10, maximum=2_000_000_000)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WafSpec:
+    """A WAFv2 web ACL in front of every public REST API stage and AppSync API (docs/platform.md).
+
+    Each ACL runs AWS's managed rule groups (core rule set, known bad inputs, IP reputation; SQL
+    injection for APIs backed by data stores) and a rate-based rule, logs to the central sink with
+    the Authorization header redacted, and publishes CloudWatch metrics.
+    """
+
+    #: default: on in prod, off elsewhere (a web ACL is billed per month, per rule and per request).
+    enabled: bool | None = None
+    #: Requests one client IP may send per ``evaluationWindowSeconds`` before it is blocked (WAF's minimum is 10).
+    rate_limit: int = setting(2000, minimum=10, maximum=2_000_000_000, doc="requests per IP per window")
+    evaluation_window_seconds: int = setting(300, choices=WAF_EVALUATION_WINDOWS)
+    #: Per service (by name): ``enabled`` and ``rateLimit`` overrides.
+    services: Mapping[str, WafServiceSpec] = setting(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CodeSigningSpec:
+    """AWS Signer signs every function package; Lambda checks the signature on each deploy (docs/platform.md)."""
+
+    enabled: bool = True
+    #: What Lambda does with a package no allowed profile signed. ``Enforce`` (default in prod) refuses it,
+    #: so functions deploy from the signed objects the driver uploads; ``Warn`` (default elsewhere) deploys
+    #: the local package and records a warning.
+    untrusted_artifacts: Literal["Enforce", "Warn"] | None = None
+    #: How long a signature stays valid (AWS Signer's ``signatureValidityPeriod``); Lambda refuses expired ones.
+    signature_validity_months: int = setting(60, minimum=1, maximum=135)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -603,6 +657,8 @@ class StackConfig:
     on_prem: OnPremSpec = setting(default_factory=OnPremSpec)
     event_bus: EventBusSpec = setting(default_factory=EventBusSpec)
     notifications: NotificationsSpec = setting(default_factory=NotificationsSpec)
+    waf: WafSpec = setting(default_factory=WafSpec)
+    code_signing: CodeSigningSpec = setting(default_factory=CodeSigningSpec)
     secrets: Mapping[str, SecretSpec] = setting(default_factory=dict)
     services: Mapping[str, ServiceSpec] = setting(default_factory=dict)
     policy: PolicySpec = setting(default_factory=PolicySpec)
@@ -626,6 +682,7 @@ class StackConfig:
             self._check_on_prem()
         self._check_on_prem_clients()
         self._check_releases()
+        self._check_waf()
         from arcblueprint.services import pattern_of  # late: the services package reads this module
         from arcblueprint.services.event_wiring import check_event_routes
 
@@ -684,6 +741,47 @@ class StackConfig:
                 plan_release(self.release_for(service, function), key="")
             except ConfigError as error:
                 raise error.under(f"releases.functions.{function}") from None
+
+    def waf_enabled(self, service: str) -> bool:
+        """Whether the service's public APIs get a web ACL (``waf.services.<name>.enabled``, else ``waf.enabled``)."""
+        override = self.waf.services.get(service)
+        if override is not None and override.enabled is not None:
+            return override.enabled
+        return self.is_production if self.waf.enabled is None else self.waf.enabled
+
+    def waf_rate_limit(self, service: str) -> int:
+        override = self.waf.services.get(service)
+        return override.rate_limit if override is not None and override.rate_limit is not None else self.waf.rate_limit
+
+    @property
+    def untrusted_artifacts(self) -> str:
+        """``Enforce`` or ``Warn``: the code signing policy of the stack's functions."""
+        chosen = self.code_signing.untrusted_artifacts
+        return chosen or ("Enforce" if self.is_production else "Warn")
+
+    @property
+    def resolver_query_logs(self) -> bool:
+        chosen = self.logging.resolver_query_logs
+        return self.is_production if chosen is None else chosen
+
+    def _check_waf(self) -> None:
+        """WAF settings name services of the stack; an IP allow-list is enforced by a web ACL, so it needs one."""
+        for name in self.waf.services:
+            if name not in self.services:
+                raise ConfigError(
+                    f"waf.services.{name}",
+                    name,
+                    "must name a service of the stack: " + ", ".join(sorted(self.services)),
+                )
+        for name, service in self.services.items():
+            ranges = getattr(service, "allowed_sender_ranges", ())
+            if ranges and not self.waf_enabled(name):
+                raise ConfigError(
+                    f"services.{name}.allowedSenderRanges",
+                    list(ranges),
+                    "is enforced by the service's web ACL, which is off: "
+                    f"set waf.enabled or waf.services.{name}.enabled",
+                )
 
     def triggers_disabled(self, service: str) -> bool:
         """The service's kill switch (``triggersDisabled``): its rules, schedules and event source mappings are off."""

@@ -16,7 +16,7 @@ from arcblueprint.deploy.engine import OnEvent, Outcome
 from arcblueprint.deploy.errors import DeployError, ExitCode
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     from arcblueprint.deploy.backend import BackendSettings
 
@@ -70,8 +70,9 @@ class AutomationEngine:
         result = self._run(stack, "preview", ExitCode.PREVIEW, on_event=on_event, **self._policy_args(stack))
         return Outcome(succeeded=True, change_summary=_op_map(result.change_summary))
 
-    def up(self, stack: str, *, on_event: OnEvent) -> Outcome:
-        result = self._run(stack, "up", ExitCode.UPDATE, on_event=on_event, **self._policy_args(stack))
+    def up(self, stack: str, *, on_event: OnEvent, targets: Sequence[str] | None = None) -> Outcome:
+        extra: dict[str, Any] = {"target": list(targets)} if targets else {}
+        result = self._run(stack, "up", ExitCode.UPDATE, on_event=on_event, **self._policy_args(stack), **extra)
         return self._update_outcome(result)
 
     def refresh(self, stack: str, *, on_event: OnEvent) -> Outcome:

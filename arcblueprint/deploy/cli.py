@@ -144,6 +144,24 @@ def build_driver(args: argparse.Namespace, environ: dict[str, str] | None = None
             rollback=True,
         )
 
+    def aws_client(service: str, region: str) -> Any:
+        import boto3
+
+        return boto3.client(service, region_name=region)
+
+    import time
+
+    from arcblueprint.deploy.signing import CodeSigner
+
+    sign_code = CodeSigner(
+        project_dir=REPO_ROOT,
+        graph_for=_synthesized,
+        client=aws_client,
+        say=lambda text: print(text, flush=True),
+        sleep=time.sleep,
+        clock=time.monotonic,
+    )
+
     return Driver(
         engine,
         load_config=lambda stack: load(REPO_ROOT, stack),
@@ -156,14 +174,26 @@ def build_driver(args: argparse.Namespace, environ: dict[str, str] | None = None
         caller_account=caller_account,
         live_version=live_alias_version,
         run_rollbacks=run_rollbacks,
+        sign_code=sign_code,
     )
+
+
+#: The offline synthesis of each stack in this run: the policy gate's, reused by the signing step.
+_GRAPHS: dict[str, Any] = {}
+
+
+def _synthesized(stack: str) -> Any:
+    from arcblueprint.preview.harness import synthesize
+
+    if stack not in _GRAPHS:
+        _GRAPHS[stack] = synthesize(stack)
+    return _GRAPHS[stack]
 
 
 def _offline_gate(stack: str) -> Any:
     from arcblueprint.policy.offline import evaluate
-    from arcblueprint.preview.harness import synthesize
 
-    return evaluate(synthesize(stack))
+    return evaluate(_synthesized(stack))
 
 
 def _run(args: argparse.Namespace) -> int:

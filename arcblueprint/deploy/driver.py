@@ -2,7 +2,8 @@
 
 ``deploy``: offline preview + policy gate -> environment gate (prod needs the same commit
 deployed to dev) -> the caller's account (STS) is the stack's -> release state per function from the
-last deployment -> engine preview with the policy pack -> replacement gate (prod) -> update.
+last deployment -> engine preview with the policy pack -> replacement gate (prod) -> signing of the
+function packages (where code signing is enforced) -> update.
 ``promote`` moves a weighted-alias canary, one config change + update per step; ``rollback`` sends one
 function, a service's functions or the whole stack back to their previous versions.
 """
@@ -79,6 +80,8 @@ class Summary:
     release_state: dict[str, dict[str, int]] = field(default_factory=dict)
     #: One entry per function ``rollback`` sent back: ``function``, ``strategy``, ``how``, ``to``.
     rollbacks: list[dict[str, Any]] = field(default_factory=list)
+    #: The function packages signed (or found signed) before the update (code signing enforced).
+    signing: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -101,6 +104,7 @@ class Summary:
             "replay": self.replay,
             "releaseState": self.release_state,
             "rollbacks": self.rollbacks,
+            "signing": self.signing,
         }
 
 
@@ -124,6 +128,7 @@ class Driver:
         caller_account: Callable[[str], str] | None = None,
         live_version: Callable[[str, str], str | None] | None = None,
         run_rollbacks: Callable[[str, StackConfig, dict[str, Any]], list[dict[str, Any]]] | None = None,
+        sign_code: Callable[[str, StackConfig, Callable[[Sequence[str]], None]], list[dict[str, Any]]] | None = None,
     ) -> None:
         self.engine = engine
         self.load_config = load_config
@@ -144,6 +149,10 @@ class Driver:
         self.live_version = live_version
         #: Starts and waits for the CodeDeploy deployments that send canary/linear functions back.
         self.run_rollbacks = run_rollbacks
+        #: Signs the function packages before an update where the stack enforces code signing
+        #: (:class:`arcblueprint.deploy.signing.CodeSigner`); its last argument creates the signing
+        #: resources first (``pulumi up --target``) on a stack's first deploy.
+        self.sign_code = sign_code
 
     # -- operations ---------------------------------------------------------------------------
     def deploy(self, stack: str, *, force_reason: str | None = None) -> Summary:
@@ -250,10 +259,20 @@ class Driver:
                 "fix the program or replace them deliberately outside the pipeline",
                 ExitCode.GATE,
             )
+        if self.sign_code is not None:
+            summary.signing = self.sign_code(stack, config, lambda targets: self._bootstrap(stack, summary, targets))
         self._update(stack, summary, self.engine.up, total=total_steps(summary.change_summary))
         releases = summary.outputs.get("releases") or {}
         if self.run_releases is not None and releases:
             summary.deployments = self.run_releases(stack, config, releases)
+
+    def _bootstrap(self, stack: str, summary: Summary, targets: Sequence[str]) -> None:
+        """Create only ``targets`` (the code signing resources and what they need) before the signing step."""
+
+        def up(name: str, *, on_event: Any) -> Outcome:
+            return self.engine.up(name, on_event=on_event, targets=list(targets))  # type: ignore[call-arg]
+
+        self._update(stack, summary, up, total=len(targets))
 
     def _plan(self, stack: str, summary: Summary, gate: Callable[[StackConfig], None] | None = None) -> StackConfig:
         config = self.load_config(stack)

@@ -8,7 +8,7 @@ turns ``pulumi.automation.events.EngineEvent`` objects into the facts the gates 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -54,7 +54,10 @@ class Engine(Protocol):
     """One stack's operations; every method raises ``DeployError`` for environment problems."""
 
     def preview(self, stack: str, *, on_event: OnEvent) -> Outcome: ...
-    def up(self, stack: str, *, on_event: OnEvent) -> Outcome: ...
+    def up(self, stack: str, *, on_event: OnEvent, targets: Sequence[str] | None = None) -> Outcome:
+        """``pulumi up`` (only ``targets``, URNs, when given: ``--target``)."""
+        ...
+
     def refresh(self, stack: str, *, on_event: OnEvent) -> Outcome: ...
     def destroy(self, stack: str, *, on_event: OnEvent) -> Outcome: ...
     def outputs(self, stack: str) -> dict[str, Any]: ...

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from arcblueprint.platform.cidr import NetworkDemand, ProxyVpcDemand, plan_onprem_vpc, plan_vpc
+from arcblueprint.platform.code_signing import CodeSigning, CodeSigningArgs
+from arcblueprint.platform.dns_query_logs import ResolverQueryLogging, ResolverQueryLoggingArgs
 from arcblueprint.platform.encryption import EncryptionKey, EncryptionKeyArgs
 from arcblueprint.platform.event_bus import EventBus, EventBusArgs
 from arcblueprint.platform.handles import Platform
@@ -19,6 +21,7 @@ from arcblueprint.platform.network import Network, NetworkArgs
 from arcblueprint.platform.notifications import AlarmNotifications, AlarmNotificationsArgs
 from arcblueprint.platform.onprem import OnPremAccess, OnPremAccessArgs
 from arcblueprint.platform.secrets import Secrets, SecretsArgs
+from arcblueprint.platform.waf import WebAcls
 
 if TYPE_CHECKING:
     import pulumi
@@ -43,13 +46,19 @@ class PlatformBuild:
     event_bus: EventBus
     secrets: Secrets
     on_prem: OnPremAccess | None = None
+    firewall: WebAcls | None = None
+    dns_query_logs: ResolverQueryLogging | None = None
+    code_signing: CodeSigning | None = None
 
     def finish(self) -> None:
         """Call after every service is built: declares the secrets' reader-only resource policies, the
-        bus policy naming the producers (and their schemas), and the ``eventRules`` output."""
+        bus policy naming the producers (and their schemas), and the ``eventRules`` and ``codePackages``
+        outputs."""
         self.secrets.seal()
         self.event_bus.seal()
         self.outputs["eventRules"] = dict(self.event_bus.rule_arns)
+        if self.code_signing is not None:  # every function has named its package by now
+            self.outputs["codePackages"] = self.code_signing.manifest()
 
 
 def build_platform(context: StackContext) -> PlatformBuild:
@@ -71,6 +80,22 @@ def build_platform(context: StackContext) -> PlatformBuild:
             "onprem", OnPremAccessArgs(context=context, app_network=network, log_groups=logging, plan=onprem_plan)
         )
 
+    vended_logs = [logging.vended_logs_policy] if logging.vended_logs_policy is not None else []
+    dns_query_logs = None
+    if stack.resolver_query_logs:
+        vpc_ids = {"app": network.vpc_id, **({"onprem": on_prem.vpc.id} if on_prem is not None else {})}
+        dns_query_logs = ResolverQueryLogging(
+            "dns-queries",
+            ResolverQueryLoggingArgs(context=context, log_groups=logging, vpc_ids=vpc_ids, depends_on=vended_logs),
+        )
+    firewall = WebAcls(context, log_groups=logging, log_parent=logging, logging_depends_on=vended_logs)
+    access_logs = logging if logging.access_log_bucket is not None else None
+    code_signing = (
+        CodeSigning("code-signing", CodeSigningArgs(context=context, kms_key_arn=key.arn, access_logs=access_logs))
+        if stack.code_signing.enabled
+        else None
+    )
+
     platform = Platform(
         context=context,
         kms_key_arn=key.arn,
@@ -84,6 +109,9 @@ def build_platform(context: StackContext) -> PlatformBuild:
         secret_arns=dict(secrets.arns),
         secret_access=secrets,
         api_logging_depends_on=[logging.api_gateway_account] if logging.api_gateway_account is not None else [],
+        access_logs=access_logs,
+        firewall=firewall,
+        code_packages=code_signing,
     )
     outputs: dict[str, pulumi.Input[Any]] = {
         "platformKeyArn": key.arn,
@@ -93,6 +121,7 @@ def build_platform(context: StackContext) -> PlatformBuild:
         "eventArchiveArn": bus.archive_arn,
         "logDestinationArn": logging.destination_arn,
         "logBucketName": logging.bucket_name,
+        **({"accessLogBucketName": logging.access_log_bucket.bucket} if logging.access_log_bucket is not None else {}),
         "logDatabaseName": logging.database_name,
         "vpcId": network.vpc_id,
         "vpcCidr": app_plan.cidr,
@@ -123,4 +152,7 @@ def build_platform(context: StackContext) -> PlatformBuild:
         event_bus=bus,
         secrets=secrets,
         on_prem=on_prem,
+        firewall=firewall,
+        dns_query_logs=dns_query_logs,
+        code_signing=code_signing,
     )

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from pathlib import Path
+    from typing import Any
 
     import pulumi
     import pulumi_aws as aws
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AlarmActions",
+    "CodePackages",
     "EventRules",
     "InputTransformer",
     "InvokePermissions",
@@ -29,8 +32,10 @@ __all__ = [
     "ReleaseRegistry",
     "RuleTarget",
     "SecretAccess",
+    "ServerAccessLogs",
     "ServiceEndpoints",
     "VpcAttachment",
+    "WebFirewalls",
 ]
 
 
@@ -45,6 +50,51 @@ class LogGroups(Protocol):
         ``log_group_name`` is the physical name (``/aws/lambda/<function>``); the group is a child of
         ``parent`` and protected like every stateful resource in stacks that protect them.
         """
+        ...
+
+
+class ServerAccessLogs(Protocol):
+    """Turns on S3 server access logs of a bucket, into the platform's access-log bucket."""
+
+    def log_requests(
+        self, resource_name: str, bucket: aws.s3.Bucket, *, parent: pulumi.Resource
+    ) -> aws.s3.BucketLogging | None:
+        """A ``BucketLogging`` of ``bucket`` (``None`` where the stack keeps no access logs)."""
+        ...
+
+
+class WebFirewalls(Protocol):
+    """Puts a WAFv2 web ACL in front of a public API (REST API stage or AppSync API)."""
+
+    def protect(
+        self,
+        name: str,
+        *,
+        service: str,
+        resource_arn: pulumi.Input[str],
+        parent: pulumi.Resource,
+        inspects_sql: bool,
+        large_bodies: bool,
+        allowed_source_ranges: Sequence[str] = (),
+    ) -> pulumi.Resource | None:
+        """The web ACL (rules, logging, association) of one API; ``None`` where the stack's ``waf`` turns it off.
+
+        ``inspects_sql`` adds AWS's SQL injection rules; ``large_bodies`` lets bodies above the core rule
+        set's 8 KB limit through (that rule counts only); ``allowed_source_ranges`` (CIDRs) blocks every
+        other client address.
+        """
+        ...
+
+
+class CodePackages(Protocol):
+    """Where a function's code comes from, and the code signing config Lambda checks it against."""
+
+    #: The stack's Lambda code signing configuration.
+    code_signing_config_arn: pulumi.Input[str]
+
+    def code(self, code_dir: Path, handler: str) -> Mapping[str, Any]:
+        """``aws.lambda_.Function`` keyword arguments for the package of ``code_dir``: the local archive
+        (``code``) where unsigned packages may deploy, else the signed object (``s3_bucket``, ``s3_key``)."""
         ...
 
 
@@ -234,3 +284,9 @@ class Platform:
     #: Gateway requires before it accepts such a stage. Empty where the stack does not manage that
     #: setting (``logging.manageApiGatewayAccount: false``): the role must then already be set.
     api_logging_depends_on: Sequence[pulumi.Resource] = ()
+    #: S3 server access logs of every bucket a service declares; ``None``: the stack keeps none.
+    access_logs: ServerAccessLogs | None = None
+    #: Web ACLs in front of the services' public APIs (``waf``); ``None``: no API is protected.
+    firewall: WebFirewalls | None = None
+    #: Signed function packages (``codeSigning``); ``None``: functions deploy their local archive unchecked.
+    code_packages: CodePackages | None = None

@@ -26,9 +26,17 @@ import pulumi
 import pulumi_aws as aws
 
 if TYPE_CHECKING:
+    from arcblueprint.config.model import StackConfig
     from arcblueprint.platform.context import StackContext
 
-__all__ = ["LOG_TABLE_COLUMNS", "CentralLogging", "CentralLoggingArgs", "events_query"]
+__all__ = [
+    "LOG_TABLE_COLUMNS",
+    "CentralLogging",
+    "CentralLoggingArgs",
+    "events_query",
+    "resolver_log_group_name",
+    "waf_log_group_name",
+]
 
 _SERVICE = "logging"
 #: Where Firehose writes, by arrival day (UTC); the Glue table projects the same layout.
@@ -44,6 +52,8 @@ _ROUTE_QUERY = (
     + '" end)}'
 )
 _DAY_FORMAT = "yyyy/MM/dd"
+#: Incomplete multipart uploads are billed until aborted: every lifecycle configuration aborts them.
+ABORT_UPLOADS_AFTER_DAYS = 7
 #: One CloudWatch Logs subscription batch per line, as Firehose writes it after decompression.
 LOG_TABLE_COLUMNS: dict[str, str] = {
     "messagetype": "string",
@@ -57,6 +67,20 @@ LOG_TABLE = "central_logs"
 _JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"  # maps messageType to messagetype (case-insensitive)
 _TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"  # reads .gz objects transparently
 _TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+
+
+#: Where each bucket's server access logs go in the access-log bucket: ``s3/<source bucket>/``.
+ACCESS_LOG_PREFIX = "s3/"
+
+
+def waf_log_group_name(ctx: StackContext) -> str:
+    """The stack's WAF log group: AWS WAF logs only to destinations named ``aws-waf-logs-...``."""
+    return f"aws-waf-logs-{ctx.name('waf')}"
+
+
+def resolver_log_group_name(ctx: StackContext) -> str:
+    """The stack's Route 53 Resolver query log group."""
+    return f"/aws/route53resolver/{ctx.name('dns-queries')}"
 
 
 def events_query(database: str, day: str) -> str:
@@ -92,12 +116,21 @@ class CentralLogging(pulumi.ComponentResource):
     api_gateway_account : aws.apigateway.Account | None
         API Gateway's account-level CloudWatch role setting (``logging.manageApiGatewayAccount``);
         ``None`` where another owner sets it. Stages that log must be created after it.
+    access_log_bucket : aws.s3.Bucket | None
+        Where every bucket's server access logs go (``logging.s3AccessLogs``). SSE-S3, not the platform
+        key: S3 delivers server access logs only to buckets whose default encryption is SSE-S3.
+    vended_logs_policy : aws.cloudwatch.LogResourcePolicy | None
+        Lets CloudWatch Logs' delivery service write the WAF and Resolver query log groups (declared
+        here, not left to each service's first delivery, which edits one shared policy per account).
+
+    Implements :class:`arcblueprint.platform.handles.ServerAccessLogs`.
     """
 
     def __init__(self, name: str, args: CentralLoggingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("arcblueprint:platform:CentralLogging", name, None, opts)
         self._context = ctx = args.context
         self._kms_key_arn = args.kms_key_arn
+        self.access_log_bucket: aws.s3.Bucket | None = None
         stack = ctx.stack
         spec = stack.logging
         child = pulumi.ResourceOptions(parent=self)
@@ -154,7 +187,7 @@ class CentralLogging(pulumi.ComponentResource):
                     "expiration": {"days": spec.expire_after_days},
                     # Versioning keeps overwritten objects; they expire on the same clock.
                     "noncurrent_version_expiration": {"noncurrent_days": spec.expire_after_days},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_UPLOADS_AFTER_DAYS},
                 },
                 {
                     # Health checks carry no log data: S3 honours the shorter of two overlapping expirations.
@@ -348,6 +381,11 @@ class CentralLogging(pulumi.ComponentResource):
             opts=child,
         )
 
+        if spec.s3_access_logs:
+            self.access_log_bucket = self._access_log_bucket(name, tags, child)
+            self.log_requests(f"{name}-bucket", self.bucket, parent=self)
+        self.vended_logs_policy = self._vended_logs_policy(name, child) if _has_vended_logs(stack) else None
+
         self.database, self.table = self._catalog(name, tags, child)
         self.api_gateway_account: aws.apigateway.Account | None = (
             self._api_gateway_account(name, tags, child) if spec.manage_api_gateway_account else None
@@ -364,6 +402,153 @@ class CentralLogging(pulumi.ComponentResource):
                 "subscriptionRoleArn": self.subscription_role_arn,
                 "databaseName": self.database_name,
             }
+        )
+
+    def _access_log_bucket(self, name: str, tags: dict[str, str], child: pulumi.ResourceOptions) -> aws.s3.Bucket:
+        """The target of every bucket's server access logs.
+
+        S3 delivers server access logs to a target whose default encryption is SSE-S3 only (SSE-KMS is
+        not supported), with a bucket policy for ``logging.s3.amazonaws.com`` since ACLs are disabled
+        (bucket owner enforced); the target itself must not log (each delivery would log another).
+        """
+        ctx = self._context
+        stack = ctx.stack
+        bucket = aws.s3.Bucket(
+            f"{name}-access-logs",
+            bucket=ctx.name("access-logs", stack.account_id, stack.region, max_length=63),
+            tags=tags,
+            opts=ctx.stateful(child),
+        )
+        bucket_id = bucket.id
+        aws.s3.BucketOwnershipControls(
+            f"{name}-access-logs-ownership",
+            bucket=bucket_id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=child,
+        )
+        block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-access-logs-public-access",
+            bucket=bucket_id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketVersioning(
+            f"{name}-access-logs-versioning",
+            bucket=bucket_id,
+            versioning_configuration={"status": "Enabled"},
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-access-logs-encryption",
+            bucket=bucket_id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+            opts=child,
+        )
+        spec = stack.logging
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-access-logs-lifecycle",
+            bucket=bucket_id,
+            rules=[
+                {
+                    "id": "expire-access-logs",
+                    "status": "Enabled",
+                    "filter": {"prefix": ""},
+                    "expiration": {"days": spec.expire_after_days},
+                    "noncurrent_version_expiration": {"noncurrent_days": 1},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_UPLOADS_AFTER_DAYS},
+                }
+            ],
+            opts=child,
+        )
+        arn_prefix = f"arn:{ctx.partition}:s3:::"
+        aws.s3.BucketPolicy(
+            f"{name}-access-logs-policy",
+            bucket=bucket_id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "S3ServerAccessLogsOfThisStack",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "logging.s3.amazonaws.com"},
+                            "Action": "s3:PutObject",
+                            "Resource": pulumi.Output.concat(bucket.arn, "/", ACCESS_LOG_PREFIX, "*"),
+                            # Every bucket of the stack is named under its prefix (StackContext.name).
+                            "Condition": {
+                                "ArnLike": {"aws:SourceArn": f"{arn_prefix}{stack.naming_prefix}-*"},
+                                "StringEquals": {"aws:SourceAccount": stack.account_id},
+                            },
+                        },
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        },
+                    ],
+                }
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[block]),
+        )
+        return bucket
+
+    def log_requests(
+        self, resource_name: str, bucket: aws.s3.Bucket, *, parent: pulumi.Resource
+    ) -> aws.s3.BucketLogging | None:
+        """Server access logs of ``bucket`` to the access-log bucket, under ``s3/<bucket name>/``.
+
+        ``None`` where the stack turned them off (``logging.s3AccessLogs: false``).
+        """
+        target = self.access_log_bucket
+        if target is None:
+            return None
+        return aws.s3.BucketLogging(
+            f"{resource_name}-access-logging",
+            bucket=bucket.id,
+            target_bucket=target.id,
+            target_prefix=bucket.bucket.apply(lambda name: f"{ACCESS_LOG_PREFIX}{name}/"),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+
+    def _vended_logs_policy(self, name: str, child: pulumi.ResourceOptions) -> aws.cloudwatch.LogResourcePolicy:
+        """CloudWatch Logs' delivery service may write the WAF and Resolver query log groups of this stack.
+
+        Without it, the first ``PutLoggingConfiguration`` (WAF) or query log delivery creates or edits a
+        shared account policy itself (``AWSWAF-LOGS``), which fails once that policy reaches CloudWatch
+        Logs' 5,120-character limit; one policy of the stack's own, scoped to its groups, cannot.
+        """
+        ctx = self._context
+        stack = ctx.stack
+        logs_arn = f"arn:{ctx.partition}:logs:{stack.region}:{stack.account_id}"
+        groups = [waf_log_group_name(ctx), resolver_log_group_name(ctx)]
+        return aws.cloudwatch.LogResourcePolicy(
+            f"{name}-vended-logs-policy",
+            policy_name=ctx.name("vended-logs"),
+            policy_document=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AWSLogDeliveryWrite",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "delivery.logs.amazonaws.com"},
+                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                            "Resource": [f"{logs_arn}:log-group:{group}:log-stream:*" for group in groups],
+                            "Condition": {
+                                "StringEquals": {"aws:SourceAccount": stack.account_id},
+                                "ArnLike": {"aws:SourceArn": f"{logs_arn}:*"},
+                            },
+                        }
+                    ],
+                }
+            ),
+            opts=child,
         )
 
     def _catalog(
@@ -478,3 +663,8 @@ class CentralLogging(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=group, depends_on=[self._subscription_policy]),
         )
         return group
+
+
+def _has_vended_logs(stack: StackConfig) -> bool:
+    """Whether a web ACL or Resolver query logging of the stack delivers to CloudWatch Logs."""
+    return stack.resolver_query_logs or any(stack.waf_enabled(name) for name in stack.services)

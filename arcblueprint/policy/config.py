@@ -72,6 +72,16 @@ def policy_parameters(stack: StackConfig) -> dict[str, dict[str, Any]]:
         "stateful-protected": {"environment": stack.environment},
         "vpc-cidr-within-plan": {"plannedPrefixLength": planned_prefix_length(stack)},
         "api-method-authorized": {"publicRoutes": _public_routes(stack)},
+        "lambda-code-signed": {"environment": stack.environment},
+        # The web ACL profile each service's pattern declares, and the services whose senders are allow-listed.
+        "api-waf-protected": {
+            "sqlInjectionServices": sorted(
+                name for name, spec in stack.services.items() if getattr(spec, "waf_inspects_sql", False)
+            ),
+            "senderAllowListServices": sorted(
+                name for name, spec in stack.services.items() if getattr(spec, "allowed_sender_ranges", ())
+            ),
+        },
         "apigateway-logging-after-account": {"manageApiGatewayAccount": stack.logging.manage_api_gateway_account},
         # Rotation functions live outside the stack: their roles are known from config only.
         "secret-rotation-not-denied": {

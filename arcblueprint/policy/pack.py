@@ -14,7 +14,20 @@ PACK_NAME = "arcblueprint"
 
 def all_policies() -> list[Policy]:
     """Every policy of the pack, in a stable order (the same objects the offline preview runs)."""
-    from arcblueprint.policy import api, data, iam, lambda_, least_privilege, messaging, network, release, tagging
+    from arcblueprint.policy import (
+        access_logs,
+        api,
+        code_signing,
+        data,
+        edge,
+        iam,
+        lambda_,
+        least_privilege,
+        messaging,
+        network,
+        release,
+        tagging,
+    )
     from arcblueprint.policy.wiring import correctness_policies
 
     policies: list[Policy] = [
@@ -27,6 +40,9 @@ def all_policies() -> list[Policy]:
         *iam.POLICIES,
         *least_privilege.POLICIES,
         *tagging.POLICIES,
+        *edge.POLICIES,
+        *code_signing.POLICIES,
+        *access_logs.POLICIES,
         *correctness_policies(),
     ]
     names = [p.name for p in policies]

@@ -91,6 +91,13 @@ _ARNS: dict[str, str] = {
     "aws:lb/loadBalancer:LoadBalancer": "arn:aws:elasticloadbalancing:{r}:{a}:loadbalancer/net/{n}/{h}",
     "aws:lb/targetGroup:TargetGroup": "arn:aws:elasticloadbalancing:{r}:{a}:targetgroup/{n}/{h}",
     "aws:lb/listener:Listener": "arn:aws:elasticloadbalancing:{r}:{a}:listener/net/{n}/{h}",
+    "aws:wafv2/webAcl:WebAcl": "arn:aws:wafv2:{r}:{a}:regional/webacl/{n}/{u}",
+    "aws:wafv2/ipSet:IpSet": "arn:aws:wafv2:{r}:{a}:regional/ipset/{n}/{u}",
+    "aws:signer/signingProfile:SigningProfile": "arn:aws:signer:{r}:{a}:/signing-profiles/{n}",
+    "aws:lambda/codeSigningConfig:CodeSigningConfig": "arn:aws:lambda:{r}:{a}:code-signing-config:{i}",
+    "aws:route53/resolverQueryLogConfig:ResolverQueryLogConfig": (
+        "arn:aws:route53resolver:{r}:{a}:resolver-query-log-config/{i}"
+    ),
 }
 
 # Type token -> prefix of the id AWS gives such resources.
@@ -112,6 +119,9 @@ _ID_PREFIXES: dict[str, str] = {
     "aws:ec2/securityGroupRule:SecurityGroupRule": "sgr-",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr-",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-",
+    "aws:lambda/codeSigningConfig:CodeSigningConfig": "csc-",
+    "aws:route53/resolverQueryLogConfig:ResolverQueryLogConfig": "rqlc-",
+    "aws:route53/resolverQueryLogConfigAssociation:ResolverQueryLogConfigAssociation": "rqlca-",
 }
 
 # Inputs that carry a resource's physical name, in order of preference.
@@ -269,6 +279,11 @@ class AwsMocks(pulumi.runtime.Mocks):
             extras = {"zoneId": "Z" + _hex(resource_id, 20).upper()}
         elif typ == "aws:kms/key:Key":
             extras = {"keyId": resource_id}
+        elif typ == "aws:signer/signingProfile:SigningProfile":  # a new profile's first version
+            version = _hex(resource_id, 10)
+            extras = {"version": version, "versionArn": f"{state['arn']}/{version}"}
+        elif typ == "aws:lambda/codeSigningConfig:CodeSigningConfig":
+            extras = {"configId": resource_id}
         elif typ == "aws:kinesis/streamConsumer:StreamConsumer":  # <stream ARN>/consumer/<name>:<creation epoch>
             extras = {
                 "arn": f"{args.inputs.get('streamArn', 'arn:aws:kinesis:' + r + ':' + a + ':stream/s')}"

@@ -338,7 +338,13 @@ class ServerlessFunction(pulumi.ComponentResource):
             role=self.role.arn,
             runtime=defaults.runtime,
             handler=args.handler,
-            code=code_archive(args.code_dir, args.handler),
+            # Signed packages where the stack enforces code signing (platform/code_signing.py), else the archive.
+            **(
+                packages.code(args.code_dir, args.handler)
+                if (packages := platform.code_packages) is not None
+                else {"code": code_archive(args.code_dir, args.handler)}
+            ),
+            code_signing_config_arn=packages.code_signing_config_arn if packages is not None else None,
             architectures=[defaults.architecture],
             memory_size=args.memory_mib or defaults.memory_mib,
             timeout=args.timeout_seconds or defaults.timeout_seconds,

@@ -398,6 +398,8 @@ class BigFanService(pulumi.ComponentResource):
             RestStageArgs(
                 platform=platform,
                 service=name,
+                waf_inspects_sql=spec.waf_inspects_sql,
+                waf_large_bodies=spec.waf_large_bodies,
                 rest_api=api,
                 stage_name=STAGE_NAME,
                 rate_limit=spec.throttling_rate_limit,

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
 from arcblueprint.services.big_fan.filter_policy import FilterPolicyError, validate_filter_policy
@@ -74,6 +74,11 @@ def _plain(value: Any) -> Any:
 @dataclass(frozen=True, kw_only=True)
 class BigFanSpec(EventSubscriber):
     """An API that publishes straight to an SNS topic, fanned out to filtered per-consumer queues."""
+
+    #: Web ACL profile (docs/platform.md): payloads are opaque data passed on unread (no SQL injection rules),
+    #: and bodies above the core rule set's 8 KB are the point of the claim check (that one rule only counts).
+    waf_inspects_sql: ClassVar[bool] = False
+    waf_large_bodies: ClassVar[bool] = True
 
     consumers: Mapping[str, ConsumerSpec] = setting(doc="consumer name -> its queue, filter and function")
     #: Message attribute name -> request header it is taken from (what attribute filter policies match on).

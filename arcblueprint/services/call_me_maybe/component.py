@@ -288,6 +288,9 @@ class CallMeMaybeService(pulumi.ComponentResource):
             RestStageArgs(
                 platform=platform,
                 service=name,
+                waf_inspects_sql=spec.waf_inspects_sql,
+                waf_large_bodies=spec.waf_large_bodies,
+                allowed_source_ranges=spec.allowed_sender_ranges,
                 rest_api=self.rest_api,
                 stage_name=STAGE_NAME,
                 rate_limit=spec.throttling_rate_limit,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import ClassVar, Literal
@@ -32,6 +33,10 @@ class CallMeMaybeSpec(ServiceTriggers):
     #: identities, so each request is authenticated by its HMAC signature and timestamp in the
     #: receiver (401, nothing enqueued, otherwise). The policy pack reads this (``<service>-post``).
     public_operations: ClassVar[tuple[str, ...]] = ("post",)
+    #: Web ACL profile (docs/platform.md): webhook bodies are third-party data passed on unread (no SQL
+    #: injection rules) and may exceed the core rule set's 8 KB body limit (that one rule only counts).
+    waf_inspects_sql: ClassVar[bool] = False
+    waf_large_bodies: ClassVar[bool] = True
 
     #: Name of the shared HMAC secret in the stack's ``arcblueprint:secrets``.
     signing_secret: str = setting("webhook-signing", pattern=r"[a-z][a-z0-9-]{0,22}[a-z0-9]")
@@ -47,6 +52,10 @@ class CallMeMaybeSpec(ServiceTriggers):
     previous_key_grace_seconds: int = setting(86400, minimum=0, maximum=30 * 86400)
     #: Fields masked before the webhook is logged or buffered (dotted paths into the JSON body).
     sensitive_fields: tuple[str, ...] = setting(default_factory=tuple)
+    #: The sender's published source ranges (IPv4 or IPv6 CIDRs): the web ACL blocks every other address
+    #: before API Gateway or the receiver see the request, in addition to the HMAC check. Needs the
+    #: service's web ACL (``waf``). Default: any address (the signature alone authenticates).
+    allowed_sender_ranges: tuple[str, ...] = setting(default_factory=tuple)
 
     buffer: Literal["sqs", "kinesis"] = setting("sqs", doc="sqs (default) or kinesis for ordered sources")
     batch_size: int = setting(10, minimum=1, maximum=10000)
@@ -79,6 +88,15 @@ class CallMeMaybeSpec(ServiceTriggers):
 
     def __post_init__(self) -> None:
         check_source_retention(self.message_retention_days, "messageRetentionDays")
+        for i, cidr in enumerate(self.allowed_sender_ranges):
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError as error:
+                raise ConfigError(
+                    f"allowedSenderRanges[{i}]", cidr, f"must be an IPv4 or IPv6 CIDR without host bits ({error})"
+                ) from None
+        if len(set(self.allowed_sender_ranges)) != len(self.allowed_sender_ranges):
+            raise ConfigError("allowedSenderRanges", list(self.allowed_sender_ranges), "must not repeat a range")
         for i, path in enumerate(self.sensitive_fields):
             if not re.fullmatch(FIELD_PATH_PATTERN, path):
                 raise ConfigError(f"sensitiveFields[{i}]", path, "must be a dotted JSON field path like card.number")

@@ -53,6 +53,8 @@ class CherryPickService(pulumi.ComponentResource):
     Attributes
     ----------
     api : aws.appsync.GraphQLApi
+    firewall : pulumi.Resource | None
+        The API's web ACL (``platform.firewall``), ``None`` where the stack's ``waf`` leaves it off.
     table : aws.dynamodb.Table
     state_machine : aws.sfn.StateMachine
     outputs : dict[str, pulumi.Input]
@@ -260,6 +262,18 @@ class CherryPickService(pulumi.ComponentResource):
             query_depth_limit=8,
             tags=tags,
             opts=child,
+        )
+        self.firewall = (
+            platform.firewall.protect(
+                f"{name}-api",
+                service=name,
+                resource_arn=self.api.arn,
+                parent=self,
+                inspects_sql=spec.waf_inspects_sql,
+                large_bodies=spec.waf_large_bodies,
+            )
+            if platform.firewall is not None
+            else None
         )
         # AppSync writes to a log group named after the API id; created here so it has retention and KMS.
         api_logs = platform.log_groups.log_group(

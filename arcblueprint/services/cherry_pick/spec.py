@@ -44,6 +44,10 @@ class CherryPickSpec(ServiceTriggers):
 
     #: The functions ``functions.<name>`` can point at the team's own code.
     FUNCTION_NAMES: ClassVar[tuple[str, ...]] = ("bookings", "saga-steps")
+    #: Web ACL profile (docs/platform.md): requests reach a data store, so the web ACL adds AWS's SQL
+    #: injection rules; bodies stay under the core rule set's 8 KB limit.
+    waf_inspects_sql: ClassVar[bool] = True
+    waf_large_bodies: ClassVar[bool] = False
 
     #: Default auth of the API; IAM is always added for backends (field-level ``@aws_iam``).
     authorizer: Literal["cognito", "iam"] = "cognito"

@@ -61,6 +61,13 @@ class RestStageArgs:
     #: Requests per API key per period (needs ``api_clients``).
     quota_limit: int | None = None
     quota_period: Literal["DAY", "WEEK", "MONTH"] = "DAY"
+    #: The stage's web ACL (where the stack's ``waf`` protects the service) adds AWS's SQL injection
+    #: rules. Default: yes; APIs that pass opaque third-party payloads on unread turn it off.
+    waf_inspects_sql: bool = True
+    #: Request bodies above the core rule set's 8 KB limit are legitimate (that one rule only counts).
+    waf_large_bodies: bool = False
+    #: Only these source CIDRs may call the stage (a web ACL rule; needs the service's web ACL).
+    allowed_source_ranges: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if self.quota_limit is not None and not self.api_clients:
@@ -90,6 +97,8 @@ class RestStage(pulumi.ComponentResource):
     invoke_url : pulumi.Output[str]
     execution_arn : pulumi.Output[str]
         ``arn:aws:execute-api:<region>:<account>:<api>/<stage>`` for Lambda permission source ARNs.
+    firewall : pulumi.Resource | None
+        The stage's web ACL (``platform.firewall``), ``None`` where the stack's ``waf`` leaves it off.
     """
 
     def __init__(self, name: str, args: RestStageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -205,6 +214,23 @@ class RestStage(pulumi.ComponentResource):
                     opts=child,
                 )
                 self.api_keys[client] = key
+        self.firewall: pulumi.Resource | None = None
+        firewall = args.platform.firewall
+        if firewall is not None:
+            self.firewall = firewall.protect(
+                name,
+                service=args.service,
+                resource_arn=self.stage.arn,
+                parent=self,
+                inspects_sql=args.waf_inspects_sql,
+                large_bodies=args.waf_large_bodies,
+                allowed_source_ranges=args.allowed_source_ranges,
+            )
+        if args.allowed_source_ranges and self.firewall is None:
+            raise ValueError(
+                f"{name}: allowed_source_ranges are enforced by a web ACL, and the stack's waf leaves "
+                f"{args.service} without one"
+            )
         self.invoke_url: pulumi.Output[str] = self.stage.invoke_url
         self.execution_arn: pulumi.Output[str] = self.stage.execution_arn
         self.register_outputs({"invokeUrl": self.invoke_url, "stageName": self.stage.stage_name})

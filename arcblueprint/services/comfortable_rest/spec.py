@@ -63,6 +63,10 @@ class ComfortableRestSpec(ServiceTriggers):
 
     #: The functions ``functions.<name>`` can point at the team's own code.
     FUNCTION_NAMES: ClassVar[tuple[str, ...]] = ("api", "outbox-publisher")
+    #: Web ACL profile (docs/platform.md): requests reach a data store, so the web ACL adds AWS's SQL
+    #: injection rules; bodies stay under the core rule set's 8 KB limit.
+    waf_inspects_sql: ClassVar[bool] = True
+    waf_large_bodies: ClassVar[bool] = False
 
     #: Path segment and item noun, e.g. ``orders`` -> ``/orders`` and ``/orders/{id}``.
     resource_name: str = setting("items", pattern=r"[a-z][a-z0-9-]{1,30}", doc="lowercase path segment")

@@ -217,6 +217,8 @@ class StranglerService(pulumi.ComponentResource):
             RestStageArgs(
                 platform=platform,
                 service=name,
+                waf_inspects_sql=spec.waf_inspects_sql,
+                waf_large_bodies=spec.waf_large_bodies,
                 rest_api=self.rest_api,
                 stage_name=STAGE_NAME,
                 rate_limit=spec.throttle.rate_limit,

@@ -111,6 +111,11 @@ def _default_throttle() -> ThrottleSpec:
 class StranglerSpec(ServiceTriggers):
     """A facade whose route table says, per path, legacy, new or weighted; moving a route is a config change."""
 
+    #: Web ACL profile (docs/platform.md): requests reach a data store, so the web ACL adds AWS's SQL
+    #: injection rules; bodies stay under the core rule set's 8 KB limit.
+    waf_inspects_sql: ClassVar[bool] = True
+    waf_large_bodies: ClassVar[bool] = False
+
     legacy: LegacySpec = setting(doc="the legacy backend (url, optional vpcLinkTargetArn)")
     routes: tuple[RouteSpec, ...] = setting(default_factory=tuple)
     authorizer: Literal["cognito", "iam"] = "cognito"

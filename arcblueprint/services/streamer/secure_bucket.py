@@ -1,4 +1,4 @@
-"""An S3 bucket that is private, KMS-encrypted, versioned, TLS-only and expires what it no longer needs."""
+"""An S3 bucket: private, KMS-encrypted, versioned, TLS-only, access-logged, expiring what it no longer needs."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ class SecureBucketArgs:
 
 
 class SecureBucket(pulumi.ComponentResource):
-    """Attributes: ``bucket`` (aws.s3.Bucket), ``arn`` and ``bucket_name`` (pulumi.Output[str])."""
+    """Attributes: ``bucket`` (aws.s3.Bucket), ``arn`` and ``bucket_name`` (pulumi.Output[str]),
+    ``access_logging`` (aws.s3.BucketLogging, ``None`` where the platform keeps no access logs)."""
 
     def __init__(self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("arcblueprint:services:SecureBucket", name, None, opts)
@@ -100,16 +101,25 @@ class SecureBucket(pulumi.ComponentResource):
                 "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
             }
             for rule in args.lifecycle
-        ] or [
-            {
-                "id": "old-versions",
-                "status": "Enabled",
-                "filter": {"prefix": ""},
-                "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_version_expire_days},
-                "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-            }
         ]
+        if not any(rule.prefix == "" for rule in args.lifecycle):
+            # Uploads under no rule's prefix would otherwise be kept (and billed) forever when left incomplete.
+            rules.append(
+                {
+                    "id": "whole-bucket",
+                    "status": "Enabled",
+                    "filter": {"prefix": ""},
+                    "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_version_expire_days},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+                }
+            )
         aws.s3.BucketLifecycleConfiguration(f"{name}-lifecycle", bucket=bucket_id, rules=rules, opts=child)
+        # Who read or wrote what: S3 server access logs to the platform's access-log bucket.
+        self.access_logging = (
+            args.platform.access_logs.log_requests(name, self.bucket, parent=self)
+            if args.platform.access_logs is not None
+            else None
+        )
         aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket_id,

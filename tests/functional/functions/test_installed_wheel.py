@@ -48,6 +48,16 @@ _PACKAGE_EVERY_FUNCTION = textwrap.dedent("""
         return original(code_dir, handler)
 
     component.code_archive = recording
+    # Where the stack enforces code signing, a function's code is the signed object of its package instead.
+    from arcblueprint.platform import code_signing
+
+    original_code = code_signing.CodeSigning.code
+
+    def recording_code(self, code_dir, handler):
+        declared[(str(Path(code_dir).resolve()), handler)] = True
+        return original_code(self, code_dir, handler)
+
+    code_signing.CodeSigning.code = recording_code
     for stack in sys.argv[4:]:
         synthesize_values(engine_config(read_stack_file(repo, stack)), stack, program_dir=repo / "stacks")
     zips = []

@@ -350,6 +350,7 @@ def test_the_endpoint_sits_only_in_zones_the_load_balancer_serves(run_component,
                 "destinations": ["172.16.0.0/12"],
             },
             "arcblueprint:services": {},
+            "arcblueprint:waf": {},  # its per-service settings name services this test removes
         },
     )
     graph = run_component(program, "prod", values=values, preview=False)

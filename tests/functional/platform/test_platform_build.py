@@ -139,14 +139,21 @@ def test_the_sink_compresses_encrypts_and_keeps_logs_per_config(graph) -> None:
     [rule] = [r for r in lifecycle.inputs["rules"] if r["id"] == "archive-then-expire"]
     assert rule["transitions"] == [{"days": spec.archive_after_days, "storageClass": "GLACIER_IR"}]
     assert rule["expiration"]["days"] == spec.expire_after_days
-    [block] = graph.by_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    # The log bucket's own settings (the platform also has the access-log and artifact buckets).
+    [block] = [
+        r
+        for r in graph.by_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+        if r.name == "logging-bucket-public-access"
+    ]
     assert all(
         block.inputs[k] is True
         for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     )
-    [versioning] = graph.by_type("aws:s3/bucketVersioning:BucketVersioning")
+    [versioning] = [
+        r for r in graph.by_type("aws:s3/bucketVersioning:BucketVersioning") if r.name == "logging-bucket-versioning"
+    ]
     assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
-    [policy] = graph.by_type("aws:s3/bucketPolicy:BucketPolicy")
+    [policy] = [r for r in graph.by_type("aws:s3/bucketPolicy:BucketPolicy") if r.name == "logging-bucket-policy"]
     [deny] = json.loads(policy.inputs["policy"])["Statement"]
     assert (deny["Effect"], deny["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
 

@@ -192,7 +192,9 @@ def synthesize_config(overrides):
 def test_comfortable_rest_service_passes_in_prod_with_its_public_health_check():
     """A service from another pattern, synthesized into prod: its declared public route is not a violation."""
     pytest.importorskip("arcblueprint.services.comfortable_rest.component")
-    graph = synthesize("prod", overrides={"arcblueprint:services": {"orders": {"pattern": "comfortable-rest"}}})
+    # waf: its per-service settings name services this override removes.
+    overrides = {"arcblueprint:services": {"orders": {"pattern": "comfortable-rest"}}, "arcblueprint:waf": {}}
+    graph = synthesize("prod", overrides=overrides)
     health = [r for r in graph.by_type("aws:apigateway/method:Method") if r.inputs.get("authorization") == "NONE"]
     assert [r.name for r in health] == ["orders-health"]
     assert pack_config_for(graph.config)["api-method-authorized"]["publicRoutes"] == ["orders-health"]

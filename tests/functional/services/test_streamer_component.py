@@ -135,7 +135,10 @@ def test_lake_bucket_is_private_encrypted_versioned_tls_only_with_lifecycle(grap
         for lc in graph.by_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
         if lc.name == "lake-lake-lifecycle"
     ]
-    assert {r["id"] for r in lake_rules} == {"curated", "raw-backup", "errors"}
+    assert {r["id"] for r in lake_rules} == {"curated", "raw-backup", "errors", "whole-bucket"}
+    # Incomplete multipart uploads are aborted everywhere, not only under the three prefixes.
+    [whole] = [r for r in lake_rules if r["id"] == "whole-bucket"]
+    assert whole["filter"] == {"prefix": ""} and whole["abortIncompleteMultipartUpload"]["daysAfterInitiation"] == 7
     for policy in graph.by_type("aws:s3/bucketPolicy:BucketPolicy"):
         [statement] = json.loads(policy.inputs["policy"])["Statement"]
         assert statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

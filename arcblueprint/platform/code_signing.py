@@ -1,0 +1,260 @@
+"""Signed function code: an AWS Signer profile, a Lambda code signing config, and the artifact bucket.
+
+Lambda checks every package a function deploys against the stack's code signing configuration:
+signed by the stack's Signer profile (platform ``AWSLambda-SHA384-ECDSA``), not expired, not
+revoked. ``Enforce`` (prod's default, ``codeSigning.untrustedArtifacts``) refuses anything else;
+``Warn`` (elsewhere) deploys it and records a warning.
+
+Pulumi cannot sign: it uploads the local archive itself. So where unsigned code would be refused,
+the function's code is an object of the artifact bucket, named after the SHA-256 of the package
+the program builds (:func:`signed_key`), which the deploy driver signs and puts there *before*
+``pulumi up`` (:mod:`arcblueprint.deploy.signing`): it uploads the package to ``lambda/unsigned/``
+(the bucket is versioned, as Signer requires of its source), starts a Signer job that writes the
+signed package under ``lambda/signing-jobs/``, and copies that object to ``lambda/signed/<sha256>.zip``.
+Signer embeds the signature in the package (it refuses a zip that "already has a signature"), so
+the copy carries it. The stack output ``codePackages`` lists every key with the folder and hash it
+stands for; a package whose code changed gets a new key, so a stale signed object can never be
+deployed for new code. With ``Warn``, functions keep deploying the local archive (faster dev loops).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pulumi
+import pulumi_aws as aws
+
+from arcblueprint.platform.functions.packaging import code_archive, package_files, package_zip
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from arcblueprint.platform.context import StackContext
+    from arcblueprint.platform.handles import ServerAccessLogs
+
+__all__ = [
+    "JOBS_PREFIX",
+    "SIGNED_PREFIX",
+    "SIGNING_PLATFORM",
+    "UNSIGNED_PREFIX",
+    "CodeSigning",
+    "CodeSigningArgs",
+    "signed_key",
+    "signing_profile_name",
+]
+
+_SERVICE = "code-signing"
+#: AWS Signer's signing platform for Lambda zip packages.
+SIGNING_PLATFORM = "AWSLambda-SHA384-ECDSA"
+#: Where the driver uploads packages to sign, where Signer writes, and where functions read from.
+UNSIGNED_PREFIX = "lambda/unsigned/"
+JOBS_PREFIX = "lambda/signing-jobs/"
+SIGNED_PREFIX = "lambda/signed/"
+#: Unsigned uploads and Signer's own outputs are intermediate: the signed copies are what functions use.
+_INTERMEDIATE_EXPIRE_DAYS = 7
+
+
+def signed_key(sha256: str) -> str:
+    """The artifact bucket key of the signed package whose unsigned zip has this SHA-256 (hex)."""
+    return f"{SIGNED_PREFIX}{sha256}.zip"
+
+
+def signing_profile_name(ctx: StackContext) -> str:
+    """Signer profile names allow letters, digits and underscores only (2-64)."""
+    return ctx.name("lambda-signing", max_length=64).replace("-", "_")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CodeSigningArgs:
+    context: StackContext
+    #: The platform key: encrypts the artifact bucket.
+    kms_key_arn: pulumi.Input[str]
+    #: Server access logs of the artifact bucket; default: none.
+    access_logs: ServerAccessLogs | None = None
+
+
+class CodeSigning(pulumi.ComponentResource):
+    """Implements :class:`arcblueprint.platform.handles.CodePackages`.
+
+    Attributes
+    ----------
+    profile : aws.signer.SigningProfile
+    config : aws.lambda_.CodeSigningConfig
+    bucket : aws.s3.Bucket
+        The artifact bucket: versioned (Signer's source must be), KMS-encrypted, private, TLS-only.
+    code_signing_config_arn : pulumi.Output[str]
+    untrusted_artifacts : str
+        ``Enforce`` or ``Warn``.
+    packages : dict[str, dict[str, str]]
+        Signed key -> ``{"codeDir", "sha256"}`` of every package a function deploys from the bucket
+        (filled as functions are declared; :meth:`manifest` is the ``codePackages`` stack output).
+    """
+
+    def __init__(self, name: str, args: CodeSigningArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("arcblueprint:platform:CodeSigning", name, None, opts)
+        ctx = args.context
+        stack = ctx.stack
+        child = pulumi.ResourceOptions(parent=self)
+        tags = ctx.tags(_SERVICE)
+        self.untrusted_artifacts = stack.untrusted_artifacts
+        self.packages: dict[str, dict[str, str]] = {}
+
+        self.profile = aws.signer.SigningProfile(
+            f"{name}-profile",
+            name=signing_profile_name(ctx),
+            platform_id=SIGNING_PLATFORM,
+            signature_validity_period={"value": stack.code_signing.signature_validity_months, "type": "MONTHS"},
+            tags=tags,
+            opts=child,
+        )
+        self.config = aws.lambda_.CodeSigningConfig(
+            f"{name}-config",
+            description=f"{stack.naming_prefix}: packages signed by {signing_profile_name(ctx)}",
+            allowed_publishers={"signing_profile_version_arns": [self.profile.version_arn]},
+            policies={"untrusted_artifact_on_deployment": self.untrusted_artifacts},
+            tags=tags,
+            opts=child,
+        )
+        self.bucket = self._artifact_bucket(name, args, tags, child)
+        self.code_signing_config_arn: pulumi.Output[str] = self.config.arn
+        self.register_outputs(
+            {
+                "codeSigningConfigArn": self.code_signing_config_arn,
+                "signingProfileName": self.profile.name,
+                "artifactBucket": self.bucket.bucket,
+            }
+        )
+
+    def _artifact_bucket(
+        self, name: str, args: CodeSigningArgs, tags: dict[str, str], child: pulumi.ResourceOptions
+    ) -> aws.s3.Bucket:
+        ctx = args.context
+        stack = ctx.stack
+        bucket = aws.s3.Bucket(
+            f"{name}-artifacts",
+            bucket=ctx.name("artifacts", stack.account_id, stack.region, max_length=63),
+            force_destroy=not stack.protect_stateful_resources,
+            tags=tags,
+            opts=ctx.stateful(child),
+        )
+        bucket_id = bucket.id
+        block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-artifacts-public-access",
+            bucket=bucket_id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-artifacts-ownership",
+            bucket=bucket_id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=child,
+        )
+        aws.s3.BucketVersioning(
+            f"{name}-artifacts-versioning",
+            bucket=bucket_id,
+            versioning_configuration={"status": "Enabled"},  # StartSigningJob needs a versioned source
+            opts=child,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-artifacts-encryption",
+            bucket=bucket_id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": args.kms_key_arn,
+                    },
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=child,
+        )
+        abort = {"days_after_initiation": 7}
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-artifacts-lifecycle",
+            bucket=bucket_id,
+            rules=[
+                {
+                    # Signed packages stay as long as a function version may roll back to them.
+                    "id": "whole-bucket",
+                    "status": "Enabled",
+                    "filter": {"prefix": ""},
+                    "noncurrent_version_expiration": {"noncurrent_days": 30},
+                    "abort_incomplete_multipart_upload": abort,
+                },
+                *(
+                    {
+                        "id": prefix.strip("/").replace("/", "-"),
+                        "status": "Enabled",
+                        "filter": {"prefix": prefix},
+                        "expiration": {"days": _INTERMEDIATE_EXPIRE_DAYS},
+                        "noncurrent_version_expiration": {"noncurrent_days": 1},
+                        "abort_incomplete_multipart_upload": abort,
+                    }
+                    for prefix in (UNSIGNED_PREFIX, JOBS_PREFIX)
+                ),
+            ],
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-artifacts-policy",
+            bucket=bucket_id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                }
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[block]),
+        )
+        if args.access_logs is not None:
+            args.access_logs.log_requests(f"{name}-artifacts", bucket, parent=self)
+        return bucket
+
+    def code(self, code_dir: Path, handler: str) -> Mapping[str, Any]:
+        """The local archive where unsigned code may deploy (``Warn``), else the signed object of its package."""
+        if self.untrusted_artifacts != "Enforce":
+            return {"code": code_archive(code_dir, handler)}
+        package_files(code_dir, handler)  # the handler module must be in the package, as for the archive
+        digest = hashlib.sha256(package_zip(code_dir)).hexdigest()
+        key = signed_key(digest)
+        self.packages[key] = {"codeDir": _relative(code_dir), "sha256": digest}
+        return {"s3_bucket": self.bucket.bucket, "s3_key": key}
+
+    def manifest(self) -> dict[str, Any]:
+        """The ``codePackages`` stack output: what the driver signs before an update."""
+        return {
+            "artifactBucket": self.bucket.bucket,
+            "signingProfileName": self.profile.name,
+            "untrustedArtifacts": self.untrusted_artifacts,
+            "packages": {key: dict(value) for key, value in sorted(self.packages.items())},
+        }
+
+
+#: The project directory (Pulumi.yaml), where the driver packages the same folders again.
+_PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def _relative(code_dir: Path) -> str:
+    """``code_dir`` relative to the project, POSIX separators (absolute if it lies elsewhere)."""
+    try:
+        return Path(code_dir).resolve().relative_to(_PROJECT_DIR).as_posix()
+    except ValueError:
+        return os.fspath(code_dir)
