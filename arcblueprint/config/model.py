@@ -72,6 +72,10 @@ def check_cidr(value: str, key: str) -> ipaddress.IPv4Network:
         raise ConfigError(key, value, f"must be an IPv4 CIDR block without host bits ({error})") from None
 
 
+#: A function's logical name: ``<service>-<role>`` (``orders-api``, ``fan-billing``).
+FUNCTION_NAME = r"[a-z][a-z0-9-]{0,62}[a-z0-9]"
+
+
 @dataclass(frozen=True, kw_only=True)
 class FunctionDefaults:
     """Defaults for every Lambda function; a service may override per function."""
@@ -83,6 +87,18 @@ class FunctionDefaults:
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: Powertools layer version used for the public layer ARN.
     powertools_layer_version: int = setting(18, minimum=1, maximum=1000)
+    #: Memory (MiB) of single functions by logical name (``orders-api``), as ``blueprint tune`` writes it; wins
+    #: over the service's ``memoryMib`` and ``functions.memoryMib``. Default: none. A name that is no function
+    #: of the stack stops the program (checked once every service is built).
+    memory_mib_by_function: Mapping[str, int] = setting(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, memory in self.memory_mib_by_function.items():
+            key = f"memoryMibByFunction.{name}"
+            if not re.fullmatch(FUNCTION_NAME, name):
+                raise ConfigError(key, name, "must be a function's logical name such as orders-api")
+            if isinstance(memory, bool) or not isinstance(memory, int) or not 128 <= memory <= 10240:
+                raise ConfigError(key, memory, "must be a whole number from 128 to 10240 (MiB)")
 
 
 @dataclass(frozen=True, kw_only=True)
