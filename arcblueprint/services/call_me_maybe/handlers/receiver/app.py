@@ -42,6 +42,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import snapstart  # noqa: F401 - registers the after-restore reseed (SnapStart)
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import snapstart  # noqa: F401 - registers the after-restore reseed (SnapStart)
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import AppSyncResolver
 from aws_lambda_powertools.logging import correlation_paths

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import snapstart  # noqa: F401 - registers the after-restore reseed (SnapStart)
 from api_events import BodyError, bad_request, json_body, rest_event, schema_message
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import snapstart  # noqa: F401 - registers the after-restore reseed (SnapStart)
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
