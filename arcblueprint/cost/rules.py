@@ -216,7 +216,7 @@ def appsync_cache(resource: GraphResource, ctx: RuleContext) -> list[IdleLine]:
 def metric_alarm(resource: GraphResource, ctx: RuleContext) -> list[IdleLine]:
     """Billed per metric the alarm watches (a metric-math alarm: each metric it reads)."""
     queries = resource.inputs.get("metricQueries") or []
-    metrics = sum(1 for q in queries if q.get("metric")) if queries else 1
+    metrics = sum(1 for q in queries if q.get("metric") is not None) if queries else 1
     return [_line(resource, f"alarm on {metrics} metric(s)", metrics, ctx.prices["cloudwatch_alarm_metric_month"])]
 
 
