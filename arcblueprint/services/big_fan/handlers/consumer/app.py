@@ -28,6 +28,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from clients import lazy, lazy_client_store
 from exactly_once import RetryingPersistenceLayer, call_with_retries
 from payloads import MAX_PAYLOAD_BYTES, decode
 
@@ -53,8 +54,10 @@ def count_duplicate(response: Any, _record: Any) -> Any:
     return response
 
 
-persistence_layer = RetryingPersistenceLayer(
-    table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"), on_unsaved=lambda: count("IdempotencyRecordUnsaved")
+persistence_layer = lazy_client_store(
+    RetryingPersistenceLayer,
+    table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"),
+    on_unsaved=lambda: count("IdempotencyRecordUnsaved"),
 )
 idempotency_config = IdempotencyConfig(
     event_key_jmespath="messageId",
@@ -62,7 +65,7 @@ idempotency_config = IdempotencyConfig(
     raise_on_no_idempotency_key=True,
     response_hook=count_duplicate,
 )
-s3 = boto3.client("s3") if PAYLOAD_BUCKET else None
+s3 = lazy(lambda: boto3.client("s3")) if PAYLOAD_BUCKET else None
 
 
 class PoisonMessageError(ValueError):

@@ -27,6 +27,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from clients import lazy, lazy_client_store
 from domain_events import DomainEvents, InvalidEventError
 from exactly_once import (
     TRANSIENT_CODES,
@@ -58,8 +59,10 @@ def count_duplicate(response: Any, _record: Any) -> Any:
     return response
 
 
-persistence_layer = RetryingPersistenceLayer(
-    table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"), on_unsaved=lambda: count("IdempotencyRecordUnsaved")
+persistence_layer = lazy_client_store(
+    RetryingPersistenceLayer,
+    table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"),
+    on_unsaved=lambda: count("IdempotencyRecordUnsaved"),
 )
 idempotency_config = IdempotencyConfig(
     event_key_jmespath="webhookId",
@@ -67,7 +70,7 @@ idempotency_config = IdempotencyConfig(
     raise_on_no_idempotency_key=True,
     response_hook=count_duplicate,
 )
-dynamodb = boto3.client("dynamodb") if STATUS_TABLE else None
+dynamodb = lazy(lambda: boto3.client("dynamodb")) if STATUS_TABLE else None
 # The bus policy admits this role for its own source only (arcblueprint.<service>), set by the component.
 publisher = DomainEvents(metrics=metrics) if os.environ.get("EVENT_SOURCE") else None
 

@@ -49,6 +49,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parameters import GetParameterError, SecretsProvider
 from botocore.exceptions import BotoCoreError, ClientError
+from clients import lazy
 from masking import mask_fields
 
 if TYPE_CHECKING:
@@ -81,9 +82,9 @@ MAX_MESSAGE_BYTES = int(os.environ.get("MAX_MESSAGE_BYTES", "256000"))
 #: (1,100 levels) have limits of their own.
 MAX_DEPTH = 64
 
-sqs = boto3.client("sqs") if BUFFER == "sqs" else None
-kinesis = boto3.client("kinesis") if BUFFER == "kinesis" else None
-dynamodb = boto3.client("dynamodb") if STATUS_TABLE or IDEMPOTENCY_TABLE else None
+sqs = lazy(lambda: boto3.client("sqs")) if BUFFER == "sqs" else None
+kinesis = lazy(lambda: boto3.client("kinesis")) if BUFFER == "kinesis" else None
+dynamodb = lazy(lambda: boto3.client("dynamodb")) if STATUS_TABLE or IDEMPOTENCY_TABLE else None
 
 #: Staging labels whose key signs a valid webhook, in the order they are tried (the usual one first).
 SIGNING_STAGES = ("AWSCURRENT", "AWSPENDING", "AWSPREVIOUS")
@@ -94,8 +95,12 @@ PREVIOUS_KEY_GRACE_SECONDS = int(os.environ.get("PREVIOUS_KEY_GRACE_SECONDS", "8
 KEY_REFRESH_SECONDS = 30
 # Powertools caches a secret by name only (not by VersionStage), so each label gets its own
 # provider, and so its own cache; the three share one client.
-_secretsmanager = boto3.client("secretsmanager")
-_signing_keys = {stage: SecretsProvider(boto3_client=_secretsmanager) for stage in SIGNING_STAGES}
+_secretsmanager = lazy(lambda: boto3.client("secretsmanager"))
+_signing_keys = {
+    stage: lazy(lambda: SecretsProvider(boto3_client=_secretsmanager.resolve())) for stage in SIGNING_STAGES
+}
+# SnapStart: the clients (and the key providers) are in the snapshot, loaded once when the version is published.
+snapstart.create_before_snapshot(sqs, kinesis, dynamodb, _secretsmanager, *_signing_keys.values())
 #: Label -> until when it is known to have no version (outside a rotation): a flood of bad
 #: signatures must not turn into a flood of GetSecretValue calls.
 _absent_until: dict[str, float] = {}

@@ -38,6 +38,7 @@ from booking_status import SETTLEMENTS
 from boto3.dynamodb.conditions import Attr
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
+from clients import lazy
 from masking import masked_json
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a payment token, card number or secret
@@ -50,12 +51,17 @@ STATE_MACHINE_ARN = os.environ.get("STATE_MACHINE_ARN", "")
 MAX_SEATS = 9
 MAX_OWNER_CHARS = 512
 
-table = boto3.resource("dynamodb").Table(TABLE_NAME) if TABLE_NAME else None
+table = lazy(lambda: boto3.resource("dynamodb").Table(TABLE_NAME)) if TABLE_NAME else None
 # Transient start failures are retried in the call (standard mode: throttling, 5xx, connection errors),
 # within AppSync's 30 s resolver budget.
-sfn = boto3.client(
-    "stepfunctions", config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+sfn = lazy(
+    lambda: boto3.client(
+        "stepfunctions",
+        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5),
+    )
 )
+# SnapStart: both are in the snapshot, loaded once when the version is published.
+snapstart.create_before_snapshot(table, sfn)
 
 
 class BookingError(Exception):

@@ -24,6 +24,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from booking_events import publish_settlement
 from booking_status import COMPENSATIONS, MOVES
 from botocore.exceptions import BotoCoreError, ClientError
+from clients import lazy
 from domain_events import DomainEvents, InvalidEventError, PublishError
 from masking import masked_json
 
@@ -32,7 +33,7 @@ tracer = Tracer()
 metrics = Metrics()
 
 TABLE_NAME = os.environ.get("TABLE_NAME", "")
-table = boto3.resource("dynamodb").Table(TABLE_NAME) if TABLE_NAME else None
+table = lazy(lambda: boto3.resource("dynamodb").Table(TABLE_NAME)) if TABLE_NAME else None
 # Settlement events on the platform bus, under this service's own source (EVENT_SOURCE, set by the component).
 publisher = DomainEvents(metrics=metrics) if os.environ.get("EVENT_SOURCE") else None
 

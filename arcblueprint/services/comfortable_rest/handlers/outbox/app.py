@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from boto3.dynamodb.types import TypeDeserializer
+from clients import lazy_client_store
 from domain_events import DomainEvents
 
 logger = Logger()
@@ -35,7 +36,10 @@ metrics = Metrics()
 
 OUTBOX_EVENTS: dict[str, str] = json.loads(os.environ.get("OUTBOX_EVENTS", "{}"))
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-persistence_layer = DynamoDBPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"))
+# Its DynamoDB client is made on the first record, not at import.
+persistence_layer = lazy_client_store(
+    DynamoDBPersistenceLayer, table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency")
+)
 idempotency_config = IdempotencyConfig(
     event_key_jmespath="key",
     expires_after_seconds=int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", "86400")),

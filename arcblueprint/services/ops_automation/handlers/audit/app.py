@@ -17,6 +17,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
+from clients import lazy
 
 logger = Logger()
 tracer = Tracer()
@@ -24,7 +25,7 @@ metrics = Metrics()
 
 OPS_TABLE = os.environ.get("OPS_TABLE", "")
 RETENTION_DAYS = int(os.environ.get("RECORD_RETENTION_DAYS", "90"))
-dynamodb = boto3.client("dynamodb") if OPS_TABLE else None
+dynamodb = lazy(lambda: boto3.client("dynamodb")) if OPS_TABLE else None
 
 
 class NotAnEventError(ValueError):

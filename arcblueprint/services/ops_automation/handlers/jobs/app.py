@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from clients import lazy
 
 logger = Logger()
 tracer = Tracer()
@@ -26,7 +27,7 @@ metrics = Metrics()
 OPS_TABLE = os.environ.get("OPS_TABLE", "")
 KIND_INDEX = os.environ.get("KIND_INDEX", "byKind")
 KINDS = ("ALARM", "EVENT")
-dynamodb = boto3.client("dynamodb") if OPS_TABLE else None
+dynamodb = lazy(lambda: boto3.client("dynamodb")) if OPS_TABLE else None
 
 
 class UnknownJobError(ValueError):

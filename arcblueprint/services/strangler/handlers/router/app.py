@@ -39,6 +39,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
+from clients import lazy
 
 logger = Logger()
 tracer = Tracer()
@@ -53,7 +54,8 @@ STICKINESS = os.environ.get("STICKINESS", "caller")
 #: Lambda answers at most 6 MB; a bigger legacy answer could not be returned anyway.
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
-lambda_client = boto3.client("lambda")
+lambda_client = lazy(lambda: boto3.client("lambda"))
+snapstart.create_before_snapshot(lambda_client)
 #: Certificates and protocol settings for HTTPS legacy backends, built once per execution environment.
 tls = ssl.create_default_context()
 

@@ -24,6 +24,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from clients import lazy_client_store
 from exactly_once import RetryingPersistenceLayer, StreamBatchError, process_stream_in_order
 
 logger = Logger()
@@ -44,8 +45,10 @@ def count_duplicate(response: Any, _record: Any) -> Any:
     return response
 
 
-persistence_layer = RetryingPersistenceLayer(
-    table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"), on_unsaved=lambda: count("IdempotencyRecordUnsaved")
+persistence_layer = lazy_client_store(
+    RetryingPersistenceLayer,
+    table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"),
+    on_unsaved=lambda: count("IdempotencyRecordUnsaved"),
 )
 idempotency_config = IdempotencyConfig(
     event_key_jmespath="eventId",
