@@ -86,7 +86,6 @@ def handler_env(code_dir: Path, mode: str = "off") -> dict[str, str]:
         "STATE_MACHINE_ARN",
         "SENSITIVE_FIELDS",
         "EVENT_BUS_NAME",
-        "EVENT_SOURCE",
         "OPS_TABLE",
         "TOPIC_ARN",
         "PAYLOAD_BUCKET",

@@ -24,16 +24,17 @@ import os
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from clients import lazy, lazy_client_store
 from exactly_once import RetryingPersistenceLayer, call_with_retries
 from payloads import MAX_PAYLOAD_BYTES, decode
+from tracing import new_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 
 CONSUMER_NAME = os.environ.get("CONSUMER_NAME", "consumer")

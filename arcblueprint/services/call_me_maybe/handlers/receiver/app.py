@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import snapstart  # noqa: F401 - registers the after-restore reseed (SnapStart)
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -51,12 +51,13 @@ from aws_lambda_powertools.utilities.parameters import GetParameterError, Secret
 from botocore.exceptions import BotoCoreError, ClientError
 from clients import lazy
 from masking import mask_fields
+from tracing import new_tracer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 app = APIGatewayRestResolver()
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import boto3
 import snapstart  # noqa: F401 - registers the after-restore reseed (SnapStart)
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import AppSyncResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -40,9 +40,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 from clients import lazy
 from masking import masked_json
+from tracing import new_tracer
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a payment token, card number or secret
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 app = AppSyncResolver()
 

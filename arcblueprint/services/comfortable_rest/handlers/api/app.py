@@ -28,7 +28,7 @@ from typing import Any
 import boto3
 import snapstart  # noqa: F401 - registers the after-restore reseed (SnapStart)
 from api_events import BodyError, bad_request, json_body, rest_event, schema_message
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import (
     BadRequestError,
@@ -45,9 +45,10 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import BotoCoreError, ClientError
 from clients import lazy
 from masking import masked_json
+from tracing import new_tracer
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a card number or an always-masked field
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 
 TABLE_NAME = os.environ.get("TABLE_NAME", "")

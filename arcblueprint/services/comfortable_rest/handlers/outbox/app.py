@@ -18,7 +18,7 @@ import os
 from decimal import Decimal
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.idempotency import (
@@ -29,9 +29,10 @@ from aws_lambda_powertools.utilities.idempotency import (
 from boto3.dynamodb.types import TypeDeserializer
 from clients import lazy_client_store
 from domain_events import DomainEvents
+from tracing import new_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 
 OUTBOX_EVENTS: dict[str, str] = json.loads(os.environ.get("OUTBOX_EVENTS", "{}"))

@@ -35,14 +35,15 @@ from typing import Any
 
 import boto3
 import snapstart  # noqa: F401 - registers the after-restore reseed (SnapStart)
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from clients import lazy
+from tracing import new_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 
 #: Route path -> {"percent": 0-100, "function": alias ARN}; set by the component from the route table.
