@@ -156,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     from arcblueprint.deploy.cli import register
 
     register(commands)
+    from arcblueprint.cost.cli import register as register_cost
+    from arcblueprint.tuning.cli import register as register_tune
+
+    register_cost(commands)
+    register_tune(commands)
     return parser
 
 

@@ -96,16 +96,23 @@ def bench_scaling(sizes: tuple[int, ...] = (1, 10, 50, 100), repeats: int = 3) -
 
 
 def bench_handlers(repeats: int = 5) -> None:
+    """Cold init per handler against two floors measured in the same run and mode.
+
+    The target is the Powertools-only handler (Logger, Tracer, Metrics and boto3: what every handler
+    here pays before its own code); the bare boto3 handler is printed beside it. Both modes are run:
+    tracing off (tests, local runs) and as in Lambda with active tracing (the X-Ray SDK loaded).
+    """
     import handlers
 
-    bare = handlers.bare_cold_init_seconds(repeats)
-    powertools = handlers.powertools_cold_init_seconds(repeats)
-    row("cold init: Powertools Logger+Tracer+Metrics only vs bare boto3", powertools, bare, "s", "info (floor)")
-    for code_dir in handlers.handler_dirs():
-        label = str(code_dir.relative_to(handlers.ROOT / "arcblueprint" / "services"))
-        value = handlers.cold_init_seconds(code_dir, repeats)
-        row(f"cold init {label}", value, bare, "s", "<= 1.3x")
-        row("  same, vs the Powertools-only handler", value, powertools, "s", "info")
+    for mode, label in (("off", "tracing off"), ("lambda", "Lambda, tracing on")):
+        bare = handlers.bare_cold_init_seconds(repeats, mode=mode)
+        powertools = handlers.powertools_cold_init_seconds(repeats, mode=mode)
+        row(f"cold init [{label}]: Powertools-only handler vs bare boto3", powertools, bare, "s", "info (floor)")
+        for code_dir in handlers.handler_dirs():
+            label_dir = str(code_dir.relative_to(handlers.ROOT / "arcblueprint" / "services"))
+            value = handlers.cold_init_seconds(code_dir, repeats, mode)
+            row(f"cold init [{label}] {label_dir}", value, powertools, "s", "<= 1.3x Powertools-only")
+            row("  same, vs bare boto3", value, bare, "s", "info")
     for code_dir in handlers.handler_dirs():
         label = str(code_dir.relative_to(handlers.ROOT / "arcblueprint" / "services"))
         row(f"package {label}", handlers.package_bytes(code_dir) / 1024, 100.0, "KiB", "<= 1.0x (100 KiB)")
@@ -144,13 +151,17 @@ def bench_suite() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", action="store_true", help="also time the full test suite")
+    parser.add_argument("--handlers", action="store_true", help="only the handlers' cold init and packages")
     args = parser.parse_args()
-    bench_imports()
-    for stack in ("dev", "prod"):
-        bench_preview(stack)
-    bench_scaling()
-    bench_handlers()
-    bench_batches()
+    if args.handlers:
+        bench_handlers()
+    else:
+        bench_imports()
+        for stack in ("dev", "prod"):
+            bench_preview(stack)
+        bench_scaling()
+        bench_handlers()
+        bench_batches()
     if args.suite:
         bench_suite()
     widths = [max(len(r[i]) for r in [("benchmark", "value", "baseline", "ratio", "target"), *ROWS]) for i in range(5)]

@@ -82,6 +82,10 @@ def check_cidr(value: str, key: str) -> ipaddress.IPv4Network:
         raise ConfigError(key, value, f"must be an IPv4 CIDR block without host bits ({error})") from None
 
 
+#: A function's logical name: ``<service>-<role>`` (``orders-api``, ``fan-billing``).
+FUNCTION_NAME = r"[a-z][a-z0-9-]{0,62}[a-z0-9]"
+
+
 @dataclass(frozen=True, kw_only=True)
 class FunctionDefaults:
     """Defaults for every Lambda function; a service may override per function."""
@@ -99,6 +103,19 @@ class FunctionDefaults:
     async_maximum_event_age_seconds: int = setting(
         3600, minimum=60, maximum=21600, doc="Lambda's default is 21600 (6 h); an hour keeps replays timely"
     )
+
+    #: Memory (MiB) of single functions by logical name (``orders-api``), as ``blueprint tune`` writes it; wins
+    #: over the service's ``memoryMib`` and ``functions.memoryMib``. Default: none. A name that is no function
+    #: of the stack stops the program (checked once every service is built).
+    memory_mib_by_function: Mapping[str, int] = setting(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, memory in self.memory_mib_by_function.items():
+            key = f"memoryMibByFunction.{name}"
+            if not re.fullmatch(FUNCTION_NAME, name):
+                raise ConfigError(key, name, "must be a function's logical name such as orders-api")
+            if isinstance(memory, bool) or not isinstance(memory, int) or not 128 <= memory <= 10240:
+                raise ConfigError(key, memory, "must be a whole number from 128 to 10240 (MiB)")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from arcblueprint.config.schema import ConfigError
 from arcblueprint.platform.cidr import NetworkDemand, ProxyVpcDemand, plan_onprem_vpc, plan_vpc
 from arcblueprint.platform.code_signing import CodeSigning, CodeSigningArgs
 from arcblueprint.platform.dns_query_logs import ResolverQueryLogging, ResolverQueryLoggingArgs
@@ -59,6 +60,18 @@ class PlatformBuild:
         self.outputs["eventRules"] = dict(self.event_bus.rule_arns)
         if self.code_signing is not None:  # every function has named its package by now
             self.outputs["codePackages"] = self.code_signing.manifest()
+        self._check_tuned_functions()
+
+    def _check_tuned_functions(self) -> None:
+        """Each ``functions.memoryMibByFunction`` entry names a function of this stack (a typo would tune nothing)."""
+        functions = set(self.platform.releases.releases)
+        for name, memory in self.platform.context.stack.functions.memory_mib_by_function.items():
+            if name not in functions:
+                raise ConfigError(
+                    f"arcblueprint:functions.memoryMibByFunction.{name}",
+                    memory,
+                    "names no function of this stack (functions: " + ", ".join(sorted(functions)) + ")",
+                )
 
 
 def build_platform(context: StackContext) -> PlatformBuild:

@@ -206,6 +206,11 @@ class FunctionArgs:
     #: service's own source only (``arcblueprint.<service>``), its role named in the bus policy, and
     #: ``EVENT_BUS_NAME``/``EVENT_SOURCE`` set for ``handler_lib/domain_events.py``.
     publishes_domain_events: bool = False
+    #: Lambda SnapStart on published versions (what ``live`` points at): init runs once when a version is
+    #: published and new environments resume from its snapshot. Python 3.12+ only; AWS rejects it with
+    #: provisioned concurrency, EFS or more than 512 MB of ephemeral storage (rule ``snapstart-supported``).
+    #: The handler must create nothing unique at import (``handler_lib/snapstart.py`` reseeds ``random``).
+    snap_start: bool = False
     #: Extra tags, added to the stack's tags on every child.
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -346,7 +351,8 @@ class ServerlessFunction(pulumi.ComponentResource):
             ),
             code_signing_config_arn=packages.code_signing_config_arn if packages is not None else None,
             architectures=[defaults.architecture],
-            memory_size=args.memory_mib or defaults.memory_mib,
+            # A tuned per-function value (``blueprint tune``) wins over the service's and the stack's.
+            memory_size=defaults.memory_mib_by_function.get(name) or args.memory_mib or defaults.memory_mib,
             timeout=args.timeout_seconds or defaults.timeout_seconds,
             reserved_concurrent_executions=args.reserved_concurrency,
             publish=True,
@@ -359,6 +365,7 @@ class ServerlessFunction(pulumi.ComponentResource):
                 )
             ],
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+            snap_start=aws.lambda_.FunctionSnapStartArgs(apply_on="PublishedVersions") if args.snap_start else None,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             kms_key_arn=platform.kms_key_arn,
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(

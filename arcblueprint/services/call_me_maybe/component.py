@@ -163,6 +163,7 @@ class CallMeMaybeService(pulumi.ComponentResource):
                 # Stops before API Gateway does, so a slow request is the receiver's own error, not a
                 # 504 for a webhook that then gets buffered anyway (and buffered again on the retry).
                 timeout_seconds=function_timeout_seconds(RECEIVER_INTEGRATION_TIMEOUT_MS),
+                snap_start=spec.snap_start,
                 environment={
                     **buffer_env,
                     **status_env,

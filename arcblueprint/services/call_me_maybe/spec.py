@@ -64,6 +64,9 @@ class CallMeMaybeSpec(ServiceTriggers):
     maximum_concurrency: int | None = setting(None, minimum=2, maximum=1000)
     #: Reserved concurrency of the consumer (a hard cap and a guaranteed share of the account).
     reserved_concurrency: int | None = setting(None, minimum=1, maximum=10000)
+    #: SnapStart for the synchronous function(s) (the webhook receiver): init runs when a version is published and cold
+    #: starts resume from its snapshot (Python 3.12+; billed per cached GB-second and per restore). Default: off.
+    snap_start: bool = False
     consumer_timeout_seconds: int = setting(30, minimum=1, maximum=900)
 
     # SQS buffer

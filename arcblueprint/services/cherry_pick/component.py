@@ -224,6 +224,7 @@ class CherryPickService(pulumi.ComponentResource):
                 description=f"{name}: createBooking resolver",
                 memory_mib=spec.memory_mib,
                 environment={"TABLE_NAME": self.table.name, "STATE_MACHINE_ARN": self.state_machine.arn},
+                snap_start=spec.snap_start,
             ),
             opts=child,
         )

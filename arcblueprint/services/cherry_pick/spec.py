@@ -62,6 +62,9 @@ class CherryPickSpec(ServiceTriggers):
     #: AppSync resolver logging: ALL logs every field resolution (request ids, timings, errors).
     field_log_level: Literal["ALL", "ERROR"] = "ALL"
     memory_mib: int | None = setting(None, minimum=128, maximum=10240)
+    #: SnapStart for the synchronous function(s) (the GraphQL resolver): init runs when a version is published and cold
+    #: starts resume from its snapshot (Python 3.12+; billed per cached GB-second and per restore). Default: off.
+    snap_start: bool = False
 
     def __post_init__(self) -> None:
         if self.user_pool_arn is not None and self.authorizer != "cognito":

@@ -119,6 +119,7 @@ class ComfortableRestService(pulumi.ComponentResource):
                 memory_mib=spec.memory_mib,
                 reserved_concurrency=spec.reserved_concurrency,
                 timeout_seconds=spec.function_timeout_seconds,
+                snap_start=spec.snap_start,
                 environment=environment,
             ),
             opts=child,

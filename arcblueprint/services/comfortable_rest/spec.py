@@ -95,6 +95,9 @@ class ComfortableRestSpec(ServiceTriggers):
     default_page_size: int = setting(20, minimum=1, maximum=1000)
     max_page_size: int = setting(100, minimum=1, maximum=1000)
     memory_mib: int | None = setting(None, minimum=128, maximum=10240)
+    #: SnapStart for the synchronous function(s) (the API function): init runs when a version is published and cold
+    #: starts resume from its snapshot (Python 3.12+; billed per cached GB-second and per restore). Default: off.
+    snap_start: bool = False
     reserved_concurrency: int | None = setting(None, minimum=1, maximum=10000)
     #: Milliseconds API Gateway waits for the function (REST APIs: 50 to 29,000). The function's own
     #: timeout is derived from it (1 s shorter, whole seconds), so at least 2,000.

@@ -102,6 +102,7 @@ class StranglerService(pulumi.ComponentResource):
                     memory_mib=spec.memory_mib,
                     timeout_seconds=spec.function_timeout_seconds(route),
                     environment={"ROUTE_PATH": route.path},
+                    snap_start=spec.snap_start,
                 ),
                 opts=child,
             )
@@ -135,6 +136,7 @@ class StranglerService(pulumi.ComponentResource):
                         "LEGACY_CONNECT_TIMEOUT_SECONDS": str(spec.legacy.connect_timeout_ms / 1000),
                         "STICKINESS": spec.stickiness,
                     },
+                    snap_start=spec.snap_start,
                 ),
                 opts=child,
             )

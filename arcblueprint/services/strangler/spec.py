@@ -126,6 +126,10 @@ class StranglerSpec(ServiceTriggers):
     #: Weighted split key: ``caller`` keeps each caller on one side (their ``sub``), ``request`` splits per request.
     stickiness: Literal["caller", "request"] = "caller"
     memory_mib: int | None = setting(None, minimum=128, maximum=10240)
+    #: SnapStart for the synchronous functions (the route functions and the router): init runs when a version
+    #: is published and cold starts resume from its snapshot (Python 3.12+; billed per cached GB-second and
+    #: per restore). Default: off.
+    snap_start: bool = False
 
     def __post_init__(self) -> None:
         seen: set[str] = set()

@@ -7,7 +7,6 @@ botocore's Stubber (moto cannot run Lambda code without Docker).
 from __future__ import annotations
 
 import copy
-import importlib.util
 import io
 import json
 import socketserver
@@ -123,11 +122,8 @@ def _invoke_response(payload: dict, function_error: str | None = None) -> dict:
 
 @given(route=st.text(min_size=1, max_size=20), key=st.text(max_size=40), percent=st.integers(0, 100))
 def test_the_split_is_stable_per_caller_and_monotonic_in_percent(route, key, percent):
-    spec = importlib.util.spec_from_file_location("strangler_router_pure", HANDLERS / "router" / "app.py")
-    module = sys.modules.get("strangler_router_pure") or importlib.util.module_from_spec(spec)
-    if "strangler_router_pure" not in sys.modules:
-        sys.modules["strangler_router_pure"] = module
-        spec.loader.exec_module(module)
+    # Loaded once, as Lambda does (its shared modules on sys.path), then reused across examples.
+    module = sys.modules.get("strangler_router_pure") or _load_handler(HANDLERS / "router", "strangler_router_pure")
     side = module.choose(route, percent, key)
     assert side == module.choose(route, percent, key)
     assert 0 <= module.bucket(route, key) < 100

@@ -24,15 +24,17 @@ import os
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from clients import lazy, lazy_client_store
 from exactly_once import RetryingPersistenceLayer, call_with_retries
 from payloads import MAX_PAYLOAD_BYTES, decode
+from tracing import new_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 
 CONSUMER_NAME = os.environ.get("CONSUMER_NAME", "consumer")
@@ -53,8 +55,10 @@ def count_duplicate(response: Any, _record: Any) -> Any:
     return response
 
 
-persistence_layer = RetryingPersistenceLayer(
-    table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"), on_unsaved=lambda: count("IdempotencyRecordUnsaved")
+persistence_layer = lazy_client_store(
+    RetryingPersistenceLayer,
+    table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"),
+    on_unsaved=lambda: count("IdempotencyRecordUnsaved"),
 )
 idempotency_config = IdempotencyConfig(
     event_key_jmespath="messageId",
@@ -62,7 +66,7 @@ idempotency_config = IdempotencyConfig(
     raise_on_no_idempotency_key=True,
     response_hook=count_duplicate,
 )
-s3 = boto3.client("s3") if PAYLOAD_BUCKET else None
+s3 = lazy(lambda: boto3.client("s3")) if PAYLOAD_BUCKET else None
 
 
 class PoisonMessageError(ValueError):

@@ -23,10 +23,11 @@ import os
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from clients import lazy, lazy_client_store
 from domain_events import DomainEvents, InvalidEventError
 from exactly_once import (
     TRANSIENT_CODES,
@@ -36,9 +37,10 @@ from exactly_once import (
     call_with_retries,
     process_stream_in_order,
 )
+from tracing import new_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 
 BUFFER = os.environ.get("BUFFER", "sqs")
@@ -58,8 +60,10 @@ def count_duplicate(response: Any, _record: Any) -> Any:
     return response
 
 
-persistence_layer = RetryingPersistenceLayer(
-    table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"), on_unsaved=lambda: count("IdempotencyRecordUnsaved")
+persistence_layer = lazy_client_store(
+    RetryingPersistenceLayer,
+    table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"),
+    on_unsaved=lambda: count("IdempotencyRecordUnsaved"),
 )
 idempotency_config = IdempotencyConfig(
     event_key_jmespath="webhookId",
@@ -67,7 +71,7 @@ idempotency_config = IdempotencyConfig(
     raise_on_no_idempotency_key=True,
     response_hook=count_duplicate,
 )
-dynamodb = boto3.client("dynamodb") if STATUS_TABLE else None
+dynamodb = lazy(lambda: boto3.client("dynamodb")) if STATUS_TABLE else None
 # The bus policy admits this role for its own source only (arcblueprint.<service>), set by the component.
 publisher = DomainEvents(metrics=metrics) if os.environ.get("EVENT_SOURCE") else None
 

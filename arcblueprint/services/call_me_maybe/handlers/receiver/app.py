@@ -42,19 +42,22 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+import snapstart  # noqa: F401 - registers the after-restore reseed (SnapStart)
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parameters import GetParameterError, SecretsProvider
 from botocore.exceptions import BotoCoreError, ClientError
+from clients import lazy
 from masking import mask_fields
+from tracing import new_tracer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 app = APIGatewayRestResolver()
 
@@ -80,9 +83,9 @@ MAX_MESSAGE_BYTES = int(os.environ.get("MAX_MESSAGE_BYTES", "256000"))
 #: (1,100 levels) have limits of their own.
 MAX_DEPTH = 64
 
-sqs = boto3.client("sqs") if BUFFER == "sqs" else None
-kinesis = boto3.client("kinesis") if BUFFER == "kinesis" else None
-dynamodb = boto3.client("dynamodb") if STATUS_TABLE or IDEMPOTENCY_TABLE else None
+sqs = lazy(lambda: boto3.client("sqs")) if BUFFER == "sqs" else None
+kinesis = lazy(lambda: boto3.client("kinesis")) if BUFFER == "kinesis" else None
+dynamodb = lazy(lambda: boto3.client("dynamodb")) if STATUS_TABLE or IDEMPOTENCY_TABLE else None
 
 #: Staging labels whose key signs a valid webhook, in the order they are tried (the usual one first).
 SIGNING_STAGES = ("AWSCURRENT", "AWSPENDING", "AWSPREVIOUS")
@@ -93,8 +96,12 @@ PREVIOUS_KEY_GRACE_SECONDS = int(os.environ.get("PREVIOUS_KEY_GRACE_SECONDS", "8
 KEY_REFRESH_SECONDS = 30
 # Powertools caches a secret by name only (not by VersionStage), so each label gets its own
 # provider, and so its own cache; the three share one client.
-_secretsmanager = boto3.client("secretsmanager")
-_signing_keys = {stage: SecretsProvider(boto3_client=_secretsmanager) for stage in SIGNING_STAGES}
+_secretsmanager = lazy(lambda: boto3.client("secretsmanager"))
+_signing_keys = {
+    stage: lazy(lambda: SecretsProvider(boto3_client=_secretsmanager.resolve())) for stage in SIGNING_STAGES
+}
+# SnapStart: the clients (and the key providers) are in the snapshot, loaded once when the version is published.
+snapstart.create_before_snapshot(sqs, kinesis, dynamodb, _secretsmanager, *_signing_keys.values())
 #: Label -> until when it is known to have no version (outside a rotation): a flood of bad
 #: signatures must not turn into a flood of GetSecretValue calls.
 _absent_until: dict[str, float] = {}

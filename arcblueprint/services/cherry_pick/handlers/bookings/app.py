@@ -29,7 +29,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+import snapstart  # noqa: F401 - registers the after-restore reseed (SnapStart)
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import AppSyncResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -37,10 +38,12 @@ from booking_status import SETTLEMENTS
 from boto3.dynamodb.conditions import Attr
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
+from clients import lazy
 from masking import masked_json
+from tracing import new_tracer
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a payment token, card number or secret
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 app = AppSyncResolver()
 
@@ -49,12 +52,17 @@ STATE_MACHINE_ARN = os.environ.get("STATE_MACHINE_ARN", "")
 MAX_SEATS = 9
 MAX_OWNER_CHARS = 512
 
-table = boto3.resource("dynamodb").Table(TABLE_NAME) if TABLE_NAME else None
+table = lazy(lambda: boto3.resource("dynamodb").Table(TABLE_NAME)) if TABLE_NAME else None
 # Transient start failures are retried in the call (standard mode: throttling, 5xx, connection errors),
 # within AppSync's 30 s resolver budget.
-sfn = boto3.client(
-    "stepfunctions", config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+sfn = lazy(
+    lambda: boto3.client(
+        "stepfunctions",
+        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5),
+    )
 )
+# SnapStart: both are in the snapshot, loaded once when the version is published.
+snapstart.create_before_snapshot(table, sfn)
 
 
 class BookingError(Exception):

@@ -19,20 +19,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from booking_events import publish_settlement
 from booking_status import COMPENSATIONS, MOVES
 from botocore.exceptions import BotoCoreError, ClientError
+from clients import lazy
 from domain_events import DomainEvents, InvalidEventError, PublishError
 from masking import masked_json
+from tracing import new_tracer
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a card number or an always-masked field
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 
 TABLE_NAME = os.environ.get("TABLE_NAME", "")
-table = boto3.resource("dynamodb").Table(TABLE_NAME) if TABLE_NAME else None
+table = lazy(lambda: boto3.resource("dynamodb").Table(TABLE_NAME)) if TABLE_NAME else None
 # Settlement events on the platform bus, under this service's own source (EVENT_SOURCE, set by the component).
 publisher = DomainEvents(metrics=metrics) if os.environ.get("EVENT_SOURCE") else None
 

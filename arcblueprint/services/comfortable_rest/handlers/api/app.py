@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import snapstart  # noqa: F401 - registers the after-restore reseed (SnapStart)
 from api_events import BodyError, bad_request, json_body, rest_event, schema_message
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import (
     BadRequestError,
@@ -42,10 +43,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import BotoCoreError, ClientError
+from clients import lazy
 from masking import masked_json
+from tracing import new_tracer
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a card number or an always-masked field
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 
 TABLE_NAME = os.environ.get("TABLE_NAME", "")
@@ -56,7 +59,8 @@ MAX_PAGE_SIZE = int(os.environ.get("MAX_PAGE_SIZE", "100"))
 _ORIGIN = os.environ.get("CORS_ALLOW_ORIGIN")
 
 app = APIGatewayRestResolver(cors=CORSConfig(allow_origin=_ORIGIN, max_age=300) if _ORIGIN else None)
-table = boto3.resource("dynamodb").Table(TABLE_NAME) if TABLE_NAME else None
+table = lazy(lambda: boto3.resource("dynamodb").Table(TABLE_NAME)) if TABLE_NAME else None
+snapstart.create_before_snapshot(table)
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 #: Items are small (a 100-character name, a 500-character description): a larger body is not one.

@@ -18,7 +18,7 @@ import os
 from decimal import Decimal
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.idempotency import (
@@ -27,15 +27,20 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from boto3.dynamodb.types import TypeDeserializer
+from clients import lazy_client_store
 from domain_events import DomainEvents
+from tracing import new_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 
 OUTBOX_EVENTS: dict[str, str] = json.loads(os.environ.get("OUTBOX_EVENTS", "{}"))
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-persistence_layer = DynamoDBPersistenceLayer(table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"))
+# Its DynamoDB client is made on the first record, not at import.
+persistence_layer = lazy_client_store(
+    DynamoDBPersistenceLayer, table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency")
+)
 idempotency_config = IdempotencyConfig(
     event_key_jmespath="key",
     expires_after_seconds=int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", "86400")),

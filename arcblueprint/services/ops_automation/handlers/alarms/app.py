@@ -17,12 +17,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
+from clients import lazy
+from tracing import new_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 
 OPS_TABLE = os.environ.get("OPS_TABLE", "")
@@ -31,8 +33,8 @@ TOPIC_ARN = os.environ.get("TOPIC_ARN", "")
 NOTIFY_STATES = frozenset(s for s in os.environ.get("NOTIFY_STATES", "ALARM").split(",") if s)
 RUNBOOK_URL = os.environ.get("RUNBOOK_URL", "")
 ALARM_NAME_PREFIX = os.environ.get("ALARM_NAME_PREFIX", "")
-dynamodb = boto3.client("dynamodb") if OPS_TABLE else None
-sns = boto3.client("sns") if TOPIC_ARN else None
+dynamodb = lazy(lambda: boto3.client("dynamodb")) if OPS_TABLE else None
+sns = lazy(lambda: boto3.client("sns")) if TOPIC_ARN else None
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 
 

@@ -14,17 +14,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
+from clients import lazy
+from tracing import new_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 
 OPS_TABLE = os.environ.get("OPS_TABLE", "")
 RETENTION_DAYS = int(os.environ.get("RECORD_RETENTION_DAYS", "90"))
-dynamodb = boto3.client("dynamodb") if OPS_TABLE else None
+dynamodb = lazy(lambda: boto3.client("dynamodb")) if OPS_TABLE else None
 
 
 class NotAnEventError(ValueError):

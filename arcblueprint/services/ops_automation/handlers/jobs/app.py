@@ -16,17 +16,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from clients import lazy
+from tracing import new_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 
 OPS_TABLE = os.environ.get("OPS_TABLE", "")
 KIND_INDEX = os.environ.get("KIND_INDEX", "byKind")
 KINDS = ("ALARM", "EVENT")
-dynamodb = boto3.client("dynamodb") if OPS_TABLE else None
+dynamodb = lazy(lambda: boto3.client("dynamodb")) if OPS_TABLE else None
 
 
 class UnknownJobError(ValueError):

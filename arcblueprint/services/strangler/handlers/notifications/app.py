@@ -15,17 +15,19 @@ import json
 import os
 from typing import Any
 
+import snapstart  # noqa: F401 - registers the after-restore reseed (SnapStart)
 from api_events import BodyError, bad_request, json_body, rest_event, schema_message
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError, InternalServerError, ServiceError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 from masking import masked_json
+from tracing import new_tracer
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a card number or an always-masked field
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 #: The facade path this service is mounted at (``/api/notifications``); routes below are relative to it.
 ROUTE_PATH = os.environ.get("ROUTE_PATH", "/notifications")

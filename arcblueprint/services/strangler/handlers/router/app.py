@@ -34,13 +34,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+import snapstart  # noqa: F401 - registers the after-restore reseed (SnapStart)
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
+from clients import lazy
+from tracing import new_tracer
 
 logger = Logger()
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 
 #: Route path -> {"percent": 0-100, "function": alias ARN}; set by the component from the route table.
@@ -52,7 +55,8 @@ STICKINESS = os.environ.get("STICKINESS", "caller")
 #: Lambda answers at most 6 MB; a bigger legacy answer could not be returned anyway.
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
-lambda_client = boto3.client("lambda")
+lambda_client = lazy(lambda: boto3.client("lambda"))
+snapstart.create_before_snapshot(lambda_client)
 #: Certificates and protocol settings for HTTPS legacy backends, built once per execution environment.
 tls = ssl.create_default_context()
 

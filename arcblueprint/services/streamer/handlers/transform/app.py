@@ -36,12 +36,13 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from masking import MASK, MAX_DEPTH, mask_fields, mask_text, masked_json, remove_fields
+from tracing import new_tracer
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a card number or an always-masked field
-tracer = Tracer()
+tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
 
 DOMAIN_FIELD = os.environ.get("DOMAIN_FIELD", "domain")

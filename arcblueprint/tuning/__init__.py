@@ -1,0 +1,1 @@
+"""Lambda power tuning: the pure analysis (statistics, cost, strategy) behind ``blueprint tune``."""
