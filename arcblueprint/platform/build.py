@@ -15,7 +15,7 @@ from arcblueprint.platform.cidr import NetworkDemand, ProxyVpcDemand, plan_onpre
 from arcblueprint.platform.code_signing import CodeSigning, CodeSigningArgs
 from arcblueprint.platform.dns_query_logs import ResolverQueryLogging, ResolverQueryLoggingArgs
 from arcblueprint.platform.encryption import EncryptionKey, EncryptionKeyArgs
-from arcblueprint.platform.event_bus import EventBus, EventBusArgs
+from arcblueprint.platform.event_bus import EventBus, EventBusArgs, bus_name
 from arcblueprint.platform.handles import Platform
 from arcblueprint.platform.logging import CentralLogging, CentralLoggingArgs
 from arcblueprint.platform.network import Network, NetworkArgs
@@ -77,7 +77,7 @@ class PlatformBuild:
 def build_platform(context: StackContext) -> PlatformBuild:
     """Declare the platform components the stack config asks for (network always, on-prem if enabled)."""
     stack = context.stack
-    key = EncryptionKey("platform", EncryptionKeyArgs(context=context))
+    key = EncryptionKey("platform", EncryptionKeyArgs(context=context, archived_event_buses=(bus_name(context),)))
     notifications = AlarmNotifications("alarms", AlarmNotificationsArgs(context=context, kms_key_arn=key.arn))
     logging = CentralLogging("logging", CentralLoggingArgs(context=context, kms_key_arn=key.arn))
     app_plan = plan_vpc(NetworkDemand.from_spec(stack.network))

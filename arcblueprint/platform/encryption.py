@@ -38,6 +38,9 @@ class EncryptionKeyArgs:
     encrypts_alarm_topics: bool = True
     #: The ``service`` tag; default: ``purpose``.
     service: str | None = None
+    #: Names of this account's event buses whose archives the key encrypts: EventBridge re-encrypts
+    #: archived events (``kms:ReEncrypt*``), for those buses' encryption context only.
+    archived_event_buses: tuple[str, ...] = ()
 
 
 class EncryptionKey(pulumi.ComponentResource):
@@ -136,6 +139,29 @@ class EncryptionKey(pulumi.ComponentResource):
                     "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
                     "Resource": "*",
                     "Condition": {"StringEquals": {"aws:SourceAccount": stack.account_id}},
+                }
+            )
+        if args.archived_event_buses:
+            bus_arns = [
+                f"arn:{ctx.partition}:events:{stack.region}:{stack.account_id}:event-bus/{bus}"
+                for bus in args.archived_event_buses
+            ]
+            policy["Statement"].append(
+                {
+                    # "Encrypting EventBridge archives with AWS KMS keys": an archive needs ReEncrypt too;
+                    # EventBridge passes the bus's ARN as the encryption context of every archive operation.
+                    "Sid": "EventBridgeArchivesThisAccountsBuses",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": ["kms:ReEncrypt*"],
+                    "Resource": "*",
+                    "Condition": {
+                        # One value per bus; several values of a single-valued key match any of them.
+                        "StringEquals": {
+                            "aws:SourceAccount": stack.account_id,
+                            "kms:EncryptionContext:aws:events:event-bus:arn": bus_arns,
+                        }
+                    },
                 }
             )
         self.key = aws.kms.Key(

@@ -89,6 +89,11 @@ class _Producer:
     role_arns: list[pulumi.Input[str]] = field(default_factory=list)
 
 
+def bus_name(ctx: StackContext) -> str:
+    """The shared bus's name: known before the bus exists (the platform key's policy names its archive's context)."""
+    return ctx.name("bus")
+
+
 class EventBus(pulumi.ComponentResource):
     """A custom bus encrypted with the platform key, written to only by named producers, with an archive.
 
@@ -120,7 +125,7 @@ class EventBus(pulumi.ComponentResource):
         spec = stack.event_bus
         child = pulumi.ResourceOptions(parent=self)
 
-        self.physical_name = ctx.name("bus")
+        self.physical_name = bus_name(ctx)
         # Declared before the bus (which names it); its policy, which names the bus, after.
         self.dead_letter_queue = self._queue(f"{name}-dlq", ctx.name("bus", "dlq", max_length=80), _SERVICE, child)
         self.bus = aws.cloudwatch.EventBus(
