@@ -24,6 +24,7 @@ CODE_DIR = SERVICE["loyalty"]["consumers"]["points"]["codeDir"]
 @pytest.fixture(scope="module")
 def team_stack():
     """The dev stack program with the team's service (only it, to keep the run short), and what it packaged."""
+    from arcblueprint.platform import code_signing
     from arcblueprint.platform.functions import component
 
     packaged: dict[str, tuple[Path, str | None]] = {}
@@ -33,11 +34,13 @@ def team_stack():
         packaged[str(code_dir)] = (Path(code_dir), handler)
         return original(code_dir, handler)
 
-    component.code_archive = recording
+    # Both places that package a function: the function itself, and code signing when the stack has it.
+    component.code_archive = code_signing.code_archive = recording
     try:
-        graph = synthesize("dev", overrides={"arcblueprint:services": SERVICE})
+        # waf: its per-service settings name the shipped services this override removes.
+        graph = synthesize("dev", overrides={"arcblueprint:services": SERVICE, "arcblueprint:waf": {}})
     finally:
-        component.code_archive = original
+        component.code_archive = code_signing.code_archive = original
     return graph, packaged
 
 
@@ -86,6 +89,7 @@ def project(tmp_path):
         document["config"]["arcblueprint:services"] = {
             "loyalty": {"pattern": "big-fan", "consumers": {"points": consumer}}
         }
+        document["config"]["arcblueprint:waf"] = {}  # its per-service settings name the removed services
         (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document))
         return tmp_path
 

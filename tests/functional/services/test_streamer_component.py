@@ -248,7 +248,7 @@ def test_the_stream_readers_must_fit_a_shards_read_budget():
     with pytest.raises(ConfigError) as raised:
         _spec(domains=_domains(5), consumer=shared)
     message = str(raised.value)
-    assert "\n" not in message and message.startswith("services.lake.consumer.enhancedFanOut = False is invalid")
+    assert "\n" not in message and message.startswith("services.lake.consumer.enhancedFanOut = false is invalid")
     assert "set consumer.enhancedFanOut: true" in message
     assert _spec(domains=_domains(4), consumer=shared).shared_readers == 5
 

@@ -241,8 +241,10 @@ def test_the_on_prem_vpc_is_small_and_holds_a_refresh_of_the_largest_fleet(proxi
         assert 4 <= offset < subnet.num_addresses - 1
 
 
-@pytest.mark.parametrize(("stack", "cidr"), [("dev", "192.168.0.0/27"), ("prod", "192.168.0.0/27")])
-def test_the_shipped_proxy_vpcs_are_two_28s(stack: str, cidr: str) -> None:
+@pytest.mark.parametrize(
+    ("stack", "cidr", "subnets"), [("dev", "192.168.0.0/28", [28]), ("prod", "192.168.0.0/27", [28, 28])]
+)
+def test_the_shipped_proxy_vpcs_are_a_28_per_zone(stack: str, cidr: str, subnets: list[int]) -> None:
     from arcblueprint.config import load
     from arcblueprint.preview.harness import REPO_ROOT
 
@@ -250,9 +252,10 @@ def test_the_shipped_proxy_vpcs_are_two_28s(stack: str, cidr: str) -> None:
     demand = ProxyVpcDemand.from_spec(config.on_prem)
     app = plan_vpc(NetworkDemand.from_spec(config.network))
     plan = plan_onprem_vpc(demand, avoid=(app.cidr, *config.network.on_prem_ranges))
-    assert plan.cidr == cidr and [n.prefixlen for n in nets(plan.private_subnets)] == [28, 28]
-    # dev: 2 proxies at most, a VGW (no address); prod: 4, a TGW attachment; both with 4 endpoint ENIs.
-    assert demand.addresses_per_az() == {"dev": 2 + 1 + 4, "prod": 4 + 1 + 4 + 1}[stack]
+    assert plan.cidr == cidr and [n.prefixlen for n in nets(plan.private_subnets)] == subnets
+    # dev: one zone, 2 proxies at most, a VGW (no address); prod: two zones, 4 proxies, a TGW attachment; both
+    # with 4 endpoint ENIs and the NLB node, and room for each zone's proxies twice over (instance refresh).
+    assert demand.addresses_per_az() == {"dev": 2 * 2 + 1 + 4, "prod": 2 * 2 + 1 + 4 + 1}[stack]
 
 
 def test_on_prem_errors_name_on_prem_keys() -> None:

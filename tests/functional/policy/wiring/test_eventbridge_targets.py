@@ -397,7 +397,7 @@ def test_the_scheduler_role_is_trusted_by_scheduler_for_its_group_only(synthesiz
     [group] = graph.by_type("aws:scheduler/scheduleGroup:ScheduleGroup")
     assert statement["Condition"] == {
         "StringEquals": {"aws:SourceAccount": graph.config.account_id},
-        "ArnEquals": {"aws:SourceArn": group.outputs["arn"]},
+        "ArnLike": {"aws:SourceArn": group.outputs["arn"]},  # no wildcard: the group's ARN exactly
     }
 
     def trust(condition=None, service="scheduler.amazonaws.com"):
