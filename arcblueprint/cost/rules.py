@@ -301,6 +301,11 @@ USAGE_ONLY: dict[str, str] = {
     "aws:ec2/vpcEndpointService:VpcEndpointService": "endpoint service: the owner pays for its load balancer only",
     "aws:codedeploy/deploymentGroup:DeploymentGroup": "CodeDeploy to Lambda: no charge",
     "aws:ec2/vpcEndpoint:VpcEndpoint": "gateway endpoints (S3, DynamoDB): no charge",
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": "WAF logs: the destination's ingestion",
+    "aws:route53/resolverQueryLogConfig:ResolverQueryLogConfig": "Resolver query logs: the destination's ingestion",
+    "aws:route53/resolverQueryLogConfigAssociation:ResolverQueryLogConfigAssociation": (
+        "Resolver query logs: the destination's ingestion"
+    ),
 }
 
 #: Types AWS does not bill (configuration of something else): prefixes of whole modules, and single types
@@ -344,6 +349,13 @@ NO_CHARGE = NO_CHARGE_PREFIXES + (
     "aws:lambda/permission:Permission",
     "aws:lambda/eventSourceMapping:EventSourceMapping",
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy",
+    # WAF bills per web ACL and per rule (priced above), not for an IP set or an association.
+    "aws:wafv2/ipSet:IpSet",
+    "aws:wafv2/webAclAssociation:WebAclAssociation",
+    # Code signing for Lambda: AWS Signer does not charge for it (Signer's pricing; not confirmed here).
+    "aws:signer/signingProfile:SigningProfile",
+    "aws:lambda/codeSigningConfig:CodeSigningConfig",
 )
 
 

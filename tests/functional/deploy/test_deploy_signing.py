@@ -272,6 +272,9 @@ class Engine:
     def outputs(self, stack):
         return {"deployedCommit": "c0ffee"}
 
+    def with_config(self, stack, values):
+        self.run_config = dict(values)  # the release state the driver derives, for this run only
+
 
 def test_deploy_creates_the_bucket_first_then_signs_then_updates(aws, synthesized, stack_values):
     from arcblueprint.config import stack_config

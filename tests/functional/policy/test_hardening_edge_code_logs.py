@@ -60,7 +60,9 @@ def test_dev_is_told_what_prod_has_and_dev_leaves_off(synthesized):
     unprotected = sorted(v.urn.rsplit("::", 1)[1] for v in mine if v.policy == "api-waf-protected")
     # hooks has its web ACL in dev (waf.services.hooks.enabled: its sender allow-list needs it).
     assert unprotected == ["bookings-api", "facade-stage-stage", "fan-stage-stage", "orders-stage-stage"]
-    assert [v.urn.rsplit("::", 1)[1] for v in mine if v.policy == "vpc-dns-queries-logged"] == ["network-vpc"]
+    # Both VPCs resolve private names (the app VPC's zones, the proxy VPC's on-prem resolver rules).
+    unlogged = sorted(v.urn.rsplit("::", 1)[1] for v in mine if v.policy == "vpc-dns-queries-logged")
+    assert unlogged == ["network-vpc", "onprem-vpc"]
     assert {v.policy for v in mine} == {"api-waf-protected", "vpc-dns-queries-logged"}  # the rest is on in dev too
 
 
