@@ -117,7 +117,8 @@ def test_the_platform_key_names_no_service_that_uses_the_callers_permissions(syn
 @pytest.mark.parametrize("service", ["dynamodb.amazonaws.com", "kinesis.amazonaws.com", "states.amazonaws.com"])
 def test_a_key_granted_to_a_service_that_acts_with_the_callers_role_is_reported(synthesized, service):
     def add(document):
-        document["Statement"][-1]["Principal"]["Service"].append(service)
+        [shared] = [s for s in document["Statement"] if s.get("Sid") == "ServicesUseTheKeyForThisAccount"]
+        shared["Principal"]["Service"].append(service)
 
     [violation] = violations_of(mutated(synthesized("prod"), "platform-key", _set_json("policy", add)), RULES[1])
     assert violation.urn.endswith("::platform-key") and f"lets {service} use it" in violation.message
