@@ -131,6 +131,7 @@ class CentralLogging(pulumi.ComponentResource):
         self._context = ctx = args.context
         self._kms_key_arn = args.kms_key_arn
         self.access_log_bucket: aws.s3.Bucket | None = None
+        self._access_logs_policy: aws.s3.BucketPolicy | None = None
         stack = ctx.stack
         spec = stack.logging
         child = pulumi.ResourceOptions(parent=self)
@@ -464,7 +465,7 @@ class CentralLogging(pulumi.ComponentResource):
             opts=child,
         )
         arn_prefix = f"arn:{ctx.partition}:s3:::"
-        aws.s3.BucketPolicy(
+        self._access_logs_policy = aws.s3.BucketPolicy(
             f"{name}-access-logs-policy",
             bucket=bucket_id,
             policy=pulumi.Output.json_dumps(
@@ -513,7 +514,8 @@ class CentralLogging(pulumi.ComponentResource):
             bucket=bucket.id,
             target_bucket=target.id,
             target_prefix=bucket.bucket.apply(lambda name: f"{ACCESS_LOG_PREFIX}{name}/"),
-            opts=pulumi.ResourceOptions(parent=parent),
+            # The target's policy is S3's only grant to deliver (ACLs are disabled): in place before logging starts.
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[p for p in [self._access_logs_policy] if p]),
         )
 
     def _vended_logs_policy(self, name: str, child: pulumi.ResourceOptions) -> aws.cloudwatch.LogResourcePolicy:
@@ -526,7 +528,9 @@ class CentralLogging(pulumi.ComponentResource):
         ctx = self._context
         stack = ctx.stack
         logs_arn = f"arn:{ctx.partition}:logs:{stack.region}:{stack.account_id}"
-        groups = [waf_log_group_name(ctx), resolver_log_group_name(ctx)]
+        # Only the groups this stack delivers to (a policy naming others grants what nobody uses).
+        groups = [waf_log_group_name(ctx)] if any(stack.waf_enabled(s) for s in stack.services) else []
+        groups += [resolver_log_group_name(ctx)] if stack.resolver_query_logs else []
         return aws.cloudwatch.LogResourcePolicy(
             f"{name}-vended-logs-policy",
             policy_name=ctx.name("vended-logs"),

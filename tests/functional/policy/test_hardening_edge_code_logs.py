@@ -350,6 +350,13 @@ def test_waf_logs_reach_the_sink_without_credentials(synthesized):
     [statement] = document["Statement"]
     assert statement["Principal"] == {"Service": "delivery.logs.amazonaws.com"}
     assert f"log-group:{group.inputs['name']}:log-stream:*" in " ".join(statement["Resource"])
+    # Dev has web ACLs but no query logs: its policy names the WAF group only.
+    [dev_statement] = json.loads(_named(synthesized("dev"), "logging-vended-logs-policy").inputs["policyDocument"])[
+        "Statement"
+    ]
+    assert [r.split(":log-group:")[1] for r in dev_statement["Resource"]] == [
+        f"aws-waf-logs-{synthesized('dev').config.naming_prefix}-waf:log-stream:*"
+    ]
 
 
 def test_access_logs_go_to_an_sse_s3_bucket_each_under_its_own_prefix(synthesized):
@@ -371,3 +378,5 @@ def test_access_logs_go_to_an_sse_s3_bucket_each_under_its_own_prefix(synthesize
         assert logging.property_dependencies["targetBucket"] == [target.urn] and source != target.urn
         name = buckets[source].inputs["bucket"]
         assert logging.inputs["targetPrefix"] == f"s3/{name}/" and name.startswith(f"{graph.config.naming_prefix}-")
+        # The target's policy is S3's only way to deliver (ACLs disabled): it exists before logging starts.
+        assert _named(graph, "logging-access-logs-policy").urn in logging.dependencies
