@@ -289,7 +289,9 @@ def _sign_layers(
             results.append(SignedPackage(key=key, code_dir=source, status="already-signed"))
             continue
         if lambda_client is None:
-            raise DeployError(f"layer {source} must be copied and signed, but no Lambda client was given", ExitCode.UPDATE)
+            raise DeployError(
+                f"layer {source} must be copied and signed, but no Lambda client was given", ExitCode.UPDATE
+            )
         layer = lambda_client.get_layer_version_by_arn(Arn=source)
         content = layer["Content"]
         body = fetch(content["Location"])
@@ -402,6 +404,7 @@ class CodeSigner:
         )
         signed = sum(1 for r in results if r.status != "already-signed")
         self.say(
-            f"code signing of '{stack}': {signed} package(s) and layer(s) signed, {len(results) - signed} already signed"
+            f"code signing of '{stack}': {signed} package(s) and layer(s) signed, "
+            f"{len(results) - signed} already signed"
         )
         return [r.as_json() for r in results]
