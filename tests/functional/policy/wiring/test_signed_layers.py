@@ -35,7 +35,8 @@ def test_dev_keeps_aws_public_layer(synthesized):
 def test_prod_function_back_on_the_public_layer_is_reported_with_the_fix(synthesized):
     graph = synthesized("prod")
     function = graph.by_type(FUNCTION)[0]
-    public = f"arn:aws:lambda:eu-west-1:{POWERTOOLS_ACCOUNTS['aws']}:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:18"
+    account = POWERTOOLS_ACCOUNTS["aws"]
+    public = f"arn:aws:lambda:eu-west-1:{account}:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:18"
 
     def public_layer(resource):
         resource.inputs["layers"] = [public]
