@@ -24,9 +24,9 @@ name), which the driver copies from AWS's layer and signs like a package. The la
 carries the profile's version, so a new profile version publishes a new layer version from the
 re-signed object. Where unsigned code may deploy, functions keep AWS's public layer.
 
-The profile's name is fixed (``signing_profile_name``): Signer keeps a canceled profile for two
-years, so a profile that is replaced needs a new name; the profile is therefore protected where
-the stack protects stateful resources.
+The profile's name is fixed (``signing_profile_name``): Signer keeps a canceled profile, under its
+name, for two years, so a profile that is replaced needs a new name; the profile is therefore
+protected where the stack protects stateful resources.
 """
 
 from __future__ import annotations
@@ -127,8 +127,9 @@ class CodeSigning(pulumi.ComponentResource):
         self._name = name
         self._tags = tags
 
-        # Protected where stateful resources are: a canceled profile's name is not free again (Signer keeps
-        # canceled profiles for two years), and every signed object names the profile.
+        # Protected where stateful resources are: the name is fixed (signing_profile_name), and Signer keeps a
+        # canceled profile under its name for two years, so a replacement needs a new name; every signed
+        # object and the layer copy name the profile, and are signed again after one.
         self.profile = aws.signer.SigningProfile(
             f"{name}-profile",
             name=signing_profile_name(ctx),
