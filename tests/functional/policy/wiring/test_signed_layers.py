@@ -64,3 +64,10 @@ def test_a_layer_from_no_layer_version_of_the_stack_is_reported(synthesized):
 
     [violation] = violations_of(mutated(graph, function.name, add_theirs), POLICY)
     assert theirs in violation.message and ours not in violation.message.replace(theirs, "")
+
+
+def test_the_signing_profile_is_protected_where_stateful_resources_are(synthesized):
+    """Its name is fixed and a canceled profile keeps it: replacing the profile must be a deliberate act."""
+    for stack, protected in (("prod", True), ("dev", False)):
+        [profile] = synthesized(stack).by_type("aws:signer/signingProfile:SigningProfile")
+        assert (profile.protect, profile.retain_on_delete) == (protected, protected), stack
