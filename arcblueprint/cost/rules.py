@@ -356,6 +356,9 @@ NO_CHARGE = NO_CHARGE_PREFIXES + (
     # Code signing for Lambda: AWS Signer does not charge for it (Signer's pricing; not confirmed here).
     "aws:signer/signingProfile:SigningProfile",
     "aws:lambda/codeSigningConfig:CodeSigningConfig",
+    # The signed copy of the Powertools layer: a layer version has no charge of its own (its zip counts
+    # against the account's Lambda code storage quota; the source object is billed as S3 storage).
+    "aws:lambda/layerVersion:LayerVersion",
 )
 
 

@@ -16,20 +16,32 @@ and, for each package not yet signed:
 4. copies the signed object to ``lambda/signed/<sha256>.zip``, the key the function names. Signer
    embeds the signature in the package, so the copy is as signed as the original.
 
-A package already signed (its key exists) is skipped: the key is its content, so a rerun after a
-failed update signs nothing twice. On the first deploy of a stack the artifact bucket and the
+Lambda checks layers too, and AWS's public Powertools layer is unsigned, so the program publishes
+its own copy of it from ``lambda/signed/layers/<layer name>-<version>/<profile>.zip`` (the
+manifest's ``layers``). For each one missing, the driver copies AWS's layer first
+(``GetLayerVersionByArn``: public layers allow it from any account; ``Content.Location`` is a
+presigned URL valid for 10 minutes), checks it against ``Content.CodeSha256``, and signs it the
+same way (steps 2-4, under ``lambda/unsigned/layers/``).
+
+Every signed copy records the profile version that signed it (object metadata
+``signing-profile-version``). An object already signed by the profile's current version is
+skipped (the key is its content, so a rerun after a failed update signs nothing twice); one signed
+by another version (the profile was replaced: Lambda would refuse its signature) or with no record
+is signed again under the same key. On the first deploy of a stack the artifact bucket and the
 profile do not exist yet: ``bootstrap`` creates them (``pulumi up --target`` with every resource
 they depend on, since a target whose dependency is not targeted fails).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from arcblueprint.deploy.errors import DeployError, ExitCode
-from arcblueprint.platform.code_signing import JOBS_PREFIX, UNSIGNED_PREFIX, signed_key
+from arcblueprint.platform.code_signing import JOBS_PREFIX, UNSIGNED_PREFIX, signed_key, signed_layer_key
 from arcblueprint.platform.functions.packaging import package_zip
 
 if TYPE_CHECKING:
@@ -46,11 +58,18 @@ MANIFEST_OUTPUT = "codePackages"
 _COMPONENT_TYPE = "arcblueprint:platform:CodeSigning"
 #: The root stack's type: the engine leaves it out of its children's URNs (the mock runtime does not).
 _ROOT_PREFIX = "pulumi:pulumi:Stack$"
+#: The stack's signed layer copies: created by the full update, after the driver signed their objects.
+_LAYER_VERSION_TYPE = "aws:lambda/layerVersion:LayerVersion"
+#: Object metadata of a signed copy: the profile version whose signature it carries.
+PROFILE_VERSION_METADATA = "signing-profile-version"
+#: Seconds to wait for AWS's presigned layer download.
+_DOWNLOAD_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
 class SignedPackage:
-    """What happened to one package: ``signed`` now (with its job) or ``already-signed``."""
+    """What happened to one package or layer: ``signed`` now (with its job), ``re-signed`` (its signature was
+    another profile version's) or ``already-signed``."""
 
     key: str
     code_dir: str
@@ -68,16 +87,25 @@ class SignedPackage:
         }
 
 
-def _exists(s3: Any, bucket: str, key: str) -> bool:
+def _signed_by(s3: Any, bucket: str, key: str) -> str | None:
+    """The profile version recorded on the signed object at ``key``: ``None`` if there is none, ``""`` if unrecorded."""
     from botocore.exceptions import ClientError
 
     try:
-        s3.head_object(Bucket=bucket, Key=key)
+        head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return False
+            return None
         raise
-    return True
+    return str((head.get("Metadata") or {}).get(PROFILE_VERSION_METADATA, ""))
+
+
+def download(url: str) -> bytes:
+    """GET AWS's presigned layer URL (HTTPS only), with a timeout."""
+    if not url.startswith("https://"):
+        raise DeployError(f"layer download location is not HTTPS: {url[:60]}", ExitCode.UPDATE)
+    with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT) as response:  # noqa: S310 (scheme checked above)
+        return bytes(response.read())
 
 
 def bucket_exists(s3: Any, bucket: str) -> bool:
@@ -121,6 +149,68 @@ def _wait(
         sleep(poll_seconds)
 
 
+@dataclass(frozen=True)
+class _Signing:
+    """One run's Signer and S3 clients, the profile (and its current version) and the polling settings."""
+
+    s3: Any
+    signer: Any
+    bucket: str
+    profile: str
+    profile_version: str
+    say: Callable[[str], None]
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    poll_seconds: float
+    timeout_seconds: float
+
+    def status(self, key: str) -> str | None:
+        """``None`` if ``key`` is signed by the profile's current version, else ``signed`` or ``re-signed``."""
+        recorded = _signed_by(self.s3, self.bucket, key)
+        if recorded is None:
+            return "signed"
+        return None if recorded == self.profile_version else "re-signed"
+
+    def sign(self, body: bytes, *, unsigned: str, key: str, label: str) -> tuple[str, str]:
+        """Upload ``body`` to ``unsigned``, sign it, copy the signed object to ``key``: (job id, Signer's object)."""
+        put = self.s3.put_object(Bucket=self.bucket, Key=unsigned, Body=body, ContentType="application/zip")
+        version = put.get("VersionId")
+        if not version:
+            raise DeployError(
+                f"bucket {self.bucket} returned no version for {unsigned}: Signer signs versioned objects only",
+                ExitCode.UPDATE,
+            )
+        # Idempotent per object version and profile version: a retried call returns the same job.
+        token = hashlib.sha256(f"{unsigned}:{version}:{self.profile_version}".encode()).hexdigest()[:64]
+        started = self.signer.start_signing_job(
+            source={"s3": {"bucketName": self.bucket, "key": unsigned, "version": version}},
+            destination={"s3": {"bucketName": self.bucket, "prefix": JOBS_PREFIX}},
+            profileName=self.profile,
+            clientRequestToken=token,
+        )
+        job_id = started["jobId"]
+        self.say(f"signing {label}: job {job_id}")
+        job = _wait(
+            self.signer,
+            job_id,
+            say=self.say,
+            sleep=self.sleep,
+            clock=self.clock,
+            poll_seconds=self.poll_seconds,
+            timeout_seconds=self.timeout_seconds,
+        )
+        signed_object = job["signedObject"]["s3"]["key"]
+        self.s3.copy_object(
+            Bucket=self.bucket,
+            Key=key,
+            CopySource={"Bucket": self.bucket, "Key": signed_object},
+            MetadataDirective="REPLACE",
+            ContentType="application/zip",
+            Metadata={PROFILE_VERSION_METADATA: self.profile_version, "signing-profile": self.profile},
+        )
+        return job_id, signed_object
+
+
 def sign_packages(
     manifest: Mapping[str, Any],
     *,
@@ -130,11 +220,13 @@ def sign_packages(
     say: Callable[[str], None],
     sleep: Callable[[float], None],
     clock: Callable[[], float],
+    lambda_client: Any = None,
+    fetch: Callable[[str], bytes] = download,
     poll_seconds: float = 5.0,
     timeout_seconds: float = 900.0,
 ) -> list[SignedPackage]:
-    """Put a signed copy of every package of ``manifest`` (the ``codePackages`` output) where its function reads it."""
-    bucket = str(manifest["artifactBucket"])
+    """Put a signed copy of every layer and package of ``manifest`` (the ``codePackages`` output) where the
+    program reads it; ``lambda_client`` (``GetLayerVersionByArn``) and ``fetch`` copy AWS's public layers."""
     profile = str(manifest["signingProfileName"])
     state = signer.get_signing_profile(profileName=profile)
     if state.get("status") != "Active":
@@ -143,12 +235,25 @@ def sign_packages(
             "it is active (a canceled or revoked profile cannot sign again; replace it)",
             ExitCode.UPDATE,
         )
-    results: list[SignedPackage] = []
+    signing = _Signing(
+        s3=s3,
+        signer=signer,
+        bucket=str(manifest["artifactBucket"]),
+        profile=profile,
+        profile_version=str(state.get("profileVersion") or ""),
+        say=say,
+        sleep=sleep,
+        clock=clock,
+        poll_seconds=poll_seconds,
+        timeout_seconds=timeout_seconds,
+    )
+    results = _sign_layers(manifest, signing, lambda_client=lambda_client, fetch=fetch)
     for key, entry in sorted(dict(manifest.get("packages") or {}).items()):
         code_dir, digest = str(entry["codeDir"]), str(entry["sha256"])
         if key != signed_key(digest):
             raise DeployError(f"codePackages lists {key} for SHA-256 {digest}: the keys name the hash", ExitCode.CONFIG)
-        if _exists(s3, bucket, key):
+        status = signing.status(key)
+        if status is None:
             results.append(SignedPackage(key=key, code_dir=code_dir, status="already-signed"))
             continue
         body = package_zip(project_dir / code_dir)
@@ -158,37 +263,51 @@ def sign_packages(
                 "deploy a clean checkout of the commit",
                 ExitCode.CONFIG,
             )
-        unsigned = f"{UNSIGNED_PREFIX}{digest}.zip"
-        put = s3.put_object(Bucket=bucket, Key=unsigned, Body=body, ContentType="application/zip")
-        version = put.get("VersionId")
-        if not version:
+        job_id, signed_object = signing.sign(
+            body, unsigned=f"{UNSIGNED_PREFIX}{digest}.zip", key=key, label=f"{code_dir} ({digest[:12]})"
+        )
+        results.append(
+            SignedPackage(key=key, code_dir=code_dir, status=status, job_id=job_id, signed_object=signed_object)
+        )
+    return results
+
+
+def _sign_layers(
+    manifest: Mapping[str, Any], signing: _Signing, *, lambda_client: Any, fetch: Callable[[str], bytes]
+) -> list[SignedPackage]:
+    """The stack's signed copies of AWS's public layers (``layers`` of the manifest), copied where missing."""
+    results: list[SignedPackage] = []
+    for key, entry in sorted(dict(manifest.get("layers") or {}).items()):
+        source = str(entry["sourceArn"])
+        if key != signed_layer_key(source, signing.profile):
             raise DeployError(
-                f"bucket {bucket} returned no version for {unsigned}: Signer signs versioned objects only",
+                f"codePackages lists layer {key} for {source}: expected {signed_layer_key(source, signing.profile)}",
+                ExitCode.CONFIG,
+            )
+        status = signing.status(key)
+        if status is None:
+            results.append(SignedPackage(key=key, code_dir=source, status="already-signed"))
+            continue
+        if lambda_client is None:
+            raise DeployError(
+                f"layer {source} must be copied and signed, but no Lambda client was given", ExitCode.UPDATE
+            )
+        layer = lambda_client.get_layer_version_by_arn(Arn=source)
+        content = layer["Content"]
+        body = fetch(content["Location"])
+        digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+        if digest != content.get("CodeSha256"):
+            raise DeployError(
+                f"the download of layer {source} does not match its CodeSha256 ({content.get('CodeSha256')}); "
+                "nothing was signed",
                 ExitCode.UPDATE,
             )
-        # Idempotent per object version: a retried call returns the same job instead of starting another.
-        token = hashlib.sha256(f"{digest}:{version}".encode()).hexdigest()[:64]
-        started = signer.start_signing_job(
-            source={"s3": {"bucketName": bucket, "key": unsigned, "version": version}},
-            destination={"s3": {"bucketName": bucket, "prefix": JOBS_PREFIX}},
-            profileName=profile,
-            clientRequestToken=token,
+        layer_name, version = source.rsplit(":", 2)[-2:]
+        job_id, signed_object = signing.sign(
+            body, unsigned=f"{UNSIGNED_PREFIX}layers/{layer_name}-{version}.zip", key=key, label=f"layer {source}"
         )
-        job_id = started["jobId"]
-        say(f"signing {code_dir} ({digest[:12]}): job {job_id}")
-        job = _wait(
-            signer,
-            job_id,
-            say=say,
-            sleep=sleep,
-            clock=clock,
-            poll_seconds=poll_seconds,
-            timeout_seconds=timeout_seconds,
-        )
-        signed_object = job["signedObject"]["s3"]["key"]
-        s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": signed_object})
         results.append(
-            SignedPackage(key=key, code_dir=code_dir, status="signed", job_id=job_id, signed_object=signed_object)
+            SignedPackage(key=key, code_dir=source, status=status, job_id=job_id, signed_object=signed_object)
         )
     return results
 
@@ -196,11 +315,15 @@ def sign_packages(
 def bootstrap_targets(graph: SynthesizedStack) -> list[str]:
     """URNs that create the artifact bucket and the signing profile on a stack's first deploy.
 
-    The code signing component, its children, and everything they depend on or are children of,
-    transitively: ``pulumi up --target`` refuses a target whose dependency is not a target too.
+    The code signing component, its children but its layer versions, and everything they depend on or are
+    children of, transitively: ``pulumi up --target`` refuses a target whose dependency is not a target too.
     """
     by_urn = graph.by_urn()
-    pending = [r.urn for r in graph.resources if _COMPONENT_TYPE in r.urn.split("::")[-2]]
+    # The component's layer versions are not: their content is the signed object the driver puts in the bucket
+    # after this update and before the full one (nothing here depends on them).
+    pending = [
+        r.urn for r in graph.resources if _COMPONENT_TYPE in r.urn.split("::")[-2] and r.type != _LAYER_VERSION_TYPE
+    ]
     chosen: set[str] = set()
     while pending:
         urn = pending.pop()
@@ -236,10 +359,13 @@ class CodeSigner:
         clock: Callable[[], float],
         poll_seconds: float = 5.0,
         timeout_seconds: float = 900.0,
+        fetch: Callable[[str], bytes] = download,
     ) -> None:
         self.project_dir = project_dir
+        #: Downloads AWS's presigned layer location (tests pass a stand-in: no network).
+        self.fetch = fetch
         self.graph_for = graph_for
-        #: ``client(service, region)`` -> a boto3 client (``s3``, ``signer``).
+        #: ``client(service, region)`` -> a boto3 client (``s3``, ``signer``, ``lambda``).
         self.client = client
         self.say = say
         self.sleep = sleep
@@ -268,12 +394,17 @@ class CodeSigner:
             project_dir=self.project_dir,
             s3=s3,
             signer=self.client("signer", config.region),
+            lambda_client=self.client("lambda", config.region) if manifest.get("layers") else None,
+            fetch=self.fetch,
             say=self.say,
             sleep=self.sleep,
             clock=self.clock,
             poll_seconds=self.poll_seconds,
             timeout_seconds=self.timeout_seconds,
         )
-        signed = sum(1 for r in results if r.status == "signed")
-        self.say(f"code signing of '{stack}': {signed} package(s) signed, {len(results) - signed} already signed")
+        signed = sum(1 for r in results if r.status != "already-signed")
+        self.say(
+            f"code signing of '{stack}': {signed} package(s) and layer(s) signed, "
+            f"{len(results) - signed} already signed"
+        )
         return [r.as_json() for r in results]

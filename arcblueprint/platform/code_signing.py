@@ -15,6 +15,18 @@ Signer embeds the signature in the package (it refuses a zip that "already has a
 the copy carries it. The stack output ``codePackages`` lists every key with the folder and hash it
 stands for; a package whose code changed gets a new key, so a stale signed object can never be
 deployed for new code. With ``Warn``, functions keep deploying the local archive (faster dev loops).
+
+Layers are checked too: under a code signing config, Lambda refuses a function whose layers an
+allowed profile did not sign, and AWS's public Powertools layer is unsigned. So where the stack
+enforces, the program publishes its own copy (:meth:`CodeSigning.layer`): a layer version whose
+content is the signed object :func:`signed_layer_key` names (public layer name and version, profile
+name), which the driver copies from AWS's layer and signs like a package. The layer's description
+carries the profile's version, so a new profile version publishes a new layer version from the
+re-signed object. Where unsigned code may deploy, functions keep AWS's public layer.
+
+The profile's name is fixed (``signing_profile_name``): Signer keeps a canceled profile, under its
+name, for two years, so a profile that is replaced needs a new name; the profile is therefore
+protected where the stack protects stateful resources.
 """
 
 from __future__ import annotations
@@ -44,6 +56,7 @@ __all__ = [
     "CodeSigning",
     "CodeSigningArgs",
     "signed_key",
+    "signed_layer_key",
     "signing_profile_name",
 ]
 
@@ -61,6 +74,12 @@ _INTERMEDIATE_EXPIRE_DAYS = 7
 def signed_key(sha256: str) -> str:
     """The artifact bucket key of the signed package whose unsigned zip has this SHA-256 (hex)."""
     return f"{SIGNED_PREFIX}{sha256}.zip"
+
+
+def signed_layer_key(public_layer_arn: str, profile_name: str) -> str:
+    """The artifact bucket key of the stack's signed copy of a public layer version (``...:layer:<name>:<n>``)."""
+    layer_name, version = public_layer_arn.rsplit(":", 2)[-2:]
+    return f"{SIGNED_PREFIX}layers/{layer_name}-{version}/{profile_name}.zip"
 
 
 def signing_profile_name(ctx: StackContext) -> str:
@@ -102,14 +121,22 @@ class CodeSigning(pulumi.ComponentResource):
         tags = ctx.tags(_SERVICE)
         self.untrusted_artifacts = stack.untrusted_artifacts
         self.packages: dict[str, dict[str, str]] = {}
+        self.layers: dict[str, dict[str, str]] = {}
+        self._layer_versions: dict[str, aws.lambda_.LayerVersion] = {}
+        self._context = ctx
+        self._name = name
+        self._tags = tags
 
+        # Protected where stateful resources are: the name is fixed (signing_profile_name), and Signer keeps a
+        # canceled profile under its name for two years, so a replacement needs a new name; every signed
+        # object and the layer copy name the profile, and are signed again after one.
         self.profile = aws.signer.SigningProfile(
             f"{name}-profile",
             name=signing_profile_name(ctx),
             platform_id=SIGNING_PLATFORM,
             signature_validity_period={"value": stack.code_signing.signature_validity_months, "type": "MONTHS"},
             tags=tags,
-            opts=child,
+            opts=ctx.stateful(child),
         )
         self.config = aws.lambda_.CodeSigningConfig(
             f"{name}-config",
@@ -238,6 +265,38 @@ class CodeSigning(pulumi.ComponentResource):
         self.packages[key] = {"codeDir": _relative(code_dir), "sha256": digest}
         return {"s3_bucket": self.bucket.bucket, "s3_key": key}
 
+    def layer(self, public_layer_arn: str, *, runtime: str, architecture: str) -> pulumi.Input[str]:
+        """The layer version a function uses for AWS's public ``public_layer_arn``: that one where unsigned code
+        may deploy, else the stack's own signed copy (one layer version per public layer version)."""
+        if self.untrusted_artifacts != "Enforce":
+            return public_layer_arn
+        if public_layer_arn not in self._layer_versions:
+            ctx = self._context
+            profile_name = signing_profile_name(ctx)
+            key = signed_layer_key(public_layer_arn, profile_name)
+            public_name = public_layer_arn.rsplit(":", 2)[-2]
+            self.layers[key] = {"sourceArn": public_layer_arn}
+            protect = ctx.stack.protect_stateful_resources
+            self._layer_versions[public_layer_arn] = aws.lambda_.LayerVersion(
+                f"{self._name}-layer-{public_name.removeprefix('AWSLambda').lower()}",
+                layer_name=ctx.name(public_name.removeprefix("AWSLambda").lower(), max_length=140),
+                # A new profile version (a replaced profile) publishes a new layer version from the re-signed object.
+                description=pulumi.Output.concat(
+                    public_layer_arn, " signed by ", profile_name, " version ", self.profile.version
+                ),
+                s3_bucket=self.bucket.bucket,
+                s3_key=key,
+                compatible_runtimes=[runtime],
+                compatible_architectures=[architecture],
+                # Layer versions are immutable: keep the old one when a new one replaces it, so a function
+                # version that still uses it (a rollback target) can be deployed again.
+                skip_destroy=protect,
+                # Left out of the first deploy's targeted bootstrap (deploy/signing.py): the driver signs its
+                # object after the bucket exists and before the full update creates it.
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        return self._layer_versions[public_layer_arn].arn
+
     def manifest(self) -> dict[str, Any]:
         """The ``codePackages`` stack output: what the driver signs before an update."""
         return {
@@ -245,6 +304,7 @@ class CodeSigning(pulumi.ComponentResource):
             "signingProfileName": self.profile.name,
             "untrustedArtifacts": self.untrusted_artifacts,
             "packages": {key: dict(value) for key, value in sorted(self.packages.items())},
+            "layers": {key: dict(value) for key, value in sorted(self.layers.items())},
         }
 
 

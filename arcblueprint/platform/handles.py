@@ -97,6 +97,11 @@ class CodePackages(Protocol):
         (``code``) where unsigned packages may deploy, else the signed object (``s3_bucket``, ``s3_key``)."""
         ...
 
+    def layer(self, public_layer_arn: str, *, runtime: str, architecture: str) -> pulumi.Input[str]:
+        """The layer version ARN a function uses for AWS's public layer: that one where unsigned code may
+        deploy, else the stack's own copy signed by its profile (Lambda checks layers' signatures too)."""
+        ...
+
 
 class InvokePermissions(Protocol):
     """A function that can let a service principal invoke its ``live`` alias (``ServerlessFunction``)."""

@@ -128,6 +128,7 @@ _ID_PREFIXES: dict[str, str] = {
 _NAME_INPUTS = (
     "name",
     "functionName",
+    "layerName",
     "bucket",
     "roleName",
     "streamName",

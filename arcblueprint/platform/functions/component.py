@@ -336,6 +336,12 @@ class ServerlessFunction(pulumi.ComponentResource):
         if args.publishes_domain_events:
             assert platform.event_bus_name is not None
             environment.update({"EVENT_BUS_NAME": platform.event_bus_name, "EVENT_SOURCE": source_of(args.service)})
+        powertools = powertools_layer_arn(
+            stack.region,
+            architecture=defaults.architecture,
+            runtime=defaults.runtime,
+            version=defaults.powertools_layer_version,
+        )
         self.function = aws.lambda_.Function(
             f"{name}-function",
             name=self.physical_name,
@@ -356,13 +362,11 @@ class ServerlessFunction(pulumi.ComponentResource):
             timeout=args.timeout_seconds or defaults.timeout_seconds,
             reserved_concurrent_executions=args.reserved_concurrency,
             publish=True,
+            # AWS's public layer is unsigned: where code signing enforces, the stack's signed copy of it.
             layers=[
-                powertools_layer_arn(
-                    stack.region,
-                    architecture=defaults.architecture,
-                    runtime=defaults.runtime,
-                    version=defaults.powertools_layer_version,
-                )
+                packages.layer(powertools, runtime=defaults.runtime, architecture=defaults.architecture)
+                if packages is not None
+                else powertools
             ],
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             snap_start=aws.lambda_.FunctionSnapStartArgs(apply_on="PublishedVersions") if args.snap_start else None,

@@ -11,6 +11,7 @@ reads the exact object version it is given from moto's S3. Nothing here reached 
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import io
@@ -28,8 +29,14 @@ from moto import mock_aws
 from arcblueprint.deploy.driver import Driver
 from arcblueprint.deploy.engine import Outcome
 from arcblueprint.deploy.errors import DeployError, ExitCode
-from arcblueprint.deploy.signing import CodeSigner, bootstrap_targets, sign_packages
-from arcblueprint.platform.code_signing import JOBS_PREFIX, SIGNING_PLATFORM, UNSIGNED_PREFIX, signed_key
+from arcblueprint.deploy.signing import PROFILE_VERSION_METADATA, CodeSigner, bootstrap_targets, sign_packages
+from arcblueprint.platform.code_signing import (
+    JOBS_PREFIX,
+    SIGNING_PLATFORM,
+    UNSIGNED_PREFIX,
+    signed_key,
+    signed_layer_key,
+)
 from arcblueprint.platform.functions.packaging import package_zip
 from arcblueprint.preview.harness import REPO_ROOT
 
@@ -287,15 +294,17 @@ def test_deploy_creates_the_bucket_first_then_signs_then_updates(aws, synthesize
         aws.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         aws.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
 
-    graph = dataclasses.replace(synthesized("prod"), outputs={"codePackages": _manifest(CODE_DIRS[1])})
+    graph = dataclasses.replace(synthesized("prod"), outputs={"codePackages": _layer_manifest(CODE_DIRS[1])})
     said: list[str] = []
+    layers = FakeLambda(_layer_zip())
     signer = CodeSigner(
         project_dir=REPO_ROOT,
         graph_for=lambda stack: graph,
-        client=lambda service, region: aws.s3 if service == "s3" else aws.signer,
+        client=lambda service, region: {"s3": aws.s3, "signer": aws.signer, "lambda": layers}[service],
         say=said.append,
         sleep=lambda seconds: None,
         clock=lambda: 0.0,
+        fetch=_fetch_from(layers, []),
     )
     engine = Engine(on_up=created_by_targeted_up)
     driver = Driver(
@@ -311,8 +320,8 @@ def test_deploy_creates_the_bucket_first_then_signs_then_updates(aws, synthesize
     summary = driver.deploy("prod")
     assert summary.exit_code == 0, summary.message
     assert engine.calls[0] == "preview" and engine.calls[1].startswith("up targets=") and engine.calls[2] == "up"
-    assert [s["status"] for s in summary.signing] == ["signed"]
-    assert summary.as_json()["signing"][0]["key"] in _keys(aws)
+    assert [s["status"] for s in summary.signing] == ["signed", "signed"]  # the layer, then the package
+    assert {s["key"] for s in summary.as_json()["signing"]} <= set(_keys(aws))
     assert any("does not exist yet" in line for line in said)
 
 
@@ -328,3 +337,124 @@ def test_a_stack_that_only_warns_deploys_its_local_packages(stack_values):
         clock=lambda: 0.0,
     )
     assert signer("dev", stack_config(stack_values("dev"), "dev"), lambda targets: pytest.fail("no bootstrap")) == []
+
+
+# --- AWS's public Powertools layer: copied and signed by the stack's profile ---------------------------
+
+PUBLIC_LAYER = "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:18"
+LOCATION = "https://awslambda-eu-west-1-layers.s3.eu-west-1.amazonaws.com/snapshots/017000801446/powertools?X-Amz-Sig=1"
+
+
+def _layer_zip() -> bytes:
+    body = io.BytesIO()
+    with zipfile.ZipFile(body, "w") as archive:
+        archive.writestr("python/aws_lambda_powertools/__init__.py", "__version__ = '3.0.0'\n")
+    return body.getvalue()
+
+
+class FakeLambda:
+    """``GetLayerVersionByArn`` as Lambda answers it for a public layer (moto does not hold AWS's layers)."""
+
+    def __init__(self, body: bytes, *, code_sha256: str | None = None) -> None:
+        self._model = botocore.session.get_session().get_service_model("lambda")
+        self.body = body
+        self.code_sha256 = code_sha256 or base64.b64encode(hashlib.sha256(body).digest()).decode()
+        self.requests: list[dict[str, Any]] = []
+
+    def get_layer_version_by_arn(self, **params: Any) -> dict[str, Any]:
+        operation = self._model.operation_model("GetLayerVersionByArn")
+        validate_parameters(params, operation.input_shape)
+        self.requests.append(params)
+        assert params["Arn"] == PUBLIC_LAYER
+        response = {
+            "Content": {"Location": LOCATION, "CodeSha256": self.code_sha256, "CodeSize": len(self.body)},
+            "LayerVersionArn": PUBLIC_LAYER,
+            "Version": 18,
+        }
+        assert set(response) <= set(operation.output_shape.members)
+        return response
+
+
+def _layer_manifest(*code_dirs: str) -> dict[str, Any]:
+    return {**_manifest(*code_dirs), "layers": {signed_layer_key(PUBLIC_LAYER, PROFILE): {"sourceArn": PUBLIC_LAYER}}}
+
+
+def _fetch_from(fake: FakeLambda, fetched: list[str]):
+    def fetch(url: str) -> bytes:
+        fetched.append(url)
+        return fake.body
+
+    return fetch
+
+
+def test_the_public_layer_is_copied_signed_and_put_where_the_layer_version_reads_it(aws):
+    fake, fetched = FakeLambda(_layer_zip()), []
+    manifest = _layer_manifest(CODE_DIRS[0])
+    results, _ = _sign(aws, manifest, lambda_client=fake, fetch=_fetch_from(fake, fetched))
+    key = signed_layer_key(PUBLIC_LAYER, PROFILE)
+    assert key == f"lambda/signed/layers/AWSLambdaPowertoolsPythonV3-python313-arm64-18/{PROFILE}.zip"
+    assert [(r.key, r.status) for r in results][0] == (key, "signed")
+    assert fetched == [LOCATION]  # downloaded from the presigned location Lambda returned
+    signed = aws.s3.get_object(Bucket=BUCKET, Key=key)
+    data = signed["Body"].read()
+    assert zipfile.ZipFile(io.BytesIO(data)).comment == _SIGNATURE + PROFILE.encode()
+    assert zipfile.ZipFile(io.BytesIO(data)).read("python/aws_lambda_powertools/__init__.py")
+    version = aws.profiles.get_signing_profile(profileName=PROFILE)["profileVersion"]
+    assert signed["Metadata"][PROFILE_VERSION_METADATA] == version
+    [request] = [
+        p for op, p in aws.signer.requests if op == "StartSigningJob" and "layers/" in p["source"]["s3"]["key"]
+    ]
+    source = request["source"]["s3"]
+    original = aws.s3.get_object(Bucket=BUCKET, Key=source["key"], VersionId=source["version"])["Body"].read()
+    assert original == fake.body and source["key"].startswith(UNSIGNED_PREFIX)
+    # A rerun finds it signed by the current profile version: no download, no job.
+    jobs = len(aws.signer.jobs)
+    results, _ = _sign(aws, manifest, lambda_client=fake, fetch=_fetch_from(fake, fetched))
+    assert {r.status for r in results} == {"already-signed"} and len(aws.signer.jobs) == jobs and len(fetched) == 1
+
+
+def test_a_layer_download_that_does_not_match_its_hash_is_not_signed(aws):
+    fake = FakeLambda(_layer_zip(), code_sha256=base64.b64encode(b"0" * 32).decode())
+    with pytest.raises(DeployError) as error:
+        _sign(aws, _layer_manifest(), lambda_client=fake, fetch=_fetch_from(fake, []))
+    assert "does not match its CodeSha256" in str(error.value) and aws.signer.jobs == {}
+
+
+def test_objects_signed_by_another_profile_version_are_signed_again(aws):
+    fake = FakeLambda(_layer_zip())
+    manifest = _layer_manifest(CODE_DIRS[0])
+    _sign(aws, manifest, lambda_client=fake, fetch=_fetch_from(fake, []))
+    keys = [signed_layer_key(PUBLIC_LAYER, PROFILE), *manifest["packages"]]
+    for key in keys:  # as if an earlier profile version had signed them (or a driver that recorded none)
+        aws.s3.copy_object(
+            Bucket=BUCKET,
+            Key=key,
+            CopySource={"Bucket": BUCKET, "Key": key},
+            MetadataDirective="REPLACE",
+            Metadata={PROFILE_VERSION_METADATA: "OLDVERSION"} if key != keys[-1] else {},
+        )
+    jobs = len(aws.signer.jobs)
+    results, _ = _sign(aws, manifest, lambda_client=fake, fetch=_fetch_from(fake, []))
+    assert [r.status for r in results] == ["re-signed", "re-signed"]
+    assert len(aws.signer.jobs) == jobs + 2
+    version = aws.profiles.get_signing_profile(profileName=PROFILE)["profileVersion"]
+    for key in keys:
+        assert aws.s3.head_object(Bucket=BUCKET, Key=key)["Metadata"][PROFILE_VERSION_METADATA] == version
+
+
+def test_a_layer_key_that_names_another_profile_is_refused(aws):
+    manifest = {**_manifest(), "layers": {signed_layer_key(PUBLIC_LAYER, "other"): {"sourceArn": PUBLIC_LAYER}}}
+    with pytest.raises(DeployError) as error:
+        _sign(aws, manifest, lambda_client=FakeLambda(b""), fetch=lambda url: pytest.fail("nothing downloaded"))
+    assert error.value.exit_code == ExitCode.CONFIG and signed_layer_key(PUBLIC_LAYER, PROFILE) in str(error.value)
+
+
+def test_the_prod_manifest_lists_the_layer_its_layer_version_reads(synthesized):
+    graph = synthesized("prod")
+    manifest = graph.outputs["codePackages"]
+    [layer] = graph.by_type("aws:lambda/layerVersion:LayerVersion")
+    [(key, entry)] = manifest["layers"].items()
+    assert layer.inputs["s3Key"] == key == signed_layer_key(entry["sourceArn"], manifest["signingProfileName"])
+    assert layer.inputs["s3Bucket"] == manifest["artifactBucket"]
+    # Not in the first deploy's targeted update: its object is signed after the bucket exists.
+    assert layer.urn.replace("pulumi:pulumi:Stack$", "") not in set(bootstrap_targets(graph))
