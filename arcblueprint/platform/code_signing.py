@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_aws as aws
 
+from arcblueprint.platform.buckets import keep_private
 from arcblueprint.platform.functions.packaging import code_archive, package_files, package_zip
 
 if TYPE_CHECKING:
@@ -169,21 +170,7 @@ class CodeSigning(pulumi.ComponentResource):
             opts=ctx.stateful(child),
         )
         bucket_id = bucket.id
-        block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-artifacts-public-access",
-            bucket=bucket_id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-artifacts-ownership",
-            bucket=bucket_id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=child,
-        )
+        block = keep_private(f"{name}-artifacts", bucket_id, child)
         aws.s3.BucketVersioning(
             f"{name}-artifacts-versioning",
             bucket=bucket_id,

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
+from arcblueprint.platform.buckets import keep_private
+
 if TYPE_CHECKING:
     from arcblueprint.config.model import StackConfig
     from arcblueprint.platform.context import StackContext
@@ -145,18 +147,7 @@ class CentralLogging(pulumi.ComponentResource):
             opts=ctx.stateful(child),
         )
         bucket_id = self.bucket.id
-        aws.s3.BucketOwnershipControls(
-            f"{name}-bucket-ownership", bucket=bucket_id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
-        )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-bucket-public-access",
-            bucket=bucket_id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
+        keep_private(f"{name}-bucket", bucket_id, child)
         aws.s3.BucketVersioning(
             f"{name}-bucket-versioning", bucket=bucket_id, versioning_configuration={"status": "Enabled"}, opts=child
         )
@@ -421,21 +412,7 @@ class CentralLogging(pulumi.ComponentResource):
             opts=ctx.stateful(child),
         )
         bucket_id = bucket.id
-        aws.s3.BucketOwnershipControls(
-            f"{name}-access-logs-ownership",
-            bucket=bucket_id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=child,
-        )
-        block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-access-logs-public-access",
-            bucket=bucket_id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
+        block = keep_private(f"{name}-access-logs", bucket_id, child)
         aws.s3.BucketVersioning(
             f"{name}-access-logs-versioning",
             bucket=bucket_id,

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
+from arcblueprint.platform.buckets import keep_private
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -57,18 +59,7 @@ class SecureBucket(pulumi.ComponentResource):
             opts=ctx.stateful(child),
         )
         bucket_id = self.bucket.id
-        self.public_access_block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
-            bucket=bucket_id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership", bucket=bucket_id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
-        )
+        self.public_access_block = keep_private(name, bucket_id, child)
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
             bucket=bucket_id,

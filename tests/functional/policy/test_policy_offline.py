@@ -56,6 +56,7 @@ def test_broken_config_gives_mandatory_violations_naming_each_resource(unprotect
 
 def test_preview_exits_non_zero_on_a_mandatory_violation(unprotected_prod, monkeypatch, capsys):
     from arcblueprint import cli
+
     monkeypatch.setattr(cli, "_synthesize", lambda stack, preview=True: unprotected_prod)
     assert cli.main(["preview", "--stack", "prod"]) == cli.EXIT_POLICY
     err = capsys.readouterr().err  # violations go to standard error
@@ -64,6 +65,7 @@ def test_preview_exits_non_zero_on_a_mandatory_violation(unprotected_prod, monke
 
 def test_preview_json_carries_the_policy_report(unprotected_prod, monkeypatch, capsys):
     from arcblueprint import cli
+
     monkeypatch.setattr(cli, "_synthesize", lambda stack, preview=True: unprotected_prod)
     assert cli.main(["preview", "--stack", "prod", "--json", "-"]) == cli.EXIT_POLICY
     document = json.loads(capsys.readouterr().out)
@@ -203,6 +205,7 @@ def test_comfortable_rest_service_passes_in_prod_with_its_public_health_check():
 
 def test_preview_says_what_a_first_preview_could_not_judge(synthesized, monkeypatch, capsys):
     from arcblueprint import cli
+
     monkeypatch.setattr(cli, "_synthesize", lambda stack, preview=True: synthesized("prod"))
     assert cli.main(["preview", "--stack", "prod"]) == cli.EXIT_OK
     out = capsys.readouterr().out
