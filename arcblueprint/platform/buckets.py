@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pulumi_aws as aws
 
 if TYPE_CHECKING:
     import pulumi
 
-__all__ = ["keep_private"]
+__all__ = ["keep_private", "tls_only_statement"]
 
 
 def keep_private(
@@ -32,3 +32,15 @@ def keep_private(
         restrict_public_buckets=True,
         opts=opts,
     )
+
+
+def tls_only_statement(bucket_arn: Any, objects_arn: Any) -> dict[str, Any]:
+    """The bucket policy statement that refuses every request made without TLS (to the bucket and its objects)."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, objects_arn],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }

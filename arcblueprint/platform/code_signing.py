@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_aws as aws
 
-from arcblueprint.platform.buckets import keep_private
+from arcblueprint.platform.buckets import keep_private, tls_only_statement
 from arcblueprint.platform.functions.packaging import code_archive, package_files, package_zip
 
 if TYPE_CHECKING:
@@ -224,16 +224,7 @@ class CodeSigning(pulumi.ComponentResource):
             policy=pulumi.Output.json_dumps(
                 {
                     "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "DenyInsecureTransport",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "s3:*",
-                            "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                        }
-                    ],
+                    "Statement": [tls_only_statement(bucket.arn, pulumi.Output.concat(bucket.arn, "/*"))],
                 }
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[block]),

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
-from arcblueprint.platform.buckets import keep_private
+from arcblueprint.platform.buckets import keep_private, tls_only_statement
 
 if TYPE_CHECKING:
     from arcblueprint.config.model import StackConfig
@@ -198,16 +198,7 @@ class CentralLogging(pulumi.ComponentResource):
             policy=pulumi.Output.json_dumps(
                 {
                     "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "DenyInsecureTransport",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "s3:*",
-                            "Resource": [self.bucket.arn, pulumi.Output.concat(self.bucket.arn, "/*")],
-                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                        }
-                    ],
+                    "Statement": [tls_only_statement(self.bucket.arn, pulumi.Output.concat(self.bucket.arn, "/*"))],
                 }
             ),
             opts=child,
@@ -461,14 +452,7 @@ class CentralLogging(pulumi.ComponentResource):
                                 "StringEquals": {"aws:SourceAccount": stack.account_id},
                             },
                         },
-                        {
-                            "Sid": "DenyInsecureTransport",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "s3:*",
-                            "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
-                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                        },
+                        tls_only_statement(bucket.arn, pulumi.Output.concat(bucket.arn, "/*")),
                     ],
                 }
             ),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
-from arcblueprint.platform.buckets import keep_private
+from arcblueprint.platform.buckets import keep_private, tls_only_statement
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -118,16 +118,7 @@ class SecureBucket(pulumi.ComponentResource):
                 lambda arn: json.dumps(
                     {
                         "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "DenyInsecureTransport",
-                                "Effect": "Deny",
-                                "Principal": "*",
-                                "Action": "s3:*",
-                                "Resource": [arn, f"{arn}/*"],
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            }
-                        ],
+                        "Statement": [tls_only_statement(arn, f"{arn}/*")],
                     }
                 )
             ),
