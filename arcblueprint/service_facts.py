@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 __all__ = [
+    "state_machine_observability_statements",
     "ASYNC_INVOKERS",
     "CALLER_KEY_SERVICES",
     "KEY_USING_SERVICES",
@@ -131,6 +132,39 @@ def topic_tls_only_statement(topic_arn: str) -> dict[str, Any]:
         "Resource": topic_arn,
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
+
+
+def state_machine_observability_statements() -> list[dict[str, Any]]:
+    """What a state machine's role needs to deliver its execution logs and traces. CloudWatch Logs delivery and
+    X-Ray APIs do not support resource-level permissions ("Resource": "*" is the only form AWS accepts)."""
+    return [
+        {
+            "Sid": "LogDelivery",
+            "Effect": "Allow",
+            "Resource": "*",
+            "Action": [
+                "logs:CreateLogDelivery",
+                "logs:GetLogDelivery",
+                "logs:UpdateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups",
+            ],
+        },
+        {
+            "Sid": "Tracing",
+            "Effect": "Allow",
+            "Resource": "*",
+            "Action": [
+                "xray:PutTraceSegments",
+                "xray:PutTelemetryRecords",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
+            ],
+        },
+    ]
 
 
 def service_trust_policy(service: str, *, account_id: str, source_arn: str | None = None) -> str:

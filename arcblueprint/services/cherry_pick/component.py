@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction
-from arcblueprint.service_facts import service_trust_policy
+from arcblueprint.service_facts import service_trust_policy, state_machine_observability_statements
 from arcblueprint.services.cherry_pick.saga import SagaRetry, build_saga, validate_saga
 from arcblueprint.services.comfortable_rest.user_pool import ApiUserPool, ApiUserPoolArgs
 
@@ -143,33 +143,7 @@ class CherryPickService(pulumi.ComponentResource):
                                 "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                                 "Resource": [v[1]],
                             },
-                            # CloudWatch Logs delivery and X-Ray APIs do not support resource-level permissions.
-                            {
-                                "Sid": "LogDelivery",
-                                "Effect": "Allow",
-                                "Resource": "*",
-                                "Action": [
-                                    "logs:CreateLogDelivery",
-                                    "logs:GetLogDelivery",
-                                    "logs:UpdateLogDelivery",
-                                    "logs:DeleteLogDelivery",
-                                    "logs:ListLogDeliveries",
-                                    "logs:PutResourcePolicy",
-                                    "logs:DescribeResourcePolicies",
-                                    "logs:DescribeLogGroups",
-                                ],
-                            },
-                            {
-                                "Sid": "Tracing",
-                                "Effect": "Allow",
-                                "Resource": "*",
-                                "Action": [
-                                    "xray:PutTraceSegments",
-                                    "xray:PutTelemetryRecords",
-                                    "xray:GetSamplingRules",
-                                    "xray:GetSamplingTargets",
-                                ],
-                            },
+                            *state_machine_observability_statements(),
                         ],
                     }
                 )

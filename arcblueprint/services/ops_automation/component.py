@@ -12,7 +12,7 @@ import pulumi_aws as aws
 
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction
 from arcblueprint.platform.handles import Platform, RuleTarget
-from arcblueprint.service_facts import service_trust_policy
+from arcblueprint.service_facts import service_trust_policy, state_machine_observability_statements
 from arcblueprint.services.big_fan.durable_queue import dead_letter_alarm, queue_policy
 from arcblueprint.services.event_wiring import subscription_rules
 from arcblueprint.services.ops_automation.workflow import build_workflow
@@ -244,33 +244,7 @@ class OpsAutomationService(pulumi.ComponentResource):
                                 "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                                 "Resource": v[2],
                             },
-                            # CloudWatch Logs delivery and X-Ray APIs do not support resource-level permissions.
-                            {
-                                "Sid": "LogDelivery",
-                                "Effect": "Allow",
-                                "Resource": "*",
-                                "Action": [
-                                    "logs:CreateLogDelivery",
-                                    "logs:GetLogDelivery",
-                                    "logs:UpdateLogDelivery",
-                                    "logs:DeleteLogDelivery",
-                                    "logs:ListLogDeliveries",
-                                    "logs:PutResourcePolicy",
-                                    "logs:DescribeResourcePolicies",
-                                    "logs:DescribeLogGroups",
-                                ],
-                            },
-                            {
-                                "Sid": "Tracing",
-                                "Effect": "Allow",
-                                "Resource": "*",
-                                "Action": [
-                                    "xray:PutTraceSegments",
-                                    "xray:PutTelemetryRecords",
-                                    "xray:GetSamplingRules",
-                                    "xray:GetSamplingTargets",
-                                ],
-                            },
+                            *state_machine_observability_statements(),
                         ],
                     }
                 )
