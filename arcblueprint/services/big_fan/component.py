@@ -13,7 +13,11 @@ import pulumi_aws as aws
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, SqsSource
 from arcblueprint.platform.handles import Platform, RuleTarget
 from arcblueprint.service_facts import topic_tls_only_statement
-from arcblueprint.services.big_fan.durable_queue import DurableQueue, DurableQueueArgs, dead_letter_alarm, queue_policy
+from arcblueprint.services.big_fan.durable_queue import (
+    DurableQueue,
+    DurableQueueArgs,
+    dead_end_queue,
+)
 from arcblueprint.services.call_me_maybe.tables import ttl_table
 from arcblueprint.services.comfortable_rest.rest_stage import MethodThrottle, RestStage, RestStageArgs
 from arcblueprint.services.event_wiring import subscription_rules
@@ -169,29 +173,13 @@ class BigFanService(pulumi.ComponentResource):
                     f"{name} {consumer_name}",
                 )
             # What SNS could not deliver to the queue (deleted queue, KMS denied) is kept here.
-            undelivered = aws.sqs.Queue(
+            undelivered = dead_end_queue(
                 f"{base}-undelivered",
-                name=ctx.name(name, consumer_name, "undelivered", max_length=80),
-                message_retention_seconds=14 * 86400,
-                kms_master_key_id=platform.kms_key_arn,
-                kms_data_key_reuse_period_seconds=3600,
-                # It is SNS's dead-letter queue: no SQS queue may redrive into it.
-                redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}),
-                tags=tags,
-                opts=ctx.stateful(child),
-            )
-            aws.sqs.QueuePolicy(
-                f"{base}-undelivered-policy",
-                queue_url=undelivered.url,
-                policy=pulumi.Output.all(undelivered.arn, self.topic.arn).apply(lambda v: queue_policy(v[0], v[1])),
-                opts=child,
-            )
-            dead_letter_alarm(
-                f"{base}-undelivered-alarm",
-                queue=undelivered,
-                threshold=spec.dlq_alarm_threshold,
+                platform=platform,
+                physical_name=ctx.name(name, consumer_name, "undelivered", max_length=80),
                 description=f"{name}: SNS could not deliver to {consumer_name}",
-                actions=platform.alarm_actions,
+                threshold=spec.dlq_alarm_threshold,
+                topic_arn=self.topic.arn,
                 tags=tags,
                 parent=self,
             )

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from arcblueprint.platform.handles import AlarmActions, Platform
 
-__all__ = ["DurableQueue", "DurableQueueArgs", "dead_letter_alarm", "queue_policy"]
+__all__ = ["DurableQueue", "DurableQueueArgs", "dead_end_queue", "dead_letter_alarm", "queue_policy"]
 
 _DAY = 86400
 
@@ -115,6 +115,50 @@ def dead_letter_alarm(
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent),
     )
+
+
+def dead_end_queue(
+    resource_name: str,
+    *,
+    platform: Platform,
+    physical_name: str,
+    description: str,
+    tags: dict[str, str],
+    parent: pulumi.Resource,
+    threshold: int = 1,
+    topic_arn: pulumi.Input[str] | None = None,
+) -> aws.sqs.Queue:
+    """Where an AWS service puts what it gave up on (an on-failure destination, a dead-letter queue): kept
+    14 days under the platform key, TLS-only (and writable by ``topic_arn`` when given), alarmed, and a dead
+    end: no SQS queue may redrive into it. Declares ``<resource_name>``, ``-policy`` and ``-alarm``."""
+    ctx = platform.context
+    child = pulumi.ResourceOptions(parent=parent)
+    queue = aws.sqs.Queue(
+        resource_name,
+        name=physical_name,
+        message_retention_seconds=DEAD_LETTER_RETENTION_DAYS * _DAY,
+        kms_master_key_id=platform.kms_key_arn,
+        kms_data_key_reuse_period_seconds=3600,
+        tags=tags,
+        redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}),
+        opts=ctx.stateful(child),
+    )
+    aws.sqs.QueuePolicy(
+        f"{resource_name}-policy",
+        queue_url=queue.url,
+        policy=pulumi.Output.all(queue.arn, topic_arn).apply(lambda v: queue_policy(v[0], v[1])),
+        opts=child,
+    )
+    dead_letter_alarm(
+        f"{resource_name}-alarm",
+        queue=queue,
+        threshold=threshold,
+        tags=tags,
+        description=description,
+        actions=platform.alarm_actions,
+        parent=parent,
+    )
+    return queue
 
 
 class DurableQueue(pulumi.ComponentResource):

@@ -17,15 +17,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pulumi
-import pulumi_aws as aws
 
 from arcblueprint.config.schema import ConfigError
 from arcblueprint.events import event_types
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, StreamSource
-from arcblueprint.services.big_fan.durable_queue import dead_letter_alarm, queue_policy
+from arcblueprint.services.big_fan.durable_queue import dead_end_queue
 from arcblueprint.services.call_me_maybe.tables import ttl_table
 
 if TYPE_CHECKING:
+    import pulumi_aws as aws
+
     from arcblueprint.platform.handles import Platform
     from arcblueprint.services.function_code import FunctionCode
 
@@ -99,30 +100,13 @@ class TableOutbox(pulumi.ComponentResource):
             ttl_attribute="expiration",
             parent=self,
         )
-        self.failures = aws.sqs.Queue(
+        # The stream's on-failure destination.
+        self.failures = dead_end_queue(
             f"{name}-failures",
-            name=ctx.name(service, "outbox-failures"),
-            message_retention_seconds=14 * 86400,
-            kms_master_key_id=platform.kms_key_arn,
-            kms_data_key_reuse_period_seconds=3600,
-            tags=tags,
-            # The stream's on-failure destination, a dead end: no SQS queue may redrive into it.
-            redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}),
-            opts=ctx.stateful(child),
-        )
-        aws.sqs.QueuePolicy(
-            f"{name}-failures-policy",
-            queue_url=self.failures.url,
-            policy=self.failures.arn.apply(queue_policy),
-            opts=child,
-        )
-        dead_letter_alarm(
-            f"{name}-failures-alarm",
-            queue=self.failures,
-            threshold=1,
-            tags=tags,
+            platform=platform,
+            physical_name=ctx.name(service, "outbox-failures"),
             description=f"{service}: table changes the outbox could not publish",
-            actions=platform.alarm_actions,
+            tags=tags,
             parent=self,
         )
 

@@ -13,7 +13,7 @@ import pulumi_aws as aws
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction
 from arcblueprint.platform.handles import Platform, RuleTarget
 from arcblueprint.service_facts import service_trust_policy, state_machine_observability_statements
-from arcblueprint.services.big_fan.durable_queue import dead_letter_alarm, queue_policy
+from arcblueprint.services.big_fan.durable_queue import dead_end_queue
 from arcblueprint.services.event_wiring import subscription_rules
 from arcblueprint.services.ops_automation.workflow import build_workflow
 
@@ -283,30 +283,13 @@ class OpsAutomationService(pulumi.ComponentResource):
         # One group per service and environment: the names carry the stack's prefix.
         group_name = ctx.name(name)
         self.schedule_group = aws.scheduler.ScheduleGroup(f"{name}-schedules", name=group_name, tags=tags, opts=child)
-        self.schedule_dlq = aws.sqs.Queue(
+        # Scheduler's dead-letter queue.
+        self.schedule_dlq = dead_end_queue(
             f"{name}-schedules-dlq",
-            name=ctx.name(name, "schedules-dlq"),
-            message_retention_seconds=14 * 86400,
-            kms_master_key_id=platform.kms_key_arn,
-            kms_data_key_reuse_period_seconds=3600,
-            tags=tags,
-            # Scheduler's dead-letter queue, a dead end: no SQS queue may redrive into it.
-            redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}),
-            opts=ctx.stateful(child),
-        )
-        aws.sqs.QueuePolicy(
-            f"{name}-schedules-dlq-policy",
-            queue_url=self.schedule_dlq.url,
-            policy=self.schedule_dlq.arn.apply(queue_policy),
-            opts=child,
-        )
-        dead_letter_alarm(
-            f"{name}-schedules-dlq-alarm",
-            queue=self.schedule_dlq,
-            threshold=1,
-            tags=tags,
+            platform=platform,
+            physical_name=ctx.name(name, "schedules-dlq"),
             description=f"{name}: scheduled job invocations that failed after their retries",
-            actions=platform.alarm_actions,
+            tags=tags,
             parent=self,
         )
         # Scheduler invokes the target and sends to the DLQ with this role (no resource policy on either).

@@ -16,7 +16,7 @@ import pulumi_aws as aws
 from arcblueprint.platform.encryption import EncryptionKey, EncryptionKeyArgs
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, StreamSource
 from arcblueprint.platform.handles import InputTransformer, Platform, RuleTarget
-from arcblueprint.services.big_fan.durable_queue import dead_letter_alarm, queue_policy
+from arcblueprint.services.big_fan.durable_queue import dead_end_queue
 from arcblueprint.services.call_me_maybe.tables import ttl_table
 from arcblueprint.services.event_wiring import subscription_rules
 from arcblueprint.services.streamer.secure_bucket import BucketLifecycle, SecureBucket, SecureBucketArgs
@@ -546,30 +546,13 @@ class StreamerService(pulumi.ComponentResource):
         consumer = spec.consumer
         assert consumer is not None
         child = pulumi.ResourceOptions(parent=self)
-        failures = aws.sqs.Queue(
+        # The consumer's on-failure destination.
+        failures = dead_end_queue(
             f"{name}-consumer-failures",
-            name=ctx.name(name, "consumer-failures"),
-            message_retention_seconds=14 * 86400,
-            kms_master_key_id=platform.kms_key_arn,
-            kms_data_key_reuse_period_seconds=3600,
-            tags=ctx.tags(name),
-            # The consumer's on-failure destination, a dead end: no SQS queue may redrive into it.
-            redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}),
-            opts=ctx.stateful(child),
-        )
-        aws.sqs.QueuePolicy(
-            f"{name}-consumer-failures-policy",
-            queue_url=failures.url,
-            policy=failures.arn.apply(queue_policy),
-            opts=child,
-        )
-        dead_letter_alarm(
-            f"{name}-consumer-failures-alarm",
-            queue=failures,
-            threshold=1,
-            tags=ctx.tags(name),
+            platform=platform,
+            physical_name=ctx.name(name, "consumer-failures"),
             description=f"{name}: stream records the consumer gave up on",
-            actions=platform.alarm_actions,
+            tags=ctx.tags(name),
             parent=self,
         )
         # A retried batch replays records already handled: the consumer is idempotent on each record's
