@@ -31,7 +31,6 @@ protected where the stack protects stateful resources.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,7 @@ import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.platform.buckets import keep_private, tls_only_statement
-from arcblueprint.platform.functions.packaging import code_archive, package_files, package_zip
+from arcblueprint.platform.functions.packaging import code_archive, package_sha256
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -237,8 +236,7 @@ class CodeSigning(pulumi.ComponentResource):
         """The local archive where unsigned code may deploy (``Warn``), else the signed object of its package."""
         if self.untrusted_artifacts != "Enforce":
             return {"code": code_archive(code_dir, handler)}
-        package_files(code_dir, handler)  # the handler module must be in the package, as for the archive
-        digest = hashlib.sha256(package_zip(code_dir)).hexdigest()
+        digest = package_sha256(code_dir, handler)  # the handler module must be in the package, as for the archive
         key = signed_key(digest)
         self.packages[key] = {"codeDir": _relative(code_dir), "sha256": digest}
         return {"s3_bucket": self.bucket.bucket, "s3_key": key}

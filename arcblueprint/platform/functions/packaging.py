@@ -255,9 +255,10 @@ def package_files(code_dir: Path, handler: str | None = None) -> list[tuple[str,
     return files
 
 
-def package_zip(code_dir: Path) -> bytes:
-    """The deployment zip: sorted entries, fixed timestamps and permissions, so equal code gives equal bytes."""
-    return _zip(package_files(code_dir))
+def package_zip(code_dir: Path, handler: str | None = None) -> bytes:
+    """The deployment zip: sorted entries, fixed timestamps and permissions, so equal code gives equal bytes
+    (``handler``: checked as by :func:`package_files`)."""
+    return _zip(package_files(code_dir, handler))
 
 
 def _zip(files: list[tuple[str, Path]]) -> bytes:
@@ -276,9 +277,9 @@ def package_size(code_dir: Path) -> int:
     return len(package_zip(code_dir))
 
 
-def package_sha256(code_dir: Path) -> str:
+def package_sha256(code_dir: Path, handler: str | None = None) -> str:
     """Hex SHA-256 of the package contents, stable across machines and checkouts."""
-    return hashlib.sha256(package_zip(code_dir)).hexdigest()
+    return hashlib.sha256(package_zip(code_dir, handler)).hexdigest()
 
 
 def code_archive(code_dir: Path, handler: str | None = None):  # -> pulumi.AssetArchive
