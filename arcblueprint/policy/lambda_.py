@@ -292,12 +292,13 @@ def _async_calls(graph: StackGraph) -> list[_AsyncCall]:
     return calls
 
 
-def _configs_for(graph: StackGraph, call: _AsyncCall) -> list[PolicyResource]:
+def _configs_for(graph: StackGraph, call: _AsyncCall, behind: dict[str, list[PolicyResource]]) -> list[PolicyResource]:
     """The event invoke configs that apply to ``call``: same function, same qualifier (Lambda keeps one
-    config per function, version or alias, and applies the one of the qualifier invoked)."""
+    config per function, version or alias, and applies the one of the qualifier invoked). ``behind``:
+    each config's functions, by URN (resolved once per stack)."""
     found = []
     for config in graph.of_type(EVENT_INVOKE_CONFIG):
-        if call.function not in functions_behind(config, "functionName", graph.resources):
+        if call.function not in behind[config.urn]:
             continue
         qualifier = known(config.props, "qualifier")
         if call.invoker is call.function:  # declared by tag: any qualifier it is configured for
@@ -342,10 +343,14 @@ def validate_async_failure_destination(args: StackValidationArgs, report_violati
                 "would be retried by Lambda's defaults and then dropped.",
                 config.urn,
             )
+    behind = {
+        config.urn: functions_behind(config, "functionName", graph.resources)
+        for config in graph.of_type(EVENT_INVOKE_CONFIG)
+    }
     reported: set[str] = set()
     for call in _async_calls(graph):
         key = f"{call.function.urn}|{call.alias.urn if call.alias else call.qualifier}"
-        if key in reported or _configs_for(graph, call):
+        if key in reported or _configs_for(graph, call, behind):
             continue
         reported.add(key)
         qualifier = f"'{call.qualifier}'" if call.qualifier else "the qualifier it is invoked with"

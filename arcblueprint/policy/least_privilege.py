@@ -91,7 +91,7 @@ def validate_service_role_source_condition(args: ResourceValidationArgs, report_
     the service sends ``aws:SourceAccount``/``aws:SourceArn``: otherwise another account's resource
     of that service could be pointed at the role (the cross-service confused deputy)."""
     value = known(args.props, "assumeRolePolicy")
-    document = json_document(value) if value is not UNKNOWN else None
+    document = json_document(value)
     for statement in _statements(document):
         if statement.get("Effect", "Allow") != "Allow":
             continue
@@ -252,7 +252,7 @@ def validate_code_calls_within(args: StackValidationArgs, report_violation: Repo
         uses = on_behalf_uses(graph, function)
         for role in graph.refs(function, "role", ROLE):
             for what, _, policy in _role_policies(graph, role):
-                document = json_document(policy) if policy is not UNKNOWN else None
+                document = json_document(policy)
                 if document is None:
                     continue
                 granted = {a for actions in called_apis([document], uses).values() for a in actions}

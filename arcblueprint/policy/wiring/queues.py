@@ -40,7 +40,7 @@ def _dead_letter_queues(graph: StackGraph, source: PolicyResource) -> list[Polic
     if found:
         return found
     policy = known(source.props, "redrivePolicy")
-    arn = dig(json_document(policy), "deadLetterTargetArn") if policy is not UNKNOWN else None
+    arn = dig(json_document(policy), "deadLetterTargetArn")
     if not isinstance(arn, str) or not arn:
         return []
     name = arn.rsplit(":", 1)[-1]

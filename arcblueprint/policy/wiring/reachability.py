@@ -687,13 +687,14 @@ def validate_reaches_its_apis(args: StackValidationArgs, report_violation: Repor
                 "proxy environment does).",
                 function.urn,
             )
+        through_nat = network.through_nat(placement) if apis else False
         for api, actions in apis.items():
             service = endpoint_service(api)
             endpoints = network.endpoints(placement, service, "Interface")
             problems = {e.name: network.interface_problems(placement, e) for e in endpoints}
             if (
                 any(not p for p in problems.values())
-                or network.through_nat(placement)
+                or through_nat
                 or (service in GATEWAY_SERVICES and network.through_gateway(placement, service))
             ):
                 continue
@@ -706,7 +707,7 @@ def validate_reaches_its_apis(args: StackValidationArgs, report_violation: Repor
                 )
             else:
                 why = (
-                    f"its VPC has no interface endpoint for com.amazonaws.{_region(graph, function)}.{service}"
+                    f"its VPC has no interface endpoint for com.amazonaws.{region}.{service}"
                     + (" nor a gateway endpoint on its route tables" if service in GATEWAY_SERVICES else "")
                     + ", and its subnets have no route to a NAT gateway"
                 )

@@ -151,7 +151,7 @@ def validate_rotation_not_denied(args: StackValidationArgs, report_violation: Re
             continue
         for policy in policies:
             value = known(policy.props, "policy")
-            document = json_document(value) if value is not UNKNOWN else None
+            document = json_document(value)
             if document is None:
                 # Unknown in preview (computed from new roles' ARNs): the role must at least be one of its inputs.
                 if role is not None and role.urn not in {r.urn for r in graph.refs(policy, "policy", ROLE)}:

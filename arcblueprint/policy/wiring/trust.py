@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from arcblueprint.policy.base import UNKNOWN, as_list, is_mapping, json_document, known, stack_policy
+from arcblueprint.policy.base import as_list, is_mapping, json_document, known, stack_policy
 from arcblueprint.policy.graph import StackGraph
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def validate_integration_role_trust(args: StackValidationArgs, report_violation:
 
 def _check_role(role: PolicyResource, integration: PolicyResource, report_violation: ReportViolation) -> None:
     value = known(role.props, "assumeRolePolicy")
-    document = json_document(value) if value is not UNKNOWN else None
+    document = json_document(value)
     if document is None:
         return  # unknown in preview (computed trust policy): nothing to judge
     statements = [s for s in as_list(document.get("Statement")) if is_mapping(s) and _trusts_api_gateway(s)]
