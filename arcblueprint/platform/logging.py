@@ -26,6 +26,7 @@ import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.platform.buckets import keep_private, tls_only_statement
+from arcblueprint.service_facts import service_trust_policy
 
 if TYPE_CHECKING:
     from arcblueprint.config.model import StackConfig
@@ -575,17 +576,8 @@ class CentralLogging(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-apigateway-role",
             name=self._context.name("apigateway-logs"),
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "apigateway.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
+            assume_role_policy=service_trust_policy(
+                "apigateway.amazonaws.com", account_id=self._context.stack.account_id
             ),
             tags=tags,
             opts=child,

@@ -12,7 +12,6 @@ other log.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ import pulumi_aws as aws
 from arcblueprint.config.schema import ConfigError
 from arcblueprint.platform.cidr import NetworkDemand, VpcPlan, plan_vpc
 from arcblueprint.platform.handles import VpcAttachment
+from arcblueprint.service_facts import service_trust_policy
 from arcblueprint.vpc_access import GATEWAY_SERVICES, endpoint_service, service_name
 
 if TYPE_CHECKING:
@@ -309,19 +309,7 @@ def vpc_flow_logs(
     role = aws.iam.Role(
         f"{name}-role",
         name=ctx.name(label, "flow-logs"),
-        assume_role_policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                        "Condition": {"StringEquals": {"aws:SourceAccount": stack.account_id}},
-                    }
-                ],
-            }
-        ),
+        assume_role_policy=service_trust_policy("vpc-flow-logs.amazonaws.com", account_id=stack.account_id),
         tags=ctx.tags(_SERVICE),
         opts=opts,
     )

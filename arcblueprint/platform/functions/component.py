@@ -31,7 +31,7 @@ from arcblueprint.platform.functions.releases import (
     previous_version,
 )
 from arcblueprint.platform.proxy_config import client_environment
-from arcblueprint.service_facts import ASYNC_INVOKERS
+from arcblueprint.service_facts import ASYNC_INVOKERS, service_trust_policy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -289,18 +289,7 @@ class ServerlessFunction(pulumi.ComponentResource):
             f"{name}-role",
             name=ctx.name(name, "fn", max_length=64),
             description=f"Runs {self.physical_name}",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=service_trust_policy("lambda.amazonaws.com", account_id=stack.account_id),
             tags=self.tags,
             opts=child,
         )

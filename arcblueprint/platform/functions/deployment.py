@@ -9,7 +9,6 @@ CodeDeploy shifts traffic step by step, rolling back on failure, on any alarm, o
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.platform.functions.releases import ReleasePlan, deployment_config_name
+from arcblueprint.service_facts import service_trust_policy
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -97,19 +97,7 @@ class CodeDeployRelease(pulumi.ComponentResource):
             f"{name}-role",
             name=f"{args.base_name[:53]}-codedeploy",
             description=f"CodeDeploy shifts traffic for {args.base_name}",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "codedeploy.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": stack.account_id}},
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=service_trust_policy("codedeploy.amazonaws.com", account_id=stack.account_id),
             tags=args.tags,
             opts=child,
         )

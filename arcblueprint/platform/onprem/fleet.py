@@ -34,6 +34,7 @@ import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.platform.proxy_config import PROXY_INSTANCE_ENDPOINTS, SquidConfig, render_user_data
+from arcblueprint.service_facts import service_trust_policy
 from arcblueprint.vpc_access import service_name
 
 if TYPE_CHECKING:
@@ -234,14 +235,7 @@ class ProxyFleet(pulumi.ComponentResource):
             f"{name}-role",
             name=ctx.name("onprem-proxy"),
             description="On-prem proxy instances",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                    ],
-                }
-            ),
+            assume_role_policy=service_trust_policy("ec2.amazonaws.com", account_id=stack.account_id),
             tags=tags,
             opts=child,
         )

@@ -12,7 +12,7 @@ import pulumi_aws as aws
 
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, SqsSource
 from arcblueprint.platform.handles import Platform, RuleTarget
-from arcblueprint.service_facts import topic_tls_only_statement
+from arcblueprint.service_facts import service_trust_policy, topic_tls_only_statement
 from arcblueprint.services.big_fan.durable_queue import (
     DurableQueue,
     DurableQueueArgs,
@@ -255,18 +255,7 @@ class BigFanService(pulumi.ComponentResource):
             f"{name}-api-role",
             name=ctx.name(name, "api-publish"),
             description=f"API Gateway publishes to {name}",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "apigateway.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=service_trust_policy("apigateway.amazonaws.com", account_id=ctx.stack.account_id),
             tags=ctx.tags(name),
             opts=child,
         )

@@ -32,20 +32,6 @@ class CherryPickServiceArgs:
     spec: CherryPickSpec
 
 
-def _assume(service: str) -> str:
-    """A trust policy without source conditions: for AppSync's roles no AWS document says AppSync sends
-    ``aws:SourceArn``/``aws:SourceAccount`` when it assumes them, and a condition on a key it does not
-    send would deny every resolver and log delivery (``arcblueprint.service_facts.SOURCE_KEY_SERVICES``)."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": f"{service}.amazonaws.com"}, "Action": "sts:AssumeRole"}
-            ],
-        }
-    )
-
-
 class CherryPickService(pulumi.ComponentResource):
     """Reads resolve straight from DynamoDB (JS resolvers, selected fields only, cached per caller);
     ``createBooking`` is a Lambda resolver that starts the booking saga in Step Functions.
@@ -63,6 +49,10 @@ class CherryPickService(pulumi.ComponentResource):
     def __init__(self, name: str, args: CherryPickServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         spec, platform = args.spec, args.platform
         ctx = platform.context
+        # AppSync's roles carry no source conditions: no AWS document says AppSync sends aws:SourceArn or
+        # aws:SourceAccount when it assumes them, and a condition on a key it does not send would deny every
+        # resolver and log delivery (arcblueprint.service_facts.SOURCE_KEY_SERVICES).
+        appsync_trust = service_trust_policy("appsync.amazonaws.com", account_id=ctx.stack.account_id)
         super().__init__("arcblueprint:services:CherryPickService", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = ctx.tags(name)
@@ -214,9 +204,7 @@ class CherryPickService(pulumi.ComponentResource):
             else:
                 pool = ApiUserPool(f"{name}-users", ApiUserPoolArgs(context=ctx, service=name), opts=child)
                 pool_id, client_id = pool.user_pool.id, pool.client.id
-        api_log_role = aws.iam.Role(
-            f"{name}-api-log-role", assume_role_policy=_assume("appsync"), tags=tags, opts=child
-        )
+        api_log_role = aws.iam.Role(f"{name}-api-log-role", assume_role_policy=appsync_trust, tags=tags, opts=child)
         self.api = aws.appsync.GraphQLApi(
             f"{name}-api",
             name=ctx.name(name),
@@ -274,7 +262,7 @@ class CherryPickService(pulumi.ComponentResource):
             opts=child,
         )
 
-        ddb_role = aws.iam.Role(f"{name}-ddb-source-role", assume_role_policy=_assume("appsync"), tags=tags, opts=child)
+        ddb_role = aws.iam.Role(f"{name}-ddb-source-role", assume_role_policy=appsync_trust, tags=tags, opts=child)
         aws.iam.RolePolicy(
             f"{name}-ddb-source-policy",
             role=ddb_role.id,
@@ -305,7 +293,7 @@ class CherryPickService(pulumi.ComponentResource):
             opts=child,
         )
         lambda_role = aws.iam.Role(
-            f"{name}-lambda-source-role", assume_role_policy=_assume("appsync"), tags=tags, opts=child
+            f"{name}-lambda-source-role", assume_role_policy=appsync_trust, tags=tags, opts=child
         )
         aws.iam.RolePolicy(
             f"{name}-lambda-source-policy",
