@@ -28,6 +28,7 @@ import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.events import event_types, registry_content, registry_schema_name, source_of
+from arcblueprint.platform.queues import DEAD_LETTER_RETENTION_SECONDS, dead_letter_alarm
 from arcblueprint.service_facts import service_trust_policy
 
 if TYPE_CHECKING:
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["EventBus", "EventBusArgs", "EventBusSealedError", "Route"]
 
 _SERVICE = "event-bus"
-#: The longest SQS keeps a message: a DLQ must outlive the time it takes someone to look.
-_DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 
 
 #: Target kind -> (Sid, actions) of the role EventBridge assumes to deliver to it. EventBridge calls
@@ -294,7 +293,7 @@ class EventBus(pulumi.ComponentResource):
             name=name,
             kms_master_key_id=self._kms_key_arn,
             kms_data_key_reuse_period_seconds=300,
-            message_retention_seconds=_DLQ_RETENTION_SECONDS,
+            message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
             tags=ctx.tags(service),
             opts=ctx.stateful(opts),
         )
@@ -352,22 +351,15 @@ class EventBus(pulumi.ComponentResource):
         """One message in a dead-letter queue is one event lost to its consumer: alarm on the first."""
         if self._alarm_actions is None:
             return
-        aws.cloudwatch.MetricAlarm(
+        assert opts.parent is not None
+        dead_letter_alarm(
             f"{resource_name}-alarm",
-            name=queue.name.apply(lambda n: f"{n}-depth"),
-            alarm_description=description,
-            namespace="AWS/SQS",
-            metric_name="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": queue.name},
-            statistic="Maximum",
-            period=60,
-            evaluation_periods=1,
+            queue=queue,
             threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
-            **self._alarm_actions.metric_alarm_args(),
+            description=description,
+            actions=self._alarm_actions,
             tags=self._context.tags(service),
-            opts=opts,
+            parent=opts.parent,
         )
 
     def _target_role(

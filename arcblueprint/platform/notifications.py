@@ -27,6 +27,7 @@ import pulumi_aws as aws
 
 from arcblueprint.config.schema import ConfigError
 from arcblueprint.platform.handles import AlarmActions
+from arcblueprint.platform.queues import DEAD_LETTER_RETENTION_SECONDS
 from arcblueprint.service_facts import topic_tls_only_statement
 
 if TYPE_CHECKING:
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["AlarmNotifications", "AlarmNotificationsArgs", "topic_policy"]
 
 _SERVICE = "notifications"
-#: The longest SQS keeps a message: an undelivered alarm is kept as long as it can be.
-_DLQ_RETENTION_SECONDS = 14 * 86400
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -162,7 +161,7 @@ class AlarmNotifications(pulumi.ComponentResource):
             name=queue_name,
             kms_master_key_id=args.kms_key_arn,
             kms_data_key_reuse_period_seconds=3600,
-            message_retention_seconds=_DLQ_RETENTION_SECONDS,
+            message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
             # SNS's dead-letter queue: no SQS queue may redrive into it.
             redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}),
             tags=tags,

@@ -12,12 +12,9 @@ import pulumi_aws as aws
 
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, SqsSource
 from arcblueprint.platform.handles import Platform, RuleTarget
+from arcblueprint.platform.queues import dead_end_queue
 from arcblueprint.service_facts import service_trust_policy, topic_tls_only_statement
-from arcblueprint.services.big_fan.durable_queue import (
-    DurableQueue,
-    DurableQueueArgs,
-    dead_end_queue,
-)
+from arcblueprint.services.big_fan.durable_queue import DurableQueue, DurableQueueArgs
 from arcblueprint.services.call_me_maybe.tables import ttl_table
 from arcblueprint.services.comfortable_rest.rest_stage import MethodThrottle, RestStage, RestStageArgs
 from arcblueprint.services.event_wiring import subscription_rules

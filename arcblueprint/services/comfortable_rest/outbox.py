@@ -21,7 +21,7 @@ import pulumi
 from arcblueprint.config.schema import ConfigError
 from arcblueprint.events import event_types
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, StreamSource
-from arcblueprint.services.big_fan.durable_queue import dead_end_queue
+from arcblueprint.platform.queues import dead_end_queue
 from arcblueprint.services.call_me_maybe.tables import ttl_table
 
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ import pulumi_aws as aws
 
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction
 from arcblueprint.platform.handles import Platform, RuleTarget
+from arcblueprint.platform.queues import dead_end_queue
 from arcblueprint.service_facts import service_trust_policy, state_machine_observability_statements
-from arcblueprint.services.big_fan.durable_queue import dead_end_queue
 from arcblueprint.services.event_wiring import subscription_rules
 from arcblueprint.services.ops_automation.workflow import build_workflow
 

@@ -16,7 +16,7 @@ import pulumi_aws as aws
 from arcblueprint.platform.encryption import EncryptionKey, EncryptionKeyArgs
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, StreamSource
 from arcblueprint.platform.handles import InputTransformer, Platform, RuleTarget
-from arcblueprint.services.big_fan.durable_queue import dead_end_queue
+from arcblueprint.platform.queues import dead_end_queue
 from arcblueprint.services.call_me_maybe.tables import ttl_table
 from arcblueprint.services.event_wiring import subscription_rules
 from arcblueprint.services.streamer.secure_bucket import BucketLifecycle, SecureBucket, SecureBucketArgs
