@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -68,6 +69,17 @@ def _aws_test_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "arcblueprint-tests")
+
+
+@pytest.fixture(autouse=True)
+def _no_metrics_left_from_other_tests() -> None:
+    """Powertools' Metrics keep their buffer in class attributes shared by every instance in the process:
+    a handler that raised before flushing would leave its metrics to the next test's flush (as in Lambda,
+    where each execution environment is one process, but tests share one)."""
+    module = sys.modules.get("aws_lambda_powertools.metrics.metrics")
+    if module is not None:
+        for shared in (module.Metrics._metrics, module.Metrics._dimensions, module.Metrics._metadata):
+            shared.clear()
 
 
 def repo_path(*parts: str) -> Path:
