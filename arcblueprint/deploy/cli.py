@@ -7,14 +7,18 @@ an :class:`~arcblueprint.deploy.errors.ExitCode` (see ``docs/deploy.md``).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arcblueprint.deploy.errors import DeployError, ExitCode
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "build_driver",
@@ -118,33 +122,23 @@ def build_driver(args: argparse.Namespace, environ: dict[str, str] | None = None
         secret_config=secret_config_from_env(environ),
     )
 
-    def run_releases(stack: str, config: Any, releases: dict[str, Any]) -> list[dict[str, Any]]:
-        from arcblueprint.deploy import codedeploy
+    def codedeploy_runner(prefix: str, *, rollback: bool) -> Callable[[str, Any, dict[str, Any]], list[dict[str, Any]]]:
+        def run(stack: str, config: Any, releases: dict[str, Any]) -> list[dict[str, Any]]:
+            from arcblueprint.deploy import codedeploy
 
-        return codedeploy.run(
-            releases,
-            region=config.region,
-            description=f"{stack} {commit[:12]}",
-            say=lambda text: print(text, flush=True),
-        )
+            return codedeploy.run(
+                releases,
+                region=config.region,
+                description=f"{prefix}{stack} {commit[:12]}",
+                say=lambda text: print(text, flush=True),
+                rollback=rollback,
+            )
 
-    def events_client(region: str) -> Any:
-        import boto3
+        return run
 
-        return boto3.client("events", region_name=region)
-
-    def run_rollbacks(stack: str, config: Any, releases: dict[str, Any]) -> list[dict[str, Any]]:
-        from arcblueprint.deploy import codedeploy
-
-        return codedeploy.run(
-            releases,
-            region=config.region,
-            description=f"rollback of {stack} {commit[:12]}",
-            say=lambda text: print(text, flush=True),
-            rollback=True,
-        )
-
+    @functools.cache
     def aws_client(service: str, region: str) -> Any:
+        """One client per service and region for the whole run."""
         import boto3
 
         return boto3.client(service, region_name=region)
@@ -168,12 +162,12 @@ def build_driver(args: argparse.Namespace, environ: dict[str, str] | None = None
         offline_gate=_offline_gate,
         commit=commit,
         stream=sys.stdout,
-        run_releases=run_releases,
+        run_releases=codedeploy_runner("", rollback=False),
         firing_alarms=lambda names, region: firing_alarms(names, region=region),
-        events_client=events_client,
+        events_client=lambda region: aws_client("events", region),
         caller_account=caller_account,
-        live_version=live_alias_version,
-        run_rollbacks=run_rollbacks,
+        live_version=lambda region, name: live_alias_version(region, name, client=aws_client("lambda", region)),
+        run_rollbacks=codedeploy_runner("rollback of ", rollback=True),
         sign_code=sign_code,
     )
 

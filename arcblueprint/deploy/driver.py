@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -348,8 +348,8 @@ class Driver:
     def _promote(self, stack: str, summary: Summary, max_steps: int | None, bake_seconds: float | None) -> None:
         config = self.load_config(stack)
         release = self._weighted_release(stack, config)
-        self._prepare(stack, config, summary)
-        outputs = self.engine.outputs(stack)
+        outputs = self._prepare(stack, config, summary)
+        outputs = self.engine.outputs(stack) if outputs is None else outputs
         alarm_names = list(outputs.get(ALARMS_OUTPUT) or [])
         if not alarm_names:
             raise DeployError(
@@ -383,9 +383,17 @@ class Driver:
             raise DeployError(f"canary of '{stack}' rolled back: {', '.join(result.alarms)} in ALARM", ExitCode.UPDATE)
 
     def _prepare(
-        self, stack: str, config: StackConfig, summary: Summary, *, release_state: bool = True, skip: Sequence[str] = ()
-    ) -> None:
-        """Before the engine touches the stack: the right account, and this run's config.
+        self,
+        stack: str,
+        config: StackConfig,
+        summary: Summary,
+        *,
+        release_state: bool = True,
+        skip: Sequence[str] = (),
+        outputs: Mapping[str, Any] | None = None,
+    ) -> Mapping[str, Any] | None:
+        """Before the engine touches the stack: the right account, and this run's config. Returns the stack's
+        outputs when it read them (``outputs``: already read by the caller, not read again).
 
         The AWS provider is pinned to the stack's account (``aws:allowedAccountIds``), and the caller's
         identity is checked against it first, so wrong credentials stop here rather than in the provider
@@ -403,7 +411,8 @@ class Driver:
             self._say(f"account: the credentials are for {account}, the account of '{stack}'")
         values: dict[str, Any] = {"aws:allowedAccountIds": [config.account_id]}
         if release_state:
-            releases = self.engine.outputs(stack).get(RELEASES_OUTPUT) or {}
+            outputs = self.engine.outputs(stack) if outputs is None else outputs
+            releases = outputs.get(RELEASES_OUTPUT) or {}
             live = self.live_version
             state = derive_release_state(
                 releases,
@@ -416,6 +425,7 @@ class Driver:
                 summary.release_state = state
                 self._say(f"release state of {len(state)} function(s) from the last deployment")
         self.engine.with_config(stack, values)
+        return outputs
 
     def _roll_back(
         self, stack: str, config: StackConfig, summary: Summary, *, function: str | None, service: str | None
@@ -423,7 +433,8 @@ class Driver:
         """Each selected function goes back by its strategy: blue-green points ``live`` at its previous version
         and a weighted canary sets its weight to 0 (both recorded in the stack file, then one update);
         canary and linear get a CodeDeploy deployment back to the previous version."""
-        releases = self.engine.outputs(stack).get(RELEASES_OUTPUT) or {}
+        outputs = self.engine.outputs(stack)
+        releases = outputs.get(RELEASES_OUTPUT) or {}
         selected = select_functions(releases, function=function, service=service)
         config_changes: list[tuple[str, str]] = []
         codedeploy: dict[str, Any] = {}
@@ -467,7 +478,7 @@ class Driver:
             raise DeployError(
                 "nothing to roll back: the selected functions are all released all-at-once", ExitCode.CONFIG
             )
-        self._prepare(stack, config, summary, skip=[r["function"] for r in summary.rollbacks])
+        self._prepare(stack, config, summary, skip=[r["function"] for r in summary.rollbacks], outputs=outputs)
         if config_changes:
             for key, value in config_changes:
                 self._say(f"setting {key}={value}")
