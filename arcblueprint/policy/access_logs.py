@@ -123,6 +123,16 @@ def validate_s3_server_access_logged(args: StackValidationArgs, report_violation
             )
     for target in targets.values():
         _check_log_target(graph, target, report_violation)
+    for logging in graph.of_type(*BUCKET_LOGGING):
+        for target in graph.refs(logging, "targetBucket", *BUCKET_TYPES):
+            granting = _attached(graph, target, (BUCKET_POLICY,), "bucket")
+            if granting and not any(graph.waits_for(logging, policy) for policy in granting):
+                report_violation(
+                    f"Bucket logging '{logging.name}' does not wait for the policy of its target '{target.name}': "
+                    f"with ACLs disabled that policy is {S3_LOG_DELIVERY}'s only grant, so logs written before it "
+                    "exists are lost. Make the BucketLogging depend on the target's BucketPolicy.",
+                    logging.urn,
+                )
 
 
 S3_SERVER_ACCESS_LOGGED = stack_policy(

@@ -380,3 +380,16 @@ def test_access_logs_go_to_an_sse_s3_bucket_each_under_its_own_prefix(synthesize
         assert logging.inputs["targetPrefix"] == f"s3/{name}/" and name.startswith(f"{graph.config.naming_prefix}-")
         # The target's policy is S3's only way to deliver (ACLs disabled): it exists before logging starts.
         assert _named(graph, "logging-access-logs-policy").urn in logging.dependencies
+
+
+def test_bucket_logging_started_before_its_targets_policy_is_reported(synthesized):
+    """S3's only grant to deliver is the target's bucket policy (ACLs disabled): logging must wait for it."""
+    from arcblueprint.policy.testing import mutated
+
+    graph = synthesized("prod")
+    policy = _named(graph, "logging-access-logs-policy").urn
+    [logging, *_] = sorted(r.name for r in graph.by_type("aws:s3/bucketLogging:BucketLogging"))
+    racing = mutated(graph, logging, lambda r: r.dependencies.remove(policy))
+    violations = [v for v in _evaluate(racing).mandatory if v.policy == "s3-server-access-logged"]
+    assert [v.urn.rsplit("::", 1)[1] for v in violations] == [logging]
+    assert "does not wait for the policy of its target 'logging-access-logs'" in violations[0].message
