@@ -274,7 +274,7 @@ def load(project_dir: Path, stack: str) -> StackConfig:
 
 def check_function_code(config: StackConfig, root: Path, *, stack: str, source: str | None = None) -> None:
     """Every ``codeDir`` the services name is a folder under ``root`` that packages with its handler."""
-    from arcblueprint.services.function_code import resolve_code
+    from arcblueprint.platform.function_code import resolve_code
 
     for name, service in config.services.items():
         for key, code in service.function_code():

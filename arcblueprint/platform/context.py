@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import pulumi
 
 from arcblueprint.conventions import physical_name, resource_tags
-from arcblueprint.services.function_code import resolve_code
+from arcblueprint.platform.function_code import resolve_code
 
 if TYPE_CHECKING:
     from arcblueprint.config.model import StackConfig
-    from arcblueprint.services.function_code import FunctionCode
+    from arcblueprint.platform.function_code import FunctionCode
 
 __all__ = ["StackContext", "repository_root"]
 

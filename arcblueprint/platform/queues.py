@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
-from arcblueprint.services.consumer_settings import DEAD_LETTER_RETENTION_DAYS
+from arcblueprint.platform.consumer_settings import DEAD_LETTER_RETENTION_DAYS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from arcblueprint.config.model import ReleaseOverride
 from arcblueprint.config.schema import ConfigError, setting
-from arcblueprint.services.function_code import FunctionCode
+from arcblueprint.platform.function_code import FunctionCode
 
 __all__ = ["ServiceSettings"]
 

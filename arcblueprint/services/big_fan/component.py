@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
+from arcblueprint.platform.constructs.durable_queue import DurableQueue, DurableQueueArgs
+from arcblueprint.platform.constructs.rest_stage import MethodThrottle, RestStage, RestStageArgs
+from arcblueprint.platform.constructs.secure_bucket import BucketLifecycle, SecureBucket, SecureBucketArgs
+from arcblueprint.platform.constructs.ttl_table import ttl_table
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, SqsSource
 from arcblueprint.platform.handles import Platform, RuleTarget
 from arcblueprint.platform.queues import dead_end_queue
 from arcblueprint.service_facts import service_trust_policy, topic_tls_only_statement
-from arcblueprint.services.big_fan.durable_queue import DurableQueue, DurableQueueArgs
-from arcblueprint.services.call_me_maybe.tables import ttl_table
-from arcblueprint.services.comfortable_rest.rest_stage import MethodThrottle, RestStage, RestStageArgs
 from arcblueprint.services.event_wiring import subscription_rules
-from arcblueprint.services.streamer.secure_bucket import BucketLifecycle, SecureBucket, SecureBucketArgs
 
 if TYPE_CHECKING:
     from arcblueprint.services.big_fan.spec import BigFanSpec

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
+from arcblueprint.platform.consumer_settings import check_sqs_consumer
+from arcblueprint.platform.function_code import FunctionCode
 from arcblueprint.services.big_fan.filter_policy import FilterPolicyError, validate_filter_policy
-from arcblueprint.services.consumer_settings import check_sqs_consumer
 from arcblueprint.services.event_wiring import EventSubscriber, check_subscriptions
-from arcblueprint.services.function_code import FunctionCode
 
 __all__ = ["BigFanSpec", "ConsumerSpec"]
 

@@ -10,12 +10,12 @@ import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.config.schema import ConfigError
+from arcblueprint.platform.constructs.durable_queue import DurableQueue, DurableQueueArgs
+from arcblueprint.platform.constructs.rest_conventions import function_timeout_seconds
+from arcblueprint.platform.constructs.rest_stage import MethodThrottle, RestStage, RestStageArgs
+from arcblueprint.platform.constructs.ttl_table import ttl_table
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, SqsSource, StreamSource
 from arcblueprint.platform.queues import dead_letter_alarm, queue_policy
-from arcblueprint.services.big_fan.durable_queue import DurableQueue, DurableQueueArgs
-from arcblueprint.services.call_me_maybe.tables import ttl_table
-from arcblueprint.services.comfortable_rest.rest_conventions import function_timeout_seconds
-from arcblueprint.services.comfortable_rest.rest_stage import MethodThrottle, RestStage, RestStageArgs
 
 if TYPE_CHECKING:
     from arcblueprint.platform.handles import Platform

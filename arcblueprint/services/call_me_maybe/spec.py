@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
-from arcblueprint.services.consumer_settings import check_source_retention, check_sqs_consumer
+from arcblueprint.platform.consumer_settings import check_source_retention, check_sqs_consumer
 from arcblueprint.services.event_wiring import ServiceTriggers
 
 __all__ = ["CallMeMaybeSpec", "FIELD_PATH_PATTERN"]

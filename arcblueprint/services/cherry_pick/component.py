@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
+from arcblueprint.platform.constructs.user_pool import ApiUserPool, ApiUserPoolArgs
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction
 from arcblueprint.service_facts import service_trust_policy, state_machine_observability_statements
 from arcblueprint.services.cherry_pick.saga import SagaRetry, build_saga, validate_saga
-from arcblueprint.services.comfortable_rest.user_pool import ApiUserPool, ApiUserPoolArgs
 
 if TYPE_CHECKING:
     from arcblueprint.platform.handles import Platform

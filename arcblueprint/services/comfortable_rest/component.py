@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
+from arcblueprint.platform.constructs.rest_stage import MethodThrottle, RestStage, RestStageArgs
+from arcblueprint.platform.constructs.user_pool import ApiUserPool, ApiUserPoolArgs
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction
 from arcblueprint.services.comfortable_rest.outbox import TableOutbox, TableOutboxArgs
-from arcblueprint.services.comfortable_rest.rest_stage import MethodThrottle, RestStage, RestStageArgs
 from arcblueprint.services.comfortable_rest.spec import BODY_OPERATIONS, ComfortableRestSpec, route_table
-from arcblueprint.services.comfortable_rest.user_pool import ApiUserPool, ApiUserPoolArgs
 
 if TYPE_CHECKING:
     from arcblueprint.platform.handles import Platform

@@ -20,15 +20,15 @@ import pulumi
 
 from arcblueprint.config.schema import ConfigError
 from arcblueprint.events import event_types
+from arcblueprint.platform.constructs.ttl_table import ttl_table
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, StreamSource
 from arcblueprint.platform.queues import dead_end_queue
-from arcblueprint.services.call_me_maybe.tables import ttl_table
 
 if TYPE_CHECKING:
     import pulumi_aws as aws
 
+    from arcblueprint.platform.function_code import FunctionCode
     from arcblueprint.platform.handles import Platform
-    from arcblueprint.services.function_code import FunctionCode
 
 __all__ = ["CHANGE_EVENTS", "TableOutbox", "TableOutboxArgs", "outbox_events"]
 

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
-from arcblueprint.services.comfortable_rest.rest_conventions import INTEGRATION_MARGIN_MS, function_timeout_seconds
+from arcblueprint.platform.constructs.rest_conventions import INTEGRATION_MARGIN_MS, function_timeout_seconds
 from arcblueprint.services.event_wiring import ServiceTriggers
+from arcblueprint.services.rest_settings import ThrottleSpec
 
-__all__ = ["OPERATIONS", "ComfortableRestSpec", "QuotaSpec", "ThrottleSpec", "route_table"]
+__all__ = ["OPERATIONS", "ComfortableRestSpec", "QuotaSpec", "route_table"]
 
 #: Operation name -> (HTTP method, path below the API root; ``{r}`` is the resource name).
 OPERATIONS: dict[str, tuple[str, str]] = {
@@ -28,21 +29,6 @@ BODY_OPERATIONS = frozenset({"create", "update"})
 
 #: An API client's name: part of its API key's name (``<prefix>-<service>-<client>``).
 _CLIENT_NAME = re.compile(r"[a-z][a-z0-9-]{1,40}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ThrottleSpec:
-    """A token bucket: ``rateLimit`` requests per second refilled, ``burstLimit`` requests at once."""
-
-    rate_limit: float = setting(minimum=1, maximum=10000, doc="steady requests per second")
-    burst_limit: int = setting(minimum=1, maximum=5000, doc="bucket size (concurrent requests)")
-
-    def __post_init__(self) -> None:
-        if self.burst_limit < self.rate_limit / 10:
-            # A bucket smaller than a tenth of a second of traffic throttles even steady load.
-            raise ConfigError(
-                "burstLimit", self.burst_limit, f"must be at least rateLimit/10 ({self.rate_limit / 10:g})"
-            )
 
 
 @dataclass(frozen=True, kw_only=True)

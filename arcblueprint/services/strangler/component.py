@@ -11,9 +11,9 @@ import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.config.schema import ConfigError
+from arcblueprint.platform.constructs.rest_stage import MethodThrottle, RestStage, RestStageArgs
+from arcblueprint.platform.constructs.user_pool import ApiUserPool, ApiUserPoolArgs
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction
-from arcblueprint.services.comfortable_rest.rest_stage import MethodThrottle, RestStage, RestStageArgs
-from arcblueprint.services.comfortable_rest.user_pool import ApiUserPool, ApiUserPoolArgs
 from arcblueprint.services.strangler.spec import (
     LAMBDA_INTEGRATION_TIMEOUT_MS,
     ROUTER_TIMEOUT_SECONDS,

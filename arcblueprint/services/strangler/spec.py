@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
-from arcblueprint.services.comfortable_rest.rest_conventions import function_timeout_seconds
-from arcblueprint.services.comfortable_rest.spec import ThrottleSpec
+from arcblueprint.platform.constructs.rest_conventions import function_timeout_seconds
+from arcblueprint.platform.function_code import FunctionCode
 from arcblueprint.services.event_wiring import ServiceTriggers
-from arcblueprint.services.function_code import FunctionCode
+from arcblueprint.services.rest_settings import ThrottleSpec
 
 __all__ = [
     "LAMBDA_INTEGRATION_TIMEOUT_MS",

@@ -13,13 +13,13 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from arcblueprint.platform.constructs.secure_bucket import BucketLifecycle, SecureBucket, SecureBucketArgs
+from arcblueprint.platform.constructs.ttl_table import ttl_table
 from arcblueprint.platform.encryption import EncryptionKey, EncryptionKeyArgs
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, StreamSource
 from arcblueprint.platform.handles import InputTransformer, Platform, RuleTarget
 from arcblueprint.platform.queues import dead_end_queue
-from arcblueprint.services.call_me_maybe.tables import ttl_table
 from arcblueprint.services.event_wiring import subscription_rules
-from arcblueprint.services.streamer.secure_bucket import BucketLifecycle, SecureBucket, SecureBucketArgs
 from arcblueprint.services.streamer.spec import PARTITION_COLUMNS, DomainSpec, StreamerSpec
 
 __all__ = [

@@ -181,7 +181,7 @@ def test_a_buffer_that_keeps_messages_as_long_as_its_dlq_is_refused_with_the_rea
         r"must be at most 13: SQS keeps a message's first enqueue time",
     ):
         run_component(program, stack="prod")
-    from arcblueprint.services.big_fan.durable_queue import DurableQueueArgs
+    from arcblueprint.platform.constructs.durable_queue import DurableQueueArgs
 
     with pytest.raises(ValueError, match=r"message_retention_days = 14 is invalid: must be 1 to 13"):
         DurableQueueArgs(

@@ -229,7 +229,7 @@ def test_the_function_stops_a_second_before_the_integration_gives_up(graph, iam_
 
 
 def test_a_rest_stage_refuses_a_quota_that_no_key_would_count():
-    from arcblueprint.services.comfortable_rest.rest_stage import RestStageArgs
+    from arcblueprint.platform.constructs.rest_stage import RestStageArgs
 
     common = {
         "platform": None,

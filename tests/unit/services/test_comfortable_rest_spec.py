@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arcblueprint.config.schema import ConfigError, parse
-from arcblueprint.services.comfortable_rest.rest_conventions import (
+from arcblueprint.platform.constructs.rest_conventions import (
     ACCESS_LOG_FORMAT,
     function_timeout_seconds,
     method_settings_path,

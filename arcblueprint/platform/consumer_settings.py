@@ -1,4 +1,8 @@
-"""Rules for an SQS consumer's queue and event source that every pattern with one shares (pure: no Pulumi)."""
+"""Rules for an SQS consumer's queue and event source that every pattern with one shares (pure: no Pulumi).
+
+The platform's dead-letter queues and ``constructs.durable_queue`` keep messages ``DEAD_LETTER_RETENTION_DAYS``;
+pattern specs check their consumers with the functions here.
+"""
 
 from __future__ import annotations
 

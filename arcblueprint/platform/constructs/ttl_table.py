@@ -1,4 +1,4 @@
-"""Small DynamoDB tables the event patterns share: idempotency records and webhook status."""
+"""A small DynamoDB table whose items expire: idempotency records and webhook status."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """How REST API (API Gateway v1) stages are logged and throttled (pure: no Pulumi here).
 
-Shared by the Comfortable REST and Strangler patterns, which both front Lambda with a REST API.
+Used by :mod:`~arcblueprint.platform.constructs.rest_stage` and by every pattern whose functions sit behind a
+REST API integration (their specs size the functions' timeouts with it, so it stays importable without Pulumi).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 import pulumi
 import pulumi_aws as aws
 
-from arcblueprint.services.comfortable_rest.rest_conventions import (
+from arcblueprint.platform.constructs.rest_conventions import (
     ACCESS_LOG_FORMAT,
     method_settings_path,
     usage_plan_throttle_path,

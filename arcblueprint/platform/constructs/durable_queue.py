@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
+from arcblueprint.platform.consumer_settings import DEAD_LETTER_RETENTION_DAYS, MAX_SOURCE_RETENTION_DAYS
 from arcblueprint.platform.queues import dead_letter_alarm, queue_policy
-from arcblueprint.services.consumer_settings import DEAD_LETTER_RETENTION_DAYS, MAX_SOURCE_RETENTION_DAYS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
