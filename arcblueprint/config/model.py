@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import importlib
 import ipaddress
 import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from arcblueprint.config.schema import ConfigError, config_key, parse, setting, yaml_text
+from arcblueprint.services.registry import PATTERNS, pattern_of
 from arcblueprint.vpc_access import INTERFACE_ENDPOINT_SERVICES
 
 __all__ = [
     "LOG_RETENTION_DAYS",
-    "SERVICE_PATTERNS",
     "EventBusSpec",
     "FunctionDefaults",
     "FunctionReleaseState",
@@ -616,35 +615,26 @@ class PolicySpec:
     waivers: tuple[WaiverSpec, ...] = setting(default_factory=tuple)
 
 
-#: Pattern name -> "module:Class" of its spec, imported only when a stack uses the pattern.
-SERVICE_PATTERNS: dict[str, str] = {
-    "comfortable-rest": "arcblueprint.services.comfortable_rest.spec:ComfortableRestSpec",
-    "cherry-pick": "arcblueprint.services.cherry_pick.spec:CherryPickSpec",
-    "strangler": "arcblueprint.services.strangler.spec:StranglerSpec",
-    "call-me-maybe": "arcblueprint.services.call_me_maybe.spec:CallMeMaybeSpec",
-    "big-fan": "arcblueprint.services.big_fan.spec:BigFanSpec",
-    "streamer": "arcblueprint.services.streamer.spec:StreamerSpec",
-    "ops-automation": "arcblueprint.services.ops_automation.spec:OpsAutomationSpec",
-}
+class ServiceSpec(Protocol):
+    """What a parsed service entry is, whatever its pattern (every pattern's spec derives from
+    ``services.service_settings.ServiceSettings``): ``pattern`` picks the spec class in
+    :mod:`arcblueprint.services.registry`, which parses the rest of the entry."""
 
+    release: ReleaseOverride | None
 
-def service_spec_type(pattern: str) -> type:
-    module_name, _, class_name = SERVICE_PATTERNS[pattern].partition(":")
-    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+    def function_names(self) -> tuple[str, ...]: ...
 
-
-class ServiceSpec:
-    """A service entry: ``pattern`` picks which pattern's spec parses the rest."""
+    def check_settings(self) -> None: ...
 
     @staticmethod
-    def parse_config(value: Any, key: str) -> Any:
+    def parse_config(value: Any, key: str) -> ServiceSpec:
         if not isinstance(value, Mapping):
             raise ConfigError(key, value, "must be a mapping with a 'pattern' key")
-        pattern = value.get("pattern")
-        if pattern not in SERVICE_PATTERNS:
-            raise ConfigError(f"{key}.pattern", pattern, "must be one of " + ", ".join(SERVICE_PATTERNS))
+        pattern = PATTERNS.get(value.get("pattern"))  # type: ignore[arg-type]
+        if pattern is None:
+            raise ConfigError(f"{key}.pattern", value.get("pattern"), "must be one of " + ", ".join(PATTERNS))
         body = {k: v for k, v in value.items() if k != "pattern"}
-        spec = parse(service_spec_type(pattern), body, key)
+        spec = parse(pattern.spec_type(), body, key)
         try:
             spec.check_settings()  # what every pattern accepts (functions' code, release override)
         except ConfigError as error:
@@ -700,7 +690,6 @@ class StackConfig:
         self._check_on_prem_clients()
         self._check_releases()
         self._check_waf()
-        from arcblueprint.services import pattern_of  # late: the services package reads this module
         from arcblueprint.services.event_wiring import check_event_routes
 
         check_event_routes(self.services, pattern_of)  # publishers have schemas; subscriptions name them

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import pulumi
 
@@ -15,7 +15,14 @@ if TYPE_CHECKING:
     from arcblueprint.config.model import StackConfig
     from arcblueprint.platform.function_code import FunctionCode
 
-__all__ = ["StackContext", "repository_root"]
+__all__ = ["CodeArgs", "StackContext", "repository_root"]
+
+
+class CodeArgs(TypedDict):
+    """The ``code_dir``/``handler`` keyword arguments of ``FunctionArgs`` (``**ctx.code(...)`` keeps their types)."""
+
+    code_dir: Path
+    handler: str
 
 
 def repository_root() -> Path:
@@ -62,11 +69,11 @@ class StackContext:
         """Where a team's own code lives: service config's ``codeDir`` is relative to it."""
         return repository_root()
 
-    def code(self, code: FunctionCode | None, default_dir: Path, *, key: str) -> dict[str, object]:
+    def code(self, code: FunctionCode | None, default_dir: Path, *, key: str) -> CodeArgs:
         """``code_dir``/``handler`` arguments of a function: the team's folder when ``code`` names one (checked
         as the package will be built: a missing folder or handler is a config error naming ``key``)."""
         code_dir, handler = resolve_code(code, default_dir=default_dir, root=self.repository_root, key=key)
-        return {"code_dir": code_dir, "handler": handler}
+        return CodeArgs(code_dir=code_dir, handler=handler)
 
     @property
     def partition(self) -> str:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
@@ -18,22 +16,15 @@ from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, Sq
 from arcblueprint.platform.handles import Platform, RuleTarget
 from arcblueprint.platform.queues import dead_end_queue
 from arcblueprint.service_facts import service_trust_policy, topic_tls_only_statement
+from arcblueprint.services.base import Service, ServiceArgs
+from arcblueprint.services.big_fan.spec import BigFanSpec
 from arcblueprint.services.event_wiring import subscription_rules
 
-if TYPE_CHECKING:
-    from arcblueprint.services.big_fan.spec import BigFanSpec
-
-__all__ = ["BigFanService", "BigFanServiceArgs", "publish_template"]
+__all__ = ["BigFanService", "publish_template"]
 
 HANDLERS = Path(__file__).resolve().parent / "handlers"
 EVENTS_PATH = "events"
 STAGE_NAME = "v1"
-
-
-@dataclass(frozen=True, kw_only=True)
-class BigFanServiceArgs:
-    platform: Platform
-    spec: BigFanSpec
 
 
 def publish_template(topic_arn: str, attribute_headers: dict[str, str]) -> str:
@@ -58,7 +49,7 @@ def publish_template(topic_arn: str, attribute_headers: dict[str, str]) -> str:
     return "".join(parts)
 
 
-class BigFanService(pulumi.ComponentResource):
+class BigFanService(Service[BigFanSpec]):
     """One topic, many independent consumers.
 
     No Lambda sits in the ingest path: API Gateway calls ``sns:Publish`` with a role that may do
@@ -74,8 +65,10 @@ class BigFanService(pulumi.ComponentResource):
         ``url``, ``topicArn``, ``payloadBucket``, ``<consumer>QueueUrl``, ``<consumer>Function``.
     """
 
-    def __init__(self, name: str, args: BigFanServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("arcblueprint:services:BigFanService", name, None, opts)
+    TYPE = "arcblueprint:services:BigFanService"
+
+    def __init__(self, name: str, args: ServiceArgs[BigFanSpec], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
         spec, platform = args.spec, args.platform
         ctx = platform.context
         tags = ctx.tags(name)
@@ -232,14 +225,14 @@ class BigFanService(pulumi.ComponentResource):
             consumer_outputs[f"{key}Function"] = function.function_name
 
         self.stage = self._api(name, spec, platform)
-        self.outputs: dict[str, pulumi.Input] = {
+        self.outputs = {
             "url": self.stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}/{EVENTS_PATH}"),
             "topicArn": self.topic.arn,
             **consumer_outputs,
         }
         if self.payload_bucket is not None:
             self.outputs["payloadBucket"] = self.payload_bucket.bucket_name
-        self.register_outputs(self.outputs)
+        self.finish(self.outputs)
 
     def _api(self, name: str, spec: BigFanSpec, platform: Platform) -> RestStage:
         ctx = platform.context

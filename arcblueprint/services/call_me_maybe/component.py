@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
@@ -16,12 +14,10 @@ from arcblueprint.platform.constructs.rest_stage import MethodThrottle, RestStag
 from arcblueprint.platform.constructs.ttl_table import ttl_table
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, SqsSource, StreamSource
 from arcblueprint.platform.queues import dead_letter_alarm, queue_policy
+from arcblueprint.services.base import Service, ServiceArgs
+from arcblueprint.services.call_me_maybe.spec import CallMeMaybeSpec
 
-if TYPE_CHECKING:
-    from arcblueprint.platform.handles import Platform
-    from arcblueprint.services.call_me_maybe.spec import CallMeMaybeSpec
-
-__all__ = ["CallMeMaybeService", "CallMeMaybeServiceArgs"]
+__all__ = ["CallMeMaybeService"]
 
 HANDLERS = Path(__file__).resolve().parent / "handlers"
 WEBHOOK_PATH = "webhook"
@@ -30,13 +26,7 @@ STAGE_NAME = "v1"
 RECEIVER_INTEGRATION_TIMEOUT_MS = 5000
 
 
-@dataclass(frozen=True, kw_only=True)
-class CallMeMaybeServiceArgs:
-    platform: Platform
-    spec: CallMeMaybeSpec
-
-
-class CallMeMaybeService(pulumi.ComponentResource):
+class CallMeMaybeService(Service[CallMeMaybeSpec]):
     """Receives third-party webhooks and feeds them to a downstream that cannot scale.
 
     The receiver only verifies (HMAC over timestamp + body, replay window), masks and buffers, so
@@ -57,8 +47,12 @@ class CallMeMaybeService(pulumi.ComponentResource):
         ``receiverFunction``, ``consumerFunction``.
     """
 
-    def __init__(self, name: str, args: CallMeMaybeServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("arcblueprint:services:CallMeMaybeService", name, None, opts)
+    TYPE = "arcblueprint:services:CallMeMaybeService"
+
+    def __init__(
+        self, name: str, args: ServiceArgs[CallMeMaybeSpec], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(name, opts)
         spec, platform = args.spec, args.platform
         ctx = platform.context
         tags = ctx.tags(name)
@@ -317,7 +311,7 @@ class CallMeMaybeService(pulumi.ComponentResource):
             source_arn=self.stage.execution_arn.apply(lambda arn: f"{arn}/POST/{WEBHOOK_PATH}"),
         )
 
-        self.outputs: dict[str, pulumi.Input] = {
+        self.outputs = {
             "url": self.stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}/{WEBHOOK_PATH}"),
             "bufferName": self.queue.queue.name if self.queue is not None else self.stream.name,  # type: ignore[union-attr]
             "deadLetterQueueUrl": dead_letter_url,
@@ -327,4 +321,4 @@ class CallMeMaybeService(pulumi.ComponentResource):
         }
         if self.status_table is not None:
             self.outputs["statusTable"] = self.status_table.name
-        self.register_outputs(self.outputs)
+        self.finish(self.outputs)

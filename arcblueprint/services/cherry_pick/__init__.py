@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CherryPickService", "CherryPickServiceArgs", "CherryPickSpec"]
+__all__ = ["CherryPickService", "CherryPickSpec"]
 
 
 def __getattr__(name: str) -> object:
@@ -11,7 +11,7 @@ def __getattr__(name: str) -> object:
         from arcblueprint.services.cherry_pick.spec import CherryPickSpec
 
         return CherryPickSpec
-    if name in ("CherryPickService", "CherryPickServiceArgs"):
+    if name == "CherryPickService":
         from arcblueprint.services.cherry_pick import component
 
         return getattr(component, name)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
@@ -13,26 +11,18 @@ import pulumi_aws as aws
 from arcblueprint.platform.constructs.user_pool import ApiUserPool, ApiUserPoolArgs
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction
 from arcblueprint.service_facts import service_trust_policy, state_machine_observability_statements
+from arcblueprint.services.base import Service, ServiceArgs
 from arcblueprint.services.cherry_pick.saga import SagaRetry, build_saga, validate_saga
+from arcblueprint.services.cherry_pick.spec import CherryPickSpec
 
-if TYPE_CHECKING:
-    from arcblueprint.platform.handles import Platform
-    from arcblueprint.services.cherry_pick.spec import CherryPickSpec
-
-__all__ = ["CherryPickService", "CherryPickServiceArgs"]
+__all__ = ["CherryPickService"]
 
 HERE = Path(__file__).resolve().parent
 SCHEMA_FILE = HERE / "schema.graphql"
 OWNER_INDEX = "byOwner"
 
 
-@dataclass(frozen=True, kw_only=True)
-class CherryPickServiceArgs:
-    platform: Platform
-    spec: CherryPickSpec
-
-
-class CherryPickService(pulumi.ComponentResource):
+class CherryPickService(Service[CherryPickSpec]):
     """Reads resolve straight from DynamoDB (JS resolvers, selected fields only, cached per caller);
     ``createBooking`` is a Lambda resolver that starts the booking saga in Step Functions.
 
@@ -46,14 +36,18 @@ class CherryPickService(pulumi.ComponentResource):
     outputs : dict[str, pulumi.Input]
     """
 
-    def __init__(self, name: str, args: CherryPickServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    TYPE = "arcblueprint:services:CherryPickService"
+
+    def __init__(
+        self, name: str, args: ServiceArgs[CherryPickSpec], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         spec, platform = args.spec, args.platform
         ctx = platform.context
         # AppSync's roles carry no source conditions: no AWS document says AppSync sends aws:SourceArn or
         # aws:SourceAccount when it assumes them, and a condition on a key it does not send would deny every
         # resolver and log delivery (arcblueprint.service_facts.SOURCE_KEY_SERVICES).
         appsync_trust = service_trust_policy("appsync.amazonaws.com", account_id=ctx.stack.account_id)
-        super().__init__("arcblueprint:services:CherryPickService", name, None, opts)
+        super().__init__(name, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = ctx.tags(name)
         region = ctx.stack.region
@@ -369,7 +363,7 @@ class CherryPickService(pulumi.ComponentResource):
                 opts=child,
             )
 
-        self.outputs: dict[str, pulumi.Input] = {
+        self.outputs = {
             "graphqlUrl": self.api.uris.apply(lambda uris: uris["GRAPHQL"]),
             "apiId": self.api.id,
             "tableName": self.table.name,
@@ -377,4 +371,4 @@ class CherryPickService(pulumi.ComponentResource):
         }
         if client_id is not None:
             self.outputs.update(userPoolId=pool_id, userPoolClientId=client_id)
-        self.register_outputs(self.outputs)
+        self.finish(self.outputs)

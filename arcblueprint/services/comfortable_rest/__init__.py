@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ComfortableRestService", "ComfortableRestServiceArgs", "ComfortableRestSpec"]
+__all__ = ["ComfortableRestService", "ComfortableRestSpec"]
 
 
 def __getattr__(name: str) -> object:
@@ -11,7 +11,7 @@ def __getattr__(name: str) -> object:
         from arcblueprint.services.comfortable_rest.spec import ComfortableRestSpec
 
         return ComfortableRestSpec
-    if name in ("ComfortableRestService", "ComfortableRestServiceArgs"):
+    if name == "ComfortableRestService":
         from arcblueprint.services.comfortable_rest import component
 
         return getattr(component, name)

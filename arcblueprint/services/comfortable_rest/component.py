@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
@@ -13,26 +11,18 @@ import pulumi_aws as aws
 from arcblueprint.platform.constructs.rest_stage import MethodThrottle, RestStage, RestStageArgs
 from arcblueprint.platform.constructs.user_pool import ApiUserPool, ApiUserPoolArgs
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction
+from arcblueprint.services.base import Service, ServiceArgs
 from arcblueprint.services.comfortable_rest.outbox import TableOutbox, TableOutboxArgs
 from arcblueprint.services.comfortable_rest.spec import BODY_OPERATIONS, ComfortableRestSpec, route_table
 
-if TYPE_CHECKING:
-    from arcblueprint.platform.handles import Platform
-
-__all__ = ["ComfortableRestService", "ComfortableRestServiceArgs"]
+__all__ = ["ComfortableRestService"]
 
 HANDLERS = Path(__file__).resolve().parent / "handlers"
 STAGE_NAME = "v1"
 OWNER_INDEX = "byOwner"
 
 
-@dataclass(frozen=True, kw_only=True)
-class ComfortableRestServiceArgs:
-    platform: Platform
-    spec: ComfortableRestSpec
-
-
-class ComfortableRestService(pulumi.ComponentResource):
+class ComfortableRestService(Service[ComfortableRestSpec]):
     """API Gateway (REST) -> Lambda (``live`` alias) -> DynamoDB, for one resource.
 
     Every method is authorized (Cognito user pool or IAM) unless the spec lists it as public,
@@ -52,10 +42,14 @@ class ComfortableRestService(pulumi.ComponentResource):
         ``apiClients`` ``apiKeyIds`` (client -> key id; the key values are never exported).
     """
 
-    def __init__(self, name: str, args: ComfortableRestServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    TYPE = "arcblueprint:services:ComfortableRestService"
+
+    def __init__(
+        self, name: str, args: ServiceArgs[ComfortableRestSpec], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         spec, platform = args.spec, args.platform
         ctx = platform.context
-        super().__init__("arcblueprint:services:ComfortableRestService", name, None, opts)
+        super().__init__(name, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = ctx.tags(name)
         # With a platform bus, every change of an item is published (OrderCreated/OrderUpdated) by a
@@ -274,7 +268,7 @@ class ComfortableRestService(pulumi.ComponentResource):
             source_arn=self.stage.execution_arn.apply(lambda arn: f"{arn}/*/*"),
         )
 
-        self.outputs: dict[str, pulumi.Input] = {
+        self.outputs = {
             "url": self.stage.invoke_url,
             "tableName": self.table.name,
             "functionName": self.function.function_name,
@@ -285,7 +279,7 @@ class ComfortableRestService(pulumi.ComponentResource):
             self.outputs["outboxFunctionName"] = self.outbox.publisher.function_name
         if self.stage.api_keys:
             self.outputs["apiKeyIds"] = {client: key.id for client, key in self.stage.api_keys.items()}
-        self.register_outputs(self.outputs)
+        self.finish(self.outputs)
 
     def _resources(self, name: str, routes) -> dict[str, pulumi.Input[str]]:
         """API Gateway resources for every path segment, parents first; ``/`` is the API root."""

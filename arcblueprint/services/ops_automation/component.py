@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -14,24 +13,17 @@ from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction
 from arcblueprint.platform.handles import Platform, RuleTarget
 from arcblueprint.platform.queues import dead_end_queue
 from arcblueprint.service_facts import service_trust_policy, state_machine_observability_statements
+from arcblueprint.services.base import Service, ServiceArgs
 from arcblueprint.services.event_wiring import subscription_rules
+from arcblueprint.services.ops_automation.spec import OpsAutomationSpec
 from arcblueprint.services.ops_automation.workflow import build_workflow
 
-if TYPE_CHECKING:
-    from arcblueprint.services.ops_automation.spec import OpsAutomationSpec
-
-__all__ = ["ALARM_STATE_CHANGE", "OpsAutomationService", "OpsAutomationServiceArgs", "alarm_pattern"]
+__all__ = ["ALARM_STATE_CHANGE", "OpsAutomationService", "alarm_pattern"]
 
 HANDLERS = Path(__file__).resolve().parent / "handlers"
 #: CloudWatch sends alarm state changes to the account's *default* event bus, never to a custom one.
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 KIND_INDEX = "byKind"
-
-
-@dataclass(frozen=True, kw_only=True)
-class OpsAutomationServiceArgs:
-    platform: Platform
-    spec: OpsAutomationSpec
 
 
 def alarm_pattern(alarm_name_prefix: str) -> dict[str, Any]:
@@ -43,7 +35,7 @@ def alarm_pattern(alarm_name_prefix: str) -> dict[str, Any]:
     }
 
 
-class OpsAutomationService(pulumi.ComponentResource):
+class OpsAutomationService(Service[OpsAutomationSpec]):
     """The seed's operations automation, on the platform's event machinery.
 
     * Periodic jobs: one EventBridge Scheduler schedule per ``jobs`` entry, in the service's schedule
@@ -65,8 +57,12 @@ class OpsAutomationService(pulumi.ComponentResource):
     workflow : aws.sfn.StateMachine
     """
 
-    def __init__(self, name: str, args: OpsAutomationServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("arcblueprint:services:OpsAutomationService", name, None, opts)
+    TYPE = "arcblueprint:services:OpsAutomationService"
+
+    def __init__(
+        self, name: str, args: ServiceArgs[OpsAutomationSpec], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(name, opts)
         spec, platform = args.spec, args.platform
         ctx = platform.context
         stack = ctx.stack
@@ -188,7 +184,7 @@ class OpsAutomationService(pulumi.ComponentResource):
         self.jobs.grant_table_read_write(self.table.arn)
         self.schedules = self._schedules(name, spec, platform, enabled)
 
-        self.outputs: dict[str, pulumi.Input] = {
+        self.outputs = {
             "logTable": self.table.name,
             "auditFunction": self.audit.function_name,
             "jobsFunction": self.jobs.function_name,
@@ -197,7 +193,7 @@ class OpsAutomationService(pulumi.ComponentResource):
         }
         if self.alarms is not None:
             self.outputs["alarmsFunction"] = self.alarms.function_name
-        self.register_outputs(self.outputs)
+        self.finish(self.outputs)
 
     def _workflow(
         self, name: str, spec: OpsAutomationSpec, platform: Platform, topic_arn: pulumi.Input[str]

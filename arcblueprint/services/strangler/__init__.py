@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["StranglerService", "StranglerServiceArgs", "StranglerSpec"]
+__all__ = ["StranglerService", "StranglerSpec"]
 
 
 def __getattr__(name: str) -> object:
@@ -11,7 +11,7 @@ def __getattr__(name: str) -> object:
         from arcblueprint.services.strangler.spec import StranglerSpec
 
         return StranglerSpec
-    if name in ("StranglerService", "StranglerServiceArgs"):
+    if name == "StranglerService":
         from arcblueprint.services.strangler import component
 
         return getattr(component, name)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
@@ -14,6 +12,7 @@ from arcblueprint.config.schema import ConfigError
 from arcblueprint.platform.constructs.rest_stage import MethodThrottle, RestStage, RestStageArgs
 from arcblueprint.platform.constructs.user_pool import ApiUserPool, ApiUserPoolArgs
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction
+from arcblueprint.services.base import Service, ServiceArgs
 from arcblueprint.services.strangler.spec import (
     LAMBDA_INTEGRATION_TIMEOUT_MS,
     ROUTER_TIMEOUT_SECONDS,
@@ -22,22 +21,13 @@ from arcblueprint.services.strangler.spec import (
     route_nodes,
 )
 
-if TYPE_CHECKING:
-    from arcblueprint.platform.handles import Platform
-
-__all__ = ["StranglerService", "StranglerServiceArgs"]
+__all__ = ["StranglerService"]
 
 HANDLERS = Path(__file__).resolve().parent / "handlers"
 STAGE_NAME = "v1"
 
 
-@dataclass(frozen=True, kw_only=True)
-class StranglerServiceArgs:
-    platform: Platform
-    spec: StranglerSpec
-
-
-class StranglerService(pulumi.ComponentResource):
+class StranglerService(Service[StranglerSpec]):
     """Every path is served by legacy unless the route table gives it to a Lambda service.
 
     Per route node the facade declares ``ANY <path>`` and ``ANY <path>/{proxy+}``:
@@ -60,7 +50,9 @@ class StranglerService(pulumi.ComponentResource):
     outputs : dict[str, pulumi.Input]
     """
 
-    def __init__(self, name: str, args: StranglerServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    TYPE = "arcblueprint:services:StranglerService"
+
+    def __init__(self, name: str, args: ServiceArgs[StranglerSpec], opts: pulumi.ResourceOptions | None = None) -> None:
         spec, platform = args.spec, args.platform
         ctx = platform.context
         vpc_link_needed = spec.legacy.vpc_link_target_arn is not None
@@ -84,7 +76,7 @@ class StranglerService(pulumi.ComponentResource):
                     "host (or its address's network) in onPrem.destinations and its port in "
                     "onPrem.destinationPorts, or the proxy refuses every legacy request",
                 )
-        super().__init__("arcblueprint:services:StranglerService", name, None, opts)
+        super().__init__(name, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = ctx.tags(name)
 
@@ -243,7 +235,7 @@ class StranglerService(pulumi.ComponentResource):
         if self.router is not None:
             self.router.allow_invoke("apigw", principal="apigateway.amazonaws.com", source_arn=source_arn)
 
-        self.outputs: dict[str, pulumi.Input] = {
+        self.outputs = {
             "url": self.stage.invoke_url,
             "routes": json.dumps(
                 {r.path: r.target if r.target != "weighted" else f"weighted:{r.percent_new}" for r in spec.routes}
@@ -251,7 +243,7 @@ class StranglerService(pulumi.ComponentResource):
         }
         if user_pool_id is not None:
             self.outputs["userPoolId"] = user_pool_id
-        self.register_outputs(self.outputs)
+        self.finish(self.outputs)
 
     def _route(
         self,

@@ -7,7 +7,6 @@ the other domains' Firehose streams read the Kinesis stream.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -19,13 +18,13 @@ from arcblueprint.platform.encryption import EncryptionKey, EncryptionKeyArgs
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, StreamSource
 from arcblueprint.platform.handles import InputTransformer, Platform, RuleTarget
 from arcblueprint.platform.queues import dead_end_queue
+from arcblueprint.services.base import Service, ServiceArgs
 from arcblueprint.services.event_wiring import subscription_rules
 from arcblueprint.services.streamer.spec import PARTITION_COLUMNS, DomainSpec, StreamerSpec
 
 __all__ = [
     "EVENT_ENVELOPE_KEY",
     "StreamerService",
-    "StreamerServiceArgs",
     "domain_event_record",
     "firehose_policy",
     "glue_name",
@@ -35,12 +34,6 @@ HANDLERS = Path(__file__).resolve().parent / "handlers"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-
-
-@dataclass(frozen=True, kw_only=True)
-class StreamerServiceArgs:
-    platform: Platform
-    spec: StreamerSpec
 
 
 def glue_name(name: str) -> str:
@@ -166,7 +159,7 @@ def domain_event_record(domain_field: str, domain: str) -> InputTransformer:
     )
 
 
-class StreamerService(pulumi.ComponentResource):
+class StreamerService(Service[StreamerSpec]):
     """A stream, and for each domain a dedicated Firehose into a Parquet data lake that Athena queries.
 
     Each Firehose keeps the raw records (source record backup), calls one transformation function
@@ -204,8 +197,10 @@ class StreamerService(pulumi.ComponentResource):
         ``streamName``, ``lakeBucket``, ``database``, ``workgroup``, ``<domain>DeliveryStream``.
     """
 
-    def __init__(self, name: str, args: StreamerServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("arcblueprint:services:StreamerService", name, None, opts)
+    TYPE = "arcblueprint:services:StreamerService"
+
+    def __init__(self, name: str, args: ServiceArgs[StreamerSpec], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
         spec, platform = args.spec, args.platform
         ctx = platform.context
         stack = ctx.stack
@@ -361,14 +356,14 @@ class StreamerService(pulumi.ComponentResource):
                 f"{name} {subscription.target}",
             )
 
-        self.outputs: dict[str, pulumi.Input] = {
+        self.outputs = {
             "streamName": self.stream.name,
             "lakeBucket": self.lake.bucket_name,
             "database": self.database.name,
             "workgroup": self.workgroup.name,
             **{f"{glue_name(d)}DeliveryStream": s.name for d, s in self.delivery_streams.items()},
         }
-        self.register_outputs(self.outputs)
+        self.finish(self.outputs)
 
     def _table(self, name: str, domain: str, domain_spec: DomainSpec) -> aws.glue.CatalogTable:
         location = self.lake.bucket_name.apply(lambda b: f"s3://{b}/data/{domain}/")
