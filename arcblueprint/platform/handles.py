@@ -43,7 +43,7 @@ class LogGroups(Protocol):
     """Creates log groups that follow the platform's logging rules."""
 
     def log_group(
-        self, resource_name: str, log_group_name: str, *, service: str, parent: pulumi.Resource
+        self, resource_name: str, log_group_name: pulumi.Input[str], *, service: str, parent: pulumi.Resource
     ) -> aws.cloudwatch.LogGroup:
         """A log group with the stack's retention, the platform KMS key and a subscription to the sink.
 

@@ -598,7 +598,7 @@ class CentralLogging(pulumi.ComponentResource):
         )
 
     def log_group(
-        self, resource_name: str, log_group_name: str, *, service: str, parent: pulumi.Resource
+        self, resource_name: str, log_group_name: pulumi.Input[str], *, service: str, parent: pulumi.Resource
     ) -> aws.cloudwatch.LogGroup:
         """A log group with the stack's retention, the platform key and a subscription to the sink."""
         ctx = self._context

@@ -8,7 +8,7 @@ with :meth:`Service.finish`. ``opts`` reaches ``ComponentResource`` unchanged, s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 import pulumi
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from arcblueprint.platform.handles import Platform
 
-__all__ = ["Service", "ServiceArgs"]
+__all__ = ["Service", "ServiceArgs", "ServiceFactory"]
 
 SpecT = TypeVar("SpecT", bound=ServiceSettings)
 
@@ -49,3 +49,11 @@ class Service(pulumi.ComponentResource, Generic[SpecT]):
         """Record and register the service's outputs (the last step of a pattern's constructor)."""
         self.outputs = dict(outputs)
         self.register_outputs(self.outputs)
+
+
+class ServiceFactory(Protocol):
+    """How the stack program calls a pattern's component class (what the registry hands out)."""
+
+    def __call__(
+        self, name: str, args: ServiceArgs[Any], opts: pulumi.ResourceOptions | None = None
+    ) -> Service[Any]: ...

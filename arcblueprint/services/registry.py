@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from arcblueprint.services.base import Service
+    from arcblueprint.services.base import ServiceFactory
     from arcblueprint.services.service_settings import ServiceSettings
 
 __all__ = ["PATTERNS", "Pattern", "pattern_of", "register"]
@@ -31,7 +31,7 @@ class Pattern:
     def spec_type(self) -> type[ServiceSettings]:
         return getattr(importlib.import_module(f"{self.package}.spec"), self.spec_class)  # type: ignore[no-any-return]
 
-    def component_type(self) -> type[Service[Any]]:
+    def component_type(self) -> ServiceFactory:
         module = importlib.import_module(f"{self.package}.component")
         return getattr(module, self.component_class)  # type: ignore[no-any-return]
 

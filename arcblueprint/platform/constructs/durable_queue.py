@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DurableQueue", "DurableQueueArgs"]
 
+#: How long SQS reuses a data key before calling KMS again: one hour, the AWS maximum (fewer KMS calls).
+KMS_DATA_KEY_REUSE_SECONDS = 3600
 _DAY = 86400
 
 
@@ -66,17 +68,15 @@ class DurableQueue(pulumi.ComponentResource):
         ctx = args.platform.context
         tags = ctx.tags(args.service)
         child = pulumi.ResourceOptions(parent=self)
-        encryption = {
-            "kms_master_key_id": args.platform.kms_key_arn,
-            "kms_data_key_reuse_period_seconds": 3600,
-        }  # fewer KMS calls; one hour is the AWS maximum
+        key_arn = args.platform.kms_key_arn
         self.dead_letter_queue = aws.sqs.Queue(
             f"{name}-dlq",
             name=ctx.name(args.service, args.suffix, "dlq", max_length=80),
             message_retention_seconds=DEAD_LETTER_RETENTION_DAYS * _DAY,
             tags=tags,
+            kms_master_key_id=key_arn,
+            kms_data_key_reuse_period_seconds=KMS_DATA_KEY_REUSE_SECONDS,
             opts=ctx.stateful(child),
-            **encryption,
         )
         self.queue = aws.sqs.Queue(
             f"{name}-queue",
@@ -87,8 +87,9 @@ class DurableQueue(pulumi.ComponentResource):
                 lambda arn: json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": args.max_receive_count})
             ),
             tags=tags,
+            kms_master_key_id=key_arn,
+            kms_data_key_reuse_period_seconds=KMS_DATA_KEY_REUSE_SECONDS,
             opts=ctx.stateful(child),
-            **encryption,
         )
         aws.sqs.RedriveAllowPolicy(
             f"{name}-redrive-allow",

@@ -77,32 +77,42 @@ class SecureBucket(pulumi.ComponentResource):
         aws.s3.BucketVersioning(
             f"{name}-versioning", bucket=bucket_id, versioning_configuration={"status": "Enabled"}, opts=child
         )
+        s3 = aws.s3  # the typed args below keep the SDK's type checks
+        abort_uploads = s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(days_after_initiation=7)
         rules = [
-            {
-                "id": rule.rule_id,
-                "status": "Enabled",
-                "filter": {"prefix": rule.prefix},
-                "expiration": {"days": rule.expire_days} if rule.expire_days else None,
-                "transitions": [{"days": rule.transition_to_ia_days, "storage_class": "STANDARD_IA"}]
+            s3.BucketLifecycleConfigurationRuleArgs(
+                id=rule.rule_id,
+                status="Enabled",
+                filter=s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=rule.prefix),
+                expiration=s3.BucketLifecycleConfigurationRuleExpirationArgs(days=rule.expire_days)
+                if rule.expire_days
+                else None,
+                transitions=[
+                    s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                        days=rule.transition_to_ia_days, storage_class="STANDARD_IA"
+                    )
+                ]
                 if rule.transition_to_ia_days
                 else None,
-                "noncurrent_version_expiration": {
-                    "noncurrent_days": rule.noncurrent_expire_days or args.noncurrent_version_expire_days
-                },
-                "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-            }
+                noncurrent_version_expiration=s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=rule.noncurrent_expire_days or args.noncurrent_version_expire_days
+                ),
+                abort_incomplete_multipart_upload=abort_uploads,
+            )
             for rule in args.lifecycle
         ]
         if not any(rule.prefix == "" for rule in args.lifecycle):
             # Uploads under no rule's prefix would otherwise be kept (and billed) forever when left incomplete.
             rules.append(
-                {
-                    "id": "whole-bucket",
-                    "status": "Enabled",
-                    "filter": {"prefix": ""},
-                    "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_version_expire_days},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-                }
+                s3.BucketLifecycleConfigurationRuleArgs(
+                    id="whole-bucket",
+                    status="Enabled",
+                    filter=s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    noncurrent_version_expiration=s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=args.noncurrent_version_expire_days
+                    ),
+                    abort_incomplete_multipart_upload=abort_uploads,
+                )
             )
         aws.s3.BucketLifecycleConfiguration(f"{name}-lifecycle", bucket=bucket_id, rules=rules, opts=child)
         # Who read or wrote what: S3 server access logs to the platform's access-log bucket.

@@ -105,7 +105,7 @@ class CallMeMaybeService(Service[CallMeMaybeSpec]):
                 ),
                 opts=child,
             )
-            buffer_env = {"BUFFER": "sqs", "QUEUE_URL": self.queue.url}
+            buffer_env: dict[str, pulumi.Input[str]] = {"BUFFER": "sqs", "QUEUE_URL": self.queue.url}
             dead_letter_url = self.queue.dead_letter_url
         else:
             self.stream = aws.kinesis.Stream(
@@ -147,7 +147,9 @@ class CallMeMaybeService(Service[CallMeMaybeSpec]):
             buffer_env = {"BUFFER": "kinesis", "STREAM_NAME": self.stream.name}
             dead_letter_url = self.failure_queue.url
 
-        status_env = {"STATUS_TABLE": self.status_table.name} if self.status_table is not None else {}
+        status_env: dict[str, pulumi.Input[str]] = {}
+        if self.status_table is not None:
+            status_env["STATUS_TABLE"] = self.status_table.name
         self.receiver = ServerlessFunction(
             f"{name}-receiver",
             FunctionArgs(

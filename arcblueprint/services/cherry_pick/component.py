@@ -312,18 +312,17 @@ class CherryPickService(Service[CherryPickSpec]):
             opts=child,
         )
 
-        cached = set(spec.caching.resolvers) if spec.caching else set()
         resolvers = []
         for field, code in (("getBooking", "getBooking.js"), ("listBookings", "listBookings.js")):
-            caching = None
-            if f"Query.{field}" in cached:
+            caching: aws.appsync.ResolverCachingConfigArgs | None = None
+            if spec.caching is not None and f"Query.{field}" in spec.caching.resolvers:
                 # Keyed by caller: one user's cached result is never served to another.
                 keys = ["$context.identity.sub"] + (
                     ["$context.arguments.id"]
                     if field == "getBooking"
                     else ["$context.arguments.limit", "$context.arguments.nextToken"]
                 )
-                caching = {"ttl": spec.caching.ttl_seconds, "caching_keys": keys}
+                caching = aws.appsync.ResolverCachingConfigArgs(ttl=spec.caching.ttl_seconds, caching_keys=keys)
             resolvers.append(
                 aws.appsync.Resolver(
                     f"{name}-query-{field}",

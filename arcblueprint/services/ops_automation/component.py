@@ -87,7 +87,7 @@ class OpsAutomationService(Service[OpsAutomationSpec]):
             tags=tags,
             opts=ctx.stateful(child),
         )
-        log_env = {
+        log_env: dict[str, pulumi.Input[str]] = {
             "OPS_TABLE": self.table.name,
             "KIND_INDEX": KIND_INDEX,
             "RECORD_RETENTION_DAYS": str(spec.record_retention_days),

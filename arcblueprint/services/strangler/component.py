@@ -100,7 +100,7 @@ class StranglerService(Service[StranglerSpec]):
             )
         self.router: ServerlessFunction | None = None
         if weighted:
-            routes_env = pulumi.Output.all(*[self.functions[r.function].alias_arn for r in weighted]).apply(
+            routes_env = pulumi.Output.all(*[self.functions[r.lambda_function].alias_arn for r in weighted]).apply(
                 lambda arns: json.dumps(
                     {
                         r.path: {"percent": r.percent_new, "function": arn}
@@ -134,7 +134,7 @@ class StranglerService(Service[StranglerSpec]):
             )
             for route in weighted:
                 # In the VPC this also gives the router the Lambda API's endpoint: no NAT, no other path.
-                self.router.grant_invoke(self.functions[route.function].alias_arn)
+                self.router.grant_invoke(self.functions[route.lambda_function].alias_arn)
 
         self.rest_api = aws.apigateway.RestApi(
             f"{name}-rest-api",
@@ -281,7 +281,8 @@ class StranglerService(Service[StranglerSpec]):
             if self.vpc_link is not None:
                 integration_args.update(connection_type="VPC_LINK", connection_id=self.vpc_link.id)
         else:
-            target = self.functions[route.function] if route.target == "new" else self.router
+            target = self.functions[route.lambda_function] if route.target == "new" else self.router
+            assert target is not None  # declared above whenever a route is weighted
             integration_args = {
                 "type": "AWS_PROXY",
                 "integration_http_method": "POST",

@@ -48,6 +48,13 @@ class RouteSpec(FunctionCode):
     percent_new: int | None = setting(None, minimum=0, maximum=100)
     function: str | None = setting(None, pattern=r"[a-z][a-z0-9_]*")
 
+    @property
+    def lambda_function(self) -> str:
+        """The function of a ``new`` or ``weighted`` route (parsing made sure they name one)."""
+        if self.function is None:
+            raise ValueError(f"route {self.path} is served by legacy: it has no function")
+        return self.function
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.target == "weighted" and self.percent_new is None:

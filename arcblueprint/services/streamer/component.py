@@ -463,7 +463,9 @@ class StreamerService(Service[StreamerSpec]):
             opts=child,
         )
 
-        def logging(stream: str) -> dict[str, object]:
+        def logging(
+            stream: str,
+        ) -> aws.kinesis.FirehoseDeliveryStreamExtendedS3ConfigurationCloudwatchLoggingOptionsArgsDict:
             return {"enabled": True, "log_group_name": log_group.name, "log_stream_name": stream}
 
         return aws.kinesis.FirehoseDeliveryStream(
