@@ -265,37 +265,35 @@ class StranglerService(Service[StranglerSpec]):
             request_parameters={"method.request.path.proxy": True} if greedy else None,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        integration_args: dict = {}
         if route.target == "legacy":
             legacy = spec.legacy
             backend_path = "" if resource_path == "/" else resource_path.replace("{proxy+}", "{proxy}")
-            integration_args = {
-                "type": "HTTP_PROXY",
-                "integration_http_method": "ANY",
-                "uri": legacy.url + (backend_path or "/"),
-                "request_parameters": {"integration.request.path.proxy": "method.request.path.proxy"}
-                if greedy
-                else None,
-                "timeout_milliseconds": legacy.timeout_ms,
-            }
-            if self.vpc_link is not None:
-                integration_args.update(connection_type="VPC_LINK", connection_id=self.vpc_link.id)
+            args = aws.apigateway.IntegrationArgs(
+                rest_api=self.rest_api.id,
+                resource_id=resource_id,
+                http_method=method.http_method,
+                type="HTTP_PROXY",
+                integration_http_method="ANY",
+                uri=legacy.url + (backend_path or "/"),
+                request_parameters={"integration.request.path.proxy": "method.request.path.proxy"} if greedy else None,
+                timeout_milliseconds=legacy.timeout_ms,
+                connection_type="VPC_LINK" if self.vpc_link is not None else None,
+                connection_id=self.vpc_link.id if self.vpc_link is not None else None,
+            )
         else:
             target = self.functions[route.lambda_function] if route.target == "new" else self.router
             assert target is not None  # declared above whenever a route is weighted
-            integration_args = {
-                "type": "AWS_PROXY",
-                "integration_http_method": "POST",
-                "uri": target.alias_invoke_arn,
-                "timeout_milliseconds": LAMBDA_INTEGRATION_TIMEOUT_MS,
-            }
+            args = aws.apigateway.IntegrationArgs(
+                rest_api=self.rest_api.id,
+                resource_id=resource_id,
+                http_method=method.http_method,
+                type="AWS_PROXY",
+                integration_http_method="POST",
+                uri=target.alias_invoke_arn,
+                timeout_milliseconds=LAMBDA_INTEGRATION_TIMEOUT_MS,
+            )
         integration = aws.apigateway.Integration(
-            f"{name}-any{suffix}-integration",
-            rest_api=self.rest_api.id,
-            resource_id=resource_id,
-            http_method=method.http_method,
-            opts=pulumi.ResourceOptions(parent=self),
-            **integration_args,
+            f"{name}-any{suffix}-integration", args, opts=pulumi.ResourceOptions(parent=self)
         )
         return [method, integration]
 
