@@ -42,7 +42,7 @@ _BLUEPRINT_TAGS = ("environment", "service")
 
 def planned_prefix_length(stack: StackConfig) -> int:
     """The VPC prefix length the CIDR planner computes for the stack's network demand (with headroom)."""
-    from arcblueprint.platform.cidr import NetworkDemand, plan_vpc
+    from arcblueprint.planning.cidr import NetworkDemand, plan_vpc
 
     return int(plan_vpc(NetworkDemand.from_spec(stack.network)).prefix_length)
 
