@@ -96,10 +96,10 @@ def policy_parameters(stack: StackConfig) -> dict[str, dict[str, Any]]:
 
 @functools.cache
 def _policy_names() -> tuple[tuple[str, ...], frozenset[str]]:
-    """(every policy name of the pack, the correctness rules' names); the pack does not change in a run."""
-    from arcblueprint.policy.pack import all_policies, correctness_policy_names
+    """(every policy name of the pack, the correctness rules' names), read without building the pack (no CrossGuard)."""
+    from arcblueprint.policy.names import correctness_names, pack_names
 
-    return tuple(p.name for p in all_policies()), correctness_policy_names()
+    return pack_names(), correctness_names()
 
 
 def _today() -> date:
