@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from arcblueprint.config.schema import ConfigError
+from arcblueprint.planning.cidr import NetworkDemand, plan_vpc
 
 if TYPE_CHECKING:
     from arcblueprint.config.model import StackConfig
@@ -42,8 +43,6 @@ _BLUEPRINT_TAGS = ("environment", "service")
 
 def planned_prefix_length(stack: StackConfig) -> int:
     """The VPC prefix length the CIDR planner computes for the stack's network demand (with headroom)."""
-    from arcblueprint.planning.cidr import NetworkDemand, plan_vpc
-
     return int(plan_vpc(NetworkDemand.from_spec(stack.network)).prefix_length)
 
 
