@@ -20,11 +20,11 @@ _PROGRAM = textwrap.dedent(
     from arcblueprint.config.model import ReleaseSpec
 
     ReleaseSpec()
-    from arcblueprint.config import read_stack_file, stack_config
+    from arcblueprint.config import load
 
     root = Path(sys.argv[1])
     for stack in ("dev", "prod"):
-        config = stack_config(read_stack_file(root, stack), stack, source=f"Pulumi.{stack}.yaml")
+        config = load(root, stack)  # the stack file as the offline commands read it, teams' codeDir folders too
         assert config.services, stack  # the shipped stacks' services (and their pattern specs) were validated
     loaded = sorted(m for m in ("pulumi", "pulumi_aws", "pulumi_policy") if m in sys.modules)
     print(",".join(loaded) or "none")
