@@ -10,7 +10,7 @@ VPC of each shipped stack (``proxy_rows``).
 from __future__ import annotations
 
 from arcblueprint.config.model import NetworkSpec
-from arcblueprint.platform.cidr import (
+from arcblueprint.planning.cidr import (
     CidrPlanError,
     NetworkDemand,
     ProxyVpcDemand,

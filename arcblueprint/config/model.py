@@ -19,6 +19,10 @@ from datetime import date
 from typing import Any, Literal, Protocol
 
 from arcblueprint.config.schema import ConfigError, config_key, parse, setting, yaml_text
+from arcblueprint.planning.cidr import NetworkDemand, ProxyVpcDemand, plan_onprem_vpc, plan_vpc
+from arcblueprint.planning.proxy_config import allows, is_host_name
+from arcblueprint.planning.releases import plan_release
+from arcblueprint.planning.zones import endpoint_zone_indexes
 from arcblueprint.services.registry import PATTERNS, pattern_of
 from arcblueprint.vpc_access import INTERFACE_ENDPOINT_SERVICES
 
@@ -182,8 +186,6 @@ class ReleaseSpec:
         steps = self.weighted_steps
         if not steps or steps[-1] != 100 or any(b <= a for a, b in zip(steps, steps[1:], strict=False)) or steps[0] < 1:
             raise ConfigError("weightedSteps", list(steps), "must rise strictly from 1 or more and end at 100")
-        from arcblueprint.platform.functions.releases import plan_release  # pure; imported late (no cycle)
-
         # Whether a rollback has a version to go back to is known per function (release_for), not here.
         plan_release(self, key="", per_function=False)
 
@@ -342,8 +344,6 @@ class NetworkSpec:
         for i, cidr in enumerate(self.on_prem_ranges):
             check_cidr(cidr, f"onPremRanges[{i}]")
         # The demand must fit before any resource is declared: plan the VPC now (pure, fast).
-        from arcblueprint.platform.cidr import NetworkDemand, plan_vpc
-
         try:
             plan_vpc(NetworkDemand.from_spec(self))
         except ConfigError as error:
@@ -400,8 +400,6 @@ class OnPremSpec:
     availability_zone_ids: tuple[str, ...] = setting(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        from arcblueprint.platform.proxy_config import is_host_name  # pure
-
         check_cidr(self.allowed_range, "allowedRange")
         check_zone_ids(self.availability_zone_ids, "availabilityZoneIds", self.availability_zones, "availabilityZones")
         for i, value in enumerate(self.destinations):
@@ -446,8 +444,6 @@ class OnPremSpec:
 
     @property
     def destination_networks(self) -> tuple[str, ...]:
-        from arcblueprint.platform.proxy_config import is_host_name
-
         return tuple(d for d in self.destinations if not is_host_name(d))
 
 
@@ -716,8 +712,6 @@ class StackConfig:
 
     def _check_releases(self) -> None:
         """Versions are kept per function, each named function exists, and each function's release plans."""
-        from arcblueprint.platform.functions.releases import plan_release
-
         for field, key in (("previous_version", "previousVersion"), ("live_version", "liveVersion")):
             value = getattr(self.releases, field)
             if value is not None:
@@ -794,31 +788,13 @@ class StackConfig:
         return bool(getattr(self.services.get(service), "triggers_disabled", False))
 
     def endpoint_zone_indexes(self) -> tuple[int, ...]:
-        """Indexes of the application VPC's zones that the on-prem proxies' load balancer also serves.
-
-        The on-prem interface endpoint lives in the application VPC and ``CreateVpcEndpoint``
-        rejects a subnet in a zone the endpoint service's load balancer does not serve, so the
-        endpoint takes the application subnets of these zones only. Zones are matched by id.
-        """
-        app, proxy = self.network.availability_zone_ids, self.on_prem.availability_zone_ids
-        if proxy and not app:
-            raise ConfigError(
-                "onPrem.availabilityZoneIds",
-                list(proxy),
-                "pinning the proxy VPC's zones needs network.availabilityZoneIds pinned too "
-                "(the endpoint must be placed in zones both VPCs use)",
-            )
-        if not proxy:  # the proxy VPC takes the application VPC's first zones
-            return tuple(range(min(self.network.availability_zones, self.on_prem.availability_zones)))
-        shared = tuple(i for i, zone in enumerate(app) if zone in proxy)
-        if not shared:
-            raise ConfigError(
-                "onPrem.availabilityZoneIds",
-                list(proxy),
-                f"shares no zone with network.availabilityZoneIds {yaml_text(app)}: the on-prem "
-                "endpoint would have no subnet in a zone the proxies' load balancer serves",
-            )
-        return shared
+        """Indexes of the application VPC's zones the on-prem endpoint takes (see :func:`endpoint_zone_indexes`)."""
+        return endpoint_zone_indexes(
+            self.network.availability_zone_ids,
+            self.network.availability_zones,
+            self.on_prem.availability_zone_ids,
+            self.on_prem.availability_zones,
+        )
 
     def _check_on_prem(self) -> None:
         """The on-prem path is checked as a whole before any resource: zones, capacity, and addresses.
@@ -857,8 +833,6 @@ class StackConfig:
                 "must list the on-prem CIDRs when onPrem is enabled: the proxy VPC routes them to onPrem.gatewayId",
                 show_value=False,
             )
-        from arcblueprint.platform.cidr import NetworkDemand, ProxyVpcDemand, plan_onprem_vpc, plan_vpc
-
         app = plan_vpc(NetworkDemand.from_spec(self.network)).cidr
         proxy = plan_onprem_vpc(ProxyVpcDemand.from_spec(spec), avoid=(app, *self.network.on_prem_ranges)).cidr
         routed = [ipaddress.IPv4Network(r) for r in self.network.on_prem_ranges]
@@ -883,8 +857,6 @@ class StackConfig:
 
     def _check_on_prem_clients(self) -> None:
         """Services that reach a URL through the on-prem proxy need the proxy, and the proxy must let it through."""
-        from arcblueprint.platform.proxy_config import allows
-
         spec = self.on_prem
         for name, service in self.services.items():
             for key, url in getattr(service, "on_prem_destinations", tuple)():

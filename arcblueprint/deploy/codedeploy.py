@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from arcblueprint.deploy.errors import DeployError, ExitCode
-from arcblueprint.platform.functions.releases import appspec, needs_deployment
+from arcblueprint.planning.releases import appspec, needs_deployment
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

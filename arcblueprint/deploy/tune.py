@@ -20,14 +20,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from arcblueprint.planning.releases import LIVE_ALIAS
 from arcblueprint.tuning.analysis import Invocation, Measurement, TuningError, parse_report
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-__all__ = ["LIVE_ALIAS", "LambdaApi", "TuningRun", "tune_function"]
+__all__ = ["LambdaApi", "TuningRun", "tune_function"]
 
-LIVE_ALIAS = "live"
 #: Power tuning's default memory sizes (MB).
 DEFAULT_MEMORY = (128, 256, 512, 1024, 1536, 3008)
 #: How long a configuration update or a new version (with SnapStart: its snapshot) may take to be ready.

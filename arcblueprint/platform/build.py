@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from arcblueprint.config.schema import ConfigError
-from arcblueprint.platform.cidr import NetworkDemand, ProxyVpcDemand, plan_onprem_vpc, plan_vpc
+from arcblueprint.planning.cidr import NetworkDemand, ProxyVpcDemand, plan_onprem_vpc, plan_vpc
 from arcblueprint.platform.code_signing import CodeSigning, CodeSigningArgs
 from arcblueprint.platform.dns_query_logs import ResolverQueryLogging, ResolverQueryLoggingArgs
 from arcblueprint.platform.encryption import EncryptionKey, EncryptionKeyArgs

@@ -40,7 +40,8 @@ import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.platform.buckets import keep_private, tls_only_statement
-from arcblueprint.platform.functions.packaging import code_archive, package_sha256
+from arcblueprint.platform.functions.archive import code_archive
+from arcblueprint.platform.functions.packaging import package_sha256
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_aws as aws
 
-from arcblueprint.config.schema import ConfigError
-from arcblueprint.platform.cidr import NetworkDemand, VpcPlan, plan_vpc
+from arcblueprint.planning.cidr import NetworkDemand, VpcPlan, plan_vpc
+from arcblueprint.planning.zones import choose_zone
 from arcblueprint.platform.handles import VpcAttachment
 from arcblueprint.service_facts import service_trust_policy
 from arcblueprint.vpc_access import GATEWAY_SERVICES, endpoint_service, service_name
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from arcblueprint.platform.context import StackContext
     from arcblueprint.platform.handles import LogGroups
 
-__all__ = ["Network", "NetworkArgs", "choose_zone", "vpc_flow_logs", "zone_id"]
+__all__ = ["Network", "NetworkArgs", "vpc_flow_logs", "zone_id"]
 
 _SERVICE = "network"
 
@@ -273,21 +273,6 @@ def zone_id(zones: pulumi.Output[Any], pinned: Sequence[str], index: int, key: s
     """
 
     return zones.zone_ids.apply(lambda ids: choose_zone(ids, pinned, index, key))
-
-
-def choose_zone(ids: Sequence[str], pinned: Sequence[str], index: int, key: str) -> str:
-    """The ``index``-th zone id among the region's ``ids`` (or the pinned one), else a one-line config error."""
-    if pinned:
-        if pinned[index] not in ids:
-            raise ConfigError(
-                key.rsplit(".", 1)[0] + ".availabilityZoneIds",
-                list(pinned),
-                f"{pinned[index]} is not an available zone of the region ({', '.join(ids)})",
-            )
-        return pinned[index]
-    if index >= len(ids):
-        raise ConfigError(key, index + 1, f"the region has {len(ids)} available zones ({', '.join(ids)})")
-    return ids[index]
 
 
 def vpc_flow_logs(

@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from arcblueprint.config.schema import ConfigError
+from arcblueprint.planning.cidr import NetworkDemand, plan_vpc
 
 if TYPE_CHECKING:
     from arcblueprint.config.model import StackConfig
@@ -42,8 +43,6 @@ _BLUEPRINT_TAGS = ("environment", "service")
 
 def planned_prefix_length(stack: StackConfig) -> int:
     """The VPC prefix length the CIDR planner computes for the stack's network demand (with headroom)."""
-    from arcblueprint.platform.cidr import NetworkDemand, plan_vpc
-
     return int(plan_vpc(NetworkDemand.from_spec(stack.network)).prefix_length)
 
 
@@ -96,10 +95,10 @@ def policy_parameters(stack: StackConfig) -> dict[str, dict[str, Any]]:
 
 @functools.cache
 def _policy_names() -> tuple[tuple[str, ...], frozenset[str]]:
-    """(every policy name of the pack, the correctness rules' names); the pack does not change in a run."""
-    from arcblueprint.policy.pack import all_policies, correctness_policy_names
+    """(every policy name of the pack, the correctness rules' names), read without building the pack (no CrossGuard)."""
+    from arcblueprint.policy.names import correctness_names, pack_names
 
-    return tuple(p.name for p in all_policies()), correctness_policy_names()
+    return pack_names(), correctness_names()
 
 
 def _today() -> date:
@@ -221,8 +220,11 @@ def pack_config_for(stack: StackConfig) -> dict[str, dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the pack config of a stack as JSON (for ``--policy-pack-config``)."""
+    from pathlib import Path
+
     from arcblueprint.config import load
-    from arcblueprint.preview.harness import REPO_ROOT
+
+    repo_root = Path(__file__).resolve().parents[2]  # the checkout's Pulumi.yaml (not the harness: no Pulumi here)
 
     parser = argparse.ArgumentParser(prog="python -m arcblueprint.policy.config", description=main.__doc__)
     which = parser.add_mutually_exclusive_group(required=True)
@@ -235,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}{'  (correctness rule: mandatory everywhere)' if name in correctness else ''}")
         return 0
     try:
-        stack = load(REPO_ROOT, args.stack)
+        stack = load(repo_root, args.stack)
         print(json.dumps(pack_config_for(stack), indent=2, sort_keys=True))
     except ConfigError as error:
         print(f"{parser.prog}: {error}", file=sys.stderr)

@@ -95,7 +95,7 @@ def validate_vpc_cidr_within_plan(args: StackValidationArgs, report_violation: R
         if prefix is not None and prefix < planned:  # type: ignore[operator]
             report_violation(
                 f"VPC '{vpc.name}' is /{prefix:g}, larger than the planned /{planned:g}; size it from "
-                "the network demand (arcblueprint.platform.cidr.plan_vpc).",
+                "the network demand (arcblueprint.planning.cidr.plan_vpc).",
                 vpc.urn,
             )
 

@@ -2,47 +2,38 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pulumi_policy import Policy
 
-__all__ = ["PACK_NAME", "all_policies", "correctness_policy_names"]
+__all__ = ["HARDENING_MODULES", "PACK_NAME", "all_policies", "correctness_policy_names"]
 
 PACK_NAME = "arcblueprint"
+#: The modules of the hardening rules, in the pack's order; the correctness rules follow (``policy.wiring``).
+HARDENING_MODULES = (
+    "lambda_",
+    "release",
+    "api",
+    "messaging",
+    "data",
+    "network",
+    "iam",
+    "least_privilege",
+    "tagging",
+    "edge",
+    "code_signing",
+    "access_logs",
+)
 
 
 def all_policies() -> list[Policy]:
     """Every policy of the pack, in a stable order (the same objects the offline preview runs)."""
-    from arcblueprint.policy import (
-        access_logs,
-        api,
-        code_signing,
-        data,
-        edge,
-        iam,
-        lambda_,
-        least_privilege,
-        messaging,
-        network,
-        release,
-        tagging,
-    )
     from arcblueprint.policy.wiring import correctness_policies
 
     policies: list[Policy] = [
-        *lambda_.POLICIES,
-        *release.POLICIES,
-        *api.POLICIES,
-        *messaging.POLICIES,
-        *data.POLICIES,
-        *network.POLICIES,
-        *iam.POLICIES,
-        *least_privilege.POLICIES,
-        *tagging.POLICIES,
-        *edge.POLICIES,
-        *code_signing.POLICIES,
-        *access_logs.POLICIES,
+        *(p for module in HARDENING_MODULES for p in importlib.import_module(f"arcblueprint.policy.{module}").POLICIES),
         *correctness_policies(),
     ]
     names = [p.name for p in policies]

@@ -124,7 +124,7 @@ class FakeOnPremProxy:
         self.admitted = 0
 
     def allows(self, url: str) -> bool:
-        from arcblueprint.platform.proxy_config import allows
+        from arcblueprint.planning.proxy_config import allows
 
         return allows(url, destinations=self.destinations, ports=self.ports)
 

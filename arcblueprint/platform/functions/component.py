@@ -18,11 +18,8 @@ import pulumi_aws as aws
 from arcblueprint import code_calls
 from arcblueprint.config.model import ReleaseSpec
 from arcblueprint.events import source_of
-from arcblueprint.platform.functions import grants
-from arcblueprint.platform.functions.deployment import CodeDeployRelease, CodeDeployReleaseArgs
-from arcblueprint.platform.functions.layers import powertools_layer_arn
-from arcblueprint.platform.functions.packaging import code_archive
-from arcblueprint.platform.functions.releases import (
+from arcblueprint.planning.proxy_config import client_environment
+from arcblueprint.planning.releases import (
     LIVE_ALIAS,
     PREVIOUS_ALIAS,
     alias_weights,
@@ -30,7 +27,10 @@ from arcblueprint.platform.functions.releases import (
     plan_release,
     previous_version,
 )
-from arcblueprint.platform.proxy_config import client_environment
+from arcblueprint.platform.functions import grants
+from arcblueprint.platform.functions.archive import code_archive
+from arcblueprint.platform.functions.deployment import CodeDeployRelease, CodeDeployReleaseArgs
+from arcblueprint.platform.functions.layers import powertools_layer_arn
 from arcblueprint.service_facts import ASYNC_INVOKERS, service_trust_policy
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 How Pulumi and CodeDeploy share the ``live`` alias: Pulumi creates the alias once and then ignores
 its version and routing (``ignore_changes``), because CodeDeploy moves it. Each ``pulumi up``
 publishes a new version and exports it as ``release_info.targetVersion``; the CI driver then starts
-a deployment with :func:`arcblueprint.platform.functions.releases.appspec` (current -> target) and
+a deployment with :func:`arcblueprint.planning.releases.appspec` (current -> target) and
 CodeDeploy shifts traffic step by step, rolling back on failure, on any alarm, or on request.
 """
 
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
-from arcblueprint.platform.functions.releases import ReleasePlan, deployment_config_name
+from arcblueprint.planning.releases import ReleasePlan, deployment_config_name
 from arcblueprint.service_facts import service_trust_policy
 
 if TYPE_CHECKING:

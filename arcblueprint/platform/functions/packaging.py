@@ -28,7 +28,6 @@ __all__ = [
     "MAX_ZIPPED_BYTES",
     "RUNTIME_MODULES",
     "PackagingError",
-    "code_archive",
     "imported_modules",
     "package_files",
     "package_sha256",
@@ -280,10 +279,3 @@ def package_size(code_dir: Path) -> int:
 def package_sha256(code_dir: Path, handler: str | None = None) -> str:
     """Hex SHA-256 of the package contents, stable across machines and checkouts."""
     return hashlib.sha256(package_zip(code_dir, handler)).hexdigest()
-
-
-def code_archive(code_dir: Path, handler: str | None = None):  # -> pulumi.AssetArchive
-    """The package as a Pulumi archive of the folder's own files (the engine zips and hashes it)."""
-    import pulumi
-
-    return pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in package_files(code_dir, handler)})

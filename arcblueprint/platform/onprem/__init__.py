@@ -3,7 +3,7 @@
 ``access`` composes it: the proxy VPC and the endpoint the application VPC uses (:class:`OnPremAccess`);
 ``fleet`` is the self-healing proxy fleet (:class:`ProxyFleet`); ``routing`` routes the on-prem
 ranges to the gateway (:class:`OnPremRouting`). What the instances run is pure code in
-:mod:`arcblueprint.platform.proxy_config`.
+:mod:`arcblueprint.planning.proxy_config`.
 """
 
 from __future__ import annotations

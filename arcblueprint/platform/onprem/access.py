@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
-from arcblueprint.platform.cidr import ProxyVpcDemand, VpcPlan, plan_onprem_vpc
+from arcblueprint.planning.cidr import ProxyVpcDemand, VpcPlan, plan_onprem_vpc
+from arcblueprint.planning.proxy_config import SquidConfig, allows
 from arcblueprint.platform.network import vpc_flow_logs, zone_id
 from arcblueprint.platform.onprem.fleet import ProxyFleet, ProxyFleetArgs
 from arcblueprint.platform.onprem.routing import OnPremRouting, OnPremRoutingArgs
-from arcblueprint.platform.proxy_config import SquidConfig, allows
 
 if TYPE_CHECKING:
     from arcblueprint.platform.context import StackContext

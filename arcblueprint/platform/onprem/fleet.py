@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
-from arcblueprint.platform.proxy_config import PROXY_INSTANCE_ENDPOINTS, SquidConfig, render_user_data
+from arcblueprint.planning.proxy_config import PROXY_INSTANCE_ENDPOINTS, SquidConfig, render_user_data
 from arcblueprint.service_facts import service_trust_policy
 from arcblueprint.vpc_access import service_name
 

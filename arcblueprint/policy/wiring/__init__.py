@@ -17,12 +17,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pulumi_policy import Policy
 
-__all__ = ["correctness_policies"]
+__all__ = ["correctness_modules", "correctness_policies"]
+
+
+def correctness_modules() -> list[str]:
+    """The rule modules of this package (helpers start with ``_``), sorted; found without importing them."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
 def correctness_policies() -> list[Policy]:
     """The rules of every module in this package, by module name then order in the module."""
     policies: list[Policy] = []
-    for module in sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")):
+    for module in correctness_modules():
         policies.extend(importlib.import_module(f"{__name__}.{module}").POLICIES)
     return policies

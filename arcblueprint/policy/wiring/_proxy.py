@@ -3,8 +3,8 @@
 An interface endpoint to an in-stack endpoint service leads to a network load balancer, its
 listeners, their target groups, the Auto Scaling groups registered in them and the launch
 templates those boot. What the proxies let through is read from the launch template's user data:
-the ``squid.conf`` :func:`~arcblueprint.platform.proxy_config.render_user_data` embeds, parsed by
-:func:`~arcblueprint.platform.proxy_config.parse_squid_config` (the file the instances run, not a
+the ``squid.conf`` :func:`~arcblueprint.planning.proxy_config.render_user_data` embeds, parsed by
+:func:`~arcblueprint.planning.proxy_config.parse_squid_config` (the file the instances run, not a
 copy of the config that may drift from it).
 
 Every read goes through :func:`~arcblueprint.policy.base.known`: user data rendered from resources
@@ -19,7 +19,7 @@ import binascii
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
-from arcblueprint.platform.proxy_config import ProxyRules, parse_squid_config, squid_config_of
+from arcblueprint.planning.proxy_config import ProxyRules, parse_squid_config, squid_config_of
 from arcblueprint.policy.base import UNKNOWN, is_list, is_mapping, known, known_dig, known_list, number
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ to the VPC in each of the group's zones, or to a virtual private gateway attache
 created after the attachment, and open in the security groups on every port squid lets through.
 
 What squid lets through is read from the ``squid.conf`` the launch template's user data embeds
-(:func:`arcblueprint.platform.proxy_config.parse_squid_config`): what the instances enforce.
+(:func:`arcblueprint.planning.proxy_config.parse_squid_config`): what the instances enforce.
 Whether functions reach the endpoint, and whether the proxies let their URLs through, is
 ``vpc-function-reaches-its-apis``' part.
 
@@ -40,7 +40,7 @@ import math
 import re
 from typing import TYPE_CHECKING
 
-from arcblueprint.platform.proxy_config import installs_squid
+from arcblueprint.planning.proxy_config import installs_squid
 from arcblueprint.policy.base import UNKNOWN, is_mapping, known, known_list, number, stack_policy, truthy
 from arcblueprint.policy.graph import StackGraph
 from arcblueprint.policy.wiring._network import (
@@ -74,7 +74,7 @@ from arcblueprint.policy.wiring._proxy import (
 if TYPE_CHECKING:
     from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
-    from arcblueprint.platform.proxy_config import ProxyRules
+    from arcblueprint.planning.proxy_config import ProxyRules
 
 __all__ = ["PATH_COMPLETE", "POLICIES"]
 
@@ -428,7 +428,7 @@ class _Chain:
                 f"Launch template '{template.name}' boots instances whose user data does not install and start "
                 "squid ('dnf install ... squid' and 'systemctl enable --now squid'): nothing listens on the proxy "
                 "port and every target stays unhealthy. Boot them with "
-                "arcblueprint.platform.proxy_config.render_user_data.",
+                "arcblueprint.planning.proxy_config.render_user_data.",
             )
         rules = proxy_rules(template)
         if not rules:

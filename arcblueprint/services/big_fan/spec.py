@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from arcblueprint.config.schema import ConfigError, setting
+from arcblueprint.planning.event_patterns import plain
 from arcblueprint.platform.consumer_settings import check_sqs_consumer
 from arcblueprint.platform.function_code import FunctionCode
 from arcblueprint.services.big_fan.filter_policy import FilterPolicyError, validate_filter_policy
@@ -42,7 +43,7 @@ class ConsumerSpec(FunctionCode):
         super().__post_init__()
         if self.filter_policy is not None:
             try:
-                validate_filter_policy(_plain(self.filter_policy), self.filter_policy_scope)
+                validate_filter_policy(plain(self.filter_policy), self.filter_policy_scope)
             except FilterPolicyError as error:
                 key = f"filterPolicy.{error.path}" if error.path else "filterPolicy"
                 raise ConfigError(key, error.value, f"is not valid SNS filter policy syntax: {error.message}") from None
@@ -55,20 +56,11 @@ class ConsumerSpec(FunctionCode):
 
     @property
     def filter_policy_json(self) -> str | None:
-        return None if self.filter_policy is None else json.dumps(_plain(self.filter_policy), sort_keys=True)
+        return None if self.filter_policy is None else json.dumps(plain(self.filter_policy), sort_keys=True)
 
     @property
     def visibility_timeout_seconds(self) -> int:
         return 6 * self.timeout_seconds
-
-
-def _plain(value: Any) -> Any:
-    """Config mappings are read-only proxies; SNS and json want plain dicts."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arcblueprint.platform.proxy_config import (
+from arcblueprint.planning.proxy_config import (
     ACCESS_LOG,
     NO_PROXY,
     SquidConfig,

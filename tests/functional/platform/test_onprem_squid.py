@@ -28,7 +28,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arcblueprint.platform.proxy_config import SquidConfig, render_squid_config
+from arcblueprint.planning.proxy_config import SquidConfig, render_squid_config
 from arcblueprint.preview.harness import REPO_ROOT
 from arcblueprint.services.testing import LambdaContext, load_handler
 

@@ -11,8 +11,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
+from arcblueprint.planning.cidr import NetworkDemand, plan_vpc
 from arcblueprint.platform.build import build_platform
-from arcblueprint.platform.cidr import NetworkDemand, plan_vpc
 from arcblueprint.platform.handles import RuleTarget
 
 STACKS = ("dev", "prod")
@@ -444,7 +444,7 @@ def test_asking_for_more_zones_than_the_region_has_is_a_one_line_config_error() 
             },
         )
     # The other branch, a pinned zone the region does not offer, surfaces the same way.
-    from arcblueprint.platform.network import choose_zone
+    from arcblueprint.planning.zones import choose_zone
 
     zones = ["euw1-az2", "euw1-az1", "euw1-az3"]
     assert choose_zone(zones, (), 1, "network.availabilityZones") == "euw1-az1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from arcblueprint.config import ConfigError, read_stack_file, stack_config
-from arcblueprint.platform.functions.releases import plan_release, previous_version
+from arcblueprint.planning.releases import plan_release, previous_version
 from arcblueprint.preview.harness import REPO_ROOT
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from arcblueprint.config.model import ReleaseSpec
 from arcblueprint.config.schema import ConfigError, parse
-from arcblueprint.platform.functions.releases import (
+from arcblueprint.planning.releases import (
     MAX_INTERVAL_MINUTES,
     PREDEFINED_CONFIGS,
     alias_weights,

@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from arcblueprint.config.model import NetworkSpec
-from arcblueprint.platform.cidr import (
+from arcblueprint.planning.cidr import (
     CidrPlanError,
     NetworkDemand,
     ProxyVpcDemand,

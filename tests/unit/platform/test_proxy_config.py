@@ -7,7 +7,7 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arcblueprint.platform.proxy_config import (
+from arcblueprint.planning.proxy_config import (
     SquidConfig,
     allows,
     installs_squid,

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from arcblueprint.config.schema import ConfigError
+from arcblueprint.planning.errors import ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -45,7 +45,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from arcblueprint.config.schema import ConfigError
+from arcblueprint.planning.errors import ConfigError
+from arcblueprint.planning.proxy_config import PROXY_INSTANCE_ENDPOINTS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -277,8 +278,6 @@ class ProxyVpcDemand:
 
     @classmethod
     def from_spec(cls, spec: OnPremSpec) -> ProxyVpcDemand:
-        from arcblueprint.platform.proxy_config import PROXY_INSTANCE_ENDPOINTS
-
         return cls(
             max_proxies=spec.proxies.max_size,
             availability_zones=spec.availability_zones,
