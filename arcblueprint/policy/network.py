@@ -17,7 +17,9 @@ from arcblueprint.policy.base import (
 )
 
 if TYPE_CHECKING:
-    from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
+    from pulumi_policy import ResourceValidationArgs, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["NO_PUBLIC_INGRESS", "POLICIES", "VPC_CIDR_WITHIN_PLAN", "VPC_FLOW_LOGS"]
 
