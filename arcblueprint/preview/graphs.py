@@ -162,9 +162,7 @@ def component_graph(graph: SynthesizedStack) -> ComponentGraph:
         top[resource.urn] = current.urn
     owned = Counter(o for r in graph.resources if r.custom and (o := owner[r.urn]) is not None)
     pairs = {
-        (oa, ob)
-        for a, b in edges(graph)
-        if (oa := owner[a]) is not None and (ob := owner[b]) is not None and oa != ob
+        (oa, ob) for a, b in edges(graph) if (oa := owner[a]) is not None and (ob := owner[b]) is not None and oa != ob
     }
     return ComponentGraph(top=top, owned=owned, edges=sorted(pairs, key=lambda e: (node_id(e[0]), node_id(e[1]))))
 
