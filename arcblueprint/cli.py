@@ -12,7 +12,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from arcblueprint.preview.harness import SynthesizedStack
@@ -28,7 +28,7 @@ EXIT_SCHEMA = 4
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors exit 2 with one line (no usage dump into CI logs)."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(EXIT_CONFIG, f"blueprint: {message} (see 'blueprint {self.prog.split()[-1]} --help')\n")
 
 

@@ -7,10 +7,13 @@ Offline, from the synthesized graph (no AWS call) and ``arcblueprint/cost/prices
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import argparse
+
+    from arcblueprint.cost.paths import Workload
+    from arcblueprint.cost.profile import CostProfile
 
 __all__ = ["register"]
 
@@ -18,11 +21,11 @@ EXIT_OK = 0
 EXIT_CONFIG = 2
 
 
-def _profile(stack: str, workload: object) -> object:
+def _profile(stack: str, workload: Workload) -> CostProfile:
     from arcblueprint.cost.profile import cost_profile
     from arcblueprint.preview.harness import synthesize
 
-    return cost_profile(synthesize(stack), workload=workload)  # type: ignore[arg-type]
+    return cost_profile(synthesize(stack), workload=workload)
 
 
 def _cost(args: argparse.Namespace) -> int:
@@ -38,19 +41,19 @@ def _cost(args: argparse.Namespace) -> int:
         print(f"blueprint: {error}")
         return EXIT_CONFIG
     if args.json:
-        document = profile.as_json()  # type: ignore[attr-defined]
+        document = profile.as_json()
         if other is not None:
-            document = {"left": document, "right": other.as_json()}  # type: ignore[attr-defined]
+            document = {"left": document, "right": other.as_json()}
         print(json.dumps(document, indent=2, sort_keys=True))
         return EXIT_OK
-    print("\n".join(render(profile, detail=not args.summary)))  # type: ignore[arg-type]
+    print("\n".join(render(profile, detail=not args.summary)))
     if other is not None:
         print(f"\n--- {args.stack} -> {args.compare} ---")
-        print("\n".join(diff_lines(profile, other)))  # type: ignore[arg-type]
+        print("\n".join(diff_lines(profile, other)))
     return EXIT_OK
 
 
-def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(commands: argparse._SubParsersAction[Any]) -> None:
     cost = commands.add_parser("cost", help="idle cost per month and cost per 1M requests of each service (offline)")
     cost.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     cost.add_argument("--compare", metavar="STACK", help="also show what changes from --stack to this stack")

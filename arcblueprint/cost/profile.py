@@ -203,7 +203,7 @@ def diff_lines(left: CostProfile, right: CostProfile) -> list[str]:
             la, lb = a_lines.get(key), b_lines.get(key)
             ma, mb = (la.monthly if la else 0.0), (lb.monthly if lb else 0.0)
             if abs(ma - mb) >= 0.005:
-                what = (lb or la).item if (lb or la) else ""
+                what = line.item if (line := lb or la) else ""
                 changed.append(f"      {_usd(ma):>9} -> {_usd(mb):>9}  {key[0]}: {what}")
         if changed:
             pa, pb = (a.monthly if a else 0.0), (b.monthly if b else 0.0)
@@ -215,8 +215,8 @@ def diff_lines(left: CostProfile, right: CostProfile) -> list[str]:
     paths_a = {p.service: p for p in left.paths}
     paths_b = {p.service: p for p in right.paths}
     for service in sorted(paths_a.keys() | paths_b.keys()):
-        pa, pb = paths_a.get(service), paths_b.get(service)
-        va, vb = (pa.per_million if pa else 0.0), (pb.per_million if pb else 0.0)
+        path_a, path_b = paths_a.get(service), paths_b.get(service)
+        va, vb = (path_a.per_million if path_a else 0.0), (path_b.per_million if path_b else 0.0)
         marker = "" if abs(va - vb) < 0.005 else f"  ({'+' if vb >= va else '-'}{_usd(abs(vb - va))})"
         out.append(f"  {service:<14} {_usd(va):>10} -> {_usd(vb):>10}{marker}")
     return out

@@ -270,7 +270,7 @@ class Driver:
         """Create only ``targets`` (the code signing resources and what they need) before the signing step."""
 
         def up(name: str, *, on_event: Any) -> Outcome:
-            return self.engine.up(name, on_event=on_event, targets=list(targets))  # type: ignore[call-arg]
+            return self.engine.up(name, on_event=on_event, targets=list(targets))
 
         self._update(stack, summary, up, total=len(targets))
 
@@ -508,7 +508,7 @@ class Driver:
         self._update(stack, summary, self.engine.up, total=0)
 
     # -- helpers ------------------------------------------------------------------------------
-    def _timed(self, summary: Summary, body: Callable[[Summary], None]) -> Summary:
+    def _timed(self, summary: Summary, body: Callable[[Summary], object]) -> Summary:
         started = self.clock()
         try:
             body(summary)

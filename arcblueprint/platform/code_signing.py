@@ -191,28 +191,34 @@ class CodeSigning(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        abort = {"days_after_initiation": 7}
+        abort = aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(days_after_initiation=7)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-artifacts-lifecycle",
             bucket=bucket_id,
             rules=[
-                {
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
                     # Signed packages stay as long as a function version may roll back to them.
-                    "id": "whole-bucket",
-                    "status": "Enabled",
-                    "filter": {"prefix": ""},
-                    "noncurrent_version_expiration": {"noncurrent_days": 30},
-                    "abort_incomplete_multipart_upload": abort,
-                },
+                    id="whole-bucket",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=30
+                    ),
+                    abort_incomplete_multipart_upload=abort,
+                ),
                 *(
-                    {
-                        "id": prefix.strip("/").replace("/", "-"),
-                        "status": "Enabled",
-                        "filter": {"prefix": prefix},
-                        "expiration": {"days": _INTERMEDIATE_EXPIRE_DAYS},
-                        "noncurrent_version_expiration": {"noncurrent_days": 1},
-                        "abort_incomplete_multipart_upload": abort,
-                    }
+                    aws.s3.BucketLifecycleConfigurationRuleArgs(
+                        id=prefix.strip("/").replace("/", "-"),
+                        status="Enabled",
+                        filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=prefix),
+                        expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                            days=_INTERMEDIATE_EXPIRE_DAYS
+                        ),
+                        noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                            noncurrent_days=1
+                        ),
+                        abort_incomplete_multipart_upload=abort,
+                    )
                     for prefix in (UNSIGNED_PREFIX, JOBS_PREFIX)
                 ),
             ],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
@@ -58,7 +58,7 @@ class EncryptionKey(pulumi.ComponentResource):
         ctx = args.context
         stack = ctx.stack
         account_root = f"arn:{ctx.partition}:iam::{stack.account_id}:root"
-        policy = {
+        policy: dict[str, Any] = {
             "Version": "2012-10-17",
             "Statement": [
                 {

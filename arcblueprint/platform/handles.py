@@ -8,7 +8,7 @@ platform can change how it builds things without touching them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, TypedDict
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -27,6 +27,7 @@ __all__ = [
     "InputTransformer",
     "InvokePermissions",
     "LogGroups",
+    "MetricAlarmActions",
     "OnPremProxy",
     "Platform",
     "ReleaseRegistry",
@@ -89,8 +90,10 @@ class WebFirewalls(Protocol):
 class CodePackages(Protocol):
     """Where a function's code comes from, and the code signing config Lambda checks it against."""
 
-    #: The stack's Lambda code signing configuration.
-    code_signing_config_arn: pulumi.Input[str]
+    @property
+    def code_signing_config_arn(self) -> pulumi.Input[str]:
+        """The stack's Lambda code signing configuration."""
+        ...
 
     def code(self, code_dir: Path, handler: str) -> Mapping[str, Any]:
         """``aws.lambda_.Function`` keyword arguments for the package of ``code_dir``: the local archive
@@ -246,6 +249,13 @@ class VpcAttachment:
     endpoints: ServiceEndpoints
 
 
+class MetricAlarmActions(TypedDict):
+    """The action keywords of ``aws.cloudwatch.MetricAlarm``: typed, so ``**`` keeps the SDK's type checks."""
+
+    alarm_actions: list[pulumi.Input[str]]
+    ok_actions: list[pulumi.Input[str]]
+
+
 @dataclass(frozen=True, kw_only=True)
 class AlarmActions:
     """What every alarm does when its state changes: the one place that says so.
@@ -258,7 +268,7 @@ class AlarmActions:
     #: The platform notification topic (KMS-encrypted; its key and policy let CloudWatch publish).
     topic_arn: pulumi.Input[str]
 
-    def metric_alarm_args(self) -> dict[str, list[pulumi.Input[str]]]:
+    def metric_alarm_args(self) -> MetricAlarmActions:
         """Keyword arguments for ``aws.cloudwatch.MetricAlarm`` (and ``CompositeAlarm``)."""
         return {"alarm_actions": [self.topic_arn], "ok_actions": [self.topic_arn]}
 

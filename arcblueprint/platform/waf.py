@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
@@ -125,11 +125,24 @@ class WebApplicationFirewall(pulumi.ComponentResource):
                 )
             )
 
-        rules: list[dict[str, Any]] = []
+        # Rules are evaluated by priority: each rule's is its position in this list.
+        rules: list[aws.wafv2.WebAclRuleArgsDict] = []
         if self.ip_sets:
-            references = [{"ip_set_reference_statement": {"arn": s.arn}} for s in self.ip_sets]
-            matches = references[0] if len(references) == 1 else {"or_statement": {"statements": references}}
-            rules.append(_rule(acl_name, "allowed-senders", {"not_statement": {"statement": matches}}, block=True))
+            references: list[aws.wafv2.WebAclRuleStatementArgsDict] = [
+                {"ip_set_reference_statement": {"arn": s.arn}} for s in self.ip_sets
+            ]
+            matches: aws.wafv2.WebAclRuleStatementArgsDict = (
+                references[0] if len(references) == 1 else {"or_statement": {"statements": references}}
+            )
+            rules.append(
+                _rule(
+                    acl_name,
+                    "allowed-senders",
+                    {"not_statement": {"statement": matches}},
+                    block=True,
+                    priority=len(rules),
+                )
+            )
         rules.append(
             _rule(
                 acl_name,
@@ -142,19 +155,22 @@ class WebApplicationFirewall(pulumi.ComponentResource):
                     }
                 },
                 block=True,
+                priority=len(rules),
             )
         )
-        rules.append(_managed(acl_name, "ip-reputation", IP_REPUTATION))
-        rules.append(_managed(acl_name, "known-bad-inputs", KNOWN_BAD_INPUTS))
+        rules.append(_managed(acl_name, "ip-reputation", IP_REPUTATION, priority=len(rules)))
+        rules.append(_managed(acl_name, "known-bad-inputs", KNOWN_BAD_INPUTS, priority=len(rules)))
         rules.append(
             _managed(
-                acl_name, "core-rule-set", CORE_RULE_SET, count_only=(_BODY_SIZE_RULE,) if args.large_bodies else ()
+                acl_name,
+                "core-rule-set",
+                CORE_RULE_SET,
+                count_only=(_BODY_SIZE_RULE,) if args.large_bodies else (),
+                priority=len(rules),
             )
         )
         if args.inspects_sql:
-            rules.append(_managed(acl_name, "sql-injection", SQL_INJECTION))
-        for priority, rule in enumerate(rules):
-            rule["priority"] = priority
+            rules.append(_managed(acl_name, "sql-injection", SQL_INJECTION, priority=len(rules)))
 
         self.web_acl = aws.wafv2.WebAcl(
             f"{name}-acl",
@@ -251,27 +267,33 @@ def _by_version(ranges: Sequence[str]) -> dict[str, list[str]]:
     return grouped
 
 
-def _visibility(metric_name: str) -> dict[str, Any]:
+def _visibility(metric_name: str) -> aws.wafv2.WebAclVisibilityConfigArgsDict:
     return {"cloudwatch_metrics_enabled": True, "metric_name": metric_name, "sampled_requests_enabled": True}
 
 
-def _rule(acl_name: str, rule_name: str, statement: dict[str, Any], *, block: bool) -> dict[str, Any]:
+def _rule(
+    acl_name: str, rule_name: str, statement: aws.wafv2.WebAclRuleStatementArgsDict, *, block: bool, priority: int
+) -> aws.wafv2.WebAclRuleArgsDict:
     return {
         "name": rule_name,
+        "priority": priority,
         "action": {"block": {}} if block else {"count": {}},
         "statement": statement,
         "visibility_config": _visibility(f"{acl_name}-{rule_name}"),
     }
 
 
-def _managed(acl_name: str, rule_name: str, group: str, *, count_only: Sequence[str] = ()) -> dict[str, Any]:
+def _managed(
+    acl_name: str, rule_name: str, group: str, *, count_only: Sequence[str] = (), priority: int
+) -> aws.wafv2.WebAclRuleArgsDict:
     """A managed rule group with its own rule actions (``override_action: none``: a ``count`` override
     would turn the whole group into monitoring); ``count_only`` rules of the group count instead of block."""
-    statement: dict[str, Any] = {"vendor_name": "AWS", "name": group}
+    statement: aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgsDict = {"vendor_name": "AWS", "name": group}
     if count_only:
         statement["rule_action_overrides"] = [{"name": rule, "action_to_use": {"count": {}}} for rule in count_only]
     return {
         "name": rule_name,
+        "priority": priority,
         "override_action": {"none": {}},
         "statement": {"managed_rule_group_statement": statement},
         "visibility_config": _visibility(f"{acl_name}-{rule_name}"),

@@ -26,7 +26,9 @@ from arcblueprint.policy.data import BUCKET_TYPES, ENCRYPTION_TYPES
 from arcblueprint.policy.graph import StackGraph
 
 if TYPE_CHECKING:
-    from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+    from pulumi_policy import PolicyResource, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = [
     "LOAD_BALANCER_TRAFFIC_LOGGED",
@@ -263,9 +265,9 @@ def _resolving_vpcs(graph: StackGraph) -> dict[str, tuple[PolicyResource, str]]:
         for vpc in graph.refs(zone, "vpcs", VPC):
             found.setdefault(vpc.urn, (vpc, f"private hosted zone '{zone.name}'"))
     for association in graph.of_type(ZONE_ASSOCIATION):
-        zone = graph.ref(association, "zoneId", ZONE)
+        associated = graph.ref(association, "zoneId", ZONE)
         for vpc in graph.refs(association, "vpcId", VPC):
-            found.setdefault(vpc.urn, (vpc, f"private hosted zone '{zone.name if zone else '?'}'"))
+            found.setdefault(vpc.urn, (vpc, f"private hosted zone '{associated.name if associated else '?'}'"))
     for association in graph.of_type(RESOLVER_RULE_ASSOCIATION):
         for vpc in graph.refs(association, "vpcId", VPC):
             found.setdefault(vpc.urn, (vpc, f"Resolver rule association '{association.name}'"))

@@ -18,7 +18,9 @@ from arcblueprint.policy.base import (
 )
 
 if TYPE_CHECKING:
-    from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
+    from pulumi_policy import ResourceValidationArgs, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = [
     "APPSYNC_AUTHORIZED",

@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, cast
 
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
     PolicyResource,
-    ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     StackValidationArgs,
@@ -39,9 +38,13 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+if TYPE_CHECKING:
+    from pulumi_policy import ReportViolation as EngineReportViolation
+
 __all__ = [
     "UNKNOWN",
     "WAIVERS_SCHEMA",
+    "ReportViolation",
     "as_list",
     "config_schema",
     "dig",
@@ -59,6 +62,18 @@ __all__ = [
     "tags_of",
     "truthy",
 ]
+
+
+class ReportViolation(Protocol):
+    """What a check is handed to report with: ``report_violation(message, urn=None)``.
+
+    The engine's callback (``pulumi_policy/policy.py`` ``_create_report_violation``) and the offline reporters
+    default ``urn`` (a resource check's violation is always about its resource); the SDK's alias
+    ``Callable[[str, Optional[str]], None]`` says ``urn`` is required.
+    """
+
+    def __call__(self, message: str, urn: str | None = None) -> None: ...
+
 
 ResourceCheck = Callable[[ResourceValidationArgs, ReportViolation], None]
 StackCheck = Callable[[StackValidationArgs, ReportViolation], None]
@@ -101,7 +116,7 @@ def _diverting(report_violation: ReportViolation, reason: str) -> ReportViolatio
         if hook is not None:
             hook(message, urn, reason)
 
-    return report  # type: ignore[return-value]
+    return report
 
 
 def resource_policy(
@@ -120,9 +135,11 @@ def resource_policy(
     """
     wanted = frozenset(types) if types is not None else None
 
-    def guarded(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    def guarded(args: ResourceValidationArgs, engine_report: EngineReportViolation) -> None:
         if wanted is not None and args.resource_type not in wanted:
             return
+        # The engine's callback defaults urn (see ReportViolation); the SDK's alias does not say so.
+        report_violation = cast("ReportViolation", engine_report)
         reason = _waiver_reason(args.get_config(), args.name)
         validate(args, report_violation if reason is None else _diverting(report_violation, reason))
 
@@ -149,8 +166,9 @@ def stack_policy(
 ) -> StackValidationPolicy:
     """Wrap a plain stack check as a CrossGuard policy whose per-resource violations honour waivers."""
 
-    def guarded(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    def guarded(args: StackValidationArgs, engine_report: EngineReportViolation) -> None:
         config = args.get_config()
+        report_violation = cast("ReportViolation", engine_report)  # defaults urn, see ReportViolation
 
         def report(message: str, urn: str | None = None) -> None:
             reason = _waiver_reason(config, logical_name(urn)) if urn else None
@@ -159,7 +177,7 @@ def stack_policy(
             else:
                 _diverting(report_violation, reason)(message, urn)
 
-        validate(args, report)  # type: ignore[arg-type]
+        validate(args, report)
 
     guarded.__name__ = guarded.__qualname__ = validate.__name__
     guarded.__doc__ = validate.__doc__
@@ -188,12 +206,12 @@ class _Unknown:
 UNKNOWN: Any = _Unknown()
 
 
-def is_mapping(value: Any) -> bool:
+def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
     """An object prop (a ``dict`` offline, the engine's ``Mapping`` proxy in ``pulumi preview``)."""
     return isinstance(value, Mapping)
 
 
-def is_list(value: Any) -> bool:
+def is_list(value: Any) -> TypeGuard[Sequence[Any]]:
     """An array prop (a ``list`` offline, the engine's ``Sequence`` proxy in ``pulumi preview``)."""
     return isinstance(value, Sequence) and not isinstance(value, str | bytes)
 

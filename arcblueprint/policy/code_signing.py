@@ -14,7 +14,9 @@ from arcblueprint.policy.base import UNKNOWN, known, known_dig, stack_policy
 from arcblueprint.policy.graph import StackGraph
 
 if TYPE_CHECKING:
-    from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+    from pulumi_policy import PolicyResource, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["LAMBDA_CODE_SIGNED", "POLICIES", "SIGNING_PLATFORM"]
 

@@ -20,7 +20,9 @@ from arcblueprint.policy.base import (
 )
 
 if TYPE_CHECKING:
-    from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
+    from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = [
     "BUCKET_TYPES",

@@ -22,7 +22,9 @@ from arcblueprint.policy.base import (
 from arcblueprint.policy.graph import StackGraph
 
 if TYPE_CHECKING:
-    from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+    from pulumi_policy import PolicyResource, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["API_WAF_PROTECTED", "POLICIES", "REQUIRED_RULE_GROUPS"]
 

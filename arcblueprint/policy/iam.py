@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 from arcblueprint.policy.base import as_list, dig, is_mapping, json_document, resource_policy
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
-    from pulumi_policy import ReportViolation, ResourceValidationArgs
+    from pulumi_policy import ResourceValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = [
     "NO_STAR_ACTION",
@@ -74,7 +76,7 @@ def _documents(args: ResourceValidationArgs) -> Iterator[tuple[str, Any]]:
         yield "policy", json_document(args.props.get("policy"))
 
 
-def allow_statements(document: Any) -> Iterator[dict[str, Any]]:
+def allow_statements(document: Any) -> Iterator[Mapping[str, Any]]:
     for statement in as_list(dig(document, "Statement")):
         if is_mapping(statement) and statement.get("Effect", "Allow") == "Allow":
             yield statement

@@ -30,7 +30,9 @@ from arcblueprint.policy.graph import StackGraph
 from arcblueprint.service_facts import ASYNC_INVOKERS
 
 if TYPE_CHECKING:
-    from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
+    from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = [
     "ASYNC_FAILURE_DESTINATION",

@@ -36,7 +36,9 @@ from arcblueprint.service_facts import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
+    from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = [
     "CODE_CALLS_WITHIN",

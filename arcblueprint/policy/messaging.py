@@ -21,7 +21,9 @@ from arcblueprint.policy.base import (
 )
 
 if TYPE_CHECKING:
-    from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
+    from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = [
     "FIREHOSE_ENCRYPTED_BACKED_UP",

@@ -17,7 +17,9 @@ from arcblueprint.policy.base import (
 )
 
 if TYPE_CHECKING:
-    from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
+    from pulumi_policy import ResourceValidationArgs, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["NO_PUBLIC_INGRESS", "POLICIES", "VPC_CIDR_WITHIN_PLAN", "VPC_FLOW_LOGS"]
 
@@ -86,13 +88,14 @@ def validate_vpc_cidr_within_plan(args: StackValidationArgs, report_violation: R
     planned = number(args.get_config().get("plannedPrefixLength"))
     if planned is None:
         args.not_applicable("plannedPrefixLength is not configured (run with the stack's policy config)")
+        return  # not reached: not_applicable raises, though the SDK annotates it as returning None
     for vpc in resources_of(args, VPC):
         cidr, netmask = known(vpc.props, "cidrBlock"), number(known(vpc.props, "ipv4NetmaskLength"))
         try:
             prefix = ipaddress.ip_network(cidr).prefixlen if isinstance(cidr, str) and cidr else netmask
         except ValueError:
             prefix = netmask
-        if prefix is not None and prefix < planned:  # type: ignore[operator]
+        if prefix is not None and prefix < planned:
             report_violation(
                 f"VPC '{vpc.name}' is /{prefix:g}, larger than the planned /{planned:g}; size it from "
                 "the network demand (arcblueprint.planning.cidr.plan_vpc).",

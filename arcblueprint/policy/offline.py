@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from inspect import isawaitable
+from inspect import iscoroutine
 from typing import TYPE_CHECKING, Any
 
 from pulumi_policy import (
@@ -299,13 +299,19 @@ def _linked(
     return list(by_urn.values())
 
 
-def _run(policy: Policy, args: Any, reporter: _Reporter, report: PolicyReport, urn: str = "") -> None:
+def _run(
+    policy: ResourceValidationPolicy | StackValidationPolicy,
+    args: Any,
+    reporter: _Reporter,
+    report: PolicyReport,
+    urn: str = "",
+) -> None:
     try:
-        result = policy.validate(args, reporter)  # type: ignore[attr-defined]
-        if isawaitable(result):  # pragma: no cover - the pack's policies are synchronous
+        result = policy.validate(args, reporter)
+        if iscoroutine(result):  # pragma: no cover - the pack's policies are synchronous
             import asyncio
 
-            asyncio.run(result)  # type: ignore[arg-type]
+            asyncio.run(result)
     except UnknownValueError as error:
         # What the analyzer does: an advisory "can't run policy ... during preview" note, no verdict.
         report.skipped.append(Skipped(policy.name, urn, error.message))

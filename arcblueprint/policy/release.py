@@ -19,7 +19,9 @@ from arcblueprint.policy.base import (
 )
 
 if TYPE_CHECKING:
-    from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+    from pulumi_policy import PolicyResource, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["GRADUAL_STRATEGIES", "POLICIES", "RELEASE_SAFETY"]
 

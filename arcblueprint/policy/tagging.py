@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 from arcblueprint.policy.base import resource_policy, tags_of
 
 if TYPE_CHECKING:
-    from pulumi_policy import ReportViolation, ResourceValidationArgs
+    from pulumi_policy import ResourceValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["DEFAULT_REQUIRED_TAGS", "POLICIES", "TAGGABLE_TYPES", "TAGS_REQUIRED"]
 

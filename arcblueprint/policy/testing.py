@@ -14,7 +14,6 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from pulumi_policy import (
-    Policy,
     PolicyCustomTimeouts,
     PolicyResource,
     PolicyResourceOptions,
@@ -28,6 +27,8 @@ from arcblueprint.policy.offline import engine_props
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
+
+    from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
     from arcblueprint.policy.offline import PolicyReport, Violation
     from arcblueprint.preview.harness import GraphResource, SynthesizedStack
@@ -74,7 +75,7 @@ class Recorder:
 
 
 def run_resource(
-    policy: Policy,
+    policy: ResourceValidationPolicy,
     resource_type: str,
     props: Mapping[str, Any],
     *,
@@ -98,9 +99,9 @@ def run_resource(
     return recorder
 
 
-def _validate(policy: Policy, args: Any, recorder: Recorder) -> None:
+def _validate(policy: ResourceValidationPolicy | StackValidationPolicy, args: Any, recorder: Recorder) -> None:
     try:
-        policy.validate(args, recorder)  # type: ignore[attr-defined]
+        policy.validate(args, recorder)
     except UnknownValueError as error:
         recorder.skipped.append(error.message)
     except _NotApplicableError:
@@ -129,7 +130,9 @@ def resource(
     )
 
 
-def run_stack(policy: Policy, resources: Sequence[PolicyResource], config: Mapping[str, Any] | None = None) -> Recorder:
+def run_stack(
+    policy: StackValidationPolicy, resources: Sequence[PolicyResource], config: Mapping[str, Any] | None = None
+) -> Recorder:
     """Validate a stack of hand-built resources with ``policy``; not-applicable reports nothing."""
     recorder = Recorder()
     _validate(policy, StackValidationArgs(list(resources), dict(config or {}), {}), recorder)

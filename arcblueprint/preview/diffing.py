@@ -227,10 +227,10 @@ def diff_snapshots(left: dict[str, Any], right: dict[str, Any], *, left_label: s
     for key in sorted(set(a.resources) | set(b.resources)):
         old, new = a.resources.get(key), b.resources.get(key)
         if old is None or new is None:
-            present = new if old is None else old
-            service = (b.services if old is None else a.services)[key]
-            kind: Literal["added", "removed"] = "added" if old is None else "removed"
-            changes.append(Change(kind, service, present["type"], present["name"]))  # type: ignore[index]
+            kind: Literal["added", "removed"]
+            kind, side = ("added", b) if old is None else ("removed", a)
+            present = side.resources[key]
+            changes.append(Change(kind, side.services[key], present["type"], present["name"]))
             continue
         details = _changes(old, new)
         if details:

@@ -158,19 +158,13 @@ def component_graph(graph: SynthesizedStack) -> ComponentGraph:
             continue
         current = resource
         while current.parent in by_urn:
-            current = by_urn[current.parent]  # type: ignore[index]
+            current = by_urn[current.parent]
         top[resource.urn] = current.urn
-    owned = Counter(owner[r.urn] for r in graph.resources if r.custom and owner[r.urn] is not None)
+    owned = Counter(o for r in graph.resources if r.custom and (o := owner[r.urn]) is not None)
     pairs = {
-        (owner[a], owner[b])
-        for a, b in edges(graph)
-        if owner[a] is not None and owner[b] is not None and owner[a] != owner[b]
+        (oa, ob) for a, b in edges(graph) if (oa := owner[a]) is not None and (ob := owner[b]) is not None and oa != ob
     }
-    return ComponentGraph(
-        top=top,
-        owned=owned,  # type: ignore[arg-type]
-        edges=sorted(pairs, key=lambda e: (node_id(e[0]), node_id(e[1]))),  # type: ignore[arg-type]
-    )
+    return ComponentGraph(top=top, owned=owned, edges=sorted(pairs, key=lambda e: (node_id(e[0]), node_id(e[1]))))
 
 
 def _short_type(type_token: str) -> str:

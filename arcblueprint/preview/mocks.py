@@ -293,7 +293,8 @@ class AwsMocks(pulumi.runtime.Mocks):
         elif typ == "aws:ec2/subnet:Subnet":  # AWS fills in whichever of zone name and zone id was not given
             mapping = zone_ids(r, a)
             by_id = {zone: name for name, zone in mapping.items()}
-            name_in, id_in = args.inputs.get("availabilityZone"), args.inputs.get("availabilityZoneId")
+            name_in = str(args.inputs.get("availabilityZone") or "")
+            id_in = str(args.inputs.get("availabilityZoneId") or "")
             extras = {
                 "availabilityZone": name_in or by_id.get(id_in),
                 "availabilityZoneId": id_in or mapping.get(name_in),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     from arcblueprint.preview.harness import GraphResource, SynthesizedStack
 
@@ -76,7 +76,7 @@ def counts_text(graph: SynthesizedStack) -> str:
 _MAX_INLINE_OUTPUT = 100
 
 
-def table(rows: list[tuple[str, ...]], indent: str = "") -> list[str]:
+def table(rows: Sequence[tuple[str, ...]], indent: str = "") -> list[str]:
     """Rows (the first one the header) as left-aligned columns, trailing spaces stripped."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return [
@@ -216,22 +216,22 @@ def routes(graph: SynthesizedStack) -> list[RouteRow]:
         bus = str(rule.inputs.get("eventBusName") or "default")
         state = str(rule.inputs.get("state") or "ENABLED")
         name = str(rule.inputs.get("name") or rule.name)
-        for target in targets.get(rule.urn, []) or [None]:
-            if target is None:
-                rows.append(
-                    RouteRow(
-                        bus,
-                        ", ".join(map(str, sources)),
-                        ", ".join(map(str, types)),
-                        "detail" in pattern,
-                        name,
-                        state,
-                        "(none)",
-                        "(none)",
-                        "(none)",
-                    )
+        if rule.urn not in targets:
+            rows.append(
+                RouteRow(
+                    bus,
+                    ", ".join(map(str, sources)),
+                    ", ".join(map(str, types)),
+                    "detail" in pattern,
+                    name,
+                    state,
+                    "(none)",
+                    "(none)",
+                    "(none)",
                 )
-                continue
+            )
+            continue
+        for target in targets[rule.urn]:
             dlq = "(none)"
             for urn in target.property_dependencies.get("deadLetterConfig", []):
                 if urn in by_urn:

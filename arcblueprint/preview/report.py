@@ -55,10 +55,10 @@ def _first_preview_lines(first: PolicyReport, first_only: list[Violation]) -> li
         f"{len(first_only)} violations found only there:"
     ]
     lines += [f"  [not judged] {s.policy} (the whole policy: it read an unknown value): {s.message}" for s in whole]
-    for policy, skipped in per_resource.items():
-        example = skipped[0]
+    for policy, skips in per_resource.items():
+        example = skips[0]
         lines.append(
-            f"  [not judged] {policy} for {len(skipped)} resources (e.g. "
+            f"  [not judged] {policy} for {len(skips)} resources (e.g. "
             f"'{example.urn.rsplit('::', 1)[-1]}': {example.message}); the engine judges each when "
             "`pulumi up` creates it"
         )

@@ -55,7 +55,7 @@ def _descendants(graph: SynthesizedStack) -> dict[str, list[GraphResource]]:
     for resource in graph.resources:
         top = resource
         while top.parent in by_urn:
-            top = by_urn[top.parent]  # type: ignore[index]
+            top = by_urn[top.parent]
         groups.setdefault(top.urn, []).append(resource)
     return groups
 

@@ -494,56 +494,49 @@ class ServerlessFunction(pulumi.ComponentResource):
             "FunctionName": self.function.name,
             "Resource": self.function.name.apply(lambda fn: f"{fn}:{LIVE_ALIAS}"),
         }
-        common: dict[str, Any] = {
-            "namespace": "AWS/Lambda",
-            "period": 60,
-            "evaluation_periods": 1,
-            "datapoints_to_alarm": 1,
-            "treat_missing_data": "notBreaching",
-            "dimensions": dimensions,
-            "tags": self.tags,
-        }
         ctx = self._platform.context
-        specs = [
-            (
-                "errors",
-                {
-                    "metric_name": "Errors",
-                    "statistic": "Sum",
-                    "threshold": spec.error_alarm_threshold,
-                    "comparison_operator": "GreaterThanOrEqualToThreshold",
-                },
-            ),
-            (
-                "throttles",
-                {
-                    "metric_name": "Throttles",
-                    "statistic": "Sum",
-                    "threshold": spec.throttle_alarm_threshold,
-                    "comparison_operator": "GreaterThanOrEqualToThreshold",
-                },
-            ),
-            (
-                "p99-duration",
-                {
-                    "metric_name": "Duration",
-                    "extended_statistic": "p99",
-                    "threshold": spec.p99_duration_alarm_ms,
-                    "comparison_operator": "GreaterThanThreshold",
-                },
-            ),
-        ]
-        return [
-            aws.cloudwatch.MetricAlarm(
+
+        def alarm(
+            suffix: str,
+            metric_name: str,
+            threshold: float,
+            comparison_operator: str,
+            *,
+            statistic: str | None = None,
+            extended_statistic: str | None = None,
+        ) -> aws.cloudwatch.MetricAlarm:
+            return aws.cloudwatch.MetricAlarm(
                 f"{name}-alarm-{suffix}",
                 name=ctx.name(name, suffix, max_length=255),
                 alarm_description=f"{self.physical_name}:{LIVE_ALIAS} {suffix}; stops and rolls back a release",
-                **common,
-                **values,
+                namespace="AWS/Lambda",
+                metric_name=metric_name,
+                statistic=statistic,
+                extended_statistic=extended_statistic,
+                threshold=threshold,
+                comparison_operator=comparison_operator,
+                period=60,
+                evaluation_periods=1,
+                datapoints_to_alarm=1,
+                treat_missing_data="notBreaching",
+                dimensions=dimensions,
+                tags=self.tags,
                 **self._platform.alarm_actions.metric_alarm_args(),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            for suffix, values in specs
+
+        return [
+            alarm("errors", "Errors", spec.error_alarm_threshold, "GreaterThanOrEqualToThreshold", statistic="Sum"),
+            alarm(
+                "throttles",
+                "Throttles",
+                spec.throttle_alarm_threshold,
+                "GreaterThanOrEqualToThreshold",
+                statistic="Sum",
+            ),
+            alarm(
+                "p99-duration", "Duration", spec.p99_duration_alarm_ms, "GreaterThanThreshold", extended_statistic="p99"
+            ),
         ]
 
     def _hook(self, name: str, args: FunctionArgs, phase: str, target_arn: pulumi.Input[str]) -> ServerlessFunction:
@@ -618,7 +611,7 @@ class ServerlessFunction(pulumi.ComponentResource):
                 on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(destination=queue_arn)
             ),
             # Lambda checks the role may send to the destination when the config is saved.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[send]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[send] if send is not None else []),
         )
 
     def _release_info(self) -> pulumi.Output[dict[str, Any]]:
@@ -839,14 +832,15 @@ class ServerlessFunction(pulumi.ComponentResource):
         )
 
     def add_stream_source(self, suffix: str, source: StreamSource) -> aws.lambda_.EventSourceMapping:
-        depends = [self.grant_stream_read(source.stream_arn)]
+        # A grant of nothing is no policy (None): depends_on takes resources only.
+        depends = [policy for policy in (self.grant_stream_read(source.stream_arn),) if policy is not None]
         destination = None
         if source.on_failure_destination_arn is not None:
-            depends.append(
-                self._grant(
-                    "failure-destination", grants.failure_destination, source.on_failure_destination_arn, kms="encrypt"
-                )
+            failure = self._grant(
+                "failure-destination", grants.failure_destination, source.on_failure_destination_arn, kms="encrypt"
             )
+            if failure is not None:
+                depends.append(failure)
             destination = aws.lambda_.EventSourceMappingDestinationConfigArgs(
                 on_failure=aws.lambda_.EventSourceMappingDestinationConfigOnFailureArgs(
                     destination_arn=source.on_failure_destination_arn

@@ -79,15 +79,22 @@ class CodeDeployRelease(pulumi.ComponentResource):
         self.deployment_config: aws.codedeploy.DeploymentConfig | None = None
         if plan.custom is not None:
             custom = plan.custom
-            step = {"interval": custom.interval_minutes, "percentage": custom.percent}
             self.deployment_config = aws.codedeploy.DeploymentConfig(
                 f"{name}-config",
                 deployment_config_name=self.deployment_config_name,
                 compute_platform="Lambda",
                 traffic_routing_config=aws.codedeploy.DeploymentConfigTrafficRoutingConfigArgs(
                     type=custom.type,
-                    time_based_canary=step if custom.type == "TimeBasedCanary" else None,
-                    time_based_linear=step if custom.type == "TimeBasedLinear" else None,
+                    time_based_canary=aws.codedeploy.DeploymentConfigTrafficRoutingConfigTimeBasedCanaryArgs(
+                        interval=custom.interval_minutes, percentage=custom.percent
+                    )
+                    if custom.type == "TimeBasedCanary"
+                    else None,
+                    time_based_linear=aws.codedeploy.DeploymentConfigTrafficRoutingConfigTimeBasedLinearArgs(
+                        interval=custom.interval_minutes, percentage=custom.percent
+                    )
+                    if custom.type == "TimeBasedLinear"
+                    else None,
                 ),
                 opts=child,
             )

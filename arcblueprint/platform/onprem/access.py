@@ -203,25 +203,25 @@ class OnPremAccess(pulumi.ComponentResource):
 
         self.target_group = aws.lb.TargetGroup(
             f"{name}-proxies",
-            name=ctx.name("onprem-proxy", max_length=32),
-            port=spec.proxy_port,
-            protocol="TCP",
-            target_type="instance",
-            vpc_id=self.vpc.id,
-            # Squid admits clients by source address: the load balancer's fixed addresses, which is what targets
-            # see with client IP preservation off ("the source IP address is the private IP address of the Network
-            # Load Balancer", ELB guide, target group attributes).
-            preserve_client_ip="false",
-            deregistration_delay=str(DEREGISTRATION_DELAY_SECONDS),
-            connection_termination=True,
-            health_check={
-                "protocol": "TCP",
-                "port": "traffic-port",
-                "healthy_threshold": 3,
-                "unhealthy_threshold": 3,
-                "interval": 10,
-            },
-            tags=tagged("proxies"),
+            aws.lb.TargetGroupArgs(
+                name=ctx.name("onprem-proxy", max_length=32),
+                port=spec.proxy_port,
+                protocol="TCP",
+                target_type="instance",
+                vpc_id=self.vpc.id,
+                # Squid admits clients by source address: the load balancer's fixed addresses, which is what targets
+                # see with client IP preservation off ("the source IP address is the private IP address of the
+                # Network Load Balancer", ELB guide, target group attributes).
+                preserve_client_ip="false",
+                # The SDK types this as int; it stays the text every stack has declared so far (an int would
+                # change the declared graph).
+                deregistration_delay=str(DEREGISTRATION_DELAY_SECONDS),  # type: ignore[arg-type]
+                connection_termination=True,
+                health_check=aws.lb.TargetGroupHealthCheckArgs(
+                    protocol="TCP", port="traffic-port", healthy_threshold=3, unhealthy_threshold=3, interval=10
+                ),
+                tags=tagged("proxies"),
+            ),
             opts=child,
         )
         aws.lb.Listener(
@@ -303,7 +303,7 @@ class OnPremAccess(pulumi.ComponentResource):
         self.proxy_host = f"proxy.{self.zone_name}"
         self.proxy_port = spec.proxy_port
         self.url = f"http://{self.proxy_host}:{spec.proxy_port}"
-        zone = aws.route53.Zone(
+        private_zone = aws.route53.Zone(
             f"{name}-zone",
             name=self.zone_name,
             comment="Private names of the application VPC",
@@ -314,7 +314,7 @@ class OnPremAccess(pulumi.ComponentResource):
         first_entry = self.endpoint.dns_entries.apply(lambda entries: entries[0])
         aws.route53.Record(
             f"{name}-proxy-record",
-            zone_id=zone.zone_id,
+            zone_id=private_zone.zone_id,
             name=self.proxy_host,
             type="A",
             aliases=[

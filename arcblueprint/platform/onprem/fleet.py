@@ -323,7 +323,9 @@ class ProxyFleet(pulumi.ComponentResource):
             max_size=capacity.max_size,
             vpc_zone_identifiers=subnet_ids,
             # An explicit version: a new one (any template change) starts an instance refresh; $Latest would not.
-            launch_template={"id": self.launch_template.id, "version": self.launch_template.latest_version.apply(str)},
+            launch_template=aws.autoscaling.GroupLaunchTemplateArgs(
+                id=self.launch_template.id, version=self.launch_template.latest_version.apply(str)
+            ),
             target_group_arns=[args.target_group_arn],
             health_check_type="ELB",
             health_check_grace_period=_WARMUP_SECONDS,
@@ -331,18 +333,25 @@ class ProxyFleet(pulumi.ComponentResource):
             max_instance_lifetime=_MAX_INSTANCE_LIFETIME_SECONDS,
             # Launch before terminating, for every replacement (a failed health check, the lifetime above): a
             # group of one (dev) keeps its proxy until the new one is in service. The VPC is sized for 200 %.
-            instance_maintenance_policy={"min_healthy_percentage": 100, "max_healthy_percentage": 200},
-            instance_refresh={
-                "strategy": "Rolling",
-                "preferences": {"min_healthy_percentage": 100, "max_healthy_percentage": 200, "skip_matching": True},
-            },
+            instance_maintenance_policy=aws.autoscaling.GroupInstanceMaintenancePolicyArgs(
+                min_healthy_percentage=100, max_healthy_percentage=200
+            ),
+            instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
+                strategy="Rolling",
+                preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
+                    min_healthy_percentage=100, max_healthy_percentage=200, skip_matching=True
+                ),
+            ),
             enabled_metrics=[
-                "GroupInServiceInstances",
-                "GroupDesiredCapacity",
-                "GroupPendingInstances",
-                "GroupTerminatingInstances",
+                aws.autoscaling.Metric.GROUP_IN_SERVICE_INSTANCES,
+                aws.autoscaling.Metric.GROUP_DESIRED_CAPACITY,
+                aws.autoscaling.Metric.GROUP_PENDING_INSTANCES,
+                aws.autoscaling.Metric.GROUP_TERMINATING_INSTANCES,
             ],
-            tags=[{"key": k, "value": v, "propagate_at_launch": False} for k, v in sorted(tagged("proxy").items())],
+            tags=[
+                aws.autoscaling.GroupTagArgs(key=k, value=v, propagate_at_launch=False)
+                for k, v in sorted(tagged("proxy").items())
+            ],
             # The first boot runs `dnf install` (S3 through the gateway endpoint, on the subnets' own route tables,
             # through the S3 egress rule) and starts the agents (Session Manager and CloudWatch Logs endpoints):
             # instances launched before those exist fail their boot and are replaced only after the grace period.

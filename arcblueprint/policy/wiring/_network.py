@@ -164,9 +164,18 @@ def covers(cidrs: Iterable[str], targets: Iterable[str | None]) -> bool:
         wanted = [ipaddress.ip_network(t, strict=False) if t else None for t in targets]
     except ValueError:
         return False
-    return bool(wanted) and all(
-        w is not None and any(w.version == n.version and w.subnet_of(n) for n in networks) for w in wanted
-    )
+    return bool(wanted) and all(w is not None and any(_within(w, n) for n in networks) for w in wanted)
+
+
+def _within(
+    inner: ipaddress.IPv4Network | ipaddress.IPv6Network, outer: ipaddress.IPv4Network | ipaddress.IPv6Network
+) -> bool:
+    """``inner.subnet_of(outer)`` for networks of one IP version (an IPv4 network never lies in an IPv6 one)."""
+    if isinstance(inner, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
+        return inner.subnet_of(outer)
+    if isinstance(inner, ipaddress.IPv6Network) and isinstance(outer, ipaddress.IPv6Network):
+        return inner.subnet_of(outer)
+    return False
 
 
 def subnet_cidr(subnet: PolicyResource) -> str | None:

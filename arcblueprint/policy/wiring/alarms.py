@@ -26,7 +26,9 @@ from arcblueprint.policy.graph import StackGraph
 from arcblueprint.policy.wiring._props import UNKNOWN, known, known_list, service_allowed, service_denied
 
 if TYPE_CHECKING:
-    from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+    from pulumi_policy import PolicyResource, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["ALARM_HAS_ACTIONS", "POLICIES"]
 

@@ -32,7 +32,9 @@ from arcblueprint.policy.base import (
 from arcblueprint.policy.graph import StackGraph
 
 if TYPE_CHECKING:
-    from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+    from pulumi_policy import PolicyResource, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["FUNCTION_WITHIN_INTEGRATION", "LOGGING_AFTER_ACCOUNT", "POLICIES", "USAGE_PLAN_KEYED"]
 

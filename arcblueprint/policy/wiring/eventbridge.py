@@ -15,7 +15,9 @@ from arcblueprint.policy.graph import StackGraph
 from arcblueprint.policy.wiring._props import UNKNOWN, known
 
 if TYPE_CHECKING:
-    from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+    from pulumi_policy import PolicyResource, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["NO_DISCOVERER_ON_CMK_BUS", "POLICIES"]
 

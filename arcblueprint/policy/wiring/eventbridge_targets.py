@@ -49,7 +49,9 @@ from arcblueprint.policy.wiring._props import UNKNOWN, known, service_allowed
 from arcblueprint.policy.wiring._scheduler import SCHEDULE, schedule_problems
 
 if TYPE_CHECKING:
-    from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+    from pulumi_policy import PolicyResource, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["POLICIES", "RULES_DELIVER"]
 

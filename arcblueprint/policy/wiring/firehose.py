@@ -24,7 +24,9 @@ from arcblueprint.policy.graph import StackGraph
 from arcblueprint.policy.wiring.logs import processor_types
 
 if TYPE_CHECKING:
-    from pulumi_policy import ReportViolation, StackValidationArgs
+    from pulumi_policy import StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["DYNAMIC_PARTITIONING_ACCEPTED", "POLICIES", "partitioning_problems"]
 

@@ -20,7 +20,9 @@ from arcblueprint.policy.base import UNKNOWN, as_list, is_mapping, known, known_
 from arcblueprint.policy.graph import StackGraph
 
 if TYPE_CHECKING:
-    from pulumi_policy import ReportViolation, StackValidationArgs
+    from pulumi_policy import StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["POLICIES", "SINK_DECOMPRESSES", "processor_types", "unpacks"]
 

@@ -72,9 +72,10 @@ from arcblueprint.policy.wiring._proxy import (
 )
 
 if TYPE_CHECKING:
-    from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+    from pulumi_policy import PolicyResource, StackValidationArgs
 
     from arcblueprint.planning.proxy_config import ProxyRules
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["PATH_COMPLETE", "POLICIES"]
 

@@ -13,7 +13,9 @@ from arcblueprint.policy.base import known, stack_policy
 from arcblueprint.policy.graph import StackGraph
 
 if TYPE_CHECKING:
-    from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+    from pulumi_policy import PolicyResource, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["ENDPOINT_ZONES", "POLICIES"]
 
@@ -42,7 +44,7 @@ def validate_endpoint_zones(args: StackValidationArgs, report_violation: ReportV
         placed: dict[str, Any] = {s.name: _zone(s) for s in graph.refs(endpoint, "subnetIds", SUBNET)}
         for service in graph.refs(endpoint, "serviceName", ENDPOINT_SERVICE):
             for balancer in graph.refs(service, "networkLoadBalancerArns", LOAD_BALANCER):
-                served = {_zone(s) for s in _load_balancer_subnets(graph, balancer)} - {None}
+                served = {zone for s in _load_balancer_subnets(graph, balancer) if (zone := _zone(s))}
                 if not served:
                     continue  # zones unknown (subnets outside the stack): nothing to compare
                 outside = sorted(f"{name} ({zone})" for name, zone in placed.items() if zone and zone not in served)

@@ -16,7 +16,9 @@ from arcblueprint.policy.graph import StackGraph
 from arcblueprint.policy.wiring._props import UNKNOWN, known
 
 if TYPE_CHECKING:
-    from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+    from pulumi_policy import PolicyResource, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["DLQ_OUTLIVES_SOURCE", "POLICIES", "SQS_DEFAULT_RETENTION_SECONDS", "SQS_MAX_RETENTION_SECONDS"]
 

@@ -103,7 +103,9 @@ from arcblueprint.vpc_access import GATEWAY_SERVICES, ON_BEHALF, endpoint_servic
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
 
-    from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+    from pulumi_policy import PolicyResource, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = [
     "LAMBDA_OWN_ACTIONS",
@@ -581,7 +583,10 @@ class _ClientEnvironment:
 
     def proxy_for(self, scheme: str, host: str) -> tuple[str, int] | None:
         proxy = self.proxies.get(scheme)
-        if not proxy or urllib.request.proxy_bypass_environment(host, {"no": self.no_proxy}):
+        if not proxy:
+            return None
+        # proxy_bypass_environment is an undocumented CPython helper (urllib/request.py) that typeshed omits.
+        if urllib.request.proxy_bypass_environment(host, {"no": self.no_proxy}):  # type: ignore[attr-defined]
             return None
         parsed = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
         return (parsed.hostname, parsed.port or 80) if parsed.hostname else None

@@ -21,7 +21,9 @@ from arcblueprint.policy.base import UNKNOWN, as_list, json_document, known, sta
 from arcblueprint.policy.graph import StackGraph
 
 if TYPE_CHECKING:
-    from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+    from pulumi_policy import PolicyResource, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["POLICIES", "ROTATION_ACTIONS", "ROTATION_NOT_DENIED", "ROTATION_WAITS_FOR_VALUE", "denied_actions"]
 

@@ -18,7 +18,9 @@ from arcblueprint.policy.base import UNKNOWN, is_list, known, known_dig, stack_p
 from arcblueprint.policy.graph import StackGraph
 
 if TYPE_CHECKING:
-    from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+    from pulumi_policy import PolicyResource, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["LAYERS_SIGNED", "POLICIES"]
 

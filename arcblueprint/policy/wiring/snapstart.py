@@ -18,7 +18,9 @@ from arcblueprint.policy.graph import StackGraph
 from arcblueprint.policy.wiring._props import UNKNOWN
 
 if TYPE_CHECKING:
-    from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+    from pulumi_policy import PolicyResource, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["POLICIES", "SNAPSTART_ARCHITECTURES", "SNAPSTART_SUPPORTED", "snapstart_runtime_supported"]
 

@@ -20,7 +20,11 @@ from arcblueprint.policy.base import as_list, is_mapping, json_document, known, 
 from arcblueprint.policy.graph import StackGraph
 
 if TYPE_CHECKING:
-    from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+    from collections.abc import Mapping
+
+    from pulumi_policy import PolicyResource, StackValidationArgs
+
+    from arcblueprint.policy.base import ReportViolation
 
 __all__ = ["INTEGRATION_ROLE_TRUST", "POLICIES", "UNSENT_KEYS", "blocking_keys"]
 
@@ -36,7 +40,7 @@ SERVICE = "apigateway.amazonaws.com"
 UNSENT_KEYS = frozenset({"aws:sourceaccount", "aws:sourcearn", "aws:sourceorgid", "aws:sourceorgpaths"})
 
 
-def _trusts_api_gateway(statement: dict[str, Any]) -> bool:
+def _trusts_api_gateway(statement: Mapping[str, Any]) -> bool:
     principal = statement.get("Principal")
     services = as_list(principal.get("Service")) if is_mapping(principal) else []
     actions = {str(a).lower() for a in as_list(statement.get("Action"))}
