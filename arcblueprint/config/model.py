@@ -16,7 +16,7 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from arcblueprint.config.schema import ConfigError, config_key, parse, setting, yaml_text
 from arcblueprint.planning.cidr import NetworkDemand, ProxyVpcDemand, plan_onprem_vpc, plan_vpc
@@ -25,6 +25,11 @@ from arcblueprint.planning.releases import plan_release
 from arcblueprint.planning.zones import endpoint_zone_indexes
 from arcblueprint.services.registry import PATTERNS, pattern_of
 from arcblueprint.vpc_access import INTERFACE_ENDPOINT_SERVICES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from arcblueprint.platform.function_code import FunctionCode
 
 __all__ = [
     "LOG_RETENTION_DAYS",
@@ -616,26 +621,36 @@ class ServiceSpec(Protocol):
     ``services.service_settings.ServiceSettings``): ``pattern`` picks the spec class in
     :mod:`arcblueprint.services.registry`, which parses the rest of the entry."""
 
-    release: ReleaseOverride | None
+    @property
+    def release(self) -> ReleaseOverride | None: ...
 
     def function_names(self) -> tuple[str, ...]: ...
 
+    def function_code(self) -> Iterator[tuple[str, FunctionCode]]: ...
+
     def check_settings(self) -> None: ...
 
-    @staticmethod
-    def parse_config(value: Any, key: str) -> ServiceSpec:
-        if not isinstance(value, Mapping):
-            raise ConfigError(key, value, "must be a mapping with a 'pattern' key")
-        pattern = PATTERNS.get(value.get("pattern"))  # type: ignore[arg-type]
-        if pattern is None:
-            raise ConfigError(f"{key}.pattern", value.get("pattern"), "must be one of " + ", ".join(PATTERNS))
-        body = {k: v for k, v in value.items() if k != "pattern"}
-        spec = parse(pattern.spec_type(), body, key)
-        try:
-            spec.check_settings()  # what every pattern accepts (functions' code, release override)
-        except ConfigError as error:
-            raise error.under(key) from None
-        return spec
+
+def parse_service(value: Any, key: str) -> ServiceSpec:
+    """A service entry: ``pattern`` (looked up in the registry) picks the spec class that parses the rest."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(key, value, "must be a mapping with a 'pattern' key")
+    name = value.get("pattern")
+    pattern = PATTERNS.get(name) if isinstance(name, str) else None
+    if pattern is None:
+        raise ConfigError(f"{key}.pattern", name, "must be one of " + ", ".join(PATTERNS))
+    body = {k: v for k, v in value.items() if k != "pattern"}
+    spec = parse(pattern.spec_type(), body, key)
+    try:
+        spec.check_settings()  # what every pattern accepts (functions' code, release override)
+    except ConfigError as error:
+        raise error.under(key) from None
+    return spec
+
+
+# The parser's hook for ``Mapping[str, ServiceSpec]`` fields, attached outside the class body: it is how an
+# entry is parsed, not a member every spec must have (a protocol member would be required of ServiceSettings).
+ServiceSpec.parse_config = staticmethod(parse_service)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -697,7 +712,8 @@ class StackConfig:
         """How ``function`` (its release key, ``<service>-<name>``) is released: the stack's ``releases``, the
         service's ``release`` block on top, then the function's own state (``releases.functions``)."""
         spec = self.releases
-        override = getattr(self.services.get(service), "release", None)
+        service_spec = self.services.get(service)
+        override = service_spec.release if service_spec is not None else None
         if override is not None:
             spec = override.apply(spec)
         return spec.for_function(function)
@@ -729,8 +745,8 @@ class StackConfig:
                 raise ConfigError(
                     f"releases.functions.{function}", function, f"is not a function of this stack ({hint})"
                 )
-        for name, service in self.services.items():
-            override = getattr(service, "release", None)
+        for name, spec in self.services.items():
+            override = spec.release
             if override is not None:
                 try:
                     override.apply(self.releases)

@@ -29,11 +29,11 @@ class Pattern:
     component_class: str
 
     def spec_type(self) -> type[ServiceSettings]:
-        return getattr(importlib.import_module(f"{self.package}.spec"), self.spec_class)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(f"{self.package}.spec"), self.spec_class)
 
     def component_type(self) -> ServiceFactory:
         module = importlib.import_module(f"{self.package}.component")
-        return getattr(module, self.component_class)  # type: ignore[no-any-return]
+        return getattr(module, self.component_class)
 
     def owns(self, spec: object) -> bool:
         """Whether ``spec`` was parsed by this pattern's spec class (compared by name: imports nothing)."""
