@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import boto3
-import contract_strategies as cs
 import pytest
 from hypothesis import event as note
 from hypothesis import given, settings
@@ -19,6 +18,7 @@ from moto import mock_aws
 from arcblueprint.services.cherry_pick.booking_status import ALLOWED_MOVES, MOVES, STATUSES
 from arcblueprint.services.cherry_pick.saga import build_saga
 from arcblueprint.services.testing import LambdaContext, load_handler
+from tests.strategies import contracts as cs
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint/services/cherry_pick/handlers"
 SAMPLE = cs.sample("appSyncDirectResolver.json")

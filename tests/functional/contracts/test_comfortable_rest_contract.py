@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import boto3
-import contract_strategies as cs
 import pytest
 from hypothesis import event as note
 from hypothesis import given
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from arcblueprint.services.testing import LambdaContext, load_handler
+from tests.strategies import contracts as cs
 
 HANDLER = Path(__file__).resolve().parents[3] / "arcblueprint/services/comfortable_rest/handlers/api"
 SAMPLE = cs.sample("apiGatewayProxyEventCognitoAuthorizer.json")

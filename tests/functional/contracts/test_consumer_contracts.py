@@ -7,16 +7,14 @@ reports exactly the bad records.
   one, which is the only one reported (Lambda retries from the lowest reported sequence number);
   if the first record is bad the invocation fails, so that the event source bisects the batch.
 
-Good and bad records are drawn from the real sample events (``consumer_strategies.py``).
+Good and bad records are drawn from the real sample events (``tests/strategies/consumers.py``).
 """
 
 from __future__ import annotations
 
 import base64
 import gzip
-import importlib.util
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,19 +26,8 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from arcblueprint.services.testing import LambdaContext, load_handler
+from tests.strategies import consumers as cs
 
-
-def _strategies():
-    if "consumer_strategies" not in sys.modules:
-        path = Path(__file__).with_name("consumer_strategies.py")
-        spec = importlib.util.spec_from_file_location("consumer_strategies", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["consumer_strategies"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["consumer_strategies"]
-
-
-cs = _strategies()
 SERVICES = Path(__file__).resolve().parents[3] / "arcblueprint" / "services"
 SQS_RECORD = cs.sample("sqsEvent.json")["Records"][0]
 SNS_SQS_RECORD = cs.sample("snsSqsEvent.json")["Records"][0]

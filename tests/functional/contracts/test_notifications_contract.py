@@ -7,13 +7,13 @@ import base64
 import json
 from pathlib import Path
 
-import contract_strategies as cs
 import pytest
 from hypothesis import event as note
 from hypothesis import given
 from hypothesis import strategies as st
 
 from arcblueprint.services.testing import LambdaContext, load_handler
+from tests.strategies import contracts as cs
 
 HANDLER = Path(__file__).resolve().parents[3] / "arcblueprint/services/strangler/handlers/notifications"
 TEMPLATE = cs.api_event(

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib.util
 import json
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,19 +20,8 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from arcblueprint.services.testing import LambdaContext, load_handler
+from tests.strategies import consumers as cs
 
-
-def _strategies():
-    if "consumer_strategies" not in sys.modules:
-        path = Path(__file__).with_name("consumer_strategies.py")
-        spec = importlib.util.spec_from_file_location("consumer_strategies", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["consumer_strategies"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["consumer_strategies"]
-
-
-cs = _strategies()
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "call_me_maybe" / "handlers"
 SECRET, REGION, MAX_BYTES = "s3cr3t-shared-with-the-sender", "eu-west-1", 4096
 TEMPLATE = cs.sample("apiGatewayProxyEvent.json")

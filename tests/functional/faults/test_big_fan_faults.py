@@ -17,11 +17,11 @@ from typing import Any
 
 import boto3
 import pytest
-from fault_harness import Faults, SimulatedQueue, Tally, count_effects, expire_in_progress, poll_queue
 from moto import mock_aws
 
 from arcblueprint.services.big_fan.publisher import publish
 from arcblueprint.services.testing import LambdaContext, load_handler
+from tests.strategies.faults import Faults, SimulatedQueue, Tally, count_effects, expire_in_progress, poll_queue
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "big_fan" / "handlers"
 REGION = "eu-west-1"

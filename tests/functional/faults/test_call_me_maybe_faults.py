@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING
 
 import boto3
 import pytest
-from fault_harness import (
+from moto import mock_aws
+
+from arcblueprint.services.testing import LambdaContext, load_handler
+from tests.strategies.faults import (
     Faults,
     SimulatedQueue,
     Tally,
@@ -26,9 +29,6 @@ from fault_harness import (
     poll_queue,
     run_stream,
 )
-from moto import mock_aws
-
-from arcblueprint.services.testing import LambdaContext, load_handler
 
 if TYPE_CHECKING:
     from collections import Counter

@@ -17,10 +17,18 @@ from typing import Any
 
 import boto3
 import pytest
-from fault_harness import Faults, Tally, body_key, count_effects, expire_in_progress, kinesis_records, run_stream
 from moto import mock_aws
 
 from arcblueprint.services.testing import LambdaContext, load_handler
+from tests.strategies.faults import (
+    Faults,
+    Tally,
+    body_key,
+    count_effects,
+    expire_in_progress,
+    kinesis_records,
+    run_stream,
+)
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "streamer" / "handlers"
 REGION = "eu-west-1"
