@@ -60,6 +60,20 @@ def load_event():
     return load
 
 
+@pytest.fixture(scope="session")
+def lambda_context():
+    """``lambda_context("arcbp-dev-fan-billing", remaining_time_in_millis=60_000)`` -> the context object Lambda
+    passes a handler (:class:`arcblueprint.services.testing.LambdaContext`, the one class every test uses), its
+    ARN naming the function's ``live`` alias. A session-scoped factory, so hypothesis tests can use it too."""
+    from arcblueprint.services.testing import LambdaContext
+
+    def make(function_name: str = "arcbp-dev-test", **attributes: Any) -> LambdaContext:
+        arn = f"arn:aws:lambda:eu-west-1:111111111111:function:{function_name}:live"
+        return LambdaContext(**{"function_name": function_name, "invoked_function_arn": arn, **attributes})
+
+    return make
+
+
 @pytest.fixture(autouse=True)
 def _aws_test_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Handler code under test never reaches a real AWS account."""
