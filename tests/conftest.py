@@ -6,9 +6,11 @@ Pulumi's mock runtime is process-global, so programs are synthesized through the
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
+import pickle
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -32,16 +34,34 @@ EVENTS_DIRS = [REPO_ROOT / "tests" / "events"]
 
 
 @functools.cache
-def _synthesized(stack: str, preview: bool) -> SynthesizedStack:
-    return synthesize(stack, preview=preview)
+def _synthesized(stack: str, preview: bool, shared: Path | None) -> SynthesizedStack:
+    return synthesize(stack, preview=preview) if shared is None else _shared_across_workers(shared, stack, preview)
+
+
+def _shared_across_workers(folder: Path, stack: str, preview: bool) -> SynthesizedStack:
+    """Under xdist, the first worker to need a graph synthesizes it and pickles it into the run's shared
+    temporary folder; the others wait for it and load it (~0.1 s instead of a full synthesis each). The graph
+    is plain data, and the program writes no files and leaves nothing in the process that a test reads back."""
+    graph_file = folder / f"graph-{stack}-{'preview' if preview else 'up'}.pickle"
+    with (folder / f"{graph_file.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if this worker dies
+        if graph_file.exists():
+            return pickle.loads(graph_file.read_bytes())  # written by this run's other worker
+        graph = synthesize(stack, preview=preview)
+        partial = graph_file.with_suffix(".partial")
+        partial.write_bytes(pickle.dumps(graph, protocol=pickle.HIGHEST_PROTOCOL))
+        partial.replace(graph_file)
+        return graph
 
 
 @pytest.fixture(scope="session")
-def synthesized():
-    """``synthesized("prod")`` -> the prod graph (preview mode), built once per test session."""
+def synthesized(tmp_path_factory: pytest.TempPathFactory):
+    """``synthesized("prod")`` -> the prod graph (preview mode), built once per test run (shared by xdist workers)."""
+    # Under xdist, each worker's base temp folder is inside the run's (which pytest cleans up, as usual).
+    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else None
 
     def get(stack: str, *, preview: bool = True) -> SynthesizedStack:
-        return _synthesized(stack, preview)
+        return _synthesized(stack, preview, shared)
 
     return get
 
