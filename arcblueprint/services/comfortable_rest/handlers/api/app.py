@@ -279,7 +279,9 @@ def _owner() -> str:
     """The caller's Cognito ``sub`` (or IAM caller) as put in the event by API Gateway's authorizer."""
     context = app.current_event.request_context
     claims = (context.authorizer.claims or {}) if context.authorizer else {}
-    owner = claims.get("sub") or (context.identity.caller if context.identity else None)
+    # ``context.identity`` raises KeyError when the event has none: read the raw value (a malformed event is a 401).
+    identity = context.raw_event.get("identity")
+    owner = claims.get("sub") or (identity.get("caller") if isinstance(identity, dict) else None)
     if not isinstance(owner, str) or not owner or len(owner) > 256:
         raise UnauthorizedError("Unauthorized")  # API Gateway authorizes these routes: a misconfigured stage
     return owner
