@@ -12,6 +12,7 @@ import json
 import os
 import pickle
 import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -38,6 +39,19 @@ def _synthesized(stack: str, preview: bool, shared: Path | None) -> SynthesizedS
     return synthesize(stack, preview=preview) if shared is None else _shared_across_workers(shared, stack, preview)
 
 
+class _GraphPickler(pickle.Pickler):
+    """Pickles a graph, whose config keeps read-only mappings (``MappingProxyType``, which pickle cannot store)."""
+
+    def persistent_id(self, obj: object) -> object:
+        return ("mappingproxy", dict(obj)) if isinstance(obj, types.MappingProxyType) else None
+
+
+class _GraphUnpickler(pickle.Unpickler):
+    def persistent_load(self, pid: Any) -> object:
+        _, mapping = pid
+        return types.MappingProxyType(mapping)
+
+
 def _shared_across_workers(folder: Path, stack: str, preview: bool) -> SynthesizedStack:
     """Under xdist, the first worker to need a graph synthesizes it and pickles it into the run's shared
     temporary folder; the others wait for it and load it (~0.1 s instead of a full synthesis each). The graph
@@ -46,10 +60,12 @@ def _shared_across_workers(folder: Path, stack: str, preview: bool) -> Synthesiz
     with (folder / f"{graph_file.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if this worker dies
         if graph_file.exists():
-            return pickle.loads(graph_file.read_bytes())  # written by this run's other worker
+            with graph_file.open("rb") as stored:  # written by this run's other worker
+                return _GraphUnpickler(stored).load()
         graph = synthesize(stack, preview=preview)
         partial = graph_file.with_suffix(".partial")
-        partial.write_bytes(pickle.dumps(graph, protocol=pickle.HIGHEST_PROTOCOL))
+        with partial.open("wb") as out:
+            _GraphPickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(graph)
         partial.replace(graph_file)
         return graph
 
