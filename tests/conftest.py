@@ -6,10 +6,13 @@ Pulumi's mock runtime is process-global, so programs are synthesized through the
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
+import pickle
 import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -32,16 +35,49 @@ EVENTS_DIRS = [REPO_ROOT / "tests" / "events"]
 
 
 @functools.cache
-def _synthesized(stack: str, preview: bool) -> SynthesizedStack:
-    return synthesize(stack, preview=preview)
+def _synthesized(stack: str, preview: bool, shared: Path | None) -> SynthesizedStack:
+    return synthesize(stack, preview=preview) if shared is None else _shared_across_workers(shared, stack, preview)
+
+
+class _GraphPickler(pickle.Pickler):
+    """Pickles a graph, whose config keeps read-only mappings (``MappingProxyType``, which pickle cannot store)."""
+
+    def persistent_id(self, obj: object) -> object:
+        return ("mappingproxy", dict(obj)) if isinstance(obj, types.MappingProxyType) else None
+
+
+class _GraphUnpickler(pickle.Unpickler):
+    def persistent_load(self, pid: Any) -> object:
+        _, mapping = pid
+        return types.MappingProxyType(mapping)
+
+
+def _shared_across_workers(folder: Path, stack: str, preview: bool) -> SynthesizedStack:
+    """Under xdist, the first worker to need a graph synthesizes it and pickles it into the run's shared
+    temporary folder; the others wait for it and load it (~0.1 s instead of a full synthesis each). The graph
+    is plain data, and the program writes no files and leaves nothing in the process that a test reads back."""
+    graph_file = folder / f"graph-{stack}-{'preview' if preview else 'up'}.pickle"
+    with (folder / f"{graph_file.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if this worker dies
+        if graph_file.exists():
+            with graph_file.open("rb") as stored:  # written by this run's other worker
+                return _GraphUnpickler(stored).load()
+        graph = synthesize(stack, preview=preview)
+        partial = graph_file.with_suffix(".partial")
+        with partial.open("wb") as out:
+            _GraphPickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(graph)
+        partial.replace(graph_file)
+        return graph
 
 
 @pytest.fixture(scope="session")
-def synthesized():
-    """``synthesized("prod")`` -> the prod graph (preview mode), built once per test session."""
+def synthesized(tmp_path_factory: pytest.TempPathFactory):
+    """``synthesized("prod")`` -> the prod graph (preview mode), built once per test run (shared by xdist workers)."""
+    # Under xdist, each worker's base temp folder is inside the run's (which pytest cleans up, as usual).
+    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else None
 
     def get(stack: str, *, preview: bool = True) -> SynthesizedStack:
-        return _synthesized(stack, preview)
+        return _synthesized(stack, preview, shared)
 
     return get
 
@@ -58,6 +94,20 @@ def load_event():
         raise FileNotFoundError(f"sample event {name} not found in {EVENTS_DIRS}")
 
     return load
+
+
+@pytest.fixture(scope="session")
+def lambda_context():
+    """``lambda_context("arcbp-dev-fan-billing", remaining_time_in_millis=60_000)`` -> the context object Lambda
+    passes a handler (:class:`arcblueprint.services.testing.LambdaContext`, the one class every test uses), its
+    ARN naming the function's ``live`` alias. A session-scoped factory, so hypothesis tests can use it too."""
+    from arcblueprint.services.testing import LambdaContext
+
+    def make(function_name: str = "arcbp-dev-test", **attributes: Any) -> LambdaContext:
+        arn = f"arn:aws:lambda:eu-west-1:111111111111:function:{function_name}:live"
+        return LambdaContext(**{"function_name": function_name, "invoked_function_arn": arn, **attributes})
+
+    return make
 
 
 @pytest.fixture(autouse=True)

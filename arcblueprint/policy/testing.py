@@ -148,12 +148,16 @@ def mutated(
     dependencies in place. This is how correctness rules are tested: the real synthesized stack,
     turned back into the defect the rule exists for, must fail; the stack as shipped must pass.
     """
-    copied = dataclasses.replace(graph, resources=copy.deepcopy(graph.resources))  # the config is immutable
-    matches = [r for r in copied.resources if r.name == name and (resource_type is None or r.type == resource_type)]
+    resources = list(graph.resources)
+    matches = [i for i, r in enumerate(resources) if r.name == name and resource_type in (None, r.type)]
     if len(matches) != 1:
         raise LookupError(f"{len(matches)} resources named {name!r} in stack {graph.stack!r}")
-    change(matches[0])
-    return copied
+    # Only the changed resource is copied: the others (and the immutable config) are shared with ``graph``,
+    # which nothing edits (a deep copy of a whole stack took longer than the policy run it was made for).
+    [index] = matches
+    resources[index] = copy.deepcopy(resources[index])
+    change(resources[index])
+    return dataclasses.replace(graph, resources=resources)
 
 
 def _report(graph: SynthesizedStack, policy_name: str, *, first_preview: bool) -> PolicyReport:

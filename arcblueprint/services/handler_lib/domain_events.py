@@ -114,7 +114,7 @@ class DomainEvents:
         try:
             self._validator(detail_type)(dict(detail))
         except fastjsonschema.JsonSchemaException as error:
-            self._reject(detail_type, f"{self.source} {detail_type} does not match its schema: {error.message}")
+            self._reject(detail_type, f"{self.source} {detail_type} does not match its schema: {error}")
         except InvalidEventError as error:
             self._reject(detail_type, str(error))
 

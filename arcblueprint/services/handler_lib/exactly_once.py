@@ -36,6 +36,8 @@ from botocore.exceptions import ConnectionError as BotocoreConnectionError
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+
 __all__ = [
     "RETRY_ATTEMPTS",
     "TRANSIENT_CODES",
@@ -175,7 +177,9 @@ class RetryingPersistenceLayer(DynamoDBPersistenceLayer):
                 self._on_unsaved()
 
 
-def process_stream_in_order(records: Iterable[Any], handle: Callable[[KinesisStreamRecord], Any]) -> dict[str, Any]:
+def process_stream_in_order(
+    records: Iterable[Any], handle: Callable[[KinesisStreamRecord], Any]
+) -> PartialItemFailureResponse:
     """Handle Kinesis ``records`` in order; at the first failure, report it and leave the rest unprocessed.
 
     Lambda checkpoints before the lowest reported sequence number and retries everything after it,

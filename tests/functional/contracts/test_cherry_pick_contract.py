@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import boto3
-import contract_strategies as cs
 import pytest
 from hypothesis import event as note
 from hypothesis import given, settings
@@ -18,7 +17,8 @@ from moto import mock_aws
 
 from arcblueprint.services.cherry_pick.booking_status import ALLOWED_MOVES, MOVES, STATUSES
 from arcblueprint.services.cherry_pick.saga import build_saga
-from arcblueprint.services.testing import LambdaContext, load_handler
+from arcblueprint.services.testing import load_handler
+from tests.strategies import contracts as cs
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint/services/cherry_pick/handlers"
 SAMPLE = cs.sample("appSyncDirectResolver.json")
@@ -122,7 +122,9 @@ identities = {
         protect=[("info", "fieldName"), ("info", "parentTypeName")],
     ),
 )
-def test_the_resolver_raises_only_its_client_errors_and_moves_only_by_the_table(aws, field, data, mutation):
+def test_the_resolver_raises_only_its_client_errors_and_moves_only_by_the_table(
+    lambda_context, aws, field, data, mutation
+):
     module = aws["bookings"]
     arguments = data.draw(create_arguments if field == "createBooking" else confirm_arguments)
     identity = data.draw(identities[field])
@@ -131,7 +133,7 @@ def test_the_resolver_raises_only_its_client_errors_and_moves_only_by_the_table(
     target = arguments.get("id") if field == "confirmBooking" and isinstance(arguments.get("id"), str) else None
     before = aws["table"].get_item(Key={"id": target}).get("Item") if target and len(target) < 1024 else None
     try:
-        result = module.lambda_handler(event, LambdaContext(function_name="arcbp-dev-bookings-bookings"))
+        result = module.lambda_handler(event, lambda_context("arcbp-dev-bookings-bookings"))
     except module.BookingError as error:
         note(f"{field} -> {type(error).__name__}")
         assert type(error).__name__ in CLIENT_ERRORS, f"{type(error).__name__}: {error}"
@@ -155,7 +157,7 @@ calls = st.lists(
 
 @settings(parent=cs.contract, max_examples=60)  # each example is a few store calls: 60 keep it near 3 s
 @given(calls=calls, start=st.sampled_from(STATUSES), junk_event=cs.mutated(STEP_EVENT, max_mutations=2))
-def test_no_sequence_of_step_calls_moves_a_booking_outside_the_table(aws, calls, start, junk_event):
+def test_no_sequence_of_step_calls_moves_a_booking_outside_the_table(lambda_context, aws, calls, start, junk_event):
     module = aws["steps"]
     aws["table"].put_item(Item={"id": "b-0", "status": start})
     declared = (module.StepRetryableError, module.StepFailedError, module.SagaNotOwnerError)
@@ -170,7 +172,7 @@ def test_no_sequence_of_step_calls_moves_a_booking_outside_the_table(aws, calls,
             status = result["status"]
     assert aws["table"].get_item(Key={"id": "b-0"})["Item"]["status"] == status  # no move went unreported
     try:  # an event of the wrong shape: a declared error (or a move by the table), never another exception
-        module.lambda_handler(junk_event, LambdaContext(function_name="arcbp-dev-bookings-saga-steps"))
+        module.lambda_handler(junk_event, lambda_context("arcbp-dev-bookings-saga-steps"))
     except declared:
         pass
     now = aws["table"].get_item(Key={"id": "b-0"})["Item"]["status"]

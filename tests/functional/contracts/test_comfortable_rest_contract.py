@@ -8,20 +8,19 @@ import json
 from pathlib import Path
 
 import boto3
-import contract_strategies as cs
 import pytest
 from hypothesis import event as note
 from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from arcblueprint.services.testing import LambdaContext, load_handler
+from arcblueprint.services.testing import load_handler
+from tests.strategies import contracts as cs
 
 HANDLER = Path(__file__).resolve().parents[3] / "arcblueprint/services/comfortable_rest/handlers/api"
 SAMPLE = cs.sample("apiGatewayProxyEventCognitoAuthorizer.json")
 OWNER = SAMPLE["requestContext"]["authorizer"]["claims"]["sub"]
 OTHER = "someone-else"
-CONTEXT = LambdaContext(function_name="arcbp-dev-orders-api")
 
 ids = st.one_of(st.sampled_from(["o-1", "theirs", "x" * 64]), st.text(max_size=70), cs.tricky_text)
 items = st.fixed_dictionaries(
@@ -128,7 +127,7 @@ def api():
     ),
 )
 def test_every_request_gets_an_answer_below_500_and_never_another_owners_data(
-    api, route, item_id, query, body, mutation
+    lambda_context, api, route, item_id, query, body, mutation
 ):
     method, resource, has_id = route
     path = resource.replace("{id}", item_id) if has_id else resource
@@ -143,7 +142,7 @@ def test_every_request_gets_an_answer_below_500_and_never_another_owners_data(
         path_parameters={"id": item_id} if has_id else None,
     )
     event.update(mutation)
-    response = api.lambda_handler(event, CONTEXT)
+    response = api.lambda_handler(event, lambda_context("arcbp-dev-orders-api"))
     status, payload = cs.assert_api_contract(response, sent=f"{body} {query} {path}")
     note(f"{method} {resource} -> {status}")
     assert "SECRET-OF-ANOTHER-OWNER" not in json.dumps(payload)

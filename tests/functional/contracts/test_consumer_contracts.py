@@ -7,16 +7,14 @@ reports exactly the bad records.
   one, which is the only one reported (Lambda retries from the lowest reported sequence number);
   if the first record is bad the invocation fails, so that the event source bisects the batch.
 
-Good and bad records are drawn from the real sample events (``consumer_strategies.py``).
+Good and bad records are drawn from the real sample events (``tests/strategies/consumers.py``).
 """
 
 from __future__ import annotations
 
 import base64
 import gzip
-import importlib.util
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,26 +25,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from arcblueprint.services.testing import LambdaContext, load_handler
+from arcblueprint.services.testing import load_handler
+from tests.strategies import consumers as cs
 
-
-def _strategies():
-    if "consumer_strategies" not in sys.modules:
-        path = Path(__file__).with_name("consumer_strategies.py")
-        spec = importlib.util.spec_from_file_location("consumer_strategies", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["consumer_strategies"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["consumer_strategies"]
-
-
-cs = _strategies()
 SERVICES = Path(__file__).resolve().parents[3] / "arcblueprint" / "services"
 SQS_RECORD = cs.sample("sqsEvent.json")["Records"][0]
 SNS_SQS_RECORD = cs.sample("snsSqsEvent.json")["Records"][0]
 KINESIS_RECORD = cs.sample("kinesisStreamEvent.json")["Records"][0]
 BUCKET = "arcbp-dev-fan-payloads"
-CONTEXT = LambdaContext(function_name="arcbp-dev-consumer-contract")
 
 
 @pytest.fixture(scope="module")
@@ -114,9 +100,9 @@ def webhook_consumer(aws):
         SQS_RECORD, st.tuples(good_envelopes, cs.junk), st.tuples(st.one_of(bad_envelopes, cs.not_text), cs.junk)
     )
 )
-def test_webhook_consumer_reports_exactly_the_bad_messages(webhook_consumer, batch):
+def test_webhook_consumer_reports_exactly_the_bad_messages(lambda_context, webhook_consumer, batch):
     event, bad = batch
-    assert _reported(webhook_consumer.lambda_handler(event, CONTEXT)) == bad
+    assert _reported(webhook_consumer.lambda_handler(event, lambda_context("arcbp-dev-consumer-contract"))) == bad
 
 
 @pytest.fixture(scope="module")
@@ -128,16 +114,16 @@ def webhook_stream_consumer(aws):
 
 
 def _stream_contract(
-    module: Any, event: dict[str, Any], first_bad: int | None, handled: list[Any], expected: list[Any]
+    lambda_context, module: Any, event: dict[str, Any], first_bad: int | None, handled: list[Any], expected: list[Any]
 ) -> None:
     """``expected`` (what the records before the first bad one do) is handled, in order, and nothing after;
     the first bad record alone is reported, and if it is the first of the batch the invocation fails."""
     records = event["Records"]
     if first_bad == 0:
         with pytest.raises(module.StreamBatchError):
-            module.lambda_handler(event, CONTEXT)
+            module.lambda_handler(event, lambda_context("arcbp-dev-consumer-contract"))
     else:
-        response = module.lambda_handler(event, CONTEXT)
+        response = module.lambda_handler(event, lambda_context("arcbp-dev-consumer-contract"))
         failed = set() if first_bad is None else {records[first_bad]["kinesis"]["sequenceNumber"]}
         assert _reported(response) == failed
     assert handled == expected
@@ -156,7 +142,7 @@ def _texts(event: dict[str, Any], first_bad: int | None) -> list[str]:
         st.one_of(bad_envelopes.map(lambda t: cs.b64(t.encode())), cs.unreadable_data),
     )
 )
-def test_webhook_stream_consumer_stops_at_the_first_bad_record(webhook_stream_consumer, batch):
+def test_webhook_stream_consumer_stops_at_the_first_bad_record(lambda_context, webhook_stream_consumer, batch):
     event, first_bad = batch
     webhook_stream_consumer.delivered.clear()
     # Each webhook id is delivered once ever: an id drawn before (or twice in this batch) is a no-op.
@@ -167,7 +153,9 @@ def test_webhook_stream_consumer_stops_at_the_first_bad_record(webhook_stream_co
         if key not in seen:
             seen.add(key)
             expected.append(key)
-    _stream_contract(webhook_stream_consumer, event, first_bad, webhook_stream_consumer.delivered, expected)
+    _stream_contract(
+        lambda_context, webhook_stream_consumer, event, first_bad, webhook_stream_consumer.delivered, expected
+    )
 
 
 # ---------------------------------------------------------------- Big Fan consumer
@@ -234,11 +222,11 @@ def fan_consumers(aws):
         st.tuples(unprocessable, cs.sqs_attributes(st.text(min_size=1, max_size=36))),
     )
 )
-def test_big_fan_raw_consumer_reports_exactly_the_bad_messages(fan_consumers, batch):
+def test_big_fan_raw_consumer_reports_exactly_the_bad_messages(lambda_context, fan_consumers, batch):
     event, bad = batch
     consumer = fan_consumers["true"]
     consumer.handled.clear()
-    assert _reported(consumer.lambda_handler(event, CONTEXT)) == bad
+    assert _reported(consumer.lambda_handler(event, lambda_context("arcbp-dev-consumer-contract"))) == bad
     # The forged envelope's attributes (messageId "forged", eventType "order.x") never become the message's.
     assert not [
         m for m in consumer.handled if m["messageId"] == "forged" or m["attributes"].get("eventType") == "order.x"
@@ -262,9 +250,9 @@ def test_big_fan_raw_consumer_reports_exactly_the_bad_messages(fan_consumers, ba
         ),
     )
 )
-def test_big_fan_enveloped_consumer_reports_exactly_the_bad_messages(fan_consumers, batch):
+def test_big_fan_enveloped_consumer_reports_exactly_the_bad_messages(lambda_context, fan_consumers, batch):
     event, bad = batch
-    assert _reported(fan_consumers["false"].lambda_handler(event, CONTEXT)) == bad
+    assert _reported(fan_consumers["false"].lambda_handler(event, lambda_context("arcbp-dev-consumer-contract"))) == bad
 
 
 # ---------------------------------------------------------------- streamer consumer
@@ -297,8 +285,8 @@ def stream_consumer(aws):
         st.one_of(not_documents.map(lambda t: cs.b64(t.encode())), cs.unreadable_data),
     )
 )
-def test_stream_consumer_stops_at_the_first_bad_record(stream_consumer, batch):
+def test_stream_consumer_stops_at_the_first_bad_record(lambda_context, stream_consumer, batch):
     event, first_bad = batch
     stream_consumer.handled.clear()
     expected = [json.loads(text) for text in _texts(event, first_bad)]
-    _stream_contract(stream_consumer, event, first_bad, stream_consumer.handled, expected)
+    _stream_contract(lambda_context, stream_consumer, event, first_bad, stream_consumer.handled, expected)

@@ -7,13 +7,13 @@ import base64
 import json
 from pathlib import Path
 
-import contract_strategies as cs
 import pytest
 from hypothesis import event as note
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arcblueprint.services.testing import LambdaContext, load_handler
+from arcblueprint.services.testing import load_handler
+from tests.strategies import contracts as cs
 
 HANDLER = Path(__file__).resolve().parents[3] / "arcblueprint/services/strangler/handlers/notifications"
 TEMPLATE = cs.api_event(
@@ -23,7 +23,6 @@ TEMPLATE = cs.api_event(
     resource="/api/notifications/{proxy+}",
     path_parameters={"proxy": "render"},
 )
-CONTEXT = LambdaContext(function_name="arcbp-dev-facade-notifications")
 
 messages = st.fixed_dictionaries(
     {
@@ -64,9 +63,11 @@ def _document(body: str | None, is_base64: bool):
     event=cs.mutated(TEMPLATE, protect=[("body",), ("isBase64Encoded",)]),
     body=cs.bodies(messages.flatmap(cs.with_junk)),
 )
-def test_every_request_gets_a_4xx_or_a_rendering_never_a_crash(notifications, event, body):
+def test_every_request_gets_a_4xx_or_a_rendering_never_a_crash(lambda_context, notifications, event, body):
     event["body"], event["isBase64Encoded"] = body
-    status, payload = cs.assert_api_contract(notifications.lambda_handler(event, CONTEXT), sent=str(body))
+    status, payload = cs.assert_api_contract(
+        notifications.lambda_handler(event, lambda_context("arcbp-dev-facade-notifications")), sent=str(body)
+    )
     note(f"-> {status}")
     if status != 200:
         return

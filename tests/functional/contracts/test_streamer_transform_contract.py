@@ -11,13 +11,13 @@ import random
 import re
 from pathlib import Path
 
-import contract_strategies as cs
 import pytest
 from hypothesis import event as note
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arcblueprint.services.testing import LambdaContext, load_handler
+from arcblueprint.services.testing import load_handler
+from tests.strategies import contracts as cs
 
 HANDLER = Path(__file__).resolve().parents[3] / "arcblueprint/services/streamer/handlers/transform"
 STREAMS = {
@@ -109,7 +109,7 @@ def transform():
     arrival=cs.either(st.integers(1_600_000_000_000, 1_900_000_000_000), cs.junk, first_in=4),
 )
 def test_exactly_the_bad_records_fail_and_the_good_ones_carry_nothing_sensitive(
-    transform, sample, stream, batch, arrival
+    lambda_context, transform, sample, stream, batch, arrival
 ):
     event = copy.deepcopy(sample)
     event["deliveryStreamArn"] = f"arn:aws:firehose:eu-west-1:111111111111:deliverystream/{stream}"
@@ -118,7 +118,7 @@ def test_exactly_the_bad_records_fail_and_the_good_ones_carry_nothing_sensitive(
         {**copy.deepcopy(template), "recordId": f"r{i}", "data": data, "approximateArrivalTimestamp": arrival}
         for i, (_, data) in enumerate(batch)
     ]
-    response = transform.lambda_handler(event, LambdaContext(function_name="arcbp-dev-lake-transform"))
+    response = transform.lambda_handler(event, lambda_context("arcbp-dev-lake-transform"))
     results = response["records"]
     assert [r["recordId"] for r in results] == [r["recordId"] for r in event["records"]]
     own, owner = STREAMS[stream]["domain"], STREAMS[stream]["unroutable"]

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib.util
 import json
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,20 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from arcblueprint.services.testing import LambdaContext, load_handler
+from arcblueprint.services.testing import load_handler
+from tests.strategies import consumers as cs
 
-
-def _strategies():
-    if "consumer_strategies" not in sys.modules:
-        path = Path(__file__).with_name("consumer_strategies.py")
-        spec = importlib.util.spec_from_file_location("consumer_strategies", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["consumer_strategies"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["consumer_strategies"]
-
-
-cs = _strategies()
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "call_me_maybe" / "handlers"
 SECRET, REGION, MAX_BYTES = "s3cr3t-shared-with-the-sender", "eu-west-1", 4096
 TEMPLATE = cs.sample("apiGatewayProxyEvent.json")
@@ -169,11 +156,11 @@ def requests(draw) -> tuple[dict[str, Any], bool]:
 
 @settings(cs.contract, max_examples=50)
 @given(request=requests())
-def test_every_request_gets_a_clean_answer_and_only_signed_webhooks_are_buffered(receiver, request):
+def test_every_request_gets_a_clean_answer_and_only_signed_webhooks_are_buffered(lambda_context, receiver, request):
     module, sqs, queue = receiver
     event, accept = request
     before = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])
-    response = module.lambda_handler(event, LambdaContext(function_name="arcbp-dev-hooks-receiver"))
+    response = module.lambda_handler(event, lambda_context("arcbp-dev-hooks-receiver"))
     status, body = cs.assert_clean_error(response)
     event_(f"status {status}")
     after = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])

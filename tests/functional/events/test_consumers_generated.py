@@ -21,7 +21,7 @@ from moto import mock_aws
 from arcblueprint.events import catalog, event_type
 from arcblueprint.events.testing import envelopes
 from arcblueprint.services.streamer.component import domain_event_record
-from arcblueprint.services.testing import LambdaContext, load_handler
+from arcblueprint.services.testing import load_handler
 
 SERVICES = Path(__file__).resolve().parents[3] / "arcblueprint" / "services"
 REGION = "eu-west-1"
@@ -71,7 +71,7 @@ def aws(monkeypatch):
 
 @RELAXED
 @given(event=envelopes(event_type("arcblueprint.orders", "OrderCreated")))
-def test_the_billing_consumer_processes_every_order_created_the_contract_allows(aws, event):
+def test_the_billing_consumer_processes_every_order_created_the_contract_allows(lambda_context, aws, event):
     consumer = load_handler(SERVICES / "big_fan/handlers/consumer", "generated_billing")
     record = {
         "messageId": event["id"],
@@ -84,7 +84,7 @@ def test_the_billing_consumer_processes_every_order_created_the_contract_allows(
         "eventSourceARN": f"arn:aws:sqs:{REGION}:111111111111:fan-billing",
         "awsRegion": REGION,
     }
-    response = consumer.lambda_handler({"Records": [record]}, LambdaContext())
+    response = consumer.lambda_handler({"Records": [record]}, lambda_context())
     assert response == {"batchItemFailures": []}
     assert consumer.to_message(record["body"], {})["payload"]["detail"] == event["detail"]
 
@@ -124,9 +124,9 @@ def test_the_lake_turns_every_domain_event_into_a_row_of_its_domain(monkeypatch,
 
 @RELAXED
 @given(data=st.data())
-def test_the_operations_audit_records_every_domain_event_once(aws, data):
+def test_the_operations_audit_records_every_domain_event_once(lambda_context, aws, data):
     audit = load_handler(SERVICES / "ops_automation/handlers/audit", "generated_audit")
     event = data.draw(envelopes(data.draw(st.sampled_from(EVENTS))))
     event["id"] = str(uuid.uuid4())  # examples share the moto table; each event is new to it
-    assert audit.lambda_handler(event, LambdaContext())["recorded"] is True
-    assert audit.lambda_handler(event, LambdaContext())["recorded"] is False
+    assert audit.lambda_handler(event, lambda_context())["recorded"] is True
+    assert audit.lambda_handler(event, lambda_context())["recorded"] is False

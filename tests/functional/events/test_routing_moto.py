@@ -20,7 +20,7 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 from moto import mock_aws
 
-from arcblueprint.services.testing import LambdaContext, load_handler
+from arcblueprint.services.testing import load_handler
 
 REPO = Path(__file__).resolve().parents[3]
 LIB = REPO / "arcblueprint" / "services" / "handler_lib"
@@ -132,13 +132,13 @@ def delivered(sqs, probes) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-def publish_order_changes(monkeypatch, records: list[dict[str, Any]]) -> dict[str, Any]:
+def publish_order_changes(lambda_context, monkeypatch, records: list[dict[str, Any]]) -> dict[str, Any]:
     """Run the orders outbox handler (the producer of OrderCreated/OrderUpdated) on stream records."""
     monkeypatch.setenv("EVENT_SOURCE", "arcblueprint.orders")
     monkeypatch.setenv("OUTBOX_EVENTS", json.dumps({"INSERT": "OrderCreated", "MODIFY": "OrderUpdated"}))
     monkeypatch.setenv("IDEMPOTENCY_TABLE", "outbox-idempotency")
     handler = load_handler(REPO / "arcblueprint/services/comfortable_rest/handlers/outbox", f"outbox_{id(records)}")
-    return handler.lambda_handler({"Records": records}, LambdaContext())
+    return handler.lambda_handler({"Records": records}, lambda_context())
 
 
 def stream_record(name: str, new: dict[str, Any], old: dict[str, Any] | None = None, sequence: str = "1"):
@@ -154,15 +154,18 @@ def stream_record(name: str, new: dict[str, Any], old: dict[str, Any] | None = N
     return {"eventID": sequence, "eventName": name, "eventSource": "aws:dynamodb", "dynamodb": change}
 
 
-def test_every_domain_event_reaches_exactly_its_subscribed_targets(bus, monkeypatch):
+def test_every_domain_event_reaches_exactly_its_subscribed_targets(lambda_context, bus, monkeypatch):
     events, sqs, probes = bus
     bus_name = events.list_event_buses(NamePrefix="arcbp-prod")["EventBuses"][0]["Name"]
     cases = {
-        ("OrderCreated", "quantity 2"): lambda: publish_order_changes(monkeypatch, [stream_record("INSERT", ORDER)]),
+        ("OrderCreated", "quantity 2"): lambda: publish_order_changes(
+            lambda_context, monkeypatch, [stream_record("INSERT", ORDER)]
+        ),
         ("OrderCreated", "quantity 0"): lambda: publish_order_changes(
-            monkeypatch, [stream_record("INSERT", {**ORDER, "id": "o-2", "quantity": 0})]
+            lambda_context, monkeypatch, [stream_record("INSERT", {**ORDER, "id": "o-2", "quantity": 0})]
         ),
         ("OrderUpdated", ""): lambda: publish_order_changes(
+            lambda_context,
             monkeypatch,
             [stream_record("MODIFY", {**ORDER, "version": 2, "updatedAt": "2026-01-31T11:00:00.000+00:00"}, ORDER)],
         ),
@@ -183,10 +186,10 @@ def test_every_domain_event_reaches_exactly_its_subscribed_targets(bus, monkeypa
         assert "tok_secret" not in json.dumps(arrived)
 
 
-def test_the_lake_receives_rows_of_the_right_domain(bus, monkeypatch, prod):
+def test_the_lake_receives_rows_of_the_right_domain(lambda_context, bus, monkeypatch, prod):
     """Routed to its domain's Firehose as a record of that domain, an event becomes one flat row of its table."""
     events, sqs, probes = bus
-    publish_order_changes(monkeypatch, [stream_record("INSERT", ORDER)])
+    publish_order_changes(lambda_context, monkeypatch, [stream_record("INSERT", ORDER)])
     [record] = delivered(sqs, probes)["lake-orders-order-events-target"]
     assert record["domain"] == "order-events" and record["detail"] == ORDER
     assert record["eventbridge"]["source"] == "arcblueprint.orders"
@@ -259,7 +262,9 @@ def test_a_forged_or_lookalike_source_reaches_nothing(bus):
     assert delivered(sqs, probes) == {}  # rules match source exactly: no prefix, no case folding
 
 
-def test_an_invalid_event_is_rejected_by_the_producer_counted_and_delivered_nowhere(bus, monkeypatch, capsys):
+def test_an_invalid_event_is_rejected_by_the_producer_counted_and_delivered_nowhere(
+    lambda_context, bus, monkeypatch, capsys
+):
     events, sqs, probes = bus
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "arcbp-prod/orders")
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
@@ -267,7 +272,9 @@ def test_an_invalid_event_is_rejected_by_the_producer_counted_and_delivered_nowh
     # A batch whose every record fails is failed as a whole: Lambda retries it, bisects, then sends it to the
     # outbox's on-failure queue.
     with pytest.raises(BatchProcessingError, match="quantity must be bigger than or equal to 0"):
-        publish_order_changes(monkeypatch, [stream_record("INSERT", {**ORDER, "quantity": -1}, sequence="9")])
+        publish_order_changes(
+            lambda_context, monkeypatch, [stream_record("INSERT", {**ORDER, "quantity": -1}, sequence="9")]
+        )
     # The handler flushed its metrics (CloudWatch embedded metric format) on the way out: the refusal is counted.
     flushed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert [m["DomainEventsRejected"] for m in flushed if "DomainEventsRejected" in m] == [[1.0]]

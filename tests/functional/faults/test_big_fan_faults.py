@@ -17,18 +17,17 @@ from typing import Any
 
 import boto3
 import pytest
-from fault_harness import Faults, SimulatedQueue, Tally, count_effects, expire_in_progress, poll_queue
 from moto import mock_aws
 
 from arcblueprint.services.big_fan.publisher import publish
-from arcblueprint.services.testing import LambdaContext, load_handler
+from arcblueprint.services.testing import load_handler
+from tests.strategies.faults import Faults, SimulatedQueue, Tally, count_effects, expire_in_progress, poll_queue
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "big_fan" / "handlers"
 REGION = "eu-west-1"
 BUCKET, IDEMPOTENCY = "arcbp-dev-fan-payloads", "fan-idempotency"
 THRESHOLD_BYTES = 4096
 MAX_RECEIVE_COUNT = 3  # the spec's default for a consumer
-CONTEXT = LambdaContext(function_name="arcbp-dev-fan-billing")
 
 
 class RawSubscription:
@@ -72,7 +71,9 @@ def aws(monkeypatch):
 
 
 @pytest.mark.parametrize(("rate", "outage_rate", "seed"), [(0.2, 0.0, 11), (0.4, 0.03, 12)])
-def test_each_message_takes_effect_once_or_is_dead_lettered(aws, load_event, monkeypatch, rate, outage_rate, seed):
+def test_each_message_takes_effect_once_or_is_dead_lettered(
+    lambda_context, aws, load_event, monkeypatch, rate, outage_rate, seed
+):
     faults = Faults(seed=seed, rate=rate, outage_rate=outage_rate)
     consumer = load_handler(HANDLERS / "consumer", f"fan_faults_{time.monotonic_ns()}")
     effects: Counter[str] = Counter()
@@ -132,7 +133,7 @@ def test_each_message_takes_effect_once_or_is_dead_lettered(aws, load_event, mon
     )
     tally.invocations = poll_queue(
         queue,
-        lambda event: consumer.lambda_handler(event, CONTEXT),
+        lambda event: consumer.lambda_handler(event, lambda_context("arcbp-dev-fan-billing")),
         load_event("sqsEvent.json")["Records"][0],
         after_failure=lambda: expire_in_progress(aws["ddb"], IDEMPOTENCY),
     )

@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING
 
 import boto3
 import pytest
-from fault_harness import (
+from moto import mock_aws
+
+from arcblueprint.services.testing import load_handler
+from tests.strategies.faults import (
     Faults,
     SimulatedQueue,
     Tally,
@@ -26,9 +29,6 @@ from fault_harness import (
     poll_queue,
     run_stream,
 )
-from moto import mock_aws
-
-from arcblueprint.services.testing import LambdaContext, load_handler
 
 if TYPE_CHECKING:
     from collections import Counter
@@ -38,7 +38,6 @@ REGION = "eu-west-1"
 IDEMPOTENCY, STATUS, BUS = "hooks-idempotency", "hooks-status", "platform"
 #: The spec's defaults: maxReceiveCount 5 (SQS), maximumRetryAttempts 3 (Kinesis).
 MAX_RECEIVE_COUNT, MAXIMUM_RETRY_ATTEMPTS = 5, 3
-CONTEXT = LambdaContext(function_name="arcbp-dev-hooks-consumer")
 
 
 @pytest.fixture
@@ -89,7 +88,9 @@ SQS_CASES = [("status-write", 0.2, 0.0, 1), ("mixed", 0.4, 0.03, 3)]
 
 
 @pytest.mark.parametrize(("scope", "rate", "outage_rate", "seed"), SQS_CASES)
-def test_sqs_buffer_delivers_each_webhook_once_or_dead_letters_it(aws, load_event, scope, rate, outage_rate, seed):
+def test_sqs_buffer_delivers_each_webhook_once_or_dead_letters_it(
+    lambda_context, aws, load_event, scope, rate, outage_rate, seed
+):
     faults = Faults(seed=seed, rate=rate, outage_rate=outage_rate)
     keys, poison = [f"wh-{i}" for i in range(30)], ["poison-0", "[]"]
     sent = keys + keys[::6] + poison  # the sender delivers every sixth webhook twice
@@ -101,7 +102,7 @@ def test_sqs_buffer_delivers_each_webhook_once_or_dead_letters_it(aws, load_even
         queue.send(key if key in poison else envelope(key))
     tally.invocations = poll_queue(
         queue,
-        lambda event: consumer.lambda_handler(event, CONTEXT),
+        lambda event: consumer.lambda_handler(event, lambda_context("arcbp-dev-hooks-consumer")),
         load_event("sqsEvent.json")["Records"][0],
         after_failure=lambda: expire_in_progress(aws["ddb"], IDEMPOTENCY),
     )
@@ -114,7 +115,7 @@ def test_sqs_buffer_delivers_each_webhook_once_or_dead_letters_it(aws, load_even
 
 @pytest.mark.parametrize(("rate", "outage_rate", "seed"), [(0.2, 0.03, 4), (0.4, 0.0, 5)])
 def test_kinesis_buffer_delivers_each_webhook_once_or_gives_it_up(
-    aws, load_event, monkeypatch, rate, outage_rate, seed
+    lambda_context, aws, load_event, monkeypatch, rate, outage_rate, seed
 ):
     monkeypatch.setenv("BUFFER", "kinesis")
     kinesis = boto3.client("kinesis", region_name=REGION)
@@ -132,7 +133,7 @@ def test_kinesis_buffer_delivers_each_webhook_once_or_gives_it_up(
     records = kinesis_records(kinesis, "hooks-stream", load_event("kinesisStreamEvent.json")["Records"][0])
     run = run_stream(
         records,
-        lambda event: consumer.lambda_handler(event, CONTEXT),
+        lambda event: consumer.lambda_handler(event, lambda_context("arcbp-dev-hooks-consumer")),
         batch_size=10,
         maximum_retry_attempts=MAXIMUM_RETRY_ATTEMPTS,
         after_failure=lambda: expire_in_progress(aws["ddb"], IDEMPOTENCY),

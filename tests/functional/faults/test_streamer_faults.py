@@ -17,16 +17,23 @@ from typing import Any
 
 import boto3
 import pytest
-from fault_harness import Faults, Tally, body_key, count_effects, expire_in_progress, kinesis_records, run_stream
 from moto import mock_aws
 
-from arcblueprint.services.testing import LambdaContext, load_handler
+from arcblueprint.services.testing import load_handler
+from tests.strategies.faults import (
+    Faults,
+    Tally,
+    body_key,
+    count_effects,
+    expire_in_progress,
+    kinesis_records,
+    run_stream,
+)
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "streamer" / "handlers"
 REGION = "eu-west-1"
 IDEMPOTENCY, STREAM = "lake-consumer-idempotency", "arcbp-dev-lake"
 MAXIMUM_RETRY_ATTEMPTS = 3  # the spec's default
-CONTEXT = LambdaContext(function_name="arcbp-dev-lake-consumer")
 
 
 @pytest.fixture
@@ -54,7 +61,9 @@ CASES = [(60, 0.01, 21), (30, 0.4, 23)]
 
 
 @pytest.mark.parametrize(("records", "rate", "seed"), CASES)
-def test_each_record_takes_effect_once_or_is_given_up(aws, load_event, monkeypatch, records, rate, seed):
+def test_each_record_takes_effect_once_or_is_given_up(
+    lambda_context, aws, load_event, monkeypatch, records, rate, seed
+):
     faults = Faults(seed=seed, rate=rate)
     consumer = load_handler(HANDLERS / "consumer", f"streamer_faults_{time.monotonic_ns()}")
     effects: Counter[str] = Counter()
@@ -84,7 +93,7 @@ def test_each_record_takes_effect_once_or_is_given_up(aws, load_event, monkeypat
     tally = Tally(f"streamer kinesis consumer, faults {rate:.0%}", sent=sent, poison=set(poison), effects=effects)
     run = run_stream(
         stream,
-        lambda event: consumer.lambda_handler(event, CONTEXT),
+        lambda event: consumer.lambda_handler(event, lambda_context("arcbp-dev-lake-consumer")),
         batch_size=20,
         maximum_retry_attempts=MAXIMUM_RETRY_ATTEMPTS,
         after_failure=lambda: expire_in_progress(aws["ddb"], IDEMPOTENCY),

@@ -8,8 +8,6 @@ anything else.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -18,12 +16,7 @@ from hypothesis import strategies as st
 from arcblueprint.config import ConfigError, read_stack_file
 from arcblueprint.config.model import LOG_RETENTION_DAYS
 from arcblueprint.preview.harness import REPO_ROOT, synthesize
-
-_spec = importlib.util.spec_from_file_location(
-    "bad_config_fuzz", Path(__file__).parents[2] / "unit" / "config" / "test_bad_config_fuzz.py"
-)
-_bad = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_bad)  # the schema-derived bad-value strategies
+from tests.strategies.config import bad_configs  # the schema-derived bad-value strategies
 
 NS = "arcblueprint:"
 
@@ -70,7 +63,7 @@ def contradictions(draw: st.DrawFn) -> tuple[dict[str, Any], str, str]:
 def invalid_configs(draw: st.DrawFn) -> tuple[dict[str, Any], str, str]:
     if draw(st.integers(0, 4)) == 0:
         return draw(contradictions())
-    config, key = draw(_bad.bad_configs())
+    config, key = draw(bad_configs())
     return config, "dev", key
 
 

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from arcblueprint.planning.proxy_config import SquidConfig, render_squid_config
 from arcblueprint.preview.harness import REPO_ROOT
-from arcblueprint.services.testing import LambdaContext, load_handler
+from arcblueprint.services.testing import load_handler
 
 ROUTER = REPO_ROOT / "arcblueprint/services/strangler/handlers/router"
 INSTALL_HINT = "install it with `apt-get update && apt-get install -y squid` (.ci/run does this on a fresh machine)"
@@ -169,7 +169,9 @@ def router(onprem, monkeypatch):
     sys.modules.pop("strangler_router_through_squid", None)
 
 
-def _call(router, load_event, capsys, path: str, *, legacy_url: str | None = None) -> tuple[dict, list, float]:
+def _call(
+    lambda_context, router, load_event, capsys, path: str, *, legacy_url: str | None = None
+) -> tuple[dict, list, float]:
     event = copy.deepcopy(load_event("apiGatewayProxyEventCognitoAuthorizer.json"))
     event.update(
         resource="/api/nobody/{proxy+}",
@@ -183,7 +185,7 @@ def _call(router, load_event, capsys, path: str, *, legacy_url: str | None = Non
     capsys.readouterr()
     router.logger.logger_handler.stream = sys.stdout
     started = time.monotonic()
-    response = router.lambda_handler(event, LambdaContext(function_name="arcbp-prod-facade-router"))
+    response = router.lambda_handler(event, lambda_context("arcbp-prod-facade-router"))
     elapsed = time.monotonic() - started
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     return response, out, elapsed
@@ -208,8 +210,8 @@ def _access_log(onprem, expected: str, timeout_seconds: float = 3.0) -> str:
         time.sleep(0.05)
 
 
-def test_a_an_allowed_on_prem_host_is_reached_through_the_proxy(router, onprem, load_event, capsys):
-    response, out, elapsed = _call(router, load_event, capsys, "/api/nobody/items/7")
+def test_a_an_allowed_on_prem_host_is_reached_through_the_proxy(lambda_context, router, onprem, load_event, capsys):
+    response, out, elapsed = _call(lambda_context, router, load_event, capsys, "/api/nobody/items/7")
     _report("a: allowed host through squid", response, elapsed)
     assert response["statusCode"] == 200 and json.loads(response["body"])["served_by"] == "legacy"
     assert Legacy.seen == ["/api/nobody/items/7?token=s3cr3t-t0ken&page=2"]  # legacy gets the full request
@@ -224,9 +226,11 @@ def test_a_an_allowed_on_prem_host_is_reached_through_the_proxy(router, onprem, 
 @pytest.mark.parametrize(
     "outside", ["http://127.0.0.2:{port}", "http://127.0.0.1:{free}"], ids=["address-not-listed", "port-not-listed"]
 )
-def test_b_a_host_outside_the_allow_list_is_refused_by_the_proxy(router, onprem, load_event, capsys, outside):
+def test_b_a_host_outside_the_allow_list_is_refused_by_the_proxy(
+    lambda_context, router, onprem, load_event, capsys, outside
+):
     url = outside.format(port=onprem["legacy_port"], free=_free_port())
-    response, out, elapsed = _call(router, load_event, capsys, "/api/nobody/x", legacy_url=url)
+    response, out, elapsed = _call(lambda_context, router, load_event, capsys, "/api/nobody/x", legacy_url=url)
     _report(f"b: {url} refused by squid", response, elapsed)
     assert response["statusCode"] == 502 and json.loads(response["body"]) == {"message": "The backend is unavailable"}
     assert _metric(out, "ProxyErrors") == 1 and Legacy.seen == []
@@ -235,35 +239,45 @@ def test_b_a_host_outside_the_allow_list_is_refused_by_the_proxy(router, onprem,
     assert "TCP_DENIED/403" in _access_log(onprem, "TCP_DENIED/403")
 
 
-def test_connect_tunnels_only_to_listed_destinations(router, onprem, load_event, capsys, monkeypatch):
+def test_connect_tunnels_only_to_listed_destinations(lambda_context, router, onprem, load_event, capsys, monkeypatch):
     """HTTPS legacy goes through a CONNECT tunnel: squid opens it to a listed host and port only."""
     monkeypatch.setenv("HTTPS_PROXY", onprem["proxy"])
     monkeypatch.setenv("https_proxy", onprem["proxy"])
     refused, out, _ = _call(
-        router, load_event, capsys, "/api/nobody/x", legacy_url=f"https://127.0.0.2:{onprem['legacy_port']}"
+        lambda_context,
+        router,
+        load_event,
+        capsys,
+        "/api/nobody/x",
+        legacy_url=f"https://127.0.0.2:{onprem['legacy_port']}",
     )
     assert refused["statusCode"] == 502 and _metric(out, "ProxyErrors") == 1
     # A listed destination gets its tunnel; the plain-HTTP legacy then fails the TLS handshake: a clean 502.
     tunnelled, out, _ = _call(
-        router, load_event, capsys, "/api/nobody/x", legacy_url=f"https://127.0.0.1:{onprem['legacy_port']}"
+        lambda_context,
+        router,
+        load_event,
+        capsys,
+        "/api/nobody/x",
+        legacy_url=f"https://127.0.0.1:{onprem['legacy_port']}",
     )
     assert tunnelled["statusCode"] == 502 and _metric(out, "LegacyErrors") == 1
     log = _access_log(onprem, f"CONNECT 127.0.0.1:{onprem['legacy_port']}")
     assert f"CONNECT 127.0.0.2:{onprem['legacy_port']}" in log and f"CONNECT 127.0.0.1:{onprem['legacy_port']}" in log
 
 
-def test_c_a_stalled_backend_is_a_504_within_the_deadline(router, load_event, capsys):
-    response, out, elapsed = _call(router, load_event, capsys, "/api/nobody/drip")
+def test_c_a_stalled_backend_is_a_504_within_the_deadline(lambda_context, router, load_event, capsys):
+    response, out, elapsed = _call(lambda_context, router, load_event, capsys, "/api/nobody/drip")
     _report("c: stalled legacy behind squid", response, elapsed)
     assert response["statusCode"] == 504 and TIMEOUT_SECONDS - 0.1 <= elapsed < TIMEOUT_SECONDS + 0.5, elapsed
     assert _metric(out, "LegacyTimeouts") == 1
 
 
-def test_d_a_proxy_that_is_down_is_a_502_with_a_metric(router, load_event, capsys, monkeypatch):
+def test_d_a_proxy_that_is_down_is_a_502_with_a_metric(lambda_context, router, load_event, capsys, monkeypatch):
     dead = f"http://127.0.0.1:{_free_port()}"  # nothing listens there: the proxy is down
     monkeypatch.setenv("HTTP_PROXY", dead)
     monkeypatch.setenv("http_proxy", dead)
-    response, out, elapsed = _call(router, load_event, capsys, "/api/nobody/x")
+    response, out, elapsed = _call(lambda_context, router, load_event, capsys, "/api/nobody/x")
     _report("d: proxy down", response, elapsed)
     assert response["statusCode"] == 502 and json.loads(response["body"]) == {"message": "The backend is unavailable"}
     assert _metric(out, "ProxyErrors") == 1 and Legacy.seen == []

@@ -18,7 +18,6 @@ from moto import mock_aws
 from arcblueprint.config.schema import parse
 from arcblueprint.services.big_fan.publisher import publish
 from arcblueprint.services.big_fan.spec import BigFanSpec
-from arcblueprint.services.testing import LambdaContext
 from arcblueprint.services.testing import load_handler as _load_handler
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "big_fan" / "handlers"
@@ -163,7 +162,9 @@ def test_filter_policies_route_only_wanted_messages(fan):
     assert sorted(m["id"] for m in audit) == [1, 2]
 
 
-def test_consumer_reads_raw_enveloped_compressed_and_claim_checked_payloads(fan, load_event, monkeypatch):
+def test_consumer_reads_raw_enveloped_compressed_and_claim_checked_payloads(
+    lambda_context, fan, load_event, monkeypatch
+):
     small = {"kind": "order", "note": "small"}
     medium = {"kind": "order", "lines": ["same line of an order"] * 600}  # > 4 KiB, compresses well
     rng = random.Random(7)
@@ -182,7 +183,7 @@ def test_consumer_reads_raw_enveloped_compressed_and_claim_checked_payloads(fan,
     audit = load_consumer(f"fan_consumer_audit_{time.monotonic_ns()}")
     monkeypatch.setattr(audit, "handle", fan["consumer"].handle)
     for consumer, batch, name in ((fan["consumer"], raw, "billing"), (audit, enveloped, "audit")):
-        context = LambdaContext(function_name=f"arcbp-dev-fan-{name}")
+        context = lambda_context(f"arcbp-dev-fan-{name}")
         response = consumer.lambda_handler(sqs_event(load_event, batch), context)
         assert response == {"batchItemFailures": []}
     payloads = [m["payload"] for m in fan["received"]]
@@ -194,7 +195,7 @@ def test_consumer_reads_raw_enveloped_compressed_and_claim_checked_payloads(fan,
     )
 
 
-def test_poison_messages_fail_alone(fan, load_event):
+def test_poison_messages_fail_alone(lambda_context, fan, load_event):
     for i in range(5):
         send(fan, {"kind": "order", "id": i}, eventType="order.created", amount=100)
     fan["sns"].publish(
@@ -215,9 +216,7 @@ def test_poison_messages_fail_alone(fan, load_event):
     )
     messages = receive(fan, "billing")
     assert len(messages) == 7
-    response = fan["consumer"].lambda_handler(
-        sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-fan-billing")
-    )
+    response = fan["consumer"].lambda_handler(sqs_event(load_event, messages), lambda_context("arcbp-dev-fan-billing"))
     poison = {
         m["MessageId"]
         for m in messages
@@ -228,7 +227,7 @@ def test_poison_messages_fail_alone(fan, load_event):
     assert len(poison) == 2 and sum(fan["handled"].values()) == 5
 
 
-def test_loss_fan_out_consumer_exactly_once_or_dlq(fan, load_event):
+def test_loss_fan_out_consumer_exactly_once_or_dlq(lambda_context, fan, load_event):
     """Issue 9 for the fan-out consumer: N messages, k poison, lost deletes, duplicate publishes."""
     n, poison_at = 45, {3, 19, 30}
     expected = set()
@@ -258,7 +257,7 @@ def test_loss_fan_out_consumer_exactly_once_or_dlq(fan, load_event):
         invocations += 1
         try:
             response = fan["consumer"].lambda_handler(
-                sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-fan-billing")
+                sqs_event(load_event, messages), lambda_context("arcbp-dev-fan-billing")
             )
             failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
         except BatchProcessingError:
@@ -297,7 +296,7 @@ def _raw_record(load_event, body: str, attributes: dict[str, str]) -> dict:
     return record
 
 
-def test_a_raw_body_shaped_like_an_sns_envelope_cannot_forge_attributes(fan, load_event):
+def test_a_raw_body_shaped_like_an_sns_envelope_cannot_forge_attributes(lambda_context, fan, load_event):
     """On a raw subscription SNS put the attributes in SQS attributes; the body is only the published text."""
     forged = json.dumps(
         {
@@ -312,7 +311,7 @@ def test_a_raw_body_shaped_like_an_sns_envelope_cannot_forge_attributes(fan, loa
         }
     )
     record = _raw_record(load_event, forged, {"messageId": "real-id", "tenant": "attacker", "eventType": "order.x"})
-    context = LambdaContext(function_name="arcbp-dev-fan-billing")
+    context = lambda_context("arcbp-dev-fan-billing")
     response = fan["consumer"].lambda_handler({"Records": [record]}, context)
     assert response == {"batchItemFailures": []}
     [message] = fan["received"]
@@ -321,7 +320,7 @@ def test_a_raw_body_shaped_like_an_sns_envelope_cannot_forge_attributes(fan, loa
     assert message["payload"]["Type"] == "Notification"  # the published text, as published
 
 
-def test_payloads_that_inflate_past_the_cap_fail_alone(fan, load_event):
+def test_payloads_that_inflate_past_the_cap_fail_alone(lambda_context, fan, load_event):
     import base64
     import gzip
 
@@ -349,7 +348,7 @@ def test_payloads_that_inflate_past_the_cap_fail_alone(fan, load_event):
         _raw_record(load_event, body, {"messageId": f"id-{i}"})
         for i, body in enumerate([bomb, oversized_claim, fitting])
     ]
-    context = LambdaContext(function_name="arcbp-dev-fan-billing")
+    context = lambda_context("arcbp-dev-fan-billing")
     response = fan["consumer"].lambda_handler({"Records": records}, context)
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     assert failed == {records[0]["messageId"], records[1]["messageId"]}

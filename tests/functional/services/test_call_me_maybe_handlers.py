@@ -17,7 +17,6 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
 
-from arcblueprint.services.testing import LambdaContext
 from arcblueprint.services.testing import load_handler as _load_handler
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "call_me_maybe" / "handlers"
@@ -98,7 +97,7 @@ def count(sqs, url: str) -> int:
 # --- receiver ------------------------------------------------------------------------------------
 
 
-def test_signed_webhook_is_masked_buffered_and_tracked(aws, load_event):
+def test_signed_webhook_is_masked_buffered_and_tracked(lambda_context, aws, load_event):
     receiver = load_handler("receiver", "cmm_receiver_ok")
     body = json.dumps(
         {
@@ -114,7 +113,7 @@ def test_signed_webhook_is_masked_buffered_and_tracked(aws, load_event):
             body,
             {"X-Signature": "sha256=" + sign(body, now), "X-Timestamp": str(now), "x-webhook-id": "evt_42"},
         ),
-        LambdaContext(function_name="arcbp-dev-hooks-consumer"),
+        lambda_context("arcbp-dev-hooks-consumer"),
     )
     assert response["statusCode"] == 202
     # The key is signed content (the hash of the body), not the unsigned delivery id header.
@@ -132,7 +131,7 @@ def test_signed_webhook_is_masked_buffered_and_tracked(aws, load_event):
 
 
 @pytest.mark.parametrize("case", ["wrong-secret", "tampered-body", "expired", "future", "missing", "not-a-number"])
-def test_invalid_signature_is_401_and_nothing_is_enqueued(aws, load_event, case):
+def test_invalid_signature_is_401_and_nothing_is_enqueued(lambda_context, aws, load_event, case):
     receiver = load_handler("receiver", f"cmm_receiver_{case.replace('-', '_')}")
     body = json.dumps({"type": "payment", "amount": 10})
     now = int(time.time())
@@ -149,9 +148,7 @@ def test_invalid_signature_is_401_and_nothing_is_enqueued(aws, load_event, case)
         headers = {"X-Timestamp": str(now)}
     else:
         headers["X-Timestamp"] = "yesterday"
-    response = receiver.lambda_handler(
-        api_event(load_event, body, headers), LambdaContext(function_name="arcbp-dev-hooks-consumer")
-    )
+    response = receiver.lambda_handler(api_event(load_event, body, headers), lambda_context("arcbp-dev-hooks-consumer"))
     assert response["statusCode"] == 401
     assert count(aws["sqs"], aws["queue_url"]) == 0
     assert aws["ddb"].scan(TableName="hooks-status")["Count"] == 0
@@ -176,11 +173,11 @@ def _rotate(*, finish: bool) -> None:
         )
 
 
-def _post(receiver, load_event, key: str) -> int:
+def _post(lambda_context, receiver, load_event, key: str) -> int:
     body = json.dumps({"type": "payment", "amount": 10, "signedWith": key})
     now = int(time.time())
     event = api_event(load_event, body, {"X-Signature": sign(body, now, secret=key), "X-Timestamp": str(now)})
-    return receiver.lambda_handler(event, LambdaContext(function_name="arcbp-dev-hooks-receiver"))["statusCode"]
+    return receiver.lambda_handler(event, lambda_context("arcbp-dev-hooks-receiver"))["statusCode"]
 
 
 @pytest.mark.parametrize(
@@ -190,7 +187,9 @@ def _post(receiver, load_event, key: str) -> int:
         (True, "AWSPREVIOUS", "AWSCURRENT"),  # rotation done: the sender may not have switched yet
     ],
 )
-def test_both_keys_of_a_rotation_are_accepted_and_no_other(aws, load_event, finish, stage_of_old, stage_of_new):
+def test_both_keys_of_a_rotation_are_accepted_and_no_other(
+    lambda_context, aws, load_event, finish, stage_of_old, stage_of_new
+):
     _rotate(finish=finish)
     sm = boto3.client("secretsmanager", region_name=REGION)
     stages = {
@@ -199,13 +198,13 @@ def test_both_keys_of_a_rotation_are_accepted_and_no_other(aws, load_event, fini
     }
     assert stages == {stage_of_old: SECRET, stage_of_new: NEW_KEY}  # moto labelled the versions as AWS does
     receiver = load_handler("receiver", f"cmm_receiver_rotation_{finish}")
-    assert _post(receiver, load_event, SECRET) == 202
-    assert _post(receiver, load_event, NEW_KEY) == 202
-    assert _post(receiver, load_event, "a-key-nobody-was-given") == 401
+    assert _post(lambda_context, receiver, load_event, SECRET) == 202
+    assert _post(lambda_context, receiver, load_event, NEW_KEY) == 202
+    assert _post(lambda_context, receiver, load_event, "a-key-nobody-was-given") == 401
     assert count(aws["sqs"], aws["queue_url"]) == 2
 
 
-def test_outside_a_rotation_only_the_current_key_is_accepted_and_misses_are_cached(aws, load_event):
+def test_outside_a_rotation_only_the_current_key_is_accepted_and_misses_are_cached(lambda_context, aws, load_event):
     receiver = load_handler("receiver", "cmm_receiver_no_rotation")
     calls = Counter()
     receiver._secretsmanager.meta.events.register(
@@ -213,19 +212,19 @@ def test_outside_a_rotation_only_the_current_key_is_accepted_and_misses_are_cach
         lambda params, **_: calls.update([params.get("VersionStage")]),
     )
     for _ in range(3):
-        assert _post(receiver, load_event, "a-key-nobody-was-given") == 401
+        assert _post(lambda_context, receiver, load_event, "a-key-nobody-was-given") == 401
     first = dict(calls)  # the first fetch, and the one refetch a mismatch may trigger
     # Per label one fetch and one refetch (AWSCURRENT also tells when the current key became current).
     assert first == {"AWSCURRENT": 4, "AWSPENDING": 2, "AWSPREVIOUS": 2}
     for _ in range(10):
-        assert _post(receiver, load_event, "a-key-nobody-was-given") == 401
-    assert _post(receiver, load_event, NEW_KEY) == 401  # the next key is not valid before it is pending
-    assert _post(receiver, load_event, SECRET) == 202
+        assert _post(lambda_context, receiver, load_event, "a-key-nobody-was-given") == 401
+    assert _post(lambda_context, receiver, load_event, NEW_KEY) == 401  # the next key is not valid before it is pending
+    assert _post(lambda_context, receiver, load_event, SECRET) == 202
     # Values and absences are cached, refetches rate-limited: a flood of bad signatures costs nothing more.
     assert dict(calls) == first
 
 
-def test_kinesis_buffer_orders_by_the_configured_field(aws, load_event, monkeypatch):
+def test_kinesis_buffer_orders_by_the_configured_field(lambda_context, aws, load_event, monkeypatch):
     kinesis = boto3.client("kinesis", region_name=REGION)
     kinesis.create_stream(StreamName="hooks-stream", ShardCount=1)
     monkeypatch.setenv("BUFFER", "kinesis")
@@ -237,7 +236,7 @@ def test_kinesis_buffer_orders_by_the_configured_field(aws, load_event, monkeypa
     now = int(time.time())
     response = receiver.lambda_handler(
         api_event(load_event, body, {"X-Signature": sign(body, now), "X-Timestamp": str(now)}),
-        LambdaContext(function_name="arcbp-dev-hooks-consumer"),
+        lambda_context("arcbp-dev-hooks-consumer"),
     )
     assert response["statusCode"] == 202
     shard = kinesis.describe_stream(StreamName="hooks-stream")["StreamDescription"]["Shards"][0]["ShardId"]
@@ -275,7 +274,7 @@ def webhook(i: int) -> str:
     return json.dumps({"webhookId": f"wh-{i}", "receivedAt": 1, "payload": {"n": i}})
 
 
-def run_poller(consumer, aws, load_event, *, batch_size: int = 10, lose_deletes: int = 0) -> int:
+def run_poller(lambda_context, consumer, aws, load_event, *, batch_size: int = 10, lose_deletes: int = 0) -> int:
     """What the Lambda SQS poller does: receive, invoke, delete what succeeded; failures become visible again
     and SQS moves them to the DLQ after maxReceiveCount receives. ``lose_deletes`` skips the first deletes
     (a timeout after success), so those messages are redelivered. Returns the number of invocations."""
@@ -286,7 +285,7 @@ def run_poller(consumer, aws, load_event, *, batch_size: int = 10, lose_deletes:
         invocations += 1
         try:
             response = consumer.lambda_handler(
-                sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-hooks-consumer")
+                sqs_event(load_event, messages), lambda_context("arcbp-dev-hooks-consumer")
             )
             failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
         except BatchProcessingError:  # every record failed: the invocation errors, nothing is deleted
@@ -310,16 +309,16 @@ def consumer(aws, monkeypatch):
     return module
 
 
-def test_poison_records_are_the_only_failures_and_the_rest_are_processed_once(aws, consumer, load_event):
+def test_poison_records_are_the_only_failures_and_the_rest_are_processed_once(
+    lambda_context, aws, consumer, load_event
+):
     poison = ["not json", json.dumps({"no": "webhook id"}), json.dumps(["a", "list"])]
     bodies = [webhook(i) for i in range(7)] + poison
     for body in bodies:
         aws["sqs"].send_message(QueueUrl=aws["queue_url"], MessageBody=body)
     messages = aws["sqs"].receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10)["Messages"]
     assert len(messages) == 10
-    response = consumer.lambda_handler(
-        sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-hooks-consumer")
-    )
+    response = consumer.lambda_handler(sqs_event(load_event, messages), lambda_context("arcbp-dev-hooks-consumer"))
     failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
     assert failed == {m["MessageId"] for m in messages if m["Body"] in poison}
     assert consumer.delivered == Counter({f"wh-{i}": 1 for i in range(7)})
@@ -328,14 +327,12 @@ def test_poison_records_are_the_only_failures_and_the_rest_are_processed_once(aw
         == "PROCESSED"
     )
     # The same batch again (a redelivery after a lost delete): nothing is delivered twice.
-    response = consumer.lambda_handler(
-        sqs_event(load_event, messages), LambdaContext(function_name="arcbp-dev-hooks-consumer")
-    )
+    response = consumer.lambda_handler(sqs_event(load_event, messages), lambda_context("arcbp-dev-hooks-consumer"))
     assert {item["itemIdentifier"] for item in response["batchItemFailures"]} == failed
     assert consumer.delivered == Counter({f"wh-{i}": 1 for i in range(7)})
 
 
-def test_kinesis_records_are_consumed_with_partial_failures(aws, load_event, monkeypatch):
+def test_kinesis_records_are_consumed_with_partial_failures(lambda_context, aws, load_event, monkeypatch):
     monkeypatch.setenv("BUFFER", "kinesis")
     module = load_handler("consumer", "cmm_consumer_kinesis")
     delivered: Counter[str] = Counter()
@@ -347,7 +344,7 @@ def test_kinesis_records_are_consumed_with_partial_failures(aws, load_event, mon
         record["kinesis"]["data"] = base64.b64encode(body.encode()).decode()
         record["kinesis"]["sequenceNumber"] = f"4959{i:040d}"
         records.append(record)
-    context = LambdaContext(function_name="arcbp-dev-hooks-consumer")
+    context = lambda_context("arcbp-dev-hooks-consumer")
     response = module.lambda_handler({"Records": records}, context)
     # Lambda retries from the lowest failed sequence number: the batch stops there, in order.
     assert response["batchItemFailures"] == [{"itemIdentifier": records[1]["kinesis"]["sequenceNumber"]}]
@@ -358,7 +355,7 @@ def test_kinesis_records_are_consumed_with_partial_failures(aws, load_event, mon
     assert delivered == Counter({"wh-1": 1, "wh-2": 1})  # the second wh-1 is a no-op
 
 
-def test_loss_n_messages_k_poison_redeliveries_and_duplicates(aws, consumer, load_event, monkeypatch):
+def test_loss_n_messages_k_poison_redeliveries_and_duplicates(lambda_context, aws, consumer, load_event, monkeypatch):
     """Issue 9: every webhook is processed exactly once, or is in the DLQ; nothing is lost."""
     n, poison_ids = 60, {5, 17, 33, 48}
     flaky = {8, 21}  # the downstream fails the first time for these: retried, then processed once
@@ -378,7 +375,7 @@ def test_loss_n_messages_k_poison_redeliveries_and_duplicates(aws, consumer, loa
         aws["sqs"].send_message(QueueUrl=aws["queue_url"], MessageBody=body)
     for i in (2, 40, 59):  # the sender delivers these webhooks twice
         aws["sqs"].send_message(QueueUrl=aws["queue_url"], MessageBody=webhook(i))
-    invocations = run_poller(consumer, aws, load_event, lose_deletes=5)
+    invocations = run_poller(lambda_context, consumer, aws, load_event, lose_deletes=5)
     dead = drain(aws["sqs"], aws["dlq_url"])
     good = {f"wh-{i}" for i in range(n) if i not in poison_ids}
     print(
@@ -402,8 +399,8 @@ def _signed(load_event, body: str, *, delivery_id: str | None = None, now: int |
     return api_event(load_event, body, headers)
 
 
-def _call(receiver, event) -> dict:
-    response = receiver.lambda_handler(event, LambdaContext(function_name="arcbp-dev-hooks-receiver"))
+def _call(lambda_context, receiver, event) -> dict:
+    response = receiver.lambda_handler(event, lambda_context("arcbp-dev-hooks-receiver"))
     return {"status": response["statusCode"], "body": json.loads(response["body"])}
 
 
@@ -412,38 +409,44 @@ def _claims(aws) -> list[dict]:
     return [i for i in items if i["id"]["S"].startswith("webhook-")]
 
 
-def test_a_replay_under_another_delivery_id_is_the_same_webhook(aws, load_event):
+def test_a_replay_under_another_delivery_id_is_the_same_webhook(lambda_context, aws, load_event):
     """The delivery id header is not signed: a captured request re-sent under a new id is a no-op 202, and
     re-sent under the id of a future webhook it does not make that webhook vanish."""
     receiver = load_handler("receiver", "cmm_receiver_replay")
     captured = json.dumps({"type": "payment", "id": "pay_1", "amount": 10})
     event = _signed(load_event, captured, delivery_id="evt_1")
-    first = _call(receiver, event)
+    first = _call(lambda_context, receiver, event)
     assert first["status"] == 202
     for forged_id in ("evt_1", "evt_999", "evt_2"):  # the same request, then under a new and a future id
         replay = copy.deepcopy(event)
         replay["headers"]["X-Webhook-Id"] = forged_id
-        assert _call(receiver, replay) == first
+        assert _call(lambda_context, receiver, replay) == first
     genuine = json.dumps({"type": "payment", "id": "pay_2", "amount": 20})
-    second = _call(receiver, _signed(load_event, genuine, delivery_id="evt_2"))
+    second = _call(lambda_context, receiver, _signed(load_event, genuine, delivery_id="evt_2"))
     assert second["status"] == 202 and second["body"] != first["body"]
     bodies = [json.loads(m["Body"]) for m in drain(aws["sqs"], aws["queue_url"])]
     assert sorted(b["payload"]["id"] for b in bodies) == ["pay_1", "pay_2"]
     assert {c["claim"]["S"] for c in _claims(aws)} == {"BUFFERED"}
 
 
-def test_with_an_id_field_the_same_id_with_another_body_is_a_409_and_counted(aws, load_event, monkeypatch, capsys):
+def test_with_an_id_field_the_same_id_with_another_body_is_a_409_and_counted(
+    lambda_context, aws, load_event, monkeypatch, capsys
+):
     monkeypatch.setenv("ID_FIELD", "id")
     receiver = load_handler("receiver", "cmm_receiver_id_field")
     original = json.dumps({"id": "evt_7", "amount": 10})
-    accepted = _call(receiver, _signed(load_event, original))
+    accepted = _call(lambda_context, receiver, _signed(load_event, original))
     assert accepted == {"status": 202, "body": {"webhookId": "evt_7"}}
-    assert _call(receiver, _signed(load_event, original)) == accepted  # a sender's retry (new timestamp): no-op
+    assert (
+        _call(lambda_context, receiver, _signed(load_event, original)) == accepted
+    )  # a sender's retry (new timestamp): no-op
     capsys.readouterr()
-    conflict = _call(receiver, _signed(load_event, json.dumps({"id": "evt_7", "amount": 10000})))
+    conflict = _call(lambda_context, receiver, _signed(load_event, json.dumps({"id": "evt_7", "amount": 10000})))
     assert conflict["status"] == 409 and "different body" in conflict["body"]["message"]
     assert '"WebhookIdConflict":[1.0]' in capsys.readouterr().out.replace(" ", "")
-    assert _call(receiver, _signed(load_event, json.dumps({"amount": 1})))["status"] == 400  # no id in the body
+    assert (
+        _call(lambda_context, receiver, _signed(load_event, json.dumps({"amount": 1})))["status"] == 400
+    )  # no id in the body
     [message] = drain(aws["sqs"], aws["queue_url"])
     assert json.loads(message["Body"])["payload"] == {"id": "evt_7", "amount": 10}
 
@@ -469,7 +472,7 @@ def _encoded(event: dict, raw: bytes) -> dict:
         "unicode-timestamp",
     ],
 )
-def test_bad_requests_get_a_4xx_and_leave_no_trace(aws, load_event, monkeypatch, case):
+def test_bad_requests_get_a_4xx_and_leave_no_trace(lambda_context, aws, load_event, monkeypatch, case):
     monkeypatch.setenv("MAX_MESSAGE_BYTES", "2048")
     receiver = load_handler("receiver", f"cmm_receiver_bad_{case.replace('-', '_')}")
     body = json.dumps({"type": "payment", "amount": 10})
@@ -498,7 +501,7 @@ def test_bad_requests_get_a_4xx_and_leave_no_trace(aws, load_event, monkeypatch,
         arabic = str(now).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
         event = api_event(load_event, body, {"X-Signature": sign(body, now), "X-Timestamp": arabic})
         expected = 401
-    response = receiver.lambda_handler(event, LambdaContext(function_name="arcbp-dev-hooks-receiver"))
+    response = receiver.lambda_handler(event, lambda_context("arcbp-dev-hooks-receiver"))
     assert response["statusCode"] == expected
     message = json.loads(response["body"])["message"]
     assert "Error" not in message and "Traceback" not in message and ".py" not in message
@@ -506,7 +509,7 @@ def test_bad_requests_get_a_4xx_and_leave_no_trace(aws, load_event, monkeypatch,
     assert aws["ddb"].scan(TableName="hooks-status")["Count"] == 0 and _claims(aws) == []
 
 
-def test_a_failed_enqueue_is_a_503_and_the_retry_buffers_the_webhook_once(aws, load_event):
+def test_a_failed_enqueue_is_a_503_and_the_retry_buffers_the_webhook_once(lambda_context, aws, load_event):
     receiver = load_handler("receiver", "cmm_receiver_retry")
     failures = [1]
 
@@ -519,16 +522,18 @@ def test_a_failed_enqueue_is_a_503_and_the_retry_buffers_the_webhook_once(aws, l
 
     receiver.sqs.meta.events.register("before-call", refuse_once)
     event = _signed(load_event, json.dumps({"type": "payment", "amount": 10}))
-    failed = _call(receiver, event)
+    failed = _call(lambda_context, receiver, event)
     assert failed == {"status": 503, "body": {"message": "Service unavailable, retry later"}}
     assert [c["claim"]["S"] for c in _claims(aws)] == ["RECEIVED"]
-    assert _call(receiver, event)["status"] == 202  # the sender retries: the claim is pending, so it is buffered
-    assert _call(receiver, event)["status"] == 202  # and from now on a replay is a no-op
+    assert (
+        _call(lambda_context, receiver, event)["status"] == 202
+    )  # the sender retries: the claim is pending, so it is buffered
+    assert _call(lambda_context, receiver, event)["status"] == 202  # and from now on a replay is a no-op
     assert count(aws["sqs"], aws["queue_url"]) == 1
     assert [c["claim"]["S"] for c in _claims(aws)] == ["BUFFERED"]
 
 
-def test_a_buffered_webhook_is_a_202_even_if_its_claim_cannot_be_marked(aws, load_event):
+def test_a_buffered_webhook_is_a_202_even_if_its_claim_cannot_be_marked(lambda_context, aws, load_event):
     receiver = load_handler("receiver", "cmm_receiver_unmarked")
 
     def refuse_marking(model, params, **_):
@@ -539,24 +544,26 @@ def test_a_buffered_webhook_is_a_202_even_if_its_claim_cannot_be_marked(aws, loa
 
     receiver.dynamodb.meta.events.register("before-call", refuse_marking)
     event = _signed(load_event, json.dumps({"type": "payment", "amount": 10}))
-    assert _call(receiver, event)["status"] == 202  # buffered: that is what 202 says
+    assert _call(lambda_context, receiver, event)["status"] == 202  # buffered: that is what 202 says
     assert count(aws["sqs"], aws["queue_url"]) == 1
     assert [c["claim"]["S"] for c in _claims(aws)] == ["RECEIVED"]  # so a replay buffers it again (a no-op later)
 
 
-def test_log_keys_of_one_request_do_not_leak_into_the_next(aws, load_event):
+def test_log_keys_of_one_request_do_not_leak_into_the_next(lambda_context, aws, load_event):
     receiver = load_handler("receiver", "cmm_receiver_log_keys")
-    assert _call(receiver, _signed(load_event, json.dumps({"n": 1})))["status"] == 202
+    assert _call(lambda_context, receiver, _signed(load_event, json.dumps({"n": 1})))["status"] == 202
     assert "webhook_id" in receiver.logger.get_current_keys()
     unsigned = api_event(load_event, "{}", {"X-Signature": "0" * 64, "X-Timestamp": "1"})
-    assert _call(receiver, unsigned)["status"] == 401
+    assert _call(lambda_context, receiver, unsigned)["status"] == 401
     assert "webhook_id" not in receiver.logger.get_current_keys()  # what the rejection was logged with
 
 
 # --- consumer: the effect once, whatever fails after it ----------------------------------------------
 
 
-def test_a_completion_that_cannot_be_saved_does_not_fail_a_delivered_webhook(aws, consumer, load_event, capsys):
+def test_a_completion_that_cannot_be_saved_does_not_fail_a_delivered_webhook(
+    lambda_context, aws, consumer, load_event, capsys
+):
     """The effect happened; failing the message now would deliver it again once the in-progress record
     expired. It succeeds, the lost completion is counted, and a copy arriving meanwhile is not delivered."""
 
@@ -569,7 +576,7 @@ def test_a_completion_that_cannot_be_saved_does_not_fail_a_delivered_webhook(aws
     consumer.persistence_layer.client.meta.events.register("before-call", idempotency_store_down)
     aws["sqs"].send_message(QueueUrl=aws["queue_url"], MessageBody=webhook(1))
     messages = aws["sqs"].receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10)["Messages"]
-    context = LambdaContext(function_name="arcbp-dev-hooks-consumer")
+    context = lambda_context("arcbp-dev-hooks-consumer")
     assert consumer.lambda_handler(sqs_event(load_event, messages), context) == {"batchItemFailures": []}
     assert '"IdempotencyRecordUnsaved":[1.0]' in capsys.readouterr().out.replace(" ", "")
     copy_response = consumer.lambda_handler(sqs_event(load_event, messages), context)  # in progress: not again
@@ -577,26 +584,30 @@ def test_a_completion_that_cannot_be_saved_does_not_fail_a_delivered_webhook(aws
     assert consumer.delivered == Counter({"wh-1": 1})
 
 
-def test_the_old_key_stops_verifying_once_its_grace_period_is_over(aws, load_event, monkeypatch):
+def test_the_old_key_stops_verifying_once_its_grace_period_is_over(lambda_context, aws, load_event, monkeypatch):
     monkeypatch.setenv("PREVIOUS_KEY_GRACE_SECONDS", "0")  # the rotation below is already older than that
     _rotate(finish=True)
     receiver = load_handler("receiver", "cmm_receiver_grace_over")
-    assert _post(receiver, load_event, NEW_KEY) == 202
-    assert _post(receiver, load_event, SECRET) == 401  # AWSPREVIOUS, but its grace period is over
+    assert _post(lambda_context, receiver, load_event, NEW_KEY) == 202
+    assert _post(lambda_context, receiver, load_event, SECRET) == 401  # AWSPREVIOUS, but its grace period is over
 
 
-def test_a_sender_that_switches_right_after_a_rotation_is_not_refused_until_the_cache_expires(aws, load_event):
+def test_a_sender_that_switches_right_after_a_rotation_is_not_refused_until_the_cache_expires(
+    lambda_context, aws, load_event
+):
     receiver = load_handler("receiver", "cmm_receiver_refresh")
-    assert _post(receiver, load_event, SECRET) == 202  # keys cached (five minutes)
+    assert _post(lambda_context, receiver, load_event, SECRET) == 202  # keys cached (five minutes)
     _rotate(finish=True)
     receiver._signing_keys["AWSPENDING"].clear_cache()
     receiver._absent_until["AWSPENDING"] = float("inf")  # the finished rotation: only AWSCURRENT has the new key
-    assert _post(receiver, load_event, NEW_KEY) == 202  # the cached AWSCURRENT (old key) missed: refetched once
+    assert (
+        _post(lambda_context, receiver, load_event, NEW_KEY) == 202
+    )  # the cached AWSCURRENT (old key) missed: refetched once
     calls = Counter()
     receiver._secretsmanager.meta.events.register(
         "provide-client-params.secrets-manager.GetSecretValue",
         lambda params, **_: calls.update([params.get("VersionStage")]),
     )
     for _ in range(5):  # a flood of bad signatures right after: no refetch within KEY_REFRESH_SECONDS
-        assert _post(receiver, load_event, "a-key-nobody-was-given") == 401
+        assert _post(lambda_context, receiver, load_event, "a-key-nobody-was-given") == 401
     assert calls["AWSCURRENT"] <= 1 and calls["AWSPENDING"] == 0  # at most the rotation time, read once

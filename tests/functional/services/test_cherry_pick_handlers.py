@@ -12,7 +12,6 @@ import pytest
 from moto import mock_aws
 
 from arcblueprint.services.cherry_pick.saga import build_saga
-from arcblueprint.services.testing import LambdaContext
 from arcblueprint.services.testing import load_handler as _load_handler
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint/services/cherry_pick/handlers"
@@ -45,7 +44,7 @@ def aws_env(monkeypatch):
 
 
 @pytest.fixture
-def resolver(aws_env, load_event, capsys):
+def resolver(lambda_context, aws_env, load_event, capsys):
     module = _load("bookings", "cherry_pick_bookings_app_under_test")
     template = load_event("appSyncDirectResolver.json")
 
@@ -61,7 +60,7 @@ def resolver(aws_env, load_event, capsys):
         module.logger.logger_handler.stream = sys.stdout  # powertools keeps one logger per service per process
         try:
             result, error = (
-                module.lambda_handler(event, LambdaContext(function_name="arcbp-dev-bookings-bookings")),
+                module.lambda_handler(event, lambda_context("arcbp-dev-bookings-bookings")),
                 None,
             )
         except module.BookingError as raised:
@@ -181,18 +180,19 @@ EXECUTION = {
     "execution": "arn:aws:states:eu-west-1:123456789012:execution:booking-saga:abc",
     "startedAt": "2026-01-01T00:00:00.000Z",
 }
-STEP_CONTEXT = LambdaContext(function_name="arcbp-dev-bookings-saga-steps")
 
 
-def _step(steps, action, execution=EXECUTION, booking_id="b-1"):
-    return steps.lambda_handler({"booking": {"id": booking_id}, "action": action, **execution}, STEP_CONTEXT)
+def _step(lambda_context, steps, action, execution=EXECUTION, booking_id="b-1"):
+    return steps.lambda_handler(
+        {"booking": {"id": booking_id}, "action": action, **execution}, lambda_context("arcbp-dev-bookings-saga-steps")
+    )
 
 
 def _status() -> str:
     return boto3.resource("dynamodb").Table("bookings").get_item(Key={"id": "b-1"})["Item"]["status"]
 
 
-def test_forward_steps_then_compensations_end_cancelled(steps):
+def test_forward_steps_then_compensations_end_cancelled(lambda_context, steps):
     event = {"booking": {"id": "b-1"}}
     for action, status in (
         ("reserve_flight", "RESERVED"),
@@ -201,20 +201,25 @@ def test_forward_steps_then_compensations_end_cancelled(steps):
         ("refund_payment", "RESERVED"),
         ("cancel_reservation", "CANCELLED"),
     ):
-        assert steps.lambda_handler({**event, **EXECUTION, "action": action}, STEP_CONTEXT)["status"] == status
+        assert (
+            steps.lambda_handler(
+                {**event, **EXECUTION, "action": action}, lambda_context("arcbp-dev-bookings-saga-steps")
+            )["status"]
+            == status
+        )
         assert _status() == status
 
 
-def test_an_out_of_order_step_fails_so_the_saga_compensates(steps):
+def test_an_out_of_order_step_fails_so_the_saga_compensates(lambda_context, steps):
     with pytest.raises(steps.StepFailedError):
-        _step(steps, "confirm_booking")
+        _step(lambda_context, steps, "confirm_booking")
     assert _status() == "PENDING"
 
 
-def test_a_store_failure_is_retryable(steps):
+def test_a_store_failure_is_retryable(lambda_context, steps):
     boto3.client("dynamodb").delete_table(TableName="bookings")
     with pytest.raises(steps.StepRetryableError):
-        _step(steps, "reserve_flight")
+        _step(lambda_context, steps, "reserve_flight")
     assert (
         "StepRetryableError"
         in build_saga("arn:aws:lambda:eu-west-1:1:function:f")["States"]["ReserveFlight"]["Retry"][0]["ErrorEquals"]
@@ -382,7 +387,7 @@ def test_the_status_table_forbids_moves_outside_the_saga():
         assert forbidden not in ALLOWED_MOVES
 
 
-def test_no_step_moves_a_booking_out_of_the_table(steps):
+def test_no_step_moves_a_booking_out_of_the_table(lambda_context, steps):
     for status, action in [
         ("CANCELLED", "collect_payment"),
         ("CANCELLED", "refund_payment"),
@@ -393,13 +398,13 @@ def test_no_step_moves_a_booking_out_of_the_table(steps):
     ]:
         _set_status("b-1", status)
         try:
-            assert _step(steps, action)["changed"] is False  # a compensation with nothing to undo
+            assert _step(lambda_context, steps, action)["changed"] is False  # a compensation with nothing to undo
         except steps.StepFailedError:
             pass
         assert _stored("b-1")["status"] == status, (status, action)
 
 
-def test_network_errors_in_a_step_are_retryable(steps, monkeypatch):
+def test_network_errors_in_a_step_are_retryable(lambda_context, steps, monkeypatch):
     from botocore.exceptions import EndpointConnectionError
 
     def unreachable(**kwargs):
@@ -407,23 +412,23 @@ def test_network_errors_in_a_step_are_retryable(steps, monkeypatch):
 
     monkeypatch.setattr(steps.table, "update_item", unreachable)
     with pytest.raises(steps.StepRetryableError):
-        _step(steps, "reserve_flight")
+        _step(lambda_context, steps, "reserve_flight")
 
 
-def test_a_second_execution_of_the_same_booking_changes_nothing(steps):
+def test_a_second_execution_of_the_same_booking_changes_nothing(lambda_context, steps):
     """EXPRESS workflows do not deduplicate by name: a duplicate's steps stop, its compensations are no-ops."""
     other = {"execution": EXECUTION["execution"], "startedAt": "2026-01-01T00:00:05.000Z"}
-    assert _step(steps, "reserve_flight")["status"] == "RESERVED"
+    assert _step(lambda_context, steps, "reserve_flight")["status"] == "RESERVED"
     with pytest.raises(steps.SagaNotOwnerError):
-        _step(steps, "reserve_flight", execution=other)
+        _step(lambda_context, steps, "reserve_flight", execution=other)
     with pytest.raises(steps.SagaNotOwnerError):
-        _step(steps, "collect_payment", execution=other)
-    assert _step(steps, "cancel_reservation", execution=other)["changed"] is False
+        _step(lambda_context, steps, "collect_payment", execution=other)
+    assert _step(lambda_context, steps, "cancel_reservation", execution=other)["changed"] is False
     assert _stored("b-1")["status"] == "RESERVED"
-    assert _step(steps, "collect_payment")["status"] == "PAID"  # the owner carries on
+    assert _step(lambda_context, steps, "collect_payment")["status"] == "PAID"  # the owner carries on
 
 
-def test_malformed_step_events_fail_the_step_without_touching_the_booking(steps):
+def test_malformed_step_events_fail_the_step_without_touching_the_booking(lambda_context, steps):
     for event in [
         {},
         {"booking": "b-1", "action": "reserve_flight"},
@@ -432,7 +437,7 @@ def test_malformed_step_events_fail_the_step_without_touching_the_booking(steps)
         {"booking": {"id": "b-1"}, "action": "format_disk", **EXECUTION},
     ]:
         with pytest.raises(steps.StepFailedError):
-            steps.lambda_handler(event, STEP_CONTEXT)
+            steps.lambda_handler(event, lambda_context("arcbp-dev-bookings-saga-steps"))
     assert _stored("b-1")["status"] == "PENDING"
 
 
@@ -464,23 +469,34 @@ def publishing_steps(aws_env, monkeypatch):
 BOOKING = {"id": "b-1", "owner": "u-1", "flightId": "FL-1", "seats": 2, "paymentToken": "tok_secret"}
 
 
-def test_a_confirmed_booking_is_published_once_settled_and_never_carries_the_payment_token(publishing_steps):
+def test_a_confirmed_booking_is_published_once_settled_and_never_carries_the_payment_token(
+    lambda_context, publishing_steps
+):
     steps, seen = publishing_steps
     for action in ("reserve_flight", "collect_payment"):
-        steps.lambda_handler({"booking": BOOKING, "action": action, **EXECUTION}, STEP_CONTEXT)
+        steps.lambda_handler(
+            {"booking": BOOKING, "action": action, **EXECUTION}, lambda_context("arcbp-dev-bookings-saga-steps")
+        )
     assert seen() == []  # reserving and paying settle nothing
-    steps.lambda_handler({"booking": BOOKING, "action": "confirm_booking", **EXECUTION}, STEP_CONTEXT)
+    steps.lambda_handler(
+        {"booking": BOOKING, "action": "confirm_booking", **EXECUTION}, lambda_context("arcbp-dev-bookings-saga-steps")
+    )
     [event] = seen()
     assert (event["source"], event["detail-type"]) == ("arcblueprint.bookings", "BookingConfirmed")
     assert event["detail"]["bookingId"] == "b-1" and event["detail"]["status"] == "CONFIRMED"
     assert "tok_secret" not in json.dumps(event)
 
 
-def test_a_publish_failure_is_retryable_and_leaves_the_booking_settled(publishing_steps, monkeypatch):
+def test_a_publish_failure_is_retryable_and_leaves_the_booking_settled(lambda_context, publishing_steps, monkeypatch):
     steps, seen = publishing_steps
     for action in ("reserve_flight", "collect_payment"):
-        steps.lambda_handler({"booking": BOOKING, "action": action, **EXECUTION}, STEP_CONTEXT)
+        steps.lambda_handler(
+            {"booking": BOOKING, "action": action, **EXECUTION}, lambda_context("arcbp-dev-bookings-saga-steps")
+        )
     boto3.client("events").delete_event_bus(Name="platform")  # PutEvents now fails
     with pytest.raises(steps.StepRetryableError, match="publishing the CONFIRMED event failed"):
-        steps.lambda_handler({"booking": BOOKING, "action": "confirm_booking", **EXECUTION}, STEP_CONTEXT)
+        steps.lambda_handler(
+            {"booking": BOOKING, "action": "confirm_booking", **EXECUTION},
+            lambda_context("arcbp-dev-bookings-saga-steps"),
+        )
     assert _status() == "CONFIRMED"  # a retry of the step publishes; compensation is never entered

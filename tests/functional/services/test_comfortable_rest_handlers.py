@@ -6,7 +6,6 @@ import base64
 import copy
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -17,14 +16,6 @@ from arcblueprint.services.testing import load_handler
 
 HANDLER = Path(__file__).resolve().parents[3] / "arcblueprint/services/comfortable_rest/handlers/api/app.py"
 OWNER = "d2f50444-0041-7036-aea2-a955fca33d37"  # the sub in the sample Cognito event
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "arcbp-dev-orders-api"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:111111111111:function:arcbp-dev-orders-api:live"
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
 
 
 def _create_table(name: str) -> None:
@@ -47,7 +38,7 @@ def _create_table(name: str) -> None:
 
 
 @pytest.fixture
-def api(monkeypatch, load_event, capsys):
+def api(lambda_context, monkeypatch, load_event, capsys):
     monkeypatch.setenv("TABLE_NAME", "orders-table")
     monkeypatch.setenv("RESOURCE_NAME", "orders")
     monkeypatch.setenv("MAX_PAGE_SIZE", "50")
@@ -80,7 +71,7 @@ def api(monkeypatch, load_event, capsys):
             # powertools configures a service's logger once per process: point it at this test's
             # captured stdout (not setStream, which would flush an earlier test's closed stream).
             module.logger.logger_handler.stream = sys.stdout
-            response = module.lambda_handler(event, FakeContext())
+            response = module.lambda_handler(event, lambda_context("arcbp-dev-orders-api"))
             out = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
             payload = json.loads(response["body"]) if response.get("body") else None
             return response["statusCode"], payload, response, out

@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from arcblueprint.services.ops_automation.workflow import build_workflow
-from arcblueprint.services.testing import LambdaContext, load_handler
+from arcblueprint.services.testing import load_handler
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "ops_automation" / "handlers"
 REGION = "eu-west-1"
@@ -86,7 +86,7 @@ def notifications(sqs, url):
     return found
 
 
-def test_the_audit_records_each_event_once(aws):
+def test_the_audit_records_each_event_once(lambda_context, aws):
     ddb, _, _ = aws
     audit = load_handler(HANDLERS / "audit", "ops_audit_once")
     event = {
@@ -96,8 +96,8 @@ def test_the_audit_records_each_event_once(aws):
         "time": "2026-01-31T12:00:00Z",
         "detail": {"webhookId": "w-1", "receivedAt": 1, "payload": {}},
     }
-    assert audit.lambda_handler(event, LambdaContext()) == {"recorded": True, "id": "event#e-1"}
-    assert audit.lambda_handler(event, LambdaContext())["recorded"] is False  # redelivered: no second record
+    assert audit.lambda_handler(event, lambda_context()) == {"recorded": True, "id": "event#e-1"}
+    assert audit.lambda_handler(event, lambda_context())["recorded"] is False  # redelivered: no second record
     item = ddb.get_item(TableName=TABLE, Key={"id": {"S": "event#e-1"}})["Item"]
     assert (item["kind"]["S"], item["source"]["S"], item["detailType"]["S"]) == (
         "EVENT",

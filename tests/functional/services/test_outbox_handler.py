@@ -10,7 +10,7 @@ import pytest
 from boto3.dynamodb.types import TypeSerializer
 from moto import mock_aws
 
-from arcblueprint.services.testing import LambdaContext, load_handler
+from arcblueprint.services.testing import load_handler
 
 HANDLER = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "comfortable_rest" / "handlers" / "outbox"
 REGION = "eu-west-1"
@@ -91,11 +91,11 @@ def outbox(monkeypatch):
         yield module, published
 
 
-def test_inserts_and_updates_become_created_and_updated_events_with_the_item(outbox):
+def test_inserts_and_updates_become_created_and_updated_events_with_the_item(lambda_context, outbox):
     module, published = outbox
     updated = {**ITEM, "quantity": 3, "version": 2, "updatedAt": "2026-01-31T11:00:00.000+00:00"}
     response = module.lambda_handler(
-        {"Records": [record("INSERT", ITEM), record("MODIFY", updated, ITEM, "2")]}, LambdaContext()
+        {"Records": [record("INSERT", ITEM), record("MODIFY", updated, ITEM, "2")]}, lambda_context()
     )
     assert response == {"batchItemFailures": []}
     created, update = published()
@@ -104,30 +104,30 @@ def test_inserts_and_updates_become_created_and_updated_events_with_the_item(out
     assert update["detail"] == {**updated, "previousVersion": 1} and isinstance(update["detail"]["quantity"], int)
 
 
-def test_a_change_is_published_once_however_often_the_stream_delivers_it(outbox):
+def test_a_change_is_published_once_however_often_the_stream_delivers_it(lambda_context, outbox):
     module, published = outbox
     batch = {"Records": [record("INSERT", ITEM)]}
-    module.lambda_handler(batch, LambdaContext())
-    module.lambda_handler(batch, LambdaContext())  # a retried batch, or a replayed shard
+    module.lambda_handler(batch, lambda_context())
+    module.lambda_handler(batch, lambda_context())  # a retried batch, or a replayed shard
     assert [e["detail"]["id"] for e in published()] == ["o-1"]
 
 
-def test_a_change_that_breaks_the_contract_fails_alone_and_nothing_else_is_lost(outbox):
+def test_a_change_that_breaks_the_contract_fails_alone_and_nothing_else_is_lost(lambda_context, outbox):
     module, published = outbox
     bad = {**ITEM, "id": "o-2", "quantity": -5}
     response = module.lambda_handler(
         {"Records": [record("INSERT", bad, sequence="7"), record("INSERT", {**ITEM, "id": "o-3"}, sequence="8")]},
-        LambdaContext(),
+        lambda_context(),
     )
     # The bad record is reported (Lambda retries it alone, then describes it in the on-failure queue).
     assert response == {"batchItemFailures": [{"itemIdentifier": "7"}]}
     assert [e["detail"]["id"] for e in published()] == ["o-3"]
 
 
-def test_a_write_that_is_not_a_new_version_and_deletions_publish_nothing(outbox):
+def test_a_write_that_is_not_a_new_version_and_deletions_publish_nothing(lambda_context, outbox):
     module, published = outbox
     same_version = {**ITEM, "name": "backfilled"}
     removal = record("INSERT", ITEM)
     removal["eventName"] = "REMOVE"
-    module.lambda_handler({"Records": [record("MODIFY", same_version, ITEM), removal]}, LambdaContext())
+    module.lambda_handler({"Records": [record("MODIFY", same_version, ITEM), removal]}, lambda_context())
     assert published() == []

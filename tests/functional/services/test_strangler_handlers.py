@@ -22,7 +22,6 @@ from botocore.stub import Stubber
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arcblueprint.services.testing import LambdaContext
 from arcblueprint.services.testing import load_handler as _load_handler
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint/services/strangler/handlers"
@@ -100,10 +99,10 @@ def _event(load_event, resource: str, path: str, sub: str = "user-1", method: st
     return event
 
 
-def _call(module, event, capsys):
+def _call(lambda_context, module, event, capsys):
     capsys.readouterr()
     module.logger.logger_handler.stream = sys.stdout  # powertools keeps one logger per service per process
-    response = module.lambda_handler(event, LambdaContext(function_name="arcbp-dev-facade-router"))
+    response = module.lambda_handler(event, lambda_context("arcbp-dev-facade-router"))
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     return response, out
 
@@ -138,9 +137,9 @@ def test_the_observed_split_is_close_to_the_configured_percent(router):
     assert 0.27 < share < 0.33
 
 
-def test_legacy_side_proxies_method_path_query_and_body(router, load_event, capsys):
+def test_legacy_side_proxies_method_path_query_and_body(lambda_context, router, load_event, capsys):
     event = _event(load_event, "/api/nobody/{proxy+}", "/api/nobody/items/7", method="POST", body='{"a": 1}')
-    response, out = _call(router, event, capsys)
+    response, out = _call(lambda_context, router, event, capsys)
     assert response["statusCode"] == 200 and json.loads(response["body"])["served_by"] == "legacy"
     (seen,) = Legacy.seen
     assert seen["method"] == "POST" and seen["path"] == "/api/nobody/items/7?page=2" and seen["body"] == '{"a": 1}'
@@ -150,14 +149,14 @@ def test_legacy_side_proxies_method_path_query_and_body(router, load_event, caps
     assert routed[0]["side"] == "legacy" and routed[0]["route"] == "/api/nobody"
 
 
-def test_legacy_errors_pass_through_with_their_status(router, load_event, capsys):
+def test_legacy_errors_pass_through_with_their_status(lambda_context, router, load_event, capsys):
     event = _event(load_event, "/api/nobody/{proxy+}", "/api/nobody/x")
     event["path"] = "/missing/x"
-    response, _ = _call(router, event, capsys)
+    response, _ = _call(lambda_context, router, event, capsys)
     assert response["statusCode"] == 404
 
 
-def test_new_side_invokes_the_alias_with_the_same_event(router, load_event, capsys):
+def test_new_side_invokes_the_alias_with_the_same_event(lambda_context, router, load_event, capsys):
     event = _event(load_event, "/api/everyone", "/api/everyone")
     with Stubber(router.lambda_client) as stub:
         stub.add_response(
@@ -165,32 +164,32 @@ def test_new_side_invokes_the_alias_with_the_same_event(router, load_event, caps
             _invoke_response({"statusCode": 201, "body": '{"served_by": "new"}'}),
             {"FunctionName": NEW_ARN, "InvocationType": "RequestResponse", "Payload": json.dumps(event).encode()},
         )
-        response, out = _call(router, event, capsys)
+        response, out = _call(lambda_context, router, event, capsys)
         stub.assert_no_pending_responses()
     assert response["statusCode"] == 201 and Legacy.seen == []
     assert _metric(out, "RoutedToNew") == 1
 
 
-def test_a_failing_new_service_is_a_502_with_a_metric(router, load_event, capsys):
+def test_a_failing_new_service_is_a_502_with_a_metric(lambda_context, router, load_event, capsys):
     event = _event(load_event, "/api/everyone/{proxy+}", "/api/everyone/x")
     with Stubber(router.lambda_client) as stub:
         stub.add_response("invoke", _invoke_response({"errorMessage": "boom"}, function_error="Unhandled"))
-        response, out = _call(router, event, capsys)
+        response, out = _call(lambda_context, router, event, capsys)
     assert response["statusCode"] == 502 and _metric(out, "NewServiceErrors") == 1
     with Stubber(router.lambda_client) as stub:
         stub.add_client_error("invoke", service_error_code="TooManyRequestsException", http_status_code=429)
-        response, out = _call(router, event, capsys)
+        response, out = _call(lambda_context, router, event, capsys)
     assert response["statusCode"] == 502 and any(d.get("level") == "ERROR" for d in out)
 
 
-def test_an_unreachable_legacy_backend_is_a_502_with_a_metric(router, load_event, capsys):
+def test_an_unreachable_legacy_backend_is_a_502_with_a_metric(lambda_context, router, load_event, capsys):
     router.LEGACY_URL = "http://127.0.0.1:9"  # discard port: nothing listens
-    response, out = _call(router, _event(load_event, "/api/nobody", "/api/nobody"), capsys)
+    response, out = _call(lambda_context, router, _event(load_event, "/api/nobody", "/api/nobody"), capsys)
     assert response["statusCode"] == 502 and _metric(out, "LegacyErrors") == 1
 
 
-def test_requests_for_routes_that_are_not_weighted_are_404(router, load_event, capsys):
-    response, _ = _call(router, _event(load_event, "/api/other", "/api/other"), capsys)
+def test_requests_for_routes_that_are_not_weighted_are_404(lambda_context, router, load_event, capsys):
+    response, _ = _call(lambda_context, router, _event(load_event, "/api/other", "/api/other"), capsys)
     assert response["statusCode"] == 404 and Legacy.seen == []
 
 
@@ -210,19 +209,19 @@ def notifications(monkeypatch):
         ("web", lambda p: p["notification"]["data"] == {"k": 1}),
     ],
 )
-def test_notifications_render_per_platform(notifications, load_event, capsys, platform, check):
+def test_notifications_render_per_platform(lambda_context, notifications, load_event, capsys, platform, check):
     body = {"platform": platform, "title": "Hi", "body": "There", "badge": 2, "data": {"k": 1}}
     event = _event(
         load_event, "/api/notifications/{proxy+}", "/api/notifications/render", method="POST", body=json.dumps(body)
     )
-    response, out = _call(notifications, event, capsys)
+    response, out = _call(lambda_context, notifications, event, capsys)
     assert response["statusCode"] == 200
     result = json.loads(response["body"])
     assert result["platform"] == platform and check(result["payload"])
     assert _metric(out, "NotificationsRendered") == 1
 
 
-def test_invalid_notifications_are_400_and_unknown_paths_404(notifications, load_event, capsys):
+def test_invalid_notifications_are_400_and_unknown_paths_404(lambda_context, notifications, load_event, capsys):
     bad = _event(
         load_event,
         "/api/notifications/{proxy+}",
@@ -230,10 +229,10 @@ def test_invalid_notifications_are_400_and_unknown_paths_404(notifications, load
         method="POST",
         body=json.dumps({"platform": "pager", "title": "x", "body": "y"}),
     )
-    response, _ = _call(notifications, bad, capsys)
+    response, _ = _call(lambda_context, notifications, bad, capsys)
     assert response["statusCode"] == 400 and "platform" in json.loads(response["body"])["message"]
     unknown = _event(load_event, "/api/notifications/{proxy+}", "/api/notifications/nope")
-    assert _call(notifications, unknown, capsys)[0]["statusCode"] == 404
+    assert _call(lambda_context, notifications, unknown, capsys)[0]["statusCode"] == 404
 
 
 # --- legacy that misbehaves: a raw socket server, so the answers can be anything ---------------------
@@ -312,9 +311,9 @@ def _legacy_event(load_event, path: str, **extra) -> dict:
     return event
 
 
-def test_a_dripping_legacy_is_cut_at_the_total_deadline(legacy_router, load_event, capsys):
+def test_a_dripping_legacy_is_cut_at_the_total_deadline(lambda_context, legacy_router, load_event, capsys):
     started = time.monotonic()
-    response, out = _call(legacy_router, _legacy_event(load_event, "/api/nobody/drip"), capsys)
+    response, out = _call(lambda_context, legacy_router, _legacy_event(load_event, "/api/nobody/drip"), capsys)
     elapsed = time.monotonic() - started
     # Each byte comes within any per-read timeout; only a deadline over the whole call stops it.
     assert response["statusCode"] == 504 and 0.9 <= elapsed < 1.6, elapsed
@@ -323,8 +322,8 @@ def test_a_dripping_legacy_is_cut_at_the_total_deadline(legacy_router, load_even
 
 
 @pytest.mark.parametrize("path", ["/api/nobody/bad-status", "/api/nobody/short", "/api/nobody/huge-header"])
-def test_a_legacy_answer_that_is_not_http_is_a_clean_502(legacy_router, load_event, capsys, path):
-    response, out = _call(legacy_router, _legacy_event(load_event, path), capsys)
+def test_a_legacy_answer_that_is_not_http_is_a_clean_502(lambda_context, legacy_router, load_event, capsys, path):
+    response, out = _call(lambda_context, legacy_router, _legacy_event(load_event, path), capsys)
     assert response["statusCode"] == 502 and response["headers"] == {"Content-Type": "application/json"}
     assert json.loads(response["body"]) == {"message": "The backend is unavailable"}  # nothing internal
     assert _metric(out, "LegacyErrors") == 1
@@ -332,14 +331,14 @@ def test_a_legacy_answer_that_is_not_http_is_a_clean_502(legacy_router, load_eve
     assert errors and errors[0]["target"].endswith(path) and "s3cr3t" not in json.dumps(out)
 
 
-def test_redirects_are_returned_not_followed(legacy_router, load_event, capsys):
-    response, _ = _call(legacy_router, _legacy_event(load_event, "/api/nobody/redirect"), capsys)
+def test_redirects_are_returned_not_followed(lambda_context, legacy_router, load_event, capsys):
+    response, _ = _call(lambda_context, legacy_router, _legacy_event(load_event, "/api/nobody/redirect"), capsys)
     assert response["statusCode"] == 302
     assert response["multiValueHeaders"]["Location"] == ["http://elsewhere.example/next"]
     assert len(Misbehaving.heads) == 1  # nobody went to elsewhere.example
 
 
-def test_hop_by_hop_headers_stay_on_this_hop(legacy_router, load_event, capsys):
+def test_hop_by_hop_headers_stay_on_this_hop(lambda_context, legacy_router, load_event, capsys):
     event = _legacy_event(load_event, "/api/nobody/echo")
     event["multiValueHeaders"] = {
         "Connection": ["keep-alive, X-Hop-Secret"],
@@ -353,7 +352,7 @@ def test_hop_by_hop_headers_stay_on_this_hop(legacy_router, load_event, capsys):
         "X-Forwarded-For": ["198.51.100.7"],
         "X-Injected": ["a\r\nX-Evil: 1"],
     }
-    response, _ = _call(legacy_router, event, capsys)
+    response, _ = _call(lambda_context, legacy_router, event, capsys)
     head = json.loads(response["body"])["head"]
     lines = {line.split(":", 1)[0].lower() for line in head.split("\r\n")[1:]}
     assert "x-request-header" in lines
@@ -379,8 +378,8 @@ def test_hop_by_hop_headers_stay_on_this_hop(legacy_router, load_event, capsys):
         ("/api/nobody/a b", "/api/nobody/a%20b"),  # a decoded character is encoded once
     ],
 )
-def test_paths_reach_legacy_encoded_once(legacy_router, load_event, capsys, path, sent):
-    response, _ = _call(legacy_router, _legacy_event(load_event, path), capsys)
+def test_paths_reach_legacy_encoded_once(lambda_context, legacy_router, load_event, capsys, path, sent):
+    response, _ = _call(lambda_context, legacy_router, _legacy_event(load_event, path), capsys)
     request_line = json.loads(response["body"])["head"].split("\r\n")[0]
     assert request_line.startswith(f"GET {sent}?") and "token=s3cr3t-t0ken" in request_line
 
@@ -398,16 +397,16 @@ def test_paths_reach_legacy_encoded_once(legacy_router, load_event, capsys, path
         "/api/nobody/a\\b",
     ],
 )
-def test_paths_that_could_leave_the_route_are_400(legacy_router, load_event, capsys, path):
-    response, _ = _call(legacy_router, _legacy_event(load_event, path), capsys)
+def test_paths_that_could_leave_the_route_are_400(lambda_context, legacy_router, load_event, capsys, path):
+    response, _ = _call(lambda_context, legacy_router, _legacy_event(load_event, path), capsys)
     assert response["statusCode"] == 400 and Misbehaving.heads == []
 
 
-def test_a_new_service_payload_that_is_not_json_is_a_502(router, load_event, capsys):
+def test_a_new_service_payload_that_is_not_json_is_a_502(lambda_context, router, load_event, capsys):
     event = _event(load_event, "/api/everyone", "/api/everyone")
     for raw in (b"<html>oops</html>", b"\xff\xfe", json.dumps({"statusCode": "200"}).encode()):
         with Stubber(router.lambda_client) as stub:
             stub.add_response("invoke", {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(raw), len(raw))})
-            response, out = _call(router, event, capsys)
+            response, out = _call(lambda_context, router, event, capsys)
         assert response["statusCode"] == 502 and json.loads(response["body"]) == {"message": "The service failed"}
         assert _metric(out, "NewServiceErrors") == 1

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from arcblueprint.services.testing import LambdaContext, load_handler
+from arcblueprint.services.testing import load_handler
 
 HANDLER = Path(__file__).resolve().parents[3] / "arcblueprint/services/strangler/handlers/notifications"
 
 
 @pytest.fixture
-def render(monkeypatch, load_event):
+def render(lambda_context, monkeypatch, load_event):
     monkeypatch.setenv("ROUTE_PATH", "/api/notifications")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "facade")
     module = load_handler(HANDLER, "strangler_notifications_bad_input")
@@ -31,7 +31,7 @@ def render(monkeypatch, load_event):
             isBase64Encoded=is_base64,
         )
         event.update(event_changes or {})
-        response = module.lambda_handler(event, LambdaContext(function_name="arcbp-dev-facade-notifications"))
+        response = module.lambda_handler(event, lambda_context("arcbp-dev-facade-notifications"))
         return response["statusCode"], json.loads(response["body"])
 
     call.module = module

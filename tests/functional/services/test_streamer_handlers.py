@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from arcblueprint.services.testing import LambdaContext
 from arcblueprint.services.testing import load_handler as _load_handler
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "streamer" / "handlers"
@@ -62,7 +61,9 @@ def firehose_event(load_event, documents: list, stream: str = STREAM) -> dict:
     return event
 
 
-def test_transformation_output_is_valid_firehose_records_without_sensitive_fields(transform, load_event):
+def test_transformation_output_is_valid_firehose_records_without_sensitive_fields(
+    lambda_context, transform, load_event
+):
     documents = [
         {
             "domain": "orders",
@@ -80,7 +81,7 @@ def test_transformation_output_is_valid_firehose_records_without_sensitive_field
     ]
     event = firehose_event(load_event, documents)
     response = transform.lambda_handler(
-        event, LambdaContext(function_name="arcbp-dev-lake-transform", remaining_time_in_millis=60_000)
+        event, lambda_context("arcbp-dev-lake-transform", remaining_time_in_millis=60_000)
     )
     records = response["records"]
     assert [r["recordId"] for r in records] == [r["recordId"] for r in event["records"]]
@@ -120,16 +121,13 @@ def test_transformation_output_is_valid_firehose_records_without_sensitive_field
     assert records[6]["metadata"]["partitionKeys"]["day"] == f"{day.day:02d}"
 
 
-def test_unknown_delivery_stream_fails_the_invocation(transform, load_event):
+def test_unknown_delivery_stream_fails_the_invocation(lambda_context, transform, load_event):
     event = firehose_event(load_event, [{"domain": "orders"}])
     event["deliveryStreamArn"] = "arn:aws:firehose:eu-west-1:111111111111:deliverystream/someone-else"
     with pytest.raises(transform.UnknownDeliveryStreamError, match="someone-else"):
-        transform.lambda_handler(
-            event, LambdaContext(function_name="arcbp-dev-lake-transform", remaining_time_in_millis=60_000)
-        )
+        transform.lambda_handler(event, lambda_context("arcbp-dev-lake-transform", remaining_time_in_millis=60_000))
 
 
-CONTEXT = LambdaContext(function_name="arcbp-dev-lake-transform", remaining_time_in_millis=60_000)
 UNROUTABLE = [
     {"id": "no-domain"},
     {"domain": 5, "id": "typed"},
@@ -142,14 +140,19 @@ UNROUTABLE = [
 ]
 
 
-def test_unroutable_records_fail_in_exactly_one_stream_and_are_dropped_by_the_others(transform, load_event):
+def test_unroutable_records_fail_in_exactly_one_stream_and_are_dropped_by_the_others(
+    lambda_context, transform, load_event
+):
     """Every Firehose sees every record: the owner of unroutable records fails them (errors/ once), the rest drop."""
     documents = [{"domain": "orders", "id": "o"}, {"domain": "payments", "id": "p"}, *UNROUTABLE]
     results = {}
     for stream in (STREAM, OTHER):
         results[stream] = [
             r["result"]
-            for r in transform.lambda_handler(firehose_event(load_event, documents, stream), CONTEXT)["records"]
+            for r in transform.lambda_handler(
+                firehose_event(load_event, documents, stream),
+                lambda_context("arcbp-dev-lake-transform", remaining_time_in_millis=60_000),
+            )["records"]
         ]
     assert results[STREAM] == ["Ok", "Dropped", *["ProcessingFailed"] * len(UNROUTABLE)]
     assert results[OTHER] == ["Dropped", "Ok", *["Dropped"] * len(UNROUTABLE)]
@@ -158,7 +161,7 @@ def test_unroutable_records_fail_in_exactly_one_stream_and_are_dropped_by_the_ot
         assert sorted(outcomes) in (["Dropped", "Ok"], ["Dropped", "ProcessingFailed"])
 
 
-def test_a_100k_deep_record_fails_alone_and_its_batch_is_delivered(transform, load_event, capsys):
+def test_a_100k_deep_record_fails_alone_and_its_batch_is_delivered(lambda_context, transform, load_event, capsys):
     deep = b"[" * 100_000 + b"]" * 100_000
     nested = {"domain": "orders", "id": "deep"}
     cursor = nested
@@ -172,7 +175,12 @@ def test_a_100k_deep_record_fails_alone_and_its_batch_is_delivered(transform, lo
         {"domain": "orders", "id": "b", "card": {"cvc": "123"}, "note": "paid 4111 1111 1111 1111"},
     ]
     response, logged = logs(
-        transform, capsys, lambda: transform.lambda_handler(firehose_event(load_event, documents), CONTEXT)
+        transform,
+        capsys,
+        lambda: transform.lambda_handler(
+            firehose_event(load_event, documents),
+            lambda_context("arcbp-dev-lake-transform", remaining_time_in_millis=60_000),
+        ),
     )
     records = response["records"]
     assert [r["result"] for r in records] == ["Ok", "ProcessingFailed", "ProcessingFailed", "Ok"]
@@ -182,10 +190,15 @@ def test_a_100k_deep_record_fails_alone_and_its_batch_is_delivered(transform, lo
     assert reasons == {"r1": "data is nested deeper than 64 levels", "r2": "data is nested deeper than 64 levels"}
 
 
-def test_failure_reasons_never_carry_record_content(transform, load_event, capsys):
+def test_failure_reasons_never_carry_record_content(lambda_context, transform, load_event, capsys):
     documents = [{"domain": "orders", "occurredAt": "4111 1111 1111 1111"}, {"domain": "4111111111111111"}]
     response, logged = logs(
-        transform, capsys, lambda: transform.lambda_handler(firehose_event(load_event, documents), CONTEXT)
+        transform,
+        capsys,
+        lambda: transform.lambda_handler(
+            firehose_event(load_event, documents),
+            lambda_context("arcbp-dev-lake-transform", remaining_time_in_millis=60_000),
+        ),
     )
     assert [r["result"] for r in response["records"]] == ["ProcessingFailed", "ProcessingFailed"]
     assert [d["message"] for d in logged if "message" in d] == ["Record failed", "Record failed"]
@@ -206,7 +219,7 @@ def test_masking_ships_once_in_each_zip_that_uses_it():
     assert not list(services.glob("*/handlers/*/masking.py"))
 
 
-def test_stream_consumer_stops_at_the_first_bad_record_and_a_replay_is_a_no_op(load_event, monkeypatch):
+def test_stream_consumer_stops_at_the_first_bad_record_and_a_replay_is_a_no_op(lambda_context, load_event, monkeypatch):
     """Lambda retries a shard from the lowest failed sequence number: nothing after it is handled now
     (it would be handled twice), and a replayed record is not handled again."""
     import boto3
@@ -234,7 +247,7 @@ def test_stream_consumer_stops_at_the_first_bad_record_and_a_replay_is_a_no_op(l
             record["kinesis"]["sequenceNumber"] = f"4960{i:040d}"
             record["eventID"] = f"shardId-000000000006:4960{i:040d}"
             records.append(record)
-        context = LambdaContext(function_name="arcbp-dev-lake-consumer", remaining_time_in_millis=60_000)
+        context = lambda_context("arcbp-dev-lake-consumer", remaining_time_in_millis=60_000)
         response = consumer.lambda_handler({"Records": records}, context)
         assert response["batchItemFailures"] == [{"itemIdentifier": records[1]["kinesis"]["sequenceNumber"]}]
         assert seen == [1]
@@ -247,7 +260,7 @@ def test_stream_consumer_stops_at_the_first_bad_record_and_a_replay_is_a_no_op(l
         assert seen == [1, 3]
 
 
-def test_a_direct_put_stream_keeps_its_domain_and_fails_everything_else(monkeypatch, load_event):
+def test_a_direct_put_stream_keeps_its_domain_and_fails_everything_else(lambda_context, monkeypatch, load_event):
     """An event domain's Firehose is written by its rule only: no other stream sees what reaches it by mistake,
     so it fails (keeps under errors/) what is not its own, and the Kinesis-reading streams treat a record of
     an event domain as unroutable."""
@@ -266,10 +279,10 @@ def test_a_direct_put_stream_keeps_its_domain_and_fails_everything_else(monkeypa
         "detail": {"id": "o-1"},
     }
     documents = [event, {"domain": "orders", "id": "o-1"}, {"id": "no-domain"}]
-    out = transform.lambda_handler(firehose_event(load_event, documents, events), LambdaContext())["records"]
+    out = transform.lambda_handler(firehose_event(load_event, documents, events), lambda_context())["records"]
     assert [r["result"] for r in out] == ["Ok", "ProcessingFailed", "ProcessingFailed"]
     assert json.loads(base64.b64decode(out[0]["data"]))["eventId"] == "e-1"
-    on_stream = transform.lambda_handler(firehose_event(load_event, documents, STREAM), LambdaContext())["records"]
+    on_stream = transform.lambda_handler(firehose_event(load_event, documents, STREAM), lambda_context())["records"]
     # The first stream domain fails the event domain's record (no reader of the stream claims it), once.
     assert [r["result"] for r in on_stream] == ["ProcessingFailed", "Ok", "ProcessingFailed"]
     assert transform.KNOWN_DOMAINS == {"orders", "payments"}

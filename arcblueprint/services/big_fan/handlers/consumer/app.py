@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -32,6 +32,12 @@ from clients import lazy, lazy_client_store
 from exactly_once import RetryingPersistenceLayer, call_with_retries
 from payloads import MAX_PAYLOAD_BYTES, decode
 from tracing import new_tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
@@ -49,7 +55,7 @@ def count(name: str) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
-def count_duplicate(response: Any, _record: Any) -> Any:
+def count_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
     """A redelivery of a message already processed: the stored result, and a metric."""
     count("MessageDuplicate")
     return response
@@ -66,6 +72,7 @@ idempotency_config = IdempotencyConfig(
     raise_on_no_idempotency_key=True,
     response_hook=count_duplicate,
 )
+
 s3 = lazy(lambda: boto3.client("s3")) if PAYLOAD_BUCKET else None
 
 
@@ -153,7 +160,7 @@ def process_message(key: dict[str, str], message: dict[str, Any]) -> dict[str, s
     return {"messageId": key["messageId"]}
 
 
-def record_handler(record: Any) -> dict[str, str]:
+def record_handler(record: SQSRecord) -> dict[str, str]:
     message = to_message(record.raw_event.get("body"), record.raw_event.get("messageAttributes"))
     return process_message(key={"messageId": message["messageId"]}, message=message)
 
@@ -167,7 +174,7 @@ def add_batch_metrics(records: int, failures: int) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency_config.register_lambda_context(context)
     metrics.add_dimension(name="consumer", value=CONSUMER_NAME)
     response = process_partial_response(

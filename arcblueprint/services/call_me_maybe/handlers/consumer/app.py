@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from clients import lazy, lazy_client_store
 from domain_events import DomainEvents, InvalidEventError
@@ -38,6 +39,12 @@ from exactly_once import (
     process_stream_in_order,
 )
 from tracing import new_tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
@@ -54,7 +61,7 @@ def count(name: str) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
-def count_duplicate(response: Any, _record: Any) -> Any:
+def count_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
     """A redelivery or replay of a webhook already delivered: the stored result, and a metric."""
     count("WebhookDuplicate")
     return response
@@ -71,6 +78,7 @@ idempotency_config = IdempotencyConfig(
     raise_on_no_idempotency_key=True,
     response_hook=count_duplicate,
 )
+
 dynamodb = lazy(lambda: boto3.client("dynamodb")) if STATUS_TABLE else None
 # The bus policy admits this role for its own source only (arcblueprint.<service>), set by the component.
 publisher = DomainEvents(metrics=metrics) if os.environ.get("EVENT_SOURCE") else None
@@ -153,13 +161,13 @@ def set_status(message_id: str, status: str) -> None:
         count("WebhookStatusUnrecorded")
 
 
-def record_body(record: Any) -> str:
-    if BUFFER == "kinesis":
+def record_body(record: SQSRecord | KinesisStreamRecord) -> str:
+    if isinstance(record, KinesisStreamRecord):  # BUFFER == "kinesis": process_stream_in_order's records
         return record.kinesis.data_as_text()
     return record.body
 
 
-def record_handler(record: Any) -> dict[str, str]:
+def record_handler(record: SQSRecord | KinesisStreamRecord) -> dict[str, str]:
     try:
         text = record_body(record)
     except (ValueError, TypeError) as error:  # undecodable Kinesis data (base64, UTF-8), a body of the wrong type
@@ -178,7 +186,7 @@ def add_batch_metrics(processed: int, failed: int) -> None:
     metrics.add_metric(name="WebhookFailed", unit=MetricUnit.Count, value=failed)
 
 
-def process_stream(records: list[dict[str, Any]]) -> dict[str, Any]:
+def process_stream(records: list[dict[str, Any]]) -> PartialItemFailureResponse:
     try:
         response = process_stream_in_order(records, record_handler)
     except StreamBatchError:
@@ -200,7 +208,7 @@ def process_stream(records: list[dict[str, Any]]) -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency_config.register_lambda_context(context)
     if BUFFER == "kinesis":
         return process_stream(event["Records"])

@@ -56,6 +56,8 @@ from tracing import new_tracer
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 logger = Logger()
 tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
 metrics = Metrics()
@@ -83,9 +85,10 @@ MAX_MESSAGE_BYTES = int(os.environ.get("MAX_MESSAGE_BYTES", "256000"))
 #: (1,100 levels) have limits of their own.
 MAX_DEPTH = 64
 
-sqs = lazy(lambda: boto3.client("sqs")) if BUFFER == "sqs" else None
-kinesis = lazy(lambda: boto3.client("kinesis")) if BUFFER == "kinesis" else None
-dynamodb = lazy(lambda: boto3.client("dynamodb")) if STATUS_TABLE or IDEMPOTENCY_TABLE else None
+# None where the component gives the function no such resource: only the configured paths use a client.
+sqs: Any = lazy(lambda: boto3.client("sqs")) if BUFFER == "sqs" else None
+kinesis: Any = lazy(lambda: boto3.client("kinesis")) if BUFFER == "kinesis" else None
+dynamodb: Any = lazy(lambda: boto3.client("dynamodb")) if STATUS_TABLE or IDEMPOTENCY_TABLE else None
 
 #: Staging labels whose key signs a valid webhook, in the order they are tried (the usual one first).
 SIGNING_STAGES = ("AWSCURRENT", "AWSPENDING", "AWSPREVIOUS")
@@ -472,7 +475,7 @@ def internal_error() -> dict[str, Any]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         return app.resolve(event, context)
     except Exception:  # a malformed event or a bug: a JSON 500, never a stack trace to the caller

@@ -26,7 +26,7 @@ import hashlib
 import json
 import os
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import snapstart  # noqa: F401 - registers the after-restore reseed (SnapStart)
@@ -41,6 +41,9 @@ from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError,
 from clients import lazy
 from masking import masked_json
 from tracing import new_tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a payment token, card number or secret
 tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
@@ -61,6 +64,7 @@ sfn = lazy(
         config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5),
     )
 )
+
 # SnapStart: both are in the snapshot, loaded once when the version is published.
 snapstart.create_before_snapshot(table, sfn)
 
@@ -299,18 +303,24 @@ def _no_other_arguments(unexpected: dict[str, Any]) -> None:
         raise ValidationError("unexpected arguments")
 
 
+def _identity() -> Any:
+    """The caller's identity from the raw event (``_owner``/``_backend`` check its shape themselves)."""
+    event = app.current_event  # set by ``app.resolve`` before any resolver runs
+    return None if event is None else event.get("identity")
+
+
 @app.resolver(type_name="Mutation", field_name="createBooking")
 @tracer.capture_method
 def create_booking_resolver(input: Any = None, **unexpected: Any) -> dict[str, Any]:  # noqa: A002 (GraphQL name)
     _no_other_arguments(unexpected)
-    return create_booking(table, sfn, _owner(app.current_event.get("identity")), input)
+    return create_booking(table, sfn, _owner(_identity()), input)
 
 
 @app.resolver(type_name="Mutation", field_name="confirmBooking")
 @tracer.capture_method
 def confirm_booking_resolver(id: Any = None, status: Any = None, **unexpected: Any) -> dict[str, Any]:  # noqa: A002
     _no_other_arguments(unexpected)
-    _backend(app.current_event.get("identity"))
+    _backend(_identity())
     return confirm_booking(table, id, status)
 
 
@@ -328,7 +338,7 @@ def _well_formed(event: Any) -> bool:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.APPSYNC_RESOLVER)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if not _well_formed(event):
         raise ValidationError("Malformed request")
     try:

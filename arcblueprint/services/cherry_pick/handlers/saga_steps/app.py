@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -28,6 +28,9 @@ from clients import lazy
 from domain_events import DomainEvents, InvalidEventError, PublishError
 from masking import masked_json
 from tracing import new_tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a card number or an always-masked field
 tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
@@ -59,10 +62,10 @@ def _owner_token(event: dict[str, Any]) -> str:
     return f"{execution}@{started}"[:1024]
 
 
-def apply(store: Any, action: str, booking_id: str, owner: str) -> dict[str, Any]:
-    move = MOVES.get(action) if isinstance(action, str) else None
-    if move is None:
+def apply(store: Any, action: object, booking_id: object, owner: str) -> dict[str, Any]:
+    if not isinstance(action, str) or action not in MOVES:
         raise StepFailedError("unknown action")
+    move = MOVES[action]
     if not isinstance(booking_id, str) or not 1 <= len(booking_id) <= 1024:
         raise StepFailedError("the event names no booking")
     compensation = action in COMPENSATIONS
@@ -127,7 +130,7 @@ def _now() -> str:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if not isinstance(event, dict) or not isinstance(event.get("booking"), dict):
         raise StepFailedError("the event names no booking")
     result = apply(table, event.get("action"), event["booking"].get("id"), _owner_token(event))

@@ -23,7 +23,7 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import snapstart  # noqa: F401 - registers the after-restore reseed (SnapStart)
@@ -46,6 +46,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from clients import lazy
 from masking import masked_json
 from tracing import new_tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a card number or an always-masked field
 tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
@@ -276,7 +279,9 @@ def _owner() -> str:
     """The caller's Cognito ``sub`` (or IAM caller) as put in the event by API Gateway's authorizer."""
     context = app.current_event.request_context
     claims = (context.authorizer.claims or {}) if context.authorizer else {}
-    owner = claims.get("sub") or (context.identity.caller if context.identity else None)
+    # ``context.identity`` raises KeyError when the event has none: read the raw value (a malformed event is a 401).
+    identity = context.raw_event.get("identity")
+    owner = claims.get("sub") or (identity.get("caller") if isinstance(identity, dict) else None)
     if not isinstance(owner, str) or not owner or len(owner) > 256:
         raise UnauthorizedError("Unauthorized")  # API Gateway authorizes these routes: a misconfigured stage
     return owner
@@ -349,7 +354,7 @@ def delete_route(item_id: str) -> Response:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = rest_event(event)  # the documented types, or None: a malformed event is a 400, not a crash
     if request is None:
         return bad_request()

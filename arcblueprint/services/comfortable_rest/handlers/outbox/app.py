@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -30,6 +30,11 @@ from boto3.dynamodb.types import TypeDeserializer
 from clients import lazy_client_store
 from domain_events import DomainEvents
 from tracing import new_tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
@@ -46,6 +51,7 @@ idempotency_config = IdempotencyConfig(
     expires_after_seconds=int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", "86400")),
     raise_on_no_idempotency_key=True,
 )
+
 publisher = DomainEvents(metrics=metrics) if os.environ.get("EVENT_SOURCE") else None
 _deserializer = TypeDeserializer()
 
@@ -91,7 +97,7 @@ def publish_change(change: dict[str, Any]) -> dict[str, str]:
     return {"key": change["key"], "eventId": event_id}
 
 
-def record_handler(record: Any) -> dict[str, str] | None:
+def record_handler(record: DynamoDBRecord) -> dict[str, str] | None:
     change = change_of(record.raw_event)
     return None if change is None else publish_change(change=change)
 
@@ -99,7 +105,7 @@ def record_handler(record: Any) -> dict[str, str] | None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency_config.register_lambda_context(context)
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

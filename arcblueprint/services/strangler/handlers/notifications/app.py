@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import snapstart  # noqa: F401 - registers the after-restore reseed (SnapStart)
 from api_events import BodyError, bad_request, json_body, rest_event, schema_message
@@ -25,6 +25,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 from masking import masked_json
 from tracing import new_tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a card number or an always-masked field
 tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
@@ -138,7 +141,7 @@ def render_route() -> dict[str, Any]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = rest_event(event)  # the documented types, or None: a malformed event is a 400, not a crash
     if request is None:
         return bad_request()

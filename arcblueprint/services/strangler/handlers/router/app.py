@@ -31,7 +31,7 @@ import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import snapstart  # noqa: F401 - registers the after-restore reseed (SnapStart)
@@ -41,6 +41,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from clients import lazy
 from tracing import new_tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
@@ -75,6 +78,7 @@ _HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
+
 _SET_HERE = frozenset({"host", "content-length", "accept-encoding", "expect"})
 _HEADER_VALUE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]*")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -257,7 +261,8 @@ def legacy_request(event: dict[str, Any], base_url: str) -> LegacyRequest:
 
 def proxy_for(request: LegacyRequest) -> tuple[str, int] | None:
     """The proxy the environment names for this request (``HTTPS_PROXY``/``HTTP_PROXY``, ``NO_PROXY``)."""
-    if urllib.request.proxy_bypass_environment(request.host):
+    # urllib's own NO_PROXY matching (what urlopen does); typeshed does not list it.
+    if urllib.request.proxy_bypass_environment(request.host):  # type: ignore[attr-defined]
         return None
     proxy = urllib.request.getproxies_environment().get(request.scheme)
     if not proxy:
@@ -475,5 +480,5 @@ def route_request(event: dict[str, Any]) -> dict[str, Any]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return route_request(event)

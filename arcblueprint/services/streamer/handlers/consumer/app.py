@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -27,6 +27,12 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from clients import lazy_client_store
 from exactly_once import RetryingPersistenceLayer, StreamBatchError, process_stream_in_order
 from tracing import new_tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
@@ -40,7 +46,7 @@ def count(name: str) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
-def count_duplicate(response: Any, _record: Any) -> Any:
+def count_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
     """A replay of a record already handled: the stored result, and a metric."""
     count("RecordDuplicate")
     return response
@@ -89,7 +95,7 @@ def handle_once(key: dict[str, str], document: dict[str, Any]) -> dict[str, str]
     return {"eventId": key["eventId"]}
 
 
-def record_handler(record: Any) -> None:
+def record_handler(record: KinesisStreamRecord) -> None:
     try:
         text = record.kinesis.data_as_text()
     except (ValueError, TypeError, AttributeError, KeyError) as error:  # not base64, not UTF-8, not a record
@@ -112,7 +118,7 @@ def add_batch_metrics(processed: int, failed: int) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     idempotency_config.register_lambda_context(context)
     records = event["Records"]
     try:

@@ -34,12 +34,15 @@ import binascii
 import json
 import os
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from masking import MASK, MAX_DEPTH, mask_fields, mask_text, masked_json, remove_fields
 from tracing import new_tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(json_serializer=masked_json)  # no log line carries a card number or an always-masked field
 tracer = new_tracer()  # the X-Ray SDK is imported only when tracing is on
@@ -56,6 +59,7 @@ UNROUTABLE_STREAM = next(
     (name for name, rules in sorted(DELIVERY_STREAMS.items()) if rules.get("unroutable")),
     min(DELIVERY_STREAMS, default=None),
 )
+
 OUTCOMES = ("Ok", "Dropped", "ProcessingFailed")
 
 
@@ -233,7 +237,7 @@ def transform(records: Any, delivery_stream_arn: Any) -> list[dict[str, Any]]:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = event if isinstance(event, dict) else {}
     results = transform(event.get("records"), event.get("deliveryStreamArn"))
     for outcome in OUTCOMES:

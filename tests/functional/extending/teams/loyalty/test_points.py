@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from arcblueprint.services.testing import LambdaContext, load_handler
+from arcblueprint.services.testing import load_handler
 
 POINTS = Path(__file__).parent / "points"
 TABLE = "arcbp-dev-loyalty-idempotency"
@@ -60,7 +60,7 @@ def test_a_redelivered_message_awards_nothing_twice(app):
     assert sorted(i["id"] for i in items) == ["points#req-1", "points#req-2"]
 
 
-def test_a_bad_message_fails_alone_and_the_request_id_is_the_key(app):
+def test_a_bad_message_fails_alone_and_the_request_id_is_the_key(lambda_context, app):
     event = {
         "Records": [
             message("sqs-1", json.dumps({"id": "o-1", "customer": "c-7", "amount": 40}), request_id="req-9"),
@@ -68,11 +68,11 @@ def test_a_bad_message_fails_alone_and_the_request_id_is_the_key(app):
             message("sqs-3", json.dumps({"id": "o-2", "amount": "lots"})),
         ]
     }
-    response = app.lambda_handler(event, LambdaContext())
+    response = app.lambda_handler(event, lambda_context())
     assert response == {"batchItemFailures": [{"itemIdentifier": "sqs-2"}, {"itemIdentifier": "sqs-3"}]}
     [item] = app.table.scan()["Items"]
     assert item["id"] == "points#req-9" and item["points"] == 4 and item["customer"] == "c-7"
     # SQS redelivers the whole message; the request id, not SQS's message id, keeps it from awarding twice.
     redelivered = {"Records": [message("sqs-4", event["Records"][0]["body"], request_id="req-9")]}
-    assert app.lambda_handler(redelivered, LambdaContext()) == {"batchItemFailures": []}
+    assert app.lambda_handler(redelivered, lambda_context()) == {"batchItemFailures": []}
     assert len(app.table.scan()["Items"]) == 1

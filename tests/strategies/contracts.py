@@ -11,8 +11,8 @@ what must hold for *every* input, whatever the handler's features:
   with clean messages (``assert_clean_message``).
 - Batch handlers: exactly the bad records are reported as failed.
 
-Import it as ``contract_strategies`` (``tests/functional/contracts/conftest.py`` registers it), and
-keep each test cheap: decorate it with ``@contract`` (100 examples at most), moto for AWS.
+Import it as ``from tests.strategies import contracts as cs``, and keep each test cheap: decorate it
+with ``@contract`` (100 examples at most), moto for AWS.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 #: Settings of every contract test: at most 100 examples, no "explain" phase (it reruns a failure
 #: hundreds of times; the shrunk example is enough), and module-scoped handler fixtures are fine.

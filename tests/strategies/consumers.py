@@ -9,7 +9,7 @@ the sample's shape, with unique values so a record can be told apart.
 
 A batch strategy draws each record as good or bad and says which are bad, so a test can assert
 that exactly those are reported (SQS), or that the stream stops at the first of them (Kinesis).
-Load this file as ``consumer_strategies`` (each contract test does, from its own folder).
+Import it as ``from tests.strategies import consumers as cs``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 #: Each contract test: 20 examples (each one is an invocation against moto), no "explain" phase.
 contract = settings(
