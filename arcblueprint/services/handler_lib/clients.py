@@ -84,7 +84,7 @@ def lazy_client_store(store_class: type, /, **kwargs: Any) -> Any:
     def create() -> Any:
         return given if given is not None else (session or boto3).client("dynamodb", config=config)
 
-    class LazyClientStore(store_class):  # type: ignore[misc, valid-type]
+    class LazyClientStore(store_class):
         @property
         def client(self) -> Any:
             value = self.__dict__.get("_client")

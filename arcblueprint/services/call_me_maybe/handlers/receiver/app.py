@@ -344,7 +344,7 @@ def signing_key(stage: str, *, refresh: bool = False) -> str | None:
     try:
         return _signing_keys[stage].get(
             os.environ["SIGNING_SECRET_ID"], max_age=SECRET_MAX_AGE_SECONDS, force_fetch=refresh, VersionStage=stage
-        )  # type: ignore[return-value]
+        )
     except GetParameterError:
         if stage == "AWSCURRENT":
             raise  # no current key (or no access to it) is a fault, not a bad signature

@@ -144,7 +144,7 @@ def to_new(function_arn: str, event: dict[str, Any]) -> dict[str, Any]:
         )
         metrics.add_metric(name="NewServiceErrors", unit=MetricUnit.Count, value=1)
         return _error(502, "The service failed")
-    return payload  # type: ignore[no-any-return]
+    return payload
 
 
 def _is_proxy_response(payload: Any) -> bool:
