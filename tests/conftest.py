@@ -30,6 +30,35 @@ settings.register_profile("default", deadline=None, derandomize=True, print_blob
 settings.register_profile("explore", deadline=None, print_blob=True, max_examples=200)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+
+def _share_botocore_models() -> None:
+    """Parse each botocore model file once per test process, not once per session.
+
+    moto starts every ``mock_aws()`` with a fresh default boto3 session, and each session's loader parses
+    the endpoint and service JSON again (~0.15 s per client; a handler test creates several). The parsed
+    models are read-only data botocore wraps in its own objects, so every session can share them.
+    """
+    import botocore.loaders
+
+    loader = botocore.loaders.Loader
+    parsed: dict[tuple[Any, ...], Any] = {}
+
+    def shared(method: Any) -> Any:
+        @functools.wraps(method)
+        def load(self: Any, *args: Any, **kwargs: Any) -> Any:
+            key = (method.__name__, self.search_paths and tuple(self.search_paths), args, tuple(sorted(kwargs.items())))
+            if key not in parsed:
+                parsed[key] = method(self, *args, **kwargs)
+            return parsed[key]
+
+        return load
+
+    loader.load_service_model = shared(loader.load_service_model)  # type: ignore[method-assign]
+    loader.load_data_with_path = shared(loader.load_data_with_path)  # type: ignore[method-assign]
+
+
+_share_botocore_models()
+
 #: Real AWS sample events (copied byte for byte from shared/events; see tests/events/SOURCES.md).
 EVENTS_DIRS = [REPO_ROOT / "tests" / "events"]
 

@@ -117,7 +117,19 @@ def installed(tmp_path_factory) -> Path:
     )
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(source)],
+        # The build backend (pyproject's build-system) is in the test extras: no isolated environment to set up.
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(work / "dist"),
+            str(source),
+        ],
         cwd=work,
         env=env,
     )
