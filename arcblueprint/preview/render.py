@@ -216,20 +216,9 @@ def routes(graph: SynthesizedStack) -> list[RouteRow]:
         bus = str(rule.inputs.get("eventBusName") or "default")
         state = str(rule.inputs.get("state") or "ENABLED")
         name = str(rule.inputs.get("name") or rule.name)
+        matched = (bus, ", ".join(map(str, sources)), ", ".join(map(str, types)), "detail" in pattern, name, state)
         if rule.urn not in targets:
-            rows.append(
-                RouteRow(
-                    bus,
-                    ", ".join(map(str, sources)),
-                    ", ".join(map(str, types)),
-                    "detail" in pattern,
-                    name,
-                    state,
-                    "(none)",
-                    "(none)",
-                    "(none)",
-                )
-            )
+            rows.append(RouteRow(*matched, "(none)", "(none)", "(none)"))
             continue
         for target in targets[rule.urn]:
             dlq = "(none)"
@@ -244,19 +233,7 @@ def routes(graph: SynthesizedStack) -> list[RouteRow]:
                 else "(none)"
             )
             transformed = " (transformed)" if target.inputs.get("inputTransformer") else ""
-            rows.append(
-                RouteRow(
-                    bus,
-                    ", ".join(map(str, sources)),
-                    ", ".join(map(str, types)),
-                    "detail" in pattern,
-                    name,
-                    state,
-                    _named(graph, target, "arn") + transformed,
-                    dlq,
-                    retries,
-                )
-            )
+            rows.append(RouteRow(*matched, _named(graph, target, "arn") + transformed, dlq, retries))
     return sorted(rows, key=lambda r: (r.bus == "default", r.source, r.detail_types, r.rule))
 
 

@@ -166,20 +166,10 @@ def test_importing_the_rules_never_builds_a_pack(monkeypatch):
     def refuse(**_):
         raise AssertionError("PolicyPack constructed on import")
 
+    from arcblueprint.policy.pack import HARDENING_MODULES
+
     monkeypatch.setattr(pulumi_policy, "PolicyPack", refuse)
-    for module in (
-        "pack",
-        "config",
-        "offline",
-        "lambda_",
-        "release",
-        "api",
-        "messaging",
-        "data",
-        "network",
-        "iam",
-        "tagging",
-    ):
+    for module in ("pack", "config", "offline", *HARDENING_MODULES):
         importlib.reload(importlib.import_module(f"arcblueprint.policy.{module}"))
 
 
