@@ -49,6 +49,18 @@ def bench_imports(repeats: int = 3) -> None:
     value = statistics.median(run(code) for _ in range(repeats))
     baseline = statistics.median(run(bare) for _ in range(repeats))
     row("import pulumi + pulumi_aws (fresh interpreter)", value, baseline, "s", "info (baseline: import json)")
+    # Config and its planners load no SDK: a default release spec costs its own imports only.
+    spec = (
+        "import time; t=time.perf_counter(); from arcblueprint.config.model import ReleaseSpec; ReleaseSpec(); "
+        "print(time.perf_counter()-t)"
+    )
+    row(
+        "default ReleaseSpec() (fresh interpreter)",
+        statistics.median(run(spec) for _ in range(repeats)),
+        value,
+        "s",
+        "< 0.5x (baseline: import pulumi + pulumi_aws)",
+    )
 
 
 def bench_preview(stack: str, repeats: int = 5) -> None:
