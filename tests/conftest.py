@@ -46,7 +46,13 @@ def _share_botocore_models() -> None:
     def shared(method: Any) -> Any:
         @functools.wraps(method)
         def load(self: Any, *args: Any, **kwargs: Any) -> Any:
-            key = (method.__name__, self.search_paths and tuple(self.search_paths), args, tuple(sorted(kwargs.items())))
+            key = (
+                method.__name__,
+                tuple(self.search_paths),
+                tuple(self.extras_types),
+                args,
+                tuple(sorted(kwargs.items())),
+            )
             if key not in parsed:
                 parsed[key] = method(self, *args, **kwargs)
             return parsed[key]

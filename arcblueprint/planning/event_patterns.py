@@ -138,6 +138,8 @@ def _condition(condition: Any, path: str, dialect: Dialect) -> None:
         _numeric(operand, here, dialect)
     elif operator == "cidr":
         try:
+            if not isinstance(operand, str):
+                raise TypeError(operand)  # ip_network also takes numbers and tuples; the services take text only
             ipaddress.ip_network(operand, strict=False)
         except (TypeError, ValueError):
             raise dialect.error(here, operand, "must be an IP prefix like 10.0.0.0/24") from None

@@ -61,8 +61,10 @@ class StackContext:
         ``protect`` makes ``pulumi destroy`` and replacements fail until it is lifted on purpose;
         ``retain_on_delete`` keeps the data in AWS even if the resource leaves the program.
         """
-        protect = self.stack.protect_stateful_resources
-        return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=protect, retain_on_delete=protect))
+        if not self.stack.protect_stateful_resources:
+            # Left unset, not False: a service the stack protects (its opts) still protects its data.
+            return opts or pulumi.ResourceOptions()
+        return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=True, retain_on_delete=True))
 
     @property
     def repository_root(self) -> Path:

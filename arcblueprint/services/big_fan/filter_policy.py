@@ -29,7 +29,9 @@ SNS = Dialect(
     service="SNS",
     error=FilterPolicyError,
     operators=("prefix", "suffix", "equals-ignore-case", "anything-but", "numeric", "exists", "cidr"),
-    booleans=False,
+    # "The JSON of the filter policy can contain ... the keywords true, false, and null" (SNS filter policy
+    # constraints, https://docs.aws.amazon.com/sns/latest/dg/subscription-filter-policy-constraints.html).
+    booleans=True,
     prefix_ignore_case=False,
     anything_but_operators=("prefix", "suffix"),
     #: Numeric matching: -10^9 to 10^9, five digits after the decimal point.

@@ -71,6 +71,6 @@ def test_opts_reach_the_component(toy_registered, run_component, fake_platform):
         spec = ServiceSpec.parse_config({"pattern": "toy-queue"}, "services.inbox")
         build_service("inbox", spec, fake_platform(context), opts=pulumi.ResourceOptions(protect=True))
 
-    graph = run_component(program)
+    graph = run_component(program)  # dev: the stack itself protects no stateful resource
     [queue] = graph.by_type("aws:sqs/queue:Queue")
-    assert queue.protect  # inherited from the service component's opts
+    assert queue.protect  # a stateful child inherits the protection the stack gave its service

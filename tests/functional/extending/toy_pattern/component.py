@@ -12,7 +12,7 @@ DAY_SECONDS = 86_400
 
 
 class ToyQueueService(Service[ToyQueueSpec]):
-    """A queue encrypted with the platform key, kept ``retentionDays``."""
+    """A queue encrypted with the platform key, kept ``retentionDays`` (stateful: protected in prod)."""
 
     TYPE = "arcblueprint:services:ToyQueueService"
 
@@ -25,6 +25,6 @@ class ToyQueueService(Service[ToyQueueSpec]):
             kms_master_key_id=args.platform.kms_key_arn,
             message_retention_seconds=args.spec.retention_days * DAY_SECONDS,
             tags=ctx.tags(name),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=ctx.stateful(pulumi.ResourceOptions(parent=self)),  # it holds messages: protected where data is
         )
         self.finish({"queueUrl": self.queue.url})
