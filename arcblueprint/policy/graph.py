@@ -11,12 +11,18 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from arcblueprint.policy.base import UNKNOWN, known, known_list
+
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
 
     from pulumi_policy import PolicyResource
 
-__all__ = ["StackGraph"]
+__all__ = ["ATTACHMENT", "MANAGED_POLICY", "ROLE_POLICY", "StackGraph", "role_policy_documents"]
+
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+MANAGED_POLICY = "aws:iam/policy:Policy"
 
 
 class StackGraph:
@@ -72,6 +78,19 @@ class StackGraph:
             for r in self.resources
             if r.parent is not None and r.parent.urn == resource.urn and (not types or r.resource_type in types)
         ]
+
+
+def role_policy_documents(graph: StackGraph, role: PolicyResource) -> Iterator[tuple[PolicyResource, str, Any]]:
+    """``(holder, property, document or UNKNOWN)`` for every identity policy of ``role`` the stack declares: its
+    inline policies, its ``RolePolicy`` resources, and the managed policies its attachments name."""
+    inline = known_list(role.props, "inlinePolicies")
+    for item in inline if inline is not UNKNOWN else [UNKNOWN]:
+        yield role, "inlinePolicies", known(item, "policy") if item is not UNKNOWN else UNKNOWN
+    for policy in graph.referrers(role, ROLE_POLICY, prop="role"):
+        yield policy, "policy", known(policy.props, "policy")
+    for attachment in graph.referrers(role, ATTACHMENT, prop="role"):
+        for managed in graph.refs(attachment, "policyArn", MANAGED_POLICY):
+            yield managed, "policy", known(managed.props, "policy")
 
 
 def _dependencies(resource: PolicyResource) -> Iterable[PolicyResource]:

@@ -19,12 +19,11 @@ from arcblueprint.policy.base import (
     is_mapping,
     json_document,
     known,
-    known_list,
     resource_policy,
     stack_policy,
     tags_of,
 )
-from arcblueprint.policy.graph import StackGraph
+from arcblueprint.policy.graph import ROLE_POLICY, StackGraph, role_policy_documents
 from arcblueprint.policy.wiring.reachability import called_apis, on_behalf_uses
 from arcblueprint.service_facts import (
     CALLER_KEY_SERVICES,
@@ -49,9 +48,6 @@ __all__ = [
 ]
 
 ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
-MANAGED_POLICY = "aws:iam/policy:Policy"
 KEY = "aws:kms/key:Key"
 KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 TOPIC = "aws:sns/topic:Topic"
@@ -219,15 +215,14 @@ PLATFORM_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords
 
 def _role_policies(graph: StackGraph, role: PolicyResource) -> Iterator[tuple[str, PolicyResource, Any]]:
     """(what, holder, document or UNKNOWN) for each identity policy of ``role`` in the stack."""
-    inline = known_list(role.props, "inlinePolicies")
-    for item in inline if inline is not UNKNOWN else [UNKNOWN]:
-        policy = known(item, "policy") if item is not UNKNOWN else UNKNOWN
-        yield f"an inline policy of role '{role.name}'", role, policy
-    for policy in graph.referrers(role, ROLE_POLICY, prop="role"):
-        yield f"role policy '{policy.name}'", policy, known(policy.props, "policy")
-    for attachment in graph.referrers(role, ATTACHMENT, prop="role"):
-        for managed in graph.refs(attachment, "policyArn", MANAGED_POLICY):
-            yield f"managed policy '{managed.name}'", managed, known(managed.props, "policy")
+    for holder, _, document in role_policy_documents(graph, role):
+        if holder is role:
+            what = f"an inline policy of role '{role.name}'"
+        elif holder.resource_type == ROLE_POLICY:
+            what = f"role policy '{holder.name}'"
+        else:
+            what = f"managed policy '{holder.name}'"
+        yield what, holder, document
 
 
 def validate_code_calls_within(args: StackValidationArgs, report_violation: ReportViolation) -> None:

@@ -15,6 +15,7 @@ import fnmatch
 from typing import TYPE_CHECKING, Any
 
 from arcblueprint.policy.base import as_list, is_mapping, json_document, known, known_dig, known_list
+from arcblueprint.policy.graph import ATTACHMENT, ROLE_POLICY
 from arcblueprint.policy.wiring._props import UNKNOWN, statements
 
 if TYPE_CHECKING:
@@ -34,8 +35,6 @@ __all__ = [
 
 KEY = "aws:kms/key:Key"
 ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 STREAM = "aws:kinesis/stream:Stream"
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 #: AWS managed keys: their policies admit the account's principals through the service, no IAM grant needed.

@@ -69,7 +69,6 @@ FUNCTION = "aws:lambda/function:Function"
 ALIAS = "aws:lambda/alias:Alias"
 PERMISSION = "aws:lambda/permission:Permission"
 ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 EVENTS = "events.amazonaws.com"
 _TARGET_TYPES = (QUEUE, STREAM, FIREHOSE, STATE_MACHINE, FUNCTION, ALIAS)
 #: Target kind -> the action its role must allow (EventBridge calls PutRecordBatch on a Firehose stream).

@@ -79,7 +79,7 @@ from arcblueprint.policy.base import (
     stack_policy,
     truthy,
 )
-from arcblueprint.policy.graph import StackGraph
+from arcblueprint.policy.graph import StackGraph, role_policy_documents
 from arcblueprint.policy.wiring._network import (
     Placement,
     SecurityGroups,
@@ -120,9 +120,6 @@ __all__ = [
 
 FUNCTION = "aws:lambda/function:Function"
 ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-MANAGED_POLICY = "aws:iam/policy:Policy"
-ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
@@ -528,14 +525,8 @@ class _Grants:
 def _role_grants(graph: StackGraph, role: PolicyResource) -> _Grants:
     """The identity policy documents of ``role`` the stack holds (inline, ``RolePolicy``, attached managed)."""
     grants = _Grants()
-    inline = known_list(role.props, "inlinePolicies")
-    for item in inline if inline is not UNKNOWN else [UNKNOWN]:
-        grants.add(graph, role, "inlinePolicies", known(item, "policy") if item is not UNKNOWN else UNKNOWN)
-    for policy in graph.referrers(role, ROLE_POLICY, prop="role"):
-        grants.add(graph, policy, "policy", known(policy.props, "policy"))
-    for attachment in graph.referrers(role, ATTACHMENT, prop="role"):
-        for managed in graph.refs(attachment, "policyArn", MANAGED_POLICY):
-            grants.add(graph, managed, "policy", known(managed.props, "policy"))
+    for holder, prop, document in role_policy_documents(graph, role):
+        grants.add(graph, holder, prop, document)
     return grants
 
 
