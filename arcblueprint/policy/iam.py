@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from arcblueprint.policy.base import as_list, dig, is_mapping, json_document, resource_policy
+from arcblueprint.policy.base import as_list, dig, json_document, resource_policy
+from arcblueprint.policy.wiring._props import statements
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -77,8 +78,8 @@ def _documents(args: ResourceValidationArgs) -> Iterator[tuple[str, Any]]:
 
 
 def allow_statements(document: Any) -> Iterator[Mapping[str, Any]]:
-    for statement in as_list(dig(document, "Statement")):
-        if is_mapping(statement) and statement.get("Effect", "Allow") == "Allow":
+    for statement in statements(document):
+        if statement.get("Effect", "Allow") == "Allow":
             yield statement
 
 

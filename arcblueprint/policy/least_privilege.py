@@ -24,6 +24,7 @@ from arcblueprint.policy.base import (
     tags_of,
 )
 from arcblueprint.policy.graph import ROLE_POLICY, StackGraph, role_policy_documents
+from arcblueprint.policy.wiring._props import statements
 from arcblueprint.policy.wiring.reachability import called_apis, on_behalf_uses
 from arcblueprint.service_facts import (
     CALLER_KEY_SERVICES,
@@ -52,12 +53,6 @@ KEY = "aws:kms/key:Key"
 KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 TOPIC = "aws:sns/topic:Topic"
 TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
-
-
-def _statements(document: Any) -> Iterator[Any]:
-    for statement in as_list(known(document, "Statement")) if is_mapping(document) else ():
-        if is_mapping(statement):
-            yield statement
 
 
 def _services(statement: Any) -> list[str]:
@@ -90,7 +85,7 @@ def validate_service_role_source_condition(args: ResourceValidationArgs, report_
     of that service could be pointed at the role (the cross-service confused deputy)."""
     value = known(args.props, "assumeRolePolicy")
     document = json_document(value)
-    for statement in _statements(document):
+    for statement in statements(document):
         if statement.get("Effect", "Allow") != "Allow":
             continue
         for service in _services(statement):
@@ -129,7 +124,7 @@ def validate_key_service_principals(args: ResourceValidationArgs, report_violati
     caller's permissions gain nothing from it, and it only widens who the key policy admits."""
     allowed = set(args.get_config().get("allowedServicePrincipals") or KEY_USING_SERVICES)
     for document in _key_documents(args):
-        for statement in _statements(document):
+        for statement in statements(document):
             if statement.get("Effect", "Allow") != "Allow":
                 continue
             for service in _services(statement):
@@ -186,7 +181,7 @@ def validate_topic_tls_only(args: StackValidationArgs, report_violation: ReportV
             continue  # computed from the topic's ARN in a first preview: judged at `pulumi up`
         refused: set[str] = set()
         for document in documents:
-            for statement in _statements(json_document(document)):
+            for statement in statements(json_document(document)):
                 refused |= _refuses_plain_http(statement)
         missing = [a for a in TOPIC_POLICY_ACTIONS if a not in refused and "*" not in refused]
         if missing:
