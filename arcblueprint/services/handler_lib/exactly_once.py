@@ -28,15 +28,19 @@ import random
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from clients import lazy_client_store
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from aws_lambda_powertools import Metrics
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 __all__ = [
     "RETRY_ATTEMPTS",
@@ -175,6 +179,37 @@ class RetryingPersistenceLayer(DynamoDBPersistenceLayer):
             logger.exception("Effect done but its idempotency record was not completed; a copy could repeat it")
             if self._on_unsaved is not None:
                 self._on_unsaved()
+
+
+def idempotency_store(
+    metrics: Metrics, *, key: str, duplicate_metric: str, default_ttl_seconds: int
+) -> tuple[RetryingPersistenceLayer, IdempotencyConfig]:
+    """The idempotency store and config of an exactly-once consumer, keyed on the ``key`` path of each record.
+
+    Records live in ``IDEMPOTENCY_TABLE`` for ``IDEMPOTENCY_TTL_SECONDS`` (``default_ttl_seconds`` unset); a
+    record that could not be completed counts ``IdempotencyRecordUnsaved``, a duplicate returns the stored
+    result and counts ``duplicate_metric``. The table's client is created on first use (SnapStart-safe).
+    """
+
+    def count(name: str) -> None:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+    def count_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
+        count(duplicate_metric)
+        return response
+
+    store = lazy_client_store(
+        RetryingPersistenceLayer,
+        table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"),
+        on_unsaved=lambda: count("IdempotencyRecordUnsaved"),
+    )
+    config = IdempotencyConfig(
+        event_key_jmespath=key,
+        expires_after_seconds=int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", str(default_ttl_seconds))),
+        raise_on_no_idempotency_key=True,
+        response_hook=count_duplicate,
+    )
+    return store, config
 
 
 def process_stream_in_order(

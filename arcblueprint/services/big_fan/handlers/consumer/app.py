@@ -27,16 +27,15 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from clients import lazy, lazy_client_store
-from exactly_once import RetryingPersistenceLayer, call_with_retries
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
+from clients import lazy
+from exactly_once import call_with_retries, idempotency_store
 from payloads import MAX_PAYLOAD_BYTES, decode
 from tracing import new_tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
@@ -51,26 +50,9 @@ RAW_MESSAGE_DELIVERY = os.environ.get("RAW_MESSAGE_DELIVERY", "true").lower() ==
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def count(name: str) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-
-
-def count_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
-    """A redelivery of a message already processed: the stored result, and a metric."""
-    count("MessageDuplicate")
-    return response
-
-
-persistence_layer = lazy_client_store(
-    RetryingPersistenceLayer,
-    table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"),
-    on_unsaved=lambda: count("IdempotencyRecordUnsaved"),
-)
-idempotency_config = IdempotencyConfig(
-    event_key_jmespath="messageId",
-    expires_after_seconds=int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", "86400")),
-    raise_on_no_idempotency_key=True,
-    response_hook=count_duplicate,
+# A redelivery of a message already processed returns the stored result and counts MessageDuplicate.
+persistence_layer, idempotency_config = idempotency_store(
+    metrics, key="messageId", duplicate_metric="MessageDuplicate", default_ttl_seconds=86400
 )
 
 s3 = lazy(lambda: boto3.client("s3")) if PAYLOAD_BUCKET else None

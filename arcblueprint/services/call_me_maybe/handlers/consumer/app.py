@@ -27,15 +27,15 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from clients import lazy, lazy_client_store
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
+from clients import lazy
 from domain_events import DomainEvents, InvalidEventError
 from exactly_once import (
     TRANSIENT_CODES,
-    RetryingPersistenceLayer,
     StreamBatchError,
     TransientError,
     call_with_retries,
+    idempotency_store,
     process_stream_in_order,
 )
 from tracing import new_tracer
@@ -43,7 +43,6 @@ from tracing import new_tracer
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
@@ -61,22 +60,9 @@ def count(name: str) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
-def count_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
-    """A redelivery or replay of a webhook already delivered: the stored result, and a metric."""
-    count("WebhookDuplicate")
-    return response
-
-
-persistence_layer = lazy_client_store(
-    RetryingPersistenceLayer,
-    table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"),
-    on_unsaved=lambda: count("IdempotencyRecordUnsaved"),
-)
-idempotency_config = IdempotencyConfig(
-    event_key_jmespath="webhookId",
-    expires_after_seconds=int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", "86400")),
-    raise_on_no_idempotency_key=True,
-    response_hook=count_duplicate,
+# A redelivery or replay of a webhook already delivered returns the stored result and counts WebhookDuplicate.
+persistence_layer, idempotency_config = idempotency_store(
+    metrics, key="webhookId", duplicate_metric="WebhookDuplicate", default_ttl_seconds=86400
 )
 
 dynamodb = lazy(lambda: boto3.client("dynamodb")) if STATUS_TABLE else None

@@ -23,15 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from clients import lazy_client_store
-from exactly_once import RetryingPersistenceLayer, StreamBatchError, process_stream_in_order
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
+from exactly_once import StreamBatchError, idempotency_store, process_stream_in_order
 from tracing import new_tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
-    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
@@ -42,26 +40,9 @@ DOMAIN_FIELD = os.environ.get("DOMAIN_FIELD", "domain")
 CONSUMER_DOMAINS = frozenset(d for d in os.environ.get("CONSUMER_DOMAINS", "").split(",") if d)
 
 
-def count(name: str) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-
-
-def count_duplicate(response: Any, idempotent_data: DataRecord) -> Any:
-    """A replay of a record already handled: the stored result, and a metric."""
-    count("RecordDuplicate")
-    return response
-
-
-persistence_layer = lazy_client_store(
-    RetryingPersistenceLayer,
-    table_name=os.environ.get("IDEMPOTENCY_TABLE", "idempotency"),
-    on_unsaved=lambda: count("IdempotencyRecordUnsaved"),
-)
-idempotency_config = IdempotencyConfig(
-    event_key_jmespath="eventId",
-    expires_after_seconds=int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", "7200")),
-    raise_on_no_idempotency_key=True,
-    response_hook=count_duplicate,
+# A replay of a record already handled returns the stored result and counts RecordDuplicate.
+persistence_layer, idempotency_config = idempotency_store(
+    metrics, key="eventId", duplicate_metric="RecordDuplicate", default_ttl_seconds=7200
 )
 
 
