@@ -5,4 +5,5 @@
 - ``consumers``: strategies of the webhook receiver's and the event consumers' contract tests.
 - ``faults``: fault injection against moto and the redelivery of event sources.
 - ``config``: schema-derived bad stack configs.
+- ``moto_tables``: the tables (and the booking saga) handler tests create in moto, as the components declare them.
 """

@@ -5,7 +5,6 @@ executions, moves a booking outside the status table."""
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import boto3
@@ -16,9 +15,9 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from arcblueprint.services.cherry_pick.booking_status import ALLOWED_MOVES, MOVES, STATUSES
-from arcblueprint.services.cherry_pick.saga import build_saga
 from arcblueprint.services.testing import load_handler
 from tests.strategies import contracts as cs
+from tests.strategies.moto_tables import booking_saga
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint/services/cherry_pick/handlers"
 SAMPLE = cs.sample("appSyncDirectResolver.json")
@@ -54,19 +53,7 @@ def aws():
             "AWS_SECRET_ACCESS_KEY": "testing",
         }.items():
             patch.setenv(key, value)
-        boto3.client("dynamodb").create_table(
-            TableName="bookings",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        )
-        role = boto3.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        machine = boto3.client("stepfunctions").create_state_machine(
-            name="booking-saga",
-            roleArn=role,
-            definition=json.dumps(build_saga("arn:aws:lambda:eu-west-1:111111111111:function:steps:live")),
-        )
-        patch.setenv("STATE_MACHINE_ARN", machine["stateMachineArn"])
+        patch.setenv("STATE_MACHINE_ARN", booking_saga("111111111111"))
         table = boto3.resource("dynamodb").Table("bookings")
         for status in STATUSES:
             table.put_item(

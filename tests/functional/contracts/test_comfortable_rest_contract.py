@@ -16,6 +16,7 @@ from moto import mock_aws
 
 from arcblueprint.services.testing import load_handler
 from tests.strategies import contracts as cs
+from tests.strategies.moto_tables import orders_table
 
 HANDLER = Path(__file__).resolve().parents[3] / "arcblueprint/services/comfortable_rest/handlers/api"
 SAMPLE = cs.sample("apiGatewayProxyEventCognitoAuthorizer.json")
@@ -80,22 +81,7 @@ def api():
             "AWS_SECRET_ACCESS_KEY": "testing",
         }.items():
             patch.setenv(key, value)
-        boto3.client("dynamodb").create_table(
-            TableName="orders-table",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("id", "owner", "createdAt")],
-            KeySchema=[{"AttributeName": "owner", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "byOwner",
-                    "Projection": {"ProjectionType": "ALL"},
-                    "KeySchema": [
-                        {"AttributeName": "owner", "KeyType": "HASH"},
-                        {"AttributeName": "createdAt", "KeyType": "RANGE"},
-                    ],
-                }
-            ],
-        )
+        orders_table("orders-table")
         # Another owner's item, with an id the generated requests use: no answer may reveal it.
         boto3.resource("dynamodb").Table("orders-table").put_item(
             Item={

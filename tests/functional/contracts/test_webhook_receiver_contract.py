@@ -21,6 +21,7 @@ from moto import mock_aws
 
 from arcblueprint.services.testing import load_handler
 from tests.strategies import consumers as cs
+from tests.strategies.moto_tables import key_table
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "call_me_maybe" / "handlers"
 SECRET, REGION, MAX_BYTES = "s3cr3t-shared-with-the-sender", "eu-west-1", 4096
@@ -36,12 +37,7 @@ def receiver():
         queue = sqs.create_queue(QueueName="hooks")["QueueUrl"]
         ddb = boto3.client("dynamodb", region_name=REGION)
         for table, key in (("hooks-idempotency", "id"), ("hooks-status", "webhookId")):
-            ddb.create_table(
-                TableName=table,
-                BillingMode="PAY_PER_REQUEST",
-                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-            )
+            key_table(table, key, client=ddb)
         for key, value in {
             "SIGNING_SECRET_ID": secret["ARN"],
             "QUEUE_URL": queue,

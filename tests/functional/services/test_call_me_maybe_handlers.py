@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from moto import mock_aws
 
 from arcblueprint.services.testing import load_handler as _load_handler
+from tests.strategies.moto_tables import key_table
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint" / "services" / "call_me_maybe" / "handlers"
 SECRET = "s3cr3t-shared-with-the-sender"
@@ -62,12 +63,7 @@ def aws(monkeypatch):
         )["QueueUrl"]
         ddb = boto3.client("dynamodb", region_name=REGION)
         for table, key in (("hooks-idempotency", "id"), ("hooks-status", "webhookId")):
-            ddb.create_table(
-                TableName=table,
-                BillingMode="PAY_PER_REQUEST",
-                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-            )
+            key_table(table, key, client=ddb)
         monkeypatch.setenv("SIGNING_SECRET_ID", secret_arn)
         monkeypatch.setenv("QUEUE_URL", queue_url)
         monkeypatch.setenv("SENSITIVE_FIELDS", "card.number,customer.email")

@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from arcblueprint.services.cherry_pick.saga import build_saga
 from arcblueprint.services.testing import load_handler as _load_handler
+from tests.strategies.moto_tables import booking_saga
 
 HANDLERS = Path(__file__).resolve().parents[3] / "arcblueprint/services/cherry_pick/handlers"
 SUB = "192879fc-a240-4bf1-ab5a-d6a00f3063f9"  # the caller in the sample event
@@ -27,20 +28,9 @@ def aws_env(monkeypatch):
     monkeypatch.setenv("TABLE_NAME", "bookings")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "bookings")
     with mock_aws():
-        boto3.client("dynamodb").create_table(
-            TableName="bookings",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        )
-        role = boto3.client("iam").create_role(RoleName="sfn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        machine = boto3.client("stepfunctions").create_state_machine(
-            name="booking-saga",
-            roleArn=role,
-            definition=json.dumps(build_saga("arn:aws:lambda:eu-west-1:123456789012:function:steps:live")),
-        )
-        monkeypatch.setenv("STATE_MACHINE_ARN", machine["stateMachineArn"])
-        yield machine["stateMachineArn"]
+        machine_arn = booking_saga("123456789012")
+        monkeypatch.setenv("STATE_MACHINE_ARN", machine_arn)
+        yield machine_arn
 
 
 @pytest.fixture

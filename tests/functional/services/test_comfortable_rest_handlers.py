@@ -13,28 +13,10 @@ import pytest
 from moto import mock_aws
 
 from arcblueprint.services.testing import load_handler
+from tests.strategies.moto_tables import orders_table
 
 HANDLER = Path(__file__).resolve().parents[3] / "arcblueprint/services/comfortable_rest/handlers/api/app.py"
 OWNER = "d2f50444-0041-7036-aea2-a955fca33d37"  # the sub in the sample Cognito event
-
-
-def _create_table(name: str) -> None:
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("id", "owner", "createdAt")],
-        KeySchema=[{"AttributeName": "owner", "KeyType": "HASH"}, {"AttributeName": "id", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "byOwner",
-                "Projection": {"ProjectionType": "ALL"},
-                "KeySchema": [
-                    {"AttributeName": "owner", "KeyType": "HASH"},
-                    {"AttributeName": "createdAt", "KeyType": "RANGE"},
-                ],
-            }
-        ],
-    )
 
 
 @pytest.fixture
@@ -45,7 +27,7 @@ def api(lambda_context, monkeypatch, load_event, capsys):
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "orders")
     monkeypatch.setenv("CORS_ALLOW_ORIGIN", "https://app.example.com")
     with mock_aws():
-        _create_table("orders-table")
+        orders_table("orders-table")
         name = "comfortable_rest_api_app_under_test"
         module = load_handler(HANDLER.parent, name)  # with its shared modules, as in its zip
         template = load_event("apiGatewayProxyEventCognitoAuthorizer.json")
