@@ -116,7 +116,7 @@ def use_in_memory_idempotency(module, function_name: str) -> None:
         module,
         function_name,
         idempotent_function(
-            data_keyword_argument="message", config=module.idempotency_config, persistence_store=in_memory_persistence()
+            data_keyword_argument="key", config=module.idempotency_config, persistence_store=in_memory_persistence()
         )(inner),
     )
 
@@ -147,6 +147,7 @@ def kinesis_batches(bodies: list[str], batch: int) -> list[dict]:
             record = copy.deepcopy(template)
             record["kinesis"]["data"] = base64.b64encode(body.encode()).decode()
             record["kinesis"]["sequenceNumber"] = f"{i:056d}"
+            record["eventID"] = f"shardId-000000000000:{i:056d}"  # unique per record, as Kinesis sends it
             records.append(record)
         events.append({"Records": records})
     return events
@@ -184,7 +185,7 @@ def rate(invoke: Callable[[dict], Any], events: list[dict], count: int) -> float
 def webhook_consumer(n: int, batch: int) -> tuple[float, float]:
     module = load(SERVICES / "call_me_maybe" / "handlers" / "consumer", "bench_cmm_consumer")
     module.deliver = lambda message: None
-    use_in_memory_idempotency(module, "process_webhook")
+    use_in_memory_idempotency(module, "deliver_once")
     bodies = [
         json.dumps({"webhookId": f"wh-{i}", "receivedAt": 1, "payload": {"n": i, "type": "payment"}}) for i in range(n)
     ]
@@ -285,6 +286,7 @@ def firehose_transform(n: int, batch: int) -> tuple[float, float]:
 def stream_consumer(n: int, batch: int) -> tuple[float, float]:
     module = load(SERVICES / "streamer" / "handlers" / "consumer", "bench_stream_consumer")
     module.handle = lambda document: None
+    use_in_memory_idempotency(module, "handle_once")
     bodies = [json.dumps({"domain": "orders", "id": i}) for i in range(n)]
     value = rate(lambda e: module.lambda_handler(e, Context()), kinesis_batches(bodies, batch), n)
 
