@@ -9,6 +9,7 @@ Not part of the tests: timings belong here, assertions on behaviour belong in te
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -23,6 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 ROWS: list[tuple[str, str, str, str, str]] = []
+#: The environment this script started with: the handler benchmarks set Powertools variables (log level,
+#: service name) for their own imports, and the test suite must not inherit them.
+STARTING_ENVIRONMENT = dict(os.environ)
 
 
 def row(name: str, value: float, baseline: float, unit: str, target: str) -> None:
@@ -155,6 +159,7 @@ def bench_suite() -> bool:
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider"],
         cwd=ROOT,
+        env=STARTING_ENVIRONMENT,
         check=False,
         capture_output=True,
         text=True,
