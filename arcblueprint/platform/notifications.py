@@ -27,7 +27,7 @@ import pulumi_aws as aws
 
 from arcblueprint.config.schema import ConfigError
 from arcblueprint.platform.handles import AlarmActions
-from arcblueprint.platform.queues import DEAD_LETTER_RETENTION_SECONDS
+from arcblueprint.platform.queues import DEAD_LETTER_RETENTION_SECONDS, KMS_DATA_KEY_REUSE_SECONDS, queue_policy
 from arcblueprint.service_facts import topic_tls_only_statement
 
 if TYPE_CHECKING:
@@ -67,31 +67,6 @@ def topic_policy(topic_arn: str, *, partition: str, region: str, account_id: str
                 },
             },
             topic_tls_only_statement(topic_arn),
-        ],
-    }
-
-
-def _dead_letter_policy(queue_arn: str, topic_arn: str) -> dict[str, Any]:
-    """Only the notification topic's subscriptions may dead-letter here, over TLS."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "sqs:*",
-                "Resource": queue_arn,
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
-            {
-                "Sid": "TheTopicDeadLetters",
-                "Effect": "Allow",
-                "Principal": {"Service": "sns.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-            },
         ],
     }
 
@@ -160,7 +135,7 @@ class AlarmNotifications(pulumi.ComponentResource):
             f"{name}-dlq",
             name=queue_name,
             kms_master_key_id=args.kms_key_arn,
-            kms_data_key_reuse_period_seconds=3600,
+            kms_data_key_reuse_period_seconds=KMS_DATA_KEY_REUSE_SECONDS,
             message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
             # SNS's dead-letter queue: no SQS queue may redrive into it.
             redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}),
@@ -170,7 +145,7 @@ class AlarmNotifications(pulumi.ComponentResource):
         dlq_policy = aws.sqs.QueuePolicy(
             f"{name}-dlq-policy",
             queue_url=self.dead_letter_queue.url,
-            policy=json.dumps(_dead_letter_policy(queue_arn, topic_arn)),
+            policy=queue_policy(queue_arn, topic_arn),  # TLS only; only the topic may dead-letter here
             opts=child,
         )
         redrive = self.dead_letter_queue.arn.apply(lambda arn: json.dumps({"deadLetterTargetArn": arn}))

@@ -23,6 +23,10 @@ _DAY = 86400
 DEAD_LETTER_RETENTION_SECONDS = DEAD_LETTER_RETENTION_DAYS * _DAY
 
 
+#: How long SQS reuses a data key before calling KMS again: one hour, the AWS maximum (fewer KMS calls).
+KMS_DATA_KEY_REUSE_SECONDS = 3600
+
+
 def queue_policy(queue_arn: str, topic_arn: str | None = None, rule_arns: Sequence[str] = ()) -> str:
     """TLS-only access; if ``topic_arn`` is set, that topic may send; so may the EventBridge ``rule_arns``."""
     statements: list[dict[str, object]] = [
@@ -112,7 +116,7 @@ def dead_end_queue(
         name=physical_name,
         message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
         kms_master_key_id=platform.kms_key_arn,
-        kms_data_key_reuse_period_seconds=3600,
+        kms_data_key_reuse_period_seconds=KMS_DATA_KEY_REUSE_SECONDS,
         tags=tags,
         redrive_allow_policy=json.dumps({"redrivePermission": "denyAll"}),
         opts=ctx.stateful(child),

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from arcblueprint.platform.consumer_settings import DEAD_LETTER_RETENTION_DAYS, MAX_SOURCE_RETENTION_DAYS
-from arcblueprint.platform.queues import dead_letter_alarm, queue_policy
+from arcblueprint.platform.queues import KMS_DATA_KEY_REUSE_SECONDS, dead_letter_alarm, queue_policy
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -19,8 +19,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DurableQueue", "DurableQueueArgs"]
 
-#: How long SQS reuses a data key before calling KMS again: one hour, the AWS maximum (fewer KMS calls).
-KMS_DATA_KEY_REUSE_SECONDS = 3600
 _DAY = 86400
 
 

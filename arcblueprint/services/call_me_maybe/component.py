@@ -13,7 +13,12 @@ from arcblueprint.platform.constructs.rest_conventions import function_timeout_s
 from arcblueprint.platform.constructs.rest_stage import MethodThrottle, RestStage, RestStageArgs
 from arcblueprint.platform.constructs.ttl_table import ttl_table
 from arcblueprint.platform.functions import FunctionArgs, ServerlessFunction, SqsSource, StreamSource
-from arcblueprint.platform.queues import dead_letter_alarm, queue_policy
+from arcblueprint.platform.queues import (
+    DEAD_LETTER_RETENTION_SECONDS,
+    KMS_DATA_KEY_REUSE_SECONDS,
+    dead_letter_alarm,
+    queue_policy,
+)
 from arcblueprint.services.base import Service, ServiceArgs
 from arcblueprint.services.call_me_maybe.spec import CallMeMaybeSpec
 
@@ -123,9 +128,9 @@ class CallMeMaybeService(Service[CallMeMaybeSpec]):
             self.failure_queue = aws.sqs.Queue(
                 f"{name}-failures",
                 name=ctx.name(name, "failures"),
-                message_retention_seconds=14 * 86400,
+                message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
                 kms_master_key_id=platform.kms_key_arn,
-                kms_data_key_reuse_period_seconds=3600,
+                kms_data_key_reuse_period_seconds=KMS_DATA_KEY_REUSE_SECONDS,
                 tags=tags,
                 opts=ctx.stateful(child),
             )
